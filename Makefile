@@ -1,0 +1,106 @@
+# Herald: short verbs over CMake. `make run` and `make test` install what is missing first.
+SHELL := /bin/bash
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PY := /usr/bin/python3
+
+# Debian packages the build, the tests and the benchmarks need.
+DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
+	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
+	libjansson-dev librdkafka-dev libcmocka-dev kcat python3 python3-pytest \
+	python3-confluent-kafka python3-kafka
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build asan run test unit unit-asan integration fuzz fuzz-smoke bench format \
+	format-check headers clean js-deps
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then missing="$$missing nodejs npm"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+js-deps: deps
+	@if [ ! -d tests/integration/js/node_modules/kafkajs ]; then \
+		cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error; fi
+
+$(BUILD)/Makefile:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/Makefile
+	cmake -S . -B $(BUILD) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_SANITIZE=ON >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/herald serve
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+unit-asan: asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+
+# Integration tests drive the sanitized binary with real clients.
+integration: asan js-deps
+	HERALD_BIN=$(CURDIR)/$(ASAN_BUILD)/herald $(PY) -m pytest -q tests/integration
+
+fuzz-build: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_FUZZ=ON \
+		-DHERALD_TESTS=OFF >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+# A short run of every fuzz target over its corpus (part of `make test`).
+fuzz-smoke: fuzz-build
+	@for f in $(FUZZ_BUILD)/fuzz/fuzz_*; do \
+		name=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$name; \
+		dict=""; [ -f tests/fuzz/$$name.dict ] && dict="-dict=tests/fuzz/$$name.dict"; \
+		echo "fuzz $$name (10 s)"; \
+		$$f -max_total_time=10 -max_len=65536 $$dict tests/fuzz/corpus/$$name \
+			-artifact_prefix=$(FUZZ_BUILD)/ >$(FUZZ_BUILD)/$$name.log 2>&1 \
+			|| { tail -40 $(FUZZ_BUILD)/$$name.log; exit 1; }; \
+	done
+
+# Longer fuzzing: FUZZ_SECONDS per target (default 300).
+FUZZ_SECONDS ?= 300
+fuzz: fuzz-build
+	@for f in $(FUZZ_BUILD)/fuzz/fuzz_*; do \
+		name=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$name; \
+		dict=""; [ -f tests/fuzz/$$name.dict ] && dict="-dict=tests/fuzz/$$name.dict"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $$dict tests/fuzz/corpus/$$name \
+			-artifact_prefix=$(FUZZ_BUILD)/ || exit 1; \
+	done
+
+# Every header must compile on its own.
+headers:
+	@for h in $$(find src -name '*.h'); do \
+		echo "#include \"$${h#src/}\"" | cc -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror \
+			-fsyntax-only -Isrc -x c - || { echo "header $$h does not compile alone"; exit 1; }; \
+	done
+
+format:
+	clang-format -i $$(find src tests bench -name '*.[ch]')
+
+format-check:
+	@clang-format --dry-run --Werror $$(find src tests bench -name '*.[ch]')
+
+test: deps format-check headers unit unit-asan integration fuzz-smoke
+	@echo "all tests passed"
+
+bench: build
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,76 @@
+/* Default file-I/O hooks over the POSIX calls, and helpers built on them. */
+#include "util/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+static ssize_t def_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    ssize_t r = pwrite(fd, buf, n, off);
+    return r < 0 ? -errno : r;
+}
+
+static ssize_t def_pread(int fd, void *buf, size_t n, off_t off)
+{
+    ssize_t r = pread(fd, buf, n, off);
+    return r < 0 ? -errno : r;
+}
+
+static int def_fdatasync(int fd) { return fdatasync(fd) < 0 ? -errno : 0; }
+
+static int def_ftruncate(int fd, off_t len) { return ftruncate(fd, len) < 0 ? -errno : 0; }
+
+static int def_fallocate(int fd, off_t off, off_t len)
+{
+    int r = posix_fallocate(fd, off, len);
+    return r ? -r : 0;
+}
+
+const hd_fileio_t hd_fileio_default = {def_pwrite, def_pread, def_fdatasync, def_ftruncate,
+                                       def_fallocate};
+hd_fileio_t hd_io = {def_pwrite, def_pread, def_fdatasync, def_ftruncate, def_fallocate};
+
+int hd_io_pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = hd_io.pwrite(fd, p, n, off);
+        if (w == -EINTR)
+            continue;
+        if (w < 0)
+            return (int)w;
+        if (w == 0)
+            return -EIO;
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+ssize_t hd_io_pread_full(int fd, void *buf, size_t n, off_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = hd_io.pread(fd, (char *)buf + got, n - got, off + (off_t)got);
+        if (r == -EINTR)
+            continue;
+        if (r < 0)
+            return r;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+int hd_io_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
