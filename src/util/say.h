@@ -2,6 +2,7 @@
 #ifndef HD_SAY_H
 #define HD_SAY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum { SAY_ERROR = 0, SAY_WARN = 1, SAY_INFO = 2, SAY_DEBUG = 3 };
