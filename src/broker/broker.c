@@ -1,0 +1,1040 @@
+/* Topics and partitions: creation, loading at start, deletion, configs, and the durable-offset
+ * waiters that Produce (acks=all) and long-polling Fetch park on.
+ *
+ * On disk, under the data directory:
+ *   cluster.id                 one line: the cluster id reported in Metadata (random, made once)
+ *   producer_ids               one line "next=N": producer ids below N may have been handed out;
+ *                              ids are reserved in blocks of 1000 so a restart never reuses one
+ *   topics/<topic>.topic       the topic's definition, a properties file written atomically
+ *                              (tmp + fsync + rename + fsync dir): `partitions=N` and one line per
+ *                              config override (`retention.ms=...`)
+ *   topics/<topic>-<n>/        partition n's log (see log/)
+ * A topic exists iff its .topic file exists; partition directories without one are removed at
+ * start (a deletion or creation interrupted by a crash). */
+#include "broker/broker_int.h"
+#include "broker/topic_config.h"
+#include "util/crc32c.h"
+#include "util/err.h"
+#include "util/fileio.h"
+#include "util/mem.h"
+#include "util/monotime.h"
+#include "util/say.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PID_BLOCK 1000
+
+/* ---- small file helpers ---- */
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = hd_malloc(n);
+    snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static int mkdir_p(const char *path)
+{
+    char *tmp = hd_strdup(path);
+    for (char *s = tmp + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+                int e = -errno;
+                free(tmp);
+                return e;
+            }
+            *s = '/';
+        }
+    }
+    int rc = (mkdir(tmp, 0755) < 0 && errno != EEXIST) ? -errno : 0;
+    free(tmp);
+    return rc;
+}
+
+/* Reads a small file into a NUL-terminated heap string. */
+static int read_small(const char *path, char **out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    char buf[8192];
+    ssize_t n = hd_io_pread_full(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    if (n < 0)
+        return (int)n;
+    buf[n] = '\0';
+    *out = hd_strdup(buf);
+    return 0;
+}
+
+/* Replaces `path` atomically and durably with `text`. */
+static int write_atomic(const char *dir, const char *path, const char *text)
+{
+    size_t n = strlen(path) + 5;
+    char *tmp = hd_malloc(n);
+    snprintf(tmp, n, "%s.tmp", path);
+    int rc = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    rc = hd_io_pwrite_all(fd, text, strlen(text), 0);
+    if (rc == 0)
+        rc = hd_io.fdatasync(fd);
+    close(fd);
+    if (rc < 0)
+        goto fail;
+    if (rename(tmp, path) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    rc = hd_io_fsync_dir(dir);
+fail:
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+static int rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *p = path_join(path, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_rf(p);
+        else
+            unlink(p);
+        free(p);
+    }
+    closedir(d);
+    return rmdir(path) < 0 ? -errno : 0;
+}
+
+/* ---- accessors ---- */
+
+const char *broker_cluster_id(const broker_t *b)
+{
+    return b->cluster_id;
+}
+
+const hd_config_t *broker_config(const broker_t *b)
+{
+    return b->cfg;
+}
+
+int broker_topic_count(const broker_t *b)
+{
+    return b->ntopics;
+}
+
+broker_topic_t *broker_topic_at(broker_t *b, int i)
+{
+    return (i >= 0 && i < b->ntopics) ? b->topics[i] : NULL;
+}
+
+const char *broker_topic_name(const broker_topic_t *t)
+{
+    return t->name;
+}
+
+int32_t broker_topic_partitions(const broker_topic_t *t)
+{
+    return t->nparts;
+}
+
+broker_partition_t *broker_topic_partition(broker_topic_t *t, int32_t index)
+{
+    return (index >= 0 && index < t->nparts) ? t->parts[index] : NULL;
+}
+
+const broker_topic_config_t *broker_topic_config(const broker_topic_t *t)
+{
+    return &t->cfg;
+}
+
+int64_t broker_partition_hwm(const broker_partition_t *p)
+{
+    return log_partition_durable_offset(p->log);
+}
+
+int64_t broker_partition_start(const broker_partition_t *p)
+{
+    return log_partition_start_offset(p->log);
+}
+
+int64_t broker_partition_end(const broker_partition_t *p)
+{
+    return log_partition_end_offset(p->log);
+}
+
+broker_topic_t *broker_partition_topic(broker_partition_t *p)
+{
+    return p->topic;
+}
+
+int32_t broker_partition_index(const broker_partition_t *p)
+{
+    return p->index;
+}
+
+/* ---- topic configuration ---- */
+
+bool broker_topic_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 249 || !strcmp(name, ".") || !strcmp(name, ".."))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static void topic_config_defaults(const hd_config_t *c, broker_topic_config_t *tc)
+{
+    tc->retention_ms = c->retention_ms;
+    tc->retention_bytes = c->retention_bytes;
+    tc->segment_bytes = c->segment_bytes;
+    tc->segment_ms = c->roll_ms;
+    tc->max_message_bytes = c->message_max_bytes;
+    tc->index_interval_bytes = c->index_interval_bytes;
+    tc->preallocate = c->preallocate;
+    tc->log_append_time = false;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno)
+        return HD_EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Applies one topic config; returns 0 or HD_EINVAL with *why. */
+static int topic_config_set(broker_topic_config_t *tc, const char *name, const char *value,
+                            const char **why)
+{
+    if (!value) {
+        *why = "config value must not be null";
+        return HD_EINVAL;
+    }
+    int64_t v;
+#define SET_INT(key, member, bmember, lo)                                                          \
+    if (!strcmp(name, key)) {                                                                      \
+        if (parse_i64(value, &v) < 0 || v < (lo) ||                                                \
+            (!strcmp(key, "segment.bytes") && v > INT32_MAX)) {                                    \
+            *why = "invalid value for " key;                                                       \
+            return HD_EINVAL;                                                                      \
+        }                                                                                          \
+        tc->member = v;                                                                            \
+        return 0;                                                                                  \
+    }
+    BROKER_TOPIC_INT_CONFIGS(SET_INT)
+#undef SET_INT
+    if (!strcmp(name, "preallocate")) {
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            *why = "preallocate must be true or false";
+            return HD_EINVAL;
+        }
+        tc->preallocate = !strcmp(value, "true");
+        return 0;
+    }
+    if (!strcmp(name, "message.timestamp.type")) {
+        if (!strcmp(value, "CreateTime"))
+            tc->log_append_time = false;
+        else if (!strcmp(value, "LogAppendTime"))
+            tc->log_append_time = true;
+        else {
+            *why = "message.timestamp.type must be CreateTime or LogAppendTime";
+            return HD_EINVAL;
+        }
+        return 0;
+    }
+    if (!strcmp(name, "cleanup.policy")) {
+        if (strcmp(value, "delete")) {
+            *why = "cleanup.policy: only 'delete' is supported";
+            return HD_EINVAL;
+        }
+        return 0;
+    }
+    if (!strcmp(name, "compression.type")) {
+        if (strcmp(value, "producer")) {
+            *why = "compression.type: only 'producer' is supported (batches are stored as sent)";
+            return HD_EINVAL;
+        }
+        return 0;
+    }
+    if (!strcmp(name, "min.insync.replicas")) {
+        if (strcmp(value, "1")) {
+            *why = "min.insync.replicas must be 1 on a single broker";
+            return HD_EINVAL;
+        }
+        return 0;
+    }
+    *why = "unknown topic config";
+    return HD_EINVAL;
+}
+
+static bool is_override(const broker_topic_t *t, const char *key)
+{
+    for (int i = 0; i < t->noverrides; i++)
+        if (!strcmp(t->override_names[i], key))
+            return true;
+    return false;
+}
+
+int broker_topic_describe_config(const broker_topic_t *t, broker_config_entry_t *out, int max)
+{
+    int n = 0;
+    const broker_topic_config_t *tc = &t->cfg;
+#define IS_OVERRIDE(key) is_override(t, key)
+#define ADD(key, fmt, val)                                                                         \
+    if (n < max) {                                                                                 \
+        out[n].name = key;                                                                         \
+        snprintf(out[n].value, sizeof out[n].value, fmt, val);                                     \
+        out[n].is_default = !is_override(t, key);                                                  \
+        n++;                                                                                       \
+    }
+#define ADD_INT(key, member, bmember, lo) ADD(key, "%" PRId64, tc->member)
+    BROKER_TOPIC_INT_CONFIGS(ADD_INT)
+#undef ADD_INT
+    ADD("preallocate", "%s", tc->preallocate ? "true" : "false");
+    ADD("message.timestamp.type", "%s", tc->log_append_time ? "LogAppendTime" : "CreateTime");
+    ADD("cleanup.policy", "%s", "delete");
+    ADD("compression.type", "%s", "producer");
+    ADD("min.insync.replicas", "%s", "1");
+#undef ADD
+#undef IS_OVERRIDE
+    return n;
+}
+
+/* ---- partitions and topics in memory ---- */
+
+static void log_config_of(const broker_topic_config_t *tc, log_config_t *lc)
+{
+    log_config_defaults(lc);
+    lc->segment_bytes = tc->segment_bytes;
+    lc->segment_ms = tc->segment_ms;
+    lc->retention_ms = tc->retention_ms;
+    lc->retention_bytes = tc->retention_bytes;
+    lc->index_interval_bytes = (int32_t)tc->index_interval_bytes;
+    lc->preallocate = tc->preallocate;
+}
+
+static char *partition_dir(broker_t *b, const char *topic, int32_t index)
+{
+    size_t n = strlen(b->topics_dir) + strlen(topic) + 16;
+    char *p = hd_malloc(n);
+    snprintf(p, n, "%s/%s-%" PRId32, b->topics_dir, topic, index);
+    return p;
+}
+
+static char *topic_file(broker_t *b, const char *topic)
+{
+    size_t n = strlen(b->topics_dir) + strlen(topic) + 8;
+    char *p = hd_malloc(n);
+    snprintf(p, n, "%s/%s.topic", b->topics_dir, topic);
+    return p;
+}
+
+static int partition_open(broker_topic_t *t, int32_t index, broker_partition_t **out)
+{
+    broker_partition_t *p = hd_calloc(1, sizeof *p);
+    p->topic = t;
+    p->index = index;
+    p->dir = partition_dir(t->broker, t->name, index);
+    log_config_t lc;
+    log_config_of(&t->cfg, &lc);
+    int rc = log_partition_open(p->dir, &lc, &p->log);
+    if (rc < 0) {
+        say_error("partition %s: cannot open: %s", p->dir, hd_strerror(rc));
+        free(p->dir);
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+static void fire_all(broker_partition_t *p, int err)
+{
+    while (p->waiters) {
+        broker_waiter_t *w = p->waiters;
+        broker_waiter_cancel(w);
+        w->cb(w, err);
+    }
+}
+
+static void partition_free(broker_partition_t *p, bool destroy)
+{
+    if (!p)
+        return;
+    fire_all(p, destroy ? HD_ENOTFOUND : HD_ECLOSED);
+    log_partition_close(p->log);
+    if (destroy)
+        log_partition_destroy_dir(p->dir);
+    broker__producers_free(p);
+    free(p->dir);
+    free(p);
+}
+
+static void topic_free(broker_topic_t *t, bool destroy)
+{
+    broker_t *b = t->broker;
+    /* Drop it from the active list before freeing partitions. */
+    broker_partition_t **pp = &b->active;
+    while (*pp) {
+        if ((*pp)->topic == t) {
+            (*pp)->active = false;
+            *pp = (*pp)->active_next;
+        } else {
+            pp = &(*pp)->active_next;
+        }
+    }
+    for (int32_t i = 0; i < t->nparts; i++)
+        partition_free(t->parts[i], destroy);
+    for (int i = 0; i < t->noverrides; i++)
+        free(t->override_names[i]);
+    free(t->parts);
+    free(t->name);
+    free(t);
+}
+
+static void topics_push(broker_t *b, broker_topic_t *t)
+{
+    if (b->ntopics == b->cap_topics) {
+        b->cap_topics = b->cap_topics ? b->cap_topics * 2 : 16;
+        b->topics = hd_realloc(b->topics, (size_t)b->cap_topics * sizeof *b->topics);
+    }
+    b->topics[b->ntopics++] = t;
+}
+
+broker_topic_t *broker_topic_find(broker_t *b, const char *name)
+{
+    for (int i = 0; i < b->ntopics; i++)
+        if (!strcmp(b->topics[i]->name, name))
+            return b->topics[i];
+    return NULL;
+}
+
+/* Text of the .topic file. */
+static char *topic_file_text(const broker_topic_t *t, const broker_config_kv_t *configs,
+                             int nconfigs)
+{
+    hd_buf_t out;
+    hd_buf_init(&out);
+    char line[512];
+    int n = snprintf(line, sizeof line, "# herald topic definition\npartitions=%" PRId32 "\n",
+                     t->nparts);
+    hd_buf_put(&out, line, (size_t)n);
+    for (int i = 0; i < nconfigs; i++) {
+        hd_buf_put(&out, configs[i].name, strlen(configs[i].name));
+        hd_buf_put_u8(&out, '=');
+        hd_buf_put(&out, configs[i].value, strlen(configs[i].value));
+        hd_buf_put_u8(&out, '\n');
+    }
+    hd_buf_put_u8(&out, '\0');
+    return (char *)out.p;
+}
+
+/* Builds a topic (no files) from its definition. */
+static int topic_define(broker_t *b, const char *name, int32_t partitions,
+                        const broker_config_kv_t *configs, int nconfigs, broker_topic_t **out,
+                        const char **why)
+{
+    if (nconfigs > BROKER_MAX_OVERRIDES) {
+        *why = "too many config overrides";
+        return HD_EINVAL;
+    }
+    broker_topic_t *t = hd_calloc(1, sizeof *t);
+    t->broker = b;
+    t->name = hd_strdup(name);
+    topic_config_defaults(b->cfg, &t->cfg);
+    for (int i = 0; i < nconfigs; i++) {
+        int rc = topic_config_set(&t->cfg, configs[i].name, configs[i].value, why);
+        if (rc < 0) {
+            topic_free(t, false);
+            return rc;
+        }
+        if (!is_override(t, configs[i].name))
+            t->override_names[t->noverrides++] = hd_strdup(configs[i].name);
+    }
+    (void)partitions;
+    *out = t;
+    return 0;
+}
+
+static int topic_open_partitions(broker_topic_t *t, int32_t from, int32_t to)
+{
+    t->parts = hd_realloc(t->parts, (size_t)to * sizeof *t->parts);
+    for (int32_t i = from; i < to; i++) {
+        int rc = partition_open(t, i, &t->parts[i]);
+        if (rc < 0) {
+            for (int32_t k = from; k < i; k++)
+                partition_free(t->parts[k], false);
+            return rc;
+        }
+    }
+    t->nparts = to;
+    return 0;
+}
+
+int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
+                        const broker_config_kv_t *configs, int nconfigs, bool validate_only,
+                        broker_topic_t **out, const char **why)
+{
+    if (!broker_topic_name_valid(name)) {
+        *why = "topic names use [a-zA-Z0-9._-], 1 to 249 characters, not '.' or '..'";
+        return HD_EINVAL;
+    }
+    if (broker_topic_find(b, name)) {
+        *why = "topic already exists";
+        return HD_EEXIST;
+    }
+    if (partitions < 1 || partitions > 100000) {
+        *why = "partition count must be between 1 and 100000";
+        return HD_ERANGE;
+    }
+    broker_topic_t *t;
+    int rc = topic_define(b, name, partitions, configs, nconfigs, &t, why);
+    if (rc < 0)
+        return rc;
+    if (validate_only) {
+        topic_free(t, false);
+        return 0;
+    }
+    t->nparts = partitions;
+    char *text = topic_file_text(t, configs, nconfigs);
+    t->nparts = 0;
+    char *file = topic_file(b, name);
+    rc = write_atomic(b->topics_dir, file, text);
+    free(text);
+    if (rc == 0) {
+        rc = topic_open_partitions(t, 0, partitions);
+        if (rc < 0)
+            unlink(file);
+    }
+    free(file);
+    if (rc < 0) {
+        *why = "storage error creating the topic";
+        topic_free(t, false);
+        return rc;
+    }
+    topics_push(b, t);
+    say_info("topic %s: created with %" PRId32 " partition(s)", name, partitions);
+    if (out)
+        *out = t;
+    return 0;
+}
+
+int broker_topic_delete(broker_t *b, const char *name)
+{
+    for (int i = 0; i < b->ntopics; i++) {
+        broker_topic_t *t = b->topics[i];
+        if (strcmp(t->name, name))
+            continue;
+        char *file = topic_file(b, name);
+        int rc = unlink(file) < 0 ? -errno : 0;
+        free(file);
+        if (rc < 0)
+            return rc;
+        hd_io_fsync_dir(b->topics_dir);
+        b->topics[i] = b->topics[--b->ntopics];
+        topic_free(t, true);
+        say_info("topic %s: deleted", name);
+        return 0;
+    }
+    return HD_ENOTFOUND;
+}
+
+int broker_topic_add_partitions(broker_t *b, broker_topic_t *t, int32_t total, bool validate_only,
+                                const char **why)
+{
+    if (total <= t->nparts) {
+        *why = "the new partition count must be larger than the current one";
+        return HD_EINVAL;
+    }
+    if (total > 100000) {
+        *why = "partition count must be at most 100000";
+        return HD_EINVAL;
+    }
+    if (validate_only)
+        return 0;
+    /* Rewrite the definition with the new count, keeping the overrides. */
+    char *file = topic_file(b, t->name);
+    char *old = NULL;
+    int rc = read_small(file, &old);
+    if (rc == 0) {
+        hd_buf_t text;
+        hd_buf_init(&text);
+        char line[64];
+        int n = snprintf(line, sizeof line, "# herald topic definition\npartitions=%" PRId32 "\n",
+                         total);
+        hd_buf_put(&text, line, (size_t)n);
+        for (char *s = old, *e; *s; s = e) {
+            e = strchr(s, '\n');
+            e = e ? e + 1 : s + strlen(s);
+            if (*s != '#' && strncmp(s, "partitions=", 11))
+                hd_buf_put(&text, s, (size_t)(e - s));
+        }
+        hd_buf_put_u8(&text, '\0');
+        rc = write_atomic(b->topics_dir, file, (char *)text.p);
+        hd_buf_deinit(&text);
+    }
+    free(old);
+    free(file);
+    if (rc == 0)
+        rc = topic_open_partitions(t, t->nparts, total);
+    if (rc < 0) {
+        *why = "storage error adding partitions";
+        return rc;
+    }
+    say_info("topic %s: now %" PRId32 " partitions", t->name, total);
+    return 0;
+}
+
+/* Loads topics/<name>.topic. */
+static int topic_load(broker_t *b, const char *name)
+{
+    char *file = topic_file(b, name);
+    char *text = NULL;
+    int rc = read_small(file, &text);
+    free(file);
+    if (rc < 0)
+        return rc;
+    int32_t parts = 0;
+    broker_config_kv_t kv[BROKER_MAX_OVERRIDES];
+    int nkv = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (*line == '#' || *line == '\0')
+            continue;
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        if (!strcmp(line, "partitions"))
+            parts = (int32_t)atoi(eq + 1);
+        else if (nkv < BROKER_MAX_OVERRIDES)
+            kv[nkv++] = (broker_config_kv_t){line, eq + 1};
+    }
+    const char *why = "";
+    broker_topic_t *t = NULL;
+    if (parts < 1) {
+        say_error("topic %s: definition has no valid partition count; skipped", name);
+        rc = HD_ECORRUPT;
+    } else {
+        rc = topic_define(b, name, parts, kv, nkv, &t, &why);
+        if (rc < 0)
+            say_error("topic %s: bad definition (%s); skipped", name, why);
+    }
+    if (rc == 0) {
+        rc = topic_open_partitions(t, 0, parts);
+        if (rc < 0)
+            topic_free(t, false);
+        else
+            topics_push(b, t);
+    }
+    free(text);
+    return rc;
+}
+
+/* Removes partition directories whose topic has no definition. */
+static void sweep_orphans(broker_t *b)
+{
+    DIR *d = opendir(b->topics_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *dash = strrchr(e->d_name, '-');
+        if (e->d_name[0] == '.' || !dash || strstr(e->d_name, ".topic"))
+            continue;
+        char *topic = hd_strndup(e->d_name, (size_t)(dash - e->d_name));
+        char *idx_end;
+        long idx = strtol(dash + 1, &idx_end, 10);
+        broker_topic_t *t = broker_topic_find(b, topic);
+        if (*idx_end == '\0' && (!t || idx >= t->nparts)) {
+            char *p = path_join(b->topics_dir, e->d_name);
+            say_warn("partition directory %s has no topic definition; removing", e->d_name);
+            rm_rf(p);
+            free(p);
+        }
+        free(topic);
+    }
+    closedir(d);
+}
+
+static int load_cluster_id(broker_t *b)
+{
+    char *path = path_join(b->data_dir, "cluster.id");
+    char *text = NULL;
+    int rc = read_small(path, &text);
+    if (rc == 0) {
+        size_t n = strcspn(text, "\r\n");
+        if (n > 0 && n < sizeof b->cluster_id) {
+            memcpy(b->cluster_id, text, n);
+            b->cluster_id[n] = '\0';
+        } else {
+            rc = HD_ECORRUPT;
+        }
+        free(text);
+    }
+    if (rc < 0) {
+        static const char alphabet[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        uint8_t raw[22];
+        if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+            for (size_t i = 0; i < sizeof raw; i++)
+                raw[i] = (uint8_t)(hd_mono_ns() >> (i % 8));
+        }
+        for (size_t i = 0; i < sizeof raw; i++)
+            b->cluster_id[i] = alphabet[raw[i] & 63];
+        b->cluster_id[sizeof raw] = '\0';
+        char line[64];
+        snprintf(line, sizeof line, "%s\n", b->cluster_id);
+        rc = write_atomic(b->data_dir, path, line);
+    }
+    free(path);
+    return rc;
+}
+
+static int reserve_pids(broker_t *b)
+{
+    char *path = path_join(b->data_dir, "producer_ids");
+    char line[64];
+    snprintf(line, sizeof line, "next=%" PRId64 "\n", b->pid_limit + PID_BLOCK);
+    int rc = write_atomic(b->data_dir, path, line);
+    free(path);
+    if (rc == 0)
+        b->pid_limit += PID_BLOCK;
+    return rc;
+}
+
+int broker_producer_id_next(broker_t *b, int64_t *pid)
+{
+    if (b->next_pid >= b->pid_limit) {
+        int rc = reserve_pids(b);
+        if (rc < 0)
+            return rc;
+    }
+    *pid = b->next_pid++;
+    return 0;
+}
+
+static int load_pids(broker_t *b)
+{
+    char *path = path_join(b->data_dir, "producer_ids");
+    char *text = NULL;
+    int64_t next = 1000;
+    if (read_small(path, &text) == 0) {
+        if (strncmp(text, "next=", 5) == 0)
+            next = strtoll(text + 5, NULL, 10);
+        free(text);
+    }
+    free(path);
+    if (next < 1000)
+        next = 1000;
+    b->next_pid = b->pid_limit = next;
+    return reserve_pids(b);
+}
+
+int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_ctx,
+                broker_t **out)
+{
+    broker_t *b = hd_calloc(1, sizeof *b);
+    b->cfg = cfg;
+    b->data_dir = hd_strdup(cfg->data_dir);
+    b->topics_dir = path_join(cfg->data_dir, "topics");
+    hd_buf_init(&b->scratch);
+    int rc = mkdir_p(b->topics_dir);
+    if (rc < 0) {
+        say_error("data dir %s: cannot create: %s", cfg->data_dir, hd_strerror(rc));
+        goto fail;
+    }
+    if ((rc = load_cluster_id(b)) < 0 || (rc = load_pids(b)) < 0) {
+        say_error("data dir %s: cannot write metadata: %s", cfg->data_dir, hd_strerror(rc));
+        goto fail;
+    }
+    rc = log_flusher_start(notify, notify_ctx, &b->flusher);
+    if (rc < 0)
+        goto fail;
+    DIR *d = opendir(b->topics_dir);
+    if (!d) {
+        rc = -errno;
+        goto fail;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n > 6 && !strcmp(e->d_name + n - 6, ".topic")) {
+            char *name = hd_strndup(e->d_name, n - 6);
+            if (broker_topic_name_valid(name))
+                topic_load(b, name);
+            free(name);
+        }
+    }
+    closedir(d);
+    sweep_orphans(b);
+    *out = b;
+    return 0;
+fail:
+    broker_close(b);
+    return rc;
+}
+
+void broker_close(broker_t *b)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < b->ntopics; i++)
+        for (int32_t k = 0; k < b->topics[i]->nparts; k++)
+            fire_all(b->topics[i]->parts[k], HD_ECLOSED);
+    /* The flusher's final round syncs everything; closing the logs then marks them clean. */
+    if (b->flusher)
+        log_flusher_stop(b->flusher);
+    for (int i = 0; i < b->ntopics; i++)
+        topic_free(b->topics[i], false);
+    free(b->topics);
+    hd_buf_deinit(&b->scratch);
+    free(b->data_dir);
+    free(b->topics_dir);
+    free(b);
+}
+
+/* ---- produce, read ---- */
+
+static void set_log_append_time(uint8_t *batch, size_t len, int64_t now)
+{
+    uint16_t attr = (uint16_t)(((uint16_t)batch[21] << 8) | batch[22]);
+    attr |= BROKER_ATTR_LOG_APPEND_TIME;
+    batch[21] = (uint8_t)(attr >> 8);
+    batch[22] = (uint8_t)attr;
+    for (int i = 0; i < 8; i++)
+        batch[35 + i] = (uint8_t)((uint64_t)now >> (56 - 8 * i));
+    uint32_t crc = hd_crc32c(0, batch + 21, len - 21);
+    for (int i = 0; i < 4; i++)
+        batch[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
+}
+
+int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
+                            broker_append_t *res, const char **why)
+{
+    const broker_topic_config_t *tc = &p->topic->cfg;
+    res->duplicate = false;
+    res->log_append_time = -1;
+    if ((int64_t)len > tc->max_message_bytes) {
+        *why = "record batch is larger than max.message.bytes";
+        return HD_ETOOBIG;
+    }
+    broker_batch_hdr_t h;
+    /* Records are checked in full (inflating compressed ones) so that nothing a consumer cannot
+     * parse is ever stored. The inflated size is bounded to stop decompression bombs. */
+    size_t max_inflated = (size_t)tc->max_message_bytes * 16 + (1 << 20);
+    int rc = broker_batch_validate(hd_slice(batch, len), true, max_inflated, &h, why);
+    if (rc < 0)
+        return rc;
+    if ((h.attributes & BROKER_ATTR_CODEC_MASK) == BROKER_CODEC_ZSTD && api_version < 7) {
+        *why = "zstd needs Produce version 7 or later";
+        return HD_EUNSUPPORTED;
+    }
+    if (h.attributes & BROKER_ATTR_TRANSACTIONAL) {
+        *why = "transactional batches are not supported";
+        return HD_EMALFORMED;
+    }
+    if (h.producer_id >= 0) {
+        rc = broker__producer_check(p, &h, res, why);
+        if (rc < 0 || res->duplicate)
+            return rc;
+    }
+    if (tc->log_append_time) {
+        res->log_append_time = hd_wall_ms();
+        set_log_append_time(batch, len, res->log_append_time);
+    }
+    int64_t base;
+    rc = log_partition_append(p->log, batch, len, &base);
+    if (rc < 0) {
+        say_warn_every(5, "partition %s: append failed: %s", p->dir, hd_strerror(rc));
+        *why = "storage error";
+        return rc;
+    }
+    if (h.producer_id >= 0)
+        broker__producer_record(p, &h, base);
+    res->base_offset = base;
+    res->end_offset = base + h.records_count;
+    log_flusher_mark_dirty(p->topic->broker->flusher, p->log);
+    return 0;
+}
+
+ssize_t broker_partition_read(broker_partition_t *p, int64_t offset, size_t max_bytes,
+                              hd_buf_t *out)
+{
+    int64_t hwm = broker_partition_hwm(p);
+    if (offset < broker_partition_start(p) || offset > hwm)
+        return HD_ERANGE;
+    if (offset == hwm)
+        return 0;
+    return log_partition_read(p->log, offset, hwm, max_bytes, out);
+}
+
+typedef struct time_find {
+    int64_t ts;
+    int64_t offset;
+    int64_t timestamp;
+} time_find_t;
+
+static int time_find_cb(void *ctx, const broker_record_t *rec)
+{
+    time_find_t *tf = ctx;
+    if (rec->timestamp >= tf->ts) {
+        tf->offset = rec->offset;
+        tf->timestamp = rec->timestamp;
+        return 1;
+    }
+    return 0;
+}
+
+int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t *offset,
+                                     int64_t *timestamp)
+{
+    broker_t *b = p->topic->broker;
+    int64_t hwm = broker_partition_hwm(p);
+    int64_t from = 0;
+    hd_buf_t batch;
+    hd_buf_init(&batch);
+    int rc = HD_ENOTFOUND;
+    /* The first batch whose max timestamp reaches ts holds the answer, unless its records are
+     * out of order and none qualifies; then the search moves on past that batch. */
+    for (int guard = 0; guard < 1000000; guard++) {
+        hd_buf_reset(&batch);
+        int64_t base;
+        int r = log_partition_find_time(p->log, ts, hwm, &base, &batch);
+        if (r < 0 || base < from) {
+            rc = r < 0 ? r : HD_ENOTFOUND;
+            break;
+        }
+        time_find_t tf = {ts, -1, -1};
+        r = broker_batch_for_each(hd_buf_slice(&batch), 256u << 20, &b->scratch, time_find_cb,
+                                  &tf);
+        if (r == 1) {
+            *offset = tf.offset;
+            *timestamp = tf.timestamp;
+            rc = 0;
+            break;
+        }
+        /* No record in this batch qualifies by itself: fall back to its header's max. */
+        broker_batch_hdr_t h;
+        broker_batch_hdr_decode(batch.p, &h);
+        *offset = h.base_offset;
+        *timestamp = h.max_timestamp;
+        rc = 0;
+        break;
+    }
+    hd_buf_deinit(&batch);
+    return rc;
+}
+
+/* ---- waiters ---- */
+
+static void activate(broker_partition_t *p)
+{
+    if (p->active)
+        return;
+    broker_t *b = p->topic->broker;
+    p->active = true;
+    p->active_next = b->active;
+    b->active = p;
+}
+
+void broker_waiter_add(broker_partition_t *p, broker_waiter_t *w)
+{
+    if (broker_partition_hwm(p) >= w->target) {
+        w->_part = NULL;
+        w->cb(w, 0);
+        return;
+    }
+    w->_part = p;
+    w->_prev = NULL;
+    w->_next = p->waiters;
+    if (p->waiters)
+        p->waiters->_prev = w;
+    p->waiters = w;
+    activate(p);
+}
+
+void broker_waiter_cancel(broker_waiter_t *w)
+{
+    broker_partition_t *p = w->_part;
+    if (!p)
+        return;
+    if (w->_prev)
+        w->_prev->_next = w->_next;
+    else
+        p->waiters = w->_next;
+    if (w->_next)
+        w->_next->_prev = w->_prev;
+    w->_part = NULL;
+    w->_next = w->_prev = NULL;
+}
+
+void broker_on_durable(broker_t *b)
+{
+    broker_partition_t *list = b->active;
+    b->active = NULL;
+    while (list) {
+        broker_partition_t *p = list;
+        list = p->active_next;
+        p->active = false;
+        int64_t hwm = broker_partition_hwm(p);
+        /* A callback may cancel or add waiters anywhere, so unlink one due waiter at a time and
+         * rescan from the head; re-parked waiters have targets above hwm and are skipped. */
+        for (;;) {
+            broker_waiter_t *w = p->waiters;
+            while (w && w->target > hwm)
+                w = w->_next;
+            if (!w)
+                break;
+            broker_waiter_cancel(w);
+            w->cb(w, 0);
+        }
+        if (p->waiters)
+            activate(p);
+    }
+}
+
+void broker_run_retention(broker_t *b, int64_t now_ms)
+{
+    for (int i = 0; i < b->ntopics; i++) {
+        broker_topic_t *t = b->topics[i];
+        for (int32_t k = 0; k < t->nparts; k++) {
+            int n = log_partition_apply_retention(t->parts[k]->log, now_ms);
+            if (n > 0)
+                say_info("partition %s: retention removed %d segment(s), log start now %" PRId64,
+                         t->parts[k]->dir, n, log_partition_start_offset(t->parts[k]->log));
+        }
+    }
+}

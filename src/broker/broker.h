@@ -1,0 +1,140 @@
+/* The broker: topics, partitions, idempotent-producer state, and waiters on durability.
+ * Everything here is owned by the loop thread. The flusher thread only calls log/ functions
+ * marked thread-safe; its progress reaches the broker through broker_on_durable(). */
+#ifndef BROKER_H
+#define BROKER_H
+
+#include "broker/records.h"
+#include "log/log.h"
+#include "util/buf.h"
+#include "util/config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct broker broker_t;
+typedef struct broker_topic broker_topic_t;
+typedef struct broker_partition broker_partition_t;
+
+/* ---- lifecycle ---- */
+
+/* Opens the data directory (creating it), loads every topic and runs log recovery. The config
+ * must outlive the broker. notify(ctx) is called on the flusher thread when durable offsets
+ * advanced; the server wakes the loop with it and then calls broker_on_durable(). */
+int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_ctx,
+                broker_t **out);
+/* Fires every waiter with HD_ECLOSED, stops the flusher after a final sync, closes logs. */
+void broker_close(broker_t *b);
+const char *broker_cluster_id(const broker_t *b);
+const hd_config_t *broker_config(const broker_t *b);
+
+/* ---- topics ---- */
+
+/* Per-topic settings. Topic overrides use Kafka's topic config names (retention.ms, ...). */
+typedef struct broker_topic_config {
+    int64_t retention_ms;
+    int64_t retention_bytes;
+    int64_t segment_bytes;
+    int64_t segment_ms;
+    int64_t max_message_bytes;
+    int64_t index_interval_bytes;
+    bool preallocate;
+    bool log_append_time; /* message.timestamp.type=LogAppendTime */
+} broker_topic_config_t;
+
+/* One name=value pair for topic creation. */
+typedef struct broker_config_kv {
+    const char *name;
+    const char *value;
+} broker_config_kv_t;
+
+/* Legal names: [a-zA-Z0-9._-], 1..249 characters, not "." or "..". */
+bool broker_topic_name_valid(const char *name);
+broker_topic_t *broker_topic_find(broker_t *b, const char *name);
+/* Creates a topic with `partitions` partitions and the given config overrides. With
+ * validate_only, checks everything and creates nothing. Returns 0, HD_EEXIST, HD_EINVAL (bad
+ * name, partition count or config; *why says which) or -errno. */
+int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
+                        const broker_config_kv_t *configs, int nconfigs, bool validate_only,
+                        broker_topic_t **out, const char **why);
+/* Removes the topic, its files, and fires its waiters with HD_ENOTFOUND. */
+int broker_topic_delete(broker_t *b, const char *name);
+/* Grows the topic to `total` partitions. HD_EINVAL if total is not larger. */
+int broker_topic_add_partitions(broker_t *b, broker_topic_t *t, int32_t total, bool validate_only,
+                                const char **why);
+int broker_topic_count(const broker_t *b);
+broker_topic_t *broker_topic_at(broker_t *b, int i);
+const char *broker_topic_name(const broker_topic_t *t);
+int32_t broker_topic_partitions(const broker_topic_t *t);
+broker_partition_t *broker_topic_partition(broker_topic_t *t, int32_t index);
+const broker_topic_config_t *broker_topic_config(const broker_topic_t *t);
+/* Names and values of every topic setting, for DescribeConfigs. is_default tells whether the
+ * value comes from the broker default. Returns the count written (at most max). */
+typedef struct broker_config_entry {
+    const char *name;
+    char value[32];
+    bool is_default;
+} broker_config_entry_t;
+int broker_topic_describe_config(const broker_topic_t *t, broker_config_entry_t *out, int max);
+
+/* ---- partitions ---- */
+
+int64_t broker_partition_hwm(const broker_partition_t *p); /* the durable offset */
+int64_t broker_partition_start(const broker_partition_t *p);
+int64_t broker_partition_end(const broker_partition_t *p);
+broker_topic_t *broker_partition_topic(broker_partition_t *p);
+int32_t broker_partition_index(const broker_partition_t *p);
+
+/* Result of one produced batch. */
+typedef struct broker_append {
+    int64_t base_offset;
+    int64_t end_offset;      /* base + count: durable once hwm >= this */
+    int64_t log_append_time; /* -1 unless the topic uses LogAppendTime */
+    bool duplicate;          /* an idempotent retry: nothing was appended */
+} broker_append_t;
+
+/* Validates and appends one RecordBatch (Produce's records field, modified in place: base offset,
+ * leader epoch, and for LogAppendTime the timestamp and CRC). api_version is the Produce version
+ * (zstd needs 7). Returns 0, or an HD_ code: HD_ECORRUPT (CRC), HD_EMALFORMED (INVALID_RECORD),
+ * HD_ETOOBIG (larger than max.message.bytes), HD_EUNSUPPORTED (codec not allowed), HD_ESEQUENCE,
+ * HD_EFENCED, or -errno from storage. *why explains. */
+int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
+                            broker_append_t *res, const char **why);
+
+/* Copies whole batches from `offset` up to the high watermark, at most max_bytes (the first batch
+ * is always whole). Returns bytes copied, or HD_ERANGE when offset is outside [start, hwm]. */
+ssize_t broker_partition_read(broker_partition_t *p, int64_t offset, size_t max_bytes,
+                              hd_buf_t *out);
+/* The first offset whose record timestamp is >= ts, and that record's timestamp; HD_ENOTFOUND
+ * when there is none below the high watermark. */
+int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t *offset,
+                                     int64_t *timestamp);
+
+/* ---- waiting for durability ---- */
+
+/* A waiter fires once the partition's high watermark reaches `target`, or with an error when
+ * the partition is deleted or the broker closes. The caller owns the struct (embed it). */
+typedef struct broker_waiter broker_waiter_t;
+struct broker_waiter {
+    broker_waiter_t *_next, *_prev;
+    broker_partition_t *_part;
+    int64_t target;
+    void (*cb)(broker_waiter_t *w, int err);
+    void *ctx;
+};
+
+/* Registers w (fires immediately, synchronously, if already reached). */
+void broker_waiter_add(broker_partition_t *p, broker_waiter_t *w);
+/* Unlinks w if still registered; safe to call twice. */
+void broker_waiter_cancel(broker_waiter_t *w);
+/* Loop thread, after notify: fires every waiter whose target is reached. */
+void broker_on_durable(broker_t *b);
+/* Applies retention to every partition (loop thread timer). */
+void broker_run_retention(broker_t *b, int64_t now_ms);
+
+/* ---- idempotent producers ---- */
+
+/* Allocates a fresh producer id (unique across restarts). Returns 0 or -errno. */
+int broker_producer_id_next(broker_t *b, int64_t *pid);
+
+#endif

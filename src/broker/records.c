@@ -1,0 +1,347 @@
+/* RecordBatch v2 validation and record iteration.
+ *
+ * Batch layout (big-endian; Kafka's DefaultRecordBatch):
+ *   0 baseOffset i64 | 8 batchLength i32 (bytes after this field) | 12 partitionLeaderEpoch i32
+ *   16 magic i8 (2) | 17 crc u32: CRC-32C of bytes 21..end | 21 attributes i16 (bits 0-2 codec,
+ *   3 timestamp type, 4 transactional, 5 control) | 23 lastOffsetDelta i32 | 27 baseTimestamp i64
+ *   35 maxTimestamp i64 | 43 producerId i64 | 51 producerEpoch i16 | 53 baseSequence i32
+ *   57 recordsCount i32 | 61 records (one compressed blob when the codec is not 0)
+ * Record: varint length, i8 attributes, varlong timestampDelta, varint offsetDelta, varint keyLen
+ *   (-1 null) + key, varint valueLen (-1 null) + value, varint headerCount, then per header varint
+ *   keyLen + key, varint valueLen (-1 null) + value. Varints here are zigzag-signed.
+ * Compression framings accepted on inflate: gzip (RFC 1952), snappy raw blocks and the xerial
+ * "snappy-java" stream (magic 82 'SNAPPY' 00, two i32, then i32 length + block chunks), the LZ4
+ * frame format, and zstd frames. */
+#include "broker/records.h"
+#include "util/crc32c.h"
+#include "util/err.h"
+#include "util/reader.h"
+
+#include <lz4frame.h>
+#include <snappy-c.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint16_t be16(const uint8_t *p)
+{
+    return (uint16_t)(((uint16_t)p[0] << 8) | p[1]);
+}
+
+void broker_batch_hdr_decode(const uint8_t *p, broker_batch_hdr_t *h)
+{
+    h->base_offset = (int64_t)be64(p);
+    h->batch_length = (int32_t)be32(p + 8);
+    h->leader_epoch = (int32_t)be32(p + 12);
+    h->magic = (int8_t)p[16];
+    h->crc = be32(p + 17);
+    h->attributes = (int16_t)be16(p + 21);
+    h->last_offset_delta = (int32_t)be32(p + 23);
+    h->base_timestamp = (int64_t)be64(p + 27);
+    h->max_timestamp = (int64_t)be64(p + 35);
+    h->producer_id = (int64_t)be64(p + 43);
+    h->producer_epoch = (int16_t)be16(p + 51);
+    h->base_sequence = (int32_t)be32(p + 53);
+    h->records_count = (int32_t)be32(p + 57);
+}
+
+static int inflate_gzip(hd_slice_t in, size_t max_out, hd_buf_t *out)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit2(&zs, 15 + 32) != Z_OK)
+        return HD_EMALFORMED;
+    zs.next_in = (Bytef *)(uintptr_t)in.p;
+    zs.avail_in = (uInt)in.len;
+    size_t start = out->len;
+    int rc = HD_EMALFORMED;
+    for (;;) {
+        size_t room = 64 * 1024;
+        zs.next_out = hd_buf_ensure(out, room);
+        zs.avail_out = (uInt)room;
+        int z = inflate(&zs, Z_NO_FLUSH);
+        out->len += room - zs.avail_out;
+        if (out->len - start > max_out) {
+            rc = HD_ETOOBIG;
+            break;
+        }
+        if (z == Z_STREAM_END) {
+            rc = 0;
+            break;
+        }
+        if (z != Z_OK && !(z == Z_BUF_ERROR && zs.avail_out == 0))
+            break;
+        if (zs.avail_in == 0 && zs.avail_out != 0)
+            break; /* truncated stream */
+    }
+    inflateEnd(&zs);
+    return rc;
+}
+
+static int snappy_block(const uint8_t *p, size_t n, size_t max_out, size_t used, hd_buf_t *out)
+{
+    size_t ulen;
+    if (snappy_uncompressed_length((const char *)p, n, &ulen) != SNAPPY_OK)
+        return HD_EMALFORMED;
+    if (ulen > max_out - used)
+        return HD_ETOOBIG;
+    uint8_t *dst = hd_buf_ensure(out, ulen);
+    if (snappy_uncompress((const char *)p, n, (char *)dst, &ulen) != SNAPPY_OK)
+        return HD_EMALFORMED;
+    out->len += ulen;
+    return 0;
+}
+
+static int inflate_snappy(hd_slice_t in, size_t max_out, hd_buf_t *out)
+{
+    static const uint8_t xerial[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
+    size_t start = out->len;
+    if (in.len >= 16 && memcmp(in.p, xerial, 8) == 0) {
+        size_t pos = 16;
+        while (pos < in.len) {
+            if (in.len - pos < 4)
+                return HD_EMALFORMED;
+            uint32_t n = be32(in.p + pos);
+            pos += 4;
+            if (n > in.len - pos)
+                return HD_EMALFORMED;
+            int rc = snappy_block(in.p + pos, n, max_out, out->len - start, out);
+            if (rc < 0)
+                return rc;
+            pos += n;
+        }
+        return 0;
+    }
+    return snappy_block(in.p, in.len, max_out, 0, out);
+}
+
+static int inflate_lz4(hd_slice_t in, size_t max_out, hd_buf_t *out)
+{
+    LZ4F_dctx *dctx;
+    if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION)))
+        return HD_EMALFORMED;
+    size_t start = out->len;
+    size_t pos = 0;
+    int rc = HD_EMALFORMED;
+    for (;;) {
+        size_t room = 64 * 1024;
+        uint8_t *dst = hd_buf_ensure(out, room);
+        size_t dst_len = room, src_len = in.len - pos;
+        size_t hint = LZ4F_decompress(dctx, dst, &dst_len, in.p + pos, &src_len, NULL);
+        if (LZ4F_isError(hint))
+            break;
+        pos += src_len;
+        out->len += dst_len;
+        if (out->len - start > max_out) {
+            rc = HD_ETOOBIG;
+            break;
+        }
+        if (hint == 0) {
+            rc = 0;
+            break;
+        }
+        if (pos >= in.len && dst_len == 0)
+            break; /* truncated frame */
+    }
+    LZ4F_freeDecompressionContext(dctx);
+    return rc;
+}
+
+static int inflate_zstd(hd_slice_t in, size_t max_out, hd_buf_t *out)
+{
+    ZSTD_DStream *ds = ZSTD_createDStream();
+    if (!ds)
+        return HD_EMALFORMED;
+    ZSTD_initDStream(ds);
+    ZSTD_inBuffer ib = {in.p, in.len, 0};
+    size_t start = out->len;
+    int rc = HD_EMALFORMED;
+    for (;;) {
+        size_t room = 64 * 1024;
+        ZSTD_outBuffer ob = {hd_buf_ensure(out, room), room, 0};
+        size_t r = ZSTD_decompressStream(ds, &ob, &ib);
+        if (ZSTD_isError(r))
+            break;
+        out->len += ob.pos;
+        if (out->len - start > max_out) {
+            rc = HD_ETOOBIG;
+            break;
+        }
+        if (r == 0 && ib.pos == ib.size) {
+            rc = 0;
+            break;
+        }
+        if (ib.pos == ib.size && ob.pos == 0)
+            break; /* truncated frame */
+    }
+    ZSTD_freeDStream(ds);
+    return rc;
+}
+
+int broker_inflate(int codec, hd_slice_t in, size_t max_out, hd_buf_t *out)
+{
+    switch (codec) {
+    case BROKER_CODEC_GZIP:
+        return inflate_gzip(in, max_out, out);
+    case BROKER_CODEC_SNAPPY:
+        return inflate_snappy(in, max_out, out);
+    case BROKER_CODEC_LZ4:
+        return inflate_lz4(in, max_out, out);
+    case BROKER_CODEC_ZSTD:
+        return inflate_zstd(in, max_out, out);
+    default:
+        return HD_EUNSUPPORTED;
+    }
+}
+
+/* Walks `count` records in r. Returns 0, HD_EMALFORMED, or cb's non-zero value. */
+static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, broker_record_cb cb,
+                        void *ctx)
+{
+    for (int32_t i = 0; i < h->records_count; i++) {
+        int32_t len = hd_read_varint(r);
+        if (r->err || len < 0 || (size_t)len > hd_reader_left(r))
+            return HD_EMALFORMED;
+        hd_reader_t rr = hd_reader_init(hd_read_bytes(r, (size_t)len));
+        broker_record_t rec;
+        memset(&rec, 0, sizeof rec);
+        (void)hd_read_i8(&rr);
+        int64_t ts_delta = hd_read_varlong(&rr);
+        int32_t off_delta = hd_read_varint(&rr);
+        int32_t klen = hd_read_varint(&rr);
+        if (rr.err || klen < -1 || (klen > 0 && (size_t)klen > hd_reader_left(&rr)))
+            return HD_EMALFORMED;
+        rec.key_null = klen < 0;
+        rec.key = hd_read_bytes(&rr, klen < 0 ? 0 : (size_t)klen);
+        int32_t vlen = hd_read_varint(&rr);
+        if (rr.err || vlen < -1 || (vlen > 0 && (size_t)vlen > hd_reader_left(&rr)))
+            return HD_EMALFORMED;
+        rec.value_null = vlen < 0;
+        rec.value = hd_read_bytes(&rr, vlen < 0 ? 0 : (size_t)vlen);
+        int32_t nh = hd_read_varint(&rr);
+        if (rr.err || nh < 0 || (size_t)nh > hd_reader_left(&rr))
+            return HD_EMALFORMED;
+        size_t hstart = rr.pos;
+        for (int32_t k = 0; k < nh; k++) {
+            int32_t hk = hd_read_varint(&rr);
+            if (rr.err || hk < 0 || (size_t)hk > hd_reader_left(&rr))
+                return HD_EMALFORMED;
+            hd_read_skip(&rr, (size_t)hk);
+            int32_t hv = hd_read_varint(&rr);
+            if (rr.err || hv < -1 || (hv > 0 && (size_t)hv > hd_reader_left(&rr)))
+                return HD_EMALFORMED;
+            if (hv > 0)
+                hd_read_skip(&rr, (size_t)hv);
+        }
+        if (rr.err || hd_reader_left(&rr) != 0)
+            return HD_EMALFORMED;
+        if (off_delta < 0 || off_delta > h->last_offset_delta)
+            return HD_EMALFORMED;
+        rec.headers = hd_slice(rr.p + hstart, rr.pos - hstart);
+        rec.headers_count = nh;
+        rec.offset = h->base_offset + off_delta;
+        rec.timestamp = (h->attributes & BROKER_ATTR_LOG_APPEND_TIME)
+                            ? h->max_timestamp
+                            : (int64_t)((uint64_t)h->base_timestamp + (uint64_t)ts_delta);
+        if (cb) {
+            int stop = cb(ctx, &rec);
+            if (stop)
+                return stop;
+        }
+    }
+    if (hd_reader_left(r) != 0)
+        return HD_EMALFORMED;
+    return 0;
+}
+
+int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scratch,
+                          broker_record_cb cb, void *ctx)
+{
+    if (batch.len < BROKER_BATCH_HEADER_LEN)
+        return HD_EMALFORMED;
+    broker_batch_hdr_t h;
+    broker_batch_hdr_decode(batch.p, &h);
+    if (h.batch_length < BROKER_BATCH_HEADER_LEN - 12 ||
+        (size_t)h.batch_length + 12 > batch.len || h.records_count < 0)
+        return HD_EMALFORMED;
+    hd_slice_t recs = hd_slice(batch.p + BROKER_BATCH_HEADER_LEN,
+                               (size_t)h.batch_length + 12 - BROKER_BATCH_HEADER_LEN);
+    int codec = h.attributes & BROKER_ATTR_CODEC_MASK;
+    if (codec != BROKER_CODEC_NONE) {
+        hd_buf_reset(scratch);
+        int rc = broker_inflate(codec, recs, max_inflated, scratch);
+        if (rc < 0)
+            return rc;
+        recs = hd_buf_slice(scratch);
+    }
+    hd_reader_t r = hd_reader_init(recs);
+    return walk_records(&r, &h, cb, ctx);
+}
+
+int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_batch_hdr_t *h,
+                          const char **why)
+{
+    if (b.len < BROKER_BATCH_HEADER_LEN) {
+        *why = "record batch shorter than its header";
+        return HD_EMALFORMED;
+    }
+    broker_batch_hdr_decode(b.p, h);
+    if (h->magic != 2) {
+        *why = "record batch magic is not 2";
+        return HD_EMALFORMED;
+    }
+    if (h->batch_length < 0 || (size_t)h->batch_length + 12 != b.len) {
+        *why = "records field must hold exactly one record batch";
+        return HD_EMALFORMED;
+    }
+    if (hd_crc32c(0, b.p + 21, b.len - 21) != h->crc) {
+        *why = "record batch CRC-32C mismatch";
+        return HD_ECORRUPT;
+    }
+    if (h->records_count <= 0 || h->last_offset_delta != h->records_count - 1) {
+        *why = "record count does not match lastOffsetDelta";
+        return HD_EMALFORMED;
+    }
+    if (h->attributes & BROKER_ATTR_CONTROL) {
+        *why = "control batches may only be written by the broker";
+        return HD_EMALFORMED;
+    }
+    int codec = h->attributes & BROKER_ATTR_CODEC_MASK;
+    if (codec > BROKER_CODEC_ZSTD) {
+        *why = "unknown compression codec";
+        return HD_EUNSUPPORTED;
+    }
+    if (h->producer_id >= 0 && h->base_sequence < 0) {
+        *why = "idempotent batch without a base sequence";
+        return HD_EMALFORMED;
+    }
+    if (!deep)
+        return 0;
+    hd_buf_t scratch;
+    hd_buf_init(&scratch);
+    int rc = broker_batch_for_each(b, max_inflated, &scratch, NULL, NULL);
+    hd_buf_deinit(&scratch);
+    if (rc == HD_ETOOBIG) {
+        *why = "records inflate beyond the size limit";
+        return HD_EMALFORMED;
+    }
+    if (rc < 0) {
+        *why = codec ? "compressed records do not inflate to valid records"
+                     : "records are malformed";
+        return HD_EMALFORMED;
+    }
+    return 0;
+}

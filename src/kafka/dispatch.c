@@ -1,0 +1,183 @@
+/* Request dispatch: reads the request header, finds the API and version, decodes the body with
+ * the protocol tables, runs the handler, and frames the response.
+ *
+ * Request header (v1, v2 for flexible request versions): api_key i16, api_version i16,
+ * correlation_id i32, client_id nullable string with an i16 length (even in v2), then in v2 a
+ * tag buffer. Response header: correlation_id i32, then a tag buffer (v1) for flexible response
+ * versions, except ApiVersions whose response header is always v0.
+ *
+ * An unknown API key, or a version outside the advertised range, closes the connection, as Kafka
+ * does; ApiVersions with a too-new version instead gets the v0-format UNSUPPORTED_VERSION answer
+ * listing the versions Herald speaks (KIP-511). */
+#include "kafka/handler_int.h"
+#include "util/addr.h"
+#include "util/err.h"
+#include "util/mem.h"
+#include "util/reader.h"
+#include "util/say.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const kafka__handler_t kafka__handlers[] = {
+    {KAFKA_API_Produce, kafka__handle_Produce},
+    {KAFKA_API_Fetch, kafka__handle_Fetch},
+    {KAFKA_API_ListOffsets, kafka__handle_ListOffsets},
+    {KAFKA_API_Metadata, kafka__handle_Metadata},
+    {KAFKA_API_ApiVersions, kafka__handle_ApiVersions},
+    {KAFKA_API_CreateTopics, kafka__handle_CreateTopics},
+    {KAFKA_API_DeleteTopics, kafka__handle_DeleteTopics},
+    {KAFKA_API_InitProducerId, kafka__handle_InitProducerId},
+    {KAFKA_API_DescribeConfigs, kafka__handle_DescribeConfigs},
+    {KAFKA_API_CreatePartitions, kafka__handle_CreatePartitions},
+};
+const int kafka__nhandlers = (int)(sizeof kafka__handlers / sizeof kafka__handlers[0]);
+
+static kafka__handler_fn find_handler(int16_t key)
+{
+    for (int i = 0; i < kafka__nhandlers; i++)
+        if (kafka__handlers[i].key == key)
+            return kafka__handlers[i].fn;
+    return NULL;
+}
+
+void kafka_req_init(kafka_req_t *r)
+{
+    memset(r, 0, sizeof *r);
+    hd_arena_init(&r->arena, 0);
+    hd_buf_init(&r->out);
+    r->has_response = true;
+}
+
+void kafka_req_deinit(kafka_req_t *r)
+{
+    const kafka__deferred_t *d = r->_state ? *(const kafka__deferred_t **)r->_state : NULL;
+    if (d && d->free)
+        d->free(r);
+    r->_state = NULL;
+    hd_arena_deinit(&r->arena);
+    hd_buf_deinit(&r->out);
+}
+
+void kafka_req_abort(kafka_req_t *r)
+{
+    const kafka__deferred_t *d = r->_state ? *(const kafka__deferred_t **)r->_state : NULL;
+    if (d && d->abort)
+        d->abort(r);
+}
+
+void kafka_req_timeout(kafka_req_t *r)
+{
+    const kafka__deferred_t *d = r->_state ? *(const kafka__deferred_t **)r->_state : NULL;
+    if (d && d->timeout)
+        d->timeout(r);
+}
+
+void *kafka__alloc(kafka_req_t *r, size_t n)
+{
+    void *p = hd_arena_alloc(&r->arena, n);
+    HD_ASSERT(p); /* the arena has no limit while responses are built */
+    return p;
+}
+
+char *kafka__strdup(kafka_req_t *r, const char *s)
+{
+    return hd_arena_strndup(&r->arena, s, strlen(s));
+}
+
+void kafka__advertised(const hd_config_t *cfg, char *host, size_t hostlen, int32_t *port)
+{
+    char h[256];
+    int p = 9092;
+    const char *addr = cfg->advertised_addr[0] ? cfg->advertised_addr : cfg->kafka_addr;
+    if (hd_parse_hostport(addr, h, &p) < 0)
+        snprintf(h, sizeof h, "127.0.0.1");
+    if (!strcmp(h, "0.0.0.0") || !strcmp(h, "::")) {
+        if (gethostname(h, sizeof h) < 0)
+            snprintf(h, sizeof h, "localhost");
+        h[sizeof h - 1] = '\0';
+    }
+    snprintf(host, hostlen, "%s", h);
+    *port = p;
+}
+
+/* Frames the response struct: size, header, body. */
+static void encode_response(kafka_req_t *r)
+{
+    hd_buf_reset(&r->out);
+    int rc = kafka_response_encode(r->_api, r->api_version, r->correlation_id, r->_resp, &r->out);
+    HD_ASSERT(rc == 0); /* handlers only build encodable responses */
+}
+
+void kafka__finish(kafka_req_t *r)
+{
+    if (r->has_response)
+        encode_response(r);
+    r->done = true;
+    /* Finishing inside kafka_req_handle() (a waiter already satisfied) is reported by its
+     * return value instead, so the connection is never re-entered. */
+    if (!r->_in_handle && r->on_done)
+        r->on_done(r);
+}
+
+int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len)
+{
+    hd_reader_t rd = hd_reader_init(hd_slice(body, len));
+    kafka_request_header_t h;
+    int rc = kafka_request_header_decode(&rd, &h);
+    r->api_key = h.api_key;
+    r->api_version = h.api_version;
+    r->correlation_id = h.correlation_id;
+    if (rc == HD_EUNSUPPORTED && h.api && h.api_key == KAFKA_API_ApiVersions &&
+        h.api_version > h.api->max_version) {
+        kafka_apiversions_fallback_encode(h.correlation_id, &r->out);
+        return KAFKA_REQ_DONE;
+    }
+    kafka__handler_fn fn = rc == 0 ? find_handler(h.api_key) : NULL;
+    if (rc < 0 || !fn) {
+        r->has_response = false;
+        if (rc == HD_EMALFORMED)
+            say_warn("conn %s: malformed request header; closing", r->peer);
+        else if (!h.api || !fn)
+            say_warn("conn %s: unsupported API key %d; closing", r->peer, h.api_key);
+        else
+            say_warn("conn %s: %s version %d is not supported (%d-%d); closing", r->peer,
+                     h.api->name, h.api_version, h.api->min_version, h.api->max_version);
+        return KAFKA_REQ_CLOSE;
+    }
+    const kafka_api_t *api = h.api;
+    r->_api = api;
+    /* Decoded structures may take several times the frame's size; bound them. */
+    hd_arena_t *a = &r->arena;
+    a->_limit = 4 * len + 65536;
+    void *req = hd_arena_alloc(a, api->req_size);
+    rc = req ? kafka_request_decode(api, r->api_version, &rd, req, a) : HD_ETOOBIG;
+    a->_limit = 0;
+    if (rc < 0) {
+        if (r->api_key == KAFKA_API_ApiVersions) {
+            /* Kafka answers INVALID_REQUEST for an undecodable ApiVersions; librdkafka then
+             * retries with v0. Any other API gets the connection closed. */
+            r->_resp = kafka__alloc(r, api->resp_size);
+            kafka_defaults(api->resp, r->_resp);
+            ((kafka_ApiVersionsResponse_t *)r->_resp)->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
+            encode_response(r);
+            return KAFKA_REQ_DONE;
+        }
+        say_warn("conn %s: malformed %s v%d request (%s); closing", r->peer, api->name,
+                 r->api_version, hd_strerror(rc));
+        r->has_response = false;
+        return KAFKA_REQ_CLOSE;
+    }
+    r->_resp = kafka__alloc(r, api->resp_size);
+    kafka_defaults(api->resp, r->_resp);
+    r->_in_handle = true;
+    int res = fn(r, req, r->_resp);
+    r->_in_handle = false;
+    if (res == KAFKA_REQ_PENDING && r->done)
+        return KAFKA_REQ_DONE;
+    if (res == KAFKA_REQ_DONE && r->has_response)
+        encode_response(r);
+    return res;
+}

@@ -1,0 +1,413 @@
+/* Handlers for ApiVersions, Metadata, CreateTopics, DeleteTopics, CreatePartitions,
+ * DescribeConfigs and InitProducerId.
+ *
+ * Behaviour notes (see also docs/kafka-compat.md):
+ * - Metadata: v0 with an empty topic list and v1+ with a null list mean "all topics"; v1+ with an
+ *   empty list means none. Named unknown topics are created when auto.create.topics.enable is on
+ *   and (v4+) the request allows it; the creating request gets the full metadata with no error.
+ *   One broker, this node, is leader, replica and ISR of every partition; controller = this node.
+ * - CreateTopics: replication factor must be 1 (or -1 on v4+), partitions >= 1 (or -1 on v4+ for
+ *   num.partitions); manual assignments must name this node only.
+ * - DescribeConfigs: topics (type 2) list every supported topic setting with its source; the
+ *   broker (type 4, named by node id or empty) lists the broker settings.
+ * - InitProducerId: a fresh producer id with epoch 0 for every call without a transactional id;
+ *   transactions are not supported. */
+#include "kafka/handler_int.h"
+#include "util/err.h"
+#include "util/mem.h"
+#include "util/say.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- ApiVersions ---- */
+
+int kafka__handle_ApiVersions(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_ApiVersionsRequest_t *req = req_;
+    kafka_ApiVersionsResponse_t *resp = resp_;
+    if (r->api_version >= 3 && req->ClientSoftwareName)
+        say_debug("conn %s: client software %s %s", r->peer, req->ClientSoftwareName,
+                  req->ClientSoftwareVersion ? req->ClientSoftwareVersion : "");
+    resp->ErrorCode = 0;
+    resp->ApiKeys_n = kafka__nhandlers;
+    resp->ApiKeys = kafka__alloc(r, sizeof *resp->ApiKeys * (size_t)kafka__nhandlers);
+    for (int i = 0; i < kafka__nhandlers; i++) {
+        const kafka_api_t *api = kafka_api_find(kafka__handlers[i].key);
+        resp->ApiKeys[i].ApiKey = api->key;
+        resp->ApiKeys[i].MinVersion = api->min_version;
+        resp->ApiKeys[i].MaxVersion = api->max_version;
+    }
+    resp->ThrottleTimeMs = 0;
+    resp->FinalizedFeaturesEpoch = -1;
+    return KAFKA_REQ_DONE;
+}
+
+/* ---- Metadata ---- */
+
+static void fill_topic(kafka_req_t *r, kafka_MetadataResponse_MetadataResponseTopic_t *mt,
+                       broker_topic_t *t)
+{
+    int32_t node = (int32_t)r->cfg->node_id;
+    int32_t n = broker_topic_partitions(t);
+    mt->ErrorCode = 0;
+    mt->Name = broker_topic_name(t);
+    mt->IsInternal = false;
+    mt->TopicAuthorizedOperations = INT32_MIN;
+    mt->Partitions_n = n;
+    mt->Partitions = kafka__alloc(r, sizeof *mt->Partitions * (size_t)n);
+    int32_t *nodes = kafka__alloc(r, sizeof *nodes);
+    nodes[0] = node;
+    for (int32_t i = 0; i < n; i++) {
+        kafka_MetadataResponse_MetadataResponsePartition_t *p = &mt->Partitions[i];
+        p->ErrorCode = 0;
+        p->PartitionIndex = i;
+        p->LeaderId = node;
+        p->LeaderEpoch = 0;
+        p->ReplicaNodes = nodes;
+        p->ReplicaNodes_n = 1;
+        p->IsrNodes = nodes;
+        p->IsrNodes_n = 1;
+        p->OfflineReplicas_n = 0;
+    }
+}
+
+int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_MetadataRequest_t *req = req_;
+    kafka_MetadataResponse_t *resp = resp_;
+    broker_t *b = r->broker;
+    char host[256];
+    int32_t port;
+    kafka__advertised(r->cfg, host, sizeof host, &port);
+    resp->ThrottleTimeMs = 0;
+    resp->Brokers_n = 1;
+    resp->Brokers = kafka__alloc(r, sizeof *resp->Brokers);
+    resp->Brokers[0].NodeId = (int32_t)r->cfg->node_id;
+    resp->Brokers[0].Host = kafka__strdup(r, host);
+    resp->Brokers[0].Port = port;
+    resp->Brokers[0].Rack = NULL;
+    resp->ClusterId = broker_cluster_id(b);
+    resp->ControllerId = (int32_t)r->cfg->node_id;
+    resp->ClusterAuthorizedOperations = INT32_MIN;
+
+    bool all = req->Topics_n < 0 || (r->api_version == 0 && req->Topics_n == 0);
+    if (all) {
+        int n = broker_topic_count(b);
+        resp->Topics_n = n;
+        resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(n ? n : 1));
+        for (int i = 0; i < n; i++)
+            fill_topic(r, &resp->Topics[i], broker_topic_at(b, i));
+        return KAFKA_REQ_DONE;
+    }
+    bool may_create = r->cfg->auto_create_topics && (r->api_version < 4 || req->AllowAutoTopicCreation);
+    resp->Topics_n = req->Topics_n;
+    resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(req->Topics_n ? req->Topics_n : 1));
+    for (int32_t i = 0; i < req->Topics_n; i++) {
+        kafka_MetadataResponse_MetadataResponseTopic_t *mt = &resp->Topics[i];
+        const char *name = req->Topics[i].Name ? req->Topics[i].Name : "";
+        mt->Name = name;
+        mt->TopicAuthorizedOperations = INT32_MIN;
+        broker_topic_t *t = broker_topic_find(b, name);
+        if (!t && !broker_topic_name_valid(name)) {
+            mt->ErrorCode = KAFKA_ERR_INVALID_TOPIC_EXCEPTION;
+            continue;
+        }
+        if (!t && may_create) {
+            const char *why = "";
+            int rc = broker_topic_create(b, name, (int32_t)r->cfg->num_partitions, NULL, 0, false,
+                                         &t, &why);
+            if (rc < 0 && rc != HD_EEXIST) {
+                say_warn("topic %s: auto-create failed: %s (%s)", name, why, hd_strerror(rc));
+                mt->ErrorCode = KAFKA_ERR_LEADER_NOT_AVAILABLE;
+                continue;
+            }
+            t = broker_topic_find(b, name);
+        }
+        if (!t) {
+            mt->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        fill_topic(r, mt, t);
+    }
+    return KAFKA_REQ_DONE;
+}
+
+/* ---- CreateTopics ---- */
+
+int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_CreateTopicsRequest_t *req = req_;
+    kafka_CreateTopicsResponse_t *resp = resp_;
+    int32_t node = (int32_t)r->cfg->node_id;
+    int32_t n = req->Topics_n < 0 ? 0 : req->Topics_n;
+    resp->ThrottleTimeMs = 0;
+    resp->Topics_n = n;
+    resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(n ? n : 1));
+    for (int32_t i = 0; i < n; i++) {
+        kafka_CreateTopicsRequest_CreatableTopic_t *ct = &req->Topics[i];
+        kafka_CreateTopicsResponse_CreatableTopicResult_t *res = &resp->Topics[i];
+        res->Name = ct->Name ? ct->Name : "";
+        res->ErrorMessage = NULL;
+        res->NumPartitions = -1;
+        res->ReplicationFactor = -1;
+        int32_t parts = ct->NumPartitions;
+        bool dup = false;
+        for (int32_t k = 0; k < i; k++)
+            if (req->Topics[k].Name && ct->Name && !strcmp(req->Topics[k].Name, ct->Name))
+                dup = true;
+        if (dup) {
+            res->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
+            res->ErrorMessage = "topic named twice in one request";
+            continue;
+        }
+        if (ct->Assignments_n > 0) {
+            if (parts != -1 || (ct->ReplicationFactor != -1)) {
+                res->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
+                res->ErrorMessage = "give either assignments or partitions and replication factor";
+                continue;
+            }
+            bool ok = true;
+            for (int32_t a = 0; a < ct->Assignments_n; a++) {
+                kafka_CreateTopicsRequest_CreatableReplicaAssignment_t *as = &ct->Assignments[a];
+                if (as->BrokerIds_n != 1 || as->BrokerIds[0] != node ||
+                    as->PartitionIndex != a)
+                    ok = false;
+            }
+            if (!ok) {
+                res->ErrorCode = KAFKA_ERR_INVALID_REPLICA_ASSIGNMENT;
+                res->ErrorMessage = "assignments must place each partition, in order, on this "
+                                    "single broker";
+                continue;
+            }
+            parts = ct->Assignments_n;
+        } else {
+            if (parts == -1 && r->api_version >= 4)
+                parts = (int32_t)r->cfg->num_partitions;
+            if (parts < 1) {
+                res->ErrorCode = KAFKA_ERR_INVALID_PARTITIONS;
+                res->ErrorMessage = "number of partitions must be at least 1";
+                continue;
+            }
+            if (!(ct->ReplicationFactor == 1 ||
+                  (ct->ReplicationFactor == -1 && r->api_version >= 4))) {
+                res->ErrorCode = KAFKA_ERR_INVALID_REPLICATION_FACTOR;
+                res->ErrorMessage = "replication factor must be 1: Herald is a single broker";
+                continue;
+            }
+        }
+        int32_t nc = ct->Configs_n < 0 ? 0 : ct->Configs_n;
+        broker_config_kv_t *kv = kafka__alloc(r, sizeof *kv * (size_t)(nc ? nc : 1));
+        for (int32_t c = 0; c < nc; c++) {
+            kv[c].name = ct->Configs[c].Name ? ct->Configs[c].Name : "";
+            kv[c].value = ct->Configs[c].Value;
+        }
+        const char *why = "";
+        int rc = broker_topic_create(r->broker, res->Name, parts, kv, nc, req->validateOnly, NULL,
+                                     &why);
+        if (rc == 0) {
+            res->ErrorCode = 0;
+            res->NumPartitions = parts;
+            res->ReplicationFactor = 1;
+            continue;
+        }
+        res->ErrorMessage = why;
+        if (rc == HD_EEXIST)
+            res->ErrorCode = KAFKA_ERR_TOPIC_ALREADY_EXISTS;
+        else if (rc == HD_ERANGE)
+            res->ErrorCode = KAFKA_ERR_INVALID_PARTITIONS;
+        else if (rc == HD_EINVAL && !broker_topic_name_valid(res->Name))
+            res->ErrorCode = KAFKA_ERR_INVALID_TOPIC_EXCEPTION;
+        else if (rc == HD_EINVAL)
+            res->ErrorCode = KAFKA_ERR_INVALID_CONFIG;
+        else
+            res->ErrorCode = KAFKA_ERR_KAFKA_STORAGE_ERROR;
+    }
+    return KAFKA_REQ_DONE;
+}
+
+/* ---- DeleteTopics ---- */
+
+int kafka__handle_DeleteTopics(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_DeleteTopicsRequest_t *req = req_;
+    kafka_DeleteTopicsResponse_t *resp = resp_;
+    int32_t n = req->TopicNames_n < 0 ? 0 : req->TopicNames_n;
+    resp->ThrottleTimeMs = 0;
+    resp->Responses_n = n;
+    resp->Responses = kafka__alloc(r, sizeof *resp->Responses * (size_t)(n ? n : 1));
+    for (int32_t i = 0; i < n; i++) {
+        const char *name = req->TopicNames[i] ? req->TopicNames[i] : "";
+        resp->Responses[i].Name = name;
+        int rc = broker_topic_delete(r->broker, name);
+        resp->Responses[i].ErrorCode = rc == 0                ? 0
+                                       : rc == HD_ENOTFOUND ? KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION
+                                                            : KAFKA_ERR_KAFKA_STORAGE_ERROR;
+    }
+    return KAFKA_REQ_DONE;
+}
+
+/* ---- CreatePartitions ---- */
+
+int kafka__handle_CreatePartitions(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_CreatePartitionsRequest_t *req = req_;
+    kafka_CreatePartitionsResponse_t *resp = resp_;
+    int32_t n = req->Topics_n < 0 ? 0 : req->Topics_n;
+    resp->ThrottleTimeMs = 0;
+    resp->Results_n = n;
+    resp->Results = kafka__alloc(r, sizeof *resp->Results * (size_t)(n ? n : 1));
+    for (int32_t i = 0; i < n; i++) {
+        kafka_CreatePartitionsRequest_CreatePartitionsTopic_t *ct = &req->Topics[i];
+        kafka_CreatePartitionsResponse_CreatePartitionsTopicResult_t *res = &resp->Results[i];
+        res->Name = ct->Name ? ct->Name : "";
+        broker_topic_t *t = broker_topic_find(r->broker, res->Name);
+        if (!t) {
+            res->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            res->ErrorMessage = "unknown topic";
+            continue;
+        }
+        if (ct->Assignments_n > 0) {
+            bool ok = ct->Assignments_n == ct->Count - broker_topic_partitions(t);
+            for (int32_t a = 0; ok && a < ct->Assignments_n; a++)
+                ok = ct->Assignments[a].BrokerIds_n == 1 &&
+                     ct->Assignments[a].BrokerIds[0] == (int32_t)r->cfg->node_id;
+            if (!ok) {
+                res->ErrorCode = KAFKA_ERR_INVALID_REPLICA_ASSIGNMENT;
+                res->ErrorMessage = "assignments must name this single broker, one per new "
+                                    "partition";
+                continue;
+            }
+        }
+        const char *why = "";
+        int rc = broker_topic_add_partitions(r->broker, t, ct->Count, req->ValidateOnly, &why);
+        res->ErrorCode = rc == 0 ? 0
+                         : rc == HD_EINVAL ? KAFKA_ERR_INVALID_PARTITIONS
+                                           : KAFKA_ERR_KAFKA_STORAGE_ERROR;
+        res->ErrorMessage = rc == 0 ? NULL : why;
+    }
+    return KAFKA_REQ_DONE;
+}
+
+/* ---- DescribeConfigs ---- */
+
+enum { SOURCE_TOPIC = 1, SOURCE_STATIC_BROKER = 4, SOURCE_DEFAULT = 5 };
+
+static bool wanted(const kafka_DescribeConfigsRequest_DescribeConfigsResource_t *res,
+                   const char *name)
+{
+    if (res->ConfigurationKeys_n < 0)
+        return true;
+    for (int32_t i = 0; i < res->ConfigurationKeys_n; i++)
+        if (res->ConfigurationKeys[i] && !strcmp(res->ConfigurationKeys[i], name))
+            return true;
+    return false;
+}
+
+int kafka__handle_DescribeConfigs(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_DescribeConfigsRequest_t *req = req_;
+    kafka_DescribeConfigsResponse_t *resp = resp_;
+    int32_t n = req->Resources_n < 0 ? 0 : req->Resources_n;
+    resp->ThrottleTimeMs = 0;
+    resp->Results_n = n;
+    resp->Results = kafka__alloc(r, sizeof *resp->Results * (size_t)(n ? n : 1));
+    for (int32_t i = 0; i < n; i++) {
+        kafka_DescribeConfigsRequest_DescribeConfigsResource_t *rs = &req->Resources[i];
+        kafka_DescribeConfigsResponse_DescribeConfigsResult_t *out = &resp->Results[i];
+        out->ResourceType = rs->ResourceType;
+        out->ResourceName = rs->ResourceName ? rs->ResourceName : "";
+        out->ErrorMessage = NULL;
+        hd_config_entry_t ents[64];
+        broker_config_entry_t tents[32];
+        int count = 0;
+        const char *names[64];
+        const char *values[64];
+        bool is_default[64];
+        int8_t sources[64];
+        if (rs->ResourceType == 2) {
+            broker_topic_t *t = broker_topic_find(r->broker, out->ResourceName);
+            if (!t) {
+                out->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                out->ErrorMessage = "unknown topic";
+                continue;
+            }
+            int m = broker_topic_describe_config(t, tents, 32);
+            for (int k = 0; k < m; k++) {
+                names[count] = tents[k].name;
+                values[count] = kafka__strdup(r, tents[k].value);
+                is_default[count] = tents[k].is_default;
+                sources[count] = tents[k].is_default ? SOURCE_DEFAULT : SOURCE_TOPIC;
+                count++;
+            }
+        } else if (rs->ResourceType == 4) {
+            char id[24];
+            snprintf(id, sizeof id, "%" PRId64, r->cfg->node_id);
+            if (out->ResourceName[0] && strcmp(out->ResourceName, id)) {
+                out->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
+                out->ErrorMessage = "unknown broker id";
+                continue;
+            }
+            int m = hd_config_entries(r->cfg, ents, 64);
+            for (int k = 0; k < m; k++) {
+                names[count] = ents[k].name;
+                values[count] = kafka__strdup(r, ents[k].value);
+                is_default[count] = ents[k].is_default;
+                sources[count] = ents[k].is_default ? SOURCE_DEFAULT : SOURCE_STATIC_BROKER;
+                count++;
+            }
+        } else {
+            out->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
+            out->ErrorMessage = "only topic (2) and broker (4) resources are supported";
+            continue;
+        }
+        out->ErrorCode = 0;
+        out->Configs = kafka__alloc(r, sizeof *out->Configs * (size_t)(count ? count : 1));
+        int32_t w = 0;
+        for (int k = 0; k < count; k++) {
+            if (!wanted(rs, names[k]))
+                continue;
+            kafka_DescribeConfigsResponse_DescribeConfigsResourceResult_t *c = &out->Configs[w++];
+            c->Name = names[k];
+            c->Value = values[k];
+            c->ReadOnly = rs->ResourceType == 4;
+            c->IsDefault = is_default[k];
+            c->ConfigSource = sources[k];
+            c->IsSensitive = false;
+            c->Synonyms_n = 0;
+            c->ConfigType = 0;
+            c->Documentation = NULL;
+        }
+        out->Configs_n = w;
+    }
+    return KAFKA_REQ_DONE;
+}
+
+/* ---- InitProducerId ---- */
+
+int kafka__handle_InitProducerId(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_InitProducerIdRequest_t *req = req_;
+    kafka_InitProducerIdResponse_t *resp = resp_;
+    resp->ThrottleTimeMs = 0;
+    resp->ProducerId = -1;
+    resp->ProducerEpoch = -1;
+    if (req->TransactionalId) {
+        say_warn_every(10, "conn %s: transactional producer refused (transactions are not "
+                           "supported)", r->peer);
+        resp->ErrorCode = KAFKA_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        return KAFKA_REQ_DONE;
+    }
+    int64_t pid;
+    int rc = broker_producer_id_next(r->broker, &pid);
+    if (rc < 0) {
+        resp->ErrorCode = KAFKA_ERR_KAFKA_STORAGE_ERROR;
+        return KAFKA_REQ_DONE;
+    }
+    resp->ErrorCode = 0;
+    resp->ProducerId = pid;
+    resp->ProducerEpoch = 0;
+    return KAFKA_REQ_DONE;
+}

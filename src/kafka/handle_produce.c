@@ -1,0 +1,190 @@
+/* Produce (v3-7).
+ *
+ * Behaviour notes:
+ * - Each partition's records field must hold exactly one RecordBatch v2; it is validated (CRC-32C,
+ *   counts, every record's framing, inflating compressed batches) and appended verbatim with the
+ *   broker's offsets written into its header.
+ * - acks=-1 ("all"): the answer waits until the flusher has fsynced every partition's batch (the
+ *   high watermark has passed it). acks=1: answered after the write, before fsync. acks=0: no
+ *   answer at all; on any error the connection is closed, as Kafka does, so the client refreshes.
+ * - Unknown topics are created when auto.create.topics.enable is on.
+ * - Idempotent retries (same producer, epoch and sequence range as one of the last five batches)
+ *   are answered with the original base offset and not appended again. */
+#include "kafka/handler_int.h"
+#include "util/err.h"
+#include "util/say.h"
+
+#include <string.h>
+
+typedef struct produce_state produce_state_t;
+
+typedef struct pwait {
+    broker_waiter_t w;
+    kafka_ProduceResponse_PartitionProduceResponse_t *pr;
+    produce_state_t *st;
+    broker_partition_t *part;
+} pwait_t;
+
+struct produce_state {
+    const kafka__deferred_t *ops; /* first member, see kafka_req_deinit() */
+    kafka_req_t *r;
+    int pending;
+    pwait_t *waits;
+    int nwaits;
+};
+
+static void cancel_all(produce_state_t *st)
+{
+    for (int i = 0; i < st->nwaits; i++)
+        broker_waiter_cancel(&st->waits[i].w);
+}
+
+static void produce_abort(kafka_req_t *r)
+{
+    cancel_all(r->_state);
+}
+
+static const kafka__deferred_t produce_ops = {produce_abort, NULL, produce_abort};
+
+static void on_durable(broker_waiter_t *w, int err)
+{
+    pwait_t *pw = w->ctx;
+    produce_state_t *st = pw->st;
+    if (err) {
+        pw->pr->ErrorCode = err == HD_ENOTFOUND ? KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION
+                                                : KAFKA_ERR_REQUEST_TIMED_OUT;
+        pw->pr->BaseOffset = -1;
+    }
+    if (--st->pending == 0)
+        kafka__finish(st->r);
+}
+
+static int16_t produce_error(int rc)
+{
+    switch (rc) {
+    case HD_ECORRUPT:
+        return KAFKA_ERR_CORRUPT_MESSAGE;
+    case HD_EMALFORMED:
+        return KAFKA_ERR_INVALID_RECORD;
+    case HD_ETOOBIG:
+        return KAFKA_ERR_MESSAGE_TOO_LARGE;
+    case HD_EUNSUPPORTED:
+        return KAFKA_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+    case HD_ESEQUENCE:
+        return KAFKA_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    case HD_EFENCED:
+        return KAFKA_ERR_INVALID_PRODUCER_EPOCH;
+    default:
+        return KAFKA_ERR_KAFKA_STORAGE_ERROR;
+    }
+}
+
+int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_ProduceRequest_t *req = req_;
+    kafka_ProduceResponse_t *resp = resp_;
+    broker_t *b = r->broker;
+    int16_t acks = req->Acks;
+    bool bad_acks = acks != -1 && acks != 0 && acks != 1;
+    bool any_error = false;
+    int32_t nt = req->TopicData_n < 0 ? 0 : req->TopicData_n;
+    int total_parts = 0;
+    for (int32_t i = 0; i < nt; i++)
+        total_parts += req->TopicData[i].PartitionData_n < 0 ? 0 : req->TopicData[i].PartitionData_n;
+
+    produce_state_t *st = kafka__alloc(r, sizeof *st);
+    st->ops = &produce_ops;
+    st->r = r;
+    st->waits = kafka__alloc(r, sizeof *st->waits * (size_t)(total_parts ? total_parts : 1));
+    r->_state = st;
+
+    resp->ThrottleTimeMs = 0;
+    resp->Responses_n = nt;
+    resp->Responses = kafka__alloc(r, sizeof *resp->Responses * (size_t)(nt ? nt : 1));
+    for (int32_t i = 0; i < nt; i++) {
+        kafka_ProduceRequest_TopicProduceData_t *td = &req->TopicData[i];
+        kafka_ProduceResponse_TopicProduceResponse_t *tr = &resp->Responses[i];
+        const char *name = td->Name ? td->Name : "";
+        int32_t np = td->PartitionData_n < 0 ? 0 : td->PartitionData_n;
+        tr->Name = name;
+        tr->PartitionResponses_n = np;
+        tr->PartitionResponses =
+            kafka__alloc(r, sizeof *tr->PartitionResponses * (size_t)(np ? np : 1));
+        broker_topic_t *t = broker_topic_find(b, name);
+        if (!t && !bad_acks && r->cfg->auto_create_topics && broker_topic_name_valid(name)) {
+            const char *why = "";
+            if (broker_topic_create(b, name, (int32_t)r->cfg->num_partitions, NULL, 0, false, &t,
+                                    &why) < 0)
+                t = NULL;
+        }
+        for (int32_t k = 0; k < np; k++) {
+            kafka_ProduceRequest_PartitionProduceData_t *pd = &td->PartitionData[k];
+            kafka_ProduceResponse_PartitionProduceResponse_t *pr = &tr->PartitionResponses[k];
+            pr->Index = pd->Index;
+            pr->BaseOffset = -1;
+            pr->LogAppendTimeMs = -1;
+            pr->LogStartOffset = -1;
+            pr->ErrorMessage = NULL;
+            if (bad_acks) {
+                pr->ErrorCode = KAFKA_ERR_INVALID_REQUIRED_ACKS;
+                any_error = true;
+                continue;
+            }
+            broker_partition_t *p = t ? broker_topic_partition(t, pd->Index) : NULL;
+            if (!p) {
+                pr->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                any_error = true;
+                continue;
+            }
+            if (pd->Records.is_null || pd->Records.v.len == 0) {
+                pr->ErrorCode = KAFKA_ERR_INVALID_RECORD;
+                pr->ErrorMessage = "no records";
+                any_error = true;
+                continue;
+            }
+            const char *why = "";
+            broker_append_t res;
+            /* The records slice points into the connection's own input buffer, which the broker
+             * may modify in place (offsets are written into the batch header). */
+            int rc = broker_partition_append(p, (uint8_t *)(uintptr_t)pd->Records.v.p,
+                                             pd->Records.v.len, r->api_version, &res, &why);
+            pr->LogStartOffset = broker_partition_start(p);
+            if (rc < 0) {
+                pr->ErrorCode = produce_error(rc);
+                pr->ErrorMessage = why;
+                any_error = true;
+                say_warn_every(5, "conn %s: produce to %s-%d rejected: %s", r->peer, name,
+                               pd->Index, why);
+                continue;
+            }
+            pr->ErrorCode = 0;
+            pr->BaseOffset = res.base_offset;
+            pr->LogAppendTimeMs = res.log_append_time;
+            if (acks == -1) {
+                pwait_t *pw = &st->waits[st->nwaits++];
+                pw->pr = pr;
+                pw->st = st;
+                pw->part = p;
+                pw->w.target = res.end_offset;
+                pw->w.cb = on_durable;
+                pw->w.ctx = pw;
+            }
+        }
+    }
+    if (acks == 0) {
+        r->has_response = false;
+        return any_error ? KAFKA_REQ_CLOSE : KAFKA_REQ_DONE;
+    }
+    if (st->nwaits == 0)
+        return KAFKA_REQ_DONE;
+    /* Count every waiter before registering any (one may fire synchronously), plus one held
+     * until all are registered. */
+    st->pending = st->nwaits + 1;
+    for (int i = 0; i < st->nwaits; i++)
+        broker_waiter_add(st->waits[i].part, &st->waits[i].w);
+    if (--st->pending == 0) {
+        kafka__finish(r);
+        return KAFKA_REQ_DONE;
+    }
+    return KAFKA_REQ_PENDING;
+}

@@ -1,0 +1,69 @@
+/* The request layer between a connection (server/) and the broker: one kafka_req_t per request,
+ * decoded with the protocol tables, handled by one handler per API, answered in place or later
+ * (acks=all Produce waits for fsync, Fetch long-polls). */
+#ifndef KAFKA_HANDLER_H
+#define KAFKA_HANDLER_H
+
+#include "broker/broker.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/config.h"
+#include "util/slice.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum {
+    KAFKA_REQ_DONE = 0,    /* response (if any) is in `out` */
+    KAFKA_REQ_PENDING = 1, /* on_done() will be called once the response is ready */
+    KAFKA_REQ_CLOSE = 2,   /* protocol violation: close the connection (after earlier replies) */
+};
+
+typedef struct kafka_req kafka_req_t;
+
+/* Owned by the connection; loop thread only. */
+struct kafka_req {
+    /* Set by the connection before kafka_req_handle(). */
+    broker_t *broker;
+    const hd_config_t *cfg;
+    void *conn;
+    const char *peer;
+    /* Deferred completion. */
+    void (*on_done)(kafka_req_t *r);
+    /* Arms (or re-arms) a one-shot timer; kafka_req_timeout() is called when it fires. */
+    void (*arm_timer)(kafka_req_t *r, int64_t ms);
+    void (*stop_timer)(kafka_req_t *r);
+
+    /* Filled by kafka_req_handle(). */
+    int16_t api_key;
+    int16_t api_version;
+    int32_t correlation_id;
+    hd_arena_t arena;
+    hd_buf_t out;      /* the framed response */
+    bool has_response; /* false for acks=0 Produce */
+    bool done;
+
+    /* Private to kafka/. */
+    const void *_api;
+    void *_resp;
+    void *_state;
+    bool _in_handle;
+};
+
+void kafka_req_init(kafka_req_t *r);
+/* Frees the arena and output; aborts anything pending first. */
+void kafka_req_deinit(kafka_req_t *r);
+/* Decodes and handles one request frame body. The body may be modified in place (Produce writes
+ * offsets into record batches) and must stay valid only until this returns. */
+int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len);
+/* The connection is going away: cancel waiters; on_done will not be called. */
+void kafka_req_abort(kafka_req_t *r);
+/* The timer armed with arm_timer fired. */
+void kafka_req_timeout(kafka_req_t *r);
+
+/* ---- used by the handler files ---- */
+
+/* Encodes r->_resp with the API's response schema into r->out, framed, and marks r done. */
+void kafka__finish(kafka_req_t *r);
+
+#endif

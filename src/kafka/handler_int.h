@@ -1,0 +1,47 @@
+/* Private to kafka/: the handler table and helpers shared by the handle_*.c files. */
+#ifndef KAFKA_HANDLER_INT_H
+#define KAFKA_HANDLER_INT_H
+
+#include "kafka/handler.h"
+#include "kafka/kafka.h"
+
+/* Fills `resp` (zeroed, arena-owned) from `req`. Returns KAFKA_REQ_DONE, KAFKA_REQ_PENDING (the
+ * handler calls kafka__finish() later) or KAFKA_REQ_CLOSE. */
+typedef int (*kafka__handler_fn)(kafka_req_t *r, void *req, void *resp);
+
+typedef struct kafka__handler {
+    int16_t key;
+    kafka__handler_fn fn;
+} kafka__handler_t;
+
+/* The APIs Herald answers; ApiVersions advertises exactly these. */
+extern const kafka__handler_t kafka__handlers[];
+extern const int kafka__nhandlers;
+
+/* Per-request state hooks for deferred handlers. */
+typedef struct kafka__deferred {
+    void (*abort)(kafka_req_t *r);
+    void (*timeout)(kafka_req_t *r);
+    void (*free)(kafka_req_t *r);
+} kafka__deferred_t;
+
+/* Arena helpers that never fail for small sizes: the arena limit only bounds decoding, so
+ * response building uses a separate unlimited allowance. */
+void *kafka__alloc(kafka_req_t *r, size_t n);
+char *kafka__strdup(kafka_req_t *r, const char *s);
+/* Where clients should connect: the advertised address, else the listener, with a wildcard
+ * host replaced by this machine's name. */
+void kafka__advertised(const hd_config_t *cfg, char *host, size_t hostlen, int32_t *port);
+
+int kafka__handle_ApiVersions(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_Metadata(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_CreateTopics(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_DeleteTopics(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_CreatePartitions(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_DescribeConfigs(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_InitProducerId(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_Produce(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_Fetch(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_ListOffsets(kafka_req_t *r, void *req, void *resp);
+
+#endif

@@ -1,0 +1,335 @@
+/* Kafka connections: read frames, hand each to kafka/, and write the answers back strictly in
+ * the order the requests arrived (clients match responses by position, kafka-python even fails
+ * on reordering). Requests are pipelined: later requests are handled while an earlier one waits
+ * for fsync or long-polls, but their answers queue behind it. Reading pauses when too many
+ * requests are in flight or too many bytes wait to be written (backpressure on slow readers). */
+#include "kafka/kafka.h"
+#include "server/server_int.h"
+#include "util/err.h"
+#include "util/mem.h"
+#include "util/say.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_INFLIGHT 128
+#define MAX_WRITE_BYTES (16u << 20)
+#define READ_CHUNK (64u << 10)
+
+static void process_input(conn_t *c);
+
+static void maybe_resume(conn_t *c)
+{
+    if (c->closing || c->reading || c->srv->stopping)
+        return;
+    if (c->nreqs >= MAX_INFLIGHT || c->write_bytes > MAX_WRITE_BYTES)
+        return;
+    server__start_read(c);
+}
+
+static void timer_close_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void creq_free(creq_t *q)
+{
+    kafka_req_deinit(&q->k);
+    if (q->timer) {
+        uv_timer_stop(q->timer);
+        q->timer->data = NULL;
+        uv_close((uv_handle_t *)q->timer, timer_close_cb);
+    }
+    free(q);
+}
+
+static void on_write(uv_write_t *wr, int status)
+{
+    creq_t *q = wr->data;
+    conn_t *c = q->conn;
+    c->writing--;
+    c->write_bytes -= q->k.out.len;
+    if (status < 0 && status != UV_ECANCELED)
+        say_debug("conn %s: write failed: %s", c->peer, uv_strerror(status));
+    creq_free(q);
+    if (c->closing) {
+        return;
+    }
+    if (status < 0) {
+        server__conn_close(c);
+        return;
+    }
+    maybe_resume(c);
+}
+
+/* Writes every finished request at the head of the queue. */
+static void flush_out(conn_t *c)
+{
+    while (c->head && c->head->k.done && !c->closing) {
+        creq_t *q = c->head;
+        c->head = q->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->nreqs--;
+        if (!q->k.has_response || q->k.out.len == 0) {
+            creq_free(q);
+            continue;
+        }
+        uv_buf_t buf = uv_buf_init((char *)q->k.out.p, (unsigned)q->k.out.len);
+        int n = 0;
+        if (c->writing == 0) {
+            n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+            if (n == (int)q->k.out.len) {
+                creq_free(q);
+                continue;
+            }
+            if (n < 0 && n != UV_EAGAIN) {
+                creq_free(q);
+                server__conn_close(c);
+                return;
+            }
+            if (n < 0)
+                n = 0;
+        }
+        /* Keep the whole buffer alive until the write callback; only the rest is sent. */
+        buf = uv_buf_init((char *)q->k.out.p + n, (unsigned)(q->k.out.len - (size_t)n));
+        q->wr.data = q;
+        c->writing++;
+        c->write_bytes += q->k.out.len;
+        int rc = uv_write(&q->wr, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+        if (rc < 0) {
+            c->writing--;
+            c->write_bytes -= q->k.out.len;
+            creq_free(q);
+            server__conn_close(c);
+            return;
+        }
+        if (c->write_bytes > MAX_WRITE_BYTES && c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = false;
+        }
+    }
+    if (c->close_after_flush && !c->head && !c->closing)
+        server__conn_close(c);
+}
+
+static void on_req_done(kafka_req_t *k)
+{
+    creq_t *q = (creq_t *)k;
+    conn_t *c = q->conn;
+    k->done = true;
+    flush_out(c);
+    if (!c->closing && !c->in_process) {
+        process_input(c);
+        maybe_resume(c);
+    }
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    creq_t *q = t->data;
+    if (q)
+        kafka_req_timeout(&q->k);
+}
+
+static void arm_timer(kafka_req_t *k, int64_t ms)
+{
+    creq_t *q = (creq_t *)k;
+    if (!q->timer) {
+        q->timer = hd_malloc(sizeof *q->timer);
+        uv_timer_init(q->conn->srv->loop, q->timer);
+        q->timer->data = q;
+    }
+    uv_timer_start(q->timer, on_timer, ms < 0 ? 0 : (uint64_t)ms, 0);
+}
+
+static void stop_timer(kafka_req_t *k)
+{
+    creq_t *q = (creq_t *)k;
+    if (q->timer)
+        uv_timer_stop(q->timer);
+}
+
+/* Handles every complete frame in the input buffer, within the in-flight limit. */
+static void process_input(conn_t *c)
+{
+    server_t *s = c->srv;
+    c->in_process = true;
+    while (!c->closing && !c->close_after_flush && c->nreqs < MAX_INFLIGHT) {
+        hd_slice_t avail = hd_slice(c->in.p + c->in_pos, c->in.len - c->in_pos);
+        hd_slice_t body;
+        size_t consumed;
+        int rc = kafka_frame_decode(avail, (size_t)s->cfg->request_max_bytes, &body, &consumed);
+        if (rc == HD_EINCOMPLETE)
+            break;
+        if (rc < 0) {
+            say_warn("conn %s: bad request frame (%s); closing", c->peer, hd_strerror(rc));
+            c->close_after_flush = true;
+            break;
+        }
+        creq_t *q = hd_calloc(1, sizeof *q);
+        q->conn = c;
+        kafka_req_init(&q->k);
+        q->k.broker = s->broker;
+        q->k.cfg = s->cfg;
+        q->k.conn = c;
+        q->k.peer = c->peer;
+        q->k.on_done = on_req_done;
+        q->k.arm_timer = arm_timer;
+        q->k.stop_timer = stop_timer;
+        /* Queue first, so that a request completing synchronously inside handle() (a waiter
+         * that is already satisfied) finds itself in order. */
+        if (c->tail)
+            c->tail->next = q;
+        else
+            c->head = q;
+        c->tail = q;
+        c->nreqs++;
+        uint8_t *bp = c->in.p + c->in_pos + (body.p - avail.p);
+        int res = kafka_req_handle(&q->k, bp, body.len);
+        c->in_pos += consumed;
+        if (res == KAFKA_REQ_DONE)
+            q->k.done = true;
+        else if (res == KAFKA_REQ_CLOSE) {
+            q->k.done = true;
+            c->close_after_flush = true;
+        }
+    }
+    c->in_process = false;
+    /* Compact the input buffer once per batch of frames. */
+    if (c->in_pos > 0) {
+        hd_buf_consume(&c->in, c->in_pos);
+        c->in_pos = 0;
+    }
+    flush_out(c);
+    if (c->nreqs >= MAX_INFLIGHT && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    conn_t *c = h->data;
+    uint8_t *p = hd_buf_ensure(&c->in, READ_CHUNK);
+    *buf = uv_buf_init((char *)p, (unsigned)(c->in.cap - c->in.len));
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    conn_t *c = st->data;
+    if (n < 0) {
+        if (n != UV_EOF)
+            say_debug("conn %s: read error: %s", c->peer, uv_strerror((int)n));
+        /* Answers still owed are dropped: the peer is gone. */
+        server__conn_close(c);
+        return;
+    }
+    c->in.len += (size_t)n;
+    process_input(c);
+}
+
+void server__start_read(conn_t *c)
+{
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+}
+
+static void on_close(uv_handle_t *h)
+{
+    conn_t *c = h->data;
+    hd_buf_deinit(&c->in);
+    free(c);
+}
+
+void server__conn_close(conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    server_t *s = c->srv;
+    while (c->head) {
+        creq_t *q = c->head;
+        c->head = q->next;
+        kafka_req_abort(&q->k);
+        creq_free(q);
+    }
+    c->tail = NULL;
+    c->nreqs = 0;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    say_debug("conn %s: closed", c->peer);
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+void server__on_connection(uv_stream_t *listener, int status)
+{
+    server_t *s = listener->data;
+    if (status < 0) {
+        say_warn_every(5, "listener: accept error: %s", uv_strerror(status));
+        return;
+    }
+    conn_t *c = hd_calloc(1, sizeof *c);
+    c->srv = s;
+    hd_buf_init(&c->in);
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return;
+    }
+    struct sockaddr_storage sa;
+    int salen = sizeof sa;
+    char ip[64] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) == 0) {
+        if (sa.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+        } else if (sa.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+        }
+    }
+    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+    if (s->stopping || s->nconns >= s->cfg->max_connections) {
+        say_warn_every(5, "listener: refusing %s (%s)", c->peer,
+                       s->stopping ? "shutting down" : "max.connections reached");
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    say_debug("conn %s: accepted", c->peer);
+    server__start_read(c);
+}
+
+void server__conns_quiesce(server_t *s)
+{
+    for (conn_t *c = s->conns; c; c = c->next)
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = false;
+        }
+}
+
+int server__pending_requests(server_t *s)
+{
+    int n = 0;
+    for (conn_t *c = s->conns; c; c = c->next)
+        n += c->nreqs + c->writing;
+    return n;
+}

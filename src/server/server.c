@@ -1,0 +1,155 @@
+/* `herald serve`: opens the broker, listens for Kafka clients, runs the loop, and shuts down
+ * cleanly on SIGINT/SIGTERM (stop accepting and reading, let owed answers go out for up to
+ * two seconds, then close connections and the broker, which syncs and marks logs clean). */
+#include "server/server_int.h"
+#include "util/addr.h"
+#include "util/err.h"
+#include "util/monotime.h"
+#include "util/say.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STOP_GRACE_MS 2000
+
+static void on_durable_notify(void *ctx)
+{
+    /* Flusher thread: wake the loop. uv_async_send coalesces. */
+    server_t *s = ctx;
+    uv_async_send(&s->durable_async);
+}
+
+static void on_durable_async(uv_async_t *a)
+{
+    server_t *s = a->data;
+    broker_on_durable(s->broker);
+}
+
+static void on_retention(uv_timer_t *t)
+{
+    server_t *s = t->data;
+    broker_run_retention(s->broker, hd_wall_ms());
+}
+
+static void finish_stop(server_t *s)
+{
+    while (s->conns)
+        server__conn_close(s->conns);
+    uv_timer_stop(&s->stop_timer);
+    uv_timer_stop(&s->retention_timer);
+    uv_close((uv_handle_t *)&s->stop_timer, NULL);
+    uv_close((uv_handle_t *)&s->retention_timer, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    /* The async handle stays open until the flusher has stopped (broker_close), because the
+     * flusher thread may still signal it. */
+    uv_stop(s->loop);
+}
+
+static void on_stop_tick(uv_timer_t *t)
+{
+    server_t *s = t->data;
+    if (server__pending_requests(s) == 0 || hd_mono_ms() >= s->stop_deadline)
+        finish_stop(s);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    server_t *s = sig->data;
+    if (s->stopping) {
+        say_warn("second signal: stopping now");
+        finish_stop(s);
+        return;
+    }
+    say_info("received %s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    s->stopping = true;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    server__conns_quiesce(s);
+    s->stop_deadline = hd_mono_ms() + STOP_GRACE_MS;
+    uv_timer_start(&s->stop_timer, on_stop_tick, 0, 10);
+}
+
+int server_run(const hd_config_t *cfg)
+{
+    int64_t t0 = hd_mono_ns();
+    server_t s;
+    memset(&s, 0, sizeof s);
+    s.cfg = cfg;
+    s.loop = uv_default_loop();
+    char host[256];
+    int port;
+    if (hd_parse_hostport(cfg->kafka_addr, host, &port) < 0) {
+        say_error("listeners: cannot parse '%s' (want HOST:PORT)", cfg->kafka_addr);
+        return HD_EINVAL;
+    }
+    if (cfg->advertised_addr[0]) {
+        char ah[256];
+        int ap;
+        if (hd_parse_hostport(cfg->advertised_addr, ah, &ap) < 0) {
+            say_error("advertised.listeners: cannot parse '%s' (want HOST:PORT)",
+                      cfg->advertised_addr);
+            return HD_EINVAL;
+        }
+    }
+    uv_async_init(s.loop, &s.durable_async, on_durable_async);
+    s.durable_async.data = &s;
+    int rc = broker_open(cfg, on_durable_notify, &s, &s.broker);
+    if (rc < 0) {
+        say_error("startup failed: %s", hd_strerror(rc));
+        uv_close((uv_handle_t *)&s.durable_async, NULL);
+        uv_run(s.loop, UV_RUN_DEFAULT);
+        uv_loop_close(s.loop);
+        return rc;
+    }
+    struct sockaddr_storage sa;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
+        say_error("listeners: '%s' is not an IP address", host);
+        rc = HD_EINVAL;
+        goto fail;
+    }
+    uv_tcp_init(s.loop, &s.listener);
+    s.listener.data = &s;
+    rc = uv_tcp_bind(&s.listener, (struct sockaddr *)&sa, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&s.listener, 1024, server__on_connection);
+    if (rc < 0) {
+        say_error("listeners: cannot listen on %s: %s", cfg->kafka_addr, uv_strerror(rc));
+        uv_close((uv_handle_t *)&s.listener, NULL);
+        goto fail;
+    }
+    uv_signal_init(s.loop, &s.sigint);
+    uv_signal_init(s.loop, &s.sigterm);
+    s.sigint.data = s.sigterm.data = &s;
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    uv_timer_init(s.loop, &s.retention_timer);
+    uv_timer_init(s.loop, &s.stop_timer);
+    s.retention_timer.data = s.stop_timer.data = &s;
+    uv_timer_start(&s.retention_timer, on_retention, (uint64_t)cfg->retention_check_ms,
+                   (uint64_t)cfg->retention_check_ms);
+    int parts = 0;
+    for (int i = 0; i < broker_topic_count(s.broker); i++)
+        parts += broker_topic_partitions(broker_topic_at(s.broker, i));
+    say_info("herald serving: kafka=%s advertised=%s data-dir=%s topics=%d partitions=%d "
+             "cluster=%s pid=%d started-in=%.1fms",
+             cfg->kafka_addr, cfg->advertised_addr[0] ? cfg->advertised_addr : "(listener)",
+             cfg->data_dir, broker_topic_count(s.broker), parts, broker_cluster_id(s.broker),
+             (int)getpid(), (double)(hd_mono_ns() - t0) / 1e6);
+    uv_run(s.loop, UV_RUN_DEFAULT);
+    uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
+    broker_close(s.broker);
+    uv_close((uv_handle_t *)&s.durable_async, NULL);
+    uv_run(s.loop, UV_RUN_DEFAULT);
+    uv_loop_close(s.loop);
+    say_info("herald stopped cleanly");
+    return 0;
+fail:
+    broker_close(s.broker);
+    uv_close((uv_handle_t *)&s.durable_async, NULL);
+    uv_run(s.loop, UV_RUN_DEFAULT);
+    uv_loop_close(s.loop);
+    return rc;
+}

@@ -1,0 +1,64 @@
+/* Private to server/: the server and connection structs. Loop thread only. */
+#ifndef SERVER_INT_H
+#define SERVER_INT_H
+
+#include "broker/broker.h"
+#include "kafka/handler.h"
+#include "server/server.h"
+
+#include <uv.h>
+
+typedef struct server server_t;
+typedef struct conn conn_t;
+typedef struct creq creq_t;
+
+/* One request on a connection, answered in arrival order. */
+struct creq {
+    kafka_req_t k; /* first member: a kafka_req_t * is a creq_t * */
+    creq_t *next;
+    conn_t *conn;
+    uv_timer_t *timer; /* lazily made; closed asynchronously */
+    uv_write_t wr;
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    server_t *srv;
+    conn_t *prev, *next;
+    hd_buf_t in;
+    size_t in_pos; /* bytes of `in` already handled */
+    creq_t *head, *tail;
+    int nreqs;
+    int writing;        /* uv_write calls in flight */
+    size_t write_bytes; /* bytes handed to uv_write and not yet written */
+    bool reading;
+    bool closing;
+    bool in_process; /* inside process_input(): completions must not re-enter it */
+    bool close_after_flush;
+    char peer[64];
+};
+
+struct server {
+    uv_loop_t *loop;
+    const hd_config_t *cfg;
+    broker_t *broker;
+    uv_tcp_t listener;
+    uv_async_t durable_async;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t retention_timer;
+    uv_timer_t stop_timer;
+    conn_t *conns;
+    int nconns;
+    bool stopping;
+    int64_t stop_deadline;
+};
+
+/* conn.c */
+void server__on_connection(uv_stream_t *listener, int status);
+void server__conn_close(conn_t *c);
+void server__start_read(conn_t *c);
+/* Stops reading from every connection (shutdown). */
+void server__conns_quiesce(server_t *s);
+int server__pending_requests(server_t *s);
+
+#endif

@@ -1,0 +1,99 @@
+/* Configuration: one X-macro table (Kafka's name where Kafka has the setting, type, default, range,
+ * command-line flag, HERALD_* environment variable, help). Flags, environment, the properties
+ * file, `--help` and docs/config.md are all generated from it. Read-only after startup. */
+#ifndef HD_CONFIG_H
+#define HD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* X(type, member, "kafka.name", "flag", "ENV", default, min, max, "help")
+ * type is INT (int64_t), BOOL or STR (char *, heap). Strings ignore min and max. */
+#define HD_CONFIG_TABLE(X)                                                                         \
+    X(STR, kafka_addr, "listeners", "kafka-addr", "HERALD_KAFKA_ADDR", "127.0.0.1:9092", 0, 0,     \
+      "Kafka protocol listener, HOST:PORT (a PLAINTEXT:// prefix is accepted)")                    \
+    X(STR, advertised_addr, "advertised.listeners", "advertised-addr", "HERALD_ADVERTISED_ADDR",   \
+      "", 0, 0,                                                                                    \
+      "HOST:PORT clients are told to connect to; default: the listener, or this host's name "      \
+      "when the listener binds a wildcard address")                                                \
+    X(STR, data_dir, "log.dirs", "data-dir", "HERALD_DATA_DIR", "./data", 0, 0,                    \
+      "Directory holding topics and metadata")                                                     \
+    X(INT, node_id, "node.id", "node-id", "HERALD_NODE_ID", 1, 0, 2147483647,                      \
+      "This broker's id, reported in Metadata")                                                    \
+    X(INT, num_partitions, "num.partitions", "num-partitions", "HERALD_NUM_PARTITIONS", 1, 1,      \
+      100000, "Partitions of an auto-created topic")                                               \
+    X(BOOL, auto_create_topics, "auto.create.topics.enable", "auto-create-topics",                 \
+      "HERALD_AUTO_CREATE_TOPICS_ENABLE", 1, 0, 1,                                                 \
+      "Create unknown topics named in Metadata or Produce requests")                               \
+    X(INT, message_max_bytes, "message.max.bytes", "message-max-bytes",                            \
+      "HERALD_MESSAGE_MAX_BYTES", 1048588, 64, 1073741824,                                         \
+      "Largest record batch accepted (MESSAGE_TOO_LARGE above it)")                                \
+    X(INT, request_max_bytes, "socket.request.max.bytes", "request-max-bytes",                     \
+      "HERALD_SOCKET_REQUEST_MAX_BYTES", 104857600, 1024, 1073741824,                              \
+      "Largest request frame; a larger size field closes the connection")                          \
+    X(INT, segment_bytes, "log.segment.bytes", "segment-bytes", "HERALD_LOG_SEGMENT_BYTES",        \
+      1073741824, 1048576, 2147483647, "Roll to a new segment file at this size")                  \
+    X(INT, roll_ms, "log.roll.ms", "roll-ms", "HERALD_LOG_ROLL_MS", 604800000, 1,                  \
+      INT64_MAX, "Roll to a new segment when the active one is older than this")                   \
+    X(INT, retention_ms, "log.retention.ms", "retention-ms", "HERALD_LOG_RETENTION_MS",            \
+      604800000, -1, INT64_MAX, "Delete segments older than this (-1: keep forever)")              \
+    X(INT, retention_bytes, "log.retention.bytes", "retention-bytes",                              \
+      "HERALD_LOG_RETENTION_BYTES", -1, -1, INT64_MAX,                                             \
+      "Delete oldest segments while a partition is larger than this (-1: no limit)")               \
+    X(INT, retention_check_ms, "log.retention.check.interval.ms", "retention-check-ms",            \
+      "HERALD_LOG_RETENTION_CHECK_INTERVAL_MS", 300000, 100, INT64_MAX,                            \
+      "How often retention runs")                                                                  \
+    X(INT, index_interval_bytes, "log.index.interval.bytes", "index-interval-bytes",               \
+      "HERALD_LOG_INDEX_INTERVAL_BYTES", 4096, 1, 1073741824,                                      \
+      "Bytes between entries of the sparse offset index")                                          \
+    X(BOOL, preallocate, "log.preallocate", "preallocate", "HERALD_LOG_PREALLOCATE", 1, 0, 1,      \
+      "Preallocate segment files (faster fsync of a file that does not grow)")                     \
+    X(INT, max_connections, "max.connections", "max-connections", "HERALD_MAX_CONNECTIONS",        \
+      10000, 1, 1000000, "Connections accepted at once; more are closed on accept")                \
+    X(INT, producer_id_expiration_ms, "producer.id.expiration.ms", "producer-id-expiration-ms",    \
+      "HERALD_PRODUCER_ID_EXPIRATION_MS", 86400000, 1, INT64_MAX,                                  \
+      "Forget an idle idempotent producer's sequence state after this")                            \
+    X(STR, log_level, "log.level", "log-level", "HERALD_LOG_LEVEL", "info", 0, 0,                  \
+      "Diagnostics level: error, warn, info or debug")
+
+typedef struct hd_config {
+#define HD_CONFIG_FIELD_INT(m) int64_t m;
+#define HD_CONFIG_FIELD_BOOL(m) bool m;
+#define HD_CONFIG_FIELD_STR(m) char *m;
+#define HD_CONFIG_FIELD(type, m, key, flag, env, def, lo, hi, help) HD_CONFIG_FIELD_##type(m)
+    HD_CONFIG_TABLE(HD_CONFIG_FIELD)
+#undef HD_CONFIG_FIELD
+#undef HD_CONFIG_FIELD_INT
+#undef HD_CONFIG_FIELD_BOOL
+#undef HD_CONFIG_FIELD_STR
+} hd_config_t;
+
+/* Fills defaults. Pair with hd_config_deinit(). */
+void hd_config_init(hd_config_t *c);
+void hd_config_deinit(hd_config_t *c);
+/* Sets one setting by its Kafka name or flag name. Returns 0, HD_ENOTFOUND (unknown key) or
+ * HD_EINVAL (bad value or out of range; *why says which). */
+int hd_config_set(hd_config_t *c, const char *key, const char *value, const char **why);
+/* Parses a properties file's text (key=value or key: value, # and ! comments). On error returns
+ * HD_EINVAL/HD_ENOTFOUND and sets *line_no to the offending line. */
+int hd_config_parse_properties(hd_config_t *c, const char *text, size_t len, int *line_no,
+                               const char **why);
+/* Applies every HERALD_* variable found in the environment. Returns 0 or the first error, naming
+ * the variable in *bad_env. */
+int hd_config_apply_env(hd_config_t *c, const char **bad_env, const char **why);
+/* Prints `--flag VALUE  help (default)` lines, and the Markdown table for docs/config.md. */
+void hd_config_print_help(FILE *out);
+void hd_config_print_markdown(FILE *out);
+/* One setting as text, for DescribeConfigs. */
+typedef struct hd_config_entry {
+    const char *name; /* Kafka name */
+    char value[256];
+    bool is_default;
+} hd_config_entry_t;
+/* Writes up to max entries; returns the count. */
+int hd_config_entries(const hd_config_t *c, hd_config_entry_t *out, int max);
+/* Looks a flag up by its name (without dashes). Returns true and whether it is a BOOL. */
+bool hd_config_has_flag(const char *flag, bool *is_bool);
+
+#endif
