@@ -1,5 +1,6 @@
 /* herald: `herald serve` runs the broker; `herald <command>` runs a client command.
  * This is the only place that calls exit(). */
+#include "cli/cli.h"
 #include "server/server.h"
 #include "util/config.h"
 #include "util/err.h"
@@ -181,6 +182,14 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "serve"))
         return serve_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "topic"))
+        return cli_topic_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "produce"))
+        return cli_produce_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "consume"))
+        return cli_consume_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "group"))
+        return cli_group_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "config-doc")) {
         hd_config_print_markdown(stdout);
         return 0;

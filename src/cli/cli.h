@@ -1,0 +1,16 @@
+/* Client subcommands (`herald topic|produce|consume|group ...`), built on librdkafka so they work
+ * against Herald or any Kafka cluster. */
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
+
+/* Exit codes every entry point returns. The entry points never call exit(). */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
+
+/* Entry points: argv[0] is the command name ("topic", "produce", ...), the rest its arguments.
+ * Results go to stdout, errors to stderr as one line "herald <cmd>: ...". */
+int cli_topic_main(int argc, char **argv);
+int cli_produce_main(int argc, char **argv);
+int cli_consume_main(int argc, char **argv);
+int cli_group_main(int argc, char **argv);
+
+#endif
