@@ -327,6 +327,13 @@ int kafka_decode(const kafka_schema_t *s, int16_t version, bool flexible, hd_rea
     return r->err;
 }
 
+void kafka_defaults(const kafka_schema_t *s, void *out)
+{
+    memset(out, 0, s->size);
+    for (size_t i = 0; i < s->nfields; i++)
+        set_default(&s->fields[i], out);
+}
+
 /* ---- Encoding ---- */
 
 static void put_len(hd_buf_t *out, bool flex, bool wide, int64_t n)

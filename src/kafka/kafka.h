@@ -79,6 +79,12 @@ int kafka_decode(const kafka_schema_t *s, int16_t version, bool flexible, hd_rea
 int kafka_encode(const kafka_schema_t *s, int16_t version, bool flexible, const void *in,
                  hd_buf_t *out);
 
+/* Zeroes a struct of schema `s` and sets every int and bool to its Kafka default (e.g. -1 for
+ * LeaderEpoch). Start response structs with it: a tagged field whose default is not 0 (such as
+ * ApiVersions' FinalizedFeaturesEpoch, default -1) is otherwise sent because 0 is not its default.
+ * Nested structs are not touched; call it for each array element that needs defaults. */
+void kafka_defaults(const kafka_schema_t *s, void *out);
+
 /* Decodes the body of a request to `api` at `version` (which the caller has checked is
  * supported) into `out`, a struct of api->req_size bytes (kafka_<Api>Request_t). */
 int kafka_request_decode(const kafka_api_t *api, int16_t version, hd_reader_t *r, void *out,
