@@ -246,12 +246,14 @@ static void test_encode_rejects_bad_structs_and_leaves_buffer(void **state)
     assert_int_equal(b.len, 1);
     req.Topics_n = -2;
     assert_int_equal(kafka_encode(&kafka_schema_MetadataRequest, 1, false, &req, &b), HD_EINVAL);
-    req.Topics = NULL;
-    req.Topics_n = 3;
-    assert_int_equal(kafka_response_encode(kafka_api_find(KAFKA_API_Metadata), 1, 1, &req, &b),
+    kafka_MetadataResponse_t resp;
+    kafka_defaults(&kafka_schema_MetadataResponse, &resp);
+    resp.Brokers_n = 3; /* with a NULL pointer */
+    assert_int_equal(kafka_response_encode(kafka_api_find(KAFKA_API_Metadata), 1, 1, &resp, &b),
                      HD_EINVAL);
     assert_int_equal(b.len, 1);
     /* Null where the version does not allow it is written empty. */
+    req.Topics = NULL;
     req.Topics_n = -1;
     assert_int_equal(kafka_encode(&kafka_schema_MetadataRequest, 0, false, &req, &b), 0);
     assert_int_equal(b.len, 5);
