@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -288,6 +289,21 @@ static void test_every_schema_at_every_version_round_trips(void **state)
     assert_true(n > 300);
 }
 
+/* With HERALD_KAFKA_SEED_DIR set, writes each framed request there as a fuzz seed (this is how
+ * tests/fuzz/corpus/kafka_request/ was made). */
+static void write_seed(const kafka_api_t *api, int16_t v, const hd_buf_t *b)
+{
+    const char *dir = getenv("HERALD_KAFKA_SEED_DIR");
+    if (!dir)
+        return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s_v%d", dir, api->name, v);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b->p, 1, b->len, f), b->len);
+    assert_int_equal(fclose(f), 0);
+}
+
 static void test_framed_request_round_trips_through_header_decode(void **state)
 {
     (void)state;
@@ -303,6 +319,7 @@ static void test_framed_request_round_trips_through_header_decode(void **state)
             hd_buf_t b;
             hd_buf_init(&b);
             assert_int_equal(kafka_request_encode(api, v, 1234 + v, "client-x", req, &b), 0);
+            write_seed(api, v, &b);
 
             hd_slice_t body;
             size_t used;
