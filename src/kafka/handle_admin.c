@@ -55,7 +55,6 @@ static void fill_topic(kafka_req_t *r, kafka_MetadataResponse_MetadataResponseTo
     mt->ErrorCode = 0;
     mt->Name = broker_topic_name(t);
     mt->IsInternal = false;
-    mt->TopicAuthorizedOperations = INT32_MIN;
     mt->Partitions_n = n;
     mt->Partitions = kafka__alloc(r, sizeof *mt->Partitions * (size_t)n);
     int32_t *nodes = kafka__alloc(r, sizeof *nodes);
@@ -65,7 +64,6 @@ static void fill_topic(kafka_req_t *r, kafka_MetadataResponse_MetadataResponseTo
         p->ErrorCode = 0;
         p->PartitionIndex = i;
         p->LeaderId = node;
-        p->LeaderEpoch = 0;
         p->ReplicaNodes = nodes;
         p->ReplicaNodes_n = 1;
         p->IsrNodes = nodes;
@@ -91,7 +89,6 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
     resp->Brokers[0].Rack = NULL;
     resp->ClusterId = broker_cluster_id(b);
     resp->ControllerId = (int32_t)r->cfg->node_id;
-    resp->ClusterAuthorizedOperations = INT32_MIN;
 
     bool all = req->Topics_n < 0 || (r->api_version == 0 && req->Topics_n == 0);
     if (all) {
@@ -109,7 +106,6 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
         kafka_MetadataResponse_MetadataResponseTopic_t *mt = &resp->Topics[i];
         const char *name = req->Topics[i].Name ? req->Topics[i].Name : "";
         mt->Name = name;
-        mt->TopicAuthorizedOperations = INT32_MIN;
         broker_topic_t *t = broker_topic_find(b, name);
         if (!t && !broker_topic_name_valid(name)) {
             mt->ErrorCode = KAFKA_ERR_INVALID_TOPIC_EXCEPTION;
@@ -151,8 +147,6 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
         kafka_CreateTopicsResponse_CreatableTopicResult_t *res = &resp->Topics[i];
         res->Name = ct->Name ? ct->Name : "";
         res->ErrorMessage = NULL;
-        res->NumPartitions = -1;
-        res->ReplicationFactor = -1;
         int32_t parts = ct->NumPartitions;
         bool dup = false;
         for (int32_t k = 0; k < i; k++)
@@ -209,8 +203,6 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
                                      &why);
         if (rc == 0) {
             res->ErrorCode = 0;
-            res->NumPartitions = parts;
-            res->ReplicationFactor = 1;
             continue;
         }
         res->ErrorMessage = why;
@@ -377,8 +369,6 @@ int kafka__handle_DescribeConfigs(kafka_req_t *r, void *req_, void *resp_)
             c->ConfigSource = sources[k];
             c->IsSensitive = false;
             c->Synonyms_n = 0;
-            c->ConfigType = 0;
-            c->Documentation = NULL;
         }
         out->Configs_n = w;
     }

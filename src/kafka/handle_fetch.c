@@ -305,14 +305,12 @@ int kafka__handle_ListOffsets(kafka_req_t *r, void *req_, void *resp_)
             pr->PartitionIndex = lp->PartitionIndex;
             pr->Timestamp = -1;
             pr->Offset = -1;
-            pr->LeaderEpoch = -1;
             broker_partition_t *p = t ? broker_topic_partition(t, lp->PartitionIndex) : NULL;
             if (!p) {
                 pr->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
             pr->ErrorCode = 0;
-            pr->LeaderEpoch = 0;
             if (lp->Timestamp == -1) {
                 pr->Offset = broker_partition_hwm(p);
             } else if (lp->Timestamp == -2) {

@@ -124,7 +124,6 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             pr->BaseOffset = -1;
             pr->LogAppendTimeMs = -1;
             pr->LogStartOffset = -1;
-            pr->ErrorMessage = NULL;
             if (bad_acks) {
                 pr->ErrorCode = KAFKA_ERR_INVALID_REQUIRED_ACKS;
                 any_error = true;
@@ -138,7 +137,6 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             }
             if (pd->Records.is_null || pd->Records.v.len == 0) {
                 pr->ErrorCode = KAFKA_ERR_INVALID_RECORD;
-                pr->ErrorMessage = "no records";
                 any_error = true;
                 continue;
             }
@@ -151,7 +149,6 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             pr->LogStartOffset = broker_partition_start(p);
             if (rc < 0) {
                 pr->ErrorCode = produce_error(rc);
-                pr->ErrorMessage = why;
                 any_error = true;
                 say_warn_every(5, "conn %s: produce to %s-%d rejected: %s", r->peer, name,
                                pd->Index, why);
