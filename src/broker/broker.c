@@ -759,8 +759,9 @@ static int load_pids(broker_t *b)
     free(path);
     if (next < 1000)
         next = 1000;
+    /* The first InitProducerId reserves a block (one small fsync); start-up writes nothing. */
     b->next_pid = b->pid_limit = next;
-    return reserve_pids(b);
+    return 0;
 }
 
 int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_ctx,
