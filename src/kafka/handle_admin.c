@@ -401,3 +401,30 @@ int kafka__handle_InitProducerId(kafka_req_t *r, void *req_, void *resp_)
     resp->ProducerEpoch = 0;
     return KAFKA_REQ_DONE;
 }
+
+/* ---- FindCoordinator ---- */
+
+int kafka__handle_FindCoordinator(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_FindCoordinatorRequest_t *req = req_;
+    kafka_FindCoordinatorResponse_t *resp = resp_;
+    resp->ThrottleTimeMs = 0;
+    resp->ErrorMessage = NULL;
+    resp->NodeId = -1;
+    resp->Host = "";
+    resp->Port = -1;
+    if (req->KeyType != 0) {
+        /* Transactions have no coordinator here. */
+        resp->ErrorCode = KAFKA_ERR_COORDINATOR_NOT_AVAILABLE;
+        resp->ErrorMessage = "transactions are not supported";
+        return KAFKA_REQ_DONE;
+    }
+    char host[256];
+    int32_t port;
+    kafka__advertised(r->cfg, host, sizeof host, &port);
+    resp->ErrorCode = 0;
+    resp->NodeId = (int32_t)r->cfg->node_id;
+    resp->Host = kafka__strdup(r, host);
+    resp->Port = port;
+    return KAFKA_REQ_DONE;
+}

@@ -9,7 +9,11 @@
  *   answer at all; on any error the connection is closed, as Kafka does, so the client refreshes.
  * - Unknown topics are created when auto.create.topics.enable is on.
  * - Idempotent retries (same producer, epoch and sequence range as one of the last five batches)
- *   are answered with the original base offset and not appended again. */
+ *   are answered with the original base offset and not appended again.
+ * - Versions 0-2 carry the old message formats (magic 0 and 1), which Herald does not store:
+ *   every partition gets UNSUPPORTED_FOR_MESSAGE_FORMAT. They are advertised anyway because
+ *   librdkafka before 2.10 only compresses with gzip, snappy or lz4 when the broker's Produce
+ *   range includes v0; every client Herald targets sends v3 or later. */
 #include "kafka/handler_int.h"
 #include "util/err.h"
 #include "util/say.h"
@@ -86,6 +90,10 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
     broker_t *b = r->broker;
     int16_t acks = req->Acks;
     bool bad_acks = acks != -1 && acks != 0 && acks != 1;
+    bool old_format = r->api_version < 3;
+    if (old_format)
+        say_warn_every(10, "conn %s: Produce v%d (message format v0/v1) is not supported; the "
+                           "client must use Produce v3 or later", r->peer, r->api_version);
     bool any_error = false;
     int32_t nt = req->TopicData_n < 0 ? 0 : req->TopicData_n;
     int total_parts = 0;
@@ -111,7 +119,7 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
         tr->PartitionResponses =
             kafka__alloc(r, sizeof *tr->PartitionResponses * (size_t)(np ? np : 1));
         broker_topic_t *t = broker_topic_find(b, name);
-        if (!t && !bad_acks && r->cfg->auto_create_topics && broker_topic_name_valid(name)) {
+        if (!t && !bad_acks && !old_format && r->cfg->auto_create_topics && broker_topic_name_valid(name)) {
             const char *why = "";
             if (broker_topic_create(b, name, (int32_t)r->cfg->num_partitions, NULL, 0, false, &t,
                                     &why) < 0)
@@ -124,6 +132,11 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             pr->BaseOffset = -1;
             pr->LogAppendTimeMs = -1;
             pr->LogStartOffset = -1;
+            if (old_format) {
+                pr->ErrorCode = KAFKA_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+                any_error = true;
+                continue;
+            }
             if (bad_acks) {
                 pr->ErrorCode = KAFKA_ERR_INVALID_REQUIRED_ACKS;
                 any_error = true;

@@ -83,7 +83,7 @@ typedef struct kafka_schema {
 /* Every API herald advertises: X(Name, key, min_version, max_version, first flexible version).
  * The ApiVersions response is built from this list, so what is advertised is what is parsed. */
 #define KAFKA_APIS(X)                                                                              \
-    X(Produce, 0, 3, 7, 9)                                                                         \
+    X(Produce, 0, 0, 7, 9)                                                                         \
     X(Fetch, 1, 4, 11, 12)                                                                         \
     X(ListOffsets, 2, 1, 3, 6)                                                                     \
     X(Metadata, 3, 0, 6, 9)                                                                        \

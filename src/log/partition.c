@@ -564,6 +564,15 @@ int log_partition_apply_retention(log_partition_t *p, int64_t now_ms)
             int rc = log__segment_max_ts(s, p->cfg.index_interval_bytes, &mt);
             if (rc < 0)
                 return rc;
+            if (mt < 0) {
+                /* No batch carries a timestamp: age the segment by its file's last write, as
+                 * Kafka does, rather than expiring it at once. */
+                struct stat st;
+                if (stat(log__segment_path(s, "log"), &st) == 0)
+                    mt = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+                else
+                    mt = now_ms;
+            }
             del = mt < now_ms - p->cfg.retention_ms;
         }
         if (!del && p->cfg.retention_bytes >= 0)

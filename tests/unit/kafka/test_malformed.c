@@ -94,8 +94,8 @@ static void test_header_too_new_apiversions_is_unsupported_with_api_set(void **s
     assert_int_equal(h.api_version, 4);
     assert_int_equal(h.correlation_id, 42);
     assert_non_null(h.api);
-    /* Versions below the advertised minimum are unsupported too. */
-    static const uint8_t p2[] = {0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff};
+    /* Versions below the advertised minimum (Fetch v2) are unsupported too. */
+    static const uint8_t p2[] = {0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff};
     r = hd_reader_init(hd_slice(p2, sizeof p2));
     assert_int_equal(kafka_request_header_decode(&r, &h), HD_EUNSUPPORTED);
 }
