@@ -43,7 +43,7 @@
     X(DUPLICATE_SEQUENCE_NUMBER, 46)                                                               \
     X(INVALID_PRODUCER_EPOCH, 47)                                                                  \
     X(TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 53)                                                   \
-    X(KAFKA_STORAGE_ERROR, 56)                                                                  \
+    X(KAFKA_STORAGE_ERROR, 56)                                                                     \
     X(SASL_AUTHENTICATION_FAILED, 58)                                                              \
     X(UNKNOWN_PRODUCER_ID, 59)                                                                     \
     X(NON_EMPTY_GROUP, 68)                                                                         \

@@ -99,9 +99,11 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
             fill_topic(r, &resp->Topics[i], broker_topic_at(b, i));
         return KAFKA_REQ_DONE;
     }
-    bool may_create = r->cfg->auto_create_topics && (r->api_version < 4 || req->AllowAutoTopicCreation);
+    bool may_create =
+        r->cfg->auto_create_topics && (r->api_version < 4 || req->AllowAutoTopicCreation);
     resp->Topics_n = req->Topics_n;
-    resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(req->Topics_n ? req->Topics_n : 1));
+    resp->Topics =
+        kafka__alloc(r, sizeof *resp->Topics * (size_t)(req->Topics_n ? req->Topics_n : 1));
     for (int32_t i = 0; i < req->Topics_n; i++) {
         kafka_MetadataResponse_MetadataResponseTopic_t *mt = &resp->Topics[i];
         const char *name = req->Topics[i].Name ? req->Topics[i].Name : "";
@@ -166,8 +168,7 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
             bool ok = true;
             for (int32_t a = 0; a < ct->Assignments_n; a++) {
                 kafka_CreateTopicsRequest_CreatableReplicaAssignment_t *as = &ct->Assignments[a];
-                if (as->BrokerIds_n != 1 || as->BrokerIds[0] != node ||
-                    as->PartitionIndex != a)
+                if (as->BrokerIds_n != 1 || as->BrokerIds[0] != node || as->PartitionIndex != a)
                     ok = false;
             }
             if (!ok) {
@@ -199,8 +200,8 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
             kv[c].value = ct->Configs[c].Value;
         }
         const char *why = "";
-        int rc = broker_topic_create(r->broker, res->Name, parts, kv, nc, req->validateOnly, NULL,
-                                     &why);
+        int rc =
+            broker_topic_create(r->broker, res->Name, parts, kv, nc, req->validateOnly, NULL, &why);
         if (rc == 0) {
             res->ErrorCode = 0;
             continue;
@@ -234,7 +235,7 @@ int kafka__handle_DeleteTopics(kafka_req_t *r, void *req_, void *resp_)
         const char *name = req->TopicNames[i] ? req->TopicNames[i] : "";
         resp->Responses[i].Name = name;
         int rc = broker_topic_delete(r->broker, name);
-        resp->Responses[i].ErrorCode = rc == 0                ? 0
+        resp->Responses[i].ErrorCode = rc == 0              ? 0
                                        : rc == HD_ENOTFOUND ? KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION
                                                             : KAFKA_ERR_KAFKA_STORAGE_ERROR;
     }
@@ -275,7 +276,7 @@ int kafka__handle_CreatePartitions(kafka_req_t *r, void *req_, void *resp_)
         }
         const char *why = "";
         int rc = broker_topic_add_partitions(r->broker, t, ct->Count, req->ValidateOnly, &why);
-        res->ErrorCode = rc == 0 ? 0
+        res->ErrorCode = rc == 0           ? 0
                          : rc == HD_EINVAL ? KAFKA_ERR_INVALID_PARTITIONS
                                            : KAFKA_ERR_KAFKA_STORAGE_ERROR;
         res->ErrorMessage = rc == 0 ? NULL : why;
@@ -385,8 +386,10 @@ int kafka__handle_InitProducerId(kafka_req_t *r, void *req_, void *resp_)
     resp->ProducerId = -1;
     resp->ProducerEpoch = -1;
     if (req->TransactionalId) {
-        say_warn_every(10, "conn %s: transactional producer refused (transactions are not "
-                           "supported)", r->peer);
+        say_warn_every(10,
+                       "conn %s: transactional producer refused (transactions are not "
+                       "supported)",
+                       r->peer);
         resp->ErrorCode = KAFKA_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         return KAFKA_REQ_DONE;
     }

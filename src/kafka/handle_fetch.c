@@ -114,7 +114,8 @@ static size_t fetch_run(fetch_state_t *st, bool *any_error)
             pd->HighWatermark = hwm;
             pd->LastStableOffset = hwm;
             pd->LogStartOffset = broker_partition_start(p);
-            if (r->api_version >= 9 && fp->CurrentLeaderEpoch != -1 && fp->CurrentLeaderEpoch != 0) {
+            if (r->api_version >= 9 && fp->CurrentLeaderEpoch != -1 &&
+                fp->CurrentLeaderEpoch != 0) {
                 pd->ErrorCode = fp->CurrentLeaderEpoch > 0 ? KAFKA_ERR_UNKNOWN_LEADER_EPOCH
                                                            : KAFKA_ERR_FENCED_LEADER_EPOCH;
                 *any_error = true;

@@ -43,10 +43,7 @@ static void cancel_all(produce_state_t *st)
         broker_waiter_cancel(&st->waits[i].w);
 }
 
-static void produce_abort(kafka_req_t *r)
-{
-    cancel_all(r->_state);
-}
+static void produce_abort(kafka_req_t *r) { cancel_all(r->_state); }
 
 static const kafka__deferred_t produce_ops = {produce_abort, NULL, produce_abort};
 
@@ -92,13 +89,16 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
     bool bad_acks = acks != -1 && acks != 0 && acks != 1;
     bool old_format = r->api_version < 3;
     if (old_format)
-        say_warn_every(10, "conn %s: Produce v%d (message format v0/v1) is not supported; the "
-                           "client must use Produce v3 or later", r->peer, r->api_version);
+        say_warn_every(10,
+                       "conn %s: Produce v%d (message format v0/v1) is not supported; the "
+                       "client must use Produce v3 or later",
+                       r->peer, r->api_version);
     bool any_error = false;
     int32_t nt = req->TopicData_n < 0 ? 0 : req->TopicData_n;
     int total_parts = 0;
     for (int32_t i = 0; i < nt; i++)
-        total_parts += req->TopicData[i].PartitionData_n < 0 ? 0 : req->TopicData[i].PartitionData_n;
+        total_parts +=
+            req->TopicData[i].PartitionData_n < 0 ? 0 : req->TopicData[i].PartitionData_n;
 
     produce_state_t *st = kafka__alloc(r, sizeof *st);
     st->ops = &produce_ops;
@@ -119,7 +119,8 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
         tr->PartitionResponses =
             kafka__alloc(r, sizeof *tr->PartitionResponses * (size_t)(np ? np : 1));
         broker_topic_t *t = broker_topic_find(b, name);
-        if (!t && !bad_acks && !old_format && r->cfg->auto_create_topics && broker_topic_name_valid(name)) {
+        if (!t && !bad_acks && !old_format && r->cfg->auto_create_topics &&
+            broker_topic_name_valid(name)) {
             const char *why = "";
             if (broker_topic_create(b, name, (int32_t)r->cfg->num_partitions, NULL, 0, false, &t,
                                     &why) < 0)

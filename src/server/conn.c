@@ -27,10 +27,7 @@ static void maybe_resume(conn_t *c)
     server__start_read(c);
 }
 
-static void timer_close_cb(uv_handle_t *h)
-{
-    free(h);
-}
+static void timer_close_cb(uv_handle_t *h) { free(h); }
 
 static void creq_free(creq_t *q)
 {

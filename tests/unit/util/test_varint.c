@@ -44,9 +44,9 @@ static void test_uvarint_known_encodings(void **state)
 static void test_varint_roundtrip_edges(void **state)
 {
     (void)state;
-    const int64_t vals[] = {0,         1,          -1,        63,        -64,       64,
-                            -65,       8191,       -8192,     INT32_MAX, INT32_MIN, INT64_MAX,
-                            INT64_MIN, 1LL << 35, -(1LL << 35)};
+    const int64_t vals[] = {0,         1,         -1,        63,        -64,
+                            64,        -65,       8191,      -8192,     INT32_MAX,
+                            INT32_MIN, INT64_MAX, INT64_MIN, 1LL << 35, -(1LL << 35)};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         uint8_t b[10];
         size_t n = hd_varint_encode(b, vals[i]);
@@ -103,8 +103,8 @@ static void test_buf_big_endian_writers(void **state)
     hd_buf_put_i64be(&b, -1);
     size_t at = hd_buf_reserve_i32(&b);
     hd_buf_patch_i32be(&b, at, 7);
-    const uint8_t want[] = {0xff, 0xfe, 1, 2, 3, 4, 0xff, 0xff, 0xff, 0xff,
-                            0xff, 0xff, 0xff, 0xff, 0, 0, 0, 7};
+    const uint8_t want[] = {0xff, 0xfe, 1,    2,    3,    4, 0xff, 0xff, 0xff,
+                            0xff, 0xff, 0xff, 0xff, 0xff, 0, 0,    0,    7};
     assert_int_equal(b.len, sizeof want);
     assert_memory_equal(b.p, want, sizeof want);
     hd_reader_t r = hd_reader_init(hd_buf_slice(&b));
