@@ -67,19 +67,22 @@ fuzz-smoke: fuzz-build
 	@for f in $(FUZZ_BUILD)/fuzz/fuzz_*; do \
 		name=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$name; \
 		dict=""; [ -f tests/fuzz/$$name.dict ] && dict="-dict=tests/fuzz/$$name.dict"; \
-		echo "fuzz $$name (10 s)"; \
-		$$f -max_total_time=10 -max_len=65536 $$dict tests/fuzz/corpus/$$name \
+		echo "fuzz $$name (10 s)"; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+		$$f -max_total_time=10 -max_len=65536 $$dict $(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name \
 			-artifact_prefix=$(FUZZ_BUILD)/ >$(FUZZ_BUILD)/$$name.log 2>&1 \
 			|| { tail -40 $(FUZZ_BUILD)/$$name.log; exit 1; }; \
 	done
 
-# Longer fuzzing: FUZZ_SECONDS per target (default 300).
+# Longer fuzzing: FUZZ_SECONDS per target (default 300). New inputs collect in
+# $(FUZZ_BUILD)/corpus/; a crash input belongs in tests/fuzz/corpus/ with its fix.
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-build
 	@for f in $(FUZZ_BUILD)/fuzz/fuzz_*; do \
 		name=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$name; \
 		dict=""; [ -f tests/fuzz/$$name.dict ] && dict="-dict=tests/fuzz/$$name.dict"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $$dict tests/fuzz/corpus/$$name \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $$dict $(FUZZ_BUILD)/corpus/$$name \
+			tests/fuzz/corpus/$$name \
 			-artifact_prefix=$(FUZZ_BUILD)/ || exit 1; \
 	done
 
