@@ -14,7 +14,7 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build asan run test unit unit-asan integration fuzz fuzz-smoke bench format \
-	format-check headers clean js-deps
+	format-check headers docs-check clean js-deps
 
 all: build
 
@@ -93,13 +93,18 @@ headers:
 			-fsyntax-only -Isrc -x c - || { echo "header $$h does not compile alone"; exit 1; }; \
 	done
 
+# docs/config.md is generated from the settings table; it must match the binary.
+docs-check: build
+	@./$(BUILD)/herald config-doc | diff -q - <(sed -n '/^| setting/,$$p' docs/config.md) >/dev/null \
+		|| { echo "docs/config.md is stale: regenerate the table with ./build/herald config-doc"; exit 1; }
+
 format:
 	clang-format -i $$(find src tests bench -name '*.[ch]')
 
 format-check:
 	@clang-format --dry-run --Werror $$(find src tests bench -name '*.[ch]')
 
-test: deps format-check headers unit unit-asan integration fuzz-smoke
+test: deps format-check headers docs-check unit unit-asan integration fuzz-smoke
 	@echo "all tests passed"
 
 bench: build
