@@ -7,6 +7,7 @@
 #include "util/monotime.h"
 #include "util/say.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,8 @@ int server_run(const hd_config_t *cfg)
     server_t s;
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
+    /* A write to a peer that has gone away must fail with EPIPE, not kill the broker. */
+    signal(SIGPIPE, SIG_IGN);
     s.loop = uv_default_loop();
     char host[256];
     int port;
