@@ -14,7 +14,7 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build asan run test unit unit-asan integration fuzz fuzz-smoke bench format \
-	format-check headers docs-check clean js-deps
+	format-check headers docs-check clean js-deps unit-tsan
 
 all: build
 
@@ -46,6 +46,13 @@ asan: deps
 
 run: build
 	./$(BUILD)/herald serve
+
+# The loop thread and the flusher thread share partition state: check them under TSan.
+TSAN_BUILD ?= build-tsan
+unit-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_TSAN=ON >/dev/null
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_broker_test_broker
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'flusher|broker'
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -104,11 +111,11 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $$(find src tests bench -name '*.[ch]')
 
-test: deps format-check headers docs-check unit unit-asan integration fuzz-smoke
+test: deps format-check headers docs-check unit unit-asan unit-tsan integration fuzz-smoke
 	@echo "all tests passed"
 
 bench: build
 	bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
