@@ -9,6 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Quantiles of the latency distribution written to each latency result line. */
+#define BENCH_QUANTILES                                                                            \
+    0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 1.0
+
 enum {
     OPT_MODE = 1,
     OPT_ADDR,
@@ -302,12 +306,17 @@ void bench_result_print(const bench_result_t *r)
            "\"consumers\":%d,\"inflight\":%d,\"rate\":%d,\"records\":%lld,\"deliveries\":%lld,"
            "\"bytes\":%lld,\"secs\":%.6f,\"records_per_s\":%.1f,\"mb_per_s\":%.3f,"
            "\"errors\":%lld,\"samples\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
-           "\"max_ms\":%.3f,\"note\":\"%s\"}\n",
+           "\"max_ms\":%.3f,\"note\":\"%s\",\"quantiles_ms\":[",
            o->system ? o->system : "unknown", o->mode, o->size, r->partitions, o->producers,
            o->consumers, o->inflight, o->rate, (long long)r->records, (long long)r->deliveries,
            (long long)r->bytes, r->secs, (double)moved / secs, (double)r->bytes / 1e6 / secs,
            (long long)r->errors, r->lat ? r->lat->n : 0, bench_samples_quantile_ms(r->lat, 0.50),
            bench_samples_quantile_ms(r->lat, 0.99), bench_samples_quantile_ms(r->lat, 0.999),
            bench_samples_quantile_ms(r->lat, 1.0), r->note ? r->note : "");
+    /* The latency distribution for plots, at BENCH_QUANTILES. Empty outside latency mode. */
+    static const double qs[] = {BENCH_QUANTILES};
+    for (size_t i = 0; r->lat && r->lat->n && i < sizeof(qs) / sizeof(qs[0]); i++)
+        printf("%s[%g,%.3f]", i ? "," : "", qs[i], bench_samples_quantile_ms(r->lat, qs[i]));
+    printf("]}\n");
     fflush(stdout);
 }
