@@ -97,7 +97,7 @@ class Table:
         h = self.median(scenario, "herald", metric)
         p = self.median(scenario, system, metric)
         if system == "herald":
-            return "1" if h else "–"
+            return "1.00×" if h else "–"
         if not h or p is None:
             return "n/a"
         return "%.2f×" % (p / h)
@@ -246,6 +246,9 @@ def render(out, docs):
     L.append("These numbers come from a small, shared, noisy machine where the client and the broker "
              "share 2 cores. Read them as rough relative positions, not as capacity figures.\n")
 
+    L.append("To reproduce: `make bench` (about an hour; installs nats-server, redis-server, their C clients and "
+             "gnuplot first), `BENCH_QUICK=1 make bench` for a few minutes' smoke run, or "
+             "`HERALD_BIN=path/to/herald bench/run.sh` for another broker build. bench/run.sh lists every knob.\n")
     L.append("## Machine\n")
     rows = [["CPU", "%s × %s" % (machine.get("nproc", "?"), machine.get("cpu", "?"))],
             ["memory", machine.get("mem", "?")], ["kernel", machine.get("kernel", "?")],
