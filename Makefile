@@ -15,8 +15,8 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: bench-deps all deps build asan run test unit unit-asan integration fuzz fuzz-smoke bench format \
-	format-check headers clean js-deps
+.PHONY: bench-deps all deps build asan run test unit unit-asan integration fuzz fuzz-smoke bench \
+	format format-check headers docs-check clean js-deps
 
 all: build
 
@@ -69,19 +69,22 @@ fuzz-smoke: fuzz-build
 	@for f in $(FUZZ_BUILD)/fuzz/fuzz_*; do \
 		name=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$name; \
 		dict=""; [ -f tests/fuzz/$$name.dict ] && dict="-dict=tests/fuzz/$$name.dict"; \
-		echo "fuzz $$name (10 s)"; \
-		$$f -max_total_time=10 -max_len=65536 $$dict tests/fuzz/corpus/$$name \
+		echo "fuzz $$name (10 s)"; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+		$$f -max_total_time=10 -max_len=65536 $$dict $(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name \
 			-artifact_prefix=$(FUZZ_BUILD)/ >$(FUZZ_BUILD)/$$name.log 2>&1 \
 			|| { tail -40 $(FUZZ_BUILD)/$$name.log; exit 1; }; \
 	done
 
-# Longer fuzzing: FUZZ_SECONDS per target (default 300).
+# Longer fuzzing: FUZZ_SECONDS per target (default 300). New inputs collect in
+# $(FUZZ_BUILD)/corpus/; a crash input belongs in tests/fuzz/corpus/ with its fix.
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-build
 	@for f in $(FUZZ_BUILD)/fuzz/fuzz_*; do \
 		name=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$name; \
 		dict=""; [ -f tests/fuzz/$$name.dict ] && dict="-dict=tests/fuzz/$$name.dict"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $$dict tests/fuzz/corpus/$$name \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $$dict $(FUZZ_BUILD)/corpus/$$name \
+			tests/fuzz/corpus/$$name \
 			-artifact_prefix=$(FUZZ_BUILD)/ || exit 1; \
 	done
 
@@ -92,13 +95,18 @@ headers:
 			-fsyntax-only -Isrc -x c - || { echo "header $$h does not compile alone"; exit 1; }; \
 	done
 
+# docs/config.md is generated from the settings table; it must match the binary.
+docs-check: build
+	@./$(BUILD)/herald config-doc | diff -q - <(sed -n '/^| setting/,$$p' docs/config.md) >/dev/null \
+		|| { echo "docs/config.md is stale: regenerate the table with ./build/herald config-doc"; exit 1; }
+
 format:
 	clang-format -i $$(find src tests bench -name '*.[ch]')
 
 format-check:
 	@clang-format --dry-run --Werror $$(find src tests bench -name '*.[ch]')
 
-test: deps format-check headers unit unit-asan integration fuzz-smoke
+test: deps format-check headers docs-check unit unit-asan integration fuzz-smoke
 	@echo "all tests passed"
 
 bench-deps:

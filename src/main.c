@@ -15,17 +15,18 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "herald %s: a Kafka-compatible event backbone in one binary\n\n"
-                 "usage:\n"
-                 "  herald serve [--config FILE] [--SETTING VALUE ...]   run the broker\n"
-                 "  herald topic create|list|describe|delete ...         manage topics\n"
-                 "  herald produce TOPIC [options]                       produce stdin lines\n"
-                 "  herald consume TOPIC [options]                       print records\n"
-                 "  herald group list|describe|delete|reset-offsets ...  consumer groups\n"
-                 "  herald config-doc                                    settings as Markdown\n"
-                 "  herald --version\n\n"
-                 "Run `herald serve --help` for the broker's settings and `herald <command> "
-                 "--help` for a command's options.\n",
+    fprintf(out,
+            "herald %s: a Kafka-compatible event backbone in one binary\n\n"
+            "usage:\n"
+            "  herald serve [--config FILE] [--SETTING VALUE ...]   run the broker\n"
+            "  herald topic create|list|describe|delete ...         manage topics\n"
+            "  herald produce TOPIC [options]                       produce stdin lines\n"
+            "  herald consume TOPIC [options]                       print records\n"
+            "  herald group list|describe|delete|reset-offsets ...  consumer groups\n"
+            "  herald config-doc                                    settings as Markdown\n"
+            "  herald --version\n\n"
+            "Run `herald serve --help` for the broker's settings and `herald <command> "
+            "--help` for a command's options.\n",
             HERALD_VERSION);
 }
 
@@ -72,7 +73,8 @@ static int serve_main(int argc, char **argv)
             printf("usage: herald serve [--config FILE] [--SETTING VALUE ...]\n\n"
                    "Settings (flag, Kafka name, environment variable, default); precedence: "
                    "flags > environment > properties file > defaults:\n"
-                   "  --config FILE\n      properties file with Kafka-style settings ($HERALD_CONFIG)\n");
+                   "  --config FILE\n      properties file with Kafka-style settings "
+                   "($HERALD_CONFIG)\n");
             hd_config_print_help(stdout);
             hd_config_deinit(&cfg);
             return 0;

@@ -131,45 +131,27 @@ static int rm_rf(const char *path)
 
 /* ---- accessors ---- */
 
-const char *broker_cluster_id(const broker_t *b)
-{
-    return b->cluster_id;
-}
+const char *broker_cluster_id(const broker_t *b) { return b->cluster_id; }
 
-const hd_config_t *broker_config(const broker_t *b)
-{
-    return b->cfg;
-}
+const hd_config_t *broker_config(const broker_t *b) { return b->cfg; }
 
-int broker_topic_count(const broker_t *b)
-{
-    return b->ntopics;
-}
+int broker_topic_count(const broker_t *b) { return b->ntopics; }
 
 broker_topic_t *broker_topic_at(broker_t *b, int i)
 {
     return (i >= 0 && i < b->ntopics) ? b->topics[i] : NULL;
 }
 
-const char *broker_topic_name(const broker_topic_t *t)
-{
-    return t->name;
-}
+const char *broker_topic_name(const broker_topic_t *t) { return t->name; }
 
-int32_t broker_topic_partitions(const broker_topic_t *t)
-{
-    return t->nparts;
-}
+int32_t broker_topic_partitions(const broker_topic_t *t) { return t->nparts; }
 
 broker_partition_t *broker_topic_partition(broker_topic_t *t, int32_t index)
 {
     return (index >= 0 && index < t->nparts) ? t->parts[index] : NULL;
 }
 
-const broker_topic_config_t *broker_topic_config(const broker_topic_t *t)
-{
-    return &t->cfg;
-}
+const broker_topic_config_t *broker_topic_config(const broker_topic_t *t) { return &t->cfg; }
 
 int64_t broker_partition_hwm(const broker_partition_t *p)
 {
@@ -186,15 +168,9 @@ int64_t broker_partition_end(const broker_partition_t *p)
     return log_partition_end_offset(p->log);
 }
 
-broker_topic_t *broker_partition_topic(broker_partition_t *p)
-{
-    return p->topic;
-}
+broker_topic_t *broker_partition_topic(broker_partition_t *p) { return p->topic; }
 
-int32_t broker_partition_index(const broker_partition_t *p)
-{
-    return p->index;
-}
+int32_t broker_partition_index(const broker_partition_t *p) { return p->index; }
 
 /* ---- topic configuration ---- */
 
@@ -759,12 +735,12 @@ static int load_pids(broker_t *b)
     free(path);
     if (next < 1000)
         next = 1000;
+    /* The first InitProducerId reserves a block (one small fsync); start-up writes nothing. */
     b->next_pid = b->pid_limit = next;
-    return reserve_pids(b);
+    return 0;
 }
 
-int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_ctx,
-                broker_t **out)
+int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_ctx, broker_t **out)
 {
     broker_t *b = hd_calloc(1, sizeof *b);
     b->cfg = cfg;
@@ -938,8 +914,7 @@ int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t 
             break;
         }
         time_find_t tf = {ts, -1, -1};
-        r = broker_batch_for_each(hd_buf_slice(&batch), 256u << 20, &b->scratch, time_find_cb,
-                                  &tf);
+        r = broker_batch_for_each(hd_buf_slice(&batch), 256u << 20, &b->scratch, time_find_cb, &tf);
         if (r == 1) {
             *offset = tf.offset;
             *timestamp = tf.timestamp;

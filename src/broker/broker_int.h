@@ -64,8 +64,8 @@ struct broker {
 };
 
 /* producer.c */
-int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h,
-                           broker_append_t *dup, const char **why);
+int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, broker_append_t *dup,
+                           const char **why);
 void broker__producer_record(broker_partition_t *p, const broker_batch_hdr_t *h,
                              int64_t base_offset);
 void broker__producers_free(broker_partition_t *p);

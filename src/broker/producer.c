@@ -79,8 +79,8 @@ static int rebuild_cb(void *ctx, const uint8_t hdr[61], int64_t base_offset)
     return 0;
 }
 
-int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h,
-                           broker_append_t *dup, const char **why)
+int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, broker_append_t *dup,
+                           const char **why)
 {
     if (!p->producers_loaded) {
         p->producers_loaded = true;

@@ -36,10 +36,7 @@ static uint32_t be32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(((uint16_t)p[0] << 8) | p[1]);
-}
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(((uint16_t)p[0] << 8) | p[1]); }
 
 void broker_batch_hdr_decode(const uint8_t *p, broker_batch_hdr_t *h)
 {
@@ -208,8 +205,7 @@ int broker_inflate(int codec, hd_slice_t in, size_t max_out, hd_buf_t *out)
 }
 
 /* Walks `count` records in r. Returns 0, HD_EMALFORMED, or cb's non-zero value. */
-static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, broker_record_cb cb,
-                        void *ctx)
+static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, broker_record_cb cb, void *ctx)
 {
     for (int32_t i = 0; i < h->records_count; i++) {
         int32_t len = hd_read_varint(r);
@@ -274,8 +270,8 @@ int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scrat
         return HD_EMALFORMED;
     broker_batch_hdr_t h;
     broker_batch_hdr_decode(batch.p, &h);
-    if (h.batch_length < BROKER_BATCH_HEADER_LEN - 12 ||
-        (size_t)h.batch_length + 12 > batch.len || h.records_count < 0)
+    if (h.batch_length < BROKER_BATCH_HEADER_LEN - 12 || (size_t)h.batch_length + 12 > batch.len ||
+        h.records_count < 0)
         return HD_EMALFORMED;
     hd_slice_t recs = hd_slice(batch.p + BROKER_BATCH_HEADER_LEN,
                                (size_t)h.batch_length + 12 - BROKER_BATCH_HEADER_LEN);
@@ -339,8 +335,8 @@ int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_b
         return HD_EMALFORMED;
     }
     if (rc < 0) {
-        *why = codec ? "compressed records do not inflate to valid records"
-                     : "records are malformed";
+        *why =
+            codec ? "compressed records do not inflate to valid records" : "records are malformed";
         return HD_EMALFORMED;
     }
     return 0;

@@ -1,6 +1,7 @@
 /* The topic-level settings Herald supports, as one X-macro table (Kafka's topic config names).
  * X(name, kind, member, broker-default expression) where kind is INT, BOOL, or a fixed string set
- * handled by hand (cleanup.policy, compression.type, message.timestamp.type, min.insync.replicas). */
+ * handled by hand (cleanup.policy, compression.type, message.timestamp.type, min.insync.replicas).
+ */
 #ifndef BROKER_TOPIC_CONFIG_H
 #define BROKER_TOPIC_CONFIG_H
 

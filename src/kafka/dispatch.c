@@ -32,6 +32,7 @@ const kafka__handler_t kafka__handlers[] = {
     {KAFKA_API_InitProducerId, kafka__handle_InitProducerId},
     {KAFKA_API_DescribeConfigs, kafka__handle_DescribeConfigs},
     {KAFKA_API_CreatePartitions, kafka__handle_CreatePartitions},
+    {KAFKA_API_FindCoordinator, kafka__handle_FindCoordinator},
 };
 const int kafka__nhandlers = (int)(sizeof kafka__handlers / sizeof kafka__handlers[0]);
 

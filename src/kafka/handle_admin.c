@@ -6,8 +6,9 @@
  *   empty list means none. Named unknown topics are created when auto.create.topics.enable is on
  *   and (v4+) the request allows it; the creating request gets the full metadata with no error.
  *   One broker, this node, is leader, replica and ISR of every partition; controller = this node.
- * - CreateTopics: replication factor must be 1 (or -1 on v4+), partitions >= 1 (or -1 on v4+ for
- *   num.partitions); manual assignments must name this node only.
+ * - CreateTopics: replication factor must be 1 (or -1, the default), partitions >= 1 (or -1 for
+ *   num.partitions; Kafka defines -1 from v4, but kafkajs sends it on v3 too and Kafka accepts
+ *   it); manual assignments must name this node only.
  * - DescribeConfigs: topics (type 2) list every supported topic setting with its source; the
  *   broker (type 4, named by node id or empty) lists the broker settings.
  * - InitProducerId: a fresh producer id with epoch 0 for every call without a transactional id;
@@ -55,7 +56,6 @@ static void fill_topic(kafka_req_t *r, kafka_MetadataResponse_MetadataResponseTo
     mt->ErrorCode = 0;
     mt->Name = broker_topic_name(t);
     mt->IsInternal = false;
-    mt->TopicAuthorizedOperations = INT32_MIN;
     mt->Partitions_n = n;
     mt->Partitions = kafka__alloc(r, sizeof *mt->Partitions * (size_t)n);
     int32_t *nodes = kafka__alloc(r, sizeof *nodes);
@@ -65,7 +65,6 @@ static void fill_topic(kafka_req_t *r, kafka_MetadataResponse_MetadataResponseTo
         p->ErrorCode = 0;
         p->PartitionIndex = i;
         p->LeaderId = node;
-        p->LeaderEpoch = 0;
         p->ReplicaNodes = nodes;
         p->ReplicaNodes_n = 1;
         p->IsrNodes = nodes;
@@ -91,7 +90,6 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
     resp->Brokers[0].Rack = NULL;
     resp->ClusterId = broker_cluster_id(b);
     resp->ControllerId = (int32_t)r->cfg->node_id;
-    resp->ClusterAuthorizedOperations = INT32_MIN;
 
     bool all = req->Topics_n < 0 || (r->api_version == 0 && req->Topics_n == 0);
     if (all) {
@@ -102,14 +100,15 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
             fill_topic(r, &resp->Topics[i], broker_topic_at(b, i));
         return KAFKA_REQ_DONE;
     }
-    bool may_create = r->cfg->auto_create_topics && (r->api_version < 4 || req->AllowAutoTopicCreation);
+    bool may_create =
+        r->cfg->auto_create_topics && (r->api_version < 4 || req->AllowAutoTopicCreation);
     resp->Topics_n = req->Topics_n;
-    resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(req->Topics_n ? req->Topics_n : 1));
+    resp->Topics =
+        kafka__alloc(r, sizeof *resp->Topics * (size_t)(req->Topics_n ? req->Topics_n : 1));
     for (int32_t i = 0; i < req->Topics_n; i++) {
         kafka_MetadataResponse_MetadataResponseTopic_t *mt = &resp->Topics[i];
         const char *name = req->Topics[i].Name ? req->Topics[i].Name : "";
         mt->Name = name;
-        mt->TopicAuthorizedOperations = INT32_MIN;
         broker_topic_t *t = broker_topic_find(b, name);
         if (!t && !broker_topic_name_valid(name)) {
             mt->ErrorCode = KAFKA_ERR_INVALID_TOPIC_EXCEPTION;
@@ -151,8 +150,6 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
         kafka_CreateTopicsResponse_CreatableTopicResult_t *res = &resp->Topics[i];
         res->Name = ct->Name ? ct->Name : "";
         res->ErrorMessage = NULL;
-        res->NumPartitions = -1;
-        res->ReplicationFactor = -1;
         int32_t parts = ct->NumPartitions;
         bool dup = false;
         for (int32_t k = 0; k < i; k++)
@@ -172,8 +169,7 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
             bool ok = true;
             for (int32_t a = 0; a < ct->Assignments_n; a++) {
                 kafka_CreateTopicsRequest_CreatableReplicaAssignment_t *as = &ct->Assignments[a];
-                if (as->BrokerIds_n != 1 || as->BrokerIds[0] != node ||
-                    as->PartitionIndex != a)
+                if (as->BrokerIds_n != 1 || as->BrokerIds[0] != node || as->PartitionIndex != a)
                     ok = false;
             }
             if (!ok) {
@@ -184,15 +180,16 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
             }
             parts = ct->Assignments_n;
         } else {
-            if (parts == -1 && r->api_version >= 4)
+            /* -1 means "the broker default" (KIP-464, v4); kafkajs sends it on v3 as well, and
+             * Kafka accepts it there, so any version does. */
+            if (parts == -1)
                 parts = (int32_t)r->cfg->num_partitions;
             if (parts < 1) {
                 res->ErrorCode = KAFKA_ERR_INVALID_PARTITIONS;
                 res->ErrorMessage = "number of partitions must be at least 1";
                 continue;
             }
-            if (!(ct->ReplicationFactor == 1 ||
-                  (ct->ReplicationFactor == -1 && r->api_version >= 4))) {
+            if (ct->ReplicationFactor != 1 && ct->ReplicationFactor != -1) {
                 res->ErrorCode = KAFKA_ERR_INVALID_REPLICATION_FACTOR;
                 res->ErrorMessage = "replication factor must be 1: Herald is a single broker";
                 continue;
@@ -205,12 +202,10 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
             kv[c].value = ct->Configs[c].Value;
         }
         const char *why = "";
-        int rc = broker_topic_create(r->broker, res->Name, parts, kv, nc, req->validateOnly, NULL,
-                                     &why);
+        int rc =
+            broker_topic_create(r->broker, res->Name, parts, kv, nc, req->validateOnly, NULL, &why);
         if (rc == 0) {
             res->ErrorCode = 0;
-            res->NumPartitions = parts;
-            res->ReplicationFactor = 1;
             continue;
         }
         res->ErrorMessage = why;
@@ -242,7 +237,7 @@ int kafka__handle_DeleteTopics(kafka_req_t *r, void *req_, void *resp_)
         const char *name = req->TopicNames[i] ? req->TopicNames[i] : "";
         resp->Responses[i].Name = name;
         int rc = broker_topic_delete(r->broker, name);
-        resp->Responses[i].ErrorCode = rc == 0                ? 0
+        resp->Responses[i].ErrorCode = rc == 0              ? 0
                                        : rc == HD_ENOTFOUND ? KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION
                                                             : KAFKA_ERR_KAFKA_STORAGE_ERROR;
     }
@@ -283,7 +278,7 @@ int kafka__handle_CreatePartitions(kafka_req_t *r, void *req_, void *resp_)
         }
         const char *why = "";
         int rc = broker_topic_add_partitions(r->broker, t, ct->Count, req->ValidateOnly, &why);
-        res->ErrorCode = rc == 0 ? 0
+        res->ErrorCode = rc == 0           ? 0
                          : rc == HD_EINVAL ? KAFKA_ERR_INVALID_PARTITIONS
                                            : KAFKA_ERR_KAFKA_STORAGE_ERROR;
         res->ErrorMessage = rc == 0 ? NULL : why;
@@ -377,8 +372,6 @@ int kafka__handle_DescribeConfigs(kafka_req_t *r, void *req_, void *resp_)
             c->ConfigSource = sources[k];
             c->IsSensitive = false;
             c->Synonyms_n = 0;
-            c->ConfigType = 0;
-            c->Documentation = NULL;
         }
         out->Configs_n = w;
     }
@@ -395,8 +388,10 @@ int kafka__handle_InitProducerId(kafka_req_t *r, void *req_, void *resp_)
     resp->ProducerId = -1;
     resp->ProducerEpoch = -1;
     if (req->TransactionalId) {
-        say_warn_every(10, "conn %s: transactional producer refused (transactions are not "
-                           "supported)", r->peer);
+        say_warn_every(10,
+                       "conn %s: transactional producer refused (transactions are not "
+                       "supported)",
+                       r->peer);
         resp->ErrorCode = KAFKA_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         return KAFKA_REQ_DONE;
     }
@@ -409,5 +404,32 @@ int kafka__handle_InitProducerId(kafka_req_t *r, void *req_, void *resp_)
     resp->ErrorCode = 0;
     resp->ProducerId = pid;
     resp->ProducerEpoch = 0;
+    return KAFKA_REQ_DONE;
+}
+
+/* ---- FindCoordinator ---- */
+
+int kafka__handle_FindCoordinator(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_FindCoordinatorRequest_t *req = req_;
+    kafka_FindCoordinatorResponse_t *resp = resp_;
+    resp->ThrottleTimeMs = 0;
+    resp->ErrorMessage = NULL;
+    resp->NodeId = -1;
+    resp->Host = "";
+    resp->Port = -1;
+    if (req->KeyType != 0) {
+        /* Transactions have no coordinator here. */
+        resp->ErrorCode = KAFKA_ERR_COORDINATOR_NOT_AVAILABLE;
+        resp->ErrorMessage = "transactions are not supported";
+        return KAFKA_REQ_DONE;
+    }
+    char host[256];
+    int32_t port;
+    kafka__advertised(r->cfg, host, sizeof host, &port);
+    resp->ErrorCode = 0;
+    resp->NodeId = (int32_t)r->cfg->node_id;
+    resp->Host = kafka__strdup(r, host);
+    resp->Port = port;
     return KAFKA_REQ_DONE;
 }

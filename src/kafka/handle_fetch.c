@@ -114,7 +114,8 @@ static size_t fetch_run(fetch_state_t *st, bool *any_error)
             pd->HighWatermark = hwm;
             pd->LastStableOffset = hwm;
             pd->LogStartOffset = broker_partition_start(p);
-            if (r->api_version >= 9 && fp->CurrentLeaderEpoch != -1 && fp->CurrentLeaderEpoch != 0) {
+            if (r->api_version >= 9 && fp->CurrentLeaderEpoch != -1 &&
+                fp->CurrentLeaderEpoch != 0) {
                 pd->ErrorCode = fp->CurrentLeaderEpoch > 0 ? KAFKA_ERR_UNKNOWN_LEADER_EPOCH
                                                            : KAFKA_ERR_FENCED_LEADER_EPOCH;
                 *any_error = true;
@@ -305,14 +306,12 @@ int kafka__handle_ListOffsets(kafka_req_t *r, void *req_, void *resp_)
             pr->PartitionIndex = lp->PartitionIndex;
             pr->Timestamp = -1;
             pr->Offset = -1;
-            pr->LeaderEpoch = -1;
             broker_partition_t *p = t ? broker_topic_partition(t, lp->PartitionIndex) : NULL;
             if (!p) {
                 pr->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
             pr->ErrorCode = 0;
-            pr->LeaderEpoch = 0;
             if (lp->Timestamp == -1) {
                 pr->Offset = broker_partition_hwm(p);
             } else if (lp->Timestamp == -2) {

@@ -9,7 +9,11 @@
  *   answer at all; on any error the connection is closed, as Kafka does, so the client refreshes.
  * - Unknown topics are created when auto.create.topics.enable is on.
  * - Idempotent retries (same producer, epoch and sequence range as one of the last five batches)
- *   are answered with the original base offset and not appended again. */
+ *   are answered with the original base offset and not appended again.
+ * - Versions 0-2 carry the old message formats (magic 0 and 1), which Herald does not store:
+ *   every partition gets UNSUPPORTED_FOR_MESSAGE_FORMAT. They are advertised anyway because
+ *   librdkafka before 2.10 only compresses with gzip, snappy or lz4 when the broker's Produce
+ *   range includes v0; every client Herald targets sends v3 or later. */
 #include "kafka/handler_int.h"
 #include "util/err.h"
 #include "util/say.h"
@@ -39,10 +43,7 @@ static void cancel_all(produce_state_t *st)
         broker_waiter_cancel(&st->waits[i].w);
 }
 
-static void produce_abort(kafka_req_t *r)
-{
-    cancel_all(r->_state);
-}
+static void produce_abort(kafka_req_t *r) { cancel_all(r->_state); }
 
 static const kafka__deferred_t produce_ops = {produce_abort, NULL, produce_abort};
 
@@ -86,11 +87,18 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
     broker_t *b = r->broker;
     int16_t acks = req->Acks;
     bool bad_acks = acks != -1 && acks != 0 && acks != 1;
+    bool old_format = r->api_version < 3;
+    if (old_format)
+        say_warn_every(10,
+                       "conn %s: Produce v%d (message format v0/v1) is not supported; the "
+                       "client must use Produce v3 or later",
+                       r->peer, r->api_version);
     bool any_error = false;
     int32_t nt = req->TopicData_n < 0 ? 0 : req->TopicData_n;
     int total_parts = 0;
     for (int32_t i = 0; i < nt; i++)
-        total_parts += req->TopicData[i].PartitionData_n < 0 ? 0 : req->TopicData[i].PartitionData_n;
+        total_parts +=
+            req->TopicData[i].PartitionData_n < 0 ? 0 : req->TopicData[i].PartitionData_n;
 
     produce_state_t *st = kafka__alloc(r, sizeof *st);
     st->ops = &produce_ops;
@@ -111,7 +119,8 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
         tr->PartitionResponses =
             kafka__alloc(r, sizeof *tr->PartitionResponses * (size_t)(np ? np : 1));
         broker_topic_t *t = broker_topic_find(b, name);
-        if (!t && !bad_acks && r->cfg->auto_create_topics && broker_topic_name_valid(name)) {
+        if (!t && !bad_acks && !old_format && r->cfg->auto_create_topics &&
+            broker_topic_name_valid(name)) {
             const char *why = "";
             if (broker_topic_create(b, name, (int32_t)r->cfg->num_partitions, NULL, 0, false, &t,
                                     &why) < 0)
@@ -124,7 +133,11 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             pr->BaseOffset = -1;
             pr->LogAppendTimeMs = -1;
             pr->LogStartOffset = -1;
-            pr->ErrorMessage = NULL;
+            if (old_format) {
+                pr->ErrorCode = KAFKA_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+                any_error = true;
+                continue;
+            }
             if (bad_acks) {
                 pr->ErrorCode = KAFKA_ERR_INVALID_REQUIRED_ACKS;
                 any_error = true;
@@ -138,7 +151,6 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             }
             if (pd->Records.is_null || pd->Records.v.len == 0) {
                 pr->ErrorCode = KAFKA_ERR_INVALID_RECORD;
-                pr->ErrorMessage = "no records";
                 any_error = true;
                 continue;
             }
@@ -151,7 +163,6 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             pr->LogStartOffset = broker_partition_start(p);
             if (rc < 0) {
                 pr->ErrorCode = produce_error(rc);
-                pr->ErrorMessage = why;
                 any_error = true;
                 say_warn_every(5, "conn %s: produce to %s-%d rejected: %s", r->peer, name,
                                pd->Index, why);

@@ -1,45 +1,106 @@
-/* PLACEHOLDER: replaced by the storage engine's real header on merge. */
-#ifndef LOG_H
-#define LOG_H
+/* log/: the partition log. Stores RecordBatch v2 frames verbatim in segment files with sparse
+ * offset and time indexes, recovers after a crash, applies retention, and group-commits fsyncs on
+ * a flusher thread. Knows nothing of Kafka requests. */
+#ifndef LOG_LOG_H
+#define LOG_LOG_H
 
 #include "util/buf.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Size of the fixed RecordBatch v2 header. */
+#define LOG_BATCH_HEADER_LEN 61
+
+/* --- Configuration --- */
+
 typedef struct log_config {
-    int64_t segment_bytes;
-    int64_t segment_ms;
-    int64_t retention_ms;
-    int64_t retention_bytes;
-    int32_t index_interval_bytes;
-    bool preallocate;
+    int64_t segment_bytes;        /* log.segment.bytes, default 1 GiB (at most INT32_MAX) */
+    int64_t segment_ms;           /* log.roll.ms, default 7 days; roll when the active segment's
+                                     first batch is older */
+    int64_t retention_ms;         /* log.retention.ms, -1 = keep forever */
+    int64_t retention_bytes;      /* log.retention.bytes, -1 = unlimited */
+    int32_t index_interval_bytes; /* log.index.interval.bytes, default 4096 */
+    bool preallocate;             /* preallocate segment files to segment_bytes */
 } log_config_t;
+
 void log_config_defaults(log_config_t *cfg);
+
+/* Owned by the loop thread, except the functions marked thread-safe. */
 typedef struct log_partition log_partition_t;
+
+/* --- Lifecycle --- */
+
+/* Opens or creates the partition in `dir` (created if missing) and recovers it: segments not
+ * covered by the clean-shutdown marker are scanned (length, magic, CRC-32C, contiguous offsets);
+ * the first torn or corrupt batch and everything after it are truncated and indexes rebuilt.
+ * After a clean close no segment data is read. Returns 0, HD_EINVAL (bad cfg) or -errno. */
 int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t **out);
+/* Clean close: trims preallocation, syncs, writes the clean-shutdown marker, drops the
+ * creator's ref. NULL ok. close_dirty skips all of that (tests use it to simulate a crash). */
 void log_partition_close(log_partition_t *p);
 void log_partition_close_dirty(log_partition_t *p);
+/* Removes the partition's files and directory (after close). */
 int log_partition_destroy_dir(const char *dir);
-int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t *base_offset);
-int64_t log_partition_end_offset(const log_partition_t *p);
-int64_t log_partition_start_offset(const log_partition_t *p);
-int64_t log_partition_durable_offset(const log_partition_t *p);
-int64_t log_partition_size_bytes(const log_partition_t *p);
-ssize_t log_partition_read(log_partition_t *p, int64_t offset, int64_t max_offset,
-                           size_t max_bytes, hd_buf_t *out);
-int log_partition_find_time(log_partition_t *p, int64_t ts, int64_t max_offset,
-                            int64_t *base_offset, hd_buf_t *out);
-typedef int (*log_scan_cb)(void *ctx, const uint8_t hdr[61], int64_t base_offset);
-int log_partition_scan(log_partition_t *p, int64_t from_offset, log_scan_cb cb, void *ctx);
-int log_partition_apply_retention(log_partition_t *p, int64_t now_ms);
-int log_partition_sync(log_partition_t *p);
+/* Atomic refcount, thread-safe; the last unref frees. */
 void log_partition_ref(log_partition_t *p);
 void log_partition_unref(log_partition_t *p);
+
+/* --- Writing --- */
+
+/* Appends one complete RecordBatch v2 (CRC already checked by the caller): writes baseOffset =
+ * LEO and partitionLeaderEpoch = 0 into `batch` in place, rolls first if the segment is full or
+ * too old, writes it with one pwrite, updates the sparse indexes. Never fsyncs. Returns 0,
+ * HD_ETOOBIG (> segment_bytes), HD_EMALFORMED or -errno; a failed append changes nothing. */
+int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t *base_offset);
+/* Deletes whole inactive segments, oldest first: by time (largest timestamp < now -
+ * retention_ms) and by size (while the rest still holds >= retention_bytes, as Kafka). Returns
+ * the number removed or -errno. */
+int log_partition_apply_retention(log_partition_t *p, int64_t now_ms);
+/* Thread-safe (flusher): fdatasyncs every segment with unsynced data (and the directory after
+ * a roll), then advances the durable offset to the LEO seen when it started. On failure returns
+ * -errno and the partition stays un-durable until reopened (the error is sticky). */
+int log_partition_sync(log_partition_t *p);
+
+/* --- State --- */
+
+int64_t log_partition_end_offset(const log_partition_t *p);
+int64_t log_partition_start_offset(const log_partition_t *p);
+/* Thread-safe: everything below it is fsynced. */
+int64_t log_partition_durable_offset(const log_partition_t *p);
+int64_t log_partition_size_bytes(const log_partition_t *p);
+/* Number of segments (for tests and metrics). Loop thread. */
+size_t log_partition_segment_count(const log_partition_t *p);
+
+/* --- Reading --- */
+
+/* Appends whole batches to `out` from the one CONTAINING `offset`, none with base offset >=
+ * max_offset, stopping before max_bytes would be exceeded (the first batch is always whole).
+ * Returns bytes copied (0 at max_offset), HD_ERANGE outside [start, end], or -errno. */
+ssize_t log_partition_read(log_partition_t *p, int64_t offset, int64_t max_offset, size_t max_bytes,
+                           hd_buf_t *out);
+/* Copies the first batch (below max_offset) whose maxTimestamp >= ts into `out` and sets
+ * *base_offset. Returns 0, HD_ENOTFOUND or -errno. */
+int log_partition_find_time(log_partition_t *p, int64_t ts, int64_t max_offset,
+                            int64_t *base_offset, hd_buf_t *out);
+
+/* Calls cb with the header of every batch with base offset >= from_offset, in order; cb returns
+ * non-zero to stop. Returns 0 or an error. */
+typedef int (*log_scan_cb)(void *ctx, const uint8_t hdr[61], int64_t base_offset);
+int log_partition_scan(log_partition_t *p, int64_t from_offset, log_scan_cb cb, void *ctx);
+
+/* --- Group-commit flusher --- */
+
 typedef struct log_flusher log_flusher_t;
+
+/* Starts the flusher thread. notify(ctx) runs ON THE FLUSHER THREAD after each round that
+ * advanced at least one durable offset. */
 int log_flusher_start(void (*notify)(void *ctx), void *ctx, log_flusher_t **out);
+/* Loop thread: queues p for the next round (one flag check if queued); takes a ref. */
 void log_flusher_mark_dirty(log_flusher_t *f, log_partition_t *p);
+/* Runs a final round, stops the thread, frees. NULL ok. */
 void log_flusher_stop(log_flusher_t *f);
 
 #endif

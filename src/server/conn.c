@@ -27,10 +27,7 @@ static void maybe_resume(conn_t *c)
     server__start_read(c);
 }
 
-static void timer_close_cb(uv_handle_t *h)
-{
-    free(h);
-}
+static void timer_close_cb(uv_handle_t *h) { free(h); }
 
 static void creq_free(creq_t *q)
 {
@@ -155,7 +152,14 @@ static void process_input(conn_t *c)
 {
     server_t *s = c->srv;
     c->in_process = true;
-    while (!c->closing && !c->close_after_flush && c->nreqs < MAX_INFLIGHT) {
+    while (!c->closing && !c->close_after_flush) {
+        if (c->nreqs >= MAX_INFLIGHT) {
+            /* Answers that are ready make room; without this, frames already buffered would
+             * wait for the next read event, which a client awaiting answers never sends. */
+            flush_out(c);
+            if (c->closing || c->nreqs >= MAX_INFLIGHT)
+                break;
+        }
         hd_slice_t avail = hd_slice(c->in.p + c->in_pos, c->in.len - c->in_pos);
         hd_slice_t body;
         size_t consumed;

@@ -35,7 +35,7 @@ struct conn {
     bool closing;
     bool in_process; /* inside process_input(): completions must not re-enter it */
     bool close_after_flush;
-    char peer[64];
+    char peer[80];
 };
 
 struct server {

@@ -39,4 +39,3 @@ int hd_parse_hostport(const char *addr, char *host, int *port)
     *port = (int)p;
     return 0;
 }
-

@@ -38,8 +38,8 @@ typedef struct row {
 
 static const row_t rows[] = {
 #define ROW(type, m, key, flag, env, def, lo, hi, help)                                            \
-    {T_OF_##type, offsetof(hd_config_t, m), key, flag, env, DEF_INT_##type(def),                   \
-     DEF_STR_##type(def), lo, hi, help},
+    {T_OF_##type,         offsetof(hd_config_t, m), key, flag, env,                                \
+     DEF_INT_##type(def), DEF_STR_##type(def),      lo,  hi,   help},
     HD_CONFIG_TABLE(ROW)
 #undef ROW
 };

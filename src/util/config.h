@@ -34,10 +34,10 @@
       "Largest request frame; a larger size field closes the connection")                          \
     X(INT, segment_bytes, "log.segment.bytes", "segment-bytes", "HERALD_LOG_SEGMENT_BYTES",        \
       1073741824, 1048576, 2147483647, "Roll to a new segment file at this size")                  \
-    X(INT, roll_ms, "log.roll.ms", "roll-ms", "HERALD_LOG_ROLL_MS", 604800000, 1,                  \
-      INT64_MAX, "Roll to a new segment when the active one is older than this")                   \
-    X(INT, retention_ms, "log.retention.ms", "retention-ms", "HERALD_LOG_RETENTION_MS",            \
-      604800000, -1, INT64_MAX, "Delete segments older than this (-1: keep forever)")              \
+    X(INT, roll_ms, "log.roll.ms", "roll-ms", "HERALD_LOG_ROLL_MS", 604800000, 1, INT64_MAX,       \
+      "Roll to a new segment when the active one is older than this")                              \
+    X(INT, retention_ms, "log.retention.ms", "retention-ms", "HERALD_LOG_RETENTION_MS", 604800000, \
+      -1, INT64_MAX, "Delete segments older than this (-1: keep forever)")                         \
     X(INT, retention_bytes, "log.retention.bytes", "retention-bytes",                              \
       "HERALD_LOG_RETENTION_BYTES", -1, -1, INT64_MAX,                                             \
       "Delete oldest segments while a partition is larger than this (-1: no limit)")               \
@@ -49,8 +49,8 @@
       "Bytes between entries of the sparse offset index")                                          \
     X(BOOL, preallocate, "log.preallocate", "preallocate", "HERALD_LOG_PREALLOCATE", 1, 0, 1,      \
       "Preallocate segment files (faster fsync of a file that does not grow)")                     \
-    X(INT, max_connections, "max.connections", "max-connections", "HERALD_MAX_CONNECTIONS",        \
-      10000, 1, 1000000, "Connections accepted at once; more are closed on accept")                \
+    X(INT, max_connections, "max.connections", "max-connections", "HERALD_MAX_CONNECTIONS", 10000, \
+      1, 1000000, "Connections accepted at once; more are closed on accept")                       \
     X(INT, producer_id_expiration_ms, "producer.id.expiration.ms", "producer-id-expiration-ms",    \
       "HERALD_PRODUCER_ID_EXPIRATION_MS", 86400000, 1, INT64_MAX,                                  \
       "Forget an idle idempotent producer's sequence state after this")                            \

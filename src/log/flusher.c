@@ -1,0 +1,112 @@
+/* The group-commit flusher: one thread that owns every fdatasync of partition data.
+ *
+ * The loop thread marks partitions dirty after appending. The flusher sleeps on a condition
+ * variable; when woken it takes the whole dirty set, syncs each partition (one fdatasync covers
+ * every batch written before it started), calls notify() if any durable offset moved, and loops.
+ * Batches appended while a round runs are marked dirty again and go into the next round, so
+ * writing and syncing overlap. The dirty set holds a ref on each partition. */
+#include "log/log_int.h"
+#include "util/err.h"
+#include "util/mem.h"
+#include "util/say.h"
+
+#include <stdlib.h>
+
+struct log_flusher {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* mu: the dirty set and the stop flag. `work` is the flusher thread's own array. */
+    log_partition_t **dirty, **work;
+    size_t ndirty, dirty_cap, work_cap;
+    bool stop;
+    void (*notify)(void *ctx);
+    void *ctx;
+};
+
+static void *flusher_main(void *arg)
+{
+    log_flusher_t *f = arg;
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        while (f->ndirty == 0 && !f->stop)
+            pthread_cond_wait(&f->cv, &f->mu);
+        if (f->ndirty == 0 && f->stop)
+            break;
+        /* Swap arrays so mark_dirty can keep filling the other one without allocating. */
+        log_partition_t **work = f->dirty;
+        size_t n = f->ndirty, cap = f->dirty_cap;
+        f->dirty = f->work;
+        f->dirty_cap = f->work_cap;
+        f->ndirty = 0;
+        f->work = work;
+        f->work_cap = cap;
+        pthread_mutex_unlock(&f->mu);
+
+        bool advanced = false;
+        for (size_t i = 0; i < n; i++) {
+            log_partition_t *p = work[i];
+            /* Cleared before the sync: an append from now on queues p again. */
+            atomic_store(&p->flush_queued, false);
+            int64_t before = log_partition_durable_offset(p);
+            log_partition_sync(p); /* logs its own errors */
+            if (log_partition_durable_offset(p) > before)
+                advanced = true;
+            log_partition_unref(p);
+        }
+        if (advanced && f->notify)
+            f->notify(f->ctx);
+        pthread_mutex_lock(&f->mu);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+int log_flusher_start(void (*notify)(void *ctx), void *ctx, log_flusher_t **out)
+{
+    log_flusher_t *f = hd_calloc(1, sizeof *f);
+    f->notify = notify;
+    f->ctx = ctx;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    int rc = pthread_create(&f->thread, NULL, flusher_main, f);
+    if (rc) {
+        pthread_cond_destroy(&f->cv);
+        pthread_mutex_destroy(&f->mu);
+        free(f);
+        return -rc;
+    }
+    *out = f;
+    return 0;
+}
+
+void log_flusher_mark_dirty(log_flusher_t *f, log_partition_t *p)
+{
+    if (atomic_exchange(&p->flush_queued, true))
+        return;
+    log_partition_ref(p);
+    pthread_mutex_lock(&f->mu);
+    if (f->ndirty == f->dirty_cap) {
+        f->dirty_cap = f->dirty_cap ? f->dirty_cap * 2 : 64;
+        f->dirty = hd_realloc(f->dirty, f->dirty_cap * sizeof *f->dirty);
+    }
+    f->dirty[f->ndirty++] = p;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void log_flusher_stop(log_flusher_t *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->stop = true;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->thread, NULL);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    free(f->dirty);
+    free(f->work);
+    free(f);
+}

@@ -1,0 +1,178 @@
+/* Private to log/: the segment and partition structs and the helpers shared by its files. */
+#ifndef LOG_LOG_INT_H
+#define LOG_LOG_INT_H
+
+#include "log/log.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Field offsets inside the RecordBatch v2 header (see batch.c). */
+enum {
+    LOG_HDR_BASE_OFFSET = 0,
+    LOG_HDR_BATCH_LENGTH = 8,
+    LOG_HDR_LEADER_EPOCH = 12,
+    LOG_HDR_MAGIC = 16,
+    LOG_HDR_CRC = 17,
+    LOG_HDR_ATTRIBUTES = 21,
+    LOG_HDR_LAST_OFFSET_DELTA = 23,
+    LOG_HDR_BASE_TIMESTAMP = 27,
+    LOG_HDR_MAX_TIMESTAMP = 35,
+    LOG_HDR_PRODUCER_ID = 43,
+    LOG_HDR_RECORDS_COUNT = 57,
+};
+
+/* Chunk size for streaming reads (CRC checks during recovery). */
+#define LOG_SCRATCH_LEN (64 * 1024)
+
+/* Largest batch the log accepts or believes on disk (positions in the index are u32). */
+#define LOG_BATCH_MAX_LEN INT32_MAX
+
+/* The fields of a batch header that the log uses. */
+typedef struct log_hdr {
+    int64_t base_offset;
+    int64_t total_len; /* batchLength + 12 */
+    int32_t last_offset_delta;
+    int64_t max_timestamp;
+} log_hdr_t;
+
+static inline uint32_t log__get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t log__get_u64(const uint8_t *p)
+{
+    return (uint64_t)log__get_u32(p) << 32 | log__get_u32(p + 4);
+}
+
+static inline void log__put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline void log__put_u64(uint8_t *p, uint64_t v)
+{
+    log__put_u32(p, (uint32_t)(v >> 32));
+    log__put_u32(p + 4, (uint32_t)v);
+}
+
+/* batch.c */
+/* Parses the header structure (length >= 61, magic 2, lastOffsetDelta >= 0). No CRC check.
+ * Returns 0 or HD_EMALFORMED. */
+int log__hdr_parse(const uint8_t hdr[LOG_BATCH_HEADER_LEN], log_hdr_t *h);
+/* Checks the CRC-32C of a complete batch held in memory. */
+bool log__batch_crc_ok(const uint8_t *batch, size_t len);
+
+/* One offset-index entry: the batch with base offset base+rel starts at byte pos. */
+typedef struct log_idx_entry {
+    uint32_t rel;
+    uint32_t pos;
+} log_idx_entry_t;
+
+/* One time-index entry: every batch up to and including offset base+rel has maxTimestamp <= ts. */
+typedef struct log_tidx_entry {
+    int64_t ts;
+    uint32_t rel;
+} log_tidx_entry_t;
+
+/* A segment: one .log file and its two index files. Owned by the loop thread; the flusher thread
+ * only reads base_offset and log_fd (both fixed for the segment's life) while holding a ref. */
+typedef struct log_segment {
+    atomic_int refs;
+    int64_t base_offset;
+    int log_fd;
+    int idx_fd, tidx_fd; /* open only while the segment is active or being rebuilt */
+    char *path;          /* "<dir>/<20 digits>." ; the extension is appended in place */
+    size_t path_stem_len;
+
+    int64_t size;        /* bytes of valid batches */
+    int64_t next_offset; /* offset after the last batch */
+    int64_t max_ts;      /* largest maxTimestamp, valid when max_ts_known */
+    bool max_ts_known;
+    int64_t first_ts; /* roll-by-age reference; INT64_MIN until known */
+    bool file_longer; /* the file may extend past size (preallocated): trim before inactive */
+    bool idx_dirty;   /* index files written since open: sync them at clean close */
+
+    int64_t bytes_since_index;
+    /* In-memory copy of the indexes, loaded lazily (idx_loaded); appends go to file and memory. */
+    bool idx_loaded;
+    log_idx_entry_t *idx;
+    size_t idx_n, idx_cap;
+    log_tidx_entry_t *tidx;
+    size_t tidx_n, tidx_cap;
+    int64_t idx_file_n, tidx_file_n; /* entries in the files; -1 = unknown (use file size) */
+    int64_t tidx_last_ts;            /* ts of the last time-index entry, INT64_MIN if none */
+} log_segment_t;
+
+/* segment.c */
+log_segment_t *log__segment_new(const char *dir, int64_t base_offset);
+void log__segment_ref(log_segment_t *s);
+void log__segment_unref(log_segment_t *s);
+/* Returns s->path with `ext` ("log", "index", "timeindex", or "" for the stem) appended. */
+const char *log__segment_path(log_segment_t *s, const char *ext);
+/* Creates (truncating) all three files and preallocates the log if prealloc > 0. */
+int log__segment_create(log_segment_t *s, int64_t prealloc);
+/* Opens the existing .log read-write; sets *file_size. */
+int log__segment_open_log(log_segment_t *s, int64_t *file_size);
+/* Opens (creating) the index files read-write. */
+int log__segment_open_index(log_segment_t *s);
+void log__segment_close_index(log_segment_t *s);
+/* Scans and verifies batches from `pos` expecting base offset `expect`, up to file_size; adds
+ * index entries; sets size/next_offset/max_ts to the end of the last good batch. Returns 1 if
+ * invalid bytes followed (the caller truncates), 0 if the scan reached file_size, or -errno. */
+int log__segment_recover(log_segment_t *s, int64_t pos, int64_t expect, int64_t file_size,
+                         int32_t interval);
+/* Notes one batch appended at `pos` for the indexes: writes entries to the files (not yet
+ * counted) and returns whether entries were written in *idx_written and *tidx_written; the caller
+ * commits with log__segment_index_commit() after the batch itself is written. */
+int log__segment_index_prepare(log_segment_t *s, int32_t interval, const log_hdr_t *h, int64_t pos,
+                               bool *idx_written, bool *tidx_written);
+void log__segment_index_commit(log_segment_t *s, const log_hdr_t *h, int64_t pos, bool idx_written,
+                               bool tidx_written);
+/* Writes the final time-index entry (segment max timestamp) if it is not there yet. */
+int log__segment_tidx_finalize(log_segment_t *s);
+/* Loads (and validates, rebuilding if invalid) the in-memory indexes. */
+int log__segment_index_load(log_segment_t *s, int32_t interval);
+/* Makes s->max_ts known (reads the last time-index entry). */
+int log__segment_max_ts(log_segment_t *s, int32_t interval, int64_t *out);
+/* Byte position to start scanning from for `offset` (index loaded). */
+int64_t log__segment_lookup(const log_segment_t *s, int64_t offset);
+/* Position of the first indexed batch with base >= offset, or s->size. */
+int64_t log__segment_upper_bound(const log_segment_t *s, int64_t offset);
+/* Offset to start a time search from (index loaded): every batch before it has maxTs < ts. */
+int64_t log__segment_time_lookup(const log_segment_t *s, int64_t ts);
+/* Reads and parses the header at pos (pos + 61 <= size). Returns 0, HD_ECORRUPT or -errno. */
+int log__segment_read_hdr(const log_segment_t *s, int64_t pos, uint8_t hdr[LOG_BATCH_HEADER_LEN],
+                          log_hdr_t *h);
+/* Unlinks the three files (the fds stay valid until the last unref). */
+void log__segment_unlink(log_segment_t *s);
+
+/* The partition. Loop thread, except the fields under `lock` and the atomics. */
+struct log_partition {
+    atomic_int refs;
+    char *dir;
+    log_config_t cfg;
+
+    /* The segment array is changed only by the loop thread and only under `lock`, so the loop
+     * reads it freely and the flusher reads it under `lock`. */
+    log_segment_t **segs;
+    size_t nsegs, segs_cap;
+    int64_t leo;
+    int64_t size_bytes;
+
+    pthread_mutex_t lock;
+    int64_t snap_leo; /* lock: LEO after the last completed append */
+    bool dir_dirty;   /* lock: files created since the last sync */
+    int sync_err;     /* lock: sticky fdatasync failure */
+    _Atomic int64_t durable;
+
+    atomic_bool flush_queued; /* flusher.c: already in the flusher's dirty set */
+};
+
+#endif

@@ -1,0 +1,649 @@
+/* The partition log: opening with recovery, appends and rolls, retention, syncs, clean close.
+ * Reads are in read.c, segment files and indexes in segment.c, the flusher in flusher.c.
+ *
+ * Threads: everything here runs on the loop thread except log_partition_sync() (any thread,
+ * usually the flusher), log_partition_durable_offset() and ref/unref. The two sides share only
+ * `lock` (the segment array, the LEO snapshot, the dir-dirty flag, the sticky sync error) and the
+ * atomic durable offset. A sync takes refs on the segments it fsyncs, so a concurrent roll or
+ * retention never closes an fd under it.
+ *
+ * The clean-shutdown marker, file "clean-shutdown" in the partition directory, 68 bytes, all
+ * integers big-endian:
+ *   byte  0  magic         u32  0x48444353 ("HDCS")
+ *   byte  4  version       u32  1
+ *   byte  8  active_base   i64  base offset of the active segment at close
+ *   byte 16  end_offset    i64  log end offset at close
+ *   byte 24  active_size   i64  valid bytes in the active segment's .log
+ *   byte 32  idx_entries   i64  entries in the active segment's .index
+ *   byte 40  tidx_entries  i64  entries in the active segment's .timeindex
+ *   byte 48  tidx_last_ts  i64  ts of the last .timeindex entry (INT64_MIN if none)
+ *   byte 56  max_ts        i64  largest maxTimestamp in the active segment (-1 if none)
+ *   byte 64  crc           u32  CRC-32C of bytes 0..63
+ * It is written (tmp file + rename) only after every segment was fsynced at close, and describes
+ * a prefix of the log that appends never change. So it is not removed on open: the next open
+ * trusts every segment before active_base and the active segment up to active_size, and scans only
+ * what lies beyond (a tail appended after the reopen, and any later segment) like any crash
+ * recovery. A marker that does not match the files (segment missing or shorter) is ignored and
+ * removed, and every segment is scanned. */
+#include "log/log_int.h"
+#include "util/crc32c.h"
+#include "util/err.h"
+#include "util/fileio.h"
+#include "util/mem.h"
+#include "util/monotime.h"
+#include "util/say.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MARKER_NAME "clean-shutdown"
+#define MARKER_MAGIC 0x48444353u
+#define MARKER_LEN 68
+
+typedef struct marker {
+    int64_t active_base, end_offset, active_size, idx_n, tidx_n, tidx_last_ts, max_ts;
+} marker_t;
+
+void log_config_defaults(log_config_t *cfg)
+{
+    cfg->segment_bytes = 1024LL * 1024 * 1024;
+    cfg->segment_ms = 7LL * 24 * 3600 * 1000;
+    cfg->retention_ms = -1;
+    cfg->retention_bytes = -1;
+    cfg->index_interval_bytes = 4096;
+    cfg->preallocate = false;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *s = hd_malloc(n);
+    snprintf(s, n, "%s/%s", dir, name);
+    return s;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char *tmp = hd_strdup(dir);
+    int rc = 0;
+    for (char *c = tmp + 1; *c; c++) {
+        if (*c != '/')
+            continue;
+        *c = 0;
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            rc = -errno;
+        *c = '/';
+        if (rc)
+            break;
+    }
+    if (!rc && mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        rc = -errno;
+    free(tmp);
+    return rc;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Lists the base offsets of the .log files in dir, sorted. */
+static int list_segments(const char *dir, int64_t **out, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (strlen(nm) != 24 || strcmp(nm + 20, ".log") != 0)
+            continue;
+        int64_t v = 0;
+        bool ok = true;
+        for (int i = 0; i < 20 && ok; i++) {
+            ok = nm[i] >= '0' && nm[i] <= '9' && v <= (INT64_MAX - 9) / 10;
+            v = v * 10 + (nm[i] - '0');
+        }
+        if (!ok)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = hd_realloc(*out, cap * sizeof **out);
+        }
+        (*out)[(*n)++] = v;
+    }
+    closedir(d);
+    if (*n)
+        qsort(*out, *n, sizeof **out, cmp_i64);
+    return 0;
+}
+
+static bool marker_read(const char *dir, marker_t *m)
+{
+    char *path = join(dir, MARKER_NAME);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return false;
+    uint8_t b[MARKER_LEN + 1];
+    ssize_t n = hd_io_pread_full(fd, b, sizeof b, 0);
+    close(fd);
+    if (n != MARKER_LEN || log__get_u32(b) != MARKER_MAGIC || log__get_u32(b + 4) != 1 ||
+        hd_crc32c(0, b, 64) != log__get_u32(b + 64))
+        return false;
+    int64_t *f[] = {&m->active_base, &m->end_offset,   &m->active_size, &m->idx_n,
+                    &m->tidx_n,      &m->tidx_last_ts, &m->max_ts};
+    for (size_t i = 0; i < HD_ARRAY_LEN(f); i++)
+        *f[i] = (int64_t)log__get_u64(b + 8 + 8 * i);
+    return m->active_base >= 0 && m->end_offset >= m->active_base && m->active_size >= 0 &&
+           m->active_size <= INT32_MAX && m->idx_n >= 0 && m->tidx_n >= 0 &&
+           m->idx_n <= m->active_size && m->tidx_n <= m->active_size + 1 &&
+           m->end_offset - m->active_base <= UINT32_MAX + 1LL;
+}
+
+static int marker_write(log_partition_t *p)
+{
+    log_segment_t *s = p->segs[p->nsegs - 1];
+    uint8_t b[MARKER_LEN];
+    log__put_u32(b, MARKER_MAGIC);
+    log__put_u32(b + 4, 1);
+    int64_t f[] = {s->base_offset, p->leo,          s->size,  s->idx_file_n,
+                   s->tidx_file_n, s->tidx_last_ts, s->max_ts};
+    for (size_t i = 0; i < HD_ARRAY_LEN(f); i++)
+        log__put_u64(b + 8 + 8 * i, (uint64_t)f[i]);
+    log__put_u32(b + 64, hd_crc32c(0, b, 64));
+    char *tmp = join(p->dir, MARKER_NAME ".tmp"), *path = join(p->dir, MARKER_NAME);
+    int rc = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    rc = hd_io_pwrite_all(fd, b, sizeof b, 0);
+    close(fd);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+out:
+    free(tmp);
+    free(path);
+    return rc;
+}
+
+static void segs_push(log_partition_t *p, log_segment_t *s)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->nsegs == p->segs_cap) {
+        p->segs_cap = p->segs_cap ? p->segs_cap * 2 : 8;
+        p->segs = hd_realloc(p->segs, p->segs_cap * sizeof *p->segs);
+    }
+    p->segs[p->nsegs++] = s;
+    p->dir_dirty = true;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Deletes segments [from, nsegs): they follow a truncation, so their offsets no longer connect. */
+static void drop_segments_from(log_partition_t *p, size_t from)
+{
+    while (p->nsegs > from) {
+        log_segment_t *s = p->segs[--p->nsegs];
+        say_warn("segment %s: follows a truncated segment, deleting", log__segment_path(s, "log"));
+        log__segment_unlink(s);
+        log__segment_unref(s);
+    }
+}
+
+static void partition_free(log_partition_t *p)
+{
+    for (size_t i = 0; i < p->nsegs; i++)
+        log__segment_unref(p->segs[i]);
+    free(p->segs);
+    free(p->dir);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+/* Logs and truncates the invalid tail that log__segment_recover() reported (kind 1 or 2). */
+static int truncate_tail(log_segment_t *s, int kind, int64_t file_size)
+{
+    if (kind == 1)
+        say_warn("segment %s: torn or corrupt batch at %lld, truncating %lld bytes",
+                 log__segment_path(s, "log"), (long long)s->size, (long long)(file_size - s->size));
+    else
+        say_info("segment %s: zero tail at %lld, trimming", log__segment_path(s, "log"),
+                 (long long)s->size);
+    s->file_longer = false;
+    return hd_io.ftruncate(s->log_fd, (off_t)s->size);
+}
+
+/* Recovers the segments from index `from` on by scanning them in full. */
+static int recover_from(log_partition_t *p, size_t from, const int64_t *fsize)
+{
+    int32_t iv = p->cfg.index_interval_bytes;
+    for (size_t i = from; i < p->nsegs; i++) {
+        log_segment_t *s = p->segs[i];
+        if (i > 0 && s->base_offset != p->segs[i - 1]->next_offset) {
+            say_warn("segment %s: base offset does not follow the previous segment",
+                     log__segment_path(s, "log"));
+            drop_segments_from(p, i);
+            break;
+        }
+        int rc = log__segment_open_index(s);
+        if (rc == 0)
+            rc = log__segment_recover(s, 0, s->base_offset, fsize[i], iv);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            if ((rc = truncate_tail(s, rc, fsize[i])) < 0)
+                return rc;
+            drop_segments_from(p, i + 1);
+        }
+        if (i + 1 < p->nsegs) {
+            if ((rc = log__segment_tidx_finalize(s)) < 0)
+                return rc;
+            log__segment_close_index(s);
+        }
+    }
+    return 0;
+}
+
+static int validate_config(const log_config_t *cfg)
+{
+    if (cfg->segment_bytes < LOG_BATCH_HEADER_LEN || cfg->segment_bytes > INT32_MAX ||
+        cfg->index_interval_bytes < 0)
+        return HD_EINVAL;
+    return 0;
+}
+
+int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t **out)
+{
+    int rc = validate_config(cfg);
+    if (rc < 0)
+        return rc;
+    if ((rc = mkdir_p(dir)) < 0)
+        return rc;
+    log_partition_t *p = hd_calloc(1, sizeof *p);
+    atomic_init(&p->refs, 1);
+    atomic_init(&p->durable, 0);
+    atomic_init(&p->flush_queued, false);
+    pthread_mutex_init(&p->lock, NULL);
+    p->dir = hd_strdup(dir);
+    p->cfg = *cfg;
+    int64_t *bases = NULL, *fsize = NULL;
+    size_t nb = 0;
+    bool dirty_scan = false;
+    if ((rc = list_segments(dir, &bases, &nb)) < 0)
+        goto fail;
+    if (nb == 0) {
+        log_segment_t *s = log__segment_new(dir, 0);
+        if ((rc = log__segment_create(s, 0)) < 0) {
+            log__segment_unref(s);
+            goto fail;
+        }
+        segs_push(p, s);
+    } else {
+        fsize = hd_calloc(nb, sizeof *fsize);
+        for (size_t i = 0; i < nb; i++) {
+            log_segment_t *s = log__segment_new(dir, bases[i]);
+            segs_push(p, s);
+            if ((rc = log__segment_open_log(s, &fsize[i])) < 0)
+                goto fail;
+        }
+        marker_t m;
+        bool have_marker = marker_read(dir, &m);
+        ssize_t t = -1;
+        for (size_t i = 0; have_marker && i < nb; i++)
+            if (bases[i] == m.active_base && fsize[i] >= m.active_size)
+                t = (ssize_t)i;
+        if (t < 0) {
+            char *path = join(dir, MARKER_NAME);
+            if (unlink(path) == 0)
+                hd_io_fsync_dir(dir);
+            free(path);
+        }
+        for (ssize_t i = 0; i < t; i++) {
+            log_segment_t *s = p->segs[i];
+            s->size = fsize[i];
+            s->next_offset = bases[i + 1];
+        }
+        if (t >= 0) {
+            log_segment_t *s = p->segs[t];
+            s->size = m.active_size;
+            s->next_offset = m.end_offset;
+            s->max_ts = m.max_ts;
+            s->max_ts_known = true;
+            s->idx_file_n = m.idx_n;
+            s->tidx_file_n = m.tidx_n;
+            s->tidx_last_ts = m.tidx_last_ts;
+            if ((rc = log__segment_open_index(s)) < 0 ||
+                (rc = hd_io.ftruncate(s->idx_fd, (off_t)(m.idx_n * 8))) < 0 ||
+                (rc = hd_io.ftruncate(s->tidx_fd, (off_t)(m.tidx_n * 12))) < 0)
+                goto fail;
+            if (fsize[t] > m.active_size) {
+                dirty_scan = true;
+                rc = log__segment_recover(s, m.active_size, m.end_offset, fsize[t],
+                                          cfg->index_interval_bytes);
+                if (rc < 0)
+                    goto fail;
+                if (rc > 0) {
+                    if ((rc = truncate_tail(s, rc, fsize[t])) < 0)
+                        goto fail;
+                    drop_segments_from(p, (size_t)t + 1);
+                }
+            }
+            if ((size_t)t + 1 < p->nsegs) {
+                if ((rc = log__segment_tidx_finalize(s)) < 0)
+                    goto fail;
+                log__segment_close_index(s);
+            }
+        }
+        if ((size_t)(t + 1) < p->nsegs) {
+            dirty_scan = true;
+            if ((rc = recover_from(p, (size_t)(t + 1), fsize)) < 0)
+                goto fail;
+        }
+    }
+    log_segment_t *act = p->segs[p->nsegs - 1];
+    if ((rc = log__segment_open_index(act)) < 0)
+        goto fail;
+    if (cfg->preallocate && act->size < cfg->segment_bytes &&
+        hd_io.fallocate(act->log_fd, 0, (off_t)cfg->segment_bytes) == 0)
+        act->file_longer = true;
+    for (size_t i = 0; i < p->nsegs; i++)
+        p->size_bytes += p->segs[i]->size;
+    p->leo = act->next_offset;
+    p->snap_leo = p->leo;
+    if (dirty_scan) {
+        /* Recovered data may still sit only in the page cache (the process, not the machine,
+         * crashed): make it durable before calling it so. */
+        for (size_t i = 0; i < p->nsegs; i++)
+            if ((rc = hd_io.fdatasync(p->segs[i]->log_fd)) < 0)
+                goto fail;
+        hd_io_fsync_dir(dir);
+        say_info("partition %s: recovered after an unclean shutdown: every batch since the last "
+                 "clean shutdown checked, log end offset %lld",
+                 dir, (long long)p->leo);
+    }
+    atomic_store(&p->durable, p->leo);
+    free(bases);
+    free(fsize);
+    *out = p;
+    return 0;
+fail:
+    say_error("partition %s: open failed: %s", dir, hd_strerror(rc));
+    free(bases);
+    free(fsize);
+    partition_free(p);
+    return rc;
+}
+
+void log_partition_ref(log_partition_t *p) { atomic_fetch_add(&p->refs, 1); }
+
+void log_partition_unref(log_partition_t *p)
+{
+    if (p && atomic_fetch_sub(&p->refs, 1) == 1)
+        partition_free(p);
+}
+
+/* fdatasyncs the index files written this session (they are trusted after a clean close). */
+static int sync_indexes(log_partition_t *p)
+{
+    for (size_t i = 0; i < p->nsegs; i++) {
+        log_segment_t *s = p->segs[i];
+        if (!s->idx_dirty)
+            continue;
+        bool opened_here = s->idx_fd < 0;
+        int rc = log__segment_open_index(s);
+        if (rc == 0 && (rc = hd_io.fdatasync(s->idx_fd)) == 0)
+            rc = hd_io.fdatasync(s->tidx_fd);
+        if (opened_here)
+            log__segment_close_index(s);
+        if (rc < 0)
+            return rc;
+        s->idx_dirty = false;
+    }
+    return 0;
+}
+
+void log_partition_close(log_partition_t *p)
+{
+    if (!p)
+        return;
+    log_segment_t *act = p->segs[p->nsegs - 1];
+    int rc = 0;
+    if (act->file_longer && (rc = hd_io.ftruncate(act->log_fd, (off_t)act->size)) == 0)
+        act->file_longer = false;
+    if (rc == 0)
+        rc = log__segment_tidx_finalize(act);
+    if (rc == 0)
+        rc = sync_indexes(p);
+    if (rc == 0)
+        rc = hd_io.fdatasync(act->log_fd); /* covers the trim */
+    if (rc == 0)
+        rc = log_partition_sync(p);
+    if (rc == 0)
+        rc = marker_write(p);
+    if (rc < 0)
+        say_error("partition %s: unclean close: %s", p->dir, hd_strerror(rc));
+    log_partition_unref(p);
+}
+
+void log_partition_close_dirty(log_partition_t *p) { log_partition_unref(p); }
+
+int log_partition_destroy_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *path = join(dir, e->d_name);
+        unlink(path);
+        free(path);
+    }
+    closedir(d);
+    return rmdir(dir) < 0 ? -errno : 0;
+}
+
+/* Loop thread: closes the active segment and starts a new one at the log end offset. */
+static int roll(log_partition_t *p)
+{
+    log_segment_t *old = p->segs[p->nsegs - 1];
+    log_segment_t *s = log__segment_new(p->dir, p->leo);
+    int rc = log__segment_create(s, p->cfg.preallocate ? p->cfg.segment_bytes : 0);
+    if (rc < 0) {
+        say_error("segment %s: create failed: %s", log__segment_path(s, "log"), hd_strerror(rc));
+        log__segment_unref(s);
+        return rc;
+    }
+    if (old->file_longer) {
+        if ((rc = hd_io.ftruncate(old->log_fd, (off_t)old->size)) == 0)
+            old->file_longer = false;
+        else
+            say_warn("segment %s: trim failed: %s", log__segment_path(old, "log"), hd_strerror(rc));
+    }
+    if ((rc = log__segment_tidx_finalize(old)) < 0) {
+        /* An empty time index makes the next load rebuild it instead of trusting a wrong max. */
+        say_warn("segment %s: time index write failed: %s", log__segment_path(old, "timeindex"),
+                 hd_strerror(rc));
+        hd_io.ftruncate(old->tidx_fd, 0);
+    }
+    log__segment_close_index(old);
+    segs_push(p, s);
+    return 0;
+}
+
+static bool need_roll(log_partition_t *p, log_segment_t *s, const log_hdr_t *h)
+{
+    if (s->size == 0)
+        return false;
+    if (s->size + h->total_len > p->cfg.segment_bytes ||
+        p->leo - s->base_offset + h->last_offset_delta > UINT32_MAX)
+        return true;
+    if (p->cfg.segment_ms < 0)
+        return false;
+    int64_t now = hd_wall_ms();
+    if (s->first_ts == INT64_MIN) {
+        uint8_t hdr[LOG_BATCH_HEADER_LEN];
+        log_hdr_t fh;
+        s->first_ts = log__segment_read_hdr(s, 0, hdr, &fh) == 0 && fh.max_timestamp >= 0
+                          ? fh.max_timestamp
+                          : now;
+    }
+    return now - s->first_ts > p->cfg.segment_ms;
+}
+
+int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t *base_offset)
+{
+    log_hdr_t h;
+    if (len < LOG_BATCH_HEADER_LEN || log__hdr_parse(batch, &h) < 0 || h.total_len != (int64_t)len)
+        return HD_EMALFORMED;
+    if ((int64_t)len > p->cfg.segment_bytes)
+        return HD_ETOOBIG;
+    log_segment_t *s = p->segs[p->nsegs - 1];
+    int rc;
+    if (need_roll(p, s, &h)) {
+        if ((rc = roll(p)) < 0)
+            return rc;
+        s = p->segs[p->nsegs - 1];
+    }
+    h.base_offset = p->leo;
+    log__put_u64(batch + LOG_HDR_BASE_OFFSET, (uint64_t)p->leo);
+    log__put_u32(batch + LOG_HDR_LEADER_EPOCH, 0);
+    int64_t pos = s->size;
+    bool iw, tw;
+    if ((rc = log__segment_index_prepare(s, p->cfg.index_interval_bytes, &h, pos, &iw, &tw)) < 0)
+        return rc;
+    if ((rc = hd_io_pwrite_all(s->log_fd, batch, len, (off_t)pos)) < 0) {
+        /* Drop a partial write so it does not occupy space; recovery would stop there anyway. */
+        if (!s->file_longer)
+            hd_io.ftruncate(s->log_fd, (off_t)pos);
+        return rc;
+    }
+    log__segment_index_commit(s, &h, pos, iw, tw);
+    if (pos == 0)
+        s->first_ts = h.max_timestamp >= 0 ? h.max_timestamp : hd_wall_ms();
+    p->leo = s->next_offset;
+    p->size_bytes += (int64_t)len;
+    pthread_mutex_lock(&p->lock);
+    p->snap_leo = p->leo;
+    pthread_mutex_unlock(&p->lock);
+    *base_offset = h.base_offset;
+    return 0;
+}
+
+int64_t log_partition_end_offset(const log_partition_t *p) { return p->leo; }
+
+int64_t log_partition_start_offset(const log_partition_t *p) { return p->segs[0]->base_offset; }
+
+int64_t log_partition_durable_offset(const log_partition_t *p)
+{
+    return atomic_load(&((log_partition_t *)p)->durable);
+}
+
+int64_t log_partition_size_bytes(const log_partition_t *p) { return p->size_bytes; }
+
+size_t log_partition_segment_count(const log_partition_t *p) { return p->nsegs; }
+
+int log_partition_apply_retention(log_partition_t *p, int64_t now_ms)
+{
+    int removed = 0;
+    while (p->nsegs > 1) {
+        log_segment_t *s = p->segs[0];
+        bool del = false;
+        if (p->cfg.retention_ms >= 0) {
+            int64_t mt;
+            int rc = log__segment_max_ts(s, p->cfg.index_interval_bytes, &mt);
+            if (rc < 0)
+                return rc;
+            if (mt < 0) {
+                /* No batch carries a timestamp: age the segment by its file's last write, as
+                 * Kafka does, rather than expiring it at once. */
+                struct stat st;
+                if (stat(log__segment_path(s, "log"), &st) == 0)
+                    mt = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+                else
+                    mt = now_ms;
+            }
+            del = mt < now_ms - p->cfg.retention_ms;
+        }
+        if (!del && p->cfg.retention_bytes >= 0)
+            del = p->size_bytes - s->size >= p->cfg.retention_bytes;
+        if (!del)
+            break;
+        pthread_mutex_lock(&p->lock);
+        memmove(p->segs, p->segs + 1, (p->nsegs - 1) * sizeof *p->segs);
+        p->nsegs--;
+        pthread_mutex_unlock(&p->lock);
+        p->size_bytes -= s->size;
+        say_info("segment %s: deleted by retention", log__segment_path(s, "log"));
+        log__segment_unlink(s);
+        log__segment_unref(s);
+        removed++;
+    }
+    return removed;
+}
+
+int log_partition_sync(log_partition_t *p)
+{
+    log_segment_t *local[8], **segs = local;
+    pthread_mutex_lock(&p->lock);
+    int rc = p->sync_err;
+    int64_t durable = atomic_load(&p->durable), target = p->snap_leo;
+    bool dir_dirty = p->dir_dirty;
+    if (rc || (target <= durable && !dir_dirty)) {
+        pthread_mutex_unlock(&p->lock);
+        return rc;
+    }
+    size_t first = 0;
+    for (size_t i = p->nsegs; i-- > 0;)
+        if (p->segs[i]->base_offset <= durable) {
+            first = i;
+            break;
+        }
+    size_t n = p->nsegs - first;
+    if (n > HD_ARRAY_LEN(local))
+        segs = hd_malloc(n * sizeof *segs);
+    for (size_t i = 0; i < n; i++) {
+        segs[i] = p->segs[first + i];
+        log__segment_ref(segs[i]);
+    }
+    p->dir_dirty = false;
+    pthread_mutex_unlock(&p->lock);
+
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = hd_io.fdatasync(segs[i]->log_fd);
+        log__segment_unref(segs[i]);
+    }
+    if (segs != local)
+        free(segs);
+    if (rc == 0 && dir_dirty)
+        rc = hd_io_fsync_dir(p->dir);
+
+    pthread_mutex_lock(&p->lock);
+    if (rc < 0) {
+        /* After a failed fdatasync Linux may have dropped the dirty pages, so a later successful
+         * one proves nothing: the partition stays un-durable until it is reopened (recovered). */
+        p->sync_err = rc;
+        p->dir_dirty = p->dir_dirty || dir_dirty;
+    } else if (target > atomic_load(&p->durable)) {
+        atomic_store(&p->durable, target);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (rc < 0)
+        say_error("partition %s: fdatasync failed, durable offset stays at %lld: %s", p->dir,
+                  (long long)durable, hd_strerror(rc));
+    return rc;
+}

@@ -1,0 +1,167 @@
+/* Reading the partition log: fetch reads, timestamp lookups and header scans. Loop thread.
+ * Every read starts from the sparse offset index (segment.c) and walks batch headers with pread;
+ * the batches themselves are copied with one pread per segment. */
+#include "log/log_int.h"
+#include "util/err.h"
+#include "util/fileio.h"
+
+/* Index of the last segment whose base offset is <= offset (offset >= the start offset). */
+static size_t find_segment(const log_partition_t *p, int64_t offset)
+{
+    size_t lo = 0, hi = p->nsegs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->segs[mid]->base_offset <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? lo - 1 : 0;
+}
+
+/* Finds the batch of s that contains offset. Returns 0 with *pos and *h set, 1 if the segment
+ * holds no such batch, or an error. */
+static int find_batch(log_partition_t *p, log_segment_t *s, int64_t offset, int64_t *pos,
+                      uint8_t hdr[LOG_BATCH_HEADER_LEN], log_hdr_t *h)
+{
+    int rc = log__segment_index_load(s, p->cfg.index_interval_bytes);
+    if (rc < 0)
+        return rc;
+    for (int64_t at = log__segment_lookup(s, offset); at < s->size; at += h->total_len) {
+        if ((rc = log__segment_read_hdr(s, at, hdr, h)) < 0)
+            return rc;
+        if (h->base_offset + h->last_offset_delta >= offset) {
+            *pos = at;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+ssize_t log_partition_read(log_partition_t *p, int64_t offset, int64_t max_offset, size_t max_bytes,
+                           hd_buf_t *out)
+{
+    if (offset < log_partition_start_offset(p) || offset > p->leo)
+        return HD_ERANGE;
+    if (max_offset > p->leo)
+        max_offset = p->leo;
+    if (offset >= max_offset)
+        return 0;
+    uint8_t hdr[LOG_BATCH_HEADER_LEN];
+    log_hdr_t h;
+    size_t copied = 0;
+    for (size_t i = find_segment(p, offset); i < p->nsegs; i++) {
+        log_segment_t *s = p->segs[i];
+        if (s->base_offset >= max_offset)
+            break;
+        int64_t pos = 0;
+        int rc;
+        if (copied == 0) {
+            rc = find_batch(p, s, offset, &pos, hdr, &h);
+            if (rc < 0)
+                return rc;
+            if (rc > 0)
+                continue;
+        } else if ((rc = log__segment_index_load(s, p->cfg.index_interval_bytes)) < 0) {
+            return rc;
+        }
+        /* Everything below max_offset lies before the first indexed batch at or past it. */
+        int64_t bound = log__segment_upper_bound(s, max_offset);
+        if (bound <= pos)
+            bound = s->size;
+        size_t want = (size_t)(bound - pos);
+        size_t room = copied < max_bytes ? max_bytes - copied : 0;
+        if (want > room)
+            want = copied == 0 && room < (size_t)h.total_len ? (size_t)h.total_len : room;
+        if (want < LOG_BATCH_HEADER_LEN)
+            break;
+        uint8_t *dst = hd_buf_ensure(out, want);
+        ssize_t n = hd_io_pread_full(s->log_fd, dst, want, (off_t)pos);
+        if (n < 0)
+            return n;
+        size_t keep = 0;
+        while (keep + LOG_BATCH_HEADER_LEN <= (size_t)n) {
+            log_hdr_t bh;
+            if (log__hdr_parse(dst + keep, &bh) < 0 || bh.base_offset >= max_offset ||
+                (size_t)bh.total_len > (size_t)n - keep)
+                break;
+            keep += (size_t)bh.total_len;
+        }
+        out->len += keep;
+        copied += keep;
+        if (keep < (size_t)n || pos + (int64_t)keep < s->size || keep == 0)
+            break;
+    }
+    return (ssize_t)copied;
+}
+
+int log_partition_find_time(log_partition_t *p, int64_t ts, int64_t max_offset,
+                            int64_t *base_offset, hd_buf_t *out)
+{
+    if (max_offset > p->leo)
+        max_offset = p->leo;
+    uint8_t hdr[LOG_BATCH_HEADER_LEN];
+    log_hdr_t h;
+    for (size_t i = 0; i < p->nsegs; i++) {
+        log_segment_t *s = p->segs[i];
+        if (s->base_offset >= max_offset)
+            break;
+        int64_t mt;
+        int rc = log__segment_max_ts(s, p->cfg.index_interval_bytes, &mt);
+        if (rc < 0)
+            return rc;
+        if (mt < ts)
+            continue;
+        if ((rc = log__segment_index_load(s, p->cfg.index_interval_bytes)) < 0)
+            return rc;
+        int64_t pos = log__segment_lookup(s, log__segment_time_lookup(s, ts));
+        for (; pos < s->size; pos += h.total_len) {
+            if ((rc = log__segment_read_hdr(s, pos, hdr, &h)) < 0)
+                return rc;
+            if (h.base_offset >= max_offset)
+                return HD_ENOTFOUND;
+            if (h.max_timestamp < ts)
+                continue;
+            uint8_t *dst = hd_buf_ensure(out, (size_t)h.total_len);
+            ssize_t n = hd_io_pread_full(s->log_fd, dst, (size_t)h.total_len, (off_t)pos);
+            if (n < 0)
+                return (int)n;
+            if (n != h.total_len)
+                return HD_ECORRUPT;
+            out->len += (size_t)n;
+            *base_offset = h.base_offset;
+            return 0;
+        }
+    }
+    return HD_ENOTFOUND;
+}
+
+int log_partition_scan(log_partition_t *p, int64_t from_offset, log_scan_cb cb, void *ctx)
+{
+    if (from_offset < log_partition_start_offset(p))
+        from_offset = log_partition_start_offset(p);
+    if (from_offset >= p->leo)
+        return 0;
+    uint8_t hdr[LOG_BATCH_HEADER_LEN];
+    log_hdr_t h;
+    size_t first = find_segment(p, from_offset);
+    for (size_t i = first; i < p->nsegs; i++) {
+        log_segment_t *s = p->segs[i];
+        int64_t pos = 0;
+        int rc;
+        if (i == first) {
+            if ((rc = log__segment_index_load(s, p->cfg.index_interval_bytes)) < 0)
+                return rc;
+            pos = log__segment_lookup(s, from_offset);
+        }
+        for (; pos < s->size; pos += h.total_len) {
+            if ((rc = log__segment_read_hdr(s, pos, hdr, &h)) < 0)
+                return rc;
+            if (h.base_offset + h.last_offset_delta < from_offset)
+                continue;
+            if (h.base_offset >= from_offset && cb(ctx, hdr, h.base_offset) != 0)
+                return 0;
+        }
+    }
+    return 0;
+}

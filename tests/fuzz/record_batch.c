@@ -1,0 +1,44 @@
+/* Fuzz target: RecordBatch v2 validation and record iteration (all codecs), as a Produce's
+ * records field reaches the broker. A batch that validates must also iterate cleanly. */
+#include "broker/records.h"
+#include "util/crc32c.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int count_cb(void *ctx, const broker_record_t *rec)
+{
+    size_t *n = ctx;
+    (*n) += rec->key.len + rec->value.len + 1;
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > (1u << 20))
+        return 0;
+    /* Fix up the CRC half of the time so the fuzzer reaches the record parser. */
+    uint8_t *b = malloc(size ? size : 1);
+    memcpy(b, data, size);
+    if (size >= BROKER_BATCH_HEADER_LEN && (b[size - 1] & 1)) {
+        uint32_t crc = hd_crc32c(0, b + 21, size - 21);
+        b[17] = (uint8_t)(crc >> 24);
+        b[18] = (uint8_t)(crc >> 16);
+        b[19] = (uint8_t)(crc >> 8);
+        b[20] = (uint8_t)crc;
+    }
+    broker_batch_hdr_t h;
+    const char *why = "";
+    int rc = broker_batch_validate(hd_slice(b, size), true, 4u << 20, &h, &why);
+    hd_buf_t scratch;
+    hd_buf_init(&scratch);
+    size_t n = 0;
+    int it = broker_batch_for_each(hd_slice(b, size), 4u << 20, &scratch, count_cb, &n);
+    if (rc == 0 && it != 0)
+        abort(); /* validated but does not iterate */
+    hd_buf_deinit(&scratch);
+    free(b);
+    return 0;
+}

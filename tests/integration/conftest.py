@@ -1,0 +1,195 @@
+"""Harness for herald's integration tests: start `herald serve` on a free 127.0.0.1 port with a
+temporary data directory, and stop it by pid afterwards. The broker binary comes from $HERALD_BIN
+(default: <repo>/build/herald). Every wait is bounded."""
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HERALD_BIN = os.environ.get("HERALD_BIN", str(REPO / "build" / "herald"))
+JS_DIR = Path(__file__).resolve().parent / "js"
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port, timeout=0.2):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class Broker:
+    """One herald process. start() may be called again after stop()/kill9() and reuses the
+    port and the data directory."""
+
+    def __init__(self, tmp_dir, extra_args=(), env=None, port=None):
+        self.tmp_dir = Path(tmp_dir)
+        self.data_dir = self.tmp_dir / "data"
+        self.log_path = self.tmp_dir / "herald.log"
+        self.port = port or free_port()
+        self.addr = "127.0.0.1:%d" % self.port
+        self.extra_args = list(extra_args)
+        self.env = dict(env or {})
+        self.proc = None
+        self.starts = 0
+
+    def argv(self):
+        return [HERALD_BIN, "serve", "--kafka-addr", self.addr, "--data-dir", str(self.data_dir),
+                "--log-level", "debug"] + self.extra_args
+
+    def start(self, timeout=20.0):
+        assert self.proc is None, "already running"
+        if not os.path.exists(HERALD_BIN):
+            pytest.fail("herald binary not found at %s (set HERALD_BIN)" % HERALD_BIN)
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        env.update(self.env)
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(b"\n===== herald start #%d: %s\n" % (self.starts,
+                                                             " ".join(self.argv()).encode()))
+            log.flush()
+            self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                rc = self.proc.returncode
+                self.proc = None
+                pytest.fail("herald exited with %s during startup\n%s" % (rc, self.log_tail()))
+            if port_open(self.port):
+                return self
+            time.sleep(0.05)
+        self.kill9()
+        pytest.fail("herald did not accept connections within %.0f s\n%s" %
+                    (timeout, self.log_tail()))
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, wait up to timeout, then SIGKILL. Returns the exit status (None if it had
+        to be killed)."""
+        if self.proc is None:
+            return None
+        p, self.proc = self.proc, None
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                return p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(10)
+                return None
+        return p.returncode
+
+    def kill9(self):
+        if self.proc is None:
+            return
+        p, self.proc = self.proc, None
+        if p.poll() is None:
+            p.kill()
+        p.wait(10)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines=60):
+        return "----- herald log tail (%s) -----\n%s" % (
+            self.log_path, "\n".join(self.log_text().splitlines()[-lines:]))
+
+    def sanitizer_report(self):
+        text = self.log_text()
+        for mark in SANITIZER_MARKS:
+            i = text.find(mark)
+            if i >= 0:
+                return text[max(0, i - 200):i + 3000]
+        return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for b in getattr(item, "_herald_brokers", []):
+            rep.sections.append(("herald log %s" % b.addr, b.log_tail()))
+
+
+@pytest.fixture
+def broker_factory(request, tmp_path):
+    """broker_factory(*extra_args, env=None, start=True) -> Broker. All are stopped at teardown;
+    a sanitizer report in any log fails the test."""
+    brokers = []
+    request.node._herald_brokers = brokers
+
+    def make(*extra_args, env=None, start=True):
+        d = tmp_path / ("b%d" % len(brokers))
+        d.mkdir()
+        b = Broker(d, extra_args, env)
+        brokers.append(b)
+        if start:
+            b.start()
+        return b
+
+    yield make
+    problems = []
+    for b in brokers:
+        b.stop()
+        rep = b.sanitizer_report()
+        if rep:
+            problems.append("sanitizer report in %s:\n%s" % (b.log_path, rep))
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def broker(broker_factory):
+    return broker_factory()
+
+
+def wait_until(pred, timeout, interval=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+_npm_done = []
+
+
+@pytest.fixture(scope="session")
+def js_dir():
+    """tests/integration/js with node_modules installed (npm ci once if missing)."""
+    if not (JS_DIR / "node_modules" / "kafkajs").is_dir() and not _npm_done:
+        _npm_done.append(True)
+        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                           cwd=JS_DIR, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, "npm ci failed:\n%s\n%s" % (r.stdout, r.stderr)
+    assert (JS_DIR / "node_modules" / "kafkajs").is_dir()
+    return JS_DIR

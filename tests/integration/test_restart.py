@@ -1,0 +1,108 @@
+"""A clean restart (SIGTERM, start again on the same data dir) keeps topics, records, offsets,
+configs and timestamps."""
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import ConfigResource
+
+from clients import admin, consume, create_topic, make_consumer, produce_all
+
+BASE_TS = 1_600_000_000_000
+
+
+def snapshot(addr, topic, partitions, count):
+    got = consume(addr, topic, partitions, count, timeout=30)
+    assert len(got) == count
+    return sorted((m.partition(), m.offset(), m.key(), m.value(), m.timestamp()[1],
+                   tuple(m.headers() or ())) for m in got)
+
+
+def list_offsets(addr, topic, partitions, times):
+    """{partition: (low, high)} and the offsets_for_times answers for each (partition, ts)."""
+    c = make_consumer(addr)
+    try:
+        marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)
+                 for p in partitions}
+        if not times:
+            return marks, []
+        res = c.offsets_for_times([TopicPartition(topic, p, ts) for p, ts in times], timeout=10)
+        for tp in res:
+            assert tp.error is None, tp.error
+        return marks, [(tp.partition, tp.offset) for tp in res]
+    finally:
+        c.close()
+
+
+def topic_retention(addr, topic):
+    a = admin(addr)
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    configs = a.describe_configs([res], request_timeout=10)[res].result(10)
+    return configs["retention.ms"].value
+
+
+def test_restart_keeps_everything(broker):
+    create_topic(broker.addr, "explicit", partitions=2, config={"retention.ms": "123456789"})
+    msgs = [{"topic": "explicit", "key": b"e%d" % i, "value": b"explicit value %d" % i,
+             "partition": i % 2, "timestamp": BASE_TS + i * 1000,
+             "headers": [("n", b"%d" % i)]} for i in range(20)]
+    # Several records per batch, so by-time lookups must look inside batches.
+    produce_all(broker.addr, msgs, linger_ms=50)
+    auto = [{"topic": "auto-made", "value": b"auto %d" % i, "timestamp": BASE_TS + i}
+            for i in range(10)]
+    reps = produce_all(broker.addr, auto)
+    assert [r["offset"] for r in reps] == list(range(10))
+
+    # Partition 0 holds i = 0, 2, ..., 18 at offsets 0..9 with timestamps BASE_TS + 2000*off.
+    times = [(0, BASE_TS + 4500), (0, 0), (0, BASE_TS + 10**7), (1, BASE_TS + 1000),
+             (1, BASE_TS + 1001)]
+    expected_times = [(0, 3), (0, 0), (0, -1), (1, 0), (1, 1)]
+    marks, by_time = list_offsets(broker.addr, "explicit", [0, 1], times)
+    assert marks == {0: (0, 10), 1: (0, 10)}
+    assert by_time == expected_times
+
+    before = snapshot(broker.addr, "explicit", [0, 1], 20)
+    before_auto = snapshot(broker.addr, "auto-made", [0], 10)
+    assert [(p, o, k) for p, o, k, *_ in before] == sorted(
+        (i % 2, i // 2, b"e%d" % i) for i in range(20))
+    assert topic_retention(broker.addr, "explicit") == "123456789"
+
+    assert broker.stop() == 0, "herald did not exit 0 on SIGTERM"
+    assert "herald stopped cleanly" in broker.log_text()
+    broker.start()
+    assert broker.log_text().count("herald serving: kafka=") == 2
+
+    md = admin(broker.addr).list_topics(timeout=10)
+    assert {"explicit", "auto-made"} <= set(md.topics)
+    assert len(md.topics["explicit"].partitions) == 2
+    assert len(md.topics["auto-made"].partitions) == 1
+    assert topic_retention(broker.addr, "explicit") == "123456789"
+
+    assert snapshot(broker.addr, "explicit", [0, 1], 20) == before
+    assert snapshot(broker.addr, "auto-made", [0], 10) == before_auto
+    marks, by_time = list_offsets(broker.addr, "explicit", [0, 1], times)
+    assert marks == {0: (0, 10), 1: (0, 10)}
+    assert by_time == expected_times
+
+    # New records continue at the next offset, and survive one more restart.
+    reps = produce_all(broker.addr, [{"topic": "explicit", "value": b"after %d" % i,
+                                      "partition": 0, "timestamp": BASE_TS + 10**6 + i}
+                                     for i in range(5)])
+    assert [r["offset"] for r in reps] == list(range(10, 15))
+    reps = produce_all(broker.addr, [{"topic": "auto-made", "value": b"more"}])
+    assert reps[0]["offset"] == 10
+    broker.restart()
+    marks, by_time = list_offsets(broker.addr, "explicit", [0, 1],
+                                  [(0, BASE_TS + 10**6 + 2)])
+    assert marks == {0: (0, 15), 1: (0, 10)}
+    assert by_time == [(0, 12)]
+    got = consume(broker.addr, "explicit", [0], 5, offset=10, timeout=20)
+    assert [(m.offset(), m.value()) for m in got] == [(10 + i, b"after %d" % i) for i in range(5)]
+
+
+def test_restart_empty_and_idle_topics(broker):
+    create_topic(broker.addr, "empty-one", partitions=3)
+    broker.restart()
+    md = admin(broker.addr).list_topics(timeout=10)
+    assert len(md.topics["empty-one"].partitions) == 3
+    marks, _ = list_offsets(broker.addr, "empty-one", [0, 1, 2], [])
+    assert marks == {0: (0, 0), 1: (0, 0), 2: (0, 0)}
+    reps = produce_all(broker.addr, [{"topic": "empty-one", "value": b"x", "partition": 2}])
+    assert reps[0]["offset"] == 0

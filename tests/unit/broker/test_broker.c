@@ -1,0 +1,341 @@
+/* Broker: batch validation, idempotent-producer checks (also across restarts), topics, and
+ * offsets by timestamp. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "broker/broker.h"
+#include "log/batch_builder.h"
+#include "util/crc32c.h"
+#include "util/err.h"
+#include "util/monotime.h"
+#include "util/say.h"
+
+#include <unistd.h>
+#include <zlib.h>
+
+static void put_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+static void fix_crc(uint8_t *b, size_t len) { put_be(b + 17, hd_crc32c(0, b + 21, len - 21), 4); }
+
+/* One batch of n records with producer fields set. */
+static void make_batch(hd_buf_t *out, int n, int64_t pid, int16_t epoch, int32_t seq)
+{
+    hd_buf_reset(out);
+    bb_build(out, n, 1700000000000, 1700000000000 + n - 1, 10);
+    put_be(out->p + 43, (uint64_t)pid, 8);
+    put_be(out->p + 51, (uint64_t)(uint16_t)epoch, 2);
+    put_be(out->p + 53, (uint64_t)(uint32_t)seq, 4);
+    fix_crc(out->p, out->len);
+}
+
+/* Rewrites an uncompressed batch as a gzip-compressed one. */
+static void gzip_batch(hd_buf_t *b)
+{
+    uint8_t out[65536];
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = b->p + 61;
+    zs.avail_in = (uInt)(b->len - 61);
+    zs.next_out = out;
+    zs.avail_out = sizeof out;
+    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t clen = sizeof out - zs.avail_out;
+    deflateEnd(&zs);
+    b->len = 61;
+    hd_buf_put(b, out, clen);
+    put_be(b->p + 8, b->len - 12, 4);
+    put_be(b->p + 21, 1, 2); /* gzip */
+    fix_crc(b->p, b->len);
+}
+
+typedef struct fixture {
+    bb_dir_t dir;
+    hd_config_t cfg;
+    broker_t *b;
+    hd_buf_t batch;
+} fixture_t;
+
+static void noop_notify(void *ctx) { (void)ctx; }
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    bb_dir_make(&f->dir);
+    hd_config_init(&f->cfg);
+    free(f->cfg.data_dir);
+    f->cfg.data_dir = strdup(f->dir.root);
+    f->cfg.preallocate = false;
+    say_level = SAY_ERROR;
+    assert_int_equal(broker_open(&f->cfg, noop_notify, NULL, &f->b), 0);
+    hd_buf_init(&f->batch);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    broker_close(f->b);
+    hd_config_deinit(&f->cfg);
+    hd_buf_deinit(&f->batch);
+    bb_dir_remove(&f->dir);
+    free(f);
+    return 0;
+}
+
+static void reopen(fixture_t *f)
+{
+    broker_close(f->b);
+    assert_int_equal(broker_open(&f->cfg, noop_notify, NULL, &f->b), 0);
+}
+
+static broker_partition_t *make_topic(fixture_t *f, const char *name)
+{
+    const char *why = "";
+    broker_topic_t *t;
+    assert_int_equal(broker_topic_create(f->b, name, 2, NULL, 0, false, &t, &why), 0);
+    return broker_topic_partition(t, 0);
+}
+
+static void wait_durable(broker_partition_t *p, int64_t target)
+{
+    for (int i = 0; i < 5000 && broker_partition_hwm(p) < target; i++)
+        usleep(1000);
+    assert_true(broker_partition_hwm(p) >= target);
+}
+
+static void test_valid_batch_passes_and_bad_crc_is_corrupt(void **state)
+{
+    (void)state;
+    hd_buf_t b;
+    hd_buf_init(&b);
+    make_batch(&b, 3, -1, -1, -1);
+    broker_batch_hdr_t h;
+    const char *why = "";
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&b), true, 1 << 20, &h, &why), 0);
+    assert_int_equal(h.records_count, 3);
+    b.p[b.len - 1] ^= 0x40;
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&b), true, 1 << 20, &h, &why), HD_ECORRUPT);
+    hd_buf_deinit(&b);
+}
+
+static void test_count_mismatch_and_control_batches_are_invalid(void **state)
+{
+    (void)state;
+    hd_buf_t b;
+    hd_buf_init(&b);
+    broker_batch_hdr_t h;
+    const char *why = "";
+    make_batch(&b, 3, -1, -1, -1);
+    put_be(b.p + 57, 4, 4); /* recordsCount 4, lastOffsetDelta 2 */
+    fix_crc(b.p, b.len);
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&b), false, 1 << 20, &h, &why),
+                     HD_EMALFORMED);
+    make_batch(&b, 3, -1, -1, -1);
+    put_be(b.p + 21, 0x20, 2); /* control */
+    fix_crc(b.p, b.len);
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&b), false, 1 << 20, &h, &why),
+                     HD_EMALFORMED);
+    /* A record whose length runs past the batch, with a correct CRC. */
+    make_batch(&b, 3, -1, -1, -1);
+    b.p[61] = 0x7e; /* first record's varint length: 63 */
+    fix_crc(b.p, b.len);
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&b), true, 1 << 20, &h, &why),
+                     HD_EMALFORMED);
+    hd_buf_deinit(&b);
+}
+
+static int collect_keys(void *ctx, const broker_record_t *rec)
+{
+    hd_buf_t *keys = ctx;
+    hd_buf_put(keys, rec->key.p, rec->key.len);
+    hd_buf_put_u8(keys, ',');
+    return 0;
+}
+
+static void test_gzip_batch_inflates_to_the_same_records(void **state)
+{
+    (void)state;
+    hd_buf_t b, scratch, keys;
+    hd_buf_init(&b);
+    hd_buf_init(&scratch);
+    hd_buf_init(&keys);
+    make_batch(&b, 4, -1, -1, -1);
+    gzip_batch(&b);
+    broker_batch_hdr_t h;
+    const char *why = "";
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&b), true, 1 << 20, &h, &why), 0);
+    assert_int_equal(
+        broker_batch_for_each(hd_buf_slice(&b), 1 << 20, &scratch, collect_keys, &keys), 0);
+    assert_int_equal(keys.len, 12);
+    assert_memory_equal(keys.p, "k0,k1,k2,k3,", 12);
+    /* The same batch must not inflate past a small bound (decompression bombs). */
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&b), true, 8, &h, &why), HD_EMALFORMED);
+    /* A truncated compressed stream is malformed. */
+    b.len -= 6;
+    put_be(b.p + 8, b.len - 12, 4);
+    fix_crc(b.p, b.len);
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&b), true, 1 << 20, &h, &why),
+                     HD_EMALFORMED);
+    hd_buf_deinit(&b);
+    hd_buf_deinit(&scratch);
+    hd_buf_deinit(&keys);
+}
+
+static void test_idempotent_retry_returns_original_offset(void **state)
+{
+    fixture_t *f = *state;
+    broker_partition_t *p = make_topic(f, "idem");
+    broker_append_t r1, r2, r3;
+    const char *why = "";
+    make_batch(&f->batch, 2, 5000, 0, 0);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r1, &why), 0);
+    make_batch(&f->batch, 3, 5000, 0, 2);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r2, &why), 0);
+    assert_int_equal(r2.base_offset, 2);
+    /* The retry of the second batch: not appended, same offsets. */
+    make_batch(&f->batch, 3, 5000, 0, 2);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r3, &why), 0);
+    assert_true(r3.duplicate);
+    assert_int_equal(r3.base_offset, 2);
+    assert_int_equal(r3.end_offset, 5);
+    assert_int_equal(broker_partition_end(p), 5);
+}
+
+static void test_sequence_gap_and_stale_epoch_are_rejected(void **state)
+{
+    fixture_t *f = *state;
+    broker_partition_t *p = make_topic(f, "seq");
+    broker_append_t r;
+    const char *why = "";
+    make_batch(&f->batch, 2, 6000, 3, 0);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    make_batch(&f->batch, 1, 6000, 3, 5); /* expected 2 */
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why),
+                     HD_ESEQUENCE);
+    make_batch(&f->batch, 1, 6000, 2, 2); /* older epoch */
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), HD_EFENCED);
+    make_batch(&f->batch, 1, 6000, 4, 1); /* new epoch must start at 0 */
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why),
+                     HD_ESEQUENCE);
+    make_batch(&f->batch, 1, 6000, 4, 0);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    assert_int_equal(broker_partition_end(p), 3);
+}
+
+static void test_retry_after_restart_is_still_deduplicated(void **state)
+{
+    fixture_t *f = *state;
+    broker_partition_t *p = make_topic(f, "restart");
+    broker_append_t r;
+    const char *why = "";
+    make_batch(&f->batch, 4, 7000, 0, 0);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    wait_durable(p, 4);
+    reopen(f);
+    p = broker_topic_partition(broker_topic_find(f->b, "restart"), 0);
+    make_batch(&f->batch, 4, 7000, 0, 0);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    assert_true(r.duplicate);
+    assert_int_equal(r.base_offset, 0);
+    assert_int_equal(broker_partition_end(p), 4);
+    make_batch(&f->batch, 1, 7000, 0, 4);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    assert_int_equal(r.base_offset, 4);
+}
+
+static void test_batch_over_max_message_bytes_is_too_large(void **state)
+{
+    fixture_t *f = *state;
+    const char *why = "";
+    broker_config_kv_t kv[] = {{"max.message.bytes", "200"}};
+    broker_topic_t *t;
+    assert_int_equal(broker_topic_create(f->b, "small", 1, kv, 1, false, &t, &why), 0);
+    make_batch(&f->batch, 20, -1, -1, -1);
+    broker_append_t r;
+    assert_int_equal(broker_partition_append(broker_topic_partition(t, 0), f->batch.p, f->batch.len,
+                                             7, &r, &why),
+                     HD_ETOOBIG);
+}
+
+static void test_topic_create_rules_and_persistence(void **state)
+{
+    fixture_t *f = *state;
+    const char *why = "";
+    broker_topic_t *t;
+    assert_int_equal(broker_topic_create(f->b, "bad/name", 1, NULL, 0, false, &t, &why), HD_EINVAL);
+    assert_int_equal(broker_topic_create(f->b, "..", 1, NULL, 0, false, &t, &why), HD_EINVAL);
+    broker_config_kv_t bad[] = {{"no.such.config", "1"}};
+    assert_int_equal(broker_topic_create(f->b, "x", 1, bad, 1, false, &t, &why), HD_EINVAL);
+    broker_config_kv_t kv[] = {{"retention.ms", "12345"}};
+    assert_int_equal(broker_topic_create(f->b, "keep", 3, kv, 1, false, &t, &why), 0);
+    assert_int_equal(broker_topic_create(f->b, "keep", 3, NULL, 0, false, &t, &why), HD_EEXIST);
+    assert_int_equal(broker_topic_create(f->b, "dry", 1, NULL, 0, true, &t, &why), 0);
+    assert_null(broker_topic_find(f->b, "dry"));
+    assert_int_equal(
+        broker_topic_add_partitions(f->b, broker_topic_find(f->b, "keep"), 5, false, &why), 0);
+    reopen(f);
+    t = broker_topic_find(f->b, "keep");
+    assert_non_null(t);
+    assert_int_equal(broker_topic_partitions(t), 5);
+    assert_int_equal(broker_topic_config(t)->retention_ms, 12345);
+    assert_int_equal(broker_topic_delete(f->b, "keep"), 0);
+    assert_int_equal(broker_topic_delete(f->b, "keep"), HD_ENOTFOUND);
+    reopen(f);
+    assert_null(broker_topic_find(f->b, "keep"));
+}
+
+static void test_offset_for_time_finds_first_record_at_or_after(void **state)
+{
+    fixture_t *f = *state;
+    broker_partition_t *p = make_topic(f, "times");
+    broker_append_t r;
+    const char *why = "";
+    /* Batch 1: records at 1000..1003; batch 2 (gzip): 2000..2003. */
+    hd_buf_reset(&f->batch);
+    bb_build(&f->batch, 4, 1000, 1003, 5);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    hd_buf_reset(&f->batch);
+    bb_build(&f->batch, 4, 2000, 2003, 5);
+    gzip_batch(&f->batch);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    wait_durable(p, 8);
+    int64_t off, ts;
+    assert_int_equal(broker_partition_offset_for_time(p, 1002, &off, &ts), 0);
+    assert_int_equal(off, 2);
+    assert_int_equal(ts, 1002);
+    assert_int_equal(broker_partition_offset_for_time(p, 1500, &off, &ts), 0);
+    assert_int_equal(off, 4);
+    assert_int_equal(broker_partition_offset_for_time(p, 2003, &off, &ts), 0);
+    assert_int_equal(off, 7);
+    assert_int_equal(broker_partition_offset_for_time(p, 2004, &off, &ts), HD_ENOTFOUND);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_batch_passes_and_bad_crc_is_corrupt),
+        cmocka_unit_test(test_count_mismatch_and_control_batches_are_invalid),
+        cmocka_unit_test(test_gzip_batch_inflates_to_the_same_records),
+        cmocka_unit_test_setup_teardown(test_idempotent_retry_returns_original_offset, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sequence_gap_and_stale_epoch_are_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_restart_is_still_deduplicated, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_batch_over_max_message_bytes_is_too_large, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_topic_create_rules_and_persistence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offset_for_time_finds_first_record_at_or_after, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,630 @@
+/* Partition log: append, read limits, rolls, indexes, time lookup, retention, reopen, faults. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "log/batch_builder.h"
+#include "log/log.h"
+#include "util/err.h"
+#include "util/fileio.h"
+#include "util/say.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Appends a batch of nrec records with the given timestamps; returns its base offset. */
+static int64_t append_one(log_partition_t *p, int nrec, int64_t ts, size_t vlen)
+{
+    hd_buf_t b;
+    hd_buf_init(&b);
+    bb_build(&b, nrec, ts, ts + nrec - 1, vlen);
+    int64_t base = -1;
+    assert_int_equal(log_partition_append(p, b.p, b.len, &base), 0);
+    assert_int_equal(bb_get_i64(b.p), base);
+    hd_buf_deinit(&b);
+    return base;
+}
+
+static log_partition_t *open_part(bb_dir_t *d, const log_config_t *cfg)
+{
+    log_partition_t *p = NULL;
+    assert_int_equal(log_partition_open(d->part, cfg, &p), 0);
+    return p;
+}
+
+static void test_append_assigns_offsets_and_read_returns_same_bytes(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    log_partition_t *p = open_part(&d, &cfg);
+    hd_buf_t b, out;
+    hd_buf_init(&b);
+    hd_buf_init(&out);
+    bb_build(&b, 3, 1000, 1002, 10);
+    int64_t base;
+    assert_int_equal(log_partition_append(p, b.p, b.len, &base), 0);
+    assert_int_equal(base, 0);
+    size_t first_len = b.len;
+    bb_build(&b, 2, 2000, 2001, 10);
+    assert_int_equal(log_partition_append(p, b.p + first_len, b.len - first_len, &base), 0);
+    assert_int_equal(base, 3);
+    assert_int_equal(bb_get_i64(b.p + first_len), 3);
+    assert_int_equal(log_partition_end_offset(p), 5);
+    assert_int_equal(log_partition_read(p, 0, 5, 1 << 20, &out), (ssize_t)b.len);
+    assert_memory_equal(out.p, b.p, b.len);
+    assert_int_equal(log_partition_size_bytes(p), (int64_t)b.len);
+    hd_buf_deinit(&b);
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_read_from_mid_batch_offset_returns_containing_batch(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    log_partition_t *p = open_part(&d, &cfg);
+    append_one(p, 5, 0, 8);
+    append_one(p, 5, 0, 8);
+    hd_buf_t out;
+    hd_buf_init(&out);
+    assert_true(log_partition_read(p, 7, 10, 1 << 20, &out) > 0);
+    assert_int_equal(bb_get_i64(out.p), 5);
+    assert_int_equal(out.len, (size_t)bb_get_i32(out.p + 8) + 12);
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_read_excludes_batches_at_or_above_max_offset(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 4; i++)
+        append_one(p, 2, 0, 8);
+    hd_buf_t out;
+    hd_buf_init(&out);
+    ssize_t n = log_partition_read(p, 0, 4, 1 << 20, &out);
+    assert_true(n > 0);
+    /* Batches 0-1 and 2-3 only. */
+    size_t first = (size_t)bb_get_i32(out.p + 8) + 12;
+    assert_int_equal(bb_get_i64(out.p + first), 2);
+    assert_int_equal((size_t)n, first + (size_t)bb_get_i32(out.p + first + 8) + 12);
+    hd_buf_reset(&out);
+    assert_int_equal(log_partition_read(p, 4, 4, 1 << 20, &out), 0);
+    assert_int_equal(log_partition_read(p, 8, 100, 1 << 20, &out), 0);
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_read_stops_at_max_bytes_but_first_batch_whole(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 3; i++)
+        append_one(p, 1, 0, 500);
+    hd_buf_t out;
+    hd_buf_init(&out);
+    ssize_t n = log_partition_read(p, 0, 3, 10, &out);
+    assert_true(n > 500);
+    assert_int_equal((size_t)n, (size_t)bb_get_i32(out.p + 8) + 12);
+    hd_buf_reset(&out);
+    n = log_partition_read(p, 0, 3, (size_t)n * 2 + 1, &out);
+    assert_int_equal(bb_get_i64(out.p + (size_t)n / 2), 1);
+    assert_int_equal((size_t)n % 2, 0); /* exactly two equal-size batches */
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_read_outside_log_returns_erange(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    log_partition_t *p = open_part(&d, &cfg);
+    append_one(p, 2, 0, 8);
+    hd_buf_t out;
+    hd_buf_init(&out);
+    assert_int_equal(log_partition_read(p, 3, 3, 100, &out), HD_ERANGE);
+    assert_int_equal(log_partition_read(p, -1, 3, 100, &out), HD_ERANGE);
+    assert_int_equal(log_partition_read(p, 2, 2, 100, &out), 0);
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_append_rejects_malformed_and_too_big(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 1024;
+    log_partition_t *p = open_part(&d, &cfg);
+    hd_buf_t b;
+    hd_buf_init(&b);
+    bb_build(&b, 1, 0, 0, 2000);
+    int64_t base;
+    assert_int_equal(log_partition_append(p, b.p, b.len, &base), HD_ETOOBIG);
+    assert_int_equal(log_partition_append(p, b.p, 30, &base), HD_EMALFORMED);
+    b.p[16] = 1;
+    assert_int_equal(log_partition_append(p, b.p, b.len, &base), HD_EMALFORMED);
+    assert_int_equal(log_partition_end_offset(p), 0);
+    hd_buf_deinit(&b);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_roll_by_size_starts_new_segment(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 2000;
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 10; i++)
+        append_one(p, 1, 0, 400);
+    assert_true(log_partition_segment_count(p) >= 3);
+    char path[128];
+    snprintf(path, sizeof path, "%s/%020d.log", d.part, 4);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size <= 2000);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_roll_by_age_starts_new_segment(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_ms = 1000;
+    log_partition_t *p = open_part(&d, &cfg);
+    append_one(p, 1, 1000, 8); /* a 1970 timestamp: far older than segment_ms */
+    append_one(p, 1, 1000, 8);
+    assert_int_equal(log_partition_segment_count(p), 2);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_read_at_every_offset_across_segments_finds_containing_batch(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 8192;
+    cfg.index_interval_bytes = 300;
+    log_partition_t *p = open_part(&d, &cfg);
+    int64_t bases[200];
+    for (int i = 0; i < 200; i++)
+        bases[i] = append_one(p, 1 + i % 4, i, 20 + (i * 7) % 90);
+    assert_true(log_partition_segment_count(p) > 3);
+    int64_t leo = log_partition_end_offset(p);
+    hd_buf_t out;
+    hd_buf_init(&out);
+    for (int round = 0; round < 2; round++) {
+        int bi = 0;
+        for (int64_t off = 0; off < leo; off++) {
+            while (bi + 1 < 200 && bases[bi + 1] <= off)
+                bi++;
+            hd_buf_reset(&out);
+            assert_true(log_partition_read(p, off, leo, 1, &out) > 0);
+            assert_int_equal(bb_get_i64(out.p), bases[bi]);
+        }
+        /* Second round after a clean reopen: indexes loaded from disk. */
+        log_partition_close(p);
+        p = open_part(&d, &cfg);
+    }
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_find_time_returns_first_batch_with_max_timestamp_at_or_after(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 4096;
+    cfg.index_interval_bytes = 200;
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 100; i++)
+        append_one(p, 2, 1000 + i * 10, 40); /* maxTimestamp = 1001 + 10 i */
+    hd_buf_t out;
+    hd_buf_init(&out);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 100; i++) {
+            int64_t base = -1;
+            hd_buf_reset(&out);
+            assert_int_equal(log_partition_find_time(p, 1001 + i * 10, 200, &base, &out), 0);
+            assert_int_equal(base, 2 * i);
+            assert_int_equal(bb_get_i64(out.p), 2 * i);
+            hd_buf_reset(&out);
+            assert_int_equal(log_partition_find_time(p, 1002 + i * 10 - 10, 200, &base, &out), 0);
+            assert_int_equal(base, 2 * i);
+        }
+        log_partition_close(p);
+        p = open_part(&d, &cfg);
+    }
+    int64_t base;
+    assert_int_equal(log_partition_find_time(p, 5000, 200, &base, &out), HD_ENOTFOUND);
+    assert_int_equal(log_partition_find_time(p, 1500, 20, &base, &out), HD_ENOTFOUND);
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static int count_cb(void *ctx, const uint8_t hdr[61], int64_t base)
+{
+    int64_t *c = ctx;
+    assert_int_equal(bb_get_i64(hdr), base);
+    c[0]++;
+    c[1] = base;
+    return 0;
+}
+
+static void test_scan_visits_every_batch_from_offset(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 1000;
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 20; i++)
+        append_one(p, 3, 0, 50);
+    int64_t c[2] = {0, 0};
+    assert_int_equal(log_partition_scan(p, 31, count_cb, c), 0);
+    assert_int_equal(c[0], 9); /* bases 33..57 */
+    assert_int_equal(c[1], 57);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_retention_by_time_deletes_old_inactive_segments(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 600;
+    cfg.retention_ms = 1000;
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 6; i++)
+        append_one(p, 1, 10000, 400); /* one batch per segment, old */
+    for (int i = 0; i < 3; i++)
+        append_one(p, 1, 50000, 400); /* recent */
+    assert_int_equal(log_partition_segment_count(p), 9);
+    assert_int_equal(log_partition_apply_retention(p, 50500), 6);
+    assert_int_equal(log_partition_start_offset(p), 6);
+    assert_int_equal(log_partition_segment_count(p), 3);
+    char path[128];
+    snprintf(path, sizeof path, "%s/%020d.log", d.part, 0);
+    assert_int_equal(access(path, F_OK), -1);
+    /* Everything expired: the active segment stays. */
+    assert_int_equal(log_partition_apply_retention(p, 1000000), 2);
+    assert_int_equal(log_partition_start_offset(p), 8);
+    hd_buf_t out;
+    hd_buf_init(&out);
+    assert_int_equal(log_partition_read(p, 2, 9, 100, &out), HD_ERANGE);
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    /* Retention after reopen reads segment max timestamps from the time index. */
+    p = open_part(&d, &cfg);
+    assert_int_equal(log_partition_start_offset(p), 8);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_retention_by_time_after_reopen_uses_time_index(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 600;
+    cfg.retention_ms = 1000;
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 4; i++)
+        append_one(p, 1, 10000 + i * 10000, 400);
+    log_partition_close(p);
+    p = open_part(&d, &cfg);
+    assert_int_equal(log_partition_apply_retention(p, 31500), 3);
+    assert_int_equal(log_partition_start_offset(p), 3);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_retention_by_size_deletes_oldest_while_rest_exceeds_limit(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 600;
+    cfg.retention_bytes = 1500;
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 8; i++)
+        append_one(p, 1, 0, 400);
+    /* As Kafka: a segment goes only if the rest still holds at least retention_bytes. */
+    int64_t seg = log_partition_size_bytes(p) / 8;
+    int removed = log_partition_apply_retention(p, 0);
+    assert_true(removed > 0);
+    assert_true(log_partition_size_bytes(p) >= 1500);
+    assert_true(log_partition_size_bytes(p) - seg < 1500);
+    assert_int_equal(log_partition_start_offset(p), removed);
+    cfg.retention_bytes = 0;
+    log_partition_close(p);
+    p = open_part(&d, &cfg);
+    log_partition_apply_retention(p, 0);
+    assert_int_equal(log_partition_segment_count(p), 1); /* the active one stays */
+    assert_int_equal(log_partition_end_offset(p), 8);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_reopen_after_clean_close_keeps_batches_and_end_offset(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 1500;
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 10; i++)
+        append_one(p, 2, i, 100);
+    hd_buf_t before, after;
+    hd_buf_init(&before);
+    hd_buf_init(&after);
+    log_partition_read(p, 0, 20, 1 << 20, &before);
+    int64_t size = log_partition_size_bytes(p);
+    log_partition_close(p);
+    p = open_part(&d, &cfg);
+    assert_int_equal(log_partition_end_offset(p), 20);
+    assert_int_equal(log_partition_durable_offset(p), 20);
+    assert_int_equal(log_partition_size_bytes(p), size);
+    log_partition_read(p, 0, 20, 1 << 20, &after);
+    assert_int_equal(after.len, before.len);
+    assert_memory_equal(after.p, before.p, before.len);
+    assert_int_equal(append_one(p, 1, 0, 10), 20);
+    hd_buf_deinit(&before);
+    hd_buf_deinit(&after);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static size_t pread_bytes;
+static ssize_t counting_pread(int fd, void *buf, size_t n, off_t off)
+{
+    ssize_t r = hd_fileio_default.pread(fd, buf, n, off);
+    if (r > 0)
+        pread_bytes += (size_t)r;
+    return r;
+}
+
+static void test_open_after_clean_close_reads_no_segment_data(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 64 * 1024;
+    cfg.preallocate = true;
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 300; i++)
+        append_one(p, 1, i, 1000);
+    log_partition_close(p);
+    pread_bytes = 0;
+    hd_io.pread = counting_pread;
+    p = open_part(&d, &cfg);
+    hd_io = hd_fileio_default;
+    assert_true(pread_bytes < 128); /* the marker only, no scan */
+    assert_int_equal(log_partition_end_offset(p), 300);
+    assert_int_equal(append_one(p, 1, 0, 10), 300);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_preallocated_segment_is_trimmed_on_clean_close(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 1 << 20;
+    cfg.preallocate = true;
+    log_partition_t *p = open_part(&d, &cfg);
+    append_one(p, 1, 0, 10);
+    int64_t size = log_partition_size_bytes(p);
+    char path[128];
+    snprintf(path, sizeof path, "%s/%020d.log", d.part, 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 1 << 20);
+    log_partition_close(p);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, size);
+    bb_dir_remove(&d);
+}
+
+/* --- Fault injection --- */
+
+static int fail_after_bytes; /* pwrite succeeds for this many bytes, then fails */
+static int fail_errno;
+static ssize_t faulty_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    if (fail_after_bytes <= 0)
+        return -fail_errno;
+    if (n > (size_t)fail_after_bytes)
+        n = (size_t)fail_after_bytes; /* a short write */
+    fail_after_bytes -= (int)n;
+    return hd_fileio_default.pwrite(fd, buf, n, off);
+}
+
+static void check_failed_append_leaves_log_consistent(int err, int allow_bytes)
+{
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.index_interval_bytes = 0; /* index every batch, so index writes fail too */
+    log_partition_t *p = open_part(&d, &cfg);
+    append_one(p, 2, 0, 100);
+    int64_t size = log_partition_size_bytes(p);
+    hd_buf_t b, out;
+    hd_buf_init(&b);
+    hd_buf_init(&out);
+    bb_build(&b, 3, 0, 2, 100);
+    fail_after_bytes = allow_bytes;
+    fail_errno = err;
+    hd_io.pwrite = faulty_pwrite;
+    int64_t base;
+    int rc = log_partition_append(p, b.p, b.len, &base);
+    hd_io = hd_fileio_default;
+    assert_int_equal(rc, -err);
+    assert_int_equal(log_partition_end_offset(p), 2);
+    assert_int_equal(log_partition_size_bytes(p), size);
+    assert_int_equal(log_partition_read(p, 0, 100, 1 << 20, &out), size);
+    assert_int_equal(append_one(p, 1, 0, 10), 2);
+    log_partition_close_dirty(p);
+    p = open_part(&d, &cfg);
+    assert_int_equal(log_partition_end_offset(p), 3);
+    hd_buf_reset(&out);
+    assert_true(log_partition_read(p, 2, 3, 1 << 20, &out) > 0);
+    assert_int_equal(bb_get_i64(out.p), 2);
+    hd_buf_deinit(&b);
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_short_write_then_enospc_on_append_leaves_log_consistent(void **state)
+{
+    (void)state;
+    check_failed_append_leaves_log_consistent(ENOSPC, 8 + 50);
+}
+
+static void test_eio_on_append_leaves_log_consistent(void **state)
+{
+    (void)state;
+    check_failed_append_leaves_log_consistent(EIO, 0);
+}
+
+static void test_enospc_on_index_write_fails_append_cleanly(void **state)
+{
+    (void)state;
+    check_failed_append_leaves_log_consistent(ENOSPC, 4);
+}
+
+static int failing_fdatasync(int fd)
+{
+    (void)fd;
+    return -EIO;
+}
+
+static void test_sync_advances_durable_offset(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    log_partition_t *p = open_part(&d, &cfg);
+    append_one(p, 4, 0, 10);
+    assert_int_equal(log_partition_durable_offset(p), 0);
+    assert_int_equal(log_partition_sync(p), 0);
+    assert_int_equal(log_partition_durable_offset(p), 4);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_eio_on_sync_keeps_durable_offset(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    log_partition_t *p = open_part(&d, &cfg);
+    append_one(p, 4, 0, 10);
+    hd_io.fdatasync = failing_fdatasync;
+    assert_int_equal(log_partition_sync(p), -EIO);
+    hd_io = hd_fileio_default;
+    assert_int_equal(log_partition_durable_offset(p), 0);
+    /* Sticky: a later fdatasync cannot prove the lost pages reached the disk. */
+    assert_int_equal(log_partition_sync(p), -EIO);
+    assert_int_equal(log_partition_durable_offset(p), 0);
+    log_partition_close(p); /* no clean marker: the next open recovers */
+    p = open_part(&d, &cfg);
+    assert_int_equal(log_partition_durable_offset(p), 4);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+int main(void)
+{
+    say_level = SAY_ERROR;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_assigns_offsets_and_read_returns_same_bytes),
+        cmocka_unit_test(test_read_from_mid_batch_offset_returns_containing_batch),
+        cmocka_unit_test(test_read_excludes_batches_at_or_above_max_offset),
+        cmocka_unit_test(test_read_stops_at_max_bytes_but_first_batch_whole),
+        cmocka_unit_test(test_read_outside_log_returns_erange),
+        cmocka_unit_test(test_append_rejects_malformed_and_too_big),
+        cmocka_unit_test(test_roll_by_size_starts_new_segment),
+        cmocka_unit_test(test_roll_by_age_starts_new_segment),
+        cmocka_unit_test(test_read_at_every_offset_across_segments_finds_containing_batch),
+        cmocka_unit_test(test_find_time_returns_first_batch_with_max_timestamp_at_or_after),
+        cmocka_unit_test(test_scan_visits_every_batch_from_offset),
+        cmocka_unit_test(test_retention_by_time_deletes_old_inactive_segments),
+        cmocka_unit_test(test_retention_by_time_after_reopen_uses_time_index),
+        cmocka_unit_test(test_retention_by_size_deletes_oldest_while_rest_exceeds_limit),
+        cmocka_unit_test(test_reopen_after_clean_close_keeps_batches_and_end_offset),
+        cmocka_unit_test(test_open_after_clean_close_reads_no_segment_data),
+        cmocka_unit_test(test_preallocated_segment_is_trimmed_on_clean_close),
+        cmocka_unit_test(test_short_write_then_enospc_on_append_leaves_log_consistent),
+        cmocka_unit_test(test_eio_on_append_leaves_log_consistent),
+        cmocka_unit_test(test_enospc_on_index_write_fails_append_cleanly),
+        cmocka_unit_test(test_sync_advances_durable_offset),
+        cmocka_unit_test(test_eio_on_sync_keeps_durable_offset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
