@@ -11,10 +11,12 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
 	libjansson-dev librdkafka-dev libcmocka-dev kcat python3 python3-pytest \
 	python3-confluent-kafka python3-kafka
+# Extra Debian packages only `make bench` needs: the peer brokers, their C clients and gnuplot.
+BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build asan run test unit unit-asan integration fuzz fuzz-smoke bench format \
-	format-check headers docs-check clean js-deps unit-tsan
+.PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
+	fuzz-smoke bench format format-check headers docs-check clean js-deps
 
 all: build
 
@@ -114,8 +116,20 @@ format-check:
 test: deps format-check headers docs-check unit unit-asan unit-tsan integration fuzz-smoke
 	@echo "all tests passed"
 
-bench: build
-	bench/run.sh
+bench-deps:
+	@missing=$$(for p in $(BENCH_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+# Runs every scenario against Herald, NATS JetStream and Redis Streams and rewrites
+# docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a short smoke run.
+bench: bench-deps build
+	BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
