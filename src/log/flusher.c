@@ -12,6 +12,9 @@
 
 #include <stdlib.h>
 
+/* Dirty partitions in one round from which a syncfs pays off. */
+#define LOG_FLUSH_SYNCFS_MIN 4
+
 struct log_flusher {
     pthread_t thread;
     pthread_mutex_t mu;
@@ -20,6 +23,10 @@ struct log_flusher {
     log_partition_t **dirty, **work;
     size_t ndirty, dirty_cap, work_cap;
     bool stop;
+    /* The flusher thread's own per-round scratch for the syncfs path (sized to `work`). */
+    log__sync_ticket_t *tickets;
+    bool *needed;
+    size_t tickets_cap;
     void (*notify)(void *ctx);
     void *ctx;
 };
@@ -44,6 +51,36 @@ static void *flusher_main(void *arg)
         pthread_mutex_unlock(&f->mu);
 
         bool advanced = false;
+        if (n >= LOG_FLUSH_SYNCFS_MIN) {
+            /* Many dirty partitions: one syncfs writes all of them back with a single journal
+             * commit, where an fdatasync per partition would commit it once each. Snapshots are
+             * taken before the syncfs, so each covers only what was written before it. If the
+             * syncfs fails, every partition falls back to its own fdatasync, which attributes
+             * the error to the right files. */
+            if (f->tickets_cap < n) {
+                f->tickets_cap = n;
+                f->tickets = hd_realloc(f->tickets, n * sizeof *f->tickets);
+                f->needed = hd_realloc(f->needed, n * sizeof *f->needed);
+            }
+            for (size_t i = 0; i < n; i++) {
+                atomic_store(&work[i]->flush_queued, false);
+                f->needed[i] = log__partition_sync_begin(work[i], &f->tickets[i]);
+            }
+            bool ok = log__partition_syncfs(work[0]) == 0;
+            for (size_t i = 0; i < n; i++) {
+                log_partition_t *p = work[i];
+                if (f->needed[i]) {
+                    int64_t before = log_partition_durable_offset(p);
+                    log__partition_sync_end(p, &f->tickets[i], ok);
+                    if (!ok)
+                        log_partition_sync(p);
+                    if (log_partition_durable_offset(p) > before)
+                        advanced = true;
+                }
+                log_partition_unref(p);
+            }
+            n = 0;
+        }
         for (size_t i = 0; i < n; i++) {
             log_partition_t *p = work[i];
             /* Cleared before the sync: an append from now on queues p again. */
@@ -108,5 +145,7 @@ void log_flusher_stop(log_flusher_t *f)
     pthread_mutex_destroy(&f->mu);
     free(f->dirty);
     free(f->work);
+    free(f->tickets);
+    free(f->needed);
     free(f);
 }

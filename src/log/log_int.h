@@ -116,6 +116,20 @@ typedef struct log_segment {
 #define LOG_PREALLOC_FIRST (64 * 1024)
 #define LOG_PREALLOC_MAX_STEP (16 * 1024 * 1024)
 
+/* partition.c: a sync in two halves around one syncfs of the whole filesystem, for rounds with
+ * many dirty partitions. begin() snapshots what a sync would cover and returns false when there
+ * is nothing to do; end() publishes the snapshot as durable when `synced`, or else puts the
+ * partition back as it was (the caller then falls back to log_partition_sync()). */
+typedef struct log__sync_ticket {
+    int64_t target;
+    bool dir_dirty;
+} log__sync_ticket_t;
+bool log__partition_sync_begin(log_partition_t *p, log__sync_ticket_t *t);
+void log__partition_sync_end(log_partition_t *p, const log__sync_ticket_t *t, bool synced);
+/* syncfs(2) of the filesystem holding p's active segment: 0 or -errno. Since Linux 5.8 it also
+ * reports write-back errors of any file on that filesystem. */
+int log__partition_syncfs(log_partition_t *p);
+
 /* segment.c */
 log_segment_t *log__segment_new(const char *dir, int64_t base_offset);
 void log__segment_ref(log_segment_t *s);

@@ -629,6 +629,39 @@ int log_partition_apply_retention(log_partition_t *p, int64_t now_ms)
     return removed;
 }
 
+int log__partition_syncfs(log_partition_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    log_segment_t *s = p->segs[p->nsegs - 1];
+    log__segment_ref(s);
+    pthread_mutex_unlock(&p->lock);
+    int rc = syncfs(s->log_fd) < 0 ? -errno : 0;
+    log__segment_unref(s);
+    return rc;
+}
+
+bool log__partition_sync_begin(log_partition_t *p, log__sync_ticket_t *t)
+{
+    pthread_mutex_lock(&p->lock);
+    t->target = p->snap_leo;
+    t->dir_dirty = p->dir_dirty;
+    bool needed = !p->sync_err && (t->target > atomic_load(&p->durable) || t->dir_dirty);
+    if (needed)
+        p->dir_dirty = false;
+    pthread_mutex_unlock(&p->lock);
+    return needed;
+}
+
+void log__partition_sync_end(log_partition_t *p, const log__sync_ticket_t *t, bool synced)
+{
+    pthread_mutex_lock(&p->lock);
+    if (!synced)
+        p->dir_dirty = p->dir_dirty || t->dir_dirty;
+    else if (t->target > atomic_load(&p->durable))
+        atomic_store(&p->durable, t->target);
+    pthread_mutex_unlock(&p->lock);
+}
+
 int log_partition_sync(log_partition_t *p)
 {
     log_segment_t *local[8], **segs = local;

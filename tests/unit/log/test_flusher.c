@@ -11,6 +11,7 @@
 #include "util/say.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <time.h>
 
 static atomic_int notified;
@@ -60,6 +61,44 @@ static void test_durable_offset_advances_after_mark_dirty(void **state)
     log_flusher_stop(f);
     hd_buf_deinit(&b);
     log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+/* Rounds with many dirty partitions take the one-syncfs path; every partition still becomes
+ * durable at exactly what was appended, and later appends keep being picked up. */
+static void test_many_dirty_partitions_all_become_durable(void **state)
+{
+    (void)state;
+    enum { N = 12 };
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    log_partition_t *p[N];
+    for (int i = 0; i < N; i++) {
+        char dir[160];
+        snprintf(dir, sizeof dir, "%s/p%d", d.root, i);
+        assert_int_equal(log_partition_open(dir, &cfg, &p[i]), 0);
+    }
+    log_flusher_t *f = NULL;
+    assert_int_equal(log_flusher_start(on_notify, NULL, &f), 0);
+    hd_buf_t b;
+    hd_buf_init(&b);
+    for (int round = 1; round <= 3; round++) {
+        for (int i = 0; i < N; i++) {
+            for (int k = 0; k <= i % 3; k++)
+                append_one(p[i], &b);
+            log_flusher_mark_dirty(f, p[i]);
+        }
+        for (int i = 0; i < N; i++) {
+            assert_true(wait_durable(p[i], log_partition_end_offset(p[i])));
+            assert_int_equal(log_partition_durable_offset(p[i]), log_partition_end_offset(p[i]));
+        }
+    }
+    log_flusher_stop(f);
+    hd_buf_deinit(&b);
+    for (int i = 0; i < N; i++)
+        log_partition_close(p[i]);
     bb_dir_remove(&d);
 }
 
@@ -146,6 +185,7 @@ int main(void)
     say_level = SAY_ERROR;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durable_offset_advances_after_mark_dirty),
+        cmocka_unit_test(test_many_dirty_partitions_all_become_durable),
         cmocka_unit_test(test_appends_continue_while_flusher_syncs),
         cmocka_unit_test(test_stop_runs_a_final_round),
         cmocka_unit_test(test_partition_closed_while_queued_is_freed_by_flusher),
