@@ -600,7 +600,7 @@ int main(int argc, char **argv)
     }
     create_topic(&run);
 
-    int rc;
+    int rc = 1;
     if (!strcmp(o.mode, "produce"))
         rc = mode_produce(&run);
     else if (!strcmp(o.mode, "latency"))
