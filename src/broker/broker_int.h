@@ -63,8 +63,8 @@ typedef struct broker__offset {
     char *metadata;
 } broker__offset_t;
 
-typedef struct broker__member broker__member_t;     /* group.c */
-typedef struct broker__pending broker__pending_t;   /* group.c */
+typedef struct broker__member broker__member_t;         /* group.c */
+typedef struct broker__pending broker__pending_t;       /* group.c */
 typedef struct broker__completion broker__completion_t; /* group.c */
 
 enum {
@@ -87,9 +87,9 @@ struct broker_group {
     int nmembers, cap_members;
     broker__pending_t *pending; /* MEMBER_ID_REQUIRED ids not yet rejoined */
     int npending, cap_pending;
-    int64_t deadline;       /* join phase (Preparing) or sync (Completing) deadline */
-    int64_t initial_cap;    /* last moment the initial rebalance delay may extend to */
-    bool initial_delay;     /* this join phase began in Empty: wait for more members */
+    int64_t deadline;    /* join phase (Preparing) or sync (Completing) deadline */
+    int64_t initial_cap; /* last moment the initial rebalance delay may extend to */
+    bool initial_delay;  /* this join phase began in Empty: wait for more members */
     broker__offset_t **obuckets;
     uint32_t nobuckets;
     int noffsets;

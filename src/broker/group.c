@@ -128,9 +128,14 @@ static void cq_flush(broker_t *b)
         if (c->jw) {
             broker_join_waiter_t *w = c->jw;
             w->_queued = NULL;
-            broker_join_res_t res = {c->error,  c->generation, c->protocol_type ? c->protocol_type : "",
-                                     c->protocol, c->leader ? c->leader : "",
-                                     c->member_id ? c->member_id : "", c->members, c->nmembers};
+            broker_join_res_t res = {c->error,
+                                     c->generation,
+                                     c->protocol_type ? c->protocol_type : "",
+                                     c->protocol,
+                                     c->leader ? c->leader : "",
+                                     c->member_id ? c->member_id : "",
+                                     c->members,
+                                     c->nmembers};
             w->cb(w, &res);
         } else if (c->sw) {
             broker_sync_waiter_t *w = c->sw;
@@ -197,8 +202,8 @@ static void member_update(broker__member_t *m, const broker_join_req_t *req, int
     m->proto_meta = hd_malloc(sizeof *m->proto_meta * (size_t)req->nprotocols);
     for (int i = 0; i < req->nprotocols; i++) {
         m->proto_names[i] = hd_strdup(req->protocols[i].name);
-        m->proto_meta[i] = hd_slice(dup_bytes(req->protocols[i].metadata),
-                                    req->protocols[i].metadata.len);
+        m->proto_meta[i] =
+            hd_slice(dup_bytes(req->protocols[i].metadata), req->protocols[i].metadata.len);
     }
     free(m->client_id);
     free(m->client_host);
@@ -252,7 +257,10 @@ static void new_member_id(const char *client_id, char *out, size_t outlen)
 
 /* ---- answering ---- */
 
-static broker__completion_t *completion_new(void) { return hd_calloc(1, sizeof(broker__completion_t)); }
+static broker__completion_t *completion_new(void)
+{
+    return hd_calloc(1, sizeof(broker__completion_t));
+}
 
 /* Queues a join answer for `w` carrying the group's current generation (members for the
  * leader). */
@@ -817,7 +825,7 @@ static int member_of(broker_group_t *g, const char *member_id, const char *insta
     if (idx < 0) {
         /* A static member's old id after it was replaced is fenced, not unknown. */
         *err = g && find_instance(g, instance_id) >= 0 ? BROKER_GERR_FENCED_INSTANCE_ID
-                                                        : BROKER_GERR_UNKNOWN_MEMBER_ID;
+                                                       : BROKER_GERR_UNKNOWN_MEMBER_ID;
         return -1;
     }
     const char *have = g->members[idx]->instance_id;
@@ -883,10 +891,9 @@ static void sync(broker_t *b, const char *group_id, int32_t generation, const ch
     }
 }
 
-void broker_group_sync(broker_t *b, const char *group_id, int32_t generation,
-                       const char *member_id, const char *instance_id,
-                       const broker_assignment_t *assignments, int nassignments,
-                       broker_sync_waiter_t *w)
+void broker_group_sync(broker_t *b, const char *group_id, int32_t generation, const char *member_id,
+                       const char *instance_id, const broker_assignment_t *assignments,
+                       int nassignments, broker_sync_waiter_t *w)
 {
     w->_member = w->_queued = NULL;
     sync(b, group_id, generation, member_id, instance_id, assignments, nassignments, w);
@@ -959,8 +966,8 @@ void broker_group_tick(broker_t *b)
             broker__member_t *m = g->members[i];
             bool parked = (g->state == BROKER__PREPARING && m->awaiting_join) || m->sync_w;
             if (!parked && now - m->last_seen > m->session_ms) {
-                say_info("group %s: member %s session expired after %d ms; removed", g->id,
-                         m->id, m->session_ms);
+                say_info("group %s: member %s session expired after %d ms; removed", g->id, m->id,
+                         m->session_ms);
                 remove_member(b, g, i, BROKER_GERR_UNKNOWN_MEMBER_ID);
                 gone = true;
             }

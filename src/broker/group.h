@@ -113,10 +113,9 @@ struct broker_sync_waiter {
 
 /* The leader passes every member's assignment; followers pass none. Followers wait for the
  * leader's SyncGroup. */
-void broker_group_sync(broker_t *b, const char *group_id, int32_t generation,
-                       const char *member_id, const char *instance_id,
-                       const broker_assignment_t *assignments, int nassignments,
-                       broker_sync_waiter_t *w);
+void broker_group_sync(broker_t *b, const char *group_id, int32_t generation, const char *member_id,
+                       const char *instance_id, const broker_assignment_t *assignments,
+                       int nassignments, broker_sync_waiter_t *w);
 void broker_sync_waiter_cancel(broker_sync_waiter_t *w);
 
 /* ---- Heartbeat, LeaveGroup ---- */
@@ -153,8 +152,8 @@ int16_t broker_group_commit_check(broker_t *b, const char *group_id, int32_t gen
                                   const char *member_id, const char *instance_id);
 /* Stores the commits in memory and appends them to the offsets log. *durable_at is the offsets
  * log position to wait for with broker_offsets_wait(). Returns 0, HD_ETOOBIG or -errno. */
-int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset_commit_t *c,
-                          int n, int64_t *durable_at);
+int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset_commit_t *c, int n,
+                          int64_t *durable_at);
 /* Fires w (w->target is set here) once the offsets log is durable up to `durable_at`. */
 void broker_offsets_wait(broker_t *b, int64_t durable_at, broker_waiter_t *w);
 /* Returns true and fills *out when the group has a commit for the partition. */

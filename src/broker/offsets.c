@@ -60,7 +60,8 @@ static broker__offset_t **slot_of(broker_group_t *g, const char *topic, int32_t 
     if (!g->nobuckets)
         return NULL;
     broker__offset_t **pp = &g->obuckets[h & (g->nobuckets - 1)];
-    while (*pp && ((*pp)->hash != h || (*pp)->partition != partition || strcmp((*pp)->topic, topic)))
+    while (*pp &&
+           ((*pp)->hash != h || (*pp)->partition != partition || strcmp((*pp)->topic, topic)))
         pp = &(*pp)->next;
     return pp;
 }
@@ -248,8 +249,8 @@ static int append_batch(broker_t *b, batch_t *bt, int64_t *end)
 
 /* ---- public: commits and lookups ---- */
 
-int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset_commit_t *c,
-                          int n, int64_t *durable_at)
+int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset_commit_t *c, int n,
+                          int64_t *durable_at)
 {
     int64_t now = hd_wall_ms();
     int64_t end = broker_partition_end(b->offsets_part);
@@ -277,8 +278,8 @@ int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset
         /* Each batch is applied once it is in the log, so the table always equals a replay. */
         for (; first <= i; first++) {
             const char *m = c[first].metadata ? c[first].metadata : "";
-            table_set(g, c[first].topic, c[first].partition, c[first].offset,
-                      c[first].leader_epoch, now, m, strlen(m));
+            table_set(g, c[first].topic, c[first].partition, c[first].offset, c[first].leader_epoch,
+                      now, m, strlen(m));
         }
         if (i != n - 1)
             batch_begin(&bt, &b->obatch, now);
@@ -532,8 +533,8 @@ static int replay(broker_t *b)
     hd_buf_deinit(&buf);
     hd_buf_deinit(&scratch);
     int ngroups = b->ngroups;
-    say_info("offsets log: replayed %" PRId64 " records (%" PRId64 " skipped), %d groups", rp.applied,
-             rp.skipped, ngroups);
+    say_info("offsets log: replayed %" PRId64 " records (%" PRId64 " skipped), %d groups",
+             rp.applied, rp.skipped, ngroups);
     return rc;
 }
 
@@ -609,8 +610,8 @@ int broker_offsets_compact(broker_t *b, bool force)
         say_warn("offsets log: snapshot of %zu bytes not written: %s", snap, hd_strerror(rc));
         return rc;
     }
-    say_info("offsets log: %" PRId64 " bytes compacted into a %zu-byte snapshot at %" PRId64,
-             size, snap, base);
+    say_info("offsets log: %" PRId64 " bytes compacted into a %zu-byte snapshot at %" PRId64, size,
+             snap, base);
     b->compact_pending = true;
     b->compact_base = base;
     b->compact_end = end;

@@ -161,8 +161,8 @@ int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len)
     const kafka_api_t *api = h.api;
     r->_api = api;
     r->client_id = h.client_id.is_null ? ""
-                                        : hd_arena_strndup(&r->arena, (const char *)h.client_id.v.p,
-                                                           h.client_id.v.len);
+                                       : hd_arena_strndup(&r->arena, (const char *)h.client_id.v.p,
+                                                          h.client_id.v.len);
     if (!r->client_id)
         r->client_id = "";
     /* Decoded structures may take several times the frame's size; bound them. */

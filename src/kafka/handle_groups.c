@@ -141,8 +141,8 @@ int kafka__handle_JoinGroup(kafka_req_t *r, void *req_, void *resp_)
     broker_protocol_t *protos = kafka__alloc(r, sizeof *protos * (size_t)(np + 1));
     for (int32_t i = 0; i < np; i++) {
         protos[i].name = req->Protocols[i].Name;
-        protos[i].metadata = req->Protocols[i].Metadata.is_null ? hd_slice(NULL, 0)
-                                                                : req->Protocols[i].Metadata.v;
+        protos[i].metadata =
+            req->Protocols[i].Metadata.is_null ? hd_slice(NULL, 0) : req->Protocols[i].Metadata.v;
     }
     broker_join_req_t jr = {
         .group_id = nz(req->GroupId),
@@ -153,9 +153,8 @@ int kafka__handle_JoinGroup(kafka_req_t *r, void *req_, void *resp_)
         .protocol_type = nz(req->ProtocolType),
         .session_ms = req->SessionTimeoutMs,
         /* v0 has no rebalance timeout: Kafka uses the session timeout. */
-        .rebalance_ms = r->api_version >= 1 && req->RebalanceTimeoutMs > 0
-                            ? req->RebalanceTimeoutMs
-                            : req->SessionTimeoutMs,
+        .rebalance_ms = r->api_version >= 1 && req->RebalanceTimeoutMs > 0 ? req->RebalanceTimeoutMs
+                                                                           : req->SessionTimeoutMs,
         .member_id_required = r->api_version >= 4,
         .protocols = protos,
         .nprotocols = np,
@@ -280,9 +279,8 @@ int kafka__handle_OffsetCommit(kafka_req_t *r, void *req_, void *resp_)
     broker_t *b = r->broker;
     const char *group = nz(req->GroupId);
     int32_t generation = r->api_version >= 1 ? req->GenerationIdOrMemberEpoch : -1;
-    int16_t gerr =
-        broker_group_commit_check(b, group, generation, nz(req->MemberId),
-                                  r->api_version >= 7 ? req->GroupInstanceId : NULL);
+    int16_t gerr = broker_group_commit_check(b, group, generation, nz(req->MemberId),
+                                             r->api_version >= 7 ? req->GroupInstanceId : NULL);
     int32_t nt = req->Topics_n < 0 ? 0 : req->Topics_n;
     int total = 0;
     for (int32_t i = 0; i < nt; i++)
@@ -375,8 +373,7 @@ static int collect_offset(void *ctx, const char *topic, int32_t partition, const
         t->Partitions_n = 0;
         t->Partitions = kafka__alloc(fa->r, sizeof *t->Partitions * (size_t)fa->cap);
     }
-    kafka_OffsetFetchResponse_OffsetFetchResponsePartition_t *p =
-        &t->Partitions[t->Partitions_n++];
+    kafka_OffsetFetchResponse_OffsetFetchResponsePartition_t *p = &t->Partitions[t->Partitions_n++];
     p->PartitionIndex = partition;
     p->CommittedOffset = o->offset;
     p->CommittedLeaderEpoch = o->leader_epoch;

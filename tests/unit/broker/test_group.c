@@ -93,8 +93,8 @@ static void on_join(broker_join_waiter_t *w, const broker_join_res_t *res)
     j->nmembers = res->nmembers;
 }
 
-static void join_as(fixture_t *f, joined_t *j, const char *member_id, const char *instance,
-                    bool v4, const char *proto)
+static void join_as(fixture_t *f, joined_t *j, const char *member_id, const char *instance, bool v4,
+                    const char *proto)
 {
     memset(j, 0, sizeof *j);
     broker_protocol_t p[2] = {{proto, hd_slice("meta", 4)}, {"range", hd_slice("m2", 2)}};
@@ -165,7 +165,8 @@ static void make_stable(fixture_t *f, joined_t *a, joined_t *b)
     synced_t sa, sb;
     sync_as(f, &sb, b, NULL, 0);
     assert_false(sb.got);
-    broker_assignment_t as[2] = {{a->member_id, hd_slice("A", 1)}, {b->member_id, hd_slice("B", 1)}};
+    broker_assignment_t as[2] = {{a->member_id, hd_slice("A", 1)},
+                                 {b->member_id, hd_slice("B", 1)}};
     sync_as(f, &sa, a, as, 2);
     assert_true(sa.got && sb.got);
     assert_string_equal(sa.assignment, "A");
@@ -185,8 +186,7 @@ static void test_two_members_join_sync_and_heartbeat(void **state)
                      BROKER_GERR_UNKNOWN_MEMBER_ID);
     assert_int_equal(broker_group_heartbeat(f->b, "nogroup", 1, "x", NULL),
                      BROKER_GERR_UNKNOWN_MEMBER_ID);
-    assert_int_equal(broker_group_heartbeat(f->b, "", 1, "x", NULL),
-                     BROKER_GERR_INVALID_GROUP_ID);
+    assert_int_equal(broker_group_heartbeat(f->b, "", 1, "x", NULL), BROKER_GERR_INVALID_GROUP_ID);
 }
 
 static void test_leave_rebalances_the_rest(void **state)
@@ -274,9 +274,14 @@ static void test_join_errors(void **state)
     fixture_t *f = *state;
     joined_t j;
     broker_protocol_t p = {"range", hd_slice("m", 1)};
-    broker_join_req_t req = {.group_id = "g", .member_id = "", .client_id = "c",
-                             .protocol_type = "consumer", .session_ms = 1000,
-                             .rebalance_ms = 1000, .protocols = &p, .nprotocols = 1};
+    broker_join_req_t req = {.group_id = "g",
+                             .member_id = "",
+                             .client_id = "c",
+                             .protocol_type = "consumer",
+                             .session_ms = 1000,
+                             .rebalance_ms = 1000,
+                             .protocols = &p,
+                             .nprotocols = 1};
     j.w.cb = on_join;
     j.w.ctx = &j;
     broker_group_join(f->b, &req, &j.w);
