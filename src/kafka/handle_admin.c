@@ -6,8 +6,9 @@
  *   empty list means none. Named unknown topics are created when auto.create.topics.enable is on
  *   and (v4+) the request allows it; the creating request gets the full metadata with no error.
  *   One broker, this node, is leader, replica and ISR of every partition; controller = this node.
- * - CreateTopics: replication factor must be 1 (or -1 on v4+), partitions >= 1 (or -1 on v4+ for
- *   num.partitions); manual assignments must name this node only.
+ * - CreateTopics: replication factor must be 1 (or -1, the default), partitions >= 1 (or -1 for
+ *   num.partitions; Kafka defines -1 from v4, but kafkajs sends it on v3 too and Kafka accepts
+ *   it); manual assignments must name this node only.
  * - DescribeConfigs: topics (type 2) list every supported topic setting with its source; the
  *   broker (type 4, named by node id or empty) lists the broker settings.
  * - InitProducerId: a fresh producer id with epoch 0 for every call without a transactional id;
@@ -179,15 +180,16 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
             }
             parts = ct->Assignments_n;
         } else {
-            if (parts == -1 && r->api_version >= 4)
+            /* -1 means "the broker default" (KIP-464, v4); kafkajs sends it on v3 as well, and
+             * Kafka accepts it there, so any version does. */
+            if (parts == -1)
                 parts = (int32_t)r->cfg->num_partitions;
             if (parts < 1) {
                 res->ErrorCode = KAFKA_ERR_INVALID_PARTITIONS;
                 res->ErrorMessage = "number of partitions must be at least 1";
                 continue;
             }
-            if (!(ct->ReplicationFactor == 1 ||
-                  (ct->ReplicationFactor == -1 && r->api_version >= 4))) {
+            if (ct->ReplicationFactor != 1 && ct->ReplicationFactor != -1) {
                 res->ErrorCode = KAFKA_ERR_INVALID_REPLICATION_FACTOR;
                 res->ErrorMessage = "replication factor must be 1: Herald is a single broker";
                 continue;
