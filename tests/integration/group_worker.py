@@ -6,7 +6,9 @@ It commits synchronously after processing each record, and appends one line per 
   A <p,p,...>                      the full assignment after a rebalance (eager assignors)
   + <p,p,...> / - <p,p,...>        incremental assign / revoke (cooperative-sticky)
   T <unix time>                    written with every assignment change
+  F <partition> <unix time>        the first record of a partition since the last assignment
 usage: group_worker.py ADDR GROUP TOPIC OUT [--assignor NAME] [--instance ID] [--session MS]
+                       [--client-id ID]
 """
 import argparse
 import os
@@ -24,6 +26,7 @@ ap.add_argument("out")
 ap.add_argument("--assignor", default="range")
 ap.add_argument("--instance")
 ap.add_argument("--session", type=int, default=6000)
+ap.add_argument("--client-id", default="rdkafka")
 ap.add_argument("--max-seconds", type=float, default=120.0)
 args = ap.parse_args()
 
@@ -35,7 +38,8 @@ conf = {"bootstrap.servers": args.addr, "group.id": args.group,
         "auto.offset.reset": "earliest", "enable.auto.commit": False,
         "session.timeout.ms": args.session, "heartbeat.interval.ms": 500,
         "partition.assignment.strategy": args.assignor, "fetch.wait.max.ms": 100,
-        "topic.metadata.refresh.interval.ms": 2000, "socket.timeout.ms": 10000}
+        "topic.metadata.refresh.interval.ms": 2000, "socket.timeout.ms": 10000,
+        "client.id": args.client_id}
 if args.instance:
     conf["group.instance.id"] = args.instance
 c = Consumer(conf)
@@ -46,7 +50,11 @@ def parts(ps):
     return ",".join(str(p.partition) for p in sorted(ps, key=lambda p: p.partition))
 
 
+first_seen = set()
+
+
 def on_assign(consumer, ps):
+    first_seen.clear()
     out.write("T %.3f\n" % time.time())
     if cooperative:
         out.write("+ %s\n" % parts(ps))
@@ -72,6 +80,9 @@ while not stop and time.monotonic() < deadline:
     m = c.poll(0.1)
     if m is None or m.error():
         continue
+    if m.partition() not in first_seen:
+        first_seen.add(m.partition())
+        out.write("F %d %.3f\n" % (m.partition(), time.time()))
     out.write("R %d %d %s\n" % (m.partition(), m.offset(), m.value().decode()))
     try:
         c.commit(message=m, asynchronous=False)

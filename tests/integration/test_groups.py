@@ -292,23 +292,27 @@ def test_kafkajs_group_with_two_members(broker, js_dir):
 
 def test_static_member_rejoins_without_rebalance(broker, tmp_path, workers):
     create_topic(broker.addr, "static", 4)
-    w1 = Worker(tmp_path, broker.addr, "st", "static", "w1", "--instance", "i1").start()
-    w2 = Worker(tmp_path, broker.addr, "st", "static", "w2", "--instance", "i2").start()
-    workers += [w1, w2]
-    wait_until(lambda: len(w1.assignment()) == 2 and len(w2.assignment()) == 2, 30,
-               what="a 2/2 split")
+    ws = [Worker(tmp_path, broker.addr, "st", "static", "w%d" % i, "--instance", "i%d" % i,
+                 "--client-id", "w%d" % i).start() for i in (1, 2)]
+    workers += ws
+    wait_until(lambda: all(len(w.assignment()) == 2 for w in ws), 30, what="a 2/2 split")
     time.sleep(1.0)
+    # Restart the follower (a static leader's return rebalances, as in Kafka).
+    leader = 1 if "leader w1-" in broker.log_text() else 2
+    keep, bounce = (ws[0], 2) if leader == 1 else (ws[1], 1)
     gens = broker.log_text().count("stable at generation")
-    before = w1.lines()
-    w2.kill()
-    w2b = Worker(tmp_path, broker.addr, "st", "static", "w2b", "--instance", "i2").start()
-    workers.append(w2b)
-    wait_until(lambda: len(w2b.assignment()) == 2, 20, what="i2 back with its partitions")
+    before = keep.lines()
+    had = ws[bounce - 1].assignment()
+    ws[bounce - 1].kill()
+    back = Worker(tmp_path, broker.addr, "st", "static", "w%db" % bounce, "--instance",
+                  "i%d" % bounce, "--client-id", "w%d" % bounce).start()
+    workers.append(back)
+    wait_until(lambda: back.assignment() == had, 20, what="the instance back with its partitions")
     time.sleep(1.0)
-    assert "static member i2 rejoined" in broker.log_text()
+    assert "static member i%d rejoined" % bounce in broker.log_text()
     assert broker.log_text().count("stable at generation") == gens  # no rebalance
-    assert w1.lines() == before or w1.assignment() == set(w1.assignment())
-    assert not [ln for ln in w1.lines()[len(before):] if ln.startswith("A")]
+    assert keep.lines()[:len(before)] == before
+    assert not [ln for ln in keep.lines()[len(before):] if ln.startswith("A")]
 
 
 def test_group_error_codes_over_the_wire(broker):
