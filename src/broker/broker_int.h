@@ -145,6 +145,8 @@ int broker__offsets_open(broker_t *b);
 void broker__offsets_close(broker_t *b);
 void broker__offsets_free_group(broker_group_t *g);
 void broker__offsets_tick(broker_t *b);
+/* Applies one offsets-log batch to the in-memory tables, as replay does (fuzz target). */
+int broker__offsets_apply(broker_t *b, hd_slice_t batch);
 /* Appends a group tombstone and forgets the group's offsets (the caller frees the group). */
 int broker__offsets_delete_group(broker_t *b, broker_group_t *g, int64_t *durable_at);
 

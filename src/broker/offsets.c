@@ -487,6 +487,25 @@ bad:
     return 0;
 }
 
+/* Records of stored batches are bounded by the segment size; inflating is bounded too, in case
+ * a batch on disk claims a codec (Herald writes none). */
+#define REPLAY_MAX_INFLATED (64 << 20)
+
+static int apply_batch(replay_t *rp, hd_slice_t batch, hd_buf_t *scratch)
+{
+    return broker_batch_for_each(batch, REPLAY_MAX_INFLATED, scratch, replay_record, rp);
+}
+
+int broker__offsets_apply(broker_t *b, hd_slice_t batch)
+{
+    hd_buf_t scratch;
+    hd_buf_init(&scratch);
+    replay_t rp = {b, 0, 0};
+    int rc = apply_batch(&rp, batch, &scratch);
+    hd_buf_deinit(&scratch);
+    return rc;
+}
+
 static int replay(broker_t *b)
 {
     log_partition_t *log = b->offsets_part->log;
@@ -516,8 +535,7 @@ static int replay(broker_t *b)
                 break;
             }
             if (h.base_offset + h.last_offset_delta >= off) {
-                rc = broker_batch_for_each(hd_slice(buf.p + pos, blen), 64 << 20, &scratch,
-                                           replay_record, &rp);
+                rc = apply_batch(&rp, hd_slice(buf.p + pos, blen), &scratch);
                 if (rc < 0)
                     say_warn("offsets log: batch at %" PRId64 " unreadable: %s", h.base_offset,
                              hd_strerror(rc));
