@@ -19,7 +19,6 @@
 #include "broker/group.h"
 #include "kafka/handler_int.h"
 #include "util/err.h"
-#include "util/mem.h"
 #include "util/say.h"
 
 #include <limits.h>
@@ -356,7 +355,8 @@ static void fill_fetched(kafka_req_t *r, const char *group, const char *topic,
 typedef struct fetch_all {
     kafka_req_t *r;
     kafka_OffsetFetchResponse_t *resp;
-    int32_t cap;
+    kafka_OffsetFetchResponse_OffsetFetchResponsePartition_t *parts; /* one flat array */
+    int32_t nparts;
 } fetch_all_t;
 
 static int collect_offset(void *ctx, const char *topic, int32_t partition, const broker_offset_t *o)
@@ -365,15 +365,16 @@ static int collect_offset(void *ctx, const char *topic, int32_t partition, const
     kafka_OffsetFetchResponse_t *resp = fa->resp;
     kafka_OffsetFetchResponse_OffsetFetchResponseTopic_t *t =
         resp->Topics_n ? &resp->Topics[resp->Topics_n - 1] : NULL;
-    /* Offsets arrive grouped by topic, so a new name starts a new entry. */
+    /* Offsets arrive grouped by topic, so each topic's partitions are a contiguous run of the
+     * flat array, and a new name starts a new topic. */
     if (!t || strcmp(t->Name, topic)) {
-        HD_ASSERT(resp->Topics_n < fa->cap);
         t = &resp->Topics[resp->Topics_n++];
         t->Name = kafka__strdup(fa->r, topic);
         t->Partitions_n = 0;
-        t->Partitions = kafka__alloc(fa->r, sizeof *t->Partitions * (size_t)fa->cap);
+        t->Partitions = &fa->parts[fa->nparts];
     }
-    kafka_OffsetFetchResponse_OffsetFetchResponsePartition_t *p = &t->Partitions[t->Partitions_n++];
+    kafka_OffsetFetchResponse_OffsetFetchResponsePartition_t *p = &fa->parts[fa->nparts++];
+    t->Partitions_n++;
     p->PartitionIndex = partition;
     p->CommittedOffset = o->offset;
     p->CommittedLeaderEpoch = o->leader_epoch;
@@ -403,7 +404,8 @@ int kafka__handle_OffsetFetch(kafka_req_t *r, void *req_, void *resp_)
         int32_t n = 0;
         if (group[0])
             broker_offsets_each(r->broker, group, count_offset, &n);
-        fetch_all_t fa = {r, resp, n + 1};
+        fetch_all_t fa = {r, resp, NULL, 0};
+        fa.parts = kafka__alloc(r, sizeof *fa.parts * (size_t)(n + 1));
         resp->Topics_n = 0;
         resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(n + 1));
         if (group[0])

@@ -411,3 +411,43 @@ def test_group_cli_and_kcat(broker):
     assert rc == 0, out
     rc, out = run_cli(broker, "list")
     assert "kc\t" not in out and "kc-live" in out, out
+
+
+def test_admin_clients_list_and_describe_groups(broker):
+    """confluent-kafka's legacy list_groups (ListGroups v0 + DescribeGroups v0) and
+    kafka-python's KafkaAdminClient (ListGroups and DescribeGroups at their max versions)."""
+    from confluent_kafka.admin import AdminClient
+    from kafka.admin import KafkaAdminClient
+    from kafka.structs import TopicPartition as TopicPartitionKP
+    create_topic(broker.addr, "adm", 2)
+    create_topic(broker.addr, "adm2", 3)
+    produce_range(broker.addr, "adm", 0, 10, partitions=2)
+    live = group_consumer(broker.addr, "adm-live", **{"client.id": "adm-client"})
+    live.subscribe(["adm"])
+    assert len(consume_n(live, 10)) == 10
+    # An Empty group that only holds offsets is listed too.
+    simple = group_consumer(broker.addr, "adm-offsets-only")
+    simple.commit(offsets=[TopicPartition("adm", 0, 4), TopicPartition("adm2", 2, 9),
+                           TopicPartition("adm2", 0, 1)], asynchronous=False)
+    simple.close()
+
+    groups = {g.id: g for g in AdminClient({"bootstrap.servers": broker.addr})
+              .list_groups(timeout=10)}
+    assert groups["adm-live"].state == "Stable" and groups["adm-live"].protocol == "range"
+    assert [m.client_id for m in groups["adm-live"].members] == ["adm-client"]
+    assert groups["adm-offsets-only"].state == "Empty"
+
+    ka = KafkaAdminClient(bootstrap_servers=broker.addr)
+    try:
+        listed = dict(ka.list_consumer_groups())
+        assert "adm-live" in listed and "adm-offsets-only" in listed
+        (d,) = ka.describe_consumer_groups(["adm-live"])
+        assert d.state == "Stable" and len(d.members) == 1
+        assert d.members[0].client_id == "adm-client"
+        offs = ka.list_consumer_group_offsets("adm-offsets-only")
+        assert {(tp.topic, tp.partition): o.offset for tp, o in offs.items()} == \
+            {("adm", 0): 4, ("adm2", 0): 1, ("adm2", 2): 9}
+    finally:
+        ka.close()
+        live.close()
+
