@@ -451,3 +451,57 @@ def test_admin_clients_list_and_describe_groups(broker):
         ka.close()
         live.close()
 
+
+
+def test_hostile_group_requests_get_errors_not_crashes(broker):
+    """Nulls where Kafka allows them only in other versions, negative and huge numbers, unknown
+    ids, and random bodies: every request gets an error code or a closed connection, and the
+    broker keeps serving."""
+    import random
+    from clients import roundtrip
+    create_topic(broker.addr, "hostile", 1)
+    S, A = kr.string, kr.array
+    proto = kr.i32(1) + S("range") + kr.bytes_(b"")
+    cases = [
+        (JOIN_GROUP, 0, S("h") + kr.i32(6000) + S("") + S("consumer") + kr.i32(0)),
+        (JOIN_GROUP, 1, S("h") + kr.i32(6000) + kr.i32(-5) + S("") + S("consumer") + proto),
+        (JOIN_GROUP, 1, S("h") + kr.i32(2**31 - 1) + kr.i32(0) + S("") + S("") + proto),
+        (JOIN_GROUP, 1, S("x" * 2000) + kr.i32(6000) + kr.i32(6000) + S("") + S("c") + proto),
+        (JOIN_GROUP, 5, S("h") + kr.i32(6000) + kr.i32(6000) + S("") + S("") + S("c") + proto),
+        (SYNC_GROUP, 0, S("h") + kr.i32(-1) + S("") + kr.i32(0)),
+        (SYNC_GROUP, 0, S("nogroup") + kr.i32(7) + S("m") +
+         A([S("m") + kr.bytes_(b""), S("zz") + kr.bytes_(b"x")])),
+        (HEARTBEAT, 0, S("") + kr.i32(-1) + S("")),
+        (13, 0, S("h") + S("")),  # LeaveGroup v0, unknown member
+        (13, 3, S("h") + A([S("") + S(None), S("m") + S("i")])),
+        (OFFSET_COMMIT, 2, S("h") + kr.i32(-1) + S("") + kr.i64(-7) +
+         A([S("hostile") + A([kr.i32(-3) + kr.i64(-9) + S(None), kr.i32(0) + kr.i64(2**62) +
+                              S(None)])])),
+        (OFFSET_COMMIT, 0, S("") + kr.i32(0)),
+        (OFFSET_FETCH, 2, S("h") + kr.i32(-1)),
+        (OFFSET_FETCH, 1, S("nogroup") + A([S("hostile") + A([kr.i32(-1), kr.i32(9)])])),
+        (15, 0, A([S(""), S("h"), S("nogroup")])),  # DescribeGroups
+        (16, 0, b""),  # ListGroups
+        (42, 0, A([S(""), S("nogroup"), S("h")])),  # DeleteGroups
+        (47, 0, S("h") + A([S("hostile") + A([kr.i32(-1), kr.i32(0)])])),  # OffsetDelete
+        (47, 0, S("") + kr.i32(0)),
+    ]
+    nstructured = len(cases)
+    rng = random.Random(7)
+    for key in (JOIN_GROUP, SYNC_GROUP, HEARTBEAT, 13, OFFSET_COMMIT, OFFSET_FETCH, 15, 42, 47):
+        for _ in range(30):
+            cases.append((key, rng.randint(0, 2),
+                          bytes(rng.randrange(256) for _ in range(rng.randint(0, 60)))))
+    answered = 0
+    for i, (key, version, body) in enumerate(cases):
+        with kr.Conn(broker.addr, timeout=5.0) as c:
+            try:
+                c.request(key, version, body)
+                answered += 1
+            except (ConnectionError, OSError):
+                # A malformed body closes the connection, as Kafka does; the structured cases
+                # are all well-formed and must be answered.
+                assert i >= nstructured, "no answer to case %d (key %d v%d)" % (i, key, version)
+    assert answered >= nstructured
+    assert broker.running()
+    roundtrip(broker.addr)
