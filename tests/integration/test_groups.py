@@ -397,6 +397,15 @@ def test_group_cli_and_kcat(broker):
     assert rc == 0, out
     tps = c.committed([TopicPartition("cli", 1)], timeout=10)
     assert tps[0].offset == 3
+    # By time: nothing before the epoch's first millisecond, nothing after the far future.
+    rc, out = run_cli(broker, "reset-offsets", "kc", "--topic", "cli", "--to", "@1")
+    assert rc == 0, out
+    tps = c.committed([TopicPartition("cli", 0), TopicPartition("cli", 1)], timeout=10)
+    assert [tp.offset for tp in tps] == [0, 0]
+    rc, out = run_cli(broker, "reset-offsets", "kc", "--topic", "cli", "--to", "@%d" % 2**50)
+    assert rc == 0, out
+    tps = c.committed([TopicPartition("cli", 0), TopicPartition("cli", 1)], timeout=10)
+    assert [tp.offset for tp in tps] == [10, 10]
     c.close()
     # A live group cannot be deleted; an empty one can.
     live = group_consumer(broker.addr, "kc-live")

@@ -339,6 +339,54 @@ static void test_static_member_rejoins_without_rebalance(void **state)
                      BROKER_GERR_FENCED_INSTANCE_ID);
 }
 
+/* A join answer that re-enters the coordinator (as a connection handling its next pipelined
+ * request does) sees a finished transition and may change the group again. */
+static fixture_t *reenter_f;
+static char reenter_leave[256];
+static void on_join_reenter(broker_join_waiter_t *w, const broker_join_res_t *res)
+{
+    on_join(w, res);
+    if (reenter_leave[0]) {
+        assert_int_equal(broker_group_leave(reenter_f->b, "g", reenter_leave, NULL), 0);
+        reenter_leave[0] = '\0';
+        static joined_t again; /* parked: must outlive this callback */
+        join_as(reenter_f, &again, "", NULL, false, "roundrobin");
+    }
+}
+
+static void test_answers_may_reenter_the_coordinator(void **state)
+{
+    fixture_t *f = *state;
+    joined_t a, b;
+    make_stable(f, &a, &b);
+    assert_int_equal(broker_group_leave(f->b, "g", b.member_id, NULL), 0);
+    joined_t a2;
+    memset(&a2, 0, sizeof a2);
+    reenter_f = f;
+    snprintf(reenter_leave, sizeof reenter_leave, "%s", a.member_id);
+    broker_protocol_t p[2] = {{"roundrobin", hd_slice("meta", 4)}, {"range", hd_slice("m2", 2)}};
+    broker_join_req_t req = {.group_id = "g",
+                             .member_id = a.member_id,
+                             .client_id = "cli",
+                             .protocol_type = "consumer",
+                             .session_ms = 10000,
+                             .rebalance_ms = 20000,
+                             .protocols = p,
+                             .nprotocols = 2};
+    a2.w.cb = on_join_reenter;
+    a2.w.ctx = &a2;
+    broker_group_join(f->b, &req, &a2.w);
+    assert_true(a2.got);
+    assert_int_equal(a2.generation, 2);
+    /* a left from inside its own answer and a new member joined: a fresh join phase. */
+    broker_group_t *g = broker_group_find(f->b, "g");
+    assert_non_null(g);
+    assert_int_equal(broker_group_member_count(g), 1);
+    assert_string_equal(broker_group_state(g), "PreparingRebalance");
+    advance(f, 200);
+    assert_string_equal(broker_group_state(g), "CompletingRebalance");
+}
+
 /* ---- offsets ---- */
 
 static bool fired;
@@ -493,6 +541,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_join_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_member_rejoins_without_rebalance, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_answers_may_reenter_the_coordinator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commits_survive_reopen_with_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_group_and_offset_survive_reopen, setup,
                                         teardown),
