@@ -514,3 +514,51 @@ def test_hostile_group_requests_get_errors_not_crashes(broker):
     assert answered >= nstructured
     assert broker.running()
     roundtrip(broker.addr)
+
+
+def test_offset_delete_and_list_groups_state_filter(broker):
+    create_topic(broker.addr, "od", 2)
+    c = group_consumer(broker.addr, "od-simple")
+    c.commit(offsets=[TopicPartition("od", 0, 5), TopicPartition("od", 1, 6)], asynchronous=False)
+    c.close()
+    live = group_consumer(broker.addr, "od-live")
+    live.subscribe(["od"])
+    wait_until(lambda: live.poll(0.2) is None and live.assignment(), 20, what="od-live assigned")
+    S, A = kr.string, kr.array
+    with kr.Conn(broker.addr) as conn:
+        def offset_delete(group):
+            r = conn.request(47, 0, S(group) + A([S("od") + A([kr.i32(0)])]))
+            err, _ = r.i16(), r.i32()
+            parts = r.array(lambda r: (r.string(), r.array(lambda r: (r.i32(), r.i16()))))
+            return err, parts
+
+        assert offset_delete("od-simple") == (0, [("od", [(0, 0)])])
+        assert offset_delete("od-live") == (0, [("od", [(0, 86)])])  # GROUP_SUBSCRIBED_TO_TOPIC
+        assert offset_delete("od-none")[0] == 69  # GROUP_ID_NOT_FOUND
+        r = conn.request(OFFSET_FETCH, 1, S("od-simple") + A([S("od") + A([kr.i32(0), kr.i32(1)])]))
+        r.i32()
+        r.string()
+        r.i32()
+        assert [(r.i32(), r.i64(), r.string(), r.i16()) for _ in range(2)] == \
+            [(0, -1, "", 0), (1, 6, "", 0)]
+
+        def list_groups(states):
+            body = kr.uvarint(len(states) + 1) + b"".join(
+                kr.uvarint(len(s) + 1) + s.encode() for s in states) + b"\x00"
+            r = conn.request(16, 4, body, flexible=True)
+            r.uvarint()  # response header tag buffer
+            r.i32()
+            assert r.i16() == 0
+            out = []
+            for _ in range(r.uvarint() - 1):
+                gid = r.take(r.uvarint() - 1).decode()
+                ptype = r.take(r.uvarint() - 1).decode()
+                state = r.take(r.uvarint() - 1).decode()
+                assert r.uvarint() == 0
+                out.append((gid, ptype, state))
+            return sorted(out)
+
+        assert list_groups(["Stable"]) == [("od-live", "consumer", "Stable")]
+        assert list_groups(["empty"]) == [("od-simple", "", "Empty")]
+        assert len(list_groups([])) == 2
+    live.close()
