@@ -11,10 +11,12 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
 	libjansson-dev librdkafka-dev libcmocka-dev kcat python3 python3-pytest \
 	python3-confluent-kafka python3-kafka
+# Extra Debian packages only `make bench` needs: the peer brokers, their C clients and gnuplot.
+BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build asan run test unit unit-asan integration fuzz fuzz-smoke bench format \
-	format-check headers docs-check clean js-deps
+.PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
+	fuzz-smoke bench format format-check headers docs-check clean js-deps
 
 all: build
 
@@ -46,6 +48,13 @@ asan: deps
 
 run: build
 	./$(BUILD)/herald serve
+
+# The loop thread and the flusher thread share partition state: check them under TSan.
+TSAN_BUILD ?= build-tsan
+unit-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_TSAN=ON >/dev/null
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_broker_test_broker
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'flusher|broker'
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -104,11 +113,23 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $$(find src tests bench -name '*.[ch]')
 
-test: deps format-check headers docs-check unit unit-asan integration fuzz-smoke
+test: deps format-check headers docs-check unit unit-asan unit-tsan integration fuzz-smoke
 	@echo "all tests passed"
 
-bench: build
-	bench/run.sh
+bench-deps:
+	@missing=$$(for p in $(BENCH_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+# Runs every scenario against Herald, NATS JetStream and Redis Streams and rewrites
+# docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a short smoke run.
+bench: bench-deps build
+	BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

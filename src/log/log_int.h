@@ -95,9 +95,10 @@ typedef struct log_segment {
     int64_t next_offset; /* offset after the last batch */
     int64_t max_ts;      /* largest maxTimestamp, valid when max_ts_known */
     bool max_ts_known;
-    int64_t first_ts; /* roll-by-age reference; INT64_MIN until known */
-    bool file_longer; /* the file may extend past size (preallocated): trim before inactive */
-    bool idx_dirty;   /* index files written since open: sync them at clean close */
+    int64_t first_ts;  /* roll-by-age reference; INT64_MIN until known */
+    bool file_longer;  /* the file may extend past size (preallocated): trim before inactive */
+    int64_t alloc_end; /* bytes preallocated from the start of the file (0: none) */
+    bool idx_dirty;    /* index files written since open: sync them at clean close */
 
     int64_t bytes_since_index;
     /* In-memory copy of the indexes, loaded lazily (idx_loaded); appends go to file and memory. */
@@ -109,6 +110,11 @@ typedef struct log_segment {
     int64_t idx_file_n, tidx_file_n; /* entries in the files; -1 = unknown (use file size) */
     int64_t tidx_last_ts;            /* ts of the last time-index entry, INT64_MIN if none */
 } log_segment_t;
+
+/* Preallocation grows ahead of the data: the first step is small, each later one doubles the
+ * allocation up to LOG_PREALLOC_MAX_STEP, so empty partitions cost little disk. */
+#define LOG_PREALLOC_FIRST (64 * 1024)
+#define LOG_PREALLOC_MAX_STEP (16 * 1024 * 1024)
 
 /* segment.c */
 log_segment_t *log__segment_new(const char *dir, int64_t base_offset);

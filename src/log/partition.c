@@ -222,6 +222,7 @@ static int truncate_tail(log_segment_t *s, int kind, int64_t file_size)
         say_info("segment %s: zero tail at %lld, trimming", log__segment_path(s, "log"),
                  (long long)s->size);
     s->file_longer = false;
+    s->alloc_end = 0;
     return hd_io.ftruncate(s->log_fd, (off_t)s->size);
 }
 
@@ -355,9 +356,15 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
     log_segment_t *act = p->segs[p->nsegs - 1];
     if ((rc = log__segment_open_index(act)) < 0)
         goto fail;
-    if (cfg->preallocate && act->size < cfg->segment_bytes &&
-        hd_io.fallocate(act->log_fd, 0, (off_t)cfg->segment_bytes) == 0)
-        act->file_longer = true;
+    if (cfg->preallocate && act->size < cfg->segment_bytes) {
+        int64_t end = act->size + LOG_PREALLOC_FIRST;
+        if (end > cfg->segment_bytes)
+            end = cfg->segment_bytes;
+        if (hd_io.fallocate(act->log_fd, 0, (off_t)end) == 0) {
+            act->file_longer = true;
+            act->alloc_end = end;
+        }
+    }
     for (size_t i = 0; i < p->nsegs; i++)
         p->size_bytes += p->segs[i]->size;
     p->leo = act->next_offset;
@@ -420,8 +427,10 @@ void log_partition_close(log_partition_t *p)
         return;
     log_segment_t *act = p->segs[p->nsegs - 1];
     int rc = 0;
-    if (act->file_longer && (rc = hd_io.ftruncate(act->log_fd, (off_t)act->size)) == 0)
+    if (act->file_longer && (rc = hd_io.ftruncate(act->log_fd, (off_t)act->size)) == 0) {
         act->file_longer = false;
+        act->alloc_end = 0;
+    }
     if (rc == 0)
         rc = log__segment_tidx_finalize(act);
     if (rc == 0)
@@ -461,16 +470,20 @@ static int roll(log_partition_t *p)
 {
     log_segment_t *old = p->segs[p->nsegs - 1];
     log_segment_t *s = log__segment_new(p->dir, p->leo);
-    int rc = log__segment_create(s, p->cfg.preallocate ? p->cfg.segment_bytes : 0);
+    int rc = log__segment_create(s, p->cfg.preallocate ? (p->cfg.segment_bytes < LOG_PREALLOC_FIRST
+                                                              ? p->cfg.segment_bytes
+                                                              : LOG_PREALLOC_FIRST)
+                                                       : 0);
     if (rc < 0) {
         say_error("segment %s: create failed: %s", log__segment_path(s, "log"), hd_strerror(rc));
         log__segment_unref(s);
         return rc;
     }
     if (old->file_longer) {
-        if ((rc = hd_io.ftruncate(old->log_fd, (off_t)old->size)) == 0)
+        if ((rc = hd_io.ftruncate(old->log_fd, (off_t)old->size)) == 0) {
             old->file_longer = false;
-        else
+            old->alloc_end = 0;
+        } else
             say_warn("segment %s: trim failed: %s", log__segment_path(old, "log"), hd_strerror(rc));
     }
     if ((rc = log__segment_tidx_finalize(old)) < 0) {
@@ -504,6 +517,26 @@ static bool need_roll(log_partition_t *p, log_segment_t *s, const log_hdr_t *h)
     return now - s->first_ts > p->cfg.segment_ms;
 }
 
+/* Extends the active segment's preallocation to cover need_end bytes (see LOG_PREALLOC_*).
+ * Failure is not an error: the write then simply grows the file. */
+static void prealloc_ahead(log_partition_t *p, log_segment_t *s, int64_t need_end)
+{
+    if (!p->cfg.preallocate || need_end <= s->alloc_end)
+        return;
+    int64_t step = s->alloc_end < LOG_PREALLOC_FIRST ? LOG_PREALLOC_FIRST : s->alloc_end;
+    if (step > LOG_PREALLOC_MAX_STEP)
+        step = LOG_PREALLOC_MAX_STEP;
+    int64_t end = s->alloc_end + step;
+    if (end < need_end)
+        end = need_end + step;
+    if (end > p->cfg.segment_bytes)
+        end = p->cfg.segment_bytes > need_end ? p->cfg.segment_bytes : need_end;
+    if (hd_io.fallocate(s->log_fd, 0, (off_t)end) == 0) {
+        s->alloc_end = end;
+        s->file_longer = true;
+    }
+}
+
 int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t *base_offset)
 {
     log_hdr_t h;
@@ -522,6 +555,7 @@ int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t
     log__put_u64(batch + LOG_HDR_BASE_OFFSET, (uint64_t)p->leo);
     log__put_u32(batch + LOG_HDR_LEADER_EPOCH, 0);
     int64_t pos = s->size;
+    prealloc_ahead(p, s, pos + (int64_t)len);
     bool iw, tw;
     if ((rc = log__segment_index_prepare(s, p->cfg.index_interval_bytes, &h, pos, &iw, &tw)) < 0)
         return rc;

@@ -118,6 +118,7 @@ int log__segment_create(log_segment_t *s, int64_t prealloc)
         if (rc < 0 && rc != -EOPNOTSUPP && rc != -EINVAL)
             goto fail;
         s->file_longer = rc == 0;
+        s->alloc_end = rc == 0 ? prealloc : 0;
     }
     reset_index_state(s);
     return 0;

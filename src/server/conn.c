@@ -9,7 +9,10 @@
 #include "util/mem.h"
 #include "util/say.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #define MAX_INFLIGHT 128
@@ -232,6 +235,16 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         return;
     }
     c->in.len += (size_t)n;
+#ifdef TCP_QUICKACK
+    /* Acknowledge at once: a client with Nagle on (librdkafka's default) holds its next small
+     * request until our ACK, and a delayed ACK would add tens of milliseconds to it. Linux
+     * clears the flag after use, so it is set again on every read. */
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    }
+#endif
     process_input(c);
 }
 

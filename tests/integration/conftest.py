@@ -45,6 +45,7 @@ class Broker:
         self.env = dict(env or {})
         self.proc = None
         self.starts = 0
+        self.stop_timed_out = False
 
     def argv(self):
         return [HERALD_BIN, "serve", "--kafka-addr", self.addr, "--data-dir", str(self.data_dir),
@@ -92,6 +93,7 @@ class Broker:
             try:
                 return p.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.stop_timed_out = True
                 p.kill()
                 p.wait(10)
                 return None
@@ -156,7 +158,16 @@ def broker_factory(request, tmp_path):
     yield make
     problems = []
     for b in brokers:
-        b.stop()
+        if b.proc is not None and b.proc.poll() is not None:
+            problems.append("herald exited on its own with status %s\n%s" %
+                            (b.proc.returncode, b.log_tail()))
+            b.proc = None
+        status = b.stop()
+        if b.stop_timed_out:
+            problems.append("herald did not stop within 10 s of SIGTERM\n%s" % b.log_tail())
+        elif status not in (None, 0):
+            problems.append("herald exited with status %s on SIGTERM\n%s" %
+                            (status, b.log_tail()))
         rep = b.sanitizer_report()
         if rep:
             problems.append("sanitizer report in %s:\n%s" % (b.log_path, rep))

@@ -2,6 +2,7 @@
 once and at the acknowledged offset."""
 import os
 import random
+import struct
 import subprocess
 import sys
 import time
@@ -93,9 +94,69 @@ def test_produce_kill9_restart_recovers(broker):
     broker.kill9()
     broker.start()
     wait_until(lambda: "herald serving" in broker.log_text()[before:], 10, what="startup line")
-    assert "recover" in broker.log_text()[before:].lower(), "no recovery logged after kill -9"
     got = consume(broker.addr, "rec", [0, 1], 200, timeout=30)
     assert sorted((m.partition(), m.offset(), m.key(), m.value()) for m in got) == sorted(
         (r["partition"], r["offset"], m["key"], m["value"]) for r, m in zip(reps, msgs))
     reps2 = produce_all(broker.addr, [{"topic": "rec", "value": b"next", "partition": 1}])
     assert reps2[0]["offset"] == 100
+    assert "recover" in broker.log_text()[before:].lower(), "no recovery logged after kill -9"
+
+
+def data_end(path):
+    """Byte position just after the last whole batch of a segment file (which may be
+    preallocated with zeros after it)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while len(data) - pos >= 12:
+        length = struct.unpack(">i", data[pos + 8:pos + 12])[0]
+        if length <= 0 or pos + 12 + length > len(data):
+            break
+        pos += 12 + length
+    return pos
+
+
+@pytest.mark.parametrize("damage", ["torn", "bad-crc", "garbage"])
+def test_torn_tail_is_truncated_on_restart(broker_factory, damage):
+    """A crash in the middle of a write (power loss) leaves part of a batch at the end of the
+    active segment: recovery must cut it and keep every whole batch before it."""
+    b = broker_factory("--segment-bytes", "1048576")
+    topic = "torn"
+    value = bytes(range(256)) * 64  # 16 KiB records: about 64 per segment
+    with kafkaraw.Conn(b.addr) as c:
+        kafkaraw.metadata_v1(c, [topic])
+        for i in range(150):
+            batch = kafkaraw.record_batch([(b"%d" % i, value)])
+            assert kafkaraw.produce(c, topic, 0, batch) == (0, i)
+    b.kill9()
+    part = b.data_dir / "topics" / (topic + "-0")
+    segs = sorted(part.glob("*.log"))
+    assert len(segs) >= 2, "expected the log to have rolled: %s" % segs
+    active = segs[-1]
+    end = data_end(active)
+    assert end > 0
+    extra = kafkaraw.record_batch([(b"torn", b"t" * 5000)], base_offset=150)
+    if damage == "torn":
+        tail = extra[:len(extra) // 2]
+    elif damage == "bad-crc":
+        tail = bytearray(extra)
+        tail[-1] ^= 0x55
+        tail = bytes(tail)
+    else:
+        tail = bytes(random.Random(7).getrandbits(8) for _ in range(3000))
+    with open(active, "r+b") as f:
+        f.seek(end)
+        f.write(tail)
+    before = len(b.log_text())
+    b.start()
+    log = read_log(b.addr, topic)
+    assert len(log) == 150
+    assert all(log[i] == value for i in range(150))
+    with kafkaraw.Conn(b.addr) as c:
+        assert kafkaraw.list_offsets_v1(c, topic, 0, -1)[2] == 150
+        assert kafkaraw.produce(c, topic, 0, kafkaraw.record_batch([(b"n", b"next")])) == \
+            (0, 150)
+    assert damage == "garbage" or "truncat" in b.log_text()[before:], \
+        "the cut tail was not logged"
+    b.restart()
+    assert len(read_log(b.addr, topic)) == 151

@@ -70,7 +70,9 @@ def test_confluent_roundtrip_each_codec(broker3, codec):
     # The codec reached the broker: stored batches carry it, and they are valid (CRC intact).
     batches = kafkaraw.fetch_all_batches(broker3.addr, topic, 0)
     assert batches and all(b.crc_ok and b.magic == 2 for b in batches)
-    assert {b.codec for b in batches} == {CODECS[codec]}
+    # librdkafka sends a batch uncompressed when compressing would not shrink it.
+    codecs = {b.codec for b in batches}
+    assert CODECS[codec] in codecs and codecs <= {0, CODECS[codec]}, codecs
     assert sum(b.count for b in batches) == n // 3
 
 
@@ -127,7 +129,7 @@ def test_kafka_python_producer_and_consumer(broker, acks, caplog):
     try:
         version = prod.config["api_version"]
         # Magic-2 batches need an inferred release of at least 0.11; herald's ranges give 2.3.
-        assert tuple(version) >= (0, 11), version
+        assert tuple(version) >= (2, 0), version
         futs = [prod.send(topic, key=b"k%d" % i, value=b"v%d" % i, partition=0,
                           headers=[("i", b"%d" % i)], timestamp_ms=BASE_TS + i)
                 for i in range(20)]
@@ -200,6 +202,10 @@ def test_kafkajs_idempotent_gzip(broker, js_dir):
         (e["partition"], int(e["offset"]), bytes.fromhex(e["key"]), bytes.fromhex(e["value"]))
         for e in expected)
 
+    # admin.createTopics with kafkajs's defaults (replicationFactor -1 on CreateTopics v3) must
+    # work as it does against Kafka: the broker substitutes its defaults.
+    assert out["defaultCreate"] == {"created": True}, out["defaultCreate"]
+
 
 def test_consumer_from_explicit_offset(broker):
     topic = "seek"
@@ -213,3 +219,27 @@ def test_consumer_from_explicit_offset(broker):
         assert [(m.offset(), m.value()) for m in got] == [(i, b"%d" % i) for i in range(17, 30)]
     finally:
         c.close()
+
+
+def test_raw_acks0_gets_no_response(broker):
+    topic = "acks0"
+    with kafkaraw.Conn(broker.addr) as c:
+        kafkaraw.metadata_v1(c, [topic])
+        for i in range(3):
+            c.send(kafkaraw.PRODUCE, 7, kafkaraw.produce_body(
+                topic, 0, kafkaraw.record_batch([(None, b"fire-%d" % i)]), acks=0))
+        # The next frame on this connection must answer the ApiVersions request, not a Produce.
+        corr = c.send(kafkaraw.API_VERSIONS, 0, b"")
+        got, r = c.recv()
+        assert got == corr and r.i16() == 0
+        deadline = time.monotonic() + 10
+        while kafkaraw.list_offsets_v1(c, topic, 0, -1)[2] != 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert kafkaraw.list_offsets_v1(c, topic, 0, -1)[2] == 3
+    # An acks=0 produce that fails closes the connection (the client then refreshes metadata).
+    with kafkaraw.Conn(broker.addr) as c:
+        c.send(kafkaraw.PRODUCE, 7, kafkaraw.produce_body(
+            topic, 9, kafkaraw.record_batch([(None, b"nowhere")]), acks=0))
+        assert c.closed_by_peer(), "failed acks=0 produce did not close the connection"
+    got = consume(broker.addr, topic, [0], 3)
+    assert [(m.offset(), m.value()) for m in got] == [(i, b"fire-%d" % i) for i in range(3)]

@@ -21,12 +21,12 @@ def list_offsets(addr, topic, partitions, times):
     try:
         marks = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)
                  for p in partitions}
-        if not times:
-            return marks, []
-        res = c.offsets_for_times([TopicPartition(topic, p, ts) for p, ts in times], timeout=10)
-        for tp in res:
+        out = []
+        for p, ts in times:  # one lookup per request: duplicate partitions would be merged
+            (tp,) = c.offsets_for_times([TopicPartition(topic, p, ts)], timeout=10)
             assert tp.error is None, tp.error
-        return marks, [(tp.partition, tp.offset) for tp in res]
+            out.append((tp.partition, tp.offset))
+        return marks, out
     finally:
         c.close()
 

@@ -25,10 +25,18 @@ async function main () {
   const admin = kafka.admin()
   await admin.connect()
   const created = await admin.createTopics({
-    topics: [{ topic, numPartitions: 2 }],
+    topics: [{ topic, numPartitions: 2, replicationFactor: 1 }],
     waitForLeaders: true,
     timeout: 10000
   })
+  // kafkajs's defaults: replicationFactor -1 ("broker default") even on CreateTopics v3, which
+  // Kafka brokers accept. Reported separately so the round trip below still runs.
+  let defaultCreate
+  try {
+    defaultCreate = { created: await admin.createTopics({ topics: [{ topic: `${topic}-defaults` }], waitForLeaders: true, timeout: 10000 }) }
+  } catch (e) {
+    defaultCreate = { error: String(e && e.message), details: JSON.stringify((e && e.errors) || []) }
+  }
 
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   await producer.connect()
@@ -101,7 +109,7 @@ async function main () {
     }
   }
   await cluster.disconnect()
-  process.stdout.write(JSON.stringify({ created, produced, offsets, records }) + '\n')
+  process.stdout.write(JSON.stringify({ created, defaultCreate, produced, offsets, records }) + '\n')
 }
 
 const timer = setTimeout(() => { console.error('timed out'); process.exit(3) }, 90000)

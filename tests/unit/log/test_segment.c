@@ -212,10 +212,10 @@ static void test_zero_tail_after_preallocation_ends_the_log(void **state)
     hd_buf_t all;
     hd_buf_init(&all);
     log_partition_read(p, 0, 10, SIZE_MAX, &all);
-    log_partition_close_dirty(p); /* a crash: the file is still 256 KiB */
+    log_partition_close_dirty(p); /* a crash: the file still has its preallocated zeros */
     char path[160];
     seg_path(path, sizeof path, d.part, 0, "log");
-    assert_int_equal(file_size(path), 256 * 1024);
+    assert_true(file_size(path) > (int64_t)all.len);
     p = open_part(d.part, &cfg);
     check_prefix(p, &all, all.len, 10);
     log_partition_close(p);

@@ -1,0 +1,621 @@
+/* Kafka-protocol load generator on librdkafka, for Herald or any Kafka address.
+ *
+ * Modes (one JSON result line each, see bench/common/bench_common.c):
+ *   produce   P producers send N records of S bytes round-robin over T partitions, acks=all,
+ *             idempotence off, at most K unacknowledged records per producer.
+ *   latency   one producer paced at R records/s for D seconds; each value starts with the intended
+ *             send time (CLOCK_MONOTONIC), so a stalled producer shows up as latency instead of
+ *             being hidden (no coordinated omission). A consumer in this process records
+ *             intended-send -> receipt.
+ *   fanout    G consumers, each assign()ed to every partition from the beginning, all read the N
+ *             records one producer sends. Reports deliveries/s summed over consumers.
+ *   catchup   fill a backlog of N records (untimed), then one consumer reads it from the start.
+ * Helpers for bench/run.sh's footprint measurements:
+ *   create    create a topic with T partitions and write one record to each of them.
+ *   connections  open C idle TCP connections and hold them.
+ *   waitport  print the CLOCK_REALTIME at which the address first accepts a TCP connection.
+ * --addr mock runs against librdkafka's built-in mock cluster, to smoke-test this file without a
+ * broker. */
+#include "common/bench_common.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MODES "produce latency fanout catchup create connections waitport"
+
+/* Settings shared by all threads of one run; read-only once the threads start. */
+typedef struct run {
+    const bench_opts_t *o;
+    char topic[128];
+    int partitions;
+    const uint8_t *payload;  /* o->size bytes, shared by every producer (sent without copying) */
+    rd_kafka_t *mock_holder; /* keeps the mock cluster alive in --addr mock */
+    char mock_addr[256];
+} run_t;
+
+/* One producer thread's state. Delivery callbacks run on that thread, inside rd_kafka_poll(). */
+typedef struct producer {
+    run_t *run;
+    int idx;
+    int64_t to_send;
+    int64_t inflight, acked, failed;
+    rd_kafka_resp_err_t first_err;
+    rd_kafka_t *rk;
+    pthread_t thread;
+} producer_t;
+
+/* One consumer thread's state. `got` is read by the main thread while the consumer runs. */
+typedef struct consumer {
+    run_t *run;
+    int64_t expected;
+    _Atomic int64_t got;
+    int64_t bytes, errors;
+    int64_t warm_ns; /* latency mode: samples stamped before this are dropped */
+    int64_t done_ns;
+    bench_samples_t lat;
+    bool want_lat;
+    _Atomic bool stop;
+    pthread_t thread;
+} consumer_t;
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "herald_bench: %s: %s\n", what, detail ? detail : "");
+    exit(2);
+}
+
+static void set_conf(rd_kafka_conf_t *conf, const char *k, const char *v)
+{
+    char err[256];
+    if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK)
+        die(k, err);
+}
+
+static rd_kafka_conf_t *base_conf(const run_t *run)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    set_conf(conf, "bootstrap.servers", run->mock_addr[0] ? run->mock_addr : run->o->addr);
+    set_conf(conf, "client.id", "herald_bench");
+    set_conf(conf, "log_level", "3");
+    return conf;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    producer_t *p = opaque;
+    p->inflight--;
+    if (m->err) {
+        if (!p->failed)
+            p->first_err = m->err;
+        p->failed++;
+    } else {
+        p->acked++;
+    }
+}
+
+static rd_kafka_t *new_producer(run_t *run, producer_t *p)
+{
+    const bench_opts_t *o = run->o;
+    char v[32], err[512];
+    rd_kafka_conf_t *conf = base_conf(run);
+    set_conf(conf, "acks", "all");
+    set_conf(conf, "enable.idempotence", "false");
+    snprintf(v, sizeof(v), "%d", o->linger_ms);
+    set_conf(conf, "linger.ms", v);
+    /* The in-flight limit is enforced here, per record, so it means the same as NATS's max
+     * pending and the Redis pipeline depth; librdkafka's own queue is only made big enough. */
+    snprintf(v, sizeof(v), "%d", o->inflight + 16);
+    set_conf(conf, "queue.buffering.max.messages", v);
+    set_conf(conf, "max.in.flight.requests.per.connection", "5");
+    set_conf(conf, "message.timeout.ms", "120000");
+    set_conf(conf, "compression.type", "none");
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!rk)
+        die("rd_kafka_new(producer)", err);
+    return rk;
+}
+
+/* Sends one record, waiting for acknowledgements while `p` is at its in-flight limit. */
+static void produce_one(producer_t *p, int32_t partition, const void *val, size_t len, int flags)
+{
+    while (p->inflight >= p->run->o->inflight)
+        rd_kafka_poll(p->rk, 100);
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_TOPIC(p->run->topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(flags), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            break;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            die("produce", rd_kafka_err2str(err));
+        rd_kafka_poll(p->rk, 10);
+    }
+    p->inflight++;
+    rd_kafka_poll(p->rk, 0);
+}
+
+static void producer_drain(producer_t *p)
+{
+    rd_kafka_flush(p->rk, (int)(p->run->o->timeout * 1000) + 60000);
+}
+
+static void *producer_main(void *arg)
+{
+    producer_t *p = arg;
+    const run_t *run = p->run;
+    int nprod = run->o->producers;
+    for (int64_t i = 0; i < p->to_send; i++) {
+        int32_t part = (int32_t)((i * nprod + p->idx) % run->partitions);
+        produce_one(p, part, run->payload, (size_t)run->o->size, 0);
+    }
+    producer_drain(p);
+    return NULL;
+}
+
+/* A consumer reading every partition from the beginning. It uses the simple (legacy) consumer
+ * API, which needs no group.id: librdkafka's assign() insists on a group, and Herald has no
+ * consumer groups yet. All partitions feed one queue, which consumer_main() polls. */
+static rd_kafka_t *new_consumer(run_t *run, rd_kafka_topic_t **rkt_out, rd_kafka_queue_t **q_out)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = base_conf(run);
+    set_conf(conf, "fetch.wait.max.ms", "100");
+    set_conf(conf, "fetch.min.bytes", "1");
+    set_conf(conf, "enable.partition.eof", "false");
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!rk)
+        die("rd_kafka_new(consumer)", err);
+    rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+    if (rd_kafka_topic_conf_set(tconf, "auto.offset.reset", "earliest", err, sizeof(err)))
+        die("auto.offset.reset", err);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, run->topic, tconf);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    for (int i = 0; i < run->partitions; i++)
+        if (rd_kafka_consume_start_queue(rkt, i, RD_KAFKA_OFFSET_BEGINNING, q) < 0)
+            die("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
+    *rkt_out = rkt;
+    *q_out = q;
+    return rk;
+}
+
+static void consumer_close(run_t *run, rd_kafka_t *rk, rd_kafka_topic_t *rkt, rd_kafka_queue_t *q)
+{
+    for (int i = 0; i < run->partitions; i++)
+        rd_kafka_consume_stop(rkt, i);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+}
+
+static void *consumer_main(void *arg)
+{
+    consumer_t *c = arg;
+    rd_kafka_topic_t *rkt;
+    rd_kafka_queue_t *q;
+    rd_kafka_t *rk = new_consumer(c->run, &rkt, &q);
+    int64_t last_progress = bench_now_ns();
+    int64_t idle_limit = (int64_t)(c->run->o->timeout * 1e9);
+    while (atomic_load(&c->got) < c->expected && !atomic_load(&c->stop)) {
+        rd_kafka_message_t *m = rd_kafka_consume_queue(q, 100);
+        int64_t now = bench_now_ns();
+        if (!m) {
+            if (now - last_progress > idle_limit)
+                break;
+            continue;
+        }
+        if (m->err) {
+            if (c->errors++ == 0)
+                fprintf(stderr, "herald_bench: consumer: %s\n", rd_kafka_message_errstr(m));
+        } else {
+            if (c->want_lat) {
+                int64_t t = bench_stamp_get(m->payload, m->len);
+                if (t >= c->warm_ns)
+                    bench_samples_add(&c->lat, now - t);
+            }
+            c->bytes += (int64_t)m->len;
+            atomic_fetch_add(&c->got, 1);
+            last_progress = now;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    c->done_ns = bench_now_ns();
+    consumer_close(c->run, rk, rkt, q);
+    return NULL;
+}
+
+/* Creates the topic with CreateTopics (an existing topic is fine), then waits until Metadata
+ * lists it and records how many partitions it really has. */
+static void create_topic(run_t *run)
+{
+    const bench_opts_t *o = run->o;
+    if (run->mock_holder) {
+        rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(run->mock_holder);
+        rd_kafka_mock_topic_create(mc, run->topic, o->partitions, 1);
+    }
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, base_conf(run), err, sizeof(err));
+    if (!rk)
+        die("rd_kafka_new(admin)", err);
+    if (!run->mock_holder) {
+        rd_kafka_NewTopic_t *nt =
+            rd_kafka_NewTopic_new(run->topic, o->partitions, 1, err, sizeof(err));
+        if (!nt)
+            die("NewTopic", err);
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_operation_timeout(ao, 30000, err, sizeof(err));
+        rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+        if (!ev)
+            die("CreateTopics", "no answer within 60 s");
+        if (rd_kafka_event_error(ev)) {
+            fprintf(stderr, "herald_bench: CreateTopics: %s (relying on auto-create)\n",
+                    rd_kafka_event_error_string(ev));
+        } else {
+            size_t n;
+            const rd_kafka_topic_result_t **res =
+                rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+            for (size_t i = 0; i < n; i++) {
+                rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
+                if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                    fprintf(stderr, "herald_bench: CreateTopics %s: %s\n", run->topic,
+                            rd_kafka_err2str(te));
+            }
+        }
+        rd_kafka_event_destroy(ev);
+        rd_kafka_AdminOptions_destroy(ao);
+        rd_kafka_NewTopic_destroy(nt);
+        rd_kafka_queue_destroy(q);
+    }
+    /* Metadata for the topic (this also triggers auto-creation on brokers that do it). */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, run->topic, NULL);
+    int64_t deadline = bench_now_ns() + 60 * (int64_t)1000000000;
+    run->partitions = 0;
+    while (bench_now_ns() < deadline) {
+        const rd_kafka_metadata_t *md;
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (md->topic_cnt == 1 && !md->topics[0].err)
+                run->partitions = md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+            if (run->partitions >= o->partitions)
+                break;
+        }
+        usleep(200000);
+    }
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    if (run->partitions < 1)
+        die("metadata", "topic did not appear within 60 s");
+    if (run->partitions != o->partitions)
+        fprintf(stderr, "herald_bench: topic %s has %d partitions, asked for %d\n", run->topic,
+                run->partitions, o->partitions);
+}
+
+/* Loads the topic's metadata into a new client before the clock starts: librdkafka otherwise
+ * waits up to a second before its first metadata query for a topic, on any broker. */
+static void warm_metadata(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const rd_kafka_metadata_t *md;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+}
+
+/* Runs P producers over o->records records; returns elapsed seconds and fills the totals. */
+static double run_producers(run_t *run, int64_t records, int64_t *acked, int64_t *failed)
+{
+    const bench_opts_t *o = run->o;
+    producer_t *ps = calloc((size_t)o->producers, sizeof(*ps));
+    for (int i = 0; i < o->producers; i++) {
+        ps[i].run = run;
+        ps[i].idx = i;
+        ps[i].to_send = records / o->producers + (i < records % o->producers);
+        ps[i].rk = new_producer(run, &ps[i]);
+        warm_metadata(ps[i].rk, run->topic);
+    }
+    int64_t t0 = bench_now_ns();
+    for (int i = 0; i < o->producers; i++)
+        pthread_create(&ps[i].thread, NULL, producer_main, &ps[i]);
+    for (int i = 0; i < o->producers; i++)
+        pthread_join(ps[i].thread, NULL);
+    double secs = (double)(bench_now_ns() - t0) / 1e9;
+    *acked = *failed = 0;
+    for (int i = 0; i < o->producers; i++) {
+        *acked += ps[i].acked;
+        *failed += ps[i].failed + ps[i].inflight;
+        if (ps[i].failed)
+            fprintf(stderr, "herald_bench: producer %d: %lld failed, first: %s\n", i,
+                    (long long)ps[i].failed, rd_kafka_err2str(ps[i].first_err));
+        rd_kafka_destroy(ps[i].rk);
+    }
+    free(ps);
+    return secs;
+}
+
+static int mode_produce(run_t *run)
+{
+    bench_result_t r = {.opts = run->o, .partitions = run->partitions};
+    r.secs = run_producers(run, run->o->records, &r.records, &r.errors);
+    r.bytes = r.records * run->o->size;
+    bench_result_print(&r);
+    return r.errors ? 1 : 0;
+}
+
+static void consumer_init(consumer_t *c, run_t *run, int64_t expected)
+{
+    memset(c, 0, sizeof(*c));
+    c->run = run;
+    c->expected = expected;
+    bench_samples_init(&c->lat);
+}
+
+static int mode_latency(run_t *run)
+{
+    const bench_opts_t *o = run->o;
+    int64_t n = (int64_t)(o->rate * o->duration);
+    size_t size = o->size < 8 ? 8 : (size_t)o->size;
+    consumer_t c;
+    consumer_init(&c, run, n);
+    c.want_lat = true;
+    producer_t p = {.run = run};
+    p.rk = new_producer(run, &p);
+    uint8_t *buf = malloc(size);
+    memcpy(buf, run->payload, size < (size_t)o->size ? size : (size_t)o->size);
+
+    int64_t t0 = bench_now_ns() + 500000000; /* give the consumer time to connect */
+    c.warm_ns = t0 + (int64_t)(o->warmup * 1e9);
+    pthread_create(&c.thread, NULL, consumer_main, &c);
+    double interval = 1e9 / o->rate;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t due = t0 + (int64_t)((double)i * interval);
+        if (bench_now_ns() < due) {
+            rd_kafka_poll(p.rk, 0);
+            bench_sleep_until_ns(due);
+        }
+        bench_stamp_put(buf, due);
+        produce_one(&p, (int32_t)(i % run->partitions), buf, size, RD_KAFKA_MSG_F_COPY);
+    }
+    producer_drain(&p);
+    pthread_join(c.thread, NULL);
+    bench_result_t r = {.opts = o, .partitions = run->partitions, .records = p.acked};
+    r.deliveries = atomic_load(&c.got);
+    r.bytes = c.bytes;
+    r.secs = (double)(c.done_ns - t0) / 1e9;
+    r.errors = p.failed + p.inflight + c.errors + (n - r.deliveries);
+    r.lat = &c.lat;
+    if (r.deliveries < n)
+        r.note = "consumer stopped before receiving every record";
+    bench_result_print(&r);
+    bench_samples_deinit(&c.lat);
+    rd_kafka_destroy(p.rk);
+    free(buf);
+    return r.errors ? 1 : 0;
+}
+
+static int mode_fanout(run_t *run)
+{
+    const bench_opts_t *o = run->o;
+    int g = o->consumers;
+    consumer_t *cs = calloc((size_t)g, sizeof(*cs));
+    for (int i = 0; i < g; i++)
+        consumer_init(&cs[i], run, o->records);
+    int64_t t0 = bench_now_ns();
+    for (int i = 0; i < g; i++)
+        pthread_create(&cs[i].thread, NULL, consumer_main, &cs[i]);
+    bench_result_t r = {.opts = o, .partitions = run->partitions};
+    int64_t failed;
+    run_producers(run, o->records, &r.records, &failed);
+    int64_t last = t0;
+    for (int i = 0; i < g; i++) {
+        pthread_join(cs[i].thread, NULL);
+        r.deliveries += atomic_load(&cs[i].got);
+        r.bytes += cs[i].bytes;
+        r.errors += cs[i].errors;
+        if (cs[i].done_ns > last)
+            last = cs[i].done_ns;
+    }
+    r.errors += failed + (g * o->records - r.deliveries);
+    r.secs = (double)(last - t0) / 1e9;
+    if (r.deliveries < g * o->records)
+        r.note = "a consumer stopped before receiving every record";
+    bench_result_print(&r);
+    free(cs);
+    return r.errors ? 1 : 0;
+}
+
+static int mode_catchup(run_t *run)
+{
+    const bench_opts_t *o = run->o;
+    int64_t acked, failed;
+    double fill = run_producers(run, o->records, &acked, &failed);
+    fprintf(stderr, "herald_bench: backlog of %lld records written in %.2f s\n", (long long)acked,
+            fill);
+    consumer_t c;
+    consumer_init(&c, run, acked);
+    int64_t t0 = bench_now_ns();
+    consumer_main(&c);
+    bench_result_t r = {.opts = o, .partitions = run->partitions, .records = acked};
+    r.deliveries = atomic_load(&c.got);
+    r.bytes = c.bytes;
+    r.secs = (double)(c.done_ns - t0) / 1e9;
+    r.errors = failed + c.errors + (acked - r.deliveries);
+    if (r.deliveries < acked)
+        r.note = "consumer stopped before reading the whole backlog";
+    bench_result_print(&r);
+    return r.errors ? 1 : 0;
+}
+
+static int mode_create(run_t *run)
+{
+    /* One record per partition, so each partition has a segment on disk. */
+    int64_t acked, failed;
+    bench_opts_t o1 = *run->o;
+    o1.records = run->partitions;
+    o1.producers = 1;
+    const bench_opts_t *saved = run->o;
+    run->o = &o1;
+    double secs = run_producers(run, run->partitions, &acked, &failed);
+    run->o = saved;
+    bench_result_t r = {.opts = run->o, .partitions = run->partitions, .records = acked};
+    r.secs = secs;
+    r.errors = failed;
+    r.bytes = acked * run->o->size;
+    bench_result_print(&r);
+    return failed ? 1 : 0;
+}
+
+static int resolve(const char *addr, struct addrinfo **res)
+{
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    if (!colon || (size_t)(colon - addr) >= sizeof(host))
+        return -1;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    return getaddrinfo(host, colon + 1, &hints, res) ? -1 : 0;
+}
+
+static int tcp_connect(const struct addrinfo *ai)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    got_signal = 1;
+}
+
+static int mode_connections(const bench_opts_t *o)
+{
+    struct addrinfo *ai;
+    if (resolve(o->addr, &ai) < 0)
+        die("resolve", o->addr);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    int *fds = calloc((size_t)o->connections, sizeof(int));
+    int n = 0, err = 0;
+    for (; n < o->connections; n++) {
+        fds[n] = tcp_connect(ai);
+        if (fds[n] < 0) {
+            err = -fds[n];
+            break;
+        }
+    }
+    printf("{\"mode\":\"connections\",\"opened\":%d,\"error\":\"%s\"}\n", n,
+           err ? strerror(err) : "");
+    fflush(stdout);
+    int64_t end = bench_now_ns() + (int64_t)(o->hold * 1e9);
+    while (!got_signal && (o->hold <= 0 || bench_now_ns() < end))
+        usleep(50000);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    free(fds);
+    freeaddrinfo(ai);
+    return n == o->connections ? 0 : 1;
+}
+
+static int mode_waitport(const bench_opts_t *o)
+{
+    struct addrinfo *ai;
+    if (resolve(o->addr, &ai) < 0)
+        die("resolve", o->addr);
+    int64_t deadline = bench_now_ns() + (int64_t)(o->timeout * 1e9);
+    while (bench_now_ns() < deadline) {
+        int fd = tcp_connect(ai);
+        if (fd >= 0) {
+            close(fd);
+            printf("{\"mode\":\"waitport\",\"wall_ns\":%lld}\n", (long long)bench_wall_ns());
+            freeaddrinfo(ai);
+            return 0;
+        }
+        usleep(1000);
+    }
+    freeaddrinfo(ai);
+    fprintf(stderr, "herald_bench: %s did not accept connections in time\n", o->addr);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts_t o;
+    const char *why;
+    if (bench_opts_parse(&o, argc, argv, "127.0.0.1:9092", &why) < 0) {
+        fprintf(stderr, "herald_bench: %s\n", why);
+        bench_opts_usage(stderr, "herald_bench", MODES);
+        return 2;
+    }
+    if (!o.system)
+        o.system = "kafka";
+    if (!strcmp(o.mode, "connections"))
+        return mode_connections(&o);
+    if (!strcmp(o.mode, "waitport"))
+        return mode_waitport(&o);
+
+    run_t run = {.o = &o, .partitions = o.partitions};
+    if (o.topic)
+        snprintf(run.topic, sizeof(run.topic), "%s", o.topic);
+    else
+        bench_unique_name(run.topic, sizeof(run.topic), "bench-", o.mode);
+    uint8_t *payload = malloc((size_t)o.size);
+    bench_payload_fill(payload, (size_t)o.size, 42);
+    run.payload = payload;
+
+    if (!strcmp(o.addr, "mock")) {
+        char err[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        set_conf(conf, "test.mock.num.brokers", "1");
+        set_conf(conf, "log_level", "3");
+        run.mock_holder = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        if (!run.mock_holder)
+            die("mock cluster", err);
+        snprintf(run.mock_addr, sizeof(run.mock_addr), "%s",
+                 rd_kafka_mock_cluster_bootstraps(rd_kafka_handle_mock_cluster(run.mock_holder)));
+    }
+    create_topic(&run);
+
+    int rc;
+    if (!strcmp(o.mode, "produce"))
+        rc = mode_produce(&run);
+    else if (!strcmp(o.mode, "latency"))
+        rc = mode_latency(&run);
+    else if (!strcmp(o.mode, "fanout"))
+        rc = mode_fanout(&run);
+    else if (!strcmp(o.mode, "catchup"))
+        rc = mode_catchup(&run);
+    else if (!strcmp(o.mode, "create"))
+        rc = mode_create(&run);
+    else
+        die("unknown mode", o.mode);
+
+    if (run.mock_holder)
+        rd_kafka_destroy(run.mock_holder);
+    free(payload);
+    return rc;
+}

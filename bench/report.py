@@ -1,0 +1,384 @@
+#!/usr/bin/env python3
+"""Aggregates one bench/run.sh result directory into docs/benchmarks.md and docs/bench/*.png.
+
+Input (written by run.sh): runs.jsonl (one line per run: scenario, rep, system, cmd, ok, result),
+machine.json, disk.json, footprint.txt, configs/. Each table cell is the median over the
+repetitions with the minimum and maximum; each ratio is a peer's median divided by Herald's median
+from the same result directory. Runs that failed or reported errors are left out and counted.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+SYSTEMS = ["herald", "nats", "redis-always", "redis-everysec"]
+THROUGHPUT = ["produce-1k", "produce-100"]
+PARTITIONS = [1, 10, 100, 1000]
+PRODUCERS = [1, 4, 16]
+QUANTILE_PLOT_MAX = 0.9999
+
+
+def load(out):
+    runs = []
+    with open(os.path.join(out, "runs.jsonl")) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                runs.append(json.loads(line))
+
+    def opt(name, default):
+        try:
+            with open(os.path.join(out, name)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return default
+
+    footprint = {}
+    try:
+        with open(os.path.join(out, "footprint.txt")) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3:
+                    footprint.setdefault((parts[0], parts[1]), []).append(float(parts[2]))
+    except OSError:
+        pass
+    configs = {}
+    cdir = os.path.join(out, "configs")
+    if os.path.isdir(cdir):
+        for name in sorted(os.listdir(cdir)):
+            with open(os.path.join(cdir, name)) as f:
+                configs[name] = f.read()
+    return runs, opt("machine.json", {}), opt("disk.json", {}), footprint, configs
+
+
+class Table:
+    """Groups good results by (scenario, system) and summarises a metric."""
+
+    def __init__(self, runs):
+        self.good = {}
+        self.bad = {}
+        self.cmds = {}
+        for r in runs:
+            key = (r["scenario"], r["system"])
+            if r.get("cmd"):
+                self.cmds.setdefault(r["scenario"], {})[r["system"]] = r["cmd"]
+            res = r.get("result")
+            if r["ok"] and res and res.get("errors", 0) == 0:
+                self.good.setdefault(key, []).append(res)
+            else:
+                why = r.get("why") or (res or {}).get("note") or "errors=%s" % (res or {}).get("errors")
+                self.bad.setdefault(key, []).append(why)
+        self.systems = [s for s in SYSTEMS if any(k[1] == s for k in list(self.good) + list(self.bad))]
+
+    def values(self, scenario, system, metric):
+        return [r[metric] for r in self.good.get((scenario, system), [])]
+
+    def median(self, scenario, system, metric):
+        v = self.values(scenario, system, metric)
+        return statistics.median(v) if v else None
+
+    def cell(self, scenario, system, metric, fmt):
+        v = self.values(scenario, system, metric)
+        if not v:
+            n = len(self.bad.get((scenario, system), []))
+            return "failed (%d)" % n if n else "–"
+        s = fmt(statistics.median(v))
+        if len(v) > 1:
+            s += " (%s–%s)" % (fmt(min(v)), fmt(max(v)))
+        nbad = len(self.bad.get((scenario, system), []))
+        if nbad:
+            s += " [%d failed]" % nbad
+        return s
+
+    def ratio(self, scenario, system, metric):
+        h = self.median(scenario, "herald", metric)
+        p = self.median(scenario, system, metric)
+        if system == "herald":
+            return "1.00×" if h else "–"
+        if not h or p is None:
+            return "n/a"
+        return "%.2f×" % (p / h)
+
+
+def num(x):
+    if x >= 100:
+        return "{:,.0f}".format(x)
+    if x >= 10:
+        return "%.1f" % x
+    return "%.2f" % x
+
+
+def ms(x):
+    return "%.1f" % x if x >= 10 else "%.2f" % x
+
+
+def md_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def quantile_medians(t, system):
+    """Median over repetitions of each latency quantile, as [(q, ms)]."""
+    per_q = {}
+    for res in t.good.get(("latency", system), []):
+        for q, v in res.get("quantiles_ms", []):
+            per_q.setdefault(q, []).append(v)
+    return [(q, statistics.median(v)) for q, v in sorted(per_q.items())]
+
+
+def plots(t, out, docs_bench):
+    """Writes gnuplot data and scripts under out/plots and renders PNGs into docs_bench."""
+    if not shutil.which("gnuplot"):
+        return "gnuplot is not installed; no plots were drawn."
+    pdir = os.path.join(out, "plots")
+    os.makedirs(pdir, exist_ok=True)
+    os.makedirs(docs_bench, exist_ok=True)
+    made = []
+
+    def curve(name, xs, scen_fmt, xlabel, title, logx):
+        series = []
+        for s in t.systems:
+            rows = []
+            for x in xs:
+                v = t.values(scen_fmt % x, s, "records_per_s")
+                if v:
+                    rows.append("%s %f %f %f" % (x, statistics.median(v), min(v), max(v)))
+            if rows:
+                path = os.path.join(pdir, "%s-%s.dat" % (name, s))
+                with open(path, "w") as f:
+                    f.write("\n".join(rows) + "\n")
+                series.append((s, path))
+        if not series:
+            return
+        gp = [
+            'set terminal pngcairo size 900,540 font "sans,11"',
+            'set output "%s"' % os.path.join(docs_bench, name + ".png"),
+            'set title "%s"' % title,
+            'set xlabel "%s"' % xlabel,
+            'set ylabel "records/s acknowledged (median, min-max bars)"',
+            "set grid",
+            "set key outside right",
+            "set yrange [0:*]",
+        ]
+        if logx:
+            gp.append("set logscale x 10")
+        gp.append("set xtics (%s)" % ", ".join('"%d" %d' % (x, x) for x in xs))
+        gp.append("plot " + ", ".join(
+            '"%s" using 1:2:3:4 with yerrorlines lw 2 title "%s"' % (p, s) for s, p in series))
+        script = os.path.join(pdir, name + ".gp")
+        with open(script, "w") as f:
+            f.write("\n".join(gp) + "\n")
+        subprocess.run(["gnuplot", script], check=False)
+        made.append(name)
+
+    curve("throughput_vs_partitions", PARTITIONS, "partitions-%d", "partitions (NATS: streams, Redis: keys)",
+          "Durable produce throughput vs partitions (1 KiB records, 1 producer)", True)
+    curve("throughput_vs_producers", PRODUCERS, "producers-%d", "producer connections",
+          "Durable produce throughput vs producers (1 KiB records, 16 partitions)", True)
+
+    series = []
+    for s in t.systems:
+        qs = [(q, v) for q, v in quantile_medians(t, s) if q <= QUANTILE_PLOT_MAX]
+        if qs:
+            path = os.path.join(pdir, "latency-%s.dat" % s)
+            with open(path, "w") as f:
+                for q, v in qs:
+                    f.write("%g %f %f\n" % (q, 1.0 / (1.0 - q), max(v, 0.001)))
+            series.append((s, path))
+    if series:
+        gp = [
+            'set terminal pngcairo size 900,540 font "sans,11"',
+            'set output "%s"' % os.path.join(docs_bench, "latency_distribution.png"),
+            'set title "End-to-end latency at 5,000 records/s (1 KiB; median of repetitions per percentile)"',
+            'set xlabel "percentile"',
+            'set ylabel "ms from intended send to receipt"',
+            "set logscale xy 10",
+            "set grid",
+            "set key outside right",
+            'set xtics ("0" 1, "90" 10, "99" 100, "99.9" 1000, "99.99" 10000)',
+            "plot " + ", ".join('"%s" using 2:3 with linespoints lw 2 title "%s"' % (p, s) for s, p in series),
+        ]
+        script = os.path.join(pdir, "latency_distribution.gp")
+        with open(script, "w") as f:
+            f.write("\n".join(gp) + "\n")
+        subprocess.run(["gnuplot", script], check=False)
+        made.append("latency_distribution")
+    return None if made else "no data to plot."
+
+
+def throughput_section(t, scenario, title, extra=""):
+    rows = []
+    for s in t.systems:
+        rows.append([s, t.cell(scenario, s, "records_per_s", num), t.cell(scenario, s, "mb_per_s", num),
+                     t.ratio(scenario, s, "records_per_s")])
+    return "### %s\n\n%s%s\n" % (title, extra, md_table(
+        ["system", "records/s", "MB/s", "ratio to Herald"], rows))
+
+
+def curve_section(t, xs, fmt, label):
+    header = [label] + ["%s rec/s" % s for s in t.systems] + ["%s / herald" % s for s in t.systems if s != "herald"]
+    rows = []
+    for x in xs:
+        sc = fmt % x
+        rows.append([str(x)] + [t.cell(sc, s, "records_per_s", num) for s in t.systems]
+                    + [t.ratio(sc, s, "records_per_s") for s in t.systems if s != "herald"])
+    return md_table(header, rows)
+
+
+def render(out, docs):
+    runs, machine, disk, footprint, configs = load(out)
+    t = Table(runs)
+    plot_note = plots(t, out, os.path.join(docs, "bench")) if docs else "plots not drawn (--docs not given)."
+    reps = machine.get("reps", "?")
+    L = []
+    L.append("# Benchmarks\n")
+    L.append("Generated by `make bench` (bench/run.sh, then bench/report.py) on %s UTC%s. Do not edit by "
+             "hand: rerun it. Every cell is the **median of %s runs** with the (min–max) range; each "
+             "run starts its server fresh with an empty data directory. A ratio is the peer's median "
+             "divided by Herald's median from the same invocation: above 1 means the peer is faster "
+             "for throughput, slower for latency.\n" % (machine.get("date_utc", "?"),
+                                                        " (**BENCH_QUICK=1: shrunken smoke run**)" if machine.get("quick") else "",
+                                                        reps))
+    L.append("These numbers come from a small, shared, noisy machine where the client and the broker "
+             "share 2 cores. Read them as rough relative positions, not as capacity figures.\n")
+
+    L.append("To reproduce: `make bench` (about an hour; installs nats-server, redis-server, their C clients and "
+             "gnuplot first), `BENCH_QUICK=1 make bench` for a few minutes' smoke run, or "
+             "`HERALD_BIN=path/to/herald bench/run.sh` for another broker build. bench/run.sh lists every knob.\n")
+    L.append("## Machine\n")
+    rows = [["CPU", "%s × %s" % (machine.get("nproc", "?"), machine.get("cpu", "?"))],
+            ["memory", machine.get("mem", "?")], ["kernel", machine.get("kernel", "?")],
+            ["filesystem of the data dirs", "%s (%s)" % (machine.get("filesystem", "?"), machine.get("data_dir", "?"))]]
+    if disk.get("seq_write_mb_per_s"):
+        rows.append(["sequential write, %d MiB + one fdatasync (dd conv=fdatasync)" % disk.get("seq_write_mib", 0),
+                     "%.0f MB/s" % disk["seq_write_mb_per_s"]])
+    if disk.get("dsync_4k_writes_per_s"):
+        rows.append(["synchronous 4 KiB writes (dd oflag=dsync)", "%.0f writes/s" % disk["dsync_4k_writes_per_s"]])
+    for k, label in [("herald_version", "herald"), ("herald_bin", "herald binary"), ("nats_server", "nats-server"),
+                     ("redis_server", "redis-server"), ("librdkafka", "librdkafka"), ("cnats", "cnats"),
+                     ("hiredis", "hiredis"), ("bench_commit", "bench commit")]:
+        rows.append([label, "`%s`" % machine.get(k, "?")])
+    L.append(md_table(["", ""], rows) + "\n")
+
+    L.append("## Results\n")
+    L.append(throughput_section(t, "produce-1k", "(a) Durable produce throughput, 1 KiB records",
+                                "1 producer, 1 partition, %s unacknowledged records at most.\n\n" % machine.get("inflight", "?")))
+    L.append(throughput_section(t, "produce-100", "(a) Durable produce throughput, 100-byte records"))
+
+    rows = []
+    for s in t.systems:
+        rows.append([s] + [t.cell("latency", s, m, ms) for m in ("p50_ms", "p99_ms", "p999_ms", "max_ms")]
+                    + [t.ratio("latency", s, "p50_ms"), t.ratio("latency", s, "p99_ms")])
+    L.append("### (b) End-to-end latency at 5,000 records/s\n\n1 KiB records, 1 partition; milliseconds from "
+             "the *intended* send time (stamped in the record) to receipt by a consumer in the same process, "
+             "the first second dropped.\n\n" + md_table(
+                 ["system", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "p50 ratio", "p99 ratio"], rows) + "\n")
+    L.append("![latency distribution](bench/latency_distribution.png)\n")
+
+    L.append(throughput_section(t, "fanout", "(c) Fan-out to 5 consumers",
+                                "1 producer, 1 partition, 5 independent consumers each reading everything; "
+                                "records/s counts deliveries summed over the consumers, from the producer's "
+                                "start to the last consumer's last record.\n\n"))
+    L.append(throughput_section(t, "catchup", "(d) Catch-up read of a backlog",
+                                "One consumer reads a backlog of %.0f MiB of 1 KiB records from the start, "
+                                "right after it was written (page cache warm).\n\n" % (machine.get("catchup_bytes", 0) / 1048576)))
+
+    L.append("### (e) Scaling\n")
+    L.append("Durable produce of 1 KiB records from 1 producer over 1–1000 partitions (NATS: that many "
+             "streams; Redis: that many keys), records sent round-robin.\n")
+    L.append(curve_section(t, PARTITIONS, "partitions-%d", "partitions") + "\n")
+    L.append("![throughput vs partitions](bench/throughput_vs_partitions.png)\n")
+    L.append("1, 4 and 16 producer connections (one thread each) over 16 partitions.\n")
+    L.append(curve_section(t, PRODUCERS, "producers-%d", "producers") + "\n")
+    L.append("![throughput vs producers](bench/throughput_vs_producers.png)\n")
+    if plot_note:
+        L.append("_%s_\n" % plot_note)
+
+    L.append("### (f) Footprint\n")
+
+    def fp(key, system, fmtf):
+        v = footprint.get((key, system))
+        if not v:
+            return "not measured"
+        s = fmtf(statistics.median(v))
+        return s + (" (%s–%s)" % (fmtf(min(v)), fmtf(max(v))) if len(v) > 1 else "")
+
+    mib = lambda k: "%.1f MiB" % (k / 1024)
+    rows = [["idle RSS of `herald serve`", fp("idle_rss_kib", "herald", mib)],
+            ["RSS with 1,000 partitions and %s idle TCP connections" % fp("connections_opened", "herald", lambda x: "%d" % x),
+             fp("busy_rss_kib", "herald", mib)],
+            ["start to accepting connections, 1,000 partitions on disk", fp("startup_ms", "herald", lambda x: "%d ms" % x)],
+            ["stripped binary", fp("stripped_bytes", "herald", lambda x: "%.2f MiB" % (x / 1048576))],
+            ["unstripped binary (with debug info)", fp("unstripped_bytes", "herald", lambda x: "%.2f MiB" % (x / 1048576))]]
+    for s in t.systems:
+        if s != "herald":
+            rows.append(["idle RSS of %s (for context)" % s, fp("idle_rss_kib", s, mib)])
+    L.append(md_table(["measure", "value"], rows) + "\n")
+
+    failed = [(k, v) for k, v in sorted(t.bad.items())]
+    if failed:
+        L.append("### Runs left out\n")
+        L.append(md_table(["scenario", "system", "runs", "why (first)"],
+                          [[k[0], k[1], str(len(v)), str(v[0]).replace("|", "/")] for k, v in failed]) + "\n")
+
+    L.append("## What is compared\n")
+    L.append("""- **herald**: `herald serve` with default settings except those in `herald.cmdline` below (by default
+  `--segment-bytes 16777216`: segments are preallocated, and the default 1 GiB per partition would need
+  1 TB of free disk for 1,000 partitions). It answers a Produce with acks=all only after the records are
+  fsynced, and consumers only see fsynced records.
+- **nats**: nats-server with JetStream, one file-storage stream (one replica) per partition. Producers use
+  cnats `js_PublishAsync` with `PublishAsync.MaxPending` equal to the in-flight limit; a record counts when
+  its PubAck arrives. **nats-server acknowledges after writing to its file store, not after fsync**: it
+  syncs in the background (every 2 minutes by default; `sync_interval: always` only exists from 2.10,
+  newer than the packaged %s). Its acknowledgements are therefore weaker than Herald's.
+  Consumers are ordered push consumers (ephemeral, AckNone, DeliverAll).
+- **redis-always**: Redis Streams, `appendonly yes`, `appendfsync always`: Redis writes and fsyncs the AOF
+  before sending the replies of each event-loop turn, so an XADD reply means fsynced (group commit).
+  Producers pipeline `XADD key * d <value>` with at most the in-flight limit unanswered; readers use
+  `XREAD COUNT 1000 BLOCK 100`, one call outstanding, as independent consumers.
+- **redis-everysec**: the same with `appendfsync everysec`: replies come before the fsync (up to ~1 s of
+  acknowledged writes can be lost). Not durable per record; shown as the common production setting.
+- Every Kafka client setting: acks=all, enable.idempotence=false, linger.ms=1, compression none,
+  max.in.flight.requests.per.connection=5; the in-flight limit is enforced per record by the load
+  generator so it means the same for all three systems. Kafka consumers use librdkafka's simple
+  consumer (consume_start on every partition from the beginning, no group), fetch.wait.max.ms=100.
+- MB/s is 10^6 bytes of record *values* per second; keys, headers and protocol overhead are not counted.
+- Latency records carry their intended send time, so a stalled producer shows up as latency
+  (no coordinated omission).
+""" % machine.get("nats_server", "nats-server"))
+
+    L.append("## Exact configurations\n")
+    for name, text in configs.items():
+        L.append("`%s`:\n\n```\n%s```\n" % (name, text if text.endswith("\n") else text + "\n"))
+    L.append("Load generator command lines (the script adds `--addr`):\n")
+    L.append("```")
+    for scen, bysys in t.cmds.items():
+        for s in t.systems:
+            if s in bysys:
+                L.append("%-16s %s" % (scen, bysys[s]))
+    L.append("```\n")
+    L.append("Raw results: `bench/results/%s/runs.jsonl` (not committed; one JSON line per run).\n" % os.path.basename(out.rstrip("/")))
+    text = "\n".join(L)
+    if docs:
+        with open(os.path.join(docs, "benchmarks.md"), "w") as f:
+            f.write(text)
+    with open(os.path.join(out, "benchmarks.md"), "w") as f:
+        f.write(text)
+    return text
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("result_dir")
+    ap.add_argument("--docs", help="docs/ directory to write benchmarks.md and bench/*.png into")
+    a = ap.parse_args()
+    render(a.result_dir, a.docs)
+    print("report: %s" % os.path.join(a.docs or a.result_dir, "benchmarks.md"), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

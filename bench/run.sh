@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# Runs Herald's benchmark suite against Herald, NATS JetStream and Redis Streams on this machine and
+# regenerates docs/benchmarks.md and docs/bench/*.png (through bench/report.py).
+#
+# Every run gets a freshly started server on a free 127.0.0.1 port with an empty data directory,
+# and every server is stopped by its pid afterwards. Repetitions are interleaved (rep 1 of every
+# scenario and system, then rep 2, ...) so slow drift on a noisy machine spreads over all systems.
+# Benchmarks are not tests: nothing here asserts on a timing; failed runs are recorded and skipped.
+#
+# Environment:
+#   BUILD=dir              where herald_bench, nats_bench, redis_bench live (default build/)
+#   HERALD_BIN=path        the broker to measure (default $BUILD/herald)
+#   HERALD_ARGS="..."      extra `herald serve` flags (default: --segment-bytes 16777216, because
+#                          the default 1 GiB preallocated segment per partition needs 1 TB of free
+#                          disk for the 1,000-partition runs; set HERALD_ARGS= for pure defaults)
+#   BENCH_QUICK=1          shrink every scenario for a smoke run of a few minutes
+#   BENCH_REPS=n           repetitions per scenario and system (default 3)
+#   BENCH_SYSTEMS="..."    subset of: herald nats redis-always redis-everysec
+#   BENCH_SCENARIOS="..."  subset of scenario names (see SCENARIOS below); footprint is separate
+#   BENCH_FOOTPRINT=0      skip the footprint measurements
+#   BENCH_CATCHUP_BYTES=n  backlog size of the catch-up scenario (default 1 GiB)
+#   BENCH_INFLIGHT=k       unacknowledged records per producer, all systems (default 1000)
+#   BENCH_DIR=dir          where data directories go (default /var/tmp; must be a real disk)
+#   BENCH_NO_DOCS=1        keep results in bench/results/ only, do not rewrite docs/
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+HERALD_BIN=${HERALD_BIN:-$BUILD/herald}
+HERALD_ARGS=${HERALD_ARGS---segment-bytes 16777216}
+QUICK=${BENCH_QUICK:-0}
+REPS=${BENCH_REPS:-3}
+SYSTEMS=${BENCH_SYSTEMS:-"herald nats redis-always redis-everysec"}
+INFLIGHT=${BENCH_INFLIGHT:-1000}
+CATCHUP_BYTES=${BENCH_CATCHUP_BYTES:-1073741824}
+
+if [ "$QUICK" = 1 ]; then
+    N_1K=50000 N_100=100000 LAT_SECS=5 N_FANOUT=20000 N_SCALE=20000 DD_MB=256 RUN_TIMEOUT=180
+    CATCHUP_BYTES=${BENCH_CATCHUP_BYTES:-67108864}
+else
+    N_1K=200000 N_100=500000 LAT_SECS=30 N_FANOUT=100000 N_SCALE=100000 DD_MB=1024
+    RUN_TIMEOUT=900
+fi
+N_CATCHUP=$((CATCHUP_BYTES / 1024))
+
+# name | driver arguments (the driver adds --addr and --system)
+SCENARIOS=(
+    "produce-1k|--mode produce --size 1024 --records $N_1K"
+    "produce-100|--mode produce --size 100 --records $N_100"
+    "latency|--mode latency --size 1024 --rate 5000 --duration $LAT_SECS --warmup 1"
+    "fanout|--mode fanout --size 1024 --records $N_FANOUT --consumers 5"
+    "catchup|--mode catchup --size 1024 --records $N_CATCHUP"
+    "partitions-1|--mode produce --size 1024 --records $N_SCALE --partitions 1"
+    "partitions-10|--mode produce --size 1024 --records $N_SCALE --partitions 10"
+    "partitions-100|--mode produce --size 1024 --records $N_SCALE --partitions 100"
+    "partitions-1000|--mode produce --size 1024 --records $N_SCALE --partitions 1000"
+    "producers-1|--mode produce --size 1024 --records $N_SCALE --partitions 16 --producers 1"
+    "producers-4|--mode produce --size 1024 --records $N_SCALE --partitions 16 --producers 4"
+    "producers-16|--mode produce --size 1024 --records $N_SCALE --partitions 16 --producers 16"
+)
+
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+OUT=$ROOT/bench/results/$STAMP
+WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/herald-bench.XXXXXX")
+mkdir -p "$OUT/configs" "$OUT/logs"
+RUNS=$OUT/runs.jsonl
+: >"$RUNS"
+
+say() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+SERVER_PID=
+SERVER_ADDR=
+
+cleanup() {
+    stop_server
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Waits until $1 (HOST:PORT) accepts TCP connections; prints the CLOCK_REALTIME ns it did.
+wait_port() {
+    "$BUILD/herald_bench" --mode waitport --addr "$1" --timeout "${2:-30}" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["wall_ns"])'
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    for _ in $(seq 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        say "pid $SERVER_PID ignored SIGTERM for 10 s; sending SIGKILL"
+        kill -KILL "$SERVER_PID" 2>/dev/null
+    fi
+    wait "$SERVER_PID" 2>/dev/null
+    SERVER_PID=
+}
+
+# Writes the configuration of system $1 for port $2 and data dir $3, the way it is run.
+write_config() {
+    local sys=$1 port=$2 dir=$3
+    case $sys in
+    nats)
+        cat >"$dir/nats.conf" <<EOF
+listen: 127.0.0.1:$port
+jetstream {
+  store_dir: "$dir/store"
+  max_memory_store: 1G
+  max_file_store: 64G
+}
+EOF
+        ;;
+    redis-always | redis-everysec)
+        cat >"$dir/redis.conf" <<EOF
+bind 127.0.0.1
+port $port
+dir $dir
+daemonize no
+save ""
+appendonly yes
+appendfsync ${sys#redis-}
+EOF
+        ;;
+    esac
+}
+
+# Starts system $1 with an empty data dir; sets SERVER_PID and SERVER_ADDR.
+start_server() {
+    local sys=$1 port dir
+    port=$(free_port)
+    dir=$WORK/$sys-$port
+    rm -rf "$WORK"/"$sys"-*
+    mkdir -p "$dir"
+    write_config "$sys" "$port" "$dir"
+    local log=$OUT/logs/$sys.log
+    case $sys in
+    herald)
+        # shellcheck disable=SC2086
+        "$HERALD_BIN" serve --kafka-addr "127.0.0.1:$port" --data-dir "$dir/data" $HERALD_ARGS \
+            >>"$log" 2>&1 &
+        SERVER_ADDR=127.0.0.1:$port
+        ;;
+    nats)
+        nats-server -c "$dir/nats.conf" >>"$log" 2>&1 &
+        SERVER_ADDR=nats://127.0.0.1:$port
+        ;;
+    redis-*)
+        redis-server "$dir/redis.conf" >>"$log" 2>&1 &
+        SERVER_ADDR=127.0.0.1:$port
+        ;;
+    esac
+    SERVER_PID=$!
+    if ! wait_port "127.0.0.1:$port" 30 >/dev/null; then
+        say "$sys did not start (see $log)"
+        stop_server
+        return 1
+    fi
+}
+
+driver_for() {
+    case $1 in
+    herald) echo "$BUILD/herald_bench" ;;
+    nats) echo "$BUILD/nats_bench" ;;
+    redis-*) echo "$BUILD/redis_bench" ;;
+    esac
+}
+
+# Appends one line to runs.jsonl: {"scenario","rep","system","cmd","ok","result"|"why"}.
+record() {
+    python3 - "$@" >>"$RUNS" <<'EOF'
+import json, sys
+scenario, rep, system, cmd, ok, payload = sys.argv[1:7]
+line = {"scenario": scenario, "rep": int(rep), "system": system, "cmd": cmd, "ok": ok == "1"}
+if ok == "1":
+    line["result"] = json.loads(payload)
+else:
+    line["why"] = payload
+print(json.dumps(line))
+EOF
+}
+
+run_one() {
+    local scenario=$1 args=$2 rep=$3 sys=$4 driver out rc
+    driver=$(driver_for "$sys")
+    if [ ! -x "$driver" ]; then
+        record "$scenario" "$rep" "$sys" "" 0 "driver $driver not built"
+        return
+    fi
+    if ! start_server "$sys"; then
+        record "$scenario" "$rep" "$sys" "" 0 "server did not start"
+        return
+    fi
+    local cmd="${driver##*/} $args --inflight $INFLIGHT --system $sys"
+    say "rep $rep $scenario $sys"
+    # shellcheck disable=SC2086
+    out=$(timeout "$RUN_TIMEOUT" "$driver" $args --inflight "$INFLIGHT" --system "$sys" \
+        --addr "$SERVER_ADDR" 2>>"$OUT/logs/driver-$sys.log")
+    rc=$?
+    local line
+    line=$(printf '%s\n' "$out" | grep '^{' | tail -1)
+    if [ -n "$line" ]; then
+        record "$scenario" "$rep" "$sys" "$cmd" 1 "$line"
+        [ $rc = 0 ] || say "  $sys $scenario exited $rc (errors are in the result line)"
+    else
+        record "$scenario" "$rep" "$sys" "$cmd" 0 "driver exited $rc without a result"
+        say "  $sys $scenario failed: exit $rc"
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        say "  $sys died during $scenario"
+    fi
+    stop_server
+}
+
+machine_info() {
+    local fs
+    fs=$(df -T "$WORK" | awk 'NR==2 {print $2 " on " $1}')
+    python3 - "$OUT/machine.json" "$fs" <<EOF
+import json, sys, platform, subprocess, os
+def sh(c):
+    try:
+        return subprocess.run(c, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception as e:
+        return str(e)
+cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+info = {
+    "date_utc": "$STAMP",
+    "nproc": os.cpu_count(),
+    "cpu": cpu,
+    "mem": sh("free -h | awk '/^Mem:/ {print \$2}'"),
+    "kernel": platform.release(),
+    "filesystem": sys.argv[2],
+    "data_dir": "${BENCH_DIR:-/var/tmp}",
+    "herald_bin": "$HERALD_BIN",
+    "herald_version": sh("'$HERALD_BIN' --version 2>&1 | head -1"),
+    "nats_server": sh("nats-server --version 2>&1"),
+    "redis_server": sh("redis-server --version 2>&1"),
+    "librdkafka": sh("pkg-config --modversion rdkafka"),
+    "cnats": sh("pkg-config --modversion libnats"),
+    "hiredis": sh("pkg-config --modversion hiredis"),
+    "bench_commit": sh("git -C '$ROOT' rev-parse --short HEAD"),
+    "quick": "$QUICK" == "1",
+    "reps": $REPS,
+    "inflight": $INFLIGHT,
+    "catchup_bytes": $CATCHUP_BYTES,
+}
+json.dump(info, open(sys.argv[1], "w"), indent=1)
+EOF
+}
+
+# Sequential write bandwidth with one fdatasync at the end, and synchronous 4 KiB writes per
+# second: the ceiling for a broker that answers only after fsync.
+disk_info() {
+    local f=$WORK/dd.bin seq dsync
+    seq=$(dd if=/dev/zero of="$f" bs=1M count="$DD_MB" conv=fdatasync 2>&1 | tail -1)
+    rm -f "$f"
+    dsync=$(dd if=/dev/zero of="$f" bs=4k count=2000 oflag=dsync 2>&1 | tail -1)
+    rm -f "$f"
+    python3 - "$OUT/disk.json" "$seq" "$dsync" "$DD_MB" <<'EOF'
+import json, re, sys
+def parse(line):
+    m = re.match(r"(\d+) bytes .* copied, ([0-9.,]+) s", line)
+    return (int(m.group(1)), float(m.group(2).replace(",", "."))) if m else (0, 0.0)
+b, s = parse(sys.argv[2])
+b2, s2 = parse(sys.argv[3])
+json.dump({"seq_write_mb_per_s": b / 1e6 / s if s else None, "seq_write_mib": int(sys.argv[4]),
+           "seq_raw": sys.argv[2], "dsync_4k_writes_per_s": (b2 / 4096) / s2 if s2 else None,
+           "dsync_raw": sys.argv[3]}, open(sys.argv[1], "w"), indent=1)
+EOF
+}
+
+# Herald's footprint: idle RSS, RSS with 1,000 partitions and 1,000 idle connections, time from
+# exec to accepting connections with those 1,000 partitions on disk, stripped binary size. The
+# peers' idle RSS is measured the same way for context.
+footprint() {
+    local fp=$OUT/footprint.txt
+    : >"$fp"
+    ulimit -n 8192 2>/dev/null || say "could not raise the fd limit; 1,000 connections may fail"
+    for sys in $SYSTEMS; do
+        start_server "$sys" || continue
+        sleep 1
+        echo "idle_rss_kib $sys $(rss_kib "$SERVER_PID")" >>"$fp"
+        stop_server
+    done
+    case " $SYSTEMS " in *" herald "*) ;; *) return ;; esac
+    [ -x "$HERALD_BIN" ] || return
+    local stripped=$WORK/herald.stripped
+    strip -o "$stripped" "$HERALD_BIN" && echo "stripped_bytes herald $(stat -c %s "$stripped")" >>"$fp"
+    echo "unstripped_bytes herald $(stat -c %s "$HERALD_BIN")" >>"$fp"
+
+    start_server herald || return
+    local dir addr=$SERVER_ADDR
+    dir=$(ls -d "$WORK"/herald-*)
+    if "$BUILD/herald_bench" --mode create --partitions 1000 --size 100 --topic footprint \
+        --addr "$addr" --system herald >>"$OUT/logs/footprint.log" 2>&1; then
+        "$BUILD/herald_bench" --mode connections --connections 1000 --addr "$addr" \
+            >"$WORK/conns.out" 2>>"$OUT/logs/footprint.log" &
+        local cpid=$!
+        for _ in $(seq 100); do
+            grep -q opened "$WORK/conns.out" 2>/dev/null && break
+            sleep 0.1
+        done
+        sleep 1
+        echo "connections_opened herald $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["opened"])' "$WORK/conns.out" 2>/dev/null || echo 0)" >>"$fp"
+        echo "busy_rss_kib herald $(rss_kib "$SERVER_PID")" >>"$fp"
+        kill -TERM "$cpid" 2>/dev/null
+        wait "$cpid" 2>/dev/null
+    else
+        say "footprint: could not create 1,000 partitions"
+    fi
+    stop_server
+    # Restart on the same data dir, three times, timing exec -> first accepted connection.
+    for _ in 1 2 3; do
+        local port t0 t1
+        port=$(free_port)
+        t0=$(date +%s%N)
+        # shellcheck disable=SC2086
+        "$HERALD_BIN" serve --kafka-addr "127.0.0.1:$port" --data-dir "$dir/data" $HERALD_ARGS \
+            >>"$OUT/logs/herald.log" 2>&1 &
+        SERVER_PID=$!
+        t1=$(wait_port "127.0.0.1:$port" 60) &&
+            echo "startup_ms herald $(((t1 - t0) / 1000000))" >>"$fp"
+        stop_server
+    done
+}
+
+main() {
+    say "results in $OUT; data in $WORK"
+    [ -x "$HERALD_BIN" ] || say "HERALD_BIN $HERALD_BIN is missing: Herald runs will be recorded as failed"
+    machine_info
+    disk_info
+    cat "$OUT/disk.json" >&2
+    for sys in $SYSTEMS; do
+        local dir=$WORK/config-sample
+        mkdir -p "$dir"
+        write_config "$sys" PORT "$dir"
+        case $sys in
+        nats) sed "s|$dir|DATA_DIR|" "$dir/nats.conf" >"$OUT/configs/nats.conf" ;;
+        redis-*) sed "s|$dir|DATA_DIR|" "$dir/redis.conf" >"$OUT/configs/$sys.conf" ;;
+        herald) echo "herald serve --kafka-addr 127.0.0.1:PORT --data-dir DATA_DIR/data $HERALD_ARGS" \
+            >"$OUT/configs/herald.cmdline" ;;
+        esac
+        rm -rf "$dir"
+    done
+    if [ "${BENCH_FOOTPRINT:-1}" != 0 ]; then
+        footprint
+        cat "$OUT/footprint.txt" >&2
+    fi
+    for rep in $(seq "$REPS"); do
+        for entry in "${SCENARIOS[@]}"; do
+            local name=${entry%%|*} args=${entry#*|}
+            if [ -n "${BENCH_SCENARIOS:-}" ] && [[ " $BENCH_SCENARIOS " != *" $name "* ]]; then
+                continue
+            fi
+            for sys in $SYSTEMS; do
+                run_one "$name" "$args" "$rep" "$sys"
+            done
+        done
+    done
+    local docs_args=()
+    [ "${BENCH_NO_DOCS:-0}" = 1 ] || docs_args=(--docs "$ROOT/docs")
+    python3 "$ROOT/bench/report.py" "$OUT" "${docs_args[@]}"
+    say "done: $OUT"
+}
+
+main
