@@ -401,6 +401,38 @@ static void topic_free(broker_topic_t *t, bool destroy)
     free(t);
 }
 
+int broker__internal_topic_open(broker_t *b, const char *name, const char *dir,
+                                const log_config_t *lc, broker_topic_t **out)
+{
+    broker_topic_t *t = hd_calloc(1, sizeof *t);
+    t->broker = b;
+    t->name = hd_strdup(name);
+    topic_config_defaults(b->cfg, &t->cfg);
+    broker_partition_t *p = hd_calloc(1, sizeof *p);
+    p->topic = t;
+    p->dir = hd_strdup(dir);
+    int rc = log_partition_open(p->dir, lc, &p->log);
+    if (rc < 0) {
+        say_error("partition %s: cannot open: %s", p->dir, hd_strerror(rc));
+        free(p->dir);
+        free(p);
+        free(t->name);
+        free(t);
+        return rc;
+    }
+    t->nparts = 1;
+    t->parts = hd_malloc(sizeof *t->parts);
+    t->parts[0] = p;
+    *out = t;
+    return 0;
+}
+
+void broker__internal_topic_free(broker_topic_t *t)
+{
+    if (t)
+        topic_free(t, false);
+}
+
 static void topics_push(broker_t *b, broker_topic_t *t)
 {
     if (b->ntopics == b->cap_topics) {
@@ -776,6 +808,8 @@ int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_
     }
     closedir(d);
     sweep_orphans(b);
+    if ((rc = broker__offsets_open(b)) < 0)
+        goto fail;
     *out = b;
     return 0;
 fail:
@@ -790,11 +824,15 @@ void broker_close(broker_t *b)
     for (int i = 0; i < b->ntopics; i++)
         for (int32_t k = 0; k < b->topics[i]->nparts; k++)
             fire_all(b->topics[i]->parts[k], HD_ECLOSED);
+    if (b->offsets_part)
+        fire_all(b->offsets_part, HD_ECLOSED);
+    broker__groups_free(b);
     /* The flusher's final round syncs everything; closing the logs then marks them clean. */
     if (b->flusher)
         log_flusher_stop(b->flusher);
     for (int i = 0; i < b->ntopics; i++)
         topic_free(b->topics[i], false);
+    broker__offsets_close(b);
     free(b->topics);
     hd_buf_deinit(&b->scratch);
     free(b->data_dir);

@@ -3,6 +3,7 @@
 #define BROKER_INT_H
 
 #include "broker/broker.h"
+#include "broker/group.h"
 
 #define BROKER_PRODUCER_BATCHES 5
 
@@ -50,6 +51,50 @@ struct broker_topic {
     int noverrides;
 };
 
+/* One committed offset of a group, chained in the group's hash table (offsets.c). */
+typedef struct broker__offset {
+    struct broker__offset *next;
+    char *topic;
+    int32_t partition;
+    uint32_t hash;
+    int64_t offset;
+    int32_t leader_epoch;
+    int64_t commit_ms;
+    char *metadata;
+} broker__offset_t;
+
+typedef struct broker__member broker__member_t;         /* group.c */
+typedef struct broker__pending broker__pending_t;       /* group.c */
+typedef struct broker__completion broker__completion_t; /* group.c */
+
+enum {
+    BROKER__EMPTY,
+    BROKER__PREPARING,
+    BROKER__COMPLETING,
+    BROKER__STABLE,
+};
+
+/* A consumer group: its members and state (group.c) and its committed offsets (offsets.c).
+ * It exists while it has members, pending members or offsets. */
+struct broker_group {
+    char *id;
+    int state;
+    int32_t generation;
+    char *protocol_type; /* NULL until the first member joins */
+    char *protocol;      /* chosen at the end of a join phase */
+    char *leader;        /* member id of the leader, NULL if none */
+    broker__member_t **members;
+    int nmembers, cap_members;
+    broker__pending_t *pending; /* MEMBER_ID_REQUIRED ids not yet rejoined */
+    int npending, cap_pending;
+    int64_t deadline;    /* join phase (Preparing) or sync (Completing) deadline */
+    int64_t initial_cap; /* last moment the initial rebalance delay may extend to */
+    bool initial_delay;  /* this join phase began in Empty: wait for more members */
+    broker__offset_t **obuckets;
+    uint32_t nobuckets;
+    int noffsets;
+};
+
 struct broker {
     const hd_config_t *cfg;
     char *data_dir;
@@ -61,6 +106,18 @@ struct broker {
     broker_partition_t *active; /* partitions with waiters */
     int64_t next_pid, pid_limit;
     hd_buf_t scratch;
+    /* Consumer groups (group.c) and the offsets log (offsets.c). */
+    broker_group_t **groups;
+    int ngroups, cap_groups;
+    int64_t (*now_ms)(void);
+    broker__completion_t *cq_head, *cq_tail;
+    bool cq_firing;
+    broker_topic_t *offsets_topic; /* internal, not listed among the topics */
+    broker_partition_t *offsets_part;
+    int64_t offsets_snapshot_bytes; /* size of the last snapshot written */
+    bool compact_pending;           /* delete segments below compact_base once durable */
+    int64_t compact_base, compact_end;
+    hd_buf_t obatch;
 };
 
 /* producer.c */
@@ -69,5 +126,28 @@ int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, b
 void broker__producer_record(broker_partition_t *p, const broker_batch_hdr_t *h,
                              int64_t base_offset);
 void broker__producers_free(broker_partition_t *p);
+
+/* broker.c: a one-partition topic that is not listed (the offsets log). */
+int broker__internal_topic_open(broker_t *b, const char *name, const char *dir,
+                                const log_config_t *lc, broker_topic_t **out);
+void broker__internal_topic_free(broker_topic_t *t);
+
+/* group.c */
+broker_group_t *broker__group_get(broker_t *b, const char *id, bool create);
+/* Frees the group if it has no members, pending members or offsets. */
+void broker__group_maybe_drop(broker_t *b, broker_group_t *g);
+bool broker__group_subscribes(const broker_group_t *g, const char *topic);
+void broker__groups_free(broker_t *b);
+int64_t broker__now(broker_t *b);
+
+/* offsets.c */
+int broker__offsets_open(broker_t *b);
+void broker__offsets_close(broker_t *b);
+void broker__offsets_free_group(broker_group_t *g);
+void broker__offsets_tick(broker_t *b);
+/* Applies one offsets-log batch to the in-memory tables, as replay does (fuzz target). */
+int broker__offsets_apply(broker_t *b, hd_slice_t batch);
+/* Appends a group tombstone and forgets the group's offsets (the caller frees the group). */
+int broker__offsets_delete_group(broker_t *b, broker_group_t *g, int64_t *durable_at);
 
 #endif

@@ -315,13 +315,20 @@ static void decode_struct(const kafka_schema_t *s, int16_t v, bool flex, hd_read
         decode_tags(s, v, r, base, a);
 }
 
-int kafka_decode(const kafka_schema_t *s, int16_t version, bool flexible, hd_reader_t *r, void *out,
-                 hd_arena_t *a)
+int kafka_decode_prefix(const kafka_schema_t *s, int16_t version, bool flexible, hd_reader_t *r,
+                        void *out, hd_arena_t *a)
 {
     if (r->err)
         return r->err;
     memset(out, 0, s->size);
     decode_struct(s, version, flexible, r, out, a);
+    return r->err;
+}
+
+int kafka_decode(const kafka_schema_t *s, int16_t version, bool flexible, hd_reader_t *r, void *out,
+                 hd_arena_t *a)
+{
+    kafka_decode_prefix(s, version, flexible, r, out, a);
     if (!r->err && r->pos != r->len)
         hd_reader_fail(r, HD_EMALFORMED); /* trailing bytes after the body */
     return r->err;

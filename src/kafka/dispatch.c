@@ -33,6 +33,16 @@ const kafka__handler_t kafka__handlers[] = {
     {KAFKA_API_DescribeConfigs, kafka__handle_DescribeConfigs},
     {KAFKA_API_CreatePartitions, kafka__handle_CreatePartitions},
     {KAFKA_API_FindCoordinator, kafka__handle_FindCoordinator},
+    {KAFKA_API_OffsetCommit, kafka__handle_OffsetCommit},
+    {KAFKA_API_OffsetFetch, kafka__handle_OffsetFetch},
+    {KAFKA_API_JoinGroup, kafka__handle_JoinGroup},
+    {KAFKA_API_Heartbeat, kafka__handle_Heartbeat},
+    {KAFKA_API_LeaveGroup, kafka__handle_LeaveGroup},
+    {KAFKA_API_SyncGroup, kafka__handle_SyncGroup},
+    {KAFKA_API_DescribeGroups, kafka__handle_DescribeGroups},
+    {KAFKA_API_ListGroups, kafka__handle_ListGroups},
+    {KAFKA_API_DeleteGroups, kafka__handle_DeleteGroups},
+    {KAFKA_API_OffsetDelete, kafka__handle_OffsetDelete},
 };
 const int kafka__nhandlers = (int)(sizeof kafka__handlers / sizeof kafka__handlers[0]);
 
@@ -150,6 +160,11 @@ int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len)
     }
     const kafka_api_t *api = h.api;
     r->_api = api;
+    r->client_id = h.client_id.is_null ? ""
+                                       : hd_arena_strndup(&r->arena, (const char *)h.client_id.v.p,
+                                                          h.client_id.v.len);
+    if (!r->client_id)
+        r->client_id = "";
     /* Decoded structures may take several times the frame's size; bound them. */
     hd_arena_t *a = &r->arena;
     a->_limit = 4 * len + 65536;

@@ -55,6 +55,7 @@
     X(UNSUPPORTED_COMPRESSION_TYPE, 76)                                                            \
     X(MEMBER_ID_REQUIRED, 79)                                                                      \
     X(FENCED_INSTANCE_ID, 82)                                                                      \
+    X(GROUP_SUBSCRIBED_TO_TOPIC, 86)                                                               \
     X(INVALID_RECORD, 87)
 
 enum {

@@ -12,6 +12,7 @@
 #include "kafka/kafka.h"
 #include "kafka/kafka_int.h"
 #include "util/err.h"
+#include "util/say.h"
 
 #include <string.h>
 
@@ -87,7 +88,14 @@ void kafka_response_header_encode(hd_buf_t *out, const kafka_api_t *api, int16_t
 int kafka_request_decode(const kafka_api_t *api, int16_t version, hd_reader_t *r, void *out,
                          hd_arena_t *a)
 {
-    return kafka_decode(api->req, version, kafka_api_flexible(api, version), r, out, a);
+    /* Kafka ignores bytes after a request body, and librdkafka 2.0.2 sends some: after
+     * ListGroups v4 and OffsetFetch v7 bodies (an extra tag buffer). So requests are decoded
+     * as a prefix of the frame. */
+    int rc = kafka_decode_prefix(api->req, version, kafka_api_flexible(api, version), r, out, a);
+    if (rc == 0 && r->pos != r->len)
+        say_debug("%s v%d: ignoring %zu bytes after the request body", api->name, version,
+                  r->len - r->pos);
+    return rc;
 }
 
 int kafka_response_decode(const kafka_api_t *api, int16_t version, hd_reader_t *r, void *out,

@@ -38,6 +38,7 @@ struct kafka_req {
     int16_t api_key;
     int16_t api_version;
     int32_t correlation_id;
+    const char *client_id; /* from the request header, arena copy ("" if null) */
     hd_arena_t arena;
     hd_buf_t out;      /* the framed response */
     bool has_response; /* false for acks=0 Produce */

@@ -44,5 +44,15 @@ int kafka__handle_FindCoordinator(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_Produce(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_Fetch(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_ListOffsets(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_JoinGroup(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_SyncGroup(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_Heartbeat(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_LeaveGroup(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_OffsetCommit(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_OffsetFetch(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_DescribeGroups(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_ListGroups(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_DeleteGroups(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_OffsetDelete(kafka_req_t *r, void *req, void *resp);
 
 #endif

@@ -70,6 +70,11 @@ void kafka_response_header_encode(hd_buf_t *out, const kafka_api_t *api, int16_t
  * arena's limit reached). On failure *out may be partly filled; the arena keeps what it gave. */
 int kafka_decode(const kafka_schema_t *s, int16_t version, bool flexible, hd_reader_t *r, void *out,
                  hd_arena_t *a);
+/* The same, but bytes after the body are left in the reader (kafka_request_decode() uses it:
+ * Kafka ignores them, and librdkafka 2.0.2 sends some after flexible ListGroups and
+ * OffsetFetch bodies). */
+int kafka_decode_prefix(const kafka_schema_t *s, int16_t version, bool flexible, hd_reader_t *r,
+                        void *out, hd_arena_t *a);
 
 /* Appends the encoding of `in` (a struct of schema `s`) at `version`. Fields absent in `version`
  * are skipped; tagged fields are written only in their versions and only when not default. A

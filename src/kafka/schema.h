@@ -102,7 +102,8 @@ typedef struct kafka_schema {
     X(InitProducerId, 22, 0, 4, 2)                                                                 \
     X(DescribeConfigs, 32, 0, 2, 4)                                                                \
     X(CreatePartitions, 37, 0, 1, 2)                                                               \
-    X(DeleteGroups, 42, 0, 1, 2)
+    X(DeleteGroups, 42, 0, 1, 2)                                                                   \
+    X(OffsetDelete, 47, 0, 0, 1)
 
 /* Every generated struct, over all APIs. */
 #define KAFKA_API_STRUCTS_(Name, key, lo, hi, flex) KAFKA_STRUCTS_##Name(KAFKA_EACH_STRUCT_)

@@ -59,6 +59,9 @@ int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t
  * retention_ms) and by size (while the rest still holds >= retention_bytes, as Kafka). Returns
  * the number removed or -errno. */
 int log_partition_apply_retention(log_partition_t *p, int64_t now_ms);
+/* Deletes whole segments that lie entirely below `offset` (the next segment starts at or below
+ * it), oldest first; the active segment is never deleted. Returns the number removed. */
+int log_partition_delete_before(log_partition_t *p, int64_t offset);
 /* Thread-safe (flusher): fdatasyncs every segment with unsynced data (and the directory after
  * a roll), then advances the durable offset to the LEO seen when it started. On failure returns
  * -errno and the partition stays un-durable until reopened (the error is sticky). */

@@ -662,6 +662,25 @@ void log__partition_sync_end(log_partition_t *p, const log__sync_ticket_t *t, bo
     pthread_mutex_unlock(&p->lock);
 }
 
+int log_partition_delete_before(log_partition_t *p, int64_t offset)
+{
+    int removed = 0;
+    while (p->nsegs > 1 && p->segs[1]->base_offset <= offset) {
+        log_segment_t *s = p->segs[0];
+        pthread_mutex_lock(&p->lock);
+        memmove(p->segs, p->segs + 1, (p->nsegs - 1) * sizeof *p->segs);
+        p->nsegs--;
+        pthread_mutex_unlock(&p->lock);
+        p->size_bytes -= s->size;
+        say_info("segment %s: deleted, superseded by offset %lld", log__segment_path(s, "log"),
+                 (long long)offset);
+        log__segment_unlink(s);
+        log__segment_unref(s);
+        removed++;
+    }
+    return removed;
+}
+
 int log_partition_sync(log_partition_t *p)
 {
     log_segment_t *local[8], **segs = local;

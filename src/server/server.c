@@ -2,6 +2,7 @@
  * cleanly on SIGINT/SIGTERM (stop accepting and reading, let owed answers go out for up to
  * two seconds, then close connections and the broker, which syncs and marks logs clean). */
 #include "server/server_int.h"
+#include "broker/group.h"
 #include "util/addr.h"
 #include "util/err.h"
 #include "util/monotime.h"
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #define STOP_GRACE_MS 2000
+/* How often group sessions, pending members and rebalance deadlines are checked. */
+#define GROUP_TICK_MS 50
 
 static void on_durable_notify(void *ctx)
 {
@@ -35,13 +38,21 @@ static void on_retention(uv_timer_t *t)
     broker_run_retention(s->broker, hd_wall_ms());
 }
 
+static void on_group_tick(uv_timer_t *t)
+{
+    server_t *s = t->data;
+    broker_group_tick(s->broker);
+}
+
 static void finish_stop(server_t *s)
 {
     while (s->conns)
         server__conn_close(s->conns);
     uv_timer_stop(&s->stop_timer);
     uv_timer_stop(&s->retention_timer);
+    uv_timer_stop(&s->group_timer);
     uv_close((uv_handle_t *)&s->stop_timer, NULL);
+    uv_close((uv_handle_t *)&s->group_timer, NULL);
     uv_close((uv_handle_t *)&s->retention_timer, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -137,7 +148,9 @@ int server_run(const hd_config_t *cfg)
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
     uv_timer_init(s.loop, &s.retention_timer);
     uv_timer_init(s.loop, &s.stop_timer);
-    s.retention_timer.data = s.stop_timer.data = &s;
+    uv_timer_init(s.loop, &s.group_timer);
+    s.retention_timer.data = s.stop_timer.data = s.group_timer.data = &s;
+    uv_timer_start(&s.group_timer, on_group_tick, GROUP_TICK_MS, GROUP_TICK_MS);
     uv_timer_start(&s.retention_timer, on_retention, (uint64_t)cfg->retention_check_ms,
                    (uint64_t)cfg->retention_check_ms);
     int parts = 0;

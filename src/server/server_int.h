@@ -46,6 +46,7 @@ struct server {
     uv_async_t durable_async;
     uv_signal_t sigint, sigterm;
     uv_timer_t retention_timer;
+    uv_timer_t group_timer; /* consumer-group sessions and rebalance deadlines */
     uv_timer_t stop_timer;
     conn_t *conns;
     int nconns;

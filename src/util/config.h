@@ -55,6 +55,22 @@
     X(INT, producer_id_expiration_ms, "producer.id.expiration.ms", "producer-id-expiration-ms",    \
       "HERALD_PRODUCER_ID_EXPIRATION_MS", 86400000, 1, INT64_MAX,                                  \
       "Forget an idle idempotent producer's sequence state after this")                            \
+    X(INT, group_initial_rebalance_delay_ms, "group.initial.rebalance.delay.ms",                   \
+      "group-initial-rebalance-delay-ms", "HERALD_GROUP_INITIAL_REBALANCE_DELAY_MS", 200, 0,       \
+      300000, "How long the first rebalance of an empty group waits for more members to join")     \
+    X(INT, group_min_session_timeout_ms, "group.min.session.timeout.ms",                           \
+      "group-min-session-timeout-ms", "HERALD_GROUP_MIN_SESSION_TIMEOUT_MS", 6000, 1, 86400000,    \
+      "Smallest session.timeout.ms a consumer may ask for (INVALID_SESSION_TIMEOUT below)")        \
+    X(INT, group_max_session_timeout_ms, "group.max.session.timeout.ms",                           \
+      "group-max-session-timeout-ms", "HERALD_GROUP_MAX_SESSION_TIMEOUT_MS", 1800000, 1, 86400000, \
+      "Largest session.timeout.ms a consumer may ask for")                                         \
+    X(INT, offset_metadata_max_bytes, "offset.metadata.max.bytes", "offset-metadata-max-bytes",    \
+      "HERALD_OFFSET_METADATA_MAX_BYTES", 4096, 0, 1048576,                                        \
+      "Longest metadata string of a committed offset (OFFSET_METADATA_TOO_LARGE above)")           \
+    X(INT, offsets_segment_bytes, "offsets.topic.segment.bytes", "offsets-segment-bytes",          \
+      "HERALD_OFFSETS_TOPIC_SEGMENT_BYTES", 16777216, 65536, 1073741824,                           \
+      "Segment size of the internal committed-offsets log; it is compacted into one snapshot "     \
+      "once it is larger than this and twice the last snapshot")                                   \
     X(STR, log_level, "log.level", "log-level", "HERALD_LOG_LEVEL", "info", 0, 0,                  \
       "Diagnostics level: error, warn, info or debug")
 

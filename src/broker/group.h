@@ -1,0 +1,209 @@
+/* Consumer groups: the classic group coordinator (JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+ * generations, session and rebalance timeouts, static members) and the committed-offsets store
+ * (an internal log replayed at startup). Loop thread only.
+ *
+ * The coordinator's answers are Kafka ErrorCodes (int16_t, BROKER_GERR_*): the state machine is
+ * Kafka's own, so its outcomes are expressed in Kafka's vocabulary and kafka/ passes them
+ * through unchanged. Functions that touch storage return 0 or a negative HD_ code as usual. */
+#ifndef BROKER_GROUP_H
+#define BROKER_GROUP_H
+
+#include "broker/broker.h"
+#include "util/slice.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Kafka ErrorCodes the coordinator answers with (AK Errors.java). */
+enum {
+    BROKER_GERR_NONE = 0,
+    BROKER_GERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
+    BROKER_GERR_OFFSET_METADATA_TOO_LARGE = 12,
+    BROKER_GERR_COORDINATOR_NOT_AVAILABLE = 15,
+    BROKER_GERR_ILLEGAL_GENERATION = 22,
+    BROKER_GERR_INCONSISTENT_GROUP_PROTOCOL = 23,
+    BROKER_GERR_INVALID_GROUP_ID = 24,
+    BROKER_GERR_UNKNOWN_MEMBER_ID = 25,
+    BROKER_GERR_INVALID_SESSION_TIMEOUT = 26,
+    BROKER_GERR_REBALANCE_IN_PROGRESS = 27,
+    BROKER_GERR_KAFKA_STORAGE_ERROR = 56,
+    BROKER_GERR_NON_EMPTY_GROUP = 68,
+    BROKER_GERR_GROUP_ID_NOT_FOUND = 69,
+    BROKER_GERR_MEMBER_ID_REQUIRED = 79,
+    BROKER_GERR_FENCED_INSTANCE_ID = 82,
+    BROKER_GERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
+};
+
+/* Longest group id, member id, instance id or client id accepted (Kafka has no limit; these
+ * bound memory per member). Longer ids get INVALID_GROUP_ID / UNKNOWN_MEMBER_ID. */
+#define BROKER_GROUP_ID_MAX 1024
+/* Most protocols one member may offer in a JoinGroup. */
+#define BROKER_GROUP_MAX_PROTOCOLS 64
+
+typedef struct broker_group broker_group_t;
+
+/* ---- JoinGroup ---- */
+
+typedef struct broker_protocol {
+    const char *name;
+    hd_slice_t metadata;
+} broker_protocol_t;
+
+typedef struct broker_join_req {
+    const char *group_id;
+    const char *member_id;   /* "" for a new member */
+    const char *instance_id; /* NULL for dynamic members */
+    const char *client_id;
+    const char *client_host;
+    const char *protocol_type;
+    int32_t session_ms;
+    int32_t rebalance_ms;    /* JoinGroup v0: pass session_ms */
+    bool member_id_required; /* JoinGroup v4+: a new member first gets MEMBER_ID_REQUIRED */
+    const broker_protocol_t *protocols;
+    int nprotocols;
+} broker_join_req_t;
+
+typedef struct broker_join_member {
+    const char *member_id;
+    const char *instance_id; /* NULL for dynamic members */
+    hd_slice_t metadata;
+} broker_join_member_t;
+
+/* Valid only during the callback: copy what is kept. */
+typedef struct broker_join_res {
+    int16_t error;
+    int32_t generation;
+    const char *protocol_type;
+    const char *protocol; /* NULL when there is none (errors) */
+    const char *leader;
+    const char *member_id;
+    const broker_join_member_t *members; /* the leader's answer only */
+    int nmembers;
+} broker_join_res_t;
+
+/* Embedded by the caller; answered exactly once unless cancelled first. */
+typedef struct broker_join_waiter broker_join_waiter_t;
+struct broker_join_waiter {
+    void (*cb)(broker_join_waiter_t *w, const broker_join_res_t *res);
+    void *ctx;
+    void *_member, *_queued;
+};
+
+/* Joins (or rejoins) a member. The answer may come synchronously, from inside this call, or later
+ * when the join phase completes (broker_group_tick() or another member's request). */
+void broker_group_join(broker_t *b, const broker_join_req_t *req, broker_join_waiter_t *w);
+/* The request went away (connection closed). The member stays until its session expires. */
+void broker_join_waiter_cancel(broker_join_waiter_t *w);
+
+/* ---- SyncGroup ---- */
+
+typedef struct broker_assignment {
+    const char *member_id;
+    hd_slice_t assignment;
+} broker_assignment_t;
+
+typedef struct broker_sync_waiter broker_sync_waiter_t;
+struct broker_sync_waiter {
+    /* assignment is valid only during the callback. */
+    void (*cb)(broker_sync_waiter_t *w, int16_t error, const char *protocol_type,
+               const char *protocol, hd_slice_t assignment);
+    void *ctx;
+    void *_member, *_queued;
+};
+
+/* The leader passes every member's assignment; followers pass none. Followers wait for the
+ * leader's SyncGroup. */
+void broker_group_sync(broker_t *b, const char *group_id, int32_t generation, const char *member_id,
+                       const char *instance_id, const broker_assignment_t *assignments,
+                       int nassignments, broker_sync_waiter_t *w);
+void broker_sync_waiter_cancel(broker_sync_waiter_t *w);
+
+/* ---- Heartbeat, LeaveGroup ---- */
+
+int16_t broker_group_heartbeat(broker_t *b, const char *group_id, int32_t generation,
+                               const char *member_id, const char *instance_id);
+/* member_id may be "" when instance_id names a static member. */
+int16_t broker_group_leave(broker_t *b, const char *group_id, const char *member_id,
+                           const char *instance_id);
+
+/* Expires sessions, pending members and rebalance deadlines. Call every 50-100 ms. */
+void broker_group_tick(broker_t *b);
+
+/* ---- committed offsets ---- */
+
+typedef struct broker_offset_commit {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch;
+    const char *metadata; /* NULL is stored as "" */
+} broker_offset_commit_t;
+
+typedef struct broker_offset {
+    int64_t offset;
+    int32_t leader_epoch;
+    int64_t commit_ms;
+    const char *metadata; /* owned by the store; valid until the next change */
+} broker_offset_t;
+
+/* Whether the group's member may commit now (generation -1 with an empty member id is the
+ * "simple consumer" path, allowed while the group has no members). Creates nothing. */
+int16_t broker_group_commit_check(broker_t *b, const char *group_id, int32_t generation,
+                                  const char *member_id, const char *instance_id);
+/* Stores the commits in memory and appends them to the offsets log. *durable_at is the offsets
+ * log position to wait for with broker_offsets_wait(). Returns 0, HD_ETOOBIG or -errno. */
+int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset_commit_t *c, int n,
+                          int64_t *durable_at);
+/* Fires w (w->target is set here) once the offsets log is durable up to `durable_at`. */
+void broker_offsets_wait(broker_t *b, int64_t durable_at, broker_waiter_t *w);
+/* Returns true and fills *out when the group has a commit for the partition. */
+bool broker_offsets_get(broker_t *b, const char *group_id, const char *topic, int32_t partition,
+                        broker_offset_t *out);
+/* Calls cb for every committed offset of the group, grouped by topic; stops when cb returns
+ * non-zero. */
+typedef int (*broker_offset_cb)(void *ctx, const char *topic, int32_t partition,
+                                const broker_offset_t *o);
+void broker_offsets_each(broker_t *b, const char *group_id, broker_offset_cb cb, void *ctx);
+/* OffsetDelete for one partition: GROUP_ID_NOT_FOUND, GROUP_SUBSCRIBED_TO_TOPIC (a member of a
+ * "consumer" group subscribes to the topic) or NONE (also when nothing was committed). */
+int16_t broker_offsets_delete(broker_t *b, const char *group_id, const char *topic,
+                              int32_t partition, int64_t *durable_at);
+
+/* ---- listing, describing, deleting ---- */
+
+int broker_group_count(const broker_t *b);
+broker_group_t *broker_group_at(broker_t *b, int i);
+broker_group_t *broker_group_find(broker_t *b, const char *group_id);
+const char *broker_group_id(const broker_group_t *g);
+/* "Empty", "PreparingRebalance", "CompletingRebalance" or "Stable". */
+const char *broker_group_state(const broker_group_t *g);
+const char *broker_group_protocol_type(const broker_group_t *g); /* "" if unknown */
+const char *broker_group_protocol(const broker_group_t *g);      /* "" unless Stable/Completing */
+int32_t broker_group_generation(const broker_group_t *g);
+int broker_group_member_count(const broker_group_t *g);
+
+typedef struct broker_member_info {
+    const char *member_id;
+    const char *instance_id; /* NULL for dynamic members */
+    const char *client_id;
+    const char *client_host;
+    hd_slice_t metadata;   /* for the chosen protocol */
+    hd_slice_t assignment; /* empty until the leader's SyncGroup */
+} broker_member_info_t;
+void broker_group_member(const broker_group_t *g, int i, broker_member_info_t *out);
+
+/* DeleteGroups: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND, INVALID_GROUP_ID or
+ * NONE (its offsets are removed; a tombstone is appended, durable at *durable_at). */
+int16_t broker_group_delete(broker_t *b, const char *group_id, int64_t *durable_at);
+
+/* ---- lifecycle (called by broker_open/broker_close) and tests ---- */
+
+/* Overrides the coordinator's monotonic clock (tests). NULL restores hd_mono_ms. */
+void broker_group_set_clock(broker_t *b, int64_t (*now_ms)(void));
+/* Rewrites the offsets log as one snapshot if it grew past offsets.topic.segment.bytes and
+ * holds mostly superseded commits. Called from broker_group_tick(); exposed for tests. */
+int broker_offsets_compact(broker_t *b, bool force);
+/* Size of the offsets log in bytes (tests, metrics). */
+int64_t broker_offsets_log_bytes(const broker_t *b);
+
+#endif

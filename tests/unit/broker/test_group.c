@@ -1,0 +1,554 @@
+/* Consumer groups: the coordinator's state machine (joins, syncs, heartbeats, leaves, expiry,
+ * static members, errors) on a fake clock, and the committed-offsets store (replay after
+ * reopen, a torn tail, deletes, compaction). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "broker/group.h"
+#include "log/batch_builder.h"
+#include "util/err.h"
+#include "util/say.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int64_t fake_now;
+static int64_t clock_fn(void) { return fake_now; }
+
+typedef struct fixture {
+    bb_dir_t dir;
+    hd_config_t cfg;
+    broker_t *b;
+} fixture_t;
+
+static void noop_notify(void *ctx) { (void)ctx; }
+
+static void open_broker(fixture_t *f)
+{
+    assert_int_equal(broker_open(&f->cfg, noop_notify, NULL, &f->b), 0);
+    broker_group_set_clock(f->b, clock_fn);
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    bb_dir_make(&f->dir);
+    hd_config_init(&f->cfg);
+    free(f->cfg.data_dir);
+    f->cfg.data_dir = strdup(f->dir.root);
+    f->cfg.preallocate = false;
+    f->cfg.group_initial_rebalance_delay_ms = 100;
+    say_level = SAY_ERROR;
+    fake_now = 1000000;
+    open_broker(f);
+    const char *why = "";
+    broker_topic_t *t;
+    assert_int_equal(broker_topic_create(f->b, "orders", 6, NULL, 0, false, &t, &why), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    broker_close(f->b);
+    hd_config_deinit(&f->cfg);
+    bb_dir_remove(&f->dir);
+    free(f);
+    return 0;
+}
+
+static void reopen(fixture_t *f)
+{
+    broker_close(f->b);
+    open_broker(f);
+}
+
+/* ---- join/sync helpers ---- */
+
+typedef struct joined {
+    broker_join_waiter_t w;
+    bool got;
+    int16_t error;
+    int32_t generation;
+    char member_id[256];
+    char leader[256];
+    char protocol[64];
+    int nmembers;
+} joined_t;
+
+static void on_join(broker_join_waiter_t *w, const broker_join_res_t *res)
+{
+    joined_t *j = w->ctx;
+    j->got = true;
+    j->error = res->error;
+    j->generation = res->generation;
+    snprintf(j->member_id, sizeof j->member_id, "%s", res->member_id);
+    snprintf(j->leader, sizeof j->leader, "%s", res->leader);
+    snprintf(j->protocol, sizeof j->protocol, "%s", res->protocol ? res->protocol : "");
+    j->nmembers = res->nmembers;
+}
+
+static void join_as(fixture_t *f, joined_t *j, const char *member_id, const char *instance, bool v4,
+                    const char *proto)
+{
+    memset(j, 0, sizeof *j);
+    broker_protocol_t p[2] = {{proto, hd_slice("meta", 4)}, {"range", hd_slice("m2", 2)}};
+    broker_join_req_t req = {.group_id = "g",
+                             .member_id = member_id,
+                             .instance_id = instance,
+                             .client_id = "cli",
+                             .client_host = "/127.0.0.1",
+                             .protocol_type = "consumer",
+                             .session_ms = 10000,
+                             .rebalance_ms = 20000,
+                             .member_id_required = v4,
+                             .protocols = p,
+                             .nprotocols = 2};
+    j->w.cb = on_join;
+    j->w.ctx = j;
+    broker_group_join(f->b, &req, &j->w);
+}
+
+typedef struct synced {
+    broker_sync_waiter_t w;
+    bool got;
+    int16_t error;
+    char assignment[64];
+} synced_t;
+
+static void on_sync(broker_sync_waiter_t *w, int16_t err, const char *pt, const char *p,
+                    hd_slice_t a)
+{
+    (void)pt;
+    (void)p;
+    synced_t *s = w->ctx;
+    s->got = true;
+    s->error = err;
+    snprintf(s->assignment, sizeof s->assignment, "%.*s", (int)a.len, (const char *)a.p);
+}
+
+static void sync_as(fixture_t *f, synced_t *s, const joined_t *j, const broker_assignment_t *as,
+                    int n)
+{
+    memset(s, 0, sizeof *s);
+    s->w.cb = on_sync;
+    s->w.ctx = s;
+    broker_group_sync(f->b, "g", j->generation, j->member_id, NULL, as, n, &s->w);
+}
+
+static void advance(fixture_t *f, int64_t ms)
+{
+    fake_now += ms;
+    broker_group_tick(f->b);
+}
+
+/* Two members joined and synced: a is the leader. */
+static void make_stable(fixture_t *f, joined_t *a, joined_t *b)
+{
+    join_as(f, a, "", NULL, false, "roundrobin");
+    join_as(f, b, "", NULL, false, "roundrobin");
+    assert_false(a->got);
+    assert_false(b->got);
+    advance(f, 150); /* the initial rebalance delay */
+    assert_true(a->got && b->got);
+    assert_int_equal(a->error, 0);
+    assert_int_equal(a->generation, 1);
+    assert_string_equal(a->leader, a->member_id);
+    assert_int_equal(a->nmembers, 2);
+    assert_int_equal(b->nmembers, 0);
+    assert_string_equal(a->protocol, "roundrobin");
+    synced_t sa, sb;
+    sync_as(f, &sb, b, NULL, 0);
+    assert_false(sb.got);
+    broker_assignment_t as[2] = {{a->member_id, hd_slice("A", 1)},
+                                 {b->member_id, hd_slice("B", 1)}};
+    sync_as(f, &sa, a, as, 2);
+    assert_true(sa.got && sb.got);
+    assert_string_equal(sa.assignment, "A");
+    assert_string_equal(sb.assignment, "B");
+    assert_string_equal(broker_group_state(broker_group_find(f->b, "g")), "Stable");
+}
+
+static void test_two_members_join_sync_and_heartbeat(void **state)
+{
+    fixture_t *f = *state;
+    joined_t a, b;
+    make_stable(f, &a, &b);
+    assert_int_equal(broker_group_heartbeat(f->b, "g", 1, a.member_id, NULL), 0);
+    assert_int_equal(broker_group_heartbeat(f->b, "g", 0, a.member_id, NULL),
+                     BROKER_GERR_ILLEGAL_GENERATION);
+    assert_int_equal(broker_group_heartbeat(f->b, "g", 1, "nobody", NULL),
+                     BROKER_GERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(broker_group_heartbeat(f->b, "nogroup", 1, "x", NULL),
+                     BROKER_GERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(broker_group_heartbeat(f->b, "", 1, "x", NULL), BROKER_GERR_INVALID_GROUP_ID);
+}
+
+static void test_leave_rebalances_the_rest(void **state)
+{
+    fixture_t *f = *state;
+    joined_t a, b;
+    make_stable(f, &a, &b);
+    assert_int_equal(broker_group_leave(f->b, "g", b.member_id, NULL), 0);
+    assert_int_equal(broker_group_heartbeat(f->b, "g", 1, a.member_id, NULL),
+                     BROKER_GERR_REBALANCE_IN_PROGRESS);
+    joined_t a2;
+    join_as(f, &a2, a.member_id, NULL, false, "roundrobin");
+    assert_true(a2.got); /* the only member rejoined: the phase ends at once */
+    assert_int_equal(a2.generation, 2);
+    assert_int_equal(a2.nmembers, 1);
+    assert_int_equal(broker_group_leave(f->b, "g", b.member_id, NULL),
+                     BROKER_GERR_UNKNOWN_MEMBER_ID);
+}
+
+static void test_expired_session_removes_member(void **state)
+{
+    fixture_t *f = *state;
+    joined_t a, b;
+    make_stable(f, &a, &b);
+    for (int i = 0; i < 12; i++) {
+        advance(f, 1000);
+        broker_group_heartbeat(f->b, "g", 1, a.member_id, NULL);
+    }
+    /* b was silent for 12 s > its 10 s session. */
+    assert_int_equal(broker_group_heartbeat(f->b, "g", 1, a.member_id, NULL),
+                     BROKER_GERR_REBALANCE_IN_PROGRESS);
+    joined_t a2;
+    join_as(f, &a2, a.member_id, NULL, false, "roundrobin");
+    assert_true(a2.got);
+    assert_int_equal(a2.nmembers, 1);
+    assert_int_equal(broker_group_member_count(broker_group_find(f->b, "g")), 1);
+}
+
+static void test_member_that_does_not_rejoin_is_dropped_at_the_deadline(void **state)
+{
+    fixture_t *f = *state;
+    joined_t a, b, c;
+    make_stable(f, &a, &b);
+    join_as(f, &c, "", NULL, false, "roundrobin"); /* a new member starts a rebalance */
+    joined_t a2;
+    join_as(f, &a2, a.member_id, NULL, false, "roundrobin");
+    assert_false(a2.got);
+    /* b keeps heartbeating (27) but never rejoins: the rebalance timeout (20 s) ends it. */
+    for (int i = 0; i < 21; i++) {
+        advance(f, 1000);
+        if (!a2.got)
+            assert_int_equal(broker_group_heartbeat(f->b, "g", 1, b.member_id, NULL),
+                             BROKER_GERR_REBALANCE_IN_PROGRESS);
+    }
+    assert_true(a2.got && c.got);
+    assert_int_equal(a2.generation, 2);
+    assert_int_equal(a2.nmembers + c.nmembers, 2);
+}
+
+static void test_member_id_required_and_pending_ids_do_not_stall(void **state)
+{
+    fixture_t *f = *state;
+    joined_t p1, p2, j;
+    join_as(f, &p1, "", NULL, true, "range");
+    assert_true(p1.got);
+    assert_int_equal(p1.error, BROKER_GERR_MEMBER_ID_REQUIRED);
+    assert_true(strncmp(p1.member_id, "cli-", 4) == 0);
+    join_as(f, &p2, "", NULL, true, "range"); /* never comes back */
+    assert_int_equal(p2.error, BROKER_GERR_MEMBER_ID_REQUIRED);
+    join_as(f, &j, p1.member_id, NULL, true, "range");
+    assert_false(j.got);
+    advance(f, 150);
+    assert_true(j.got);
+    assert_int_equal(j.error, 0);
+    assert_int_equal(j.nmembers, 1);
+    for (int i = 0; i < 11; i++) { /* the pending id expires; the group keeps its member */
+        advance(f, 1000);
+        assert_int_equal(broker_group_heartbeat(f->b, "g", j.generation, j.member_id, NULL), 0);
+    }
+    assert_int_equal(broker_group_member_count(broker_group_find(f->b, "g")), 1);
+}
+
+static void test_join_errors(void **state)
+{
+    fixture_t *f = *state;
+    joined_t j;
+    broker_protocol_t p = {"range", hd_slice("m", 1)};
+    broker_join_req_t req = {.group_id = "g",
+                             .member_id = "",
+                             .client_id = "c",
+                             .protocol_type = "consumer",
+                             .session_ms = 1000,
+                             .rebalance_ms = 1000,
+                             .protocols = &p,
+                             .nprotocols = 1};
+    j.w.cb = on_join;
+    j.w.ctx = &j;
+    broker_group_join(f->b, &req, &j.w);
+    assert_int_equal(j.error, BROKER_GERR_INVALID_SESSION_TIMEOUT);
+    req.session_ms = 6000;
+    req.group_id = "";
+    broker_group_join(f->b, &req, &j.w);
+    assert_int_equal(j.error, BROKER_GERR_INVALID_GROUP_ID);
+    req.group_id = "g";
+    req.nprotocols = 0;
+    broker_group_join(f->b, &req, &j.w);
+    assert_int_equal(j.error, BROKER_GERR_INCONSISTENT_GROUP_PROTOCOL);
+    req.nprotocols = 1;
+    req.member_id = "stranger";
+    broker_group_join(f->b, &req, &j.w);
+    assert_int_equal(j.error, BROKER_GERR_UNKNOWN_MEMBER_ID);
+    /* A member whose protocols share nothing with the group's. */
+    joined_t a, b;
+    make_stable(f, &a, &b);
+    broker_protocol_t other = {"sticky-only", hd_slice("m", 1)};
+    req.member_id = "";
+    req.protocols = &other;
+    broker_group_join(f->b, &req, &j.w);
+    assert_int_equal(j.error, BROKER_GERR_INCONSISTENT_GROUP_PROTOCOL);
+    assert_int_equal(broker_group_count(f->b), 1);
+}
+
+static void test_static_member_rejoins_without_rebalance(void **state)
+{
+    fixture_t *f = *state;
+    joined_t a, s;
+    join_as(f, &a, "", NULL, false, "range");
+    join_as(f, &s, "", "inst-1", false, "range");
+    advance(f, 150);
+    assert_true(a.got && s.got);
+    synced_t sa, ss;
+    sync_as(f, &ss, &s, NULL, 0);
+    broker_assignment_t as[2] = {{a.member_id, hd_slice("A", 1)}, {s.member_id, hd_slice("S", 1)}};
+    sync_as(f, &sa, &a, as, 2);
+    assert_string_equal(ss.assignment, "S");
+    /* The static member restarts: same instance id, no member id. */
+    joined_t s2;
+    join_as(f, &s2, "", "inst-1", false, "range");
+    assert_true(s2.got);
+    assert_int_equal(s2.error, 0);
+    assert_int_equal(s2.generation, 1);
+    assert_string_not_equal(s2.member_id, s.member_id);
+    assert_string_equal(broker_group_state(broker_group_find(f->b, "g")), "Stable");
+    assert_int_equal(broker_group_heartbeat(f->b, "g", 1, a.member_id, NULL), 0);
+    joined_t tmp = s2;
+    synced_t s3;
+    sync_as(f, &s3, &tmp, NULL, 0);
+    assert_string_equal(s3.assignment, "S");
+    assert_int_equal(broker_group_heartbeat(f->b, "g", 1, s.member_id, "inst-1"),
+                     BROKER_GERR_FENCED_INSTANCE_ID);
+}
+
+/* A join answer that re-enters the coordinator (as a connection handling its next pipelined
+ * request does) sees a finished transition and may change the group again. */
+static fixture_t *reenter_f;
+static char reenter_leave[256];
+static void on_join_reenter(broker_join_waiter_t *w, const broker_join_res_t *res)
+{
+    on_join(w, res);
+    if (reenter_leave[0]) {
+        assert_int_equal(broker_group_leave(reenter_f->b, "g", reenter_leave, NULL), 0);
+        reenter_leave[0] = '\0';
+        static joined_t again; /* parked: must outlive this callback */
+        join_as(reenter_f, &again, "", NULL, false, "roundrobin");
+    }
+}
+
+static void test_answers_may_reenter_the_coordinator(void **state)
+{
+    fixture_t *f = *state;
+    joined_t a, b;
+    make_stable(f, &a, &b);
+    assert_int_equal(broker_group_leave(f->b, "g", b.member_id, NULL), 0);
+    joined_t a2;
+    memset(&a2, 0, sizeof a2);
+    reenter_f = f;
+    snprintf(reenter_leave, sizeof reenter_leave, "%s", a.member_id);
+    broker_protocol_t p[2] = {{"roundrobin", hd_slice("meta", 4)}, {"range", hd_slice("m2", 2)}};
+    broker_join_req_t req = {.group_id = "g",
+                             .member_id = a.member_id,
+                             .client_id = "cli",
+                             .protocol_type = "consumer",
+                             .session_ms = 10000,
+                             .rebalance_ms = 20000,
+                             .protocols = p,
+                             .nprotocols = 2};
+    a2.w.cb = on_join_reenter;
+    a2.w.ctx = &a2;
+    broker_group_join(f->b, &req, &a2.w);
+    assert_true(a2.got);
+    assert_int_equal(a2.generation, 2);
+    /* a left from inside its own answer and a new member joined: a fresh join phase. */
+    broker_group_t *g = broker_group_find(f->b, "g");
+    assert_non_null(g);
+    assert_int_equal(broker_group_member_count(g), 1);
+    assert_string_equal(broker_group_state(g), "PreparingRebalance");
+    advance(f, 200);
+    assert_string_equal(broker_group_state(g), "CompletingRebalance");
+}
+
+/* ---- offsets ---- */
+
+static bool fired;
+static void on_durable(broker_waiter_t *w, int err)
+{
+    (void)w;
+    assert_int_equal(err, 0);
+    fired = true;
+}
+
+static void commit_durably(fixture_t *f, const char *group, int32_t part, int64_t off,
+                           const char *meta)
+{
+    broker_offset_commit_t c = {"orders", part, off, 3, meta};
+    int64_t at;
+    assert_int_equal(broker_offsets_commit(f->b, group, &c, 1, &at), 0);
+    broker_waiter_t w = {.cb = on_durable};
+    fired = false;
+    broker_offsets_wait(f->b, at, &w);
+    for (int i = 0; i < 5000 && !fired; i++) {
+        usleep(1000);
+        broker_on_durable(f->b);
+    }
+    assert_true(fired);
+}
+
+static void test_commits_survive_reopen_with_metadata(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(broker_group_commit_check(f->b, "svc", -1, "", NULL), 0);
+    commit_durably(f, "svc", 0, 10, "hello");
+    commit_durably(f, "svc", 0, 12, "again");
+    commit_durably(f, "svc", 5, 7, NULL);
+    commit_durably(f, "other", 1, 99, "x");
+    reopen(f);
+    broker_offset_t o;
+    assert_true(broker_offsets_get(f->b, "svc", "orders", 0, &o));
+    assert_int_equal(o.offset, 12);
+    assert_int_equal(o.leader_epoch, 3);
+    assert_string_equal(o.metadata, "again");
+    assert_true(broker_offsets_get(f->b, "svc", "orders", 5, &o));
+    assert_string_equal(o.metadata, "");
+    assert_false(broker_offsets_get(f->b, "svc", "orders", 1, &o));
+    assert_int_equal(broker_group_count(f->b), 2);
+    assert_string_equal(broker_group_state(broker_group_find(f->b, "svc")), "Empty");
+}
+
+static void test_delete_group_and_offset_survive_reopen(void **state)
+{
+    fixture_t *f = *state;
+    commit_durably(f, "gone", 0, 1, "");
+    commit_durably(f, "kept", 0, 1, "");
+    commit_durably(f, "kept", 1, 2, "");
+    int64_t at;
+    assert_int_equal(broker_group_delete(f->b, "gone", &at), 0);
+    assert_int_equal(broker_group_delete(f->b, "gone", &at), BROKER_GERR_GROUP_ID_NOT_FOUND);
+    assert_int_equal(broker_offsets_delete(f->b, "kept", "orders", 1, &at), 0);
+    reopen(f);
+    broker_offset_t o;
+    assert_null(broker_group_find(f->b, "gone"));
+    assert_true(broker_offsets_get(f->b, "kept", "orders", 0, &o));
+    assert_false(broker_offsets_get(f->b, "kept", "orders", 1, &o));
+}
+
+static void test_delete_of_a_live_group_is_refused(void **state)
+{
+    fixture_t *f = *state;
+    joined_t a, b;
+    make_stable(f, &a, &b);
+    int64_t at;
+    assert_int_equal(broker_group_delete(f->b, "g", &at), BROKER_GERR_NON_EMPTY_GROUP);
+    /* Members commit with their generation; the simple path is refused while members exist. */
+    assert_int_equal(broker_group_commit_check(f->b, "g", 1, a.member_id, NULL), 0);
+    assert_int_equal(broker_group_commit_check(f->b, "g", 7, a.member_id, NULL),
+                     BROKER_GERR_ILLEGAL_GENERATION);
+    assert_int_equal(broker_group_commit_check(f->b, "g", -1, "", NULL),
+                     BROKER_GERR_UNKNOWN_MEMBER_ID);
+}
+
+/* The newest segment file of the offsets log. */
+static void last_segment(fixture_t *f, char *out, size_t n)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/__consumer_offsets", f->dir.root);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    char best[256] = "";
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".log") && strcmp(e->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", e->d_name);
+    closedir(d);
+    snprintf(out, n, "%s/%s", dir, best);
+    char marker[200];
+    snprintf(marker, sizeof marker, "%s/clean-shutdown", dir);
+    unlink(marker);
+}
+
+static void test_torn_tail_loses_only_the_last_commit(void **state)
+{
+    fixture_t *f = *state;
+    commit_durably(f, "svc", 0, 10, "first");
+    commit_durably(f, "svc", 0, 20, "second");
+    broker_close(f->b);
+    f->b = NULL;
+    char seg[512];
+    last_segment(f, seg, sizeof seg);
+    struct stat st;
+    assert_int_equal(stat(seg, &st), 0);
+    assert_int_equal(truncate(seg, st.st_size - 5), 0); /* cut into the last batch */
+    open_broker(f);
+    broker_offset_t o;
+    assert_true(broker_offsets_get(f->b, "svc", "orders", 0, &o));
+    assert_int_equal(o.offset, 10);
+    assert_string_equal(o.metadata, "first");
+}
+
+static void test_compaction_shrinks_the_log_and_keeps_the_latest(void **state)
+{
+    fixture_t *f = *state;
+    broker_close(f->b);
+    f->cfg.offsets_segment_bytes = 65536;
+    open_broker(f);
+    for (int i = 0; i < 3000; i++)
+        commit_durably(f, i % 2 ? "a" : "b", i % 6, i, "meta");
+    int64_t before = broker_offsets_log_bytes(f->b);
+    assert_true(before > 2 * 65536);
+    assert_int_equal(broker_offsets_compact(f->b, true), 1);
+    commit_durably(f, "a", 0, 5000, "after"); /* the snapshot is durable too now */
+    broker_group_tick(f->b);
+    assert_true(broker_offsets_log_bytes(f->b) < 65536 * 2);
+    reopen(f);
+    broker_offset_t o;
+    assert_true(broker_offsets_get(f->b, "a", "orders", 0, &o));
+    assert_int_equal(o.offset, 5000);
+    assert_true(broker_offsets_get(f->b, "b", "orders", 4, &o));
+    assert_int_equal(o.offset, 2998);
+    assert_true(broker_offsets_get(f->b, "a", "orders", 5, &o));
+    assert_int_equal(o.offset, 2999);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_two_members_join_sync_and_heartbeat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leave_rebalances_the_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_session_removes_member, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_that_does_not_rejoin_is_dropped_at_the_deadline,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_id_required_and_pending_ids_do_not_stall, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_join_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_member_rejoins_without_rebalance, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_answers_may_reenter_the_coordinator, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commits_survive_reopen_with_metadata, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_group_and_offset_survive_reopen, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_delete_of_a_live_group_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail_loses_only_the_last_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_shrinks_the_log_and_keeps_the_latest, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
