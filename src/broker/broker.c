@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #define PID_BLOCK 1000
+/* Present only between a clean shutdown and the next start (see broker_open()). */
+#define CLEAN_MARKER "clean-shutdown"
 
 /* ---- small file helpers ---- */
 
@@ -155,17 +157,20 @@ const broker_topic_config_t *broker_topic_config(const broker_topic_t *t) { retu
 
 int64_t broker_partition_hwm(const broker_partition_t *p)
 {
-    return log_partition_durable_offset(p->log);
+    log_partition_t *l = broker__partition_log((broker_partition_t *)p);
+    return l ? log_partition_durable_offset(l) : 0;
 }
 
 int64_t broker_partition_start(const broker_partition_t *p)
 {
-    return log_partition_start_offset(p->log);
+    log_partition_t *l = broker__partition_log((broker_partition_t *)p);
+    return l ? log_partition_start_offset(l) : 0;
 }
 
 int64_t broker_partition_end(const broker_partition_t *p)
 {
-    return log_partition_end_offset(p->log);
+    log_partition_t *l = broker__partition_log((broker_partition_t *)p);
+    return l ? log_partition_end_offset(l) : 0;
 }
 
 broker_topic_t *broker_partition_topic(broker_partition_t *p) { return p->topic; }
@@ -338,20 +343,34 @@ static char *topic_file(broker_t *b, const char *topic)
     return p;
 }
 
-static int partition_open(broker_topic_t *t, int32_t index, broker_partition_t **out)
+log_partition_t *broker__partition_log(broker_partition_t *p)
+{
+    if (p->log)
+        return p->log;
+    log_config_t lc;
+    log_config_of(&p->topic->cfg, &lc);
+    int rc = log_partition_open(p->dir, &lc, &p->log);
+    if (rc < 0) {
+        p->log = NULL;
+        say_warn_every(5, "partition %s: cannot open: %s", p->dir, hd_strerror(rc));
+        return NULL;
+    }
+    return p->log;
+}
+
+/* Makes the partition; its log is opened now (`eager`, so that recovery runs at start) or on
+ * first use. */
+static int partition_open(broker_topic_t *t, int32_t index, bool eager, broker_partition_t **out)
 {
     broker_partition_t *p = hd_calloc(1, sizeof *p);
     p->topic = t;
     p->index = index;
     p->dir = partition_dir(t->broker, t->name, index);
-    log_config_t lc;
-    log_config_of(&t->cfg, &lc);
-    int rc = log_partition_open(p->dir, &lc, &p->log);
-    if (rc < 0) {
-        say_error("partition %s: cannot open: %s", p->dir, hd_strerror(rc));
+    if (eager && !broker__partition_log(p)) {
+        say_error("partition %s: cannot open", p->dir);
         free(p->dir);
         free(p);
-        return rc;
+        return HD_ECORRUPT;
     }
     *out = p;
     return 0;
@@ -497,11 +516,11 @@ static int topic_define(broker_t *b, const char *name, int32_t partitions,
     return 0;
 }
 
-static int topic_open_partitions(broker_topic_t *t, int32_t from, int32_t to)
+static int topic_open_partitions(broker_topic_t *t, int32_t from, int32_t to, bool eager)
 {
     t->parts = hd_realloc(t->parts, (size_t)to * sizeof *t->parts);
     for (int32_t i = from; i < to; i++) {
-        int rc = partition_open(t, i, &t->parts[i]);
+        int rc = partition_open(t, i, eager, &t->parts[i]);
         if (rc < 0) {
             for (int32_t k = from; k < i; k++)
                 partition_free(t->parts[k], false);
@@ -543,7 +562,7 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
     rc = write_atomic(b->topics_dir, file, text);
     free(text);
     if (rc == 0) {
-        rc = topic_open_partitions(t, 0, partitions);
+        rc = topic_open_partitions(t, 0, partitions, false);
         if (rc < 0)
             unlink(file);
     }
@@ -617,7 +636,7 @@ int broker_topic_add_partitions(broker_t *b, broker_topic_t *t, int32_t total, b
     free(old);
     free(file);
     if (rc == 0)
-        rc = topic_open_partitions(t, t->nparts, total);
+        rc = topic_open_partitions(t, t->nparts, total, false);
     if (rc < 0) {
         *why = "storage error adding partitions";
         return rc;
@@ -661,7 +680,7 @@ static int topic_load(broker_t *b, const char *name)
             say_error("topic %s: bad definition (%s); skipped", name, why);
     }
     if (rc == 0) {
-        rc = topic_open_partitions(t, 0, parts);
+        rc = topic_open_partitions(t, 0, parts, !b->clean_start);
         if (rc < 0)
             topic_free(t, false);
         else
@@ -791,6 +810,14 @@ int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_
     rc = log_flusher_start(notify, notify_ctx, &b->flusher);
     if (rc < 0)
         goto fail;
+    /* After a clean shutdown every partition log is whole, so logs are opened on first use and
+     * start-up does not depend on the number of partitions. After a crash all are opened (and
+     * recovered) now. The marker is removed before anything else is written. */
+    char *marker = path_join(b->data_dir, CLEAN_MARKER);
+    b->clean_start = unlink(marker) == 0;
+    free(marker);
+    if (b->clean_start)
+        hd_io_fsync_dir(b->data_dir);
     DIR *d = opendir(b->topics_dir);
     if (!d) {
         rc = -errno;
@@ -810,6 +837,7 @@ int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_
     sweep_orphans(b);
     if ((rc = broker__offsets_open(b)) < 0)
         goto fail;
+    b->open_ok = true;
     *out = b;
     return 0;
 fail:
@@ -833,6 +861,17 @@ void broker_close(broker_t *b)
     for (int i = 0; i < b->ntopics; i++)
         topic_free(b->topics[i], false);
     broker__offsets_close(b);
+    if (b->open_ok) {
+        /* Every log is closed (and marked clean by log/): the next start may open lazily. */
+        char *marker = path_join(b->data_dir, CLEAN_MARKER);
+        int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            hd_io.fdatasync(fd);
+            close(fd);
+            hd_io_fsync_dir(b->data_dir);
+        }
+        free(marker);
+    }
     free(b->topics);
     hd_buf_deinit(&b->scratch);
     free(b->data_dir);
@@ -890,7 +929,8 @@ int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, i
         set_log_append_time(batch, len, res->log_append_time);
     }
     int64_t base;
-    rc = log_partition_append(p->log, batch, len, &base);
+    log_partition_t *log = broker__partition_log(p);
+    rc = log ? log_partition_append(log, batch, len, &base) : -EIO;
     if (rc < 0) {
         say_warn_every(5, "partition %s: append failed: %s", p->dir, hd_strerror(rc));
         *why = "storage error";
@@ -900,7 +940,7 @@ int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, i
         broker__producer_record(p, &h, base);
     res->base_offset = base;
     res->end_offset = base + h.records_count;
-    log_flusher_mark_dirty(p->topic->broker->flusher, p->log);
+    log_flusher_mark_dirty(p->topic->broker->flusher, log);
     return 0;
 }
 
@@ -912,7 +952,8 @@ ssize_t broker_partition_read(broker_partition_t *p, int64_t offset, size_t max_
         return HD_ERANGE;
     if (offset == hwm)
         return 0;
-    return log_partition_read(p->log, offset, hwm, max_bytes, out);
+    log_partition_t *log = broker__partition_log(p);
+    return log ? log_partition_read(log, offset, hwm, max_bytes, out) : -EIO;
 }
 
 typedef struct time_find {
@@ -946,7 +987,8 @@ int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t 
     for (int guard = 0; guard < 1000000; guard++) {
         hd_buf_reset(&batch);
         int64_t base;
-        int r = log_partition_find_time(p->log, ts, hwm, &base, &batch);
+        log_partition_t *log = broker__partition_log(p);
+        int r = log ? log_partition_find_time(log, ts, hwm, &base, &batch) : -EIO;
         if (r < 0 || base < from) {
             rc = r < 0 ? r : HD_ENOTFOUND;
             break;
@@ -1044,10 +1086,11 @@ void broker_run_retention(broker_t *b, int64_t now_ms)
     for (int i = 0; i < b->ntopics; i++) {
         broker_topic_t *t = b->topics[i];
         for (int32_t k = 0; k < t->nparts; k++) {
-            int n = log_partition_apply_retention(t->parts[k]->log, now_ms);
+            log_partition_t *log = broker__partition_log(t->parts[k]);
+            int n = log ? log_partition_apply_retention(log, now_ms) : 0;
             if (n > 0)
                 say_info("partition %s: retention removed %d segment(s), log start now %" PRId64,
-                         t->parts[k]->dir, n, log_partition_start_offset(t->parts[k]->log));
+                         t->parts[k]->dir, n, log_partition_start_offset(log));
         }
     }
 }

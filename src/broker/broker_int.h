@@ -105,6 +105,8 @@ struct broker {
     log_flusher_t *flusher;
     broker_partition_t *active; /* partitions with waiters */
     int64_t next_pid, pid_limit;
+    bool clean_start; /* the last shutdown was clean: partition logs open on first use */
+    bool open_ok;     /* broker_open() completed: a clean close may mark the data dir clean */
     hd_buf_t scratch;
     /* Consumer groups (group.c) and the offsets log (offsets.c). */
     broker_group_t **groups;
@@ -119,6 +121,9 @@ struct broker {
     int64_t compact_base, compact_end;
     hd_buf_t obatch;
 };
+
+/* broker.c: the partition's log, opened on first use; NULL (logged) if it cannot be opened. */
+log_partition_t *broker__partition_log(broker_partition_t *p);
 
 /* producer.c */
 int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, broker_append_t *dup,

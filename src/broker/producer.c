@@ -8,6 +8,7 @@
 #include "util/mem.h"
 #include "util/monotime.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,7 +85,9 @@ int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, b
 {
     if (!p->producers_loaded) {
         p->producers_loaded = true;
-        int rc = log_partition_scan(p->log, log_partition_start_offset(p->log), rebuild_cb, p);
+        log_partition_t *log = broker__partition_log(p);
+        int rc =
+            log ? log_partition_scan(log, log_partition_start_offset(log), rebuild_cb, p) : -EIO;
         if (rc < 0)
             return rc;
     }

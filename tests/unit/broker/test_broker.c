@@ -319,6 +319,42 @@ static void test_offset_for_time_finds_first_record_at_or_after(void **state)
     assert_int_equal(broker_partition_offset_for_time(p, 2004, &off, &ts), HD_ENOTFOUND);
 }
 
+static bool exists(const char *root, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", root, name);
+    return access(path, F_OK) == 0;
+}
+
+static void test_partition_logs_open_lazily_after_a_clean_shutdown(void **state)
+{
+    fixture_t *f = *state;
+    const char *why = "";
+    broker_topic_t *t;
+    assert_int_equal(broker_topic_create(f->b, "lazy", 3, NULL, 0, false, &t, &why), 0);
+    /* A new partition's log is made on first use. */
+    assert_false(exists(f->dir.root, "topics/lazy-1"));
+    make_batch(&f->batch, 2, -1, -1, -1);
+    broker_append_t r;
+    assert_int_equal(broker_partition_append(broker_topic_partition(t, 1), f->batch.p, f->batch.len,
+                                             7, &r, &why),
+                     0);
+    assert_true(exists(f->dir.root, "topics/lazy-1"));
+    wait_durable(broker_topic_partition(t, 1), 2);
+    assert_false(exists(f->dir.root, "clean-shutdown"));
+    broker_close(f->b);
+    assert_true(exists(f->dir.root, "clean-shutdown"));
+    assert_int_equal(broker_open(&f->cfg, noop_notify, NULL, &f->b), 0);
+    /* The marker is consumed at start, so a crash from now on means a full recovery. */
+    assert_false(exists(f->dir.root, "clean-shutdown"));
+    t = broker_topic_find(f->b, "lazy");
+    assert_non_null(t);
+    broker_partition_t *p = broker_topic_partition(t, 1);
+    assert_int_equal(broker_partition_end(p), 2);
+    assert_int_equal(broker_partition_hwm(p), 2);
+    assert_int_equal(broker_partition_end(broker_topic_partition(t, 2)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +372,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_topic_create_rules_and_persistence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offset_for_time_finds_first_record_at_or_after, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_partition_logs_open_lazily_after_a_clean_shutdown,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
