@@ -18,6 +18,7 @@
 #include "kafka/kafka.h"
 #include "kafka/kafka_int.h"
 #include "util/err.h"
+#include "util/mem.h"
 
 #include <string.h>
 
@@ -445,8 +446,17 @@ static int encode_value(const kafka_field_t *f, int16_t v, bool flex, const uint
         if (b->v.len >= INT32_MAX || (b->v.len && !b->v.p))
             return HD_EINVAL;
         put_len(out, flex, true, (int64_t)b->v.len);
-        if (b->v.len)
+        if (f->kind == KAFKA_K_RECORDS && kafka__splices && b->v.len >= kafka__splice_min) {
+            kafka_splices_t *sp = kafka__splices;
+            if (sp->n == sp->cap) {
+                sp->cap = sp->cap ? sp->cap * 2 : 16;
+                sp->v = hd_realloc(sp->v, (size_t)sp->cap * sizeof *sp->v);
+            }
+            sp->v[sp->n++] = (kafka_splice_t){out->len, b->v.p, b->v.len};
+            sp->total += b->v.len;
+        } else if (b->v.len) {
             hd_buf_put(out, b->v.p, b->v.len);
+        }
         break;
     }
     case KAFKA_K_ARR_I32:

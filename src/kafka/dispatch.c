@@ -21,6 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Records fields at least this large are spliced into the written response, not copied. */
+#define KAFKA_SPLICE_MIN 4096
+
 const kafka__handler_t kafka__handlers[] = {
     {KAFKA_API_Produce, kafka__handle_Produce},
     {KAFKA_API_Fetch, kafka__handle_Fetch},
@@ -70,6 +73,8 @@ void kafka_req_deinit(kafka_req_t *r)
     r->_state = NULL;
     hd_arena_deinit(&r->arena);
     hd_buf_deinit(&r->out);
+    free(r->splices.v);
+    r->splices.v = NULL;
 }
 
 void kafka_req_abort(kafka_req_t *r)
@@ -118,7 +123,15 @@ void kafka__advertised(const hd_config_t *cfg, char *host, size_t hostlen, int32
 static void encode_response(kafka_req_t *r)
 {
     hd_buf_reset(&r->out);
-    int rc = kafka_response_encode(r->_api, r->api_version, r->correlation_id, r->_resp, &r->out);
+    r->splices.n = 0;
+    r->splices.total = 0;
+    int rc;
+    if (r->api_key == KAFKA_API_Fetch)
+        /* Record batches go out from the read buffer instead of being copied once more. */
+        rc = kafka_response_encode_spliced(r->_api, r->api_version, r->correlation_id, r->_resp,
+                                           &r->out, KAFKA_SPLICE_MIN, &r->splices);
+    else
+        rc = kafka_response_encode(r->_api, r->api_version, r->correlation_id, r->_resp, &r->out);
     HD_ASSERT(rc == 0); /* handlers only build encodable responses */
 }
 

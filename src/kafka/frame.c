@@ -119,6 +119,32 @@ int kafka_response_encode(const kafka_api_t *api, int16_t version, int32_t corre
     return 0;
 }
 
+_Thread_local kafka_splices_t *kafka__splices;
+_Thread_local size_t kafka__splice_min;
+
+int kafka_response_encode_spliced(const kafka_api_t *api, int16_t version, int32_t correlation_id,
+                                  const void *resp, hd_buf_t *out, size_t min_len,
+                                  kafka_splices_t *sp)
+{
+    size_t start = out->len;
+    int n0 = sp->n;
+    size_t total0 = sp->total;
+    size_t off = hd_buf_reserve_i32(out);
+    kafka_response_header_encode(out, api, version, correlation_id);
+    kafka__splices = sp;
+    kafka__splice_min = min_len ? min_len : 1;
+    int rc = kafka_encode(api->resp, version, kafka_api_flexible(api, version), resp, out);
+    kafka__splices = NULL;
+    if (rc) {
+        out->len = start;
+        sp->n = n0;
+        sp->total = total0;
+        return rc;
+    }
+    hd_buf_patch_i32be(out, off, (int32_t)(out->len - off - 4 + (sp->total - total0)));
+    return 0;
+}
+
 int kafka_request_encode(const kafka_api_t *api, int16_t version, int32_t correlation_id,
                          const char *client_id, const void *req, hd_buf_t *out)
 {

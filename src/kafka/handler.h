@@ -5,6 +5,7 @@
 #define KAFKA_HANDLER_H
 
 #include "broker/broker.h"
+#include "kafka/kafka.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/config.h"
@@ -40,8 +41,9 @@ struct kafka_req {
     int32_t correlation_id;
     const char *client_id; /* from the request header, arena copy ("" if null) */
     hd_arena_t arena;
-    hd_buf_t out;      /* the framed response */
-    bool has_response; /* false for acks=0 Produce */
+    hd_buf_t out;            /* the framed response, without the spliced records below */
+    kafka_splices_t splices; /* records sent from where they are (Fetch), inserted into out */
+    bool has_response;       /* false for acks=0 Produce */
     bool done;
 
     /* Private to kafka/. */

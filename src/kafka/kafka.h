@@ -100,6 +100,27 @@ int kafka_request_decode(const kafka_api_t *api, int16_t version, hd_reader_t *r
 int kafka_response_encode(const kafka_api_t *api, int16_t version, int32_t correlation_id,
                           const void *resp, hd_buf_t *out);
 
+/* Records bytes left out of an encoded buffer, to be sent from where they already are. */
+typedef struct kafka_splice {
+    size_t at; /* position in the encoded buffer where the bytes belong */
+    const uint8_t *p;
+    size_t len;
+} kafka_splice_t;
+
+typedef struct kafka_splices {
+    kafka_splice_t *v;
+    int n, cap;
+    size_t total; /* sum of len */
+} kafka_splices_t;
+
+/* As kafka_response_encode(), but records fields of at least `min_len` bytes are not copied:
+ * their length prefix is written and the bytes are recorded in `sp` (appended; the caller frees
+ * sp->v with free()). The frame's size prefix counts them. The frame on the wire is `out` with
+ * each splice's bytes inserted at its `at`, in order. */
+int kafka_response_encode_spliced(const kafka_api_t *api, int16_t version, int32_t correlation_id,
+                                  const void *resp, hd_buf_t *out, size_t min_len,
+                                  kafka_splices_t *sp);
+
 /* The client-side pair, for tests, fuzz seeds and the CLI: a complete request frame, and a
  * response body decoder (after the caller has read the response header). */
 int kafka_request_encode(const kafka_api_t *api, int16_t version, int32_t correlation_id,

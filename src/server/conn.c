@@ -43,12 +43,15 @@ static void creq_free(creq_t *q)
     free(q);
 }
 
+/* Total bytes of a request's answer: the encoded buffer plus the spliced records. */
+static size_t answer_len(const creq_t *q) { return q->k.out.len + q->k.splices.total; }
+
 static void on_write(uv_write_t *wr, int status)
 {
     creq_t *q = wr->data;
     conn_t *c = q->conn;
     c->writing--;
-    c->write_bytes -= q->k.out.len;
+    c->write_bytes -= answer_len(q);
     if (status < 0 && status != UV_ECANCELED)
         say_debug("conn %s: write failed: %s", c->peer, uv_strerror(status));
     creq_free(q);
@@ -62,6 +65,36 @@ static void on_write(uv_write_t *wr, int status)
     maybe_resume(c);
 }
 
+/* Fills `bufs` with the answer's pieces from byte `skip` on: slices of the encoded buffer
+ * alternating with spliced records. Returns the count (at most 2 * splices + 1). */
+static unsigned answer_bufs(const creq_t *q, size_t skip, uv_buf_t *bufs)
+{
+    const kafka_req_t *k = &q->k;
+    unsigned n = 0;
+    size_t at = 0; /* position in out */
+    for (int i = 0; i <= k->splices.n; i++) {
+        size_t end = i < k->splices.n ? k->splices.v[i].at : k->out.len;
+        size_t len = end - at;
+        if (skip >= len) {
+            skip -= len;
+        } else {
+            bufs[n++] = uv_buf_init((char *)k->out.p + at + skip, (unsigned)(len - skip));
+            skip = 0;
+        }
+        at = end;
+        if (i == k->splices.n)
+            break;
+        const kafka_splice_t *sp = &k->splices.v[i];
+        if (skip >= sp->len) {
+            skip -= sp->len;
+        } else {
+            bufs[n++] = uv_buf_init((char *)sp->p + skip, (unsigned)(sp->len - skip));
+            skip = 0;
+        }
+    }
+    return n;
+}
+
 /* Writes every finished request at the head of the queue. */
 static void flush_out(conn_t *c)
 {
@@ -71,35 +104,45 @@ static void flush_out(conn_t *c)
         if (!c->head)
             c->tail = NULL;
         c->nreqs--;
-        if (!q->k.has_response || q->k.out.len == 0) {
+        size_t total = answer_len(q);
+        if (!q->k.has_response || total == 0) {
             creq_free(q);
             continue;
         }
-        uv_buf_t buf = uv_buf_init((char *)q->k.out.p, (unsigned)q->k.out.len);
-        int n = 0;
+        uv_buf_t local[9], *bufs = local;
+        size_t nmax = 2 * (size_t)q->k.splices.n + 1;
+        if (nmax > HD_ARRAY_LEN(local))
+            bufs = hd_malloc(nmax * sizeof *bufs);
+        unsigned nb = answer_bufs(q, 0, bufs);
+        size_t done = 0;
         if (c->writing == 0) {
-            n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
-            if (n == (int)q->k.out.len) {
-                creq_free(q);
-                continue;
-            }
+            int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
             if (n < 0 && n != UV_EAGAIN) {
+                if (bufs != local)
+                    free(bufs);
                 creq_free(q);
                 server__conn_close(c);
                 return;
             }
-            if (n < 0)
-                n = 0;
+            done = n < 0 ? 0 : (size_t)n;
+            if (done == total) {
+                if (bufs != local)
+                    free(bufs);
+                creq_free(q);
+                continue;
+            }
+            nb = answer_bufs(q, done, bufs);
         }
-        /* Keep the whole buffer alive until the write callback; only the rest is sent. */
-        buf = uv_buf_init((char *)q->k.out.p + n, (unsigned)(q->k.out.len - (size_t)n));
+        /* The request (and so every buffer) stays alive until the write callback. */
         q->wr.data = q;
         c->writing++;
-        c->write_bytes += q->k.out.len;
-        int rc = uv_write(&q->wr, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+        c->write_bytes += total;
+        int rc = uv_write(&q->wr, (uv_stream_t *)&c->tcp, bufs, nb, on_write);
+        if (bufs != local)
+            free(bufs); /* libuv copies the buffer descriptors */
         if (rc < 0) {
             c->writing--;
-            c->write_bytes -= q->k.out.len;
+            c->write_bytes -= total;
             creq_free(q);
             server__conn_close(c);
             return;
