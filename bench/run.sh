@@ -10,9 +10,7 @@
 # Environment:
 #   BUILD=dir              where herald_bench, nats_bench, redis_bench live (default build/)
 #   HERALD_BIN=path        the broker to measure (default $BUILD/herald)
-#   HERALD_ARGS="..."      extra `herald serve` flags (default: --segment-bytes 16777216, because
-#                          the default 1 GiB preallocated segment per partition needs 1 TB of free
-#                          disk for the 1,000-partition runs; set HERALD_ARGS= for pure defaults)
+#   HERALD_ARGS="..."      extra `herald serve` flags (default: none, Herald's defaults)
 #   BENCH_QUICK=1          shrink every scenario for a smoke run of a few minutes
 #   BENCH_REPS=n           repetitions per scenario and system (default 3)
 #   BENCH_SYSTEMS="..."    subset of: herald nats redis-always redis-everysec
@@ -27,7 +25,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 HERALD_BIN=${HERALD_BIN:-$BUILD/herald}
-HERALD_ARGS=${HERALD_ARGS---segment-bytes 16777216}
+HERALD_ARGS=${HERALD_ARGS-}
 QUICK=${BENCH_QUICK:-0}
 REPS=${BENCH_REPS:-3}
 SYSTEMS=${BENCH_SYSTEMS:-"herald nats redis-always redis-everysec"}
@@ -38,7 +36,7 @@ if [ "$QUICK" = 1 ]; then
     N_1K=50000 N_100=100000 LAT_SECS=5 N_FANOUT=20000 N_SCALE=20000 DD_MB=256 RUN_TIMEOUT=180
     CATCHUP_BYTES=${BENCH_CATCHUP_BYTES:-67108864}
 else
-    N_1K=200000 N_100=500000 LAT_SECS=30 N_FANOUT=100000 N_SCALE=100000 DD_MB=1024
+    N_1K=200000 N_100=500000 LAT_SECS=15 N_FANOUT=100000 N_SCALE=100000 DD_MB=1024
     RUN_TIMEOUT=900
 fi
 N_CATCHUP=$((CATCHUP_BYTES / 1024))
