@@ -326,10 +326,9 @@ def render(out, docs):
                           [[k[0], k[1], str(len(v)), str(v[0]).replace("|", "/")] for k, v in failed]) + "\n")
 
     L.append("## What is compared\n")
-    L.append("""- **herald**: `herald serve` with default settings except those in `herald.cmdline` below (by default
-  `--segment-bytes 16777216`: segments are preallocated, and the default 1 GiB per partition would need
-  1 TB of free disk for 1,000 partitions). It answers a Produce with acks=all only after the records are
-  fsynced, and consumers only see fsynced records.
+    L.append("""- **herald**: `herald serve` with its default settings (plus any in `herald.cmdline` below). It
+  answers a Produce with acks=all only after the records are fsynced, and consumers only see fsynced
+  records.
 - **nats**: nats-server with JetStream, one file-storage stream (one replica) per partition. Producers use
   cnats `js_PublishAsync` with `PublishAsync.MaxPending` equal to the in-flight limit; a record counts when
   its PubAck arrives. **nats-server acknowledges after writing to its file store, not after fsync**: it
