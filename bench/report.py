@@ -261,7 +261,12 @@ def render(out, docs):
     for k, label in [("herald_version", "herald"), ("herald_bin", "herald binary"), ("nats_server", "nats-server"),
                      ("redis_server", "redis-server"), ("librdkafka", "librdkafka"), ("cnats", "cnats"),
                      ("hiredis", "hiredis"), ("bench_commit", "bench commit")]:
-        rows.append([label, "`%s`" % machine.get(k, "?")])
+        value = machine.get(k, "?")
+        if k == "herald_bin" and os.path.isabs(value):
+            # Name the binary relative to the repository, never by this machine's paths.
+            root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            value = os.path.relpath(value, root) if value.startswith(root + os.sep) else os.path.basename(value)
+        rows.append([label, "`%s`" % value])
     L.append(md_table(["", ""], rows) + "\n")
 
     L.append("## Results\n")
