@@ -3,9 +3,9 @@
 #ifndef CLI_CLI_INT_H
 #define CLI_CLI_INT_H
 
+#include "cli/rdk.h"
 #include "util/slice.h"
 
-#include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -363,6 +363,8 @@ done_unjoined:
 
 int cli_consume_main(int argc, char **argv)
 {
+    if (cli__rdk_load() < 0)
+        return CLI_EXIT_FAIL;
     static const struct option longopts[] = {
         CLI_COMMON_LONGOPTS,
         {"partition", required_argument, NULL, 'p'},

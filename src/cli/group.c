@@ -425,6 +425,8 @@ done:
 
 int cli_group_main(int argc, char **argv)
 {
+    if (cli__rdk_load() < 0)
+        return CLI_EXIT_FAIL;
     static const struct option longopts[] = {
         CLI_COMMON_LONGOPTS,
         {"topic", required_argument, NULL, 't'},

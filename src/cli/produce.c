@@ -187,6 +187,8 @@ fail_conf:
 
 int cli_produce_main(int argc, char **argv)
 {
+    if (cli__rdk_load() < 0)
+        return CLI_EXIT_FAIL;
     static const struct option longopts[] = {
         CLI_COMMON_LONGOPTS,
         {"partition", required_argument, NULL, 'p'},

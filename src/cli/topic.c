@@ -334,6 +334,8 @@ done:
 
 int cli_topic_main(int argc, char **argv)
 {
+    if (cli__rdk_load() < 0)
+        return CLI_EXIT_FAIL;
     static const struct option longopts[] = {
         CLI_COMMON_LONGOPTS,
         {"partitions", required_argument, NULL, 'P'},
