@@ -490,9 +490,8 @@ static char *topic_file_text(const broker_topic_t *t, const broker_config_kv_t *
 }
 
 /* Builds a topic (no files) from its definition. */
-static int topic_define(broker_t *b, const char *name, int32_t partitions,
-                        const broker_config_kv_t *configs, int nconfigs, broker_topic_t **out,
-                        const char **why)
+static int topic_define(broker_t *b, const char *name, const broker_config_kv_t *configs,
+                        int nconfigs, broker_topic_t **out, const char **why)
 {
     if (nconfigs > BROKER_MAX_OVERRIDES) {
         *why = "too many config overrides";
@@ -511,7 +510,6 @@ static int topic_define(broker_t *b, const char *name, int32_t partitions,
         if (!is_override(t, configs[i].name))
             t->override_names[t->noverrides++] = hd_strdup(configs[i].name);
     }
-    (void)partitions;
     *out = t;
     return 0;
 }
@@ -548,7 +546,7 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
         return HD_ERANGE;
     }
     broker_topic_t *t;
-    int rc = topic_define(b, name, partitions, configs, nconfigs, &t, why);
+    int rc = topic_define(b, name, configs, nconfigs, &t, why);
     if (rc < 0)
         return rc;
     if (validate_only) {
@@ -675,7 +673,7 @@ static int topic_load(broker_t *b, const char *name)
         say_error("topic %s: definition has no valid partition count; skipped", name);
         rc = HD_ECORRUPT;
     } else {
-        rc = topic_define(b, name, parts, kv, nkv, &t, &why);
+        rc = topic_define(b, name, kv, nkv, &t, &why);
         if (rc < 0)
             say_error("topic %s: bad definition (%s); skipped", name, why);
     }
@@ -976,38 +974,28 @@ static int time_find_cb(void *ctx, const broker_record_t *rec)
 int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t *offset,
                                      int64_t *timestamp)
 {
-    broker_t *b = p->topic->broker;
-    int64_t hwm = broker_partition_hwm(p);
-    int64_t from = 0;
+    log_partition_t *log = broker__partition_log(p);
+    if (!log)
+        return -EIO;
     hd_buf_t batch;
     hd_buf_init(&batch);
-    int rc = HD_ENOTFOUND;
-    /* The first batch whose max timestamp reaches ts holds the answer, unless its records are
-     * out of order and none qualifies; then the search moves on past that batch. */
-    for (int guard = 0; guard < 1000000; guard++) {
-        hd_buf_reset(&batch);
-        int64_t base;
-        log_partition_t *log = broker__partition_log(p);
-        int r = log ? log_partition_find_time(log, ts, hwm, &base, &batch) : -EIO;
-        if (r < 0 || base < from) {
-            rc = r < 0 ? r : HD_ENOTFOUND;
-            break;
-        }
+    int64_t base;
+    /* The first batch whose max timestamp reaches ts holds the answer: its first record at or
+     * after ts. */
+    int rc = log_partition_find_time(log, ts, broker_partition_hwm(p), &base, &batch);
+    if (rc == 0) {
         time_find_t tf = {ts, -1, -1};
-        r = broker_batch_for_each(hd_buf_slice(&batch), 256u << 20, &b->scratch, time_find_cb, &tf);
-        if (r == 1) {
+        if (broker_batch_for_each(hd_buf_slice(&batch), 256u << 20, &p->topic->broker->scratch,
+                                  time_find_cb, &tf) == 1) {
             *offset = tf.offset;
             *timestamp = tf.timestamp;
-            rc = 0;
-            break;
+        } else {
+            /* Records that cannot be read one by one: the batch header's answer. */
+            broker_batch_hdr_t h;
+            broker_batch_hdr_decode(batch.p, &h);
+            *offset = h.base_offset;
+            *timestamp = h.max_timestamp;
         }
-        /* No record in this batch qualifies by itself: fall back to its header's max. */
-        broker_batch_hdr_t h;
-        broker_batch_hdr_decode(batch.p, &h);
-        *offset = h.base_offset;
-        *timestamp = h.max_timestamp;
-        rc = 0;
-        break;
     }
     hd_buf_deinit(&batch);
     return rc;
