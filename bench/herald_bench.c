@@ -53,6 +53,8 @@ typedef struct producer {
     rd_kafka_resp_err_t first_err;
     rd_kafka_t *rk;
     pthread_t thread;
+    bench_samples_t *ack; /* latency mode: producer timestamp to acknowledgement */
+    int64_t ack_from;     /* records stamped before this are not sampled */
 } producer_t;
 
 /* One consumer thread's state. `got` is read by the main thread while the consumer runs. */
@@ -102,6 +104,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         p->failed++;
     } else {
         p->acked++;
+        int64_t stamp = p->ack ? bench_stamp_get(m->payload, m->len) : 0;
+        if (p->ack && stamp >= p->ack_from)
+            bench_samples_add(p->ack, bench_now_ns() - stamp);
     }
 }
 
@@ -112,7 +117,7 @@ static rd_kafka_t *new_producer(run_t *run, producer_t *p)
     rd_kafka_conf_t *conf = base_conf(run);
     set_conf(conf, "acks", "all");
     set_conf(conf, "enable.idempotence", "false");
-    snprintf(v, sizeof(v), "%d", o->linger_ms);
+    snprintf(v, sizeof(v), "%g", o->linger_ms);
     set_conf(conf, "linger.ms", v);
     /* The in-flight limit is enforced here, per record, so it means the same as NATS's max
      * pending and the Redis pipeline depth; librdkafka's own queue is only made big enough. */
@@ -167,8 +172,9 @@ static void *producer_main(void *arg)
 }
 
 /* A consumer reading every partition from the beginning. It uses the simple (legacy) consumer
- * API, which needs no group.id: librdkafka's assign() insists on a group, and Herald has no
- * consumer groups yet. All partitions feed one queue, which consumer_main() polls. */
+ * API, which needs no group.id, so it means the same as the peers' independent readers (NATS
+ * ordered consumers, Redis XREAD): no group coordination or commits in the measurement. All
+ * partitions feed one queue, which consumer_main() polls. */
 static rd_kafka_t *new_consumer(run_t *run, rd_kafka_topic_t **rkt_out, rd_kafka_queue_t **q_out)
 {
     char err[512];
@@ -201,38 +207,55 @@ static void consumer_close(run_t *run, rd_kafka_t *rk, rd_kafka_topic_t *rkt, rd
     rd_kafka_destroy(rk);
 }
 
+/* Waits for one message, then takes whatever else is already queued with
+ * rd_kafka_consume_batch_queue() and a zero timeout: one queue lock per up to CONSUME_BATCH
+ * messages when there is a backlog, and no waiting for a batch to fill when there is not (that
+ * call with a timeout waits for a full batch, which would distort latency). */
+#define CONSUME_BATCH 1024
+
 static void *consumer_main(void *arg)
 {
     consumer_t *c = arg;
     rd_kafka_topic_t *rkt;
     rd_kafka_queue_t *q;
     rd_kafka_t *rk = new_consumer(c->run, &rkt, &q);
+    rd_kafka_message_t **ms = calloc(CONSUME_BATCH, sizeof *ms);
     int64_t last_progress = bench_now_ns();
     int64_t idle_limit = (int64_t)(c->run->o->timeout * 1e9);
     while (atomic_load(&c->got) < c->expected && !atomic_load(&c->stop)) {
-        rd_kafka_message_t *m = rd_kafka_consume_queue(q, 100);
+        ms[0] = rd_kafka_consume_queue(q, 100);
         int64_t now = bench_now_ns();
-        if (!m) {
+        if (!ms[0]) {
             if (now - last_progress > idle_limit)
                 break;
             continue;
         }
-        if (m->err) {
-            if (c->errors++ == 0)
-                fprintf(stderr, "herald_bench: consumer: %s\n", rd_kafka_message_errstr(m));
-        } else {
-            if (c->want_lat) {
-                int64_t t = bench_stamp_get(m->payload, m->len);
-                if (t >= c->warm_ns)
-                    bench_samples_add(&c->lat, now - t);
+        ssize_t more = rd_kafka_consume_batch_queue(q, 0, ms + 1, CONSUME_BATCH - 1);
+        ssize_t n = 1 + (more > 0 ? more : 0);
+        int64_t got = 0;
+        for (ssize_t i = 0; i < n; i++) {
+            rd_kafka_message_t *m = ms[i];
+            if (m->err) {
+                if (c->errors++ == 0)
+                    fprintf(stderr, "herald_bench: consumer: %s\n", rd_kafka_message_errstr(m));
+            } else {
+                if (c->want_lat) {
+                    int64_t t = bench_stamp_get(m->payload, m->len);
+                    if (t >= c->warm_ns)
+                        bench_samples_add(&c->lat, now - t);
+                }
+                c->bytes += (int64_t)m->len;
+                got++;
             }
-            c->bytes += (int64_t)m->len;
-            atomic_fetch_add(&c->got, 1);
+            rd_kafka_message_destroy(m);
+        }
+        if (got) {
+            atomic_fetch_add(&c->got, got);
             last_progress = now;
         }
-        rd_kafka_message_destroy(m);
     }
     c->done_ns = bench_now_ns();
+    free(ms);
     consumer_close(c->run, rk, rkt, q);
     return NULL;
 }
@@ -372,13 +395,16 @@ static int mode_latency(run_t *run)
     consumer_t c;
     consumer_init(&c, run, n);
     c.want_lat = true;
-    producer_t p = {.run = run};
+    bench_samples_t ack;
+    bench_samples_init(&ack);
+    producer_t p = {.run = run, .ack = &ack};
     p.rk = new_producer(run, &p);
     uint8_t *buf = malloc(size);
     memcpy(buf, run->payload, size < (size_t)o->size ? size : (size_t)o->size);
 
     int64_t t0 = bench_now_ns() + 500000000; /* give the consumer time to connect */
     c.warm_ns = t0 + (int64_t)(o->warmup * 1e9);
+    p.ack_from = c.warm_ns;
     pthread_create(&c.thread, NULL, consumer_main, &c);
     double interval = 1e9 / o->rate;
     for (int64_t i = 0; i < n; i++) {
@@ -401,6 +427,10 @@ static int mode_latency(run_t *run)
     if (r.deliveries < n)
         r.note = "consumer stopped before receiving every record";
     bench_result_print(&r);
+    fprintf(stderr, "herald_bench: acknowledgement latency p50 %.3f p99 %.3f p99.9 %.3f ms\n",
+            bench_samples_quantile_ms(&ack, 0.5), bench_samples_quantile_ms(&ack, 0.99),
+            bench_samples_quantile_ms(&ack, 0.999));
+    bench_samples_deinit(&ack);
     bench_samples_deinit(&c.lat);
     rd_kafka_destroy(p.rk);
     free(buf);

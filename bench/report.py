@@ -349,7 +349,9 @@ def render(out, docs):
 - Every Kafka client setting: acks=all, enable.idempotence=false, linger.ms=1, compression none,
   max.in.flight.requests.per.connection=5; the in-flight limit is enforced per record by the load
   generator so it means the same for all three systems. Kafka consumers use librdkafka's simple
-  consumer (consume_start on every partition from the beginning, no group), fetch.wait.max.ms=100.
+  consumer (consume_start on every partition from the beginning, no group), fetch.wait.max.ms=100,
+  and take each message that is already queued in one `rd_kafka_consume_batch_queue` call (up to
+  1,024) after waiting for the first.
 - MB/s is 10^6 bytes of record *values* per second; keys, headers and protocol overhead are not counted.
 - Latency records carry their intended send time, so a stalled producer shows up as latency
   (no coordinated omission).

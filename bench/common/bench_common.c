@@ -165,7 +165,7 @@ int bench_opts_parse(bench_opts_t *o, int argc, char **argv, const char *default
             o->warmup = v;
             break;
         case OPT_LINGER:
-            o->linger_ms = (int)(v > 1e6 ? 1e6 : v);
+            o->linger_ms = v > 1e6 ? 1e6 : v;
             break;
         case OPT_CONNECTIONS:
             o->connections = (int)(v > 1e6 ? 1e6 : v);

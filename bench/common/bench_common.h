@@ -24,7 +24,7 @@ typedef struct bench_opts {
     int rate;           /* records/s in latency mode */
     double duration;    /* seconds of paced sending in latency mode */
     double warmup;      /* seconds at the start of latency mode whose samples are dropped */
-    int linger_ms;      /* Kafka linger.ms */
+    double linger_ms;   /* Kafka linger.ms (librdkafka takes fractions) */
     int connections;    /* idle TCP connections in herald_bench's connections mode */
     double hold;        /* seconds to hold those connections (0: until SIGTERM) */
     double timeout;     /* seconds without progress before a run gives up */
