@@ -7,6 +7,7 @@
 
 #include "util/crc32c.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void check_both(const uint8_t *p, size_t n, uint32_t want)
@@ -81,6 +82,42 @@ static void test_incremental_equals_one_shot(void **state)
     }
 }
 
+/* The three-lane path (long buffers) against the one-byte-at-a-time table version, at every
+ * length around the lane threshold and its multiples of 3 and 8, unaligned starts included, and
+ * continuing from a nonzero CRC. */
+static void test_long_buffers_match_table_version(void **state)
+{
+    (void)state;
+    enum { MAX = 70000 };
+    uint8_t *b = malloc(MAX + 8);
+    assert_non_null(b);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < MAX + 8; i++) {
+        x = x * 1103515245u + 12345u;
+        b[i] = (uint8_t)(x >> 16);
+    }
+    static const size_t lens[] = {2040, 2047, 2048,  2049,  2055,  2064, 3001,
+                                  4096, 6143, 16384, 65536, 69999, 70000};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+        for (size_t off = 0; off < 8; off += 3) {
+            size_t n = lens[li];
+            assert_int_equal(hd_crc32c(0, b + off, n), hd_crc32c_sw(0, b + off, n));
+            assert_int_equal(hd_crc32c(0xdeadbeef, b + off, n),
+                             hd_crc32c_sw(0xdeadbeef, b + off, n));
+        }
+    free(b);
+}
+
+static void test_combine(void **state)
+{
+    (void)state;
+    const uint8_t *s = (const uint8_t *)"123456789";
+    for (size_t cut = 0; cut <= 9; cut++)
+        assert_int_equal(
+            hd_crc32c_combine(hd_crc32c(0, s, cut), hd_crc32c(0, s + cut, 9 - cut), 9 - cut),
+            0xe3069283);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -91,6 +128,8 @@ int main(void)
         cmocka_unit_test(test_rfc3720_iscsi_read_pdu),
         cmocka_unit_test(test_check_string_123456789),
         cmocka_unit_test(test_incremental_equals_one_shot),
+        cmocka_unit_test(test_long_buffers_match_table_version),
+        cmocka_unit_test(test_combine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
