@@ -273,6 +273,13 @@ def render(out, docs):
     L.append(throughput_section(t, "produce-1k", "(a) Durable produce throughput, 1 KiB records",
                                 "1 producer, 1 partition, %s unacknowledged records at most.\n\n" % machine.get("inflight", "?")))
     L.append(throughput_section(t, "produce-100", "(a) Durable produce throughput, 100-byte records"))
+    if any(k[0] == "produce-1k-deep" for k in list(t.good) + list(t.bad)):
+        L.append(throughput_section(
+            t, "produce-1k-deep", "(a) Durable produce throughput, 1 KiB records, deeper pipeline",
+            "The same with %s unacknowledged records at most, for every system. A producer that waits "
+            "for fsynced acknowledgements is bound by in-flight records / acknowledgement latency "
+            "(Little's law); librdkafka's own defaults (5 requests of up to 1 MB per connection) allow "
+            "about 5,000 such records in flight.\n\n" % machine.get("deep_inflight", "?")))
 
     rows = []
     for s in t.systems:

@@ -18,6 +18,7 @@
 #   BENCH_FOOTPRINT=0      skip the footprint measurements
 #   BENCH_CATCHUP_BYTES=n  backlog size of the catch-up scenario (default 1 GiB)
 #   BENCH_INFLIGHT=k       unacknowledged records per producer, all systems (default 1000)
+#   BENCH_DEEP_INFLIGHT=k  the same for the produce-1k-deep scenario (default 10000)
 #   BENCH_DIR=dir          where data directories go (default /var/tmp; must be a real disk)
 #   BENCH_NO_DOCS=1        keep results in bench/results/ only, do not rewrite docs/
 set -uo pipefail
@@ -30,13 +31,14 @@ QUICK=${BENCH_QUICK:-0}
 REPS=${BENCH_REPS:-3}
 SYSTEMS=${BENCH_SYSTEMS:-"herald nats redis-always redis-everysec"}
 INFLIGHT=${BENCH_INFLIGHT:-1000}
+DEEP_INFLIGHT=${BENCH_DEEP_INFLIGHT:-10000}
 CATCHUP_BYTES=${BENCH_CATCHUP_BYTES:-1073741824}
 
 if [ "$QUICK" = 1 ]; then
-    N_1K=50000 N_100=100000 LAT_SECS=5 N_FANOUT=20000 N_SCALE=20000 DD_MB=256 RUN_TIMEOUT=180
+    N_1K=50000 N_100=100000 N_DEEP=100000 LAT_SECS=5 N_FANOUT=20000 N_SCALE=20000 DD_MB=256 RUN_TIMEOUT=180
     CATCHUP_BYTES=${BENCH_CATCHUP_BYTES:-67108864}
 else
-    N_1K=200000 N_100=500000 LAT_SECS=15 N_FANOUT=100000 N_SCALE=100000 DD_MB=1024
+    N_1K=200000 N_100=500000 N_DEEP=600000 LAT_SECS=15 N_FANOUT=100000 N_SCALE=100000 DD_MB=1024
     RUN_TIMEOUT=900
 fi
 N_CATCHUP=$((CATCHUP_BYTES / 1024))
@@ -44,6 +46,7 @@ N_CATCHUP=$((CATCHUP_BYTES / 1024))
 # name | driver arguments (the driver adds --addr and --system)
 SCENARIOS=(
     "produce-1k|--mode produce --size 1024 --records $N_1K"
+    "produce-1k-deep|--mode produce --size 1024 --records $N_DEEP --inflight $DEEP_INFLIGHT"
     "produce-100|--mode produce --size 100 --records $N_100"
     "latency|--mode latency --size 1024 --rate 5000 --duration $LAT_SECS --warmup 1"
     "fanout|--mode fanout --size 1024 --records $N_FANOUT --consumers 5"
@@ -197,10 +200,11 @@ run_one() {
         record "$scenario" "$rep" "$sys" "" 0 "server did not start"
         return
     fi
-    local cmd="${driver##*/} $args --inflight $INFLIGHT --system $sys"
+    # The default in-flight limit goes first: a scenario that sets its own overrides it.
+    local cmd="${driver##*/} --inflight $INFLIGHT $args --system $sys"
     say "rep $rep $scenario $sys"
     # shellcheck disable=SC2086
-    out=$(timeout "$RUN_TIMEOUT" "$driver" $args --inflight "$INFLIGHT" --system "$sys" \
+    out=$(timeout "$RUN_TIMEOUT" "$driver" --inflight "$INFLIGHT" $args --system "$sys" \
         --addr "$SERVER_ADDR" 2>>"$OUT/logs/driver-$sys.log")
     rc=$?
     local line
@@ -248,6 +252,7 @@ info = {
     "quick": "$QUICK" == "1",
     "reps": $REPS,
     "inflight": $INFLIGHT,
+    "deep_inflight": $DEEP_INFLIGHT,
     "catchup_bytes": $CATCHUP_BYTES,
 }
 json.dump(info, open(sys.argv[1], "w"), indent=1)
