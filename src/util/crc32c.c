@@ -43,15 +43,15 @@ static uint32_t multmodp(uint32_t a, uint32_t b)
     return prod;
 }
 
-/* x^(2^k) modulo the polynomial, k = 0..31 (the powers repeat with period dividing 2^32-1). */
-static uint32_t x2n_table[32];
+/* x^(2^k) modulo the polynomial, k = 0..63: enough for any length below 2^61 bytes. */
+static uint32_t x2n_table[64];
 static pthread_once_t x2n_once = PTHREAD_ONCE_INIT;
 
 static void x2n_init(void)
 {
     uint32_t p = 1u << 30; /* x^1 */
     x2n_table[0] = p;
-    for (int k = 1; k < 32; k++)
+    for (int k = 1; k < 64; k++)
         x2n_table[k] = p = multmodp(p, p);
 }
 
@@ -61,9 +61,9 @@ static uint32_t x8nmodp(size_t len)
     pthread_once(&x2n_once, x2n_init);
     uint32_t p = 1u << 31; /* x^0 */
     unsigned k = 3;
-    while (len) {
+    while (len && k < 64) {
         if (len & 1)
-            p = multmodp(x2n_table[k & 31], p);
+            p = multmodp(x2n_table[k], p);
         len >>= 1;
         k++;
     }
