@@ -57,20 +57,6 @@ typedef struct producer {
     int64_t ack_from;     /* records stamped before this are not sampled */
 } producer_t;
 
-/* One consumer thread's state. `got` is read by the main thread while the consumer runs. */
-typedef struct consumer {
-    run_t *run;
-    int64_t expected;
-    _Atomic int64_t got;
-    int64_t bytes, errors;
-    int64_t warm_ns; /* latency mode: samples stamped before this are dropped */
-    int64_t done_ns;
-    bench_samples_t lat;
-    bool want_lat;
-    _Atomic bool stop;
-    pthread_t thread;
-} consumer_t;
-
 static void die(const char *what, const char *detail)
 {
     fprintf(stderr, "herald_bench: %s: %s\n", what, detail ? detail : "");
@@ -215,14 +201,15 @@ static void consumer_close(run_t *run, rd_kafka_t *rk, rd_kafka_topic_t *rkt, rd
 
 static void *consumer_main(void *arg)
 {
-    consumer_t *c = arg;
+    bench_reader_t *c = arg;
     rd_kafka_topic_t *rkt;
     rd_kafka_queue_t *q;
-    rd_kafka_t *rk = new_consumer(c->run, &rkt, &q);
+    run_t *run = c->run;
+    rd_kafka_t *rk = new_consumer(run, &rkt, &q);
     rd_kafka_message_t **ms = calloc(CONSUME_BATCH, sizeof *ms);
     int64_t last_progress = bench_now_ns();
-    int64_t idle_limit = (int64_t)(c->run->o->timeout * 1e9);
-    while (atomic_load(&c->got) < c->expected && !atomic_load(&c->stop)) {
+    int64_t idle_limit = (int64_t)(run->o->timeout * 1e9);
+    while (atomic_load(&c->got) < c->expected) {
         ms[0] = rd_kafka_consume_queue(q, 100);
         int64_t now = bench_now_ns();
         if (!ms[0]) {
@@ -256,7 +243,7 @@ static void *consumer_main(void *arg)
     }
     c->done_ns = bench_now_ns();
     free(ms);
-    consumer_close(c->run, rk, rkt, q);
+    consumer_close(run, rk, rkt, q);
     return NULL;
 }
 
@@ -379,21 +366,13 @@ static int mode_produce(run_t *run)
     return r.errors ? 1 : 0;
 }
 
-static void consumer_init(consumer_t *c, run_t *run, int64_t expected)
-{
-    memset(c, 0, sizeof(*c));
-    c->run = run;
-    c->expected = expected;
-    bench_samples_init(&c->lat);
-}
-
 static int mode_latency(run_t *run)
 {
     const bench_opts_t *o = run->o;
     int64_t n = (int64_t)(o->rate * o->duration);
     size_t size = o->size < 8 ? 8 : (size_t)o->size;
-    consumer_t c;
-    consumer_init(&c, run, n);
+    bench_reader_t c;
+    bench_reader_init(&c, run, n);
     c.want_lat = true;
     bench_samples_t ack;
     bench_samples_init(&ack);
@@ -434,59 +413,6 @@ static int mode_latency(run_t *run)
     bench_samples_deinit(&c.lat);
     rd_kafka_destroy(p.rk);
     free(buf);
-    return r.errors ? 1 : 0;
-}
-
-static int mode_fanout(run_t *run)
-{
-    const bench_opts_t *o = run->o;
-    int g = o->consumers;
-    consumer_t *cs = calloc((size_t)g, sizeof(*cs));
-    for (int i = 0; i < g; i++)
-        consumer_init(&cs[i], run, o->records);
-    int64_t t0 = bench_now_ns();
-    for (int i = 0; i < g; i++)
-        pthread_create(&cs[i].thread, NULL, consumer_main, &cs[i]);
-    bench_result_t r = {.opts = o, .partitions = run->partitions};
-    int64_t failed;
-    run_producers(run, o->records, &r.records, &failed);
-    int64_t last = t0;
-    for (int i = 0; i < g; i++) {
-        pthread_join(cs[i].thread, NULL);
-        r.deliveries += atomic_load(&cs[i].got);
-        r.bytes += cs[i].bytes;
-        r.errors += cs[i].errors;
-        if (cs[i].done_ns > last)
-            last = cs[i].done_ns;
-    }
-    r.errors += failed + (g * o->records - r.deliveries);
-    r.secs = (double)(last - t0) / 1e9;
-    if (r.deliveries < g * o->records)
-        r.note = "a consumer stopped before receiving every record";
-    bench_result_print(&r);
-    free(cs);
-    return r.errors ? 1 : 0;
-}
-
-static int mode_catchup(run_t *run)
-{
-    const bench_opts_t *o = run->o;
-    int64_t acked, failed;
-    double fill = run_producers(run, o->records, &acked, &failed);
-    fprintf(stderr, "herald_bench: backlog of %lld records written in %.2f s\n", (long long)acked,
-            fill);
-    consumer_t c;
-    consumer_init(&c, run, acked);
-    int64_t t0 = bench_now_ns();
-    consumer_main(&c);
-    bench_result_t r = {.opts = o, .partitions = run->partitions, .records = acked};
-    r.deliveries = atomic_load(&c.got);
-    r.bytes = c.bytes;
-    r.secs = (double)(c.done_ns - t0) / 1e9;
-    r.errors = failed + c.errors + (acked - r.deliveries);
-    if (r.deliveries < acked)
-        r.note = "consumer stopped before reading the whole backlog";
-    bench_result_print(&r);
     return r.errors ? 1 : 0;
 }
 
@@ -592,6 +518,11 @@ static int mode_waitport(const bench_opts_t *o)
     return 1;
 }
 
+static double produce_cb(void *run, int64_t records, int64_t *acked, int64_t *failed)
+{
+    return run_producers(run, records, acked, failed);
+}
+
 int main(int argc, char **argv)
 {
     bench_opts_t o;
@@ -629,6 +560,7 @@ int main(int argc, char **argv)
                  rd_kafka_mock_cluster_bootstraps(rd_kafka_handle_mock_cluster(run.mock_holder)));
     }
     create_topic(&run);
+    bench_driver_t driver = {"herald_bench", &o, &run, run.partitions, consumer_main, produce_cb};
 
     int rc = 1;
     if (!strcmp(o.mode, "produce"))
@@ -636,9 +568,9 @@ int main(int argc, char **argv)
     else if (!strcmp(o.mode, "latency"))
         rc = mode_latency(&run);
     else if (!strcmp(o.mode, "fanout"))
-        rc = mode_fanout(&run);
+        rc = bench_mode_fanout(&driver);
     else if (!strcmp(o.mode, "catchup"))
-        rc = mode_catchup(&run);
+        rc = bench_mode_catchup(&driver);
     else if (!strcmp(o.mode, "create"))
         rc = mode_create(&run);
     else

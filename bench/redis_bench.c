@@ -41,18 +41,6 @@ typedef struct producer {
     pthread_t thread;
 } producer_t;
 
-/* One reader; `got` is read by the main thread while the reader runs. */
-typedef struct consumer {
-    run_t *run;
-    int64_t expected;
-    _Atomic int64_t got;
-    int64_t bytes, errors;
-    int64_t warm_ns, done_ns;
-    bool want_lat;
-    bench_samples_t lat;
-    pthread_t thread;
-} consumer_t;
-
 static void die(const char *what, const char *detail)
 {
     fprintf(stderr, "redis_bench: %s: %s\n", what, detail ? detail : "");
@@ -170,7 +158,7 @@ static int key_index(const char *key, int parts)
 
 static void *consumer_main(void *arg)
 {
-    consumer_t *c = arg;
+    bench_reader_t *c = arg;
     const run_t *run = c->run;
     int parts = run->o->partitions;
     redisContext *rc = connect_redis(run);
@@ -237,14 +225,6 @@ static void *consumer_main(void *arg)
     return NULL;
 }
 
-static void consumer_init(consumer_t *c, run_t *run, int64_t expected)
-{
-    memset(c, 0, sizeof(*c));
-    c->run = run;
-    c->expected = expected;
-    bench_samples_init(&c->lat);
-}
-
 static int mode_produce(run_t *run)
 {
     bench_result_t r = {.opts = run->o, .partitions = run->o->partitions};
@@ -259,8 +239,8 @@ static int mode_latency(run_t *run)
     const bench_opts_t *o = run->o;
     int64_t n = (int64_t)(o->rate * o->duration);
     size_t size = o->size < 8 ? 8 : (size_t)o->size;
-    consumer_t c;
-    consumer_init(&c, run, n);
+    bench_reader_t c;
+    bench_reader_init(&c, run, n);
     c.want_lat = true;
     producer_t p = {.run = run, .c = connect_redis(run)};
     uint8_t *buf = calloc(1, size);
@@ -303,57 +283,9 @@ static int mode_latency(run_t *run)
     return r.errors ? 1 : 0;
 }
 
-static int mode_fanout(run_t *run)
+static double produce_cb(void *run, int64_t records, int64_t *acked, int64_t *failed)
 {
-    const bench_opts_t *o = run->o;
-    int g = o->consumers;
-    consumer_t *cs = calloc((size_t)g, sizeof(*cs));
-    for (int i = 0; i < g; i++)
-        consumer_init(&cs[i], run, o->records);
-    int64_t t0 = bench_now_ns();
-    for (int i = 0; i < g; i++)
-        pthread_create(&cs[i].thread, NULL, consumer_main, &cs[i]);
-    bench_result_t r = {.opts = o, .partitions = o->partitions};
-    int64_t failed;
-    run_producers(run, o->records, &r.records, &failed);
-    int64_t last = t0;
-    for (int i = 0; i < g; i++) {
-        pthread_join(cs[i].thread, NULL);
-        r.deliveries += atomic_load(&cs[i].got);
-        r.bytes += cs[i].bytes;
-        r.errors += cs[i].errors;
-        if (cs[i].done_ns > last)
-            last = cs[i].done_ns;
-    }
-    r.errors += failed + (g * o->records - r.deliveries);
-    r.secs = (double)(last - t0) / 1e9;
-    if (r.deliveries < g * o->records)
-        r.note = "a consumer stopped before receiving every record";
-    bench_result_print(&r);
-    free(cs);
-    return r.errors ? 1 : 0;
-}
-
-static int mode_catchup(run_t *run)
-{
-    const bench_opts_t *o = run->o;
-    int64_t acked, failed;
-    double fill = run_producers(run, o->records, &acked, &failed);
-    fprintf(stderr, "redis_bench: backlog of %lld records written in %.2f s\n", (long long)acked,
-            fill);
-    consumer_t c;
-    consumer_init(&c, run, acked);
-    int64_t t0 = bench_now_ns();
-    consumer_main(&c);
-    bench_result_t r = {.opts = o, .partitions = o->partitions, .records = acked};
-    r.deliveries = atomic_load(&c.got);
-    r.bytes = c.bytes;
-    r.secs = (double)(c.done_ns - t0) / 1e9;
-    r.errors = failed + c.errors + (acked - r.deliveries);
-    if (r.deliveries < acked)
-        r.note = "consumer stopped before reading the whole backlog";
-    bench_result_print(&r);
-    return r.errors ? 1 : 0;
+    return run_producers(run, records, acked, failed);
 }
 
 int main(int argc, char **argv)
@@ -388,6 +320,7 @@ int main(int argc, char **argv)
     uint8_t *payload = malloc((size_t)o.size);
     bench_payload_fill(payload, (size_t)o.size, 42);
     run.payload = payload;
+    bench_driver_t driver = {"redis_bench", &o, &run, o.partitions, consumer_main, produce_cb};
 
     int rc;
     if (!strcmp(o.mode, "produce"))
@@ -395,9 +328,9 @@ int main(int argc, char **argv)
     else if (!strcmp(o.mode, "latency"))
         rc = mode_latency(&run);
     else if (!strcmp(o.mode, "fanout"))
-        rc = mode_fanout(&run);
+        rc = bench_mode_fanout(&driver);
     else if (!strcmp(o.mode, "catchup"))
-        rc = mode_catchup(&run);
+        rc = bench_mode_catchup(&driver);
     else
         die("unknown mode", o.mode);
     for (int i = 0; i < o.partitions; i++)

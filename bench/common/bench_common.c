@@ -320,3 +320,66 @@ void bench_result_print(const bench_result_t *r)
     printf("]}\n");
     fflush(stdout);
 }
+
+void bench_reader_init(bench_reader_t *c, void *run, int64_t expected)
+{
+    memset(c, 0, sizeof(*c));
+    c->run = run;
+    c->expected = expected;
+    bench_samples_init(&c->lat);
+}
+
+int bench_mode_fanout(const bench_driver_t *d)
+{
+    const bench_opts_t *o = d->o;
+    int g = o->consumers;
+    bench_reader_t *cs = calloc((size_t)g, sizeof(*cs));
+    for (int i = 0; i < g; i++)
+        bench_reader_init(&cs[i], d->run, o->records);
+    int64_t t0 = bench_now_ns();
+    for (int i = 0; i < g; i++)
+        pthread_create(&cs[i].thread, NULL, d->reader_main, &cs[i]);
+    bench_result_t r = {.opts = o, .partitions = d->partitions};
+    int64_t failed;
+    d->produce(d->run, o->records, &r.records, &failed);
+    int64_t last = t0;
+    for (int i = 0; i < g; i++) {
+        pthread_join(cs[i].thread, NULL);
+        r.deliveries += atomic_load(&cs[i].got);
+        r.bytes += cs[i].bytes;
+        r.errors += cs[i].errors;
+        if (cs[i].done_ns > last)
+            last = cs[i].done_ns;
+        bench_samples_deinit(&cs[i].lat);
+    }
+    r.errors += failed + (g * o->records - r.deliveries);
+    r.secs = (double)(last - t0) / 1e9;
+    if (r.deliveries < g * o->records)
+        r.note = "a consumer stopped before receiving every record";
+    bench_result_print(&r);
+    free(cs);
+    return r.errors ? 1 : 0;
+}
+
+int bench_mode_catchup(const bench_driver_t *d)
+{
+    const bench_opts_t *o = d->o;
+    int64_t acked, failed;
+    double fill = d->produce(d->run, o->records, &acked, &failed);
+    fprintf(stderr, "%s: backlog of %lld records written in %.2f s\n", d->name, (long long)acked,
+            fill);
+    bench_reader_t c;
+    bench_reader_init(&c, d->run, acked);
+    int64_t t0 = bench_now_ns();
+    d->reader_main(&c);
+    bench_result_t r = {.opts = o, .partitions = d->partitions, .records = acked};
+    r.deliveries = atomic_load(&c.got);
+    r.bytes = c.bytes;
+    r.secs = (double)(c.done_ns - t0) / 1e9;
+    r.errors = failed + c.errors + (acked - r.deliveries);
+    if (r.deliveries < acked)
+        r.note = "consumer stopped before reading the whole backlog";
+    bench_result_print(&r);
+    bench_samples_deinit(&c.lat);
+    return r.errors ? 1 : 0;
+}

@@ -4,6 +4,8 @@
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,5 +96,40 @@ typedef struct bench_result {
 
 /* Prints `r` as one JSON object on one line to stdout and flushes. */
 void bench_result_print(const bench_result_t *r);
+
+/* ---- Reader threads and the modes built on them (herald_bench, redis_bench) ---- */
+
+/* One consumer that runs on its own thread until it has read `expected` records. */
+typedef struct bench_reader {
+    void *run;           /* the driver's own run state */
+    int64_t expected;    /* records to read before returning */
+    _Atomic int64_t got; /* records read so far (other threads poll it) */
+    int64_t bytes, errors;
+    int64_t warm_ns; /* latency: records stamped before this are not sampled */
+    int64_t done_ns; /* when it stopped reading */
+    bool want_lat;   /* sample producer stamp to receipt into `lat` */
+    bench_samples_t lat;
+    pthread_t thread;
+} bench_reader_t;
+
+void bench_reader_init(bench_reader_t *c, void *run, int64_t expected);
+
+/* What a driver supplies for bench_mode_fanout() and bench_mode_catchup(). */
+typedef struct bench_driver {
+    const char *name; /* for messages, e.g. "herald_bench" */
+    const bench_opts_t *o;
+    void *run;
+    int partitions; /* as used (a broker may create fewer than asked) */
+    /* The reader thread body: `arg` is a bench_reader_t whose run is `run`. */
+    void *(*reader_main)(void *arg);
+    /* Produces `records` records with o->producers producers; returns elapsed seconds. */
+    double (*produce)(void *run, int64_t records, int64_t *acked, int64_t *failed);
+} bench_driver_t;
+
+/* (c) o->consumers readers start, then the producers write o->records records; deliveries/s
+ * from the start to the last reader's last record. Prints the result; returns 0 without errors. */
+int bench_mode_fanout(const bench_driver_t *d);
+/* (d) The producers write o->records records, then one reader reads them all from the start. */
+int bench_mode_catchup(const bench_driver_t *d);
 
 #endif
