@@ -357,15 +357,6 @@ static double run_producers(run_t *run, int64_t records, int64_t *acked, int64_t
     return secs;
 }
 
-static int mode_produce(run_t *run)
-{
-    bench_result_t r = {.opts = run->o, .partitions = run->partitions};
-    r.secs = run_producers(run, run->o->records, &r.records, &r.errors);
-    r.bytes = r.records * run->o->size;
-    bench_result_print(&r);
-    return r.errors ? 1 : 0;
-}
-
 static int mode_latency(run_t *run)
 {
     const bench_opts_t *o = run->o;
@@ -564,7 +555,7 @@ int main(int argc, char **argv)
 
     int rc = 1;
     if (!strcmp(o.mode, "produce"))
-        rc = mode_produce(&run);
+        rc = bench_mode_produce(&driver);
     else if (!strcmp(o.mode, "latency"))
         rc = mode_latency(&run);
     else if (!strcmp(o.mode, "fanout"))

@@ -236,15 +236,6 @@ static int64_t wait_consumers(consumer_t *cs, int g, int64_t expected, double ti
     }
 }
 
-static int mode_produce(run_t *run)
-{
-    bench_result_t r = {.opts = run->o, .partitions = run->o->partitions};
-    r.secs = run_producers(run, run->o->records, &r.records, &r.errors);
-    r.bytes = r.records * run->o->size;
-    bench_result_print(&r);
-    return r.errors ? 1 : 0;
-}
-
 static int mode_latency(run_t *run)
 {
     const bench_opts_t *o = run->o;
@@ -374,6 +365,11 @@ static void create_streams(run_t *run)
     natsConnection_Destroy(nc);
 }
 
+static double produce_cb(void *run, int64_t records, int64_t *acked, int64_t *failed)
+{
+    return run_producers(run, records, acked, failed);
+}
+
 int main(int argc, char **argv)
 {
     bench_opts_t o;
@@ -396,11 +392,12 @@ int main(int argc, char **argv)
     uint8_t *payload = malloc((size_t)o.size);
     bench_payload_fill(payload, (size_t)o.size, 42);
     run.payload = payload;
+    bench_driver_t driver = {"nats_bench", &o, &run, o.partitions, NULL, produce_cb};
     create_streams(&run);
 
     int rc;
     if (!strcmp(o.mode, "produce"))
-        rc = mode_produce(&run);
+        rc = bench_mode_produce(&driver);
     else if (!strcmp(o.mode, "latency"))
         rc = mode_latency(&run);
     else if (!strcmp(o.mode, "fanout"))

@@ -225,15 +225,6 @@ static void *consumer_main(void *arg)
     return NULL;
 }
 
-static int mode_produce(run_t *run)
-{
-    bench_result_t r = {.opts = run->o, .partitions = run->o->partitions};
-    r.secs = run_producers(run, run->o->records, &r.records, &r.errors);
-    r.bytes = r.records * run->o->size;
-    bench_result_print(&r);
-    return r.errors ? 1 : 0;
-}
-
 static int mode_latency(run_t *run)
 {
     const bench_opts_t *o = run->o;
@@ -324,7 +315,7 @@ int main(int argc, char **argv)
 
     int rc;
     if (!strcmp(o.mode, "produce"))
-        rc = mode_produce(&run);
+        rc = bench_mode_produce(&driver);
     else if (!strcmp(o.mode, "latency"))
         rc = mode_latency(&run);
     else if (!strcmp(o.mode, "fanout"))

@@ -329,6 +329,15 @@ void bench_reader_init(bench_reader_t *c, void *run, int64_t expected)
     bench_samples_init(&c->lat);
 }
 
+int bench_mode_produce(const bench_driver_t *d)
+{
+    bench_result_t r = {.opts = d->o, .partitions = d->partitions};
+    r.secs = d->produce(d->run, d->o->records, &r.records, &r.errors);
+    r.bytes = r.records * d->o->size;
+    bench_result_print(&r);
+    return r.errors ? 1 : 0;
+}
+
 int bench_mode_fanout(const bench_driver_t *d)
 {
     const bench_opts_t *o = d->o;

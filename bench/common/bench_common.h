@@ -114,18 +114,21 @@ typedef struct bench_reader {
 
 void bench_reader_init(bench_reader_t *c, void *run, int64_t expected);
 
-/* What a driver supplies for bench_mode_fanout() and bench_mode_catchup(). */
+/* What a driver supplies for the bench_mode_*() functions. */
 typedef struct bench_driver {
     const char *name; /* for messages, e.g. "herald_bench" */
     const bench_opts_t *o;
     void *run;
     int partitions; /* as used (a broker may create fewer than asked) */
-    /* The reader thread body: `arg` is a bench_reader_t whose run is `run`. */
+    /* The reader thread body: `arg` is a bench_reader_t whose run is `run` (NULL for a driver
+     * whose consumers are not bench_reader_t threads; it then runs only bench_mode_produce). */
     void *(*reader_main)(void *arg);
     /* Produces `records` records with o->producers producers; returns elapsed seconds. */
     double (*produce)(void *run, int64_t records, int64_t *acked, int64_t *failed);
 } bench_driver_t;
 
+/* (a) and (e) The producers write o->records records; records/s acknowledged. */
+int bench_mode_produce(const bench_driver_t *d);
 /* (c) o->consumers readers start, then the producers write o->records records; deliveries/s
  * from the start to the last reader's last record. Prints the result; returns 0 without errors. */
 int bench_mode_fanout(const bench_driver_t *d);
