@@ -327,8 +327,9 @@ static void warm_metadata(rd_kafka_t *rk, const char *topic)
 }
 
 /* Runs P producers over o->records records; returns elapsed seconds and fills the totals. */
-static double run_producers(run_t *run, int64_t records, int64_t *acked, int64_t *failed)
+static double run_producers(void *arg, int64_t records, int64_t *acked, int64_t *failed)
 {
+    run_t *run = arg;
     const bench_opts_t *o = run->o;
     producer_t *ps = calloc((size_t)o->producers, sizeof(*ps));
     for (int i = 0; i < o->producers; i++) {
@@ -509,11 +510,6 @@ static int mode_waitport(const bench_opts_t *o)
     return 1;
 }
 
-static double produce_cb(void *run, int64_t records, int64_t *acked, int64_t *failed)
-{
-    return run_producers(run, records, acked, failed);
-}
-
 int main(int argc, char **argv)
 {
     bench_opts_t o;
@@ -551,7 +547,8 @@ int main(int argc, char **argv)
                  rd_kafka_mock_cluster_bootstraps(rd_kafka_handle_mock_cluster(run.mock_holder)));
     }
     create_topic(&run);
-    bench_driver_t driver = {"herald_bench", &o, &run, run.partitions, consumer_main, produce_cb};
+    bench_driver_t driver = {"herald_bench", &o,           &run, run.partitions,
+                             consumer_main,  run_producers};
 
     int rc = 1;
     if (!strcmp(o.mode, "produce"))

@@ -131,8 +131,9 @@ static void *producer_main(void *arg)
     return NULL;
 }
 
-static double run_producers(run_t *run, int64_t records, int64_t *acked, int64_t *failed)
+static double run_producers(void *arg, int64_t records, int64_t *acked, int64_t *failed)
 {
+    run_t *run = arg;
     const bench_opts_t *o = run->o;
     producer_t *ps = calloc((size_t)o->producers, sizeof(*ps));
     int64_t t0 = bench_now_ns();
@@ -365,11 +366,6 @@ static void create_streams(run_t *run)
     natsConnection_Destroy(nc);
 }
 
-static double produce_cb(void *run, int64_t records, int64_t *acked, int64_t *failed)
-{
-    return run_producers(run, records, acked, failed);
-}
-
 int main(int argc, char **argv)
 {
     bench_opts_t o;
@@ -392,7 +388,7 @@ int main(int argc, char **argv)
     uint8_t *payload = malloc((size_t)o.size);
     bench_payload_fill(payload, (size_t)o.size, 42);
     run.payload = payload;
-    bench_driver_t driver = {"nats_bench", &o, &run, o.partitions, NULL, produce_cb};
+    bench_driver_t driver = {"nats_bench", &o, &run, o.partitions, NULL, run_producers};
     create_streams(&run);
 
     int rc;

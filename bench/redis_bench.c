@@ -122,8 +122,9 @@ static void *producer_main(void *arg)
     return NULL;
 }
 
-static double run_producers(run_t *run, int64_t records, int64_t *acked, int64_t *failed)
+static double run_producers(void *arg, int64_t records, int64_t *acked, int64_t *failed)
 {
+    run_t *run = arg;
     const bench_opts_t *o = run->o;
     producer_t *ps = calloc((size_t)o->producers, sizeof(*ps));
     for (int i = 0; i < o->producers; i++) {
@@ -274,11 +275,6 @@ static int mode_latency(run_t *run)
     return r.errors ? 1 : 0;
 }
 
-static double produce_cb(void *run, int64_t records, int64_t *acked, int64_t *failed)
-{
-    return run_producers(run, records, acked, failed);
-}
-
 int main(int argc, char **argv)
 {
     bench_opts_t o;
@@ -311,7 +307,7 @@ int main(int argc, char **argv)
     uint8_t *payload = malloc((size_t)o.size);
     bench_payload_fill(payload, (size_t)o.size, 42);
     run.payload = payload;
-    bench_driver_t driver = {"redis_bench", &o, &run, o.partitions, consumer_main, produce_cb};
+    bench_driver_t driver = {"redis_bench", &o, &run, o.partitions, consumer_main, run_producers};
 
     int rc;
     if (!strcmp(o.mode, "produce"))
