@@ -98,6 +98,7 @@ typedef struct log_segment {
     int64_t first_ts;  /* roll-by-age reference; INT64_MIN until known */
     bool file_longer;  /* the file may extend past size (preallocated): trim before inactive */
     int64_t alloc_end; /* bytes preallocated from the start of the file (0: none) */
+    int64_t zero_end;  /* bytes from the start of the file written with data or zeros */
     bool idx_dirty;    /* index files written since open: sync them at clean close */
 
     int64_t bytes_since_index;
@@ -115,6 +116,16 @@ typedef struct log_segment {
  * allocation up to LOG_PREALLOC_MAX_STEP, so empty partitions cost little disk. */
 #define LOG_PREALLOC_FIRST (64 * 1024)
 #define LOG_PREALLOC_MAX_STEP (16 * 1024 * 1024)
+
+/* Zeroing ahead: under a light append rate the active segment's preallocated blocks are written
+ * with zeros a little ahead of the data, so the group-commit fdatasync overwrites initialized
+ * blocks instead of converting unwritten extents (one metadata write less per sync). Ahead by a
+ * quarter second of the partition's rate, at most LOG_ZERO_AHEAD_MAX; at most LOG_ZERO_STEP per
+ * append so no single sync carries much; off above LOG_ZERO_MAX_RATE, where the disk's bandwidth
+ * is worth more than the sync's latency. */
+#define LOG_ZERO_AHEAD_MAX (1024 * 1024)
+#define LOG_ZERO_STEP (64 * 1024)
+#define LOG_ZERO_MAX_RATE (32 * 1024 * 1024)
 
 /* partition.c: a sync in two halves around one syncfs of the whole filesystem, for rounds with
  * many dirty partitions. begin() snapshots what a sync would cover and returns false when there
@@ -185,6 +196,9 @@ struct log_partition {
     size_t nsegs, segs_cap;
     int64_t leo;
     int64_t size_bytes;
+    /* Append rate, for zeroing ahead (partition.c): bytes appended in the window that started
+     * at rate_start_ms, and in the whole second before it. */
+    int64_t rate_start_ms, rate_bytes, rate_prev_bytes;
 
     pthread_mutex_t lock;
     int64_t snap_leo; /* lock: LEO after the last completed append */

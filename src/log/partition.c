@@ -533,6 +533,46 @@ static void prealloc_ahead(log_partition_t *p, log_segment_t *s, int64_t need_en
     }
 }
 
+/* Counts appended bytes per second (loop thread). */
+static void note_rate(log_partition_t *p, size_t len)
+{
+    int64_t now = hd_mono_ms();
+    if (now - p->rate_start_ms >= 1000) {
+        p->rate_prev_bytes = now - p->rate_start_ms < 2000 ? p->rate_bytes : 0;
+        p->rate_start_ms = now;
+        p->rate_bytes = 0;
+    }
+    p->rate_bytes += (int64_t)len;
+}
+
+/* Writes zeros ahead of the data just appended at [.., end) (see LOG_ZERO_AHEAD_MAX), inside the
+ * preallocated part of the file only. Failure is not an error: the next syncs are just slower. */
+static void zero_ahead(log_partition_t *p, log_segment_t *s, int64_t end)
+{
+    static const uint8_t zeros[LOG_ZERO_STEP];
+    if (s->zero_end < end)
+        s->zero_end = end;
+    if (!s->file_longer || p->rate_prev_bytes > LOG_ZERO_MAX_RATE)
+        return;
+    int64_t ahead = p->rate_prev_bytes / 4;
+    if (ahead > LOG_ZERO_AHEAD_MAX)
+        ahead = LOG_ZERO_AHEAD_MAX;
+    int64_t to = end + ahead;
+    if (to > s->alloc_end)
+        to = s->alloc_end;
+    if (to - s->zero_end < LOG_ZERO_STEP / 4)
+        return; /* not worth a write yet */
+    if (to - s->zero_end > LOG_ZERO_STEP)
+        to = s->zero_end + LOG_ZERO_STEP;
+    size_t n = (size_t)(to - s->zero_end);
+    if (hd_io_pwrite_all(s->log_fd, zeros, n, (off_t)s->zero_end) < 0)
+        return;
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)sync_file_range(s->log_fd, (off_t)s->zero_end, (off_t)n, SYNC_FILE_RANGE_WRITE);
+#endif
+    s->zero_end = to;
+}
+
 int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t *base_offset)
 {
     log_hdr_t h;
@@ -569,6 +609,8 @@ int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t
     (void)sync_file_range(s->log_fd, (off_t)pos, (off_t)len, SYNC_FILE_RANGE_WRITE);
 #endif
     log__segment_index_commit(s, &h, pos, iw, tw);
+    note_rate(p, len);
+    zero_ahead(p, s, pos + (int64_t)len);
     if (pos == 0)
         s->first_ts = h.max_timestamp >= 0 ? h.max_timestamp : hd_wall_ms();
     p->leo = s->next_offset;

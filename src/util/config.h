@@ -49,7 +49,8 @@
       "Bytes between entries of the sparse offset index")                                          \
     X(BOOL, preallocate, "log.preallocate", "preallocate", "HERALD_LOG_PREALLOCATE", 1, 0, 1,      \
       "Preallocate segment space ahead of writes, in steps from 64 KiB doubling to 16 MiB (an "    \
-      "fsync is cheaper when the file size does not change)")                                      \
+      "fsync is cheaper when the file size does not change); below 32 MiB/s per partition, also "  \
+      "write zeros a little ahead of the data, so syncs overwrite initialized blocks")             \
     X(INT, max_connections, "max.connections", "max-connections", "HERALD_MAX_CONNECTIONS", 10000, \
       1, 1000000, "Connections accepted at once; more are closed on accept")                       \
     X(INT, producer_id_expiration_ms, "producer.id.expiration.ms", "producer-id-expiration-ms",    \

@@ -12,6 +12,11 @@
 #include "util/say.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -496,6 +501,122 @@ static void test_preallocated_segment_is_trimmed_on_clean_close(void **state)
     bb_dir_remove(&d);
 }
 
+/* Whether [from, to) of the file is all written extents (no hole, no unwritten extent): 1 or 0;
+ * -1 when the filesystem cannot tell (no FIEMAP). */
+static int range_written(const char *path, int64_t from, int64_t to)
+{
+    enum { NEXT = 256 };
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    struct fiemap *fm = calloc(1, sizeof *fm + NEXT * sizeof(struct fiemap_extent));
+    fm->fm_start = (uint64_t)from;
+    fm->fm_length = (uint64_t)(to - from);
+    fm->fm_flags = FIEMAP_FLAG_SYNC;
+    fm->fm_extent_count = NEXT;
+    int rc = ioctl(fd, FS_IOC_FIEMAP, fm) < 0 ? -1 : 0;
+    close(fd);
+    int64_t at = from;
+    for (unsigned i = 0; rc == 0 && i < fm->fm_mapped_extents && at < to; i++) {
+        const struct fiemap_extent *e = &fm->fm_extents[i];
+        if ((int64_t)e->fe_logical > at || (e->fe_flags & FIEMAP_EXTENT_UNWRITTEN))
+            break;
+        at = (int64_t)(e->fe_logical + e->fe_length);
+    }
+    free(fm);
+    return rc < 0 ? -1 : at >= to;
+}
+
+static int64_t elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Appends 8 KiB batches, `per_ms` apart (0: back to back), `bytes` in all, then waits until a
+ * second has passed since the first and appends `after` more, so the partition knows its rate. */
+static void append_at_rate(log_partition_t *p, int64_t bytes, int per_ms, int after)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t now = (int64_t)time(NULL) * 1000; /* recent, so no roll by age */
+    for (int64_t n = 0; n < bytes; n += 8192) {
+        append_one(p, 1, now, 8000);
+        if (per_ms)
+            usleep((useconds_t)per_ms * 1000);
+    }
+    while (elapsed_ms(&t0) < 1050)
+        usleep(10 * 1000);
+    for (int i = 0; i < after; i++)
+        append_one(p, 1, now, 8000);
+}
+
+static void check_reopen_keeps_every_batch(bb_dir_t *d, const log_config_t *cfg, log_partition_t *p)
+{
+    int64_t leo = log_partition_end_offset(p), size = log_partition_size_bytes(p);
+    hd_buf_t out;
+    hd_buf_init(&out);
+    assert_int_equal(log_partition_read(p, 0, leo, SIZE_MAX, &out), size);
+    log_partition_close_dirty(p); /* the zeros past the data stay in the file */
+    p = open_part(d, cfg);
+    assert_int_equal(log_partition_end_offset(p), leo);
+    assert_int_equal(log_partition_size_bytes(p), size);
+    assert_int_equal(append_one(p, 1, (int64_t)time(NULL) * 1000, 10), leo);
+    assert_int_equal(log_partition_segment_count(p), 1);
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+}
+
+static void test_light_rate_writes_zeros_ahead_of_the_data(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.preallocate = true;
+    log_partition_t *p = open_part(&d, &cfg);
+    /* About 1.6 MB/s: a quarter second ahead is about 400 KiB, written 64 KiB per append. */
+    append_at_rate(p, 1600 * 1024, 5, 10);
+    int64_t size = log_partition_size_bytes(p);
+    char path[128];
+    snprintf(path, sizeof path, "%s/%020d.log", d.part, 0);
+    int w = range_written(path, size, size + 256 * 1024);
+    if (w < 0) {
+        log_partition_close(p);
+        bb_dir_remove(&d);
+        skip(); /* this filesystem does not report extents */
+    }
+    assert_int_equal(w, 1);
+    check_reopen_keeps_every_batch(&d, &cfg, p);
+    bb_dir_remove(&d);
+}
+
+static void test_heavy_rate_leaves_preallocation_unwritten(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.preallocate = true;
+    log_partition_t *p = open_part(&d, &cfg);
+    append_at_rate(p, 40 << 20, 0, 10); /* above 32 MiB/s: the disk's bandwidth goes to data */
+    int64_t size = log_partition_size_bytes(p);
+    char path[128];
+    snprintf(path, sizeof path, "%s/%020d.log", d.part, 0);
+    int w = range_written(path, size, size + 64 * 1024);
+    if (w < 0) {
+        log_partition_close(p);
+        bb_dir_remove(&d);
+        skip();
+    }
+    assert_int_equal(w, 0);
+    assert_int_equal(range_written(path, 0, size), 1); /* the data itself */
+    check_reopen_keeps_every_batch(&d, &cfg, p);
+    bb_dir_remove(&d);
+}
+
 /* --- Fault injection --- */
 
 static int fail_after_bytes; /* pwrite succeeds for this many bytes, then fails */
@@ -631,6 +752,8 @@ int main(void)
         cmocka_unit_test(test_reopen_after_clean_close_keeps_batches_and_end_offset),
         cmocka_unit_test(test_open_after_clean_close_reads_no_segment_data),
         cmocka_unit_test(test_preallocated_segment_is_trimmed_on_clean_close),
+        cmocka_unit_test(test_light_rate_writes_zeros_ahead_of_the_data),
+        cmocka_unit_test(test_heavy_rate_leaves_preallocation_unwritten),
         cmocka_unit_test(test_short_write_then_enospc_on_append_leaves_log_consistent),
         cmocka_unit_test(test_eio_on_append_leaves_log_consistent),
         cmocka_unit_test(test_enospc_on_index_write_fails_append_cleanly),
