@@ -549,7 +549,8 @@ static void note_rate(log_partition_t *p, size_t len)
  * preallocated part of the file only. Failure is not an error: the next syncs are just slower. */
 static void zero_ahead(log_partition_t *p, log_segment_t *s, int64_t end)
 {
-    static const uint8_t zeros[LOG_ZERO_STEP];
+    /* Not const: a zero-filled const array would be stored in the binary's read-only data. */
+    static uint8_t zeros[LOG_ZERO_STEP];
     if (s->zero_end < end)
         s->zero_end = end;
     if (!s->file_longer || p->rate_prev_bytes > LOG_ZERO_MAX_RATE)
