@@ -127,6 +127,9 @@ typedef struct log_segment {
 #define LOG_ZERO_STEP (64 * 1024)
 #define LOG_ZERO_MAX_RATE (32 * 1024 * 1024)
 
+/* Zeroing ahead works in whole pages. */
+#define LOG_PAGE 4096
+
 /* partition.c: a sync in two halves around one syncfs of the whole filesystem, for rounds with
  * many dirty partitions. begin() snapshots what a sync would cover and returns false when there
  * is nothing to do; end() publishes the snapshot as durable when `synced`, or else puts the

@@ -551,16 +551,19 @@ static void zero_ahead(log_partition_t *p, log_segment_t *s, int64_t end)
 {
     /* Not const: a zero-filled const array would be stored in the binary's read-only data. */
     static uint8_t zeros[LOG_ZERO_STEP];
-    if (s->zero_end < end)
-        s->zero_end = end;
+    const int64_t page_mask = ~(int64_t)(LOG_PAGE - 1);
+    /* The page holding the data's end is initialized by the data write itself. */
+    int64_t data_pages_end = (end + LOG_PAGE - 1) & page_mask;
+    if (s->zero_end < data_pages_end)
+        s->zero_end = data_pages_end;
     if (!s->file_longer || p->rate_prev_bytes > LOG_ZERO_MAX_RATE)
         return;
     int64_t ahead = p->rate_prev_bytes / 4;
     if (ahead > LOG_ZERO_AHEAD_MAX)
         ahead = LOG_ZERO_AHEAD_MAX;
-    int64_t to = end + ahead;
-    if (to > s->alloc_end)
-        to = s->alloc_end;
+    int64_t to = (end + ahead) & page_mask;
+    if (to > (s->alloc_end & page_mask))
+        to = s->alloc_end & page_mask;
     if (to - s->zero_end < LOG_ZERO_STEP / 4)
         return; /* not worth a write yet */
     if (to - s->zero_end > LOG_ZERO_STEP)
@@ -606,7 +609,9 @@ int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t
     /* Start writing the batch to disk now (asynchronous, errors surface at the sync): the
      * flusher's next fdatasync then finds most of it written instead of starting it, which
      * shortens each group-commit round (about +6% durable produce throughput at 1,000 records in
-     * flight here). */
+     * flight here). Also for small batches, although their last page is written again by the
+     * next one: waiting for whole pages made the median sync of the latency benchmark 0.35
+     * instead of 0.26 ms. */
     (void)sync_file_range(s->log_fd, (off_t)pos, (off_t)len, SYNC_FILE_RANGE_WRITE);
 #endif
     log__segment_index_commit(s, &h, pos, iw, tw);
