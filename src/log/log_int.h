@@ -99,6 +99,9 @@ typedef struct log_segment {
     bool file_longer;  /* the file may extend past size (preallocated): trim before inactive */
     int64_t alloc_end; /* bytes preallocated from the start of the file (0: none) */
     int64_t zero_end;  /* bytes from the start of the file written with data or zeros */
+    /* Where the last read stopped: the batch at hint_pos starts at hint_offset (read.c), so a
+     * consumer following the log starts there instead of at the last index entry. */
+    int64_t hint_pos, hint_offset;
     bool idx_dirty;    /* index files written since open: sync them at clean close */
 
     int64_t bytes_since_index;

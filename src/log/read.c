@@ -1,6 +1,7 @@
 /* Reading the partition log: fetch reads, timestamp lookups and header scans. Loop thread.
- * Every read starts from the sparse offset index (segment.c) and walks batch headers with pread;
- * the batches themselves are copied with one pread per segment. */
+ * Every read starts from the sparse offset index (segment.c), or from where the last read of the
+ * segment stopped when that is closer, and walks batch headers with pread; the batches
+ * themselves are copied with one pread per segment. */
 #include "log/log_int.h"
 #include "util/err.h"
 #include "util/fileio.h"
@@ -27,7 +28,10 @@ static int find_batch(log_partition_t *p, log_segment_t *s, int64_t offset, int6
     int rc = log__segment_index_load(s, p->cfg.index_interval_bytes);
     if (rc < 0)
         return rc;
-    for (int64_t at = log__segment_lookup(s, offset); at < s->size; at += h->total_len) {
+    int64_t at = log__segment_lookup(s, offset);
+    if (s->hint_offset <= offset && s->hint_pos > at && s->hint_pos < s->size)
+        at = s->hint_pos;
+    for (; at < s->size; at += h->total_len) {
         if ((rc = log__segment_read_hdr(s, at, hdr, h)) < 0)
             return rc;
         if (h->base_offset + h->last_offset_delta >= offset) {
@@ -80,12 +84,18 @@ ssize_t log_partition_read(log_partition_t *p, int64_t offset, int64_t max_offse
         if (n < 0)
             return n;
         size_t keep = 0;
+        int64_t next = -1;
         while (keep + LOG_BATCH_HEADER_LEN <= (size_t)n) {
             log_hdr_t bh;
             if (log__hdr_parse(dst + keep, &bh) < 0 || bh.base_offset >= max_offset ||
                 (size_t)bh.total_len > (size_t)n - keep)
                 break;
             keep += (size_t)bh.total_len;
+            next = bh.base_offset + bh.last_offset_delta + 1;
+        }
+        if (keep > 0) {
+            s->hint_pos = pos + (int64_t)keep;
+            s->hint_offset = next;
         }
         out->len += keep;
         copied += keep;

@@ -468,6 +468,63 @@ static void test_open_after_clean_close_reads_no_segment_data(void **state)
     bb_dir_remove(&d);
 }
 
+static int pread_calls;
+static ssize_t counting_pread_calls(int fd, void *buf, size_t n, off_t off)
+{
+    pread_calls++;
+    return hd_fileio_default.pread(fd, buf, n, off);
+}
+
+/* A consumer following the log starts where its last read stopped, not at the last index entry:
+ * with no index entries at all, reading the next batch must not walk the segment from its start
+ * (which made fetches at the tail take milliseconds with a large log.index.interval.bytes). */
+static void test_read_after_read_starts_where_the_last_one_stopped(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.index_interval_bytes = 1000000000;
+    log_partition_t *p = open_part(&d, &cfg);
+    int64_t now = (int64_t)time(NULL) * 1000;
+    for (int i = 0; i < 200; i++)
+        append_one(p, 1, now, 100);
+    hd_buf_t out;
+    hd_buf_init(&out);
+    int64_t off = 0;
+    int reads = 0;
+    while (off < 200) {
+        hd_buf_reset(&out);
+        pread_calls = 0;
+        hd_io.pread = counting_pread_calls;
+        ssize_t n = log_partition_read(p, off, 200, 10 * 170, &out);
+        hd_io = hd_fileio_default;
+        assert_true(n > 0);
+        assert_int_equal(bb_get_i64(out.p), off); /* exactly the wanted batch first */
+        if (off > 0)
+            assert_true(pread_calls <= 2); /* its header, then the batches */
+        /* Continue from the end of what was returned. */
+        size_t at = 0;
+        int64_t last = -1;
+        while (at < (size_t)n) {
+            last = bb_get_i64(out.p + at);
+            at += 12 + (size_t)bb_get_i32(out.p + at + 8);
+        }
+        assert_int_equal(at, (size_t)n);
+        off = last + 1;
+        reads++;
+    }
+    assert_true(reads >= 10);
+    /* A reader behind the hint still finds its batch, through the index. */
+    hd_buf_reset(&out);
+    assert_true(log_partition_read(p, 5, 200, 1, &out) > 0);
+    assert_int_equal(bb_get_i64(out.p), 5);
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
 static void test_preallocated_segment_is_trimmed_on_clean_close(void **state)
 {
     (void)state;
@@ -752,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_reopen_after_clean_close_keeps_batches_and_end_offset),
         cmocka_unit_test(test_open_after_clean_close_reads_no_segment_data),
         cmocka_unit_test(test_preallocated_segment_is_trimmed_on_clean_close),
+        cmocka_unit_test(test_read_after_read_starts_where_the_last_one_stopped),
         cmocka_unit_test(test_light_rate_writes_zeros_ahead_of_the_data),
         cmocka_unit_test(test_heavy_rate_leaves_preallocation_unwritten),
         cmocka_unit_test(test_short_write_then_enospc_on_append_leaves_log_consistent),
