@@ -843,6 +843,29 @@ fail:
     return rc;
 }
 
+/* Closes every open log with one syncfs rather than syncs per file (seconds with 1,000 active
+ * partitions); the partitions are freed afterwards without logs. */
+static void close_logs(broker_t *b)
+{
+    size_t n = 0, cap = 16;
+    log_partition_t **v = hd_malloc(cap * sizeof *v);
+    for (int i = 0; i <= b->ntopics; i++) {
+        broker_topic_t *t = i < b->ntopics ? b->topics[i] : NULL;
+        int32_t np = t ? t->nparts : 1;
+        for (int32_t k = 0; k < np; k++) {
+            broker_partition_t *p = t ? t->parts[k] : b->offsets_part;
+            if (!p || !p->log)
+                continue;
+            if (n == cap)
+                v = hd_realloc(v, (cap *= 2) * sizeof *v);
+            v[n++] = p->log;
+            p->log = NULL;
+        }
+    }
+    log_partition_close_many(v, n);
+    free(v);
+}
+
 void broker_close(broker_t *b)
 {
     if (!b)
@@ -856,6 +879,7 @@ void broker_close(broker_t *b)
     /* The flusher's final round syncs everything; closing the logs then marks them clean. */
     if (b->flusher)
         log_flusher_stop(b->flusher);
+    close_logs(b);
     for (int i = 0; i < b->ntopics; i++)
         topic_free(b->topics[i], false);
     broker__offsets_close(b);

@@ -26,6 +26,7 @@ struct log_flusher {
     /* The flusher thread's own per-round scratch for the syncfs path (sized to `work`). */
     log__sync_ticket_t *tickets;
     bool *needed;
+    bool *synced;
     size_t tickets_cap;
     void (*notify)(void *ctx);
     void *ctx;
@@ -61,18 +62,20 @@ static void *flusher_main(void *arg)
                 f->tickets_cap = n;
                 f->tickets = hd_realloc(f->tickets, n * sizeof *f->tickets);
                 f->needed = hd_realloc(f->needed, n * sizeof *f->needed);
+                f->synced = hd_realloc(f->synced, n * sizeof *f->synced);
             }
             for (size_t i = 0; i < n; i++) {
                 atomic_store(&work[i]->flush_queued, false);
                 f->needed[i] = log__partition_sync_begin(work[i], &f->tickets[i]);
             }
-            bool ok = log__partition_syncfs(work[0]) == 0;
+            /* One syncfs per filesystem, in case partitions live on more than one. */
+            log__partitions_syncfs(work, f->needed, f->synced, n);
             for (size_t i = 0; i < n; i++) {
                 log_partition_t *p = work[i];
                 if (f->needed[i]) {
                     int64_t before = log_partition_durable_offset(p);
-                    log__partition_sync_end(p, &f->tickets[i], ok);
-                    if (!ok)
+                    log__partition_sync_end(p, &f->tickets[i], f->synced[i]);
+                    if (!f->synced[i])
                         log_partition_sync(p);
                     if (log_partition_durable_offset(p) > before)
                         advanced = true;
@@ -147,5 +150,6 @@ void log_flusher_stop(log_flusher_t *f)
     free(f->work);
     free(f->tickets);
     free(f->needed);
+    free(f->synced);
     free(f);
 }

@@ -41,6 +41,10 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
 /* Clean close: trims preallocation, syncs, writes the clean-shutdown marker, drops the
  * creator's ref. NULL ok. close_dirty skips all of that (tests use it to simulate a crash). */
 void log_partition_close(log_partition_t *p);
+/* log_partition_close() of v[0..n) (NULL entries skipped) with one syncfs per filesystem instead
+ * of fdatasyncs per file: a shutdown with many partitions takes one sync. Any partition whose
+ * syncfs or preparation failed is closed on its own, as log_partition_close() does. */
+void log_partition_close_many(log_partition_t **v, size_t n);
 void log_partition_close_dirty(log_partition_t *p);
 /* Removes the partition's files and directory (after close). */
 int log_partition_destroy_dir(const char *dir);

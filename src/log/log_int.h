@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Field offsets inside the RecordBatch v2 header (see batch.c). */
 enum {
@@ -102,7 +103,7 @@ typedef struct log_segment {
     /* Where the last read stopped: the batch at hint_pos starts at hint_offset (read.c), so a
      * consumer following the log starts there instead of at the last index entry. */
     int64_t hint_pos, hint_offset;
-    bool idx_dirty;    /* index files written since open: sync them at clean close */
+    bool idx_dirty; /* index files written since open: sync them at clean close */
 
     int64_t bytes_since_index;
     /* In-memory copy of the indexes, loaded lazily (idx_loaded); appends go to file and memory. */
@@ -146,6 +147,9 @@ void log__partition_sync_end(log_partition_t *p, const log__sync_ticket_t *t, bo
 /* syncfs(2) of the filesystem holding p's active segment: 0 or -errno. Since Linux 5.8 it also
  * reports write-back errors of any file on that filesystem. */
 int log__partition_syncfs(log_partition_t *p);
+/* Calls log__partition_syncfs() once per filesystem among the n partitions v[i] with want[i],
+ * and sets ok[i] to whether the one covering v[i] succeeded. */
+void log__partitions_syncfs(log_partition_t *const *v, const bool *want, bool *ok, size_t n);
 
 /* segment.c */
 log_segment_t *log__segment_new(const char *dir, int64_t base_offset);
@@ -194,6 +198,7 @@ void log__segment_unlink(log_segment_t *s);
 struct log_partition {
     atomic_int refs;
     char *dir;
+    dev_t dev; /* the filesystem holding dir: one syncfs covers the partitions that share it */
     log_config_t cfg;
 
     /* The segment array is changed only by the loop thread and only under `lock`, so the loop

@@ -282,6 +282,8 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
     pthread_mutex_init(&p->lock, NULL);
     p->dir = hd_strdup(dir);
     p->cfg = *cfg;
+    struct stat dst;
+    p->dev = stat(dir, &dst) == 0 ? dst.st_dev : 0;
     int64_t *bases = NULL, *fsize = NULL;
     size_t nb = 0;
     bool dirty_scan = false;
@@ -417,10 +419,10 @@ static int sync_indexes(log_partition_t *p)
     return 0;
 }
 
-void log_partition_close(log_partition_t *p)
+/* The writes of a clean close: the active segment's preallocation trimmed, its time index
+ * finished. Nothing synced yet. */
+static int close_prepare(log_partition_t *p)
 {
-    if (!p)
-        return;
     log_segment_t *act = p->segs[p->nsegs - 1];
     int rc = 0;
     if (act->file_longer && (rc = hd_io.ftruncate(act->log_fd, (off_t)act->size)) == 0) {
@@ -429,6 +431,15 @@ void log_partition_close(log_partition_t *p)
     }
     if (rc == 0)
         rc = log__segment_tidx_finalize(act);
+    return rc;
+}
+
+void log_partition_close(log_partition_t *p)
+{
+    if (!p)
+        return;
+    log_segment_t *act = p->segs[p->nsegs - 1];
+    int rc = close_prepare(p);
     if (rc == 0)
         rc = sync_indexes(p);
     if (rc == 0)
@@ -440,6 +451,36 @@ void log_partition_close(log_partition_t *p)
     if (rc < 0)
         say_error("partition %s: unclean close: %s", p->dir, hd_strerror(rc));
     log_partition_unref(p);
+}
+
+void log_partition_close_many(log_partition_t **v, size_t n)
+{
+    bool *want = hd_calloc(n ? n : 1, sizeof *want), *ok = hd_calloc(n ? n : 1, sizeof *ok);
+    for (size_t i = 0; i < n; i++)
+        want[i] = v[i] && close_prepare(v[i]) == 0;
+    log__partitions_syncfs(v, want, ok, n);
+    for (size_t i = 0; i < n; i++) {
+        log_partition_t *p = v[i];
+        if (!p)
+            continue;
+        log__sync_ticket_t t;
+        if (ok[i]) {
+            /* The syncfs covered every file of p: data, indexes, the trim, directory entries. */
+            if (log__partition_sync_begin(p, &t))
+                log__partition_sync_end(p, &t, true);
+            for (size_t k = 0; k < p->nsegs; k++)
+                p->segs[k]->idx_dirty = false;
+        }
+        pthread_mutex_lock(&p->lock);
+        bool clean = ok[i] && !p->sync_err && atomic_load(&p->durable) == p->leo;
+        pthread_mutex_unlock(&p->lock);
+        if (clean && marker_write(p) == 0)
+            log_partition_unref(p);
+        else
+            log_partition_close(p); /* each file on its own, which also reports the error */
+    }
+    free(want);
+    free(ok);
 }
 
 void log_partition_close_dirty(log_partition_t *p) { log_partition_unref(p); }
@@ -689,6 +730,20 @@ int log__partition_syncfs(log_partition_t *p)
     int rc = syncfs(s->log_fd) < 0 ? -errno : 0;
     log__segment_unref(s);
     return rc;
+}
+
+void log__partitions_syncfs(log_partition_t *const *v, const bool *want, bool *ok, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ok[i] = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!want[i])
+            continue;
+        size_t j = 0; /* an earlier partition on the same filesystem already synced it */
+        while (j < i && !(want[j] && v[j]->dev == v[i]->dev))
+            j++;
+        ok[i] = j < i ? ok[j] : log__partition_syncfs(v[i]) == 0;
+    }
 }
 
 bool log__partition_sync_begin(log_partition_t *p, log__sync_ticket_t *t)

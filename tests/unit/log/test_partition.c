@@ -468,6 +468,53 @@ static void test_open_after_clean_close_reads_no_segment_data(void **state)
     bb_dir_remove(&d);
 }
 
+/* Closing many partitions at once (one syncfs) leaves each one exactly as a close of its own:
+ * preallocation trimmed, clean marker written, so the reopen reads no segment data. */
+static void test_close_many_marks_every_partition_clean(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.preallocate = true;
+    enum { N = 3 };
+    char dirs[N][160];
+    log_partition_t *v[N + 1];
+    int64_t sizes[N];
+    int64_t now = (int64_t)time(NULL) * 1000;
+    for (int i = 0; i < N; i++) {
+        snprintf(dirs[i], sizeof dirs[i], "%s/p%d", d.root, i);
+        assert_int_equal(log_partition_open(dirs[i], &cfg, &v[i]), 0);
+        for (int k = 0; k <= 10 * i; k++)
+            append_one(v[i], 2, now, 300);
+        sizes[i] = log_partition_size_bytes(v[i]);
+    }
+    v[N] = NULL; /* skipped */
+    log_partition_close_many(v, N + 1);
+    for (int i = 0; i < N; i++) {
+        char path[200];
+        snprintf(path, sizeof path, "%s/%020d.log", dirs[i], 0);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_size, sizes[i]); /* trimmed to the data */
+        pread_bytes = 0;
+        hd_io.pread = counting_pread;
+        log_partition_t *p = NULL;
+        assert_int_equal(log_partition_open(dirs[i], &cfg, &p), 0);
+        hd_io = hd_fileio_default;
+        assert_true(pread_bytes < 128); /* the marker only, no scan */
+        assert_int_equal(log_partition_end_offset(p), 2 * (10 * i + 1));
+        hd_buf_t out;
+        hd_buf_init(&out);
+        assert_int_equal(log_partition_read(p, 0, 1000, SIZE_MAX, &out), sizes[i]);
+        hd_buf_deinit(&out);
+        log_partition_close(p);
+    }
+    log_partition_close_many(v, 0);
+    bb_dir_remove(&d);
+}
+
 static int pread_calls;
 static ssize_t counting_pread_calls(int fd, void *buf, size_t n, off_t off)
 {
@@ -810,6 +857,7 @@ int main(void)
         cmocka_unit_test(test_open_after_clean_close_reads_no_segment_data),
         cmocka_unit_test(test_preallocated_segment_is_trimmed_on_clean_close),
         cmocka_unit_test(test_read_after_read_starts_where_the_last_one_stopped),
+        cmocka_unit_test(test_close_many_marks_every_partition_clean),
         cmocka_unit_test(test_light_rate_writes_zeros_ahead_of_the_data),
         cmocka_unit_test(test_heavy_rate_leaves_preallocation_unwritten),
         cmocka_unit_test(test_short_write_then_enospc_on_append_leaves_log_consistent),
