@@ -23,7 +23,9 @@ typedef struct log_config {
     int64_t retention_ms;         /* log.retention.ms, -1 = keep forever */
     int64_t retention_bytes;      /* log.retention.bytes, -1 = unlimited */
     int32_t index_interval_bytes; /* log.index.interval.bytes, default 4096 */
-    bool preallocate; /* preallocate segment space ahead of the writes (LOG_PREALLOC_*) */
+    bool preallocate;      /* preallocate segment space ahead of the writes (LOG_PREALLOC_*) */
+    int64_t zero_max_rate; /* bytes/s appended above which nothing is zeroed ahead of the data
+                              (LOG_ZERO_*); default 32 MiB/s */
 } log_config_t;
 
 void log_config_defaults(log_config_t *cfg);

@@ -58,6 +58,7 @@ void log_config_defaults(log_config_t *cfg)
     cfg->retention_bytes = -1;
     cfg->index_interval_bytes = 4096;
     cfg->preallocate = false;
+    cfg->zero_max_rate = LOG_ZERO_MAX_RATE;
 }
 
 static char *join(const char *dir, const char *name)
@@ -597,7 +598,7 @@ static void zero_ahead(log_partition_t *p, log_segment_t *s, int64_t end)
     int64_t data_pages_end = (end + LOG_PAGE - 1) & page_mask;
     if (s->zero_end < data_pages_end)
         s->zero_end = data_pages_end;
-    if (!s->file_longer || p->rate_prev_bytes > LOG_ZERO_MAX_RATE)
+    if (!s->file_longer || p->rate_prev_bytes > p->cfg.zero_max_rate)
         return;
     int64_t ahead = p->rate_prev_bytes / 4;
     if (ahead > LOG_ZERO_AHEAD_MAX)
