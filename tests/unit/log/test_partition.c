@@ -515,6 +515,52 @@ static void test_close_many_marks_every_partition_clean(void **state)
     bb_dir_remove(&d);
 }
 
+static int failing_ftruncate(int fd, off_t len)
+{
+    (void)fd;
+    (void)len;
+    return -EIO;
+}
+
+/* A partition whose close cannot be prepared (the trim fails) is closed on its own and left
+ * without a marker, so its next open scans it; the others still close cleanly. */
+static void test_close_many_leaves_a_failed_partition_unclean(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg, plain;
+    log_config_defaults(&cfg);
+    cfg.preallocate = true; /* has a tail to trim */
+    log_config_defaults(&plain);
+    char dirs[2][160];
+    log_partition_t *v[2];
+    int64_t now = (int64_t)time(NULL) * 1000;
+    for (int i = 0; i < 2; i++) {
+        snprintf(dirs[i], sizeof dirs[i], "%s/p%d", d.root, i);
+        assert_int_equal(log_partition_open(dirs[i], i == 0 ? &cfg : &plain, &v[i]), 0);
+        for (int k = 0; k < 5; k++)
+            append_one(v[i], 1, now, 200);
+    }
+    hd_io.ftruncate = failing_ftruncate;
+    log_partition_close_many(v, 2);
+    hd_io = hd_fileio_default;
+    for (int i = 0; i < 2; i++) {
+        pread_bytes = 0;
+        hd_io.pread = counting_pread;
+        log_partition_t *p = NULL;
+        assert_int_equal(log_partition_open(dirs[i], &plain, &p), 0);
+        hd_io = hd_fileio_default;
+        if (i == 0)
+            assert_true(pread_bytes > 5 * 200); /* no marker: every batch scanned */
+        else
+            assert_true(pread_bytes < 128); /* the marker only */
+        assert_int_equal(log_partition_end_offset(p), 5);
+        log_partition_close(p);
+    }
+    bb_dir_remove(&d);
+}
+
 static int pread_calls;
 static ssize_t counting_pread_calls(int fd, void *buf, size_t n, off_t off)
 {
@@ -859,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_preallocated_segment_is_trimmed_on_clean_close),
         cmocka_unit_test(test_read_after_read_starts_where_the_last_one_stopped),
         cmocka_unit_test(test_close_many_marks_every_partition_clean),
+        cmocka_unit_test(test_close_many_leaves_a_failed_partition_unclean),
         cmocka_unit_test(test_light_rate_writes_zeros_ahead_of_the_data),
         cmocka_unit_test(test_heavy_rate_leaves_preallocation_unwritten),
         cmocka_unit_test(test_short_write_then_enospc_on_append_leaves_log_consistent),
