@@ -591,6 +591,7 @@ int broker_topic_delete(broker_t *b, const char *name)
         hd_io_fsync_dir(b->topics_dir);
         b->topics[i] = b->topics[--b->ntopics];
         topic_free(t, true);
+        broker__offsets_drop_topic(b, name);
         say_info("topic %s: deleted", name);
         return 0;
     }

@@ -154,5 +154,8 @@ void broker__offsets_tick(broker_t *b);
 int broker__offsets_apply(broker_t *b, hd_slice_t batch);
 /* Appends a group tombstone and forgets the group's offsets (the caller frees the group). */
 int broker__offsets_delete_group(broker_t *b, broker_group_t *g, int64_t *durable_at);
+/* Deletes every group's committed offsets of `topic` (which was just deleted), as tombstones in
+ * the offsets log, so a topic created later under the same name starts without them. */
+void broker__offsets_drop_topic(broker_t *b, const char *topic);
 
 #endif

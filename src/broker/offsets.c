@@ -379,6 +379,42 @@ int16_t broker_offsets_delete(broker_t *b, const char *group_id, const char *top
     return BROKER_GERR_NONE;
 }
 
+void broker__offsets_drop_topic(broker_t *b, const char *topic)
+{
+    if (!b->offsets_part)
+        return;
+    int64_t now = hd_wall_ms(), end;
+    hd_buf_t k;
+    hd_buf_init(&k);
+    /* Backwards: a group left empty is removed from b->groups, which shifts the later ones. */
+    for (int gi = b->ngroups; gi-- > 0;) {
+        broker_group_t *g = b->groups[gi];
+        broker__offset_t **all = sorted_offsets(g);
+        int32_t *parts = hd_malloc(sizeof *parts * (size_t)(g->noffsets ? g->noffsets : 1));
+        int n = 0;
+        for (int i = 0; i < g->noffsets; i++)
+            if (!strcmp(all[i]->topic, topic))
+                parts[n++] = all[i]->partition;
+        free(all);
+        batch_t bt;
+        for (int i = 0, first = 0; i < n; i++) {
+            if (i == first)
+                batch_begin(&bt, &b->obatch, now);
+            key_offset(&k, g->id, topic, parts[i]);
+            batch_add(&bt, &k, NULL);
+            if (b->obatch.len < BATCH_SOFT_MAX && i != n - 1)
+                continue;
+            if (append_batch(b, &bt, &end) < 0)
+                break; /* the offsets stay, as the log says */
+            for (; first <= i; first++)
+                table_del(g, topic, parts[first]);
+        }
+        free(parts);
+        broker__group_maybe_drop(b, g);
+    }
+    hd_buf_deinit(&k);
+}
+
 int broker__offsets_delete_group(broker_t *b, broker_group_t *g, int64_t *durable_at)
 {
     hd_buf_t k;

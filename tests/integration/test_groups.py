@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 import kafkaraw as kr
-from clients import create_topic, make_producer, produce_all
+from clients import admin, create_topic, make_producer, produce_all
 from conftest import HERALD_BIN, wait_until
 
 HERE = Path(__file__).resolve().parent
@@ -514,6 +514,29 @@ def test_hostile_group_requests_get_errors_not_crashes(broker):
     assert answered >= nstructured
     assert broker.running()
     roundtrip(broker.addr)
+
+
+def test_deleting_a_topic_deletes_its_committed_offsets(broker):
+    # Offsets committed for a topic go with it: a topic created again under the same name must
+    # not resume consumers from positions in a log that no longer exists.
+    create_topic(broker.addr, "gone", 2)
+    create_topic(broker.addr, "stays", 1)
+    c = group_consumer(broker.addr, "td")
+    c.commit(offsets=[TopicPartition("gone", 0, 5), TopicPartition("gone", 1, 6),
+                      TopicPartition("stays", 0, 7)], asynchronous=False)
+    a = admin(broker.addr)
+    a.delete_topics(["gone"], request_timeout=15)["gone"].result(15)
+    create_topic(broker.addr, "gone", 2)
+    tps = c.committed([TopicPartition("gone", 0), TopicPartition("gone", 1),
+                       TopicPartition("stays", 0)], timeout=10)
+    assert [(t.topic, t.partition, t.offset) for t in tps] == \
+        [("gone", 0, -1001), ("gone", 1, -1001), ("stays", 0, 7)]
+    c.close()
+    broker.restart()
+    c = group_consumer(broker.addr, "td")
+    tps = c.committed([TopicPartition("gone", 0), TopicPartition("stays", 0)], timeout=10)
+    assert [(t.topic, t.offset) for t in tps] == [("gone", -1001), ("stays", 7)]
+    c.close()
 
 
 def test_offset_delete_and_list_groups_state_filter(broker):

@@ -451,6 +451,40 @@ static void test_delete_group_and_offset_survive_reopen(void **state)
     assert_false(broker_offsets_get(f->b, "kept", "orders", 1, &o));
 }
 
+static void check_orders_offsets_gone(fixture_t *f)
+{
+    broker_offset_t o;
+    assert_false(broker_offsets_get(f->b, "both", "orders", 1, &o));
+    assert_true(broker_offsets_get(f->b, "both", "audit", 1, &o));
+    assert_int_equal(o.offset, 42);
+    assert_string_equal(o.metadata, "m");
+    assert_null(broker_group_find(f->b, "only-orders")); /* nothing left: the group goes too */
+    assert_int_equal(broker_group_count(f->b), 1);
+}
+
+static void test_deleting_a_topic_deletes_its_committed_offsets(void **state)
+{
+    fixture_t *f = *state;
+    const char *why = "";
+    broker_topic_t *t;
+    assert_int_equal(broker_topic_create(f->b, "audit", 2, NULL, 0, false, &t, &why), 0);
+    commit_durably(f, "only-orders", 0, 5, "");
+    commit_durably(f, "only-orders", 3, 8, "");
+    commit_durably(f, "both", 1, 6, "");
+    broker_offset_commit_t c = {"audit", 1, 42, 3, "m"};
+    int64_t at;
+    assert_int_equal(broker_offsets_commit(f->b, "both", &c, 1, &at), 0);
+    assert_int_equal(broker_topic_delete(f->b, "orders"), 0);
+    check_orders_offsets_gone(f);
+    reopen(f); /* the deletions are in the offsets log */
+    check_orders_offsets_gone(f);
+    /* A topic created again under the name starts without the old offsets. */
+    assert_int_equal(broker_topic_create(f->b, "orders", 6, NULL, 0, false, &t, &why), 0);
+    broker_offset_t o;
+    assert_false(broker_offsets_get(f->b, "both", "orders", 1, &o));
+    assert_false(broker_offsets_get(f->b, "only-orders", "orders", 0, &o));
+}
+
 static void test_delete_of_a_live_group_is_refused(void **state)
 {
     fixture_t *f = *state;
@@ -543,6 +577,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_answers_may_reenter_the_coordinator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commits_survive_reopen_with_metadata, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleting_a_topic_deletes_its_committed_offsets, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_delete_group_and_offset_survive_reopen, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_delete_of_a_live_group_is_refused, setup, teardown),
