@@ -93,6 +93,7 @@ struct broker_group {
     broker__offset_t **obuckets;
     uint32_t nobuckets;
     int noffsets;
+    int64_t empty_since_ms; /* wall clock: when the group was created or last became Empty */
 };
 
 struct broker {
@@ -112,6 +113,8 @@ struct broker {
     broker_group_t **groups;
     int ngroups, cap_groups;
     int64_t (*now_ms)(void);
+    int64_t (*wall_ms)(void); /* commit times and offset expiry; hd_wall_ms unless a test's */
+    int64_t next_expiry_ms;   /* wall clock: when offsets.c next looks for expired offsets */
     broker__completion_t *cq_head, *cq_tail;
     bool cq_firing;
     broker_topic_t *offsets_topic; /* internal, not listed among the topics */
@@ -146,6 +149,8 @@ void broker__groups_free(broker_t *b);
 int64_t broker__now(broker_t *b);
 
 /* offsets.c */
+/* The wall clock of commit times and offset expiry (b->wall_ms, else hd_wall_ms). */
+int64_t broker__wall(broker_t *b);
 int broker__offsets_open(broker_t *b);
 void broker__offsets_close(broker_t *b);
 void broker__offsets_free_group(broker_group_t *g);

@@ -77,6 +77,10 @@ int64_t broker__now(broker_t *b) { return b->now_ms ? b->now_ms() : hd_mono_ms()
 
 void broker_group_set_clock(broker_t *b, int64_t (*now_ms)(void)) { b->now_ms = now_ms; }
 
+int64_t broker__wall(broker_t *b) { return b->wall_ms ? b->wall_ms() : hd_wall_ms(); }
+
+void broker_offsets_set_wall_clock(broker_t *b, int64_t (*wall_ms)(void)) { b->wall_ms = wall_ms; }
+
 static char *dup_or_null(const char *s) { return s ? hd_strdup(s) : NULL; }
 
 static uint8_t *dup_bytes(hd_slice_t s)
@@ -400,6 +404,7 @@ broker_group_t *broker__group_get(broker_t *b, const char *id, bool create)
     broker_group_t *g = hd_calloc(1, sizeof *g);
     g->id = hd_strdup(id);
     g->state = BROKER__EMPTY;
+    g->empty_since_ms = broker__wall(b);
     if (b->ngroups == b->cap_groups) {
         b->cap_groups = b->cap_groups ? b->cap_groups * 2 : 16;
         b->groups = hd_realloc(b->groups, (size_t)b->cap_groups * sizeof *b->groups);
@@ -574,6 +579,7 @@ static void complete_join(broker_t *b, broker_group_t *g)
     g->protocol = NULL;
     if (!g->nmembers) {
         g->state = BROKER__EMPTY;
+        g->empty_since_ms = broker__wall(b);
         free(g->leader);
         g->leader = NULL;
         say_info("group %s: empty at generation %d", g->id, g->generation);

@@ -200,6 +200,8 @@ int16_t broker_group_delete(broker_t *b, const char *group_id, int64_t *durable_
 
 /* Overrides the coordinator's monotonic clock (tests). NULL restores hd_mono_ms. */
 void broker_group_set_clock(broker_t *b, int64_t (*now_ms)(void));
+/* For tests: the wall clock of commit times and offsets.retention.minutes (hd_wall_ms). */
+void broker_offsets_set_wall_clock(broker_t *b, int64_t (*wall_ms)(void));
 /* Rewrites the offsets log as one snapshot if it grew past offsets.topic.segment.bytes and
  * holds mostly superseded commits. Called from broker_group_tick(); exposed for tests. */
 int broker_offsets_compact(broker_t *b, bool force);

@@ -42,6 +42,8 @@ enum { REC_OFFSET = 0, REC_GROUP_DELETE = 1, REC_SNAPSHOT = 2 };
  * becomes several batches well below the segment size. */
 #define BATCH_SOFT_MAX (1 << 20)
 #define REPLAY_READ_BYTES (8 << 20)
+/* How often expired offsets are looked for (offsets.retention.minutes). */
+#define EXPIRY_CHECK_MS 60000
 
 /* ---- the in-memory table ---- */
 
@@ -252,7 +254,7 @@ static int append_batch(broker_t *b, batch_t *bt, int64_t *end)
 int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset_commit_t *c, int n,
                           int64_t *durable_at)
 {
-    int64_t now = hd_wall_ms();
+    int64_t now = broker__wall(b);
     int64_t end = broker_partition_end(b->offsets_part);
     if (n <= 0) {
         *durable_at = end;
@@ -367,7 +369,7 @@ int16_t broker_offsets_delete(broker_t *b, const char *group_id, const char *top
     hd_buf_t k;
     hd_buf_init(&k);
     batch_t bt;
-    batch_begin(&bt, &b->obatch, hd_wall_ms());
+    batch_begin(&bt, &b->obatch, broker__wall(b));
     key_offset(&k, group_id, topic, partition);
     batch_add(&bt, &k, NULL);
     int rc = append_batch(b, &bt, durable_at);
@@ -379,40 +381,68 @@ int16_t broker_offsets_delete(broker_t *b, const char *group_id, const char *top
     return BROKER_GERR_NONE;
 }
 
-void broker__offsets_drop_topic(broker_t *b, const char *topic)
+typedef bool (*offset_pred)(const broker_group_t *g, const broker__offset_t *o, const void *ctx);
+
+/* Deletes, in every group, the offsets `pred` selects: tombstones in the offsets log (a batch per
+ * group, split at BATCH_SOFT_MAX like commits), then the table entries once their batch is in
+ * the log. A group left with nothing is dropped. */
+static void delete_offsets_where(broker_t *b, offset_pred pred, const void *ctx)
 {
-    if (!b->offsets_part)
-        return;
-    int64_t now = hd_wall_ms(), end;
+    int64_t now = broker__wall(b), end;
     hd_buf_t k;
     hd_buf_init(&k);
     /* Backwards: a group left empty is removed from b->groups, which shifts the later ones. */
     for (int gi = b->ngroups; gi-- > 0;) {
         broker_group_t *g = b->groups[gi];
         broker__offset_t **all = sorted_offsets(g);
-        int32_t *parts = hd_malloc(sizeof *parts * (size_t)(g->noffsets ? g->noffsets : 1));
         int n = 0;
         for (int i = 0; i < g->noffsets; i++)
-            if (!strcmp(all[i]->topic, topic))
-                parts[n++] = all[i]->partition;
-        free(all);
+            if (pred(g, all[i], ctx))
+                all[n++] = all[i];
         batch_t bt;
         for (int i = 0, first = 0; i < n; i++) {
             if (i == first)
                 batch_begin(&bt, &b->obatch, now);
-            key_offset(&k, g->id, topic, parts[i]);
+            key_offset(&k, g->id, all[i]->topic, all[i]->partition);
             batch_add(&bt, &k, NULL);
             if (b->obatch.len < BATCH_SOFT_MAX && i != n - 1)
                 continue;
             if (append_batch(b, &bt, &end) < 0)
-                break; /* the offsets stay, as the log says */
-            for (; first <= i; first++)
-                table_del(g, topic, parts[first]);
+                break;                  /* the offsets stay, as the log says */
+            for (; first <= i; first++) /* each entry's own topic string, freed with it */
+                table_del(g, all[first]->topic, all[first]->partition);
         }
-        free(parts);
+        free(all);
         broker__group_maybe_drop(b, g);
     }
     hd_buf_deinit(&k);
+}
+
+static bool of_topic(const broker_group_t *g, const broker__offset_t *o, const void *topic)
+{
+    (void)g;
+    return !strcmp(o->topic, topic);
+}
+
+void broker__offsets_drop_topic(broker_t *b, const char *topic)
+{
+    if (b->offsets_part)
+        delete_offsets_where(b, of_topic, topic);
+}
+
+typedef struct expiry {
+    int64_t now, retention_ms;
+} expiry_t;
+
+/* KIP-211: offsets of a group with members never expire; in an empty group each one expires
+ * retention after the later of its commit and the moment the group became empty. */
+static bool expired(const broker_group_t *g, const broker__offset_t *o, const void *ctx)
+{
+    const expiry_t *e = ctx;
+    if (g->state != BROKER__EMPTY || g->nmembers || g->npending)
+        return false;
+    int64_t from = o->commit_ms > g->empty_since_ms ? o->commit_ms : g->empty_since_ms;
+    return e->now - from >= e->retention_ms;
 }
 
 int broker__offsets_delete_group(broker_t *b, broker_group_t *g, int64_t *durable_at)
@@ -422,7 +452,7 @@ int broker__offsets_delete_group(broker_t *b, broker_group_t *g, int64_t *durabl
     hd_buf_put_i16be(&k, REC_GROUP_DELETE);
     put_str(&k, g->id);
     batch_t bt;
-    batch_begin(&bt, &b->obatch, hd_wall_ms());
+    batch_begin(&bt, &b->obatch, broker__wall(b));
     batch_add(&bt, &k, NULL);
     int rc = append_batch(b, &bt, durable_at);
     hd_buf_deinit(&k);
@@ -642,7 +672,7 @@ int broker_offsets_compact(broker_t *b, bool force)
     hd_buf_init(&k);
     hd_buf_init(&v);
     batch_t bt;
-    batch_begin(&bt, &b->obatch, hd_wall_ms());
+    batch_begin(&bt, &b->obatch, broker__wall(b));
     hd_buf_put_i16be(&k, REC_SNAPSHOT);
     batch_add(&bt, &k, NULL);
     for (int i = 0; i < b->ngroups; i++) {
@@ -676,6 +706,12 @@ void broker__offsets_tick(broker_t *b)
 {
     if (!b->offsets_part)
         return;
+    int64_t now = broker__wall(b);
+    if (now >= b->next_expiry_ms) {
+        b->next_expiry_ms = now + EXPIRY_CHECK_MS;
+        expiry_t e = {now, b->cfg->offsets_retention_minutes * 60000};
+        delete_offsets_where(b, expired, &e);
+    }
     if (b->compact_pending && broker_partition_hwm(b->offsets_part) >= b->compact_end) {
         b->compact_pending = false;
         log_partition_delete_before(b->offsets_part->log, b->compact_base);

@@ -68,6 +68,10 @@
     X(INT, offset_metadata_max_bytes, "offset.metadata.max.bytes", "offset-metadata-max-bytes",    \
       "HERALD_OFFSET_METADATA_MAX_BYTES", 4096, 0, 1048576,                                        \
       "Longest metadata string of a committed offset (OFFSET_METADATA_TOO_LARGE above)")           \
+    X(INT, offsets_retention_minutes, "offsets.retention.minutes", "offsets-retention-minutes",    \
+      "HERALD_OFFSETS_RETENTION_MINUTES", 10080, 1, 52560000,                                      \
+      "Minutes a group without members keeps its committed offsets: each one is deleted this "     \
+      "long after the later of its commit and the moment the group became empty")                  \
     X(INT, offsets_segment_bytes, "offsets.topic.segment.bytes", "offsets-segment-bytes",          \
       "HERALD_OFFSETS_TOPIC_SEGMENT_BYTES", 16777216, 65536, 1073741824,                           \
       "Segment size of the internal committed-offsets log; it is compacted into one snapshot "     \

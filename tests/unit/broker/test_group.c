@@ -19,6 +19,10 @@
 static int64_t fake_now;
 static int64_t clock_fn(void) { return fake_now; }
 
+#define WALL0 1700000000000LL
+static int64_t fake_wall;
+static int64_t wall_fn(void) { return fake_wall; }
+
 typedef struct fixture {
     bb_dir_t dir;
     hd_config_t cfg;
@@ -31,6 +35,7 @@ static void open_broker(fixture_t *f)
 {
     assert_int_equal(broker_open(&f->cfg, noop_notify, NULL, &f->b), 0);
     broker_group_set_clock(f->b, clock_fn);
+    broker_offsets_set_wall_clock(f->b, wall_fn);
 }
 
 static int setup(void **state)
@@ -44,6 +49,7 @@ static int setup(void **state)
     f->cfg.group_initial_rebalance_delay_ms = 100;
     say_level = SAY_ERROR;
     fake_now = 1000000;
+    fake_wall = WALL0;
     open_broker(f);
     const char *why = "";
     broker_topic_t *t;
@@ -485,6 +491,46 @@ static void test_deleting_a_topic_deletes_its_committed_offsets(void **state)
     assert_false(broker_offsets_get(f->b, "only-orders", "orders", 0, &o));
 }
 
+/* offsets.retention.minutes (KIP-211): an empty group's offset goes `retention` after the later
+ * of its commit and the moment the group became empty; a group with members keeps them. */
+static void test_offsets_of_an_empty_group_expire_after_the_retention(void **state)
+{
+    fixture_t *f = *state;
+    f->cfg.offsets_retention_minutes = 10;
+    joined_t a, b;
+    make_stable(f, &a, &b); /* group "g" has members */
+    commit_durably(f, "g", 2, 20, "");
+    commit_durably(f, "old", 0, 5, ""); /* "old" has none: created and empty at WALL0 */
+    fake_wall = WALL0 + 5 * 60000;
+    commit_durably(f, "old", 1, 6, "");
+    broker_group_tick(f->b);
+    broker_offset_t o;
+    assert_true(broker_offsets_get(f->b, "old", "orders", 0, &o));
+    fake_wall = WALL0 + 10 * 60000; /* partition 0's commit is 10 minutes old */
+    broker_group_tick(f->b);
+    assert_false(broker_offsets_get(f->b, "old", "orders", 0, &o));
+    assert_true(broker_offsets_get(f->b, "old", "orders", 1, &o));
+    assert_true(broker_offsets_get(f->b, "g", "orders", 2, &o));
+    fake_wall = WALL0 + 15 * 60000; /* and partition 1's */
+    broker_group_tick(f->b);
+    assert_false(broker_offsets_get(f->b, "old", "orders", 1, &o));
+    assert_null(broker_group_find(f->b, "old"));                 /* nothing left */
+    assert_true(broker_offsets_get(f->b, "g", "orders", 2, &o)); /* members: kept */
+    /* "g" becomes empty now: its offset, committed 15 minutes ago, gets 10 minutes from here. */
+    assert_int_equal(broker_group_leave(f->b, "g", b.member_id, NULL), 0);
+    assert_int_equal(broker_group_leave(f->b, "g", a.member_id, NULL), 0);
+    assert_string_equal(broker_group_state(broker_group_find(f->b, "g")), "Empty");
+    fake_wall = WALL0 + 24 * 60000;
+    broker_group_tick(f->b);
+    assert_true(broker_offsets_get(f->b, "g", "orders", 2, &o));
+    fake_wall = WALL0 + 25 * 60000;
+    broker_group_tick(f->b);
+    assert_false(broker_offsets_get(f->b, "g", "orders", 2, &o));
+    assert_null(broker_group_find(f->b, "g"));
+    reopen(f); /* the expiries are in the offsets log */
+    assert_int_equal(broker_group_count(f->b), 0);
+}
+
 static void test_delete_of_a_live_group_is_refused(void **state)
 {
     fixture_t *f = *state;
@@ -579,6 +625,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commits_survive_reopen_with_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleting_a_topic_deletes_its_committed_offsets, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_offsets_of_an_empty_group_expire_after_the_retention,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_group_and_offset_survive_reopen, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_delete_of_a_live_group_is_refused, setup, teardown),
