@@ -389,12 +389,24 @@ static void partition_free(broker_partition_t *p, bool destroy)
 {
     if (!p)
         return;
+    broker_t *b = p->topic->broker;
     fire_all(p, destroy ? HD_ENOTFOUND : HD_ECLOSED);
     log_partition_close(p->log);
+    p->log = NULL;
     if (destroy)
         log_partition_destroy_dir(p->dir);
     broker__producers_free(p);
     free(p->dir);
+    p->dir = NULL;
+    if (b->firing) {
+        /* A waiter's callback deleted the topic (a DeleteTopics queued behind the request it
+         * answered): broker_on_durable() may still hold p, so it is freed after the firing. */
+        p->dead = true;
+        p->topic = NULL;
+        p->grave_next = b->graveyard;
+        b->graveyard = p;
+        return;
+    }
     free(p);
 }
 
@@ -1073,13 +1085,17 @@ void broker_on_durable(broker_t *b)
 {
     broker_partition_t *list = b->active;
     b->active = NULL;
+    b->firing++;
     while (list) {
         broker_partition_t *p = list;
         list = p->active_next;
         p->active = false;
+        if (p->dead)
+            continue;
         int64_t hwm = broker_partition_hwm(p);
         /* A callback may cancel or add waiters anywhere, so unlink one due waiter at a time and
-         * rescan from the head; re-parked waiters have targets above hwm and are skipped. */
+         * rescan from the head; re-parked waiters have targets above hwm and are skipped. A
+         * callback may even delete the partition (see partition_free). */
         for (;;) {
             broker_waiter_t *w = p->waiters;
             while (w && w->target > hwm)
@@ -1088,10 +1104,18 @@ void broker_on_durable(broker_t *b)
                 break;
             broker_waiter_cancel(w);
             w->cb(w, 0);
+            if (p->dead)
+                break;
         }
-        if (p->waiters)
+        if (!p->dead && p->waiters)
             activate(p);
     }
+    if (--b->firing == 0)
+        while (b->graveyard) {
+            broker_partition_t *p = b->graveyard;
+            b->graveyard = p->grave_next;
+            free(p);
+        }
 }
 
 void broker_run_retention(broker_t *b, int64_t now_ms)

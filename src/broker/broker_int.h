@@ -33,6 +33,10 @@ struct broker_partition {
     broker_waiter_t *waiters; /* doubly linked, unordered */
     broker_partition_t *active_next;
     bool active;
+    /* Freed while the broker fires waiters: kept (topic, log and waiters gone) on b->graveyard
+     * until the firing is over, so the loop over partitions never touches freed memory. */
+    bool dead;
+    broker_partition_t *grave_next;
     bool producers_loaded;
     broker__producer_t *producers;
     int nproducers, cap_producers;
@@ -113,8 +117,10 @@ struct broker {
     broker_group_t **groups;
     int ngroups, cap_groups;
     int64_t (*now_ms)(void);
-    int64_t (*wall_ms)(void); /* commit times and offset expiry; hd_wall_ms unless a test's */
-    int64_t next_expiry_ms;   /* wall clock: when offsets.c next looks for expired offsets */
+    int firing;                    /* broker_on_durable() is calling waiter callbacks */
+    broker_partition_t *graveyard; /* partitions freed meanwhile (see broker_partition.dead) */
+    int64_t (*wall_ms)(void);      /* commit times and offset expiry; hd_wall_ms unless a test's */
+    int64_t next_expiry_ms;        /* wall clock: when offsets.c next looks for expired offsets */
     broker__completion_t *cq_head, *cq_tail;
     bool cq_firing;
     broker_topic_t *offsets_topic; /* internal, not listed among the topics */

@@ -43,3 +43,29 @@ def test_answers_queue_behind_a_parked_fetch(broker):
 
 def i64(v):
     return struct.pack(">q", v)
+
+
+def test_delete_topic_queued_behind_parked_produces(broker):
+    # More acks=all Produce requests than a connection handles at once, then a DeleteTopics of
+    # the same topic: it is handled only when a Produce completes, that is from inside the
+    # broker's durability callbacks, while it is still firing the partition's waiters. Every
+    # request must be answered, in order, and the broker must stay up.
+    from kafkaraw import string, array
+    with Conn(broker.addr, timeout=20) as c:
+        batch = record_batch([(b"k", b"v" * 100)])
+        c.request(0, 3, produce_body("doomed", 0, batch))  # auto-creates the topic
+        sent = [c.send(0, 3, produce_body("doomed", 0, batch)) for _ in range(300)]
+        d = c.send(20, 0, array([string("doomed")]) + i32(5000))
+        a = c.send(18, 0, b"")
+        got = read_all(c, len(sent) + 2)
+        assert [corr for corr, _ in got] == sent + [d, a]
+        errors = set()
+        for _, r in got[:len(sent)]:
+            r.array(lambda r: (r.string(), r.array(lambda r: errors.add((r.i32(), r.i16())))))
+        # Produced before the delete (0), or found the topic gone (3, UNKNOWN_TOPIC_OR_PARTITION).
+        assert {e for _, e in errors} <= {0, 3}
+        r = got[len(sent)][1]
+        assert r.array(lambda r: (r.string(), r.i16())) == [("doomed", 0)]
+    # Still serving.
+    with Conn(broker.addr, timeout=10) as c:
+        c.request(18, 0, b"")
