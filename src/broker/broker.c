@@ -856,27 +856,33 @@ fail:
     return rc;
 }
 
+typedef struct log_list {
+    log_partition_t **v;
+    size_t n, cap;
+} log_list_t;
+
+/* Moves p's open log (if any) to l: the partition is then freed without closing a log. */
+static void take_log(log_list_t *l, broker_partition_t *p)
+{
+    if (!p || !p->log)
+        return;
+    if (l->n == l->cap)
+        l->v = hd_realloc(l->v, (l->cap = l->cap ? 2 * l->cap : 16) * sizeof *l->v);
+    l->v[l->n++] = p->log;
+    p->log = NULL;
+}
+
 /* Closes every open log with one syncfs rather than syncs per file (seconds with 1,000 active
- * partitions); the partitions are freed afterwards without logs. */
+ * partitions). */
 static void close_logs(broker_t *b)
 {
-    size_t n = 0, cap = 16;
-    log_partition_t **v = hd_malloc(cap * sizeof *v);
-    for (int i = 0; i <= b->ntopics; i++) {
-        broker_topic_t *t = i < b->ntopics ? b->topics[i] : NULL;
-        int32_t np = t ? t->nparts : 1;
-        for (int32_t k = 0; k < np; k++) {
-            broker_partition_t *p = t ? t->parts[k] : b->offsets_part;
-            if (!p || !p->log)
-                continue;
-            if (n == cap)
-                v = hd_realloc(v, (cap *= 2) * sizeof *v);
-            v[n++] = p->log;
-            p->log = NULL;
-        }
-    }
-    log_partition_close_many(v, n);
-    free(v);
+    log_list_t l = {0};
+    for (int i = 0; i < b->ntopics; i++)
+        for (int32_t k = 0; k < b->topics[i]->nparts; k++)
+            take_log(&l, b->topics[i]->parts[k]);
+    take_log(&l, b->offsets_part);
+    log_partition_close_many(l.v, l.n);
+    free(l.v);
 }
 
 void broker_close(broker_t *b)
