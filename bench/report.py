@@ -61,6 +61,7 @@ class Table:
         self.good = {}
         self.bad = {}
         self.cmds = {}
+        self.probes = {}
         for r in runs:
             key = (r["scenario"], r["system"])
             if r.get("cmd"):
@@ -68,6 +69,8 @@ class Table:
             res = r.get("result")
             if r["ok"] and res and res.get("errors", 0) == 0:
                 self.good.setdefault(key, []).append(res)
+                if r.get("probe"):
+                    self.probes.setdefault(key, []).append(r["probe"])
             else:
                 why = r.get("why") or (res or {}).get("note") or "errors=%s" % (res or {}).get("errors")
                 self.bad.setdefault(key, []).append(why)
@@ -128,6 +131,31 @@ def quantile_medians(t, system):
         for q, v in res.get("quantiles_ms", []):
             per_q.setdefault(q, []).append(v)
     return [(q, statistics.median(v)) for q, v in sorted(per_q.items())]
+
+
+def probe_section(t, scenario):
+    """The machine's own stalls during a scenario's runs, from bench/stall_probe.c."""
+    rows = []
+    for s in t.systems:
+        v = t.probes.get((scenario, s), [])
+        if not v:
+            continue
+
+        def rng(key, fmt):
+            x = [p[key] for p in v]
+            return fmt(statistics.median(x)) + (" (%s–%s)" % (fmt(min(x)), fmt(max(x))) if len(x) > 1 else "")
+
+        rows.append([s, rng("late_2ms", lambda x: "%d" % x), rng("late_5ms", lambda x: "%d" % x),
+                     rng("stalled_ms", lambda x: "%.0f" % x), "%.1f" % max(p["max_late_ms"] for p in v)])
+    if not rows:
+        return ""
+    return ("Meanwhile an otherwise idle thread (bench/stall_probe.c) slept 1 ms at a time. The counts are "
+            "its wake-ups more than 2 ms and 5 ms late, and the sum of that lateness. It uses no "
+            "network and no disk, so a wake-up that late means no core ran it for that long: every "
+            "core was busy, or the virtual machine itself was stopped. Every system's tail latency "
+            "in that window includes those stalls.\n\n"
+            + md_table(["during the runs of", "wake-ups > 2 ms late", "> 5 ms late", "total ms late",
+                        "worst ms"], rows) + "\n")
 
 
 def plots(t, out, docs_bench):
@@ -290,6 +318,7 @@ def render(out, docs):
              "the first second dropped.\n\n" + md_table(
                  ["system", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "p50 ratio", "p99 ratio"], rows) + "\n")
     L.append("![latency distribution](bench/latency_distribution.png)\n")
+    L.append(probe_section(t, "latency"))
 
     L.append(throughput_section(t, "fanout", "(c) Fan-out to 5 consumers",
                                 "1 producer, 1 partition, 5 independent consumers each reading everything; "

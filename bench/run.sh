@@ -20,6 +20,7 @@
 #   BENCH_INFLIGHT=k       unacknowledged records per producer, all systems (default 1000)
 #   BENCH_DEEP_INFLIGHT=k  the same for the produce-1k-deep scenario (default 10000)
 #   BENCH_DIR=dir          where data directories go (default /var/tmp; must be a real disk)
+#   BENCH_PROBE_SCENARIOS="..."  scenarios run alongside bench/stall_probe.c (default: latency)
 #   BENCH_NO_DOCS=1        keep results in bench/results/ only, do not rewrite docs/
 set -uo pipefail
 
@@ -33,6 +34,7 @@ SYSTEMS=${BENCH_SYSTEMS:-"herald nats redis-always redis-everysec"}
 INFLIGHT=${BENCH_INFLIGHT:-1000}
 DEEP_INFLIGHT=${BENCH_DEEP_INFLIGHT:-10000}
 CATCHUP_BYTES=${BENCH_CATCHUP_BYTES:-1073741824}
+PROBE_SCENARIOS=${BENCH_PROBE_SCENARIOS:-latency}
 
 if [ "$QUICK" = 1 ]; then
     N_1K=50000 N_100=100000 N_DEEP=100000 LAT_SECS=5 N_FANOUT=20000 N_SCALE=20000 DD_MB=256 RUN_TIMEOUT=180
@@ -175,7 +177,8 @@ driver_for() {
     esac
 }
 
-# Appends one line to runs.jsonl: {"scenario","rep","system","cmd","ok","result"|"why"}.
+# Appends one line to runs.jsonl: {"scenario","rep","system","cmd","ok","result"|"why"} and, when
+# a seventh argument is given, "probe": bench/stall_probe.c's result for the same window.
 record() {
     python3 - "$@" >>"$RUNS" <<'EOF'
 import json, sys
@@ -185,6 +188,8 @@ if ok == "1":
     line["result"] = json.loads(payload)
 else:
     line["why"] = payload
+if len(sys.argv) > 7 and sys.argv[7].startswith("{"):
+    line["probe"] = json.loads(sys.argv[7])
 print(json.dumps(line))
 EOF
 }
@@ -203,14 +208,28 @@ run_one() {
     # The default in-flight limit goes first: a scenario that sets its own overrides it.
     local cmd="${driver##*/} --inflight $INFLIGHT $args --system $sys"
     say "rep $rep $scenario $sys"
+    # Latency runs also time an idle thread's wake-ups (bench/stall_probe.c), so that a stall of
+    # the machine itself can be told from one of the server.
+    local probe_pid= probe_out=$WORK/probe.out
+    if [[ " $PROBE_SCENARIOS " == *" $scenario "* ]] && [ -x "$BUILD/stall_probe" ]; then
+        "$BUILD/stall_probe" >"$probe_out" 2>/dev/null &
+        probe_pid=$!
+    fi
     # shellcheck disable=SC2086
     out=$(timeout "$RUN_TIMEOUT" "$driver" --inflight "$INFLIGHT" $args --system "$sys" \
         --addr "$SERVER_ADDR" 2>>"$OUT/logs/driver-$sys.log")
     rc=$?
+    local probe=
+    if [ -n "$probe_pid" ]; then
+        kill -TERM "$probe_pid" 2>/dev/null
+        wait "$probe_pid" 2>/dev/null
+        probe=$(grep '^{' "$probe_out" | tail -1)
+        rm -f "$probe_out"
+    fi
     local line
     line=$(printf '%s\n' "$out" | grep '^{' | tail -1)
     if [ -n "$line" ]; then
-        record "$scenario" "$rep" "$sys" "$cmd" 1 "$line"
+        record "$scenario" "$rep" "$sys" "$cmd" 1 "$line" "$probe"
         [ $rc = 0 ] || say "  $sys $scenario exited $rc (errors are in the result line)"
     else
         record "$scenario" "$rep" "$sys" "$cmd" 0 "driver exited $rc without a result"
