@@ -15,7 +15,8 @@
  *   connections  open C idle TCP connections and hold them.
  *   waitport  print the CLOCK_REALTIME at which the address first accepts a TCP connection.
  * --addr mock runs against librdkafka's built-in mock cluster, to smoke-test this file without a
- * broker. */
+ * broker. -X key=value sets a librdkafka property on every client (security settings for a real
+ * cluster, or client tuning), after the defaults described here. */
 #include "common/bench_common.h"
 
 #include <librdkafka/rdkafka.h>
@@ -70,6 +71,42 @@ static void set_conf(rd_kafka_conf_t *conf, const char *k, const char *v)
         die(k, err);
 }
 
+/* Client properties given with -X, set after the driver's own so that they override them. */
+#define MAX_USER_CONF 64
+static char *user_conf[MAX_USER_CONF][2];
+static int n_user_conf;
+
+static rd_kafka_conf_t *with_user_conf(rd_kafka_conf_t *conf)
+{
+    for (int i = 0; i < n_user_conf; i++)
+        set_conf(conf, user_conf[i][0], user_conf[i][1]);
+    return conf;
+}
+
+/* Takes every "-X key=value" out of argv (into user_conf); returns the remaining argc. */
+static int take_user_conf(int argc, char **argv)
+{
+    int out = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-X") != 0) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        char *kv = i + 1 < argc ? argv[++i] : NULL;
+        char *eq = kv ? strchr(kv, '=') : NULL;
+        if (!eq || eq == kv)
+            die("-X", "expects key=value");
+        if (n_user_conf == MAX_USER_CONF)
+            die("-X", "too many properties");
+        *eq = '\0';
+        user_conf[n_user_conf][0] = kv;
+        user_conf[n_user_conf][1] = eq + 1;
+        n_user_conf++;
+    }
+    argv[out] = NULL;
+    return out;
+}
+
 static rd_kafka_conf_t *base_conf(const run_t *run)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -114,7 +151,7 @@ static rd_kafka_t *new_producer(run_t *run, producer_t *p)
     set_conf(conf, "compression.type", "none");
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, p);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, with_user_conf(conf), err, sizeof(err));
     if (!rk)
         die("rd_kafka_new(producer)", err);
     return rk;
@@ -168,7 +205,7 @@ static rd_kafka_t *new_consumer(run_t *run, rd_kafka_topic_t **rkt_out, rd_kafka
     set_conf(conf, "fetch.wait.max.ms", "100");
     set_conf(conf, "fetch.min.bytes", "1");
     set_conf(conf, "enable.partition.eof", "false");
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, with_user_conf(conf), err, sizeof(err));
     if (!rk)
         die("rd_kafka_new(consumer)", err);
     rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
@@ -257,7 +294,8 @@ static void create_topic(run_t *run)
         rd_kafka_mock_topic_create(mc, run->topic, o->partitions, 1);
     }
     char err[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, base_conf(run), err, sizeof(err));
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_PRODUCER, with_user_conf(base_conf(run)), err, sizeof(err));
     if (!rk)
         die("rd_kafka_new(admin)", err);
     if (!run->mock_holder) {
@@ -514,9 +552,13 @@ int main(int argc, char **argv)
 {
     bench_opts_t o;
     const char *why;
+    argc = take_user_conf(argc, argv);
     if (bench_opts_parse(&o, argc, argv, "127.0.0.1:9092", &why) < 0) {
         fprintf(stderr, "herald_bench: %s\n", why);
         bench_opts_usage(stderr, "herald_bench", MODES);
+        fprintf(stderr,
+                "  -X key=value      librdkafka property for every client this run creates\n"
+                "                    (repeatable; overrides the settings above)\n");
         return 2;
     }
     if (!o.system)

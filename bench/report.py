@@ -276,7 +276,10 @@ def render(out, docs):
 
     L.append("To reproduce: `make bench` (about 25 minutes here; installs nats-server, redis-server, their C clients and "
              "gnuplot first), `BENCH_QUICK=1 make bench` for a few minutes' smoke run, or "
-             "`HERALD_BIN=path/to/herald bench/run.sh` for another broker build. bench/run.sh lists every knob.\n")
+             "`HERALD_BIN=path/to/herald bench/run.sh` for another broker build. bench/run.sh lists every knob. "
+             "The load generator works against any Kafka address on its own: `build/herald_bench --mode produce "
+             "--addr HOST:PORT` (`--help` lists the modes and options; `-X key=value` sets any librdkafka "
+             "property, for example the security settings of a real cluster).\n")
     L.append("## Machine\n")
     rows = [["CPU", "%s × %s" % (machine.get("nproc", "?"), machine.get("cpu", "?"))],
             ["memory", machine.get("mem", "?")], ["kernel", machine.get("kernel", "?")],

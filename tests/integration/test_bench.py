@@ -1,0 +1,132 @@
+"""The benchmark tools behind `make bench` and docs/benchmarks.md: the load generator
+(herald_bench) against a real broker, the stall probe, and the report built from known runs.
+Nothing here measures speed; it checks that what the tools count and print is right."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from conftest import HERALD_BIN, REPO
+
+BIN_DIR = Path(HERALD_BIN).resolve().parent
+HERALD_BENCH = BIN_DIR / "herald_bench"
+STALL_PROBE = BIN_DIR / "stall_probe"
+
+
+def need(path):
+    if not path.exists():
+        pytest.skip("%s is not built next to the broker binary" % path.name)
+
+
+def bench(broker, *args, timeout=120):
+    need(HERALD_BENCH)
+    r = subprocess.run([str(HERALD_BENCH), "--addr", broker.addr, "--system", "herald",
+                        "--timeout", "30", *args], capture_output=True, timeout=timeout)
+    lines = [l for l in r.stdout.decode().splitlines() if l.startswith("{")]
+    return r.returncode, (json.loads(lines[-1]) if lines else None), r.stderr.decode()
+
+
+def read_all(addr, topic, partitions, expect):
+    c = Consumer({"bootstrap.servers": addr, "group.id": "bench-check",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < expect and time.monotonic() < deadline:
+        for m in c.consume(500, 1.0):
+            assert m.error() is None, m.error()
+            got.append(m)
+    c.close()
+    return got
+
+
+def test_produce_counts_match_what_the_log_holds(broker):
+    rc, res, err = bench(broker, "--mode", "produce", "--records", "3000", "--size", "200",
+                         "--partitions", "3", "--inflight", "500", "--topic", "bench-p",
+                         "-X", "client.id=bench-check", "-X", "batch.num.messages=100")
+    assert rc == 0, err
+    assert (res["records"], res["errors"], res["bytes"], res["partitions"]) == (3000, 0, 600000, 3)
+    assert res["records_per_s"] > 0
+    got = read_all(broker.addr, "bench-p", 3, 3000)
+    assert len(got) == 3000
+    per_part = {}
+    for m in got:
+        per_part[m.partition()] = per_part.get(m.partition(), 0) + 1
+    assert per_part == {0: 1000, 1: 1000, 2: 1000}  # round-robin
+    values = {m.value() for m in got}
+    assert len(values) == 1 and len(values.pop()) == 200  # one shared payload, sent whole
+
+
+def test_catchup_and_latency_count_every_record(broker):
+    rc, res, err = bench(broker, "--mode", "catchup", "--records", "2000", "--size", "512")
+    assert rc == 0, err
+    assert (res["deliveries"], res["bytes"], res["errors"]) == (2000, 2000 * 512, 0)
+    rc, res, err = bench(broker, "--mode", "latency", "--rate", "1000", "--duration", "1",
+                         "--warmup", "0")
+    assert rc == 0, err
+    assert (res["deliveries"], res["samples"], res["errors"]) == (1000, 1000, 0)
+    assert 0 < res["p50_ms"] <= res["p99_ms"] <= res["p999_ms"] <= res["max_ms"]
+
+
+def test_bad_client_properties_are_refused(broker):
+    rc, res, err = bench(broker, "--mode", "produce", "--records", "10",
+                         "-X", "no.such.property=1")
+    assert rc == 2 and res is None and "no.such.property" in err
+    rc, res, err = bench(broker, "--mode", "produce", "--records", "10", "-X", "acks")
+    assert rc == 2 and "key=value" in err
+
+
+def test_stall_probe_reports_its_wakeups():
+    need(STALL_PROBE)
+    r = subprocess.run([str(STALL_PROBE), "0.3"], capture_output=True, timeout=30)
+    assert r.returncode == 0
+    d = json.loads(r.stdout)
+    # 1 ms sleeps for 0.3 s: at most 300 wake-ups, and a stall-free machine manages most of them.
+    assert 30 <= d["wakeups"] <= 300
+    assert 0 <= d["late_5ms"] <= d["late_2ms"] <= d["wakeups"]
+    assert d["max_late_ms"] >= 0 and d["stalled_ms"] >= 0
+    # Without a duration it runs until SIGTERM and still reports.
+    p = subprocess.Popen([str(STALL_PROBE)], stdout=subprocess.PIPE)
+    time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=10)
+    assert p.returncode == 0 and json.loads(out)["wakeups"] >= 10
+
+
+def test_report_medians_ratios_and_probe_table(tmp_path):
+    def run(scenario, rep, system, result, probe=None):
+        line = {"scenario": scenario, "rep": rep, "system": system, "cmd": "x", "ok": True,
+                "result": dict(result, errors=0)}
+        if probe:
+            line["probe"] = probe
+        return json.dumps(line)
+
+    lines = []
+    for rep, (h, n) in enumerate([(100000, 40000), (300000, 60000), (200000, 50000)], 1):
+        lines.append(run("produce-1k", rep, "herald", {"records_per_s": h, "mb_per_s": h / 1000}))
+        lines.append(run("produce-1k", rep, "nats", {"records_per_s": n, "mb_per_s": n / 1000}))
+        lines.append(run("latency", rep, "herald",
+                         {"p50_ms": rep, "p99_ms": 2 * rep, "p999_ms": 3 * rep, "max_ms": 4 * rep},
+                         {"wakeups": 900, "late_2ms": rep, "late_5ms": rep - 1,
+                          "max_late_ms": 2.5 * rep, "stalled_ms": 3.0 * rep}))
+    lines.append(json.dumps({"scenario": "catchup", "rep": 1, "system": "nats", "cmd": "x",
+                             "ok": False, "why": "driver exited 1 without a result"}))
+    (tmp_path / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "machine.json").write_text(json.dumps({"reps": 3, "inflight": 1000}))
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "report.py"), str(tmp_path)],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    md = (tmp_path / "benchmarks.md").read_text()
+    assert "| herald | 200,000 (100,000–300,000) | 200 (100–300) | 1.00× |" in md
+    assert "| nats | 50,000 (40,000–60,000) | 50.0 (40.0–60.0) | 0.25× |" in md
+    assert "| herald | 2.00 (1.00–3.00) | 4.00 (2.00–6.00) |" in md
+    assert "| herald | 2 (1–3) | 1 (0–2) | 6 (3–9) | 7.5 |" in md
+    assert "| catchup | nats | 1 | driver exited 1 without a result |" in md
+    assert not os.path.isabs(md.split("Raw results: `")[1].split("`")[0])
