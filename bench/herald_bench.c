@@ -548,17 +548,26 @@ static int mode_waitport(const bench_opts_t *o)
     return 1;
 }
 
+static void usage(FILE *f)
+{
+    bench_opts_usage(f, "herald_bench", MODES);
+    fprintf(f, "  -X key=value      librdkafka property for every client this run creates\n"
+               "                    (repeatable; overrides the settings above)\n");
+}
+
 int main(int argc, char **argv)
 {
     bench_opts_t o;
     const char *why;
     argc = take_user_conf(argc, argv);
-    if (bench_opts_parse(&o, argc, argv, "127.0.0.1:9092", &why) < 0) {
+    int prc = bench_opts_parse(&o, argc, argv, "127.0.0.1:9092", &why);
+    if (prc > 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (prc < 0) {
         fprintf(stderr, "herald_bench: %s\n", why);
-        bench_opts_usage(stderr, "herald_bench", MODES);
-        fprintf(stderr,
-                "  -X key=value      librdkafka property for every client this run creates\n"
-                "                    (repeatable; overrides the settings above)\n");
+        usage(stderr);
         return 2;
     }
     if (!o.system)

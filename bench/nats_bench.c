@@ -370,7 +370,12 @@ int main(int argc, char **argv)
 {
     bench_opts_t o;
     const char *why;
-    if (bench_opts_parse(&o, argc, argv, "nats://127.0.0.1:4222", &why) < 0) {
+    int prc = bench_opts_parse(&o, argc, argv, "nats://127.0.0.1:4222", &why);
+    if (prc > 0) {
+        bench_opts_usage(stdout, "nats_bench", MODES);
+        return 0;
+    }
+    if (prc < 0) {
         fprintf(stderr, "nats_bench: %s\n", why);
         bench_opts_usage(stderr, "nats_bench", MODES);
         return 2;

@@ -279,7 +279,12 @@ int main(int argc, char **argv)
 {
     bench_opts_t o;
     const char *why;
-    if (bench_opts_parse(&o, argc, argv, "127.0.0.1:6379", &why) < 0) {
+    int prc = bench_opts_parse(&o, argc, argv, "127.0.0.1:6379", &why);
+    if (prc > 0) {
+        bench_opts_usage(stdout, "redis_bench", MODES);
+        return 0;
+    }
+    if (prc < 0) {
         fprintf(stderr, "redis_bench: %s\n", why);
         bench_opts_usage(stderr, "redis_bench", MODES);
         return 2;

@@ -31,6 +31,7 @@ enum {
     OPT_CONNECTIONS,
     OPT_HOLD,
     OPT_TIMEOUT,
+    OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -51,6 +52,7 @@ static const struct option long_opts[] = {
     {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"hold", required_argument, NULL, OPT_HOLD},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
@@ -74,7 +76,8 @@ void bench_opts_usage(FILE *f, const char *prog, const char *modes)
             "  --linger-ms L     Kafka linger.ms (default 1)\n"
             "  --connections C   idle connections (herald_bench connections mode, default 1000)\n"
             "  --hold H          seconds to hold them (default 0: until SIGTERM)\n"
-            "  --timeout S       seconds without progress before giving up (default 60)\n",
+            "  --timeout S       seconds without progress before giving up (default 60)\n"
+            "  --help            this text\n",
             prog, modes);
 }
 
@@ -110,9 +113,13 @@ int bench_opts_parse(bench_opts_t *o, int argc, char **argv, const char *default
 
     int c;
     double v;
+    bool help = false;
     while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         const char *arg = optarg;
         switch (c) {
+        case OPT_HELP:
+            help = true;
+            continue;
         case OPT_MODE:
             o->mode = arg;
             continue;
@@ -181,6 +188,8 @@ int bench_opts_parse(bench_opts_t *o, int argc, char **argv, const char *default
             return -1;
         }
     }
+    if (help)
+        return 1;
     if (!o->mode) {
         *why = "--mode is required";
         return -1;

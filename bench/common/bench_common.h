@@ -34,8 +34,9 @@ typedef struct bench_opts {
 
 /* Options and clocks */
 
-/* Fills `o` from argv (long options only, e.g. --records 1000). Returns 0, or -1 with `*why` set
- * to a static message. `default_addr` is used when --addr is absent. */
+/* Fills `o` from argv (long options only, e.g. --records 1000). Returns 0, 1 for --help (print
+ * the usage and exit 0), or -1 with `*why` set to a static message. `default_addr` is used when
+ * --addr is absent. */
 int bench_opts_parse(bench_opts_t *o, int argc, char **argv, const char *default_addr,
                      const char **why);
 

@@ -83,6 +83,16 @@ def test_bad_client_properties_are_refused(broker):
     assert rc == 2 and "key=value" in err
 
 
+def test_help_goes_to_stdout_and_exits_zero():
+    need(HERALD_BENCH)
+    r = subprocess.run([str(HERALD_BENCH), "--help"], capture_output=True, timeout=30)
+    out = r.stdout.decode()
+    assert r.returncode == 0 and r.stderr == b""
+    assert out.startswith("usage: herald_bench --mode MODE") and "-X key=value" in out
+    r = subprocess.run([str(HERALD_BENCH), "--records", "5"], capture_output=True, timeout=30)
+    assert r.returncode == 2 and b"--mode is required" in r.stderr
+
+
 def test_stall_probe_reports_its_wakeups():
     need(STALL_PROBE)
     r = subprocess.run([str(STALL_PROBE), "0.3"], capture_output=True, timeout=30)
