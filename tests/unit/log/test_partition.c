@@ -476,6 +476,68 @@ static void test_open_after_clean_close_reads_no_segment_data(void **state)
     bb_dir_remove(&d);
 }
 
+/* Each clean close rewrites the same marker file in place (no new file per shutdown), and the
+ * marker always describes the latest close. */
+static void test_marker_is_rewritten_in_place(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    char marker[200];
+    snprintf(marker, sizeof marker, "%s/clean-shutdown", d.part);
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 4; i++)
+        append_one(p, 2, i, 100);
+    log_partition_close(p);
+    struct stat st1, st2;
+    assert_int_equal(stat(marker, &st1), 0);
+    assert_int_equal(st1.st_size, 68);
+    assert_true(open_counting_reads(d.part, &cfg, &p) < 128);
+    assert_int_equal(log_partition_end_offset(p), 8);
+    for (int i = 0; i < 3; i++)
+        append_one(p, 1, i, 100);
+    log_partition_close(p);
+    assert_int_equal(stat(marker, &st2), 0);
+    assert_int_equal(st2.st_ino, st1.st_ino);
+    assert_int_equal(st2.st_size, 68);
+    assert_true(open_counting_reads(d.part, &cfg, &p) < 128); /* trusted: no scan */
+    assert_int_equal(log_partition_end_offset(p), 11);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+/* A marker torn by a crash during its write fails its CRC: the next open scans every batch and
+ * finds the whole log, exactly as without a marker. */
+static void test_torn_marker_means_a_full_scan(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    log_partition_t *p = open_part(&d, &cfg);
+    for (int i = 0; i < 5; i++)
+        append_one(p, 1, i, 200);
+    log_partition_close(p);
+    char marker[200];
+    snprintf(marker, sizeof marker, "%s/clean-shutdown", d.part);
+    int fd = open(marker, O_WRONLY);
+    assert_true(fd >= 0);
+    /* end_offset (bytes 16-23) half rewritten, the CRC left as it was */
+    assert_int_equal(pwrite(fd, "\0\0\0\x7f", 4, 16), 4);
+    close(fd);
+    assert_true(open_counting_reads(d.part, &cfg, &p) > 5 * 200); /* every batch scanned */
+    assert_int_equal(log_partition_end_offset(p), 5);
+    hd_buf_t out;
+    hd_buf_init(&out);
+    assert_true(log_partition_read(p, 0, 5, SIZE_MAX, &out) > 5 * 200);
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
 /* Closing many partitions at once (one syncfs) leaves each one exactly as a close of its own:
  * preallocation trimmed, clean marker written, so the reopen reads no segment data. */
 static void test_close_many_marks_every_partition_clean(void **state)
@@ -902,6 +964,8 @@ int main(void)
         cmocka_unit_test(test_retention_by_size_deletes_oldest_while_rest_exceeds_limit),
         cmocka_unit_test(test_reopen_after_clean_close_keeps_batches_and_end_offset),
         cmocka_unit_test(test_open_after_clean_close_reads_no_segment_data),
+        cmocka_unit_test(test_marker_is_rewritten_in_place),
+        cmocka_unit_test(test_torn_marker_means_a_full_scan),
         cmocka_unit_test(test_preallocated_segment_is_trimmed_on_clean_close),
         cmocka_unit_test(test_read_after_read_starts_where_the_last_one_stopped),
         cmocka_unit_test(test_close_many_marks_every_partition_clean),
