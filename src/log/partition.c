@@ -20,12 +20,11 @@
  *   byte 56  max_ts        i64  largest maxTimestamp in the active segment (-1 if none)
  *   byte 64  crc           u32  CRC-32C of bytes 0..63
  * It is written (in place; the CRC catches a torn write) only after every segment was fsynced at
- * close, and describes
- * a prefix of the log that appends never change. So it is not removed on open: the next open
- * trusts every segment before active_base and the active segment up to active_size, and scans only
- * what lies beyond (a tail appended after the reopen, and any later segment) like any crash
- * recovery. A marker that does not match the files (segment missing or shorter) is ignored and
- * removed, and every segment is scanned. */
+ * close, and describes a prefix of the log that appends never change. So it is not removed on
+ * open: the next open trusts every segment before active_base and the active segment up to
+ * active_size, and scans only what lies beyond (a tail appended after the reopen, and any later
+ * segment) like any crash recovery. A marker that does not match the files (segment missing or
+ * shorter) is ignored and removed, and every segment is scanned. */
 #include "log/log_int.h"
 #include "util/crc32c.h"
 #include "util/err.h"
@@ -171,13 +170,12 @@ static int marker_write(log_partition_t *p)
      * at the next open, as no marker would; creating a new file and renaming it over the old
      * one cost a directory update per partition (0.27 ms each at shutdown here). */
     char *path = join(p->dir, MARKER_NAME);
-    int rc = 0;
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     free(path);
     if (fd < 0)
         return -errno;
     struct stat st;
-    rc = hd_io_pwrite_all(fd, b, sizeof b, 0);
+    int rc = hd_io_pwrite_all(fd, b, sizeof b, 0);
     if (rc == 0 && fstat(fd, &st) == 0 && st.st_size > MARKER_LEN)
         rc = hd_io.ftruncate(fd, MARKER_LEN);
     close(fd);
