@@ -133,6 +133,59 @@ def quantile_medians(t, system):
     return [(q, statistics.median(v)) for q, v in sorted(per_q.items())]
 
 
+def targets_section(t, disk, footprint):
+    """Herald's targets, each checked against this run's medians."""
+    def med(scenario, system, metric):
+        return t.median(scenario, system, metric)
+
+    def fpm(key):
+        v = footprint.get((key, "herald"))
+        return statistics.median(v) if v else None
+
+    rows = []
+
+    def check(target, value, ok):
+        rows.append([target, value if value is not None else "not measured",
+                     "–" if ok is None else ("met" if ok else "**not met**")])
+
+    def ratio_target(label, scenario, peer, factor):
+        h, p = med(scenario, "herald", "records_per_s"), med(scenario, peer, "records_per_s")
+        if h is None or not p:
+            return check(label, None, None)
+        check(label, "%.2f×" % (h / p), h >= factor * p)
+
+    ratio_target("durable produce, 1 KiB: at least 4× NATS JetStream", "produce-1k", "nats", 4)
+    ratio_target("durable produce, 1 KiB: at least 10× Redis (appendfsync always)", "produce-1k",
+                 "redis-always", 10)
+    h, dd = med("produce-1k", "herald", "mb_per_s"), disk.get("seq_write_mb_per_s")
+    check("durable produce, 1 KiB: at least 70% of the disk's sequential write bandwidth",
+          "%.0f%% (%.0f of %.0f MB/s)" % (100 * h / dd, h, dd) if h is not None and dd else None,
+          h / dd >= 0.7 if h is not None and dd else None)
+    for metric, limit in (("p50_ms", 0.5), ("p99_ms", 2.0)):
+        v = med("latency", "herald", metric)
+        check("latency at 5,000 records/s: %s at most %s ms" % (metric[:3], limit),
+              None if v is None else "%s ms" % ms(v), None if v is None else v <= limit)
+    h, n = med("latency", "herald", "p99_ms"), med("latency", "nats", "p99_ms")
+    check("latency at 5,000 records/s: p99 no worse than NATS JetStream's",
+          None if h is None or n is None else "%s against %s ms" % (ms(h), ms(n)),
+          None if h is None or n is None else h <= n)
+    ratio_target("fan-out to 5 consumers: at least 5× NATS JetStream", "fanout", "nats", 5)
+    v = med("catchup", "herald", "mb_per_s")
+    check("catch-up read: at least 1 GB/s", None if v is None else "%.0f MB/s" % v,
+          None if v is None else v >= 1000)
+    for key, label, fmtf, limit in (
+            ("idle_rss_kib", "idle RSS at most 5 MiB", lambda x: "%.1f MiB" % (x / 1024), 5 * 1024),
+            ("busy_rss_kib", "RSS with 1,000 partitions and 1,000 idle connections at most 50 MiB",
+             lambda x: "%.1f MiB" % (x / 1024), 50 * 1024),
+            ("startup_ms", "start to accepting connections with 1,000 partitions within 20 ms",
+             lambda x: "%.0f ms" % x, 20)):
+        v = fpm(key)
+        check(label, None if v is None else fmtf(v), None if v is None else v <= limit)
+    return ("### Targets\n\nHerald's goals on this class of machine, checked against the medians "
+            "above (ratios and the disk's bandwidth from the same run).\n\n"
+            + md_table(["target", "this run", ""], rows) + "\n")
+
+
 def probe_section(t, scenario):
     """The machine's own stalls during a scenario's runs, from bench/stall_probe.c."""
     rows = []
@@ -355,13 +408,15 @@ def render(out, docs):
     rows = [["idle RSS of `herald serve`", fp("idle_rss_kib", "herald", mib)],
             ["RSS with 1,000 partitions and %s idle TCP connections" % fp("connections_opened", "herald", lambda x: "%d" % x),
              fp("busy_rss_kib", "herald", mib)],
-            ["start to accepting connections, 1,000 partitions on disk", fp("startup_ms", "herald", lambda x: "%d ms" % x)],
+            ["start to accepting connections, 1,000 partitions on disk", fp("startup_ms", "herald", lambda x: "%.0f ms" % x)],
             ["stripped binary", fp("stripped_bytes", "herald", lambda x: "%.2f MiB" % (x / 1048576))],
             ["unstripped binary (with debug info)", fp("unstripped_bytes", "herald", lambda x: "%.2f MiB" % (x / 1048576))]]
     for s in t.systems:
         if s != "herald":
             rows.append(["idle RSS of %s (for context)" % s, fp("idle_rss_kib", s, mib)])
     L.append(md_table(["measure", "value"], rows) + "\n")
+
+    L.append(targets_section(t, disk, footprint))
 
     failed = [(k, v) for k, v in sorted(t.bad.items())]
     if failed:
