@@ -1087,6 +1087,60 @@ void broker_waiter_cancel(broker_waiter_t *w)
     w->_next = w->_prev = NULL;
 }
 
+static void cursor_cb(broker_waiter_t *w, int err)
+{
+    (void)w;
+    (void)err;
+}
+
+static void link_after(broker_waiter_t *at, broker_waiter_t *w)
+{
+    w->_prev = at;
+    w->_next = at->_next;
+    if (at->_next)
+        at->_next->_prev = w;
+    at->_next = w;
+}
+
+/* Fires every waiter of p with target <= hwm, in one pass. A callback may cancel or add
+ * waiters anywhere in the list, or delete the partition (see partition_free), so the walk keeps
+ * its place with a cursor linked into the list itself: cancelling a neighbour of the cursor
+ * relinks it like any waiter, and waiters added during the walk go in at the head, behind it.
+ * (Rescanning from the head after each callback cost O(waiters) per due waiter.) */
+static void fire_due(broker_partition_t *p, int64_t hwm)
+{
+    broker_waiter_t cur = {.target = INT64_MAX, .cb = cursor_cb, ._part = p};
+    cur._next = p->waiters;
+    if (p->waiters)
+        p->waiters->_prev = &cur;
+    p->waiters = &cur;
+    for (;;) {
+        broker_waiter_t *w = cur._next;
+        while (w && w->target > hwm)
+            w = w->_next;
+        if (!w)
+            break;
+        broker_waiter_cancel(&cur);
+        cur._part = p;
+        link_after(w, &cur);
+        broker_waiter_cancel(w);
+        w->cb(w, 0);
+        if (p->dead)
+            return; /* the cursor went with the other waiters (fire_all) */
+        if (!cur._part) {
+            /* Only fire_all unlinks the cursor, and the partition is dead by the time the
+             * callback returns; should that ever change, start over from the head. */
+            cur._part = p;
+            cur._prev = NULL;
+            cur._next = p->waiters;
+            if (p->waiters)
+                p->waiters->_prev = &cur;
+            p->waiters = &cur;
+        }
+    }
+    broker_waiter_cancel(&cur);
+}
+
 void broker_on_durable(broker_t *b)
 {
     broker_partition_t *list = b->active;
@@ -1098,21 +1152,7 @@ void broker_on_durable(broker_t *b)
         p->active = false;
         if (p->dead)
             continue;
-        int64_t hwm = broker_partition_hwm(p);
-        /* A callback may cancel or add waiters anywhere, so unlink one due waiter at a time and
-         * rescan from the head; re-parked waiters have targets above hwm and are skipped. A
-         * callback may even delete the partition (see partition_free). */
-        for (;;) {
-            broker_waiter_t *w = p->waiters;
-            while (w && w->target > hwm)
-                w = w->_next;
-            if (!w)
-                break;
-            broker_waiter_cancel(w);
-            w->cb(w, 0);
-            if (p->dead)
-                break;
-        }
+        fire_due(p, broker_partition_hwm(p));
         if (!p->dead && p->waiters)
             activate(p);
     }

@@ -13,6 +13,8 @@
 #include "util/monotime.h"
 #include "util/say.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -355,6 +357,135 @@ static void test_partition_logs_open_lazily_after_a_clean_shutdown(void **state)
     assert_int_equal(broker_partition_end(broker_topic_partition(t, 2)), 0);
 }
 
+/* ---- waiters ---- */
+
+typedef struct twait {
+    broker_waiter_t w;
+    int fired, err;
+    struct twait *cancel_other;   /* cancelled by this one's callback */
+    broker_partition_t *readd_on; /* this one's callback parks `readd` there */
+    struct twait *readd;
+    fixture_t *delete_topic; /* this one's callback deletes topic "w" */
+} twait_t;
+
+static void twait_cb(broker_waiter_t *w, int err)
+{
+    twait_t *t = w->ctx;
+    t->fired++;
+    t->err = err;
+    if (t->cancel_other)
+        broker_waiter_cancel(&t->cancel_other->w);
+    if (t->readd)
+        broker_waiter_add(t->readd_on, &t->readd->w);
+    if (t->delete_topic)
+        assert_int_equal(broker_topic_delete(t->delete_topic->b, "w"), 0);
+}
+
+static void twait_init(twait_t *t, int64_t target)
+{
+    memset(t, 0, sizeof *t);
+    t->w.target = target;
+    t->w.cb = twait_cb;
+    t->w.ctx = t;
+}
+
+/* Appends records until the partition's high watermark reaches `to`, then fires due waiters. */
+static void advance(fixture_t *f, broker_partition_t *p, int64_t to)
+{
+    const char *why = "";
+    broker_append_t r;
+    while (broker_partition_end(p) < to) {
+        make_batch(&f->batch, 1, -1, 0, 0);
+        assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    }
+    wait_durable(p, to);
+    broker_on_durable(f->b);
+}
+
+/* Thousands of waiters on one partition, parked in mixed order: one durable advance fires
+ * exactly the due ones, once each, and leaves the others parked. */
+static void test_due_waiters_fire_once_and_the_rest_stay(void **state)
+{
+    fixture_t *f = *state;
+    broker_partition_t *p = make_topic(f, "w");
+    enum { N = 3000 };
+    twait_t *t = calloc(N, sizeof *t);
+    for (int i = 0; i < N; i++) {
+        twait_init(&t[i], i % 300 + 1);
+        broker_waiter_add(p, &t[i].w);
+    }
+    advance(f, p, 150);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(t[i].fired, t[i].w.target <= 150 ? 1 : 0);
+    advance(f, p, 300);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(t[i].fired, 1);
+    free(t);
+}
+
+/* A callback may cancel another due waiter (it then never fires), park a new one that is not
+ * due (it waits for a later advance) or one that is (it fires at once). */
+static void test_callbacks_may_cancel_and_park_waiters(void **state)
+{
+    fixture_t *f = *state;
+    broker_partition_t *p = make_topic(f, "w");
+    twait_t a, b, c1, c2, d, e, x;
+    twait_init(&a, 1);
+    twait_init(&b, 1);
+    a.cancel_other = &b;
+    b.cancel_other = &a;
+    twait_init(&c1, 2);
+    twait_init(&d, 5);
+    c1.readd_on = p;
+    c1.readd = &d;
+    twait_init(&c2, 1);
+    twait_init(&e, 1);
+    c2.readd_on = p;
+    c2.readd = &e;
+    twait_init(&x, 100);
+    /* a and b are neighbours, so the first to fire cancels the waiter the walk visits next. */
+    twait_t *all[] = {&x, &c1, &a, &b, &c2};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        broker_waiter_add(p, &all[i]->w);
+    advance(f, p, 2);
+    assert_int_equal(a.fired + b.fired, 1); /* whichever fired first cancelled the other */
+    assert_int_equal(c1.fired, 1);
+    assert_int_equal(c2.fired, 1);
+    assert_int_equal(e.fired, 1);
+    assert_int_equal(d.fired, 0);
+    assert_int_equal(x.fired, 0);
+    advance(f, p, 5);
+    assert_int_equal(d.fired, 1);
+    assert_int_equal(x.fired, 0);
+    assert_int_equal(a.fired + b.fired, 1);
+    broker_waiter_cancel(&x.w);
+}
+
+/* A callback may delete the topic: the waiters not fired yet get HD_ENOTFOUND, every waiter
+ * fires exactly once, and nothing touches the freed partition (AddressSanitizer). */
+static void test_callback_may_delete_the_topic(void **state)
+{
+    fixture_t *f = *state;
+    broker_partition_t *p = make_topic(f, "w");
+    twait_t k, m1, m2, n;
+    twait_init(&k, 1);
+    k.delete_topic = f;
+    twait_init(&m1, 1);
+    twait_init(&m2, 1);
+    twait_init(&n, 50);
+    broker_waiter_add(p, &m1.w);
+    broker_waiter_add(p, &k.w);
+    broker_waiter_add(p, &n.w);
+    broker_waiter_add(p, &m2.w);
+    advance(f, p, 1);
+    twait_t *all[] = {&k, &m1, &m2, &n};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        assert_int_equal(all[i]->fired, 1);
+    assert_int_equal(k.err, 0);
+    assert_int_equal(n.err, HD_ENOTFOUND);
+    assert_null(broker_topic_find(f->b, "w"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +505,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_partition_logs_open_lazily_after_a_clean_shutdown,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_due_waiters_fire_once_and_the_rest_stay, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_callbacks_may_cancel_and_park_waiters, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_callback_may_delete_the_topic, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
