@@ -471,14 +471,12 @@ static void topics_push(broker_t *b, broker_topic_t *t)
         b->topics = hd_realloc(b->topics, (size_t)b->cap_topics * sizeof *b->topics);
     }
     b->topics[b->ntopics++] = t;
+    hd_strmap_put(&b->topic_index, t->name, t);
 }
 
 broker_topic_t *broker_topic_find(broker_t *b, const char *name)
 {
-    for (int i = 0; i < b->ntopics; i++)
-        if (!strcmp(b->topics[i]->name, name))
-            return b->topics[i];
-    return NULL;
+    return hd_strmap_get(&b->topic_index, name);
 }
 
 /* Text of the .topic file. */
@@ -591,23 +589,25 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
 
 int broker_topic_delete(broker_t *b, const char *name)
 {
-    for (int i = 0; i < b->ntopics; i++) {
-        broker_topic_t *t = b->topics[i];
-        if (strcmp(t->name, name))
-            continue;
-        char *file = topic_file(b, name);
-        int rc = unlink(file) < 0 ? -errno : 0;
-        free(file);
-        if (rc < 0)
-            return rc;
-        hd_io_fsync_dir(b->topics_dir);
-        b->topics[i] = b->topics[--b->ntopics];
-        topic_free(t, true);
-        broker__offsets_drop_topic(b, name);
-        say_info("topic %s: deleted", name);
-        return 0;
-    }
-    return HD_ENOTFOUND;
+    broker_topic_t *t = hd_strmap_get(&b->topic_index, name);
+    if (!t)
+        return HD_ENOTFOUND;
+    char *file = topic_file(b, name);
+    int rc = unlink(file) < 0 ? -errno : 0;
+    free(file);
+    if (rc < 0)
+        return rc;
+    hd_io_fsync_dir(b->topics_dir);
+    int i = 0;
+    while (b->topics[i] != t)
+        i++;
+    b->topics[i] = b->topics[--b->ntopics];
+    hd_strmap_del(&b->topic_index, t->name);
+    /* name may be t->name: the offsets go first, while it is still valid. */
+    broker__offsets_drop_topic(b, name);
+    say_info("topic %s: deleted", name);
+    topic_free(t, true);
+    return 0;
 }
 
 int broker_topic_add_partitions(broker_t *b, broker_topic_t *t, int32_t total, bool validate_only,
@@ -805,6 +805,8 @@ static int load_pids(broker_t *b)
 int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_ctx, broker_t **out)
 {
     broker_t *b = hd_calloc(1, sizeof *b);
+    hd_strmap_init(&b->topic_index);
+    hd_strmap_init(&b->group_index);
     b->cfg = cfg;
     b->data_dir = hd_strdup(cfg->data_dir);
     b->topics_dir = path_join(cfg->data_dir, "topics");
@@ -914,6 +916,7 @@ void broker_close(broker_t *b)
         free(marker);
     }
     free(b->topics);
+    hd_strmap_deinit(&b->topic_index);
     hd_buf_deinit(&b->scratch);
     free(b->data_dir);
     free(b->topics_dir);

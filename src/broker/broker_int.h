@@ -4,6 +4,7 @@
 
 #include "broker/broker.h"
 #include "broker/group.h"
+#include "util/strmap.h"
 
 #define BROKER_PRODUCER_BATCHES 5
 
@@ -107,6 +108,7 @@ struct broker {
     char cluster_id[40];
     broker_topic_t **topics;
     int ntopics, cap_topics;
+    hd_strmap_t topic_index; /* name -> topic, for the topics above */
     log_flusher_t *flusher;
     broker_partition_t *active; /* partitions with waiters */
     int64_t next_pid, pid_limit;
@@ -116,6 +118,7 @@ struct broker {
     /* Consumer groups (group.c) and the offsets log (offsets.c). */
     broker_group_t **groups;
     int ngroups, cap_groups;
+    hd_strmap_t group_index; /* id -> group, for the groups above */
     int64_t (*now_ms)(void);
     int firing;                    /* broker_on_durable() is calling waiter callbacks */
     broker_partition_t *graveyard; /* partitions freed meanwhile (see broker_partition.dead) */

@@ -396,11 +396,9 @@ static broker__member_t *add_member(broker_group_t *g, const char *id, const bro
 
 broker_group_t *broker__group_get(broker_t *b, const char *id, bool create)
 {
-    for (int i = 0; i < b->ngroups; i++)
-        if (!strcmp(b->groups[i]->id, id))
-            return b->groups[i];
-    if (!create)
-        return NULL;
+    broker_group_t *found = hd_strmap_get(&b->group_index, id);
+    if (found || !create)
+        return found;
     broker_group_t *g = hd_calloc(1, sizeof *g);
     g->id = hd_strdup(id);
     g->state = BROKER__EMPTY;
@@ -410,6 +408,7 @@ broker_group_t *broker__group_get(broker_t *b, const char *id, bool create)
         b->groups = hd_realloc(b->groups, (size_t)b->cap_groups * sizeof *b->groups);
     }
     b->groups[b->ngroups++] = g;
+    hd_strmap_put(&b->group_index, g->id, g);
     return g;
 }
 
@@ -431,6 +430,7 @@ static void group_free(broker_group_t *g)
 
 static void group_unlink_free(broker_t *b, broker_group_t *g)
 {
+    hd_strmap_del(&b->group_index, g->id);
     for (int i = 0; i < b->ngroups; i++)
         if (b->groups[i] == g) {
             memmove(b->groups + i, b->groups + i + 1,
@@ -472,6 +472,7 @@ void broker__groups_free(broker_t *b)
     free(b->groups);
     b->groups = NULL;
     b->ngroups = b->cap_groups = 0;
+    hd_strmap_deinit(&b->group_index);
 }
 
 static int32_t max_rebalance_ms(const broker_group_t *g)
