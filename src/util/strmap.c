@@ -47,6 +47,8 @@ static hd_strmap_slot_t *find(const hd_strmap_t *m, const char *key, uint32_t h)
 
 void *hd_strmap_get(const hd_strmap_t *m, const char *key)
 {
+    if (!key)
+        return NULL;
     hd_strmap_slot_t *s = find(m, key, hash_str(key));
     return s ? s->val : NULL;
 }
@@ -96,6 +98,8 @@ void hd_strmap_put(hd_strmap_t *m, const char *key, void *val)
 
 void *hd_strmap_del(hd_strmap_t *m, const char *key)
 {
+    if (!key)
+        return NULL;
     hd_strmap_slot_t *s = find(m, key, hash_str(key));
     if (!s)
         return NULL;

@@ -22,11 +22,11 @@ typedef struct hd_strmap {
 
 void hd_strmap_init(hd_strmap_t *m);
 void hd_strmap_deinit(hd_strmap_t *m);
-/* The value stored under key, or NULL. */
+/* The value stored under key, or NULL (also for a NULL key). */
 void *hd_strmap_get(const hd_strmap_t *m, const char *key);
 /* Stores val under key, replacing any value there; val must not be NULL. */
 void hd_strmap_put(hd_strmap_t *m, const char *key, void *val);
-/* Removes key; returns its value, or NULL if it was not there. */
+/* Removes key; returns its value, or NULL if it was not there (or key is NULL). */
 void *hd_strmap_del(hd_strmap_t *m, const char *key);
 
 #endif

@@ -24,6 +24,7 @@ static void test_insert_get_replace_delete(void **state)
     hd_strmap_init(&m);
     assert_null(hd_strmap_get(&m, "absent"));
     assert_null(hd_strmap_del(&m, "absent"));
+    assert_null(hd_strmap_get(&m, NULL));
     for (int i = 0; i < N; i++) {
         snprintf(names[i], sizeof names[i], "topic-%d", i);
         hd_strmap_put(&m, names[i], &vals[i]);
@@ -50,6 +51,8 @@ static void test_insert_get_replace_delete(void **state)
         assert_ptr_equal(hd_strmap_get(&m, names[i]), want);
     }
     assert_null(hd_strmap_del(&m, names[0])); /* twice */
+    assert_null(hd_strmap_get(&m, NULL));
+    assert_null(hd_strmap_del(&m, NULL));
     hd_strmap_deinit(&m);
 }
 
