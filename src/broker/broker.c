@@ -1059,6 +1059,17 @@ static void activate(broker_partition_t *p)
     b->active = p;
 }
 
+/* Links w at the head of p's waiters. */
+static void link_head(broker_partition_t *p, broker_waiter_t *w)
+{
+    w->_part = p;
+    w->_prev = NULL;
+    w->_next = p->waiters;
+    if (p->waiters)
+        p->waiters->_prev = w;
+    p->waiters = w;
+}
+
 void broker_waiter_add(broker_partition_t *p, broker_waiter_t *w)
 {
     if (broker_partition_hwm(p) >= w->target) {
@@ -1066,12 +1077,7 @@ void broker_waiter_add(broker_partition_t *p, broker_waiter_t *w)
         w->cb(w, 0);
         return;
     }
-    w->_part = p;
-    w->_prev = NULL;
-    w->_next = p->waiters;
-    if (p->waiters)
-        p->waiters->_prev = w;
-    p->waiters = w;
+    link_head(p, w);
     activate(p);
 }
 
@@ -1098,6 +1104,7 @@ static void cursor_cb(broker_waiter_t *w, int err)
 
 static void link_after(broker_waiter_t *at, broker_waiter_t *w)
 {
+    w->_part = at->_part;
     w->_prev = at;
     w->_next = at->_next;
     if (at->_next)
@@ -1112,11 +1119,8 @@ static void link_after(broker_waiter_t *at, broker_waiter_t *w)
  * (Rescanning from the head after each callback cost O(waiters) per due waiter.) */
 static void fire_due(broker_partition_t *p, int64_t hwm)
 {
-    broker_waiter_t cur = {.target = INT64_MAX, .cb = cursor_cb, ._part = p};
-    cur._next = p->waiters;
-    if (p->waiters)
-        p->waiters->_prev = &cur;
-    p->waiters = &cur;
+    broker_waiter_t cur = {.target = INT64_MAX, .cb = cursor_cb};
+    link_head(p, &cur);
     for (;;) {
         broker_waiter_t *w = cur._next;
         while (w && w->target > hwm)
@@ -1124,22 +1128,15 @@ static void fire_due(broker_partition_t *p, int64_t hwm)
         if (!w)
             break;
         broker_waiter_cancel(&cur);
-        cur._part = p;
         link_after(w, &cur);
         broker_waiter_cancel(w);
         w->cb(w, 0);
         if (p->dead)
             return; /* the cursor went with the other waiters (fire_all) */
-        if (!cur._part) {
-            /* Only fire_all unlinks the cursor, and the partition is dead by the time the
-             * callback returns; should that ever change, start over from the head. */
-            cur._part = p;
-            cur._prev = NULL;
-            cur._next = p->waiters;
-            if (p->waiters)
-                p->waiters->_prev = &cur;
-            p->waiters = &cur;
-        }
+        /* Only fire_all unlinks the cursor, and p is dead by then; should that ever change,
+         * start over from the head. */
+        if (!cur._part)
+            link_head(p, &cur);
     }
     broker_waiter_cancel(&cur);
 }
