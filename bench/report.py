@@ -135,52 +135,48 @@ def quantile_medians(t, system):
 
 def targets_section(t, disk, footprint):
     """Herald's targets, each checked against this run's medians."""
-    def med(scenario, system, metric):
-        return t.median(scenario, system, metric)
+    rows = []
 
-    def fpm(key):
+    def check(target, v, fmtf, ok):
+        """One row: v (None when not measured), shown with fmtf and judged with ok(v)."""
+        rows.append([target, "not measured" if v is None else fmtf(v),
+                     "–" if v is None else ("met" if ok(v) else "**not met**")])
+
+    def ratio(scenario, peer, metric="records_per_s"):
+        h, p = t.median(scenario, "herald", metric), t.median(scenario, peer, metric)
+        return h / p if h is not None and p else None
+
+    def fp(key):
         v = footprint.get((key, "herald"))
         return statistics.median(v) if v else None
 
-    rows = []
-
-    def check(target, value, ok):
-        rows.append([target, value if value is not None else "not measured",
-                     "–" if ok is None else ("met" if ok else "**not met**")])
-
-    def ratio_target(label, scenario, peer, factor):
-        h, p = med(scenario, "herald", "records_per_s"), med(scenario, peer, "records_per_s")
-        if h is None or not p:
-            return check(label, None, None)
-        check(label, "%.2f×" % (h / p), h >= factor * p)
-
-    ratio_target("durable produce, 1 KiB: at least 4× NATS JetStream", "produce-1k", "nats", 4)
-    ratio_target("durable produce, 1 KiB: at least 10× Redis (appendfsync always)", "produce-1k",
-                 "redis-always", 10)
-    h, dd = med("produce-1k", "herald", "mb_per_s"), disk.get("seq_write_mb_per_s")
+    times = lambda x: "%.2f×" % x
+    mib = lambda x: "%.1f MiB" % (x / 1024)
+    check("durable produce, 1 KiB: at least 4× NATS JetStream", ratio("produce-1k", "nats"), times,
+          lambda x: x >= 4)
+    check("durable produce, 1 KiB: at least 10× Redis (appendfsync always)",
+          ratio("produce-1k", "redis-always"), times, lambda x: x >= 10)
+    h, dd = t.median("produce-1k", "herald", "mb_per_s"), disk.get("seq_write_mb_per_s")
     check("durable produce, 1 KiB: at least 70% of the disk's sequential write bandwidth",
-          "%.0f%% (%.0f of %.0f MB/s)" % (100 * h / dd, h, dd) if h is not None and dd else None,
-          h / dd >= 0.7 if h is not None and dd else None)
+          h / dd if h is not None and dd else None,
+          lambda x: "%.0f%% (%.0f of %.0f MB/s)" % (100 * x, h, dd), lambda x: x >= 0.7)
     for metric, limit in (("p50_ms", 0.5), ("p99_ms", 2.0)):
-        v = med("latency", "herald", metric)
         check("latency at 5,000 records/s: %s at most %s ms" % (metric[:3], limit),
-              None if v is None else "%s ms" % ms(v), None if v is None else v <= limit)
-    h, n = med("latency", "herald", "p99_ms"), med("latency", "nats", "p99_ms")
+              t.median("latency", "herald", metric), lambda x: "%s ms" % ms(x),
+              lambda x, limit=limit: x <= limit)
+    n = t.median("latency", "nats", "p99_ms")
     check("latency at 5,000 records/s: p99 no worse than NATS JetStream's",
-          None if h is None or n is None else "%s against %s ms" % (ms(h), ms(n)),
-          None if h is None or n is None else h <= n)
-    ratio_target("fan-out to 5 consumers: at least 5× NATS JetStream", "fanout", "nats", 5)
-    v = med("catchup", "herald", "mb_per_s")
-    check("catch-up read: at least 1 GB/s", None if v is None else "%.0f MB/s" % v,
-          None if v is None else v >= 1000)
-    for key, label, fmtf, limit in (
-            ("idle_rss_kib", "idle RSS at most 5 MiB", lambda x: "%.1f MiB" % (x / 1024), 5 * 1024),
-            ("busy_rss_kib", "RSS with 1,000 partitions and 1,000 idle connections at most 50 MiB",
-             lambda x: "%.1f MiB" % (x / 1024), 50 * 1024),
-            ("startup_ms", "start to accepting connections with 1,000 partitions within 20 ms",
-             lambda x: "%.0f ms" % x, 20)):
-        v = fpm(key)
-        check(label, None if v is None else fmtf(v), None if v is None else v <= limit)
+          t.median("latency", "herald", "p99_ms") if n is not None else None,
+          lambda x: "%s against %s ms" % (ms(x), ms(n)), lambda x: x <= n)
+    check("fan-out to 5 consumers: at least 5× NATS JetStream", ratio("fanout", "nats"), times,
+          lambda x: x >= 5)
+    check("catch-up read: at least 1 GB/s", t.median("catchup", "herald", "mb_per_s"),
+          lambda x: "%.0f MB/s" % x, lambda x: x >= 1000)
+    check("idle RSS at most 5 MiB", fp("idle_rss_kib"), mib, lambda x: x <= 5 * 1024)
+    check("RSS with 1,000 partitions and 1,000 idle connections at most 50 MiB", fp("busy_rss_kib"),
+          mib, lambda x: x <= 50 * 1024)
+    check("start to accepting connections with 1,000 partitions within 20 ms", fp("startup_ms"),
+          lambda x: "%.0f ms" % x, lambda x: x <= 20)
     return ("### Targets\n\nHerald's goals on this class of machine, checked against the medians "
             "above (ratios and the disk's bandwidth from the same run).\n\n"
             + md_table(["target", "this run", ""], rows) + "\n")
