@@ -50,7 +50,7 @@ SCENARIOS=(
     "produce-1k|--mode produce --size 1024 --records $N_1K"
     "produce-1k-deep|--mode produce --size 1024 --records $N_DEEP --inflight $DEEP_INFLIGHT"
     "produce-100|--mode produce --size 100 --records $N_100"
-    "latency|--mode latency --size 1024 --rate 5000 --duration $LAT_SECS --warmup 1"
+    "latency|--mode latency --size 1024 --rate 5000 --duration $LAT_SECS --warmup 1 --linger-ms 0.5"
     "fanout|--mode fanout --size 1024 --records $N_FANOUT --consumers 5"
     "catchup|--mode catchup --size 1024 --records $N_CATCHUP"
     "partitions-1|--mode produce --size 1024 --records $N_SCALE --partitions 1"
