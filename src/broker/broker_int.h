@@ -41,6 +41,10 @@ struct broker_partition {
     bool producers_loaded;
     broker__producer_t *producers;
     int nproducers, cap_producers;
+    /* Producer id -> index + 1 into producers (0: empty slot); open addressing, pidx_cap a
+     * power of two at least twice cap_producers. Rebuilt whenever producers are dropped. */
+    int32_t *pidx;
+    size_t pidx_cap;
 };
 
 #define BROKER_MAX_OVERRIDES 16

@@ -2,7 +2,9 @@
  * per (partition, producer id) the epoch and the last five batches are kept. A retried batch
  * whose sequence range matches a kept one is answered with its original offsets and not
  * appended again. State is rebuilt from the stored batch headers the first time a partition
- * sees an idempotent batch after start, so it survives restarts. */
+ * sees an idempotent batch after start, so it survives restarts (skipping segments older than
+ * producer.id.expiration.ms). Producers are found by hash, and are forgotten after
+ * producer.id.expiration.ms without a batch. */
 #include "broker/broker_int.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -12,34 +14,101 @@
 #include <stdlib.h>
 #include <string.h>
 
-static broker__producer_t *find(broker_partition_t *p, int64_t pid)
+static size_t pid_hash(int64_t pid)
 {
-    for (int i = 0; i < p->nproducers; i++)
-        if (p->producers[i].pid == pid)
-            return &p->producers[i];
-    return NULL;
+    uint64_t x = (uint64_t)pid; /* splitmix64's finalizer: ids are sequential */
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return (size_t)x;
 }
 
-static broker__producer_t *add(broker_partition_t *p, int64_t pid, int64_t now)
+static broker__producer_t *find(broker_partition_t *p, int64_t pid)
 {
-    const hd_config_t *cfg = broker_config(p->topic->broker);
-    if (p->nproducers >= 64) {
-        /* Forget producers idle for longer than producer.id.expiration.ms. */
-        int w = 0;
-        for (int i = 0; i < p->nproducers; i++)
-            if (now - p->producers[i].last_ms < cfg->producer_id_expiration_ms)
-                p->producers[w++] = p->producers[i];
+    if (!p->pidx_cap)
+        return NULL;
+    size_t mask = p->pidx_cap - 1;
+    for (size_t i = pid_hash(pid) & mask;; i = (i + 1) & mask) {
+        int32_t v = p->pidx[i];
+        if (v == 0)
+            return NULL;
+        if (p->producers[v - 1].pid == pid)
+            return &p->producers[v - 1];
+    }
+}
+
+static void index_put(broker_partition_t *p, int slot)
+{
+    size_t mask = p->pidx_cap - 1;
+    size_t i = pid_hash(p->producers[slot].pid) & mask;
+    while (p->pidx[i])
+        i = (i + 1) & mask;
+    p->pidx[i] = slot + 1;
+}
+
+static void reindex(broker_partition_t *p)
+{
+    size_t want = 8;
+    while (want < 2 * (size_t)p->cap_producers)
+        want *= 2;
+    if (want != p->pidx_cap) {
+        free(p->pidx);
+        p->pidx = hd_malloc(want * sizeof *p->pidx);
+        p->pidx_cap = want;
+    }
+    memset(p->pidx, 0, p->pidx_cap * sizeof *p->pidx);
+    for (int i = 0; i < p->nproducers; i++)
+        index_put(p, i);
+}
+
+/* Forgets producers last seen before `before` (ms), as Kafka does after
+ * producer.id.expiration.ms: their next batch starts tracking afresh. */
+static void expire(broker_partition_t *p, int64_t before)
+{
+    int w = 0;
+    for (int i = 0; i < p->nproducers; i++)
+        if (p->producers[i].last_ms >= before)
+            p->producers[w++] = p->producers[i];
+    if (w != p->nproducers) {
         p->nproducers = w;
+        reindex(p);
     }
+}
+
+static int64_t expiry_ms(const broker_partition_t *p)
+{
+    return broker_config(p->topic->broker)->producer_id_expiration_ms;
+}
+
+static broker__producer_t *add(broker_partition_t *p, int64_t pid, int64_t last_ms, int64_t now)
+{
     if (p->nproducers == p->cap_producers) {
-        p->cap_producers = p->cap_producers ? p->cap_producers * 2 : 4;
-        p->producers = hd_realloc(p->producers, (size_t)p->cap_producers * sizeof *p->producers);
+        /* Full: forget expired producers first, and grow unless that freed a quarter. Doing
+         * this only when full keeps adding a producer O(1) amortized. */
+        if (p->nproducers >= 64)
+            expire(p, now - expiry_ms(p));
+        if (p->nproducers == p->cap_producers || p->nproducers > p->cap_producers / 4 * 3) {
+            p->cap_producers = p->cap_producers ? p->cap_producers * 2 : 4;
+            p->producers =
+                hd_realloc(p->producers, (size_t)p->cap_producers * sizeof *p->producers);
+            reindex(p);
+        }
     }
-    broker__producer_t *e = &p->producers[p->nproducers++];
+    broker__producer_t *e = &p->producers[p->nproducers];
     memset(e, 0, sizeof *e);
     e->pid = pid;
-    e->last_ms = now;
+    e->last_ms = last_ms;
+    index_put(p, p->nproducers++);
     return e;
+}
+
+/* The producer's state, or NULL when it has none or it has expired (then it starts afresh). */
+static broker__producer_t *live(broker_partition_t *p, int64_t pid, int64_t now)
+{
+    broker__producer_t *e = find(p, pid);
+    return e && now - e->last_ms < expiry_ms(p) ? e : NULL;
 }
 
 static int32_t last_seq_of(const broker_batch_hdr_t *h)
@@ -61,16 +130,25 @@ static void push(broker__producer_t *e, const broker_batch_hdr_t *h, int64_t bas
     }
 }
 
+typedef struct rebuild {
+    broker_partition_t *p;
+    int64_t now;
+} rebuild_t;
+
+/* Replays one stored batch into the producer state. Rebuilt producers count as seen at the
+ * rebuild: batch timestamps come from clients' clocks, so they only decide which whole
+ * segments are too old to replay. */
 static int rebuild_cb(void *ctx, const uint8_t hdr[61], int64_t base_offset)
 {
-    broker_partition_t *p = ctx;
+    rebuild_t *r = ctx;
+    broker_partition_t *p = r->p;
     broker_batch_hdr_t h;
     broker_batch_hdr_decode(hdr, &h);
     if (h.producer_id < 0 || (h.attributes & BROKER_ATTR_CONTROL))
         return 0;
     broker__producer_t *e = find(p, h.producer_id);
     if (!e)
-        e = add(p, h.producer_id, hd_wall_ms());
+        e = add(p, h.producer_id, r->now, r->now);
     if (h.producer_epoch != e->epoch) {
         e->epoch = h.producer_epoch;
         e->n = 0;
@@ -83,15 +161,21 @@ static int rebuild_cb(void *ctx, const uint8_t hdr[61], int64_t base_offset)
 int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, broker_append_t *dup,
                            const char **why)
 {
+    int64_t now = hd_wall_ms();
     if (!p->producers_loaded) {
+        /* First idempotent batch since start: rebuild from the stored batch headers. Inactive
+         * segments whose newest batch is older than producer.id.expiration.ms are skipped: a
+         * producer last seen there has expired (Kafka's rule, by batch timestamps). */
         p->producers_loaded = true;
         log_partition_t *log = broker__partition_log(p);
-        int rc =
-            log ? log_partition_scan(log, log_partition_start_offset(log), rebuild_cb, p) : -EIO;
+        rebuild_t r = {p, now};
+        int rc = log ? log_partition_scan(log, log_partition_start_offset(log), now - expiry_ms(p),
+                                          rebuild_cb, &r)
+                     : -EIO;
         if (rc < 0)
             return rc;
     }
-    broker__producer_t *e = find(p, h->producer_id);
+    broker__producer_t *e = live(p, h->producer_id, now);
     if (!e)
         return 0; /* unknown producer: any sequence starts tracking */
     if (h->producer_epoch < e->epoch) {
@@ -131,8 +215,12 @@ void broker__producer_record(broker_partition_t *p, const broker_batch_hdr_t *h,
 {
     int64_t now = hd_wall_ms();
     broker__producer_t *e = find(p, h->producer_id);
-    if (!e)
-        e = add(p, h->producer_id, now);
+    if (!e) {
+        e = add(p, h->producer_id, now, now);
+    } else if (now - e->last_ms >= expiry_ms(p)) {
+        e->n = e->head = 0; /* expired: tracked afresh from this batch */
+        e->epoch = h->producer_epoch;
+    }
     if (h->producer_epoch != e->epoch) {
         e->epoch = h->producer_epoch;
         e->n = 0;
@@ -147,4 +235,7 @@ void broker__producers_free(broker_partition_t *p)
     free(p->producers);
     p->producers = NULL;
     p->nproducers = p->cap_producers = 0;
+    free(p->pidx);
+    p->pidx = NULL;
+    p->pidx_cap = 0;
 }

@@ -28,6 +28,9 @@ enum {
 /* Chunk size for streaming reads (CRC checks during recovery). */
 #define LOG_SCRATCH_LEN (64 * 1024)
 
+/* Read size of whole-log header scans (log_partition_scan). */
+#define LOG_SCAN_CHUNK (64 * 1024)
+
 /* Largest batch the log accepts or believes on disk (positions in the index are u32). */
 #define LOG_BATCH_MAX_LEN INT32_MAX
 
@@ -96,10 +99,11 @@ typedef struct log_segment {
     int64_t next_offset; /* offset after the last batch */
     int64_t max_ts;      /* largest maxTimestamp, valid when max_ts_known */
     bool max_ts_known;
-    int64_t first_ts;  /* roll-by-age reference; INT64_MIN until known */
-    bool file_longer;  /* the file may extend past size (preallocated): trim before inactive */
-    int64_t alloc_end; /* bytes preallocated from the start of the file (0: none) */
-    int64_t zero_end;  /* bytes from the start of the file written with data or zeros */
+    int64_t first_ts;   /* the first batch's maxTimestamp (-1: none); INT64_MIN until known */
+    int64_t created_ms; /* wall clock of the first append (or first roll check after open) */
+    bool file_longer;   /* the file may extend past size (preallocated): trim before inactive */
+    int64_t alloc_end;  /* bytes preallocated from the start of the file (0: none) */
+    int64_t zero_end;   /* bytes from the start of the file written with data or zeros */
     /* Where the last read stopped: the batch at hint_pos starts at hint_offset (read.c), so a
      * consumer following the log starts there instead of at the last index entry. */
     int64_t hint_pos, hint_offset;

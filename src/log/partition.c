@@ -543,15 +543,20 @@ static bool need_roll(log_partition_t *p, log_segment_t *s, const log_hdr_t *h)
         return true;
     if (p->cfg.segment_ms < 0)
         return false;
-    int64_t now = hd_wall_ms();
     if (s->first_ts == INT64_MIN) {
         uint8_t hdr[LOG_BATCH_HEADER_LEN];
         log_hdr_t fh;
-        s->first_ts = log__segment_read_hdr(s, 0, hdr, &fh) == 0 && fh.max_timestamp >= 0
-                          ? fh.max_timestamp
-                          : now;
+        s->first_ts = log__segment_read_hdr(s, 0, hdr, &fh) == 0 ? fh.max_timestamp : -1;
     }
-    return now - s->first_ts > p->cfg.segment_ms;
+    /* As Kafka: the new batch's timestamp against the segment's first one, so batches carrying
+     * old timestamps (a backfill) fill segments as usual instead of rolling one each; the wall
+     * clock only when the first batch has no timestamp. */
+    if (s->first_ts >= 0)
+        return h->max_timestamp - s->first_ts > p->cfg.segment_ms;
+    int64_t now = hd_wall_ms();
+    if (s->created_ms == INT64_MIN)
+        s->created_ms = now;
+    return now - s->created_ms > p->cfg.segment_ms;
 }
 
 /* Extends the active segment's preallocation to cover need_end bytes (see LOG_PREALLOC_*).
@@ -658,8 +663,10 @@ int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t
     log__segment_index_commit(s, &h, pos, iw, tw);
     note_rate(p, len);
     zero_ahead(p, s, pos + (int64_t)len);
-    if (pos == 0)
-        s->first_ts = h.max_timestamp >= 0 ? h.max_timestamp : hd_wall_ms();
+    if (pos == 0) {
+        s->first_ts = h.max_timestamp;
+        s->created_ms = hd_wall_ms();
+    }
     p->leo = s->next_offset;
     p->size_bytes += (int64_t)len;
     pthread_mutex_lock(&p->lock);

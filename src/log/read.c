@@ -1,10 +1,13 @@
 /* Reading the partition log: fetch reads, timestamp lookups and header scans. Loop thread.
  * Every read starts from the sparse offset index (segment.c), or from where the last read of the
  * segment stopped when that is closer, and walks batch headers with pread; the batches
- * themselves are copied with one pread per segment. */
+ * themselves are copied with one pread per segment. Whole-log header scans read in chunks. */
 #include "log/log_int.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/mem.h"
+
+#include <stdlib.h>
 
 /* Index of the last segment whose base offset is <= offset (offset >= the start offset). */
 static size_t find_segment(const log_partition_t *p, int64_t offset)
@@ -146,32 +149,65 @@ int log_partition_find_time(log_partition_t *p, int64_t ts, int64_t max_offset,
     return HD_ENOTFOUND;
 }
 
-int log_partition_scan(log_partition_t *p, int64_t from_offset, log_scan_cb cb, void *ctx)
+int log_partition_scan(log_partition_t *p, int64_t from_offset, int64_t min_ts, log_scan_cb cb,
+                       void *ctx)
 {
     if (from_offset < log_partition_start_offset(p))
         from_offset = log_partition_start_offset(p);
     if (from_offset >= p->leo)
         return 0;
-    uint8_t hdr[LOG_BATCH_HEADER_LEN];
+    /* Headers are read LOG_SCAN_CHUNK bytes at a time: one pread covers hundreds of small
+     * batches, where a pread per header made a scan of a million batches a million calls. */
+    uint8_t *buf = hd_malloc(LOG_SCAN_CHUNK);
     log_hdr_t h;
+    int rc = 0;
     size_t first = find_segment(p, from_offset);
-    for (size_t i = first; i < p->nsegs; i++) {
+    for (size_t i = first; i < p->nsegs && rc == 0; i++) {
         log_segment_t *s = p->segs[i];
         int64_t pos = 0;
-        int rc;
+        if (min_ts >= 0 && i + 1 < p->nsegs) {
+            int64_t mt;
+            if ((rc = log__segment_max_ts(s, p->cfg.index_interval_bytes, &mt)) < 0)
+                break;
+            if (mt >= 0 && mt < min_ts)
+                continue; /* every batch of this inactive segment is older than min_ts */
+        }
         if (i == first) {
             if ((rc = log__segment_index_load(s, p->cfg.index_interval_bytes)) < 0)
-                return rc;
+                break;
             pos = log__segment_lookup(s, from_offset);
         }
+        int64_t buf_pos = 0;
+        size_t buf_len = 0;
         for (; pos < s->size; pos += h.total_len) {
-            if ((rc = log__segment_read_hdr(s, pos, hdr, &h)) < 0)
-                return rc;
+            if (pos < buf_pos || pos + LOG_BATCH_HEADER_LEN > buf_pos + (int64_t)buf_len) {
+                int64_t left = s->size - pos;
+                size_t want = left < LOG_SCAN_CHUNK ? (size_t)left : LOG_SCAN_CHUNK;
+                ssize_t n = want < LOG_BATCH_HEADER_LEN
+                                ? HD_ECORRUPT
+                                : hd_io_pread_full(s->log_fd, buf, want, (off_t)pos);
+                if (n >= 0 && n < LOG_BATCH_HEADER_LEN)
+                    n = HD_ECORRUPT;
+                if (n < 0) {
+                    rc = (int)n;
+                    break;
+                }
+                buf_pos = pos;
+                buf_len = (size_t)n;
+            }
+            const uint8_t *hdr = buf + (pos - buf_pos);
+            if (log__hdr_parse(hdr, &h) < 0 || h.total_len > s->size - pos) {
+                rc = HD_ECORRUPT;
+                break;
+            }
             if (h.base_offset + h.last_offset_delta < from_offset)
                 continue;
-            if (h.base_offset >= from_offset && cb(ctx, hdr, h.base_offset) != 0)
+            if (h.base_offset >= from_offset && cb(ctx, hdr, h.base_offset) != 0) {
+                free(buf);
                 return 0;
+            }
         }
     }
-    return 0;
+    free(buf);
+    return rc;
 }

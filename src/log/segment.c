@@ -57,6 +57,7 @@ log_segment_t *log__segment_new(const char *dir, int64_t base_offset)
     s->next_offset = base_offset;
     s->max_ts = -1;
     s->first_ts = INT64_MIN;
+    s->created_ms = INT64_MIN;
     s->tidx_last_ts = INT64_MIN;
     s->idx_file_n = s->tidx_file_n = -1;
     return s;

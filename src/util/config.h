@@ -35,7 +35,8 @@
     X(INT, segment_bytes, "log.segment.bytes", "segment-bytes", "HERALD_LOG_SEGMENT_BYTES",        \
       1073741824, 1048576, 2147483647, "Roll to a new segment file at this size")                  \
     X(INT, roll_ms, "log.roll.ms", "roll-ms", "HERALD_LOG_ROLL_MS", 604800000, 1, INT64_MAX,       \
-      "Roll to a new segment when the active one is older than this")                              \
+      "Roll to a new segment when a batch's timestamp is this far past the segment's first one "   \
+      "(wall clock for batches without timestamps)")                                               \
     X(INT, retention_ms, "log.retention.ms", "retention-ms", "HERALD_LOG_RETENTION_MS", 604800000, \
       -1, INT64_MAX, "Delete segments older than this (-1: keep forever)")                         \
     X(INT, retention_bytes, "log.retention.bytes", "retention-bytes",                              \

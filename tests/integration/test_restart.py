@@ -106,3 +106,32 @@ def test_restart_empty_and_idle_topics(broker):
     assert marks == {0: (0, 0), 1: (0, 0), 2: (0, 0)}
     reps = produce_all(broker.addr, [{"topic": "empty-one", "value": b"x", "partition": 2}])
     assert reps[0]["offset"] == 0
+
+
+def test_backfill_with_old_timestamps_rolls_by_record_time(broker):
+    """Records stamped years ago (a backfill) fill segments as usual: a segment rolls when a
+    batch's timestamp is segment.ms past the segment's first one, not at every batch because
+    the wall clock is far ahead. An idempotent producer's state survives the restart."""
+    topic = "backfill"
+    create_topic(broker.addr, topic, config={"segment.ms": "3600000"})
+    part = broker.data_dir / "topics" / (topic + "-0")
+    # 30 batches, a minute apart in record time, then one 2 hours after the first.
+    stamps = [BASE_TS + i * 60_000 for i in range(30)] + [BASE_TS + 7_200_000]
+    from clients import make_producer
+    p = make_producer(broker.addr, linger_ms=0, enable_idempotence=True)
+    for i, ts in enumerate(stamps):
+        (rep,) = produce_all(broker.addr, [{"topic": topic, "value": b"old %d" % i,
+                                            "timestamp": ts}], producer=p)
+        assert rep["offset"] == i
+    p.flush(10)
+    assert len(list(part.glob("*.log"))) == 2
+    broker.restart()
+    more = [{"topic": topic, "value": b"new %d" % i, "timestamp": BASE_TS + 7_200_000 + i}
+            for i in range(5)]
+    reps = produce_all(broker.addr, more, enable_idempotence=True)
+    assert [r["offset"] for r in reps] == list(range(31, 36))
+    assert len(list(part.glob("*.log"))) == 2
+    got = consume(broker.addr, topic, [0], 36, timeout=30)
+    assert [m.value() for m in got] == [b"old %d" % i for i in range(31)] + \
+        [b"new %d" % i for i in range(5)]
+    assert [m.timestamp()[1] for m in got[:31]] == stamps

@@ -254,6 +254,87 @@ static void test_retry_after_restart_is_still_deduplicated(void **state)
     assert_int_equal(r.base_offset, 4);
 }
 
+static void test_thousands_of_producers_keep_their_state_across_restart(void **state)
+{
+    fixture_t *f = *state;
+    broker_partition_t *p = make_topic(f, "many");
+    broker_append_t r;
+    const char *why = "";
+    enum { N = 3000 };
+    /* Two one-record batches per producer, the second round after all the first ones. */
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < N; i++) {
+            make_batch(&f->batch, 1, 100000 + i, 0, round);
+            assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+            assert_false(r.duplicate);
+            assert_int_equal(r.base_offset, round * N + i);
+        }
+    wait_durable(p, 2 * N);
+    for (int pass = 0; pass < 2; pass++) {
+        /* Retries of any producer's batches are answered with their first offsets. */
+        for (int i = 0; i < N; i += 299) {
+            make_batch(&f->batch, 1, 100000 + i, 0, 0);
+            assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+            assert_true(r.duplicate);
+            assert_int_equal(r.base_offset, i);
+            make_batch(&f->batch, 1, 100000 + i, 0, 1);
+            assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+            assert_true(r.duplicate);
+            assert_int_equal(r.base_offset, N + i);
+        }
+        /* A gap is still a gap. */
+        make_batch(&f->batch, 1, 100000 + 17, 0, 5);
+        assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why),
+                         HD_ESEQUENCE);
+        assert_int_equal(broker_partition_end(p), 2 * N);
+        reopen(f);
+        p = broker_topic_partition(broker_topic_find(f->b, "many"), 0);
+    }
+    make_batch(&f->batch, 1, 100000 + 42, 0, 2);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    assert_int_equal(r.base_offset, 2 * N);
+}
+
+static void test_expired_producer_starts_afresh(void **state)
+{
+    fixture_t *f = *state;
+    f->cfg.producer_id_expiration_ms = 200;
+    reopen(f);
+    broker_partition_t *p = make_topic(f, "expiry");
+    broker_append_t r;
+    const char *why = "";
+    make_batch(&f->batch, 2, 9000, 0, 0);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    /* Within the window a restart at sequence 0 is a duplicate of the first batch... */
+    make_batch(&f->batch, 2, 9000, 0, 0);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    assert_true(r.duplicate);
+    make_batch(&f->batch, 1, 9000, 0, 0);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why),
+                     HD_ESEQUENCE);
+    /* ...after it the producer is forgotten, and any sequence starts tracking again. */
+    usleep(300 * 1000);
+    make_batch(&f->batch, 1, 9000, 0, 0);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    assert_false(r.duplicate);
+    assert_int_equal(r.base_offset, 2);
+    make_batch(&f->batch, 1, 9000, 0, 1);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    assert_int_equal(r.base_offset, 3);
+    /* Producers that come and go: the expired ones are forgotten as new ones arrive. */
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 200; i++) {
+            make_batch(&f->batch, 1, 20000 + round * 1000 + i, 0, 0);
+            assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+            assert_false(r.duplicate);
+        }
+        usleep(300 * 1000);
+    }
+    make_batch(&f->batch, 1, 20000 + 5, 0, 7); /* expired: accepted as a fresh start */
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    assert_int_equal(broker_partition_end(p), 405);
+}
+
 static void test_batch_over_max_message_bytes_is_too_large(void **state)
 {
     fixture_t *f = *state;
@@ -492,6 +573,9 @@ int main(void)
         cmocka_unit_test(test_valid_batch_passes_and_bad_crc_is_corrupt),
         cmocka_unit_test(test_count_mismatch_and_control_batches_are_invalid),
         cmocka_unit_test(test_gzip_batch_inflates_to_the_same_records),
+        cmocka_unit_test_setup_teardown(test_thousands_of_producers_keep_their_state_across_restart,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_producer_starts_afresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_retry_returns_original_offset, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sequence_gap_and_stale_epoch_are_rejected, setup,

@@ -213,8 +213,41 @@ static void test_roll_by_age_starts_new_segment(void **state)
     log_config_defaults(&cfg);
     cfg.segment_ms = 1000;
     log_partition_t *p = open_part(&d, &cfg);
-    append_one(p, 1, 1000, 8); /* a 1970 timestamp: far older than segment_ms */
+    /* 1970 timestamps, far older than segment_ms: what counts is how far a batch's timestamp
+     * is past the segment's first one, as in Kafka, so a backfill does not roll per batch. */
     append_one(p, 1, 1000, 8);
+    append_one(p, 1, 1500, 8);
+    append_one(p, 1, 2000, 8); /* exactly segment_ms after the first: not yet */
+    assert_int_equal(log_partition_segment_count(p), 1);
+    append_one(p, 1, 2001, 8);
+    assert_int_equal(log_partition_segment_count(p), 2);
+    append_one(p, 1, 2500, 8);
+    assert_int_equal(log_partition_segment_count(p), 2);
+    /* After a restart the first batch's timestamp is read back from the segment. */
+    log_partition_close(p);
+    p = open_part(&d, &cfg);
+    append_one(p, 1, 3001, 8);
+    assert_int_equal(log_partition_segment_count(p), 2);
+    append_one(p, 1, 3002, 8);
+    assert_int_equal(log_partition_segment_count(p), 3);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_roll_by_age_without_timestamps_uses_the_wall_clock(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_ms = 100;
+    log_partition_t *p = open_part(&d, &cfg);
+    append_one(p, 1, -1, 8);
+    append_one(p, 1, -1, 8);
+    assert_int_equal(log_partition_segment_count(p), 1);
+    usleep(200 * 1000);
+    append_one(p, 1, -1, 8);
     assert_int_equal(log_partition_segment_count(p), 2);
     log_partition_close(p);
     bb_dir_remove(&d);
@@ -312,9 +345,86 @@ static void test_scan_visits_every_batch_from_offset(void **state)
     for (int i = 0; i < 20; i++)
         append_one(p, 3, 0, 50);
     int64_t c[2] = {0, 0};
-    assert_int_equal(log_partition_scan(p, 31, count_cb, c), 0);
+    assert_int_equal(log_partition_scan(p, 31, -1, count_cb, c), 0);
     assert_int_equal(c[0], 9); /* bases 33..57 */
     assert_int_equal(c[1], 57);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+/* Records every base offset the scan reports, to check order and completeness. */
+typedef struct scan_log {
+    int64_t bases[512];
+    int n;
+} scan_log_t;
+
+static int log_cb(void *ctx, const uint8_t hdr[61], int64_t base)
+{
+    scan_log_t *l = ctx;
+    assert_int_equal(bb_get_i64(hdr), base);
+    assert_true(l->n < 512);
+    l->bases[l->n++] = base;
+    return 0;
+}
+
+static void test_scan_reads_headers_across_chunk_edges_and_past_big_batches(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    log_partition_t *p = open_part(&d, &cfg);
+    /* Batches of several sizes, so headers straddle the 64 KiB read boundaries, with batches
+     * bigger than one read in between. */
+    int64_t want[300];
+    int n = 0;
+    for (int i = 0; i < 300; i++) {
+        size_t vlen = i % 50 == 7 ? 150000 : 300 + (size_t)(i * 37) % 900;
+        want[n++] = append_one(p, 1 + i % 3, 1000 + i, vlen);
+    }
+    scan_log_t l = {.n = 0};
+    assert_int_equal(log_partition_scan(p, 0, -1, log_cb, &l), 0);
+    assert_int_equal(l.n, n);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(l.bases[i], want[i]);
+    /* From the middle: exactly the batches that start at or after the offset. */
+    l.n = 0;
+    assert_int_equal(log_partition_scan(p, want[150], -1, log_cb, &l), 0);
+    assert_int_equal(l.n, n - 150);
+    assert_int_equal(l.bases[0], want[150]);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
+static void test_scan_skips_inactive_segments_older_than_min_ts(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 600;
+    log_partition_t *p = open_part(&d, &cfg);
+    /* Timestamps 1000.. then 5000..: the old batches fill whole segments of their own. */
+    for (int i = 0; i < 6; i++)
+        append_one(p, 2, 1000 + i, 100);
+    for (int i = 0; i < 6; i++)
+        append_one(p, 2, 5000 + i, 100);
+    assert_true(log_partition_segment_count(p) >= 4);
+    scan_log_t l = {.n = 0};
+    assert_int_equal(log_partition_scan(p, 0, 4000, log_cb, &l), 0);
+    assert_int_equal(l.n, 6);
+    assert_int_equal(l.bases[0], 12);
+    /* The active segment is always scanned, however old its batches. */
+    l.n = 0;
+    assert_int_equal(log_partition_scan(p, 0, 999999, log_cb, &l), 0);
+    assert_true(l.n >= 1);
+    assert_int_equal(l.bases[l.n - 1], 22);
+    /* min_ts -1 skips nothing. */
+    l.n = 0;
+    assert_int_equal(log_partition_scan(p, 0, -1, log_cb, &l), 0);
+    assert_int_equal(l.n, 12);
     log_partition_close(p);
     bb_dir_remove(&d);
 }
@@ -956,9 +1066,12 @@ int main(void)
         cmocka_unit_test(test_append_rejects_malformed_and_too_big),
         cmocka_unit_test(test_roll_by_size_starts_new_segment),
         cmocka_unit_test(test_roll_by_age_starts_new_segment),
+        cmocka_unit_test(test_roll_by_age_without_timestamps_uses_the_wall_clock),
         cmocka_unit_test(test_read_at_every_offset_across_segments_finds_containing_batch),
         cmocka_unit_test(test_find_time_returns_first_batch_with_max_timestamp_at_or_after),
         cmocka_unit_test(test_scan_visits_every_batch_from_offset),
+        cmocka_unit_test(test_scan_reads_headers_across_chunk_edges_and_past_big_batches),
+        cmocka_unit_test(test_scan_skips_inactive_segments_older_than_min_ts),
         cmocka_unit_test(test_retention_by_time_deletes_old_inactive_segments),
         cmocka_unit_test(test_retention_by_time_after_reopen_uses_time_index),
         cmocka_unit_test(test_retention_by_size_deletes_oldest_while_rest_exceeds_limit),
