@@ -551,8 +551,8 @@ static bool need_roll(log_partition_t *p, log_segment_t *s, const log_hdr_t *h)
     /* As Kafka: the new batch's timestamp against the segment's first one, so batches carrying
      * old timestamps (a backfill) fill segments as usual instead of rolling one each; the wall
      * clock only when the first batch has no timestamp. */
-    if (s->first_ts >= 0)
-        return h->max_timestamp - s->first_ts > p->cfg.segment_ms;
+    if (s->first_ts >= 0) /* both non-negative: the difference cannot overflow */
+        return h->max_timestamp >= 0 && h->max_timestamp - s->first_ts > p->cfg.segment_ms;
     int64_t now = hd_wall_ms();
     if (s->created_ms == INT64_MIN)
         s->created_ms = now;

@@ -223,6 +223,10 @@ static void test_roll_by_age_starts_new_segment(void **state)
     assert_int_equal(log_partition_segment_count(p), 2);
     append_one(p, 1, 2500, 8);
     assert_int_equal(log_partition_segment_count(p), 2);
+    /* Timestamps a client may send at the extremes neither roll nor overflow the difference. */
+    append_one(p, 1, INT64_MIN, 8);
+    append_one(p, 1, -5, 8);
+    assert_int_equal(log_partition_segment_count(p), 2);
     /* After a restart the first batch's timestamp is read back from the segment. */
     log_partition_close(p);
     p = open_part(&d, &cfg);
