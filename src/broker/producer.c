@@ -172,8 +172,14 @@ int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, b
         int rc = log ? log_partition_scan(log, log_partition_start_offset(log), now - expiry_ms(p),
                                           rebuild_cb, &r)
                      : -EIO;
-        if (rc < 0)
+        if (rc < 0) {
+            /* Partial state would wrongly accept or reject sequences: drop it, and rebuild
+             * again at the next idempotent batch. */
+            p->nproducers = 0;
+            reindex(p);
+            p->producers_loaded = false;
             return rc;
+        }
     }
     broker__producer_t *e = live(p, h->producer_id, now);
     if (!e)

@@ -418,6 +418,24 @@ static bool load_and_validate(log_segment_t *s)
     return true;
 }
 
+/* After a rebuild that failed part-way (an I/O error): the data is as trusted as before, so its
+ * size and next offset are put back (the rebuild had reset them, and appends write at `size`);
+ * the half-built index is dropped, to be rebuilt from scratch by the next load. */
+static void forget_failed_rebuild(log_segment_t *s, int64_t size, int64_t next)
+{
+    s->size = size;
+    s->next_offset = next;
+    s->idx_n = s->tidx_n = 0;
+    s->idx_loaded = false;
+    s->max_ts_known = false;
+    s->tidx_last_ts = INT64_MIN;
+    s->bytes_since_index = 0;
+    s->idx_file_n = s->tidx_file_n = 0;
+    /* Best effort: entries past the counts are ignored while the counts are known. */
+    (void)hd_io.ftruncate(s->idx_fd, 0);
+    (void)hd_io.ftruncate(s->tidx_fd, 0);
+}
+
 int log__segment_index_load(log_segment_t *s, int32_t interval)
 {
     if (s->idx_loaded)
@@ -431,6 +449,10 @@ int log__segment_index_load(log_segment_t *s, int32_t interval)
     say_warn("segment %s: index invalid, rebuilding", log__segment_path(s, "log"));
     int64_t size = s->size, next = s->next_offset;
     rc = log__segment_recover(s, 0, s->base_offset, size, interval);
+    if (rc < 0) {
+        forget_failed_rebuild(s, size, next);
+        goto out;
+    }
     if (rc > 0) {
         say_error("segment %s: corrupt batch at %lld inside trusted data, reads stop there",
                   log__segment_path(s, "log"), (long long)s->size);

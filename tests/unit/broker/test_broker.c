@@ -10,9 +10,11 @@
 #include "log/batch_builder.h"
 #include "util/crc32c.h"
 #include "util/err.h"
+#include "util/fileio.h"
 #include "util/monotime.h"
 #include "util/say.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -335,6 +337,48 @@ static void test_expired_producer_starts_afresh(void **state)
     assert_int_equal(broker_partition_end(p), 405);
 }
 
+static int preads_left; /* failing_pread fails once this reaches 0 */
+
+static ssize_t failing_pread(int fd, void *buf, size_t n, off_t off)
+{
+    if (preads_left-- <= 0)
+        return -EIO;
+    return hd_fileio_default.pread(fd, buf, n, off);
+}
+
+static void test_failed_rebuild_is_retried_not_half_kept(void **state)
+{
+    fixture_t *f = *state;
+    broker_partition_t *p = make_topic(f, "rebuild-eio");
+    broker_append_t r;
+    const char *why = "";
+    /* 2,000 producers: the log (about 280 KB) takes several 64 KiB reads to scan. */
+    for (int i = 0; i < 2000; i++) {
+        make_batch(&f->batch, 4, 30000 + i, 0, 0);
+        assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    }
+    wait_durable(p, 8000);
+    reopen(f);
+    p = broker_topic_partition(broker_topic_find(f->b, "rebuild-eio"), 0);
+    /* A read in the middle of the rebuild fails: the batch is refused with the I/O error... */
+    preads_left = 3;
+    hd_io.pread = failing_pread;
+    make_batch(&f->batch, 4, 30000 + 1999, 0, 0);
+    int rc = broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why);
+    hd_io = hd_fileio_default;
+    assert_true(rc < 0);
+    assert_int_equal(broker_partition_end(p), 8000);
+    /* ...and the next one rebuilds in full: a producer from the end of the log is known. */
+    make_batch(&f->batch, 4, 30000 + 1999, 0, 0);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    assert_true(r.duplicate);
+    assert_int_equal(r.base_offset, 7996);
+    make_batch(&f->batch, 1, 30000 + 1999, 0, 9);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why),
+                     HD_ESEQUENCE);
+    assert_int_equal(broker_partition_end(p), 8000);
+}
+
 static void test_batch_over_max_message_bytes_is_too_large(void **state)
 {
     fixture_t *f = *state;
@@ -576,6 +620,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_thousands_of_producers_keep_their_state_across_restart,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_producer_starts_afresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_rebuild_is_retried_not_half_kept, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_retry_returns_original_offset, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sequence_gap_and_stale_epoch_are_rejected, setup,
