@@ -96,8 +96,9 @@ int log_partition_find_time(log_partition_t *p, int64_t ts, int64_t max_offset,
                             int64_t *base_offset, hd_buf_t *out);
 
 /* Calls cb with the header of every batch with base offset >= from_offset, in order; cb returns
- * non-zero to stop. With min_ts >= 0, inactive segments whose largest timestamp is below min_ts
- * are skipped (segments without timestamps never are). Returns 0 or an error. */
+ * non-zero to stop. With min_ts >= 0, the leading inactive segments whose largest timestamp is
+ * below min_ts are skipped, up to the first that is not (or has no timestamps): the batches seen
+ * are always a suffix of the log. Returns 0 or an error. */
 typedef int (*log_scan_cb)(void *ctx, const uint8_t hdr[61], int64_t base_offset);
 int log_partition_scan(log_partition_t *p, int64_t from_offset, int64_t min_ts, log_scan_cb cb,
                        void *ctx);

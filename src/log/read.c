@@ -162,16 +162,20 @@ int log_partition_scan(log_partition_t *p, int64_t from_offset, int64_t min_ts, 
     log_hdr_t h;
     int rc = 0;
     size_t first = find_segment(p, from_offset);
+    /* Only a leading run of old segments is skipped: everything after the first segment that
+     * is scanned is scanned too, so what the callback sees is always a suffix of the log. */
+    bool skipping = min_ts >= 0;
     for (size_t i = first; i < p->nsegs && rc == 0; i++) {
         log_segment_t *s = p->segs[i];
         int64_t pos = 0;
-        if (min_ts >= 0 && i + 1 < p->nsegs) {
+        if (skipping && i + 1 < p->nsegs) {
             int64_t mt;
             if ((rc = log__segment_max_ts(s, p->cfg.index_interval_bytes, &mt)) < 0)
                 break;
             if (mt >= 0 && mt < min_ts)
                 continue; /* every batch of this inactive segment is older than min_ts */
         }
+        skipping = false;
         if (i == first) {
             if ((rc = log__segment_index_load(s, p->cfg.index_interval_bytes)) < 0)
                 break;
