@@ -82,7 +82,8 @@ static int64_t expiry_ms(const broker_partition_t *p)
     return broker_config(p->topic->broker)->producer_id_expiration_ms;
 }
 
-static broker__producer_t *add(broker_partition_t *p, int64_t pid, int64_t last_ms, int64_t now)
+/* Starts tracking pid, seen `now`. */
+static broker__producer_t *add(broker_partition_t *p, int64_t pid, int64_t now)
 {
     if (p->nproducers == p->cap_producers) {
         /* Full: forget expired producers first, and grow unless that freed a quarter. Doing
@@ -99,7 +100,7 @@ static broker__producer_t *add(broker_partition_t *p, int64_t pid, int64_t last_
     broker__producer_t *e = &p->producers[p->nproducers];
     memset(e, 0, sizeof *e);
     e->pid = pid;
-    e->last_ms = last_ms;
+    e->last_ms = now;
     index_put(p, p->nproducers++);
     return e;
 }
@@ -148,7 +149,7 @@ static int rebuild_cb(void *ctx, const uint8_t hdr[61], int64_t base_offset)
         return 0;
     broker__producer_t *e = find(p, h.producer_id);
     if (!e)
-        e = add(p, h.producer_id, r->now, r->now);
+        e = add(p, h.producer_id, r->now);
     if (h.producer_epoch != e->epoch) {
         e->epoch = h.producer_epoch;
         e->n = 0;
@@ -222,7 +223,7 @@ void broker__producer_record(broker_partition_t *p, const broker_batch_hdr_t *h,
     int64_t now = hd_wall_ms();
     broker__producer_t *e = find(p, h->producer_id);
     if (!e) {
-        e = add(p, h->producer_id, now, now);
+        e = add(p, h->producer_id, now);
     } else if (now - e->last_ms >= expiry_ms(p)) {
         e->n = e->head = 0; /* expired: tracked afresh from this batch */
         e->epoch = h->producer_epoch;
