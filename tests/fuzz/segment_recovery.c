@@ -46,7 +46,25 @@ static void make_batch(uint8_t b[61])
     b[20] = (uint8_t)crc;
 }
 
-/* Reads the whole log and checks the frames are whole, contiguous, and add up to the size. */
+/* The header scan's view: every batch's base offset, in order, continuing where the last
+ * ended. */
+typedef struct scan_state {
+    int64_t next;
+    int64_t batches;
+} scan_state_t;
+
+static int scan_cb(void *ctx, const uint8_t hdr[61], int64_t base)
+{
+    scan_state_t *st = ctx;
+    CHECK(get64(hdr) == base);
+    CHECK(base == st->next);
+    st->next = base + (int32_t)get32(hdr + 23) + 1;
+    st->batches++;
+    return 0;
+}
+
+/* Reads the whole log and checks the frames are whole, contiguous, and add up to the size; the
+ * header scan (which reads in chunks) must see the same batches. */
 static void check_contents(log_partition_t *p)
 {
     hd_buf_t out;
@@ -68,6 +86,9 @@ static void check_contents(log_partition_t *p)
     }
     CHECK(expect == leo);
     hd_buf_deinit(&out);
+    scan_state_t st = {start, 0};
+    CHECK(log_partition_scan(p, start, -1, scan_cb, &st) == 0);
+    CHECK(st.next == (st.batches ? leo : start));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
