@@ -900,6 +900,9 @@ void broker_close(broker_t *b)
     /* The flusher's final round syncs everything; closing the logs then marks them clean. */
     if (b->flusher)
         log_flusher_stop(b->flusher);
+    for (int i = 0; i < b->ntopics; i++)
+        for (int32_t k = 0; k < b->topics[i]->nparts; k++)
+            broker__producers_save(b->topics[i]->parts[k]);
     close_logs(b);
     for (int i = 0; i < b->ntopics; i++)
         topic_free(b->topics[i], false);

@@ -147,6 +147,13 @@ int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, b
 void broker__producer_record(broker_partition_t *p, const broker_batch_hdr_t *h,
                              int64_t base_offset);
 void broker__producers_free(broker_partition_t *p);
+/* Writes the partition's idempotent-producer state to producers.snapshot in its directory (at
+ * a clean shutdown, with the log synced; a partition without loaded state writes nothing). */
+void broker__producers_save(broker_partition_t *p);
+/* Parses a snapshot file: 0 with the offset it describes and a malloc'ed array of *count
+ * producers (ring order reset: oldest batch first), or HD_ECORRUPT. */
+int broker__producers_parse(const uint8_t *b, size_t len, int64_t *offset, broker__producer_t **out,
+                            int *count);
 
 /* broker.c: a one-partition topic that is not listed (the offsets log). */
 int broker__internal_topic_open(broker_t *b, const char *name, const char *dir,

@@ -6,13 +6,21 @@
  * producer.id.expiration.ms). Producers are found by hash, and are forgotten after
  * producer.id.expiration.ms without a batch. */
 #include "broker/broker_int.h"
+#include "util/buf.h"
+#include "util/crc32c.h"
 #include "util/err.h"
+#include "util/fileio.h"
 #include "util/mem.h"
 #include "util/monotime.h"
+#include "util/say.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static size_t pid_hash(int64_t pid)
 {
@@ -159,6 +167,166 @@ static int rebuild_cb(void *ctx, const uint8_t hdr[61], int64_t base_offset)
     return 0;
 }
 
+/* ---- snapshots ----
+ * At a clean shutdown each partition with loaded state writes it to producers.snapshot:
+ *   magic u32 "HDPS" | version u16 (1) | offset i64 (the log end it describes) | count u32 |
+ *   count x (pid i64 | epoch i16 | last_ms i64 | n u8 | n x (first_seq i32 | last_seq i32 |
+ *            base_offset i64 | end_offset i64), oldest batch first) | crc32c u32 of all before.
+ * The next rebuild starts from it and replays only the batches from `offset` on, if the log
+ * still holds that offset. It is written without fsync: a torn or missing file fails its checks
+ * and the rebuild scans the log instead. */
+#define SNAP_FILE "producers.snapshot"
+#define SNAP_MAGIC 0x48445053u
+#define SNAP_VERSION 1
+#define SNAP_HEADER_LEN 18
+#define SNAP_ENTRY_LEN 19
+#define SNAP_BATCH_LEN 24
+#define SNAP_MAX_BYTES (256u << 20)
+
+static uint64_t get_be(const uint8_t *b, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+int broker__producers_parse(const uint8_t *b, size_t len, int64_t *offset, broker__producer_t **out,
+                            int *count)
+{
+    *out = NULL;
+    *count = 0;
+    if (len < SNAP_HEADER_LEN + 4 || hd_crc32c(0, b, len - 4) != (uint32_t)get_be(b + len - 4, 4) ||
+        get_be(b, 4) != SNAP_MAGIC || get_be(b + 4, 2) != SNAP_VERSION)
+        return HD_ECORRUPT;
+    *offset = (int64_t)get_be(b + 6, 8);
+    uint64_t n = get_be(b + 14, 4);
+    size_t end = len - 4, at = SNAP_HEADER_LEN;
+    if (*offset < 0 || n > (end - at) / SNAP_ENTRY_LEN)
+        return HD_ECORRUPT;
+    broker__producer_t *v = n ? hd_calloc((size_t)n, sizeof *v) : NULL;
+    for (uint64_t i = 0; i < n; i++) {
+        if (end - at < SNAP_ENTRY_LEN)
+            goto bad;
+        broker__producer_t *e = &v[i];
+        e->pid = (int64_t)get_be(b + at, 8);
+        e->epoch = (int16_t)get_be(b + at + 8, 2);
+        e->last_ms = (int64_t)get_be(b + at + 10, 8);
+        e->n = b[at + 18];
+        at += SNAP_ENTRY_LEN;
+        if (e->pid < 0 || e->n > BROKER_PRODUCER_BATCHES ||
+            (end - at) / SNAP_BATCH_LEN < (size_t)e->n)
+            goto bad;
+        for (int k = 0; k < e->n; k++, at += SNAP_BATCH_LEN) {
+            broker__pbatch_t *pb = &e->b[k];
+            pb->first_seq = (int32_t)get_be(b + at, 4);
+            pb->last_seq = (int32_t)get_be(b + at + 4, 4);
+            pb->base_offset = (int64_t)get_be(b + at + 8, 8);
+            pb->end_offset = (int64_t)get_be(b + at + 16, 8);
+            if (pb->first_seq < 0 || pb->last_seq < 0 || pb->base_offset < 0 ||
+                pb->end_offset <= pb->base_offset)
+                goto bad;
+        }
+    }
+    if (at != end)
+        goto bad;
+    *out = v;
+    *count = (int)n;
+    return 0;
+bad:
+    free(v);
+    return HD_ECORRUPT;
+}
+
+static char *snap_path(const broker_partition_t *p, const char *suffix)
+{
+    size_t n = strlen(p->dir) + sizeof SNAP_FILE + strlen(suffix) + 1;
+    char *path = hd_malloc(n);
+    snprintf(path, n, "%s/%s%s", p->dir, SNAP_FILE, suffix);
+    return path;
+}
+
+void broker__producers_save(broker_partition_t *p)
+{
+    if (!p->producers_loaded || !p->log)
+        return;
+    hd_buf_t b;
+    hd_buf_init(&b);
+    hd_buf_put_u32be(&b, SNAP_MAGIC);
+    hd_buf_put_i16be(&b, SNAP_VERSION);
+    hd_buf_put_i64be(&b, log_partition_end_offset(p->log));
+    hd_buf_put_u32be(&b, (uint32_t)p->nproducers);
+    for (int i = 0; i < p->nproducers; i++) {
+        const broker__producer_t *e = &p->producers[i];
+        hd_buf_put_i64be(&b, e->pid);
+        hd_buf_put_i16be(&b, e->epoch);
+        hd_buf_put_i64be(&b, e->last_ms);
+        hd_buf_put_u8(&b, (uint8_t)e->n);
+        for (int k = 0; k < e->n; k++) {
+            const broker__pbatch_t *pb = &e->b[(e->head + k) % BROKER_PRODUCER_BATCHES];
+            hd_buf_put_i32be(&b, pb->first_seq);
+            hd_buf_put_i32be(&b, pb->last_seq);
+            hd_buf_put_i64be(&b, pb->base_offset);
+            hd_buf_put_i64be(&b, pb->end_offset);
+        }
+    }
+    hd_buf_put_u32be(&b, hd_crc32c(0, b.p, b.len));
+    char *tmp = snap_path(p, ".tmp"), *path = snap_path(p, "");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    bool ok = fd >= 0 && write(fd, b.p, b.len) == (ssize_t)b.len;
+    if (fd >= 0 && close(fd) < 0)
+        ok = false;
+    if (!ok || rename(tmp, path) < 0) {
+        say_warn("partition %s: cannot write %s: %s (the next start rescans the log)", p->dir,
+                 SNAP_FILE, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    free(path);
+    hd_buf_deinit(&b);
+}
+
+/* Loads the partition's snapshot into the (empty) state; returns the offset to replay from, or
+ * -1 when there is no usable snapshot. */
+static int64_t load_snapshot(broker_partition_t *p, log_partition_t *log, int64_t now)
+{
+    char *path = snap_path(p, "");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    uint8_t *buf = NULL;
+    ssize_t got = -1, want = 0;
+    if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size <= SNAP_MAX_BYTES) {
+        want = (ssize_t)st.st_size;
+        buf = hd_malloc((size_t)want);
+        got = hd_io_pread_full(fd, buf, (size_t)want, 0);
+    }
+    close(fd);
+    int64_t offset = -1;
+    broker__producer_t *v = NULL;
+    int n = 0;
+    if (!buf || got != want || broker__producers_parse(buf, (size_t)got, &offset, &v, &n) < 0 ||
+        offset < log_partition_start_offset(log) || offset > log_partition_end_offset(log)) {
+        if (buf)
+            say_warn("partition %s: %s unusable, rebuilding from the log", p->dir, SNAP_FILE);
+        free(buf);
+        free(v);
+        return -1;
+    }
+    free(buf);
+    for (int i = 0; i < n; i++) {
+        if (now - v[i].last_ms >= expiry_ms(p) || find(p, v[i].pid))
+            continue;
+        broker__producer_t *e = add(p, v[i].pid, now);
+        *e = v[i];
+        e->head = 0;
+    }
+    free(v);
+    return offset;
+}
+
 int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, broker_append_t *dup,
                            const char **why)
 {
@@ -170,9 +338,15 @@ int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, b
         p->producers_loaded = true;
         log_partition_t *log = broker__partition_log(p);
         rebuild_t r = {p, now};
-        int rc = log ? log_partition_scan(log, log_partition_start_offset(log), now - expiry_ms(p),
-                                          rebuild_cb, &r)
-                     : -EIO;
+        int rc = -EIO;
+        if (log) {
+            /* From the last clean shutdown's snapshot, replaying every batch after it (no
+             * segment is skipped then: the snapshot's state must be carried forward exactly). */
+            int64_t from = load_snapshot(p, log, now);
+            rc = from >= 0 ? log_partition_scan(log, from, -1, rebuild_cb, &r)
+                           : log_partition_scan(log, log_partition_start_offset(log),
+                                                now - expiry_ms(p), rebuild_cb, &r);
+        }
         if (rc < 0) {
             /* Partial state would wrongly accept or reject sequences: drop it, and rebuild
              * again at the next idempotent batch. */

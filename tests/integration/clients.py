@@ -24,7 +24,8 @@ def produce_all(addr, msgs, timeout=30.0, flush=True, producer=None, **conf):
     """msgs: dicts of produce() keyword arguments (topic, value, key, partition, headers,
     timestamp). Returns the delivery reports in send order: dicts with err, partition, offset.
     Raises if a report is missing after timeout or carries an error."""
-    p = producer or make_producer(addr, **conf)
+    # Not `producer or ...`: a Producer with an empty queue is falsy (len() is its queue length).
+    p = producer if producer is not None else make_producer(addr, **conf)
     reports = [None] * len(msgs)
 
     def cb_for(i):
@@ -67,7 +68,7 @@ def consume(addr, topic, partitions, count, timeout=30.0, offset=-2, consumer=No
             close=True, **conf):
     """Assigns topic's partitions from offset (default OFFSET_BEGINNING) and polls until count
     messages arrived or timeout passed. Returns the Message objects; raises on consumer errors."""
-    c = consumer or make_consumer(addr, **conf)
+    c = consumer if consumer is not None else make_consumer(addr, **conf)
     try:
         if consumer is None:
             c.assign([TopicPartition(topic, p, offset) for p in partitions])

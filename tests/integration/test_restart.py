@@ -125,7 +125,11 @@ def test_backfill_with_old_timestamps_rolls_by_record_time(broker):
         assert rep["offset"] == i
     p.flush(10)
     assert len(list(part.glob("*.log"))) == 2
-    broker.restart()
+    broker.stop()
+    # The clean shutdown wrote the idempotent-producer state for the next start.
+    snap = (part / "producers.snapshot").read_bytes()
+    assert snap[:4] == b"HDPS" and int.from_bytes(snap[6:14], "big") == 31
+    broker.start()
     more = [{"topic": topic, "value": b"new %d" % i, "timestamp": BASE_TS + 7_200_000 + i}
             for i in range(5)]
     reps = produce_all(broker.addr, more, enable_idempotence=True)

@@ -15,6 +15,7 @@
 #include "util/say.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -360,6 +361,10 @@ static void test_failed_rebuild_is_retried_not_half_kept(void **state)
     wait_durable(p, 8000);
     reopen(f);
     p = broker_topic_partition(broker_topic_find(f->b, "rebuild-eio"), 0);
+    /* Without the shutdown's snapshot, so that the rebuild reads the whole log. */
+    char path[600];
+    snprintf(path, sizeof path, "%s/topics/rebuild-eio-0/producers.snapshot", f->dir.root);
+    assert_int_equal(unlink(path), 0);
     /* A read in the middle of the rebuild fails: the batch is refused with the I/O error... */
     preads_left = 3;
     hd_io.pread = failing_pread;
@@ -377,6 +382,94 @@ static void test_failed_rebuild_is_retried_not_half_kept(void **state)
     assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why),
                      HD_ESEQUENCE);
     assert_int_equal(broker_partition_end(p), 8000);
+}
+
+static int pread_calls;
+
+static ssize_t counting_pread(int fd, void *buf, size_t n, off_t off)
+{
+    pread_calls++;
+    return hd_fileio_default.pread(fd, buf, n, off);
+}
+
+/* Reads or replaces the snapshot file of topic `name`, partition 0. */
+static size_t snapshot_io(fixture_t *f, const char *name, uint8_t *buf, size_t len, bool write)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/topics/%s-0/producers.snapshot", f->dir.root, name);
+    FILE *fp = fopen(path, write ? "wb" : "rb");
+    assert_non_null(fp);
+    size_t n = write ? fwrite(buf, 1, len, fp) : fread(buf, 1, len, fp);
+    fclose(fp);
+    return n;
+}
+
+/* Appends producer pid's batch with sequence seq and checks where it went. */
+static void expect_append(fixture_t *f, broker_partition_t *p, int64_t pid, int32_t seq,
+                          int64_t base, bool duplicate)
+{
+    broker_append_t r;
+    const char *why = "";
+    make_batch(&f->batch, 1, pid, 0, seq);
+    assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    assert_int_equal(r.duplicate, duplicate);
+    assert_int_equal(r.base_offset, base);
+}
+
+static void test_snapshot_spares_the_log_scan_and_carries_state_forward(void **state)
+{
+    fixture_t *f = *state;
+    broker_partition_t *p = make_topic(f, "snap");
+    enum { N = 3000 };
+    for (int i = 0; i < N; i++)
+        expect_append(f, p, 100 + i, 0, i, false);
+    wait_durable(p, N);
+    reopen(f); /* the clean shutdown writes the snapshot */
+    p = broker_topic_partition(broker_topic_find(f->b, "snap"), 0);
+    assert_int_equal(broker_partition_end(p), N);
+    pread_calls = 0;
+    hd_io.pread = counting_pread;
+    expect_append(f, p, 100 + 2999, 0, 2999, true); /* a retry: found without reading the log */
+    hd_io = hd_fileio_default;
+    assert_true(pread_calls <= 1);
+    expect_append(f, p, 100 + 7, 0, 7, true);
+    static uint8_t old[1 << 20];
+    size_t old_len = snapshot_io(f, "snap", old, sizeof old, false);
+    assert_true(old_len > 3000 * 19);
+    /* Batches after the snapshot, then that older snapshot put back: they are replayed. */
+    for (int i = 0; i < 10; i++)
+        expect_append(f, p, 100 + i, 1, N + i, false);
+    wait_durable(p, N + 10);
+    reopen(f);
+    assert_int_equal(snapshot_io(f, "snap", old, old_len, true), old_len);
+    p = broker_topic_partition(broker_topic_find(f->b, "snap"), 0);
+    expect_append(f, p, 100 + 3, 1, N + 3, true);
+    expect_append(f, p, 100 + 3, 2, N + 10, false);
+    expect_append(f, p, 100 + 500, 0, 500, true);
+    /* A snapshot claiming an offset past the log's end (crafted, with a valid CRC) and a
+     * corrupt one are both ignored: the log is scanned and the answers are the same. */
+    wait_durable(p, N + 11);
+    uint8_t *bad = old;
+    for (int round = 0; round < 2; round++) {
+        reopen(f);
+        size_t len = snapshot_io(f, "snap", bad, sizeof old, false);
+        if (round == 0) {
+            put_be(bad + 6, 1000000, 8);
+            put_be(bad + len - 4, hd_crc32c(0, bad, len - 4), 4);
+        } else {
+            bad[len / 2] ^= 0x10;
+        }
+        snapshot_io(f, "snap", bad, len, true);
+        p = broker_topic_partition(broker_topic_find(f->b, "snap"), 0);
+        expect_append(f, p, 100 + 3, 2, N + 10, true);
+        expect_append(f, p, 100 + 2999, 0, 2999, true);
+        make_batch(&f->batch, 1, 100 + 4, 0, 5); /* producer 104 is at sequence 1: a gap */
+        broker_append_t r;
+        const char *why = "";
+        assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why),
+                         HD_ESEQUENCE);
+    }
+    assert_int_equal(broker_partition_end(p), N + 11);
 }
 
 static void test_batch_over_max_message_bytes_is_too_large(void **state)
@@ -620,6 +713,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_thousands_of_producers_keep_their_state_across_restart,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_producer_starts_afresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_spares_the_log_scan_and_carries_state_forward,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_rebuild_is_retried_not_half_kept, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_retry_returns_original_offset, setup,
