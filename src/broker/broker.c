@@ -880,8 +880,11 @@ static void close_logs(broker_t *b)
 {
     log_list_t l = {0};
     for (int i = 0; i < b->ntopics; i++)
-        for (int32_t k = 0; k < b->topics[i]->nparts; k++)
+        for (int32_t k = 0; k < b->topics[i]->nparts; k++) {
+            /* The log end the snapshot records must be final: the flusher has stopped. */
+            broker__producers_save(b->topics[i]->parts[k]);
             take_log(&l, b->topics[i]->parts[k]);
+        }
     take_log(&l, b->offsets_part);
     log_partition_close_many(l.v, l.n);
     free(l.v);
@@ -900,9 +903,6 @@ void broker_close(broker_t *b)
     /* The flusher's final round syncs everything; closing the logs then marks them clean. */
     if (b->flusher)
         log_flusher_stop(b->flusher);
-    for (int i = 0; i < b->ntopics; i++)
-        for (int32_t k = 0; k < b->topics[i]->nparts; k++)
-            broker__producers_save(b->topics[i]->parts[k]);
     close_logs(b);
     for (int i = 0; i < b->ntopics; i++)
         topic_free(b->topics[i], false);

@@ -12,6 +12,7 @@
 #include "util/fileio.h"
 #include "util/mem.h"
 #include "util/monotime.h"
+#include "util/reader.h"
 #include "util/say.h"
 
 #include <errno.h>
@@ -180,62 +181,53 @@ static int rebuild_cb(void *ctx, const uint8_t hdr[61], int64_t base_offset)
 #define SNAP_VERSION 1
 #define SNAP_HEADER_LEN 18
 #define SNAP_ENTRY_LEN 19
-#define SNAP_BATCH_LEN 24
 #define SNAP_MAX_BYTES (256u << 20)
-
-static uint64_t get_be(const uint8_t *b, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | b[i];
-    return v;
-}
 
 int broker__producers_parse(const uint8_t *b, size_t len, int64_t *offset, broker__producer_t **out,
                             int *count)
 {
     *out = NULL;
     *count = 0;
-    if (len < SNAP_HEADER_LEN + 4 || hd_crc32c(0, b, len - 4) != (uint32_t)get_be(b + len - 4, 4) ||
-        get_be(b, 4) != SNAP_MAGIC || get_be(b + 4, 2) != SNAP_VERSION)
+    if (len < SNAP_HEADER_LEN + 4)
         return HD_ECORRUPT;
-    *offset = (int64_t)get_be(b + 6, 8);
-    uint64_t n = get_be(b + 14, 4);
-    size_t end = len - 4, at = SNAP_HEADER_LEN;
-    if (*offset < 0 || n > (end - at) / SNAP_ENTRY_LEN)
+    hd_reader_t crc_r = hd_reader_init(hd_slice(b + len - 4, 4));
+    if (hd_crc32c(0, b, len - 4) != hd_read_u32(&crc_r))
         return HD_ECORRUPT;
-    broker__producer_t *v = n ? hd_calloc((size_t)n, sizeof *v) : NULL;
-    for (uint64_t i = 0; i < n; i++) {
-        if (end - at < SNAP_ENTRY_LEN)
-            goto bad;
+    hd_reader_t r = hd_reader_init(hd_slice(b, len - 4));
+    uint32_t magic = hd_read_u32(&r);
+    int16_t version = hd_read_i16(&r);
+    *offset = hd_read_i64(&r);
+    uint32_t n = hd_read_u32(&r);
+    if (magic != SNAP_MAGIC || version != SNAP_VERSION || *offset < 0 ||
+        n > hd_reader_left(&r) / SNAP_ENTRY_LEN)
+        return HD_ECORRUPT;
+    broker__producer_t *v = n ? hd_calloc(n, sizeof *v) : NULL;
+    for (uint32_t i = 0; i < n && !r.err; i++) {
         broker__producer_t *e = &v[i];
-        e->pid = (int64_t)get_be(b + at, 8);
-        e->epoch = (int16_t)get_be(b + at + 8, 2);
-        e->last_ms = (int64_t)get_be(b + at + 10, 8);
-        e->n = b[at + 18];
-        at += SNAP_ENTRY_LEN;
-        if (e->pid < 0 || e->n > BROKER_PRODUCER_BATCHES ||
-            (end - at) / SNAP_BATCH_LEN < (size_t)e->n)
-            goto bad;
-        for (int k = 0; k < e->n; k++, at += SNAP_BATCH_LEN) {
+        e->pid = hd_read_i64(&r);
+        e->epoch = hd_read_i16(&r);
+        e->last_ms = hd_read_i64(&r);
+        e->n = (uint8_t)hd_read_i8(&r);
+        if (e->pid < 0 || e->n > BROKER_PRODUCER_BATCHES)
+            hd_reader_fail(&r, HD_ECORRUPT);
+        for (int k = 0; k < e->n && !r.err; k++) {
             broker__pbatch_t *pb = &e->b[k];
-            pb->first_seq = (int32_t)get_be(b + at, 4);
-            pb->last_seq = (int32_t)get_be(b + at + 4, 4);
-            pb->base_offset = (int64_t)get_be(b + at + 8, 8);
-            pb->end_offset = (int64_t)get_be(b + at + 16, 8);
+            pb->first_seq = hd_read_i32(&r);
+            pb->last_seq = hd_read_i32(&r);
+            pb->base_offset = hd_read_i64(&r);
+            pb->end_offset = hd_read_i64(&r);
             if (pb->first_seq < 0 || pb->last_seq < 0 || pb->base_offset < 0 ||
                 pb->end_offset <= pb->base_offset)
-                goto bad;
+                hd_reader_fail(&r, HD_ECORRUPT);
         }
     }
-    if (at != end)
-        goto bad;
+    if (r.err || hd_reader_left(&r) != 0) {
+        free(v);
+        return HD_ECORRUPT;
+    }
     *out = v;
     *count = (int)n;
     return 0;
-bad:
-    free(v);
-    return HD_ECORRUPT;
 }
 
 static char *snap_path(const broker_partition_t *p, const char *suffix)
@@ -273,12 +265,14 @@ void broker__producers_save(broker_partition_t *p)
     hd_buf_put_u32be(&b, hd_crc32c(0, b.p, b.len));
     char *tmp = snap_path(p, ".tmp"), *path = snap_path(p, "");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    bool ok = fd >= 0 && write(fd, b.p, b.len) == (ssize_t)b.len;
-    if (fd >= 0 && close(fd) < 0)
-        ok = false;
-    if (!ok || rename(tmp, path) < 0) {
+    int rc = fd < 0 ? -errno : hd_io_pwrite_all(fd, b.p, b.len, 0);
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0) {
         say_warn("partition %s: cannot write %s: %s (the next start rescans the log)", p->dir,
-                 SNAP_FILE, strerror(errno));
+                 SNAP_FILE, hd_strerror(rc));
         unlink(tmp);
     }
     free(tmp);

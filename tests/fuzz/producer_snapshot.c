@@ -2,6 +2,7 @@
  * taken as a snapshot file twice: as given, and with its trailing CRC made right, so that the
  * fuzzer gets past the checksum to the structure. Aborts on any broken invariant. */
 #include "broker/broker_int.h"
+#include "fuzz_check.h"
 #include "util/crc32c.h"
 
 #include <stdint.h>
@@ -10,14 +11,6 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x)) {                                                                                \
-            fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__);                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static void parse_one(const uint8_t *b, size_t len)
 {

@@ -2,6 +2,7 @@
  * partition directory; the partition is opened (a full recovery scan), read end to end, appended
  * to, closed cleanly and reopened. Aborts on any broken invariant. */
 #include "log/log.h"
+#include "fuzz_check.h"
 #include "util/crc32c.h"
 #include "util/say.h"
 
@@ -14,14 +15,6 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x)) {                                                                                \
-            fprintf(stderr, "invariant failed: %s (line %d)\n", #x, __LINE__);                     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static uint32_t get32(const uint8_t *p)
 {
