@@ -148,7 +148,7 @@ start_server() {
     case $sys in
     herald)
         # shellcheck disable=SC2086
-        "$HERALD_BIN" serve --kafka-addr "127.0.0.1:$port" --data-dir "$dir/data" $HERALD_ARGS \
+        "$HERALD_BIN" serve --kafka-addr "127.0.0.1:$port" --http-addr 127.0.0.1:0 --data-dir "$dir/data" $HERALD_ARGS \
             >>"$log" 2>&1 &
         SERVER_ADDR=127.0.0.1:$port
         ;;

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define BROKER_BATCH_HEADER_LEN 61
 
@@ -74,5 +75,38 @@ int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scrat
 
 /* Inflates the records area of a batch with the given codec into out (appending). */
 int broker_inflate(int codec, hd_slice_t in, size_t max_out, hd_buf_t *out);
+
+/* ---- building batches (for producers that are not Kafka clients, e.g. HTTP) ---- */
+
+/* One record header. A null value is encoded with length -1. */
+typedef struct broker_header {
+    hd_slice_t name;
+    hd_slice_t value;
+    bool value_null;
+} broker_header_t;
+
+/* One record to encode into a batch. */
+typedef struct broker_record_in {
+    hd_slice_t key;
+    bool key_null;
+    hd_slice_t value;
+    bool value_null;
+    const broker_header_t *headers;
+    int32_t nheaders;
+    int64_t timestamp; /* CreateTime, milliseconds since the epoch */
+} broker_record_in_t;
+
+/* Appends one uncompressed RecordBatch v2 holding recs[0..n) to out: base offset 0, partition
+ * leader epoch -1, attributes 0 (CreateTime), producer id -1, producer epoch -1, base sequence
+ * -1, base timestamp = the smallest record timestamp, max timestamp = the largest, CRC-32C over
+ * attributes..end. The result passes broker_batch_validate(deep). n > 0. Returns the bytes
+ * appended, or HD_ETOOBIG when the batch would exceed max_bytes (out unchanged). */
+ssize_t broker_batch_build(const broker_record_in_t *recs, int32_t n, size_t max_bytes,
+                           hd_buf_t *out);
+
+/* Iterates the raw header area of a record (broker_record_t.headers, headers_count entries).
+ * Each call decodes the next header from *area into *h and advances *area. Returns 0, or
+ * HD_EMALFORMED when the area is truncated or a length is negative (names may not be null). */
+int broker_header_next(hd_slice_t *area, broker_header_t *h);
 
 #endif

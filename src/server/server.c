@@ -48,6 +48,8 @@ static void finish_stop(server_t *s)
 {
     while (s->conns)
         server__conn_close(s->conns);
+    http_server_close(s->http);
+    s->http = NULL;
     uv_timer_stop(&s->stop_timer);
     uv_timer_stop(&s->retention_timer);
     uv_timer_stop(&s->group_timer);
@@ -64,7 +66,8 @@ static void finish_stop(server_t *s)
 static void on_stop_tick(uv_timer_t *t)
 {
     server_t *s = t->data;
-    if (server__pending_requests(s) == 0 || hd_mono_ms() >= s->stop_deadline)
+    int pending = server__pending_requests(s) + (s->http ? http_server_pending(s->http) : 0);
+    if (pending == 0 || hd_mono_ms() >= s->stop_deadline)
         finish_stop(s);
 }
 
@@ -80,6 +83,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     s->stopping = true;
     uv_close((uv_handle_t *)&s->listener, NULL);
     server__conns_quiesce(s);
+    if (s->http)
+        http_server_quiesce(s->http);
     s->stop_deadline = hd_mono_ms() + STOP_GRACE_MS;
     uv_timer_start(&s->stop_timer, on_stop_tick, 0, 10);
 }
@@ -141,6 +146,13 @@ int server_run(const hd_config_t *cfg)
         uv_close((uv_handle_t *)&s.listener, NULL);
         goto fail;
     }
+    if (cfg->http_addr[0]) {
+        rc = http_server_start(s.loop, s.broker, cfg, &s.http);
+        if (rc < 0) {
+            uv_close((uv_handle_t *)&s.listener, NULL);
+            goto fail;
+        }
+    }
     uv_signal_init(s.loop, &s.sigint);
     uv_signal_init(s.loop, &s.sigterm);
     s.sigint.data = s.sigterm.data = &s;
@@ -156,11 +168,15 @@ int server_run(const hd_config_t *cfg)
     int parts = 0;
     for (int i = 0; i < broker_topic_count(s.broker); i++)
         parts += broker_topic_partitions(broker_topic_at(s.broker, i));
-    say_info("herald serving: kafka=%s advertised=%s data-dir=%s topics=%d partitions=%d "
+    char http_desc[300] = "off";
+    if (s.http)
+        snprintf(http_desc, sizeof http_desc, "%s", cfg->http_addr);
+    say_info("herald serving: kafka=%s http=%s advertised=%s data-dir=%s topics=%d partitions=%d "
              "cluster=%s pid=%d started-in=%.1fms",
-             cfg->kafka_addr, cfg->advertised_addr[0] ? cfg->advertised_addr : "(listener)",
-             cfg->data_dir, broker_topic_count(s.broker), parts, broker_cluster_id(s.broker),
-             (int)getpid(), (double)(hd_mono_ns() - t0) / 1e6);
+             cfg->kafka_addr, http_desc,
+             cfg->advertised_addr[0] ? cfg->advertised_addr : "(listener)", cfg->data_dir,
+             broker_topic_count(s.broker), parts, broker_cluster_id(s.broker), (int)getpid(),
+             (double)(hd_mono_ns() - t0) / 1e6);
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
     broker_close(s.broker);

@@ -3,6 +3,7 @@
 #define SERVER_INT_H
 
 #include "broker/broker.h"
+#include "http/http.h"
 #include "kafka/handler.h"
 #include "server/server.h"
 
@@ -43,6 +44,7 @@ struct server {
     const hd_config_t *cfg;
     broker_t *broker;
     uv_tcp_t listener;
+    http_server_t *http; /* NULL when http.listeners is empty */
     uv_async_t durable_async;
     uv_signal_t sigint, sigterm;
     uv_timer_t retention_timer;

@@ -17,6 +17,25 @@
       "", 0, 0,                                                                                    \
       "HOST:PORT clients are told to connect to; default: the listener, or this host's name "      \
       "when the listener binds a wildcard address")                                                \
+    X(STR, http_addr, "http.listeners", "http-addr", "HERALD_HTTP_ADDR", "127.0.0.1:8080", 0, 0,  \
+      "HTTP listener (REST, CloudEvents, SSE, WebSocket), HOST:PORT; empty: no HTTP listener")     \
+    X(INT, http_max_request_bytes, "http.max.request.bytes", "http-max-request-bytes",             \
+      "HERALD_HTTP_MAX_REQUEST_BYTES", 16777216, 1024, 1073741824,                                 \
+      "Largest HTTP request body (413 above it)")                                                  \
+    X(INT, http_idle_timeout_ms, "http.idle.timeout.ms", "http-idle-timeout-ms",                   \
+      "HERALD_HTTP_IDLE_TIMEOUT_MS", 60000, 100, 86400000,                                         \
+      "Close an HTTP connection idle this long between requests, or this slow to send one")        \
+    X(INT, http_stream_buffer_bytes, "http.stream.buffer.bytes", "http-stream-buffer-bytes",       \
+      "HERALD_HTTP_STREAM_BUFFER_BYTES", 262144, 4096, 67108864,                                   \
+      "Unsent bytes a stream (SSE, WebSocket) may queue for a slow client before it stops "        \
+      "reading the log for that client")                                                           \
+    X(INT, http_stream_stall_timeout_ms, "http.stream.stall.timeout.ms",                           \
+      "http-stream-stall-timeout-ms", "HERALD_HTTP_STREAM_STALL_TIMEOUT_MS", 30000, 100, 86400000, \
+      "Close a stream whose client has accepted no bytes for this long while its buffer is full "  \
+      "(the client resumes from its last event id)")                                               \
+    X(INT, http_stream_heartbeat_ms, "http.stream.heartbeat.ms", "http-stream-heartbeat-ms",       \
+      "HERALD_HTTP_STREAM_HEARTBEAT_MS", 15000, 100, 3600000,                                      \
+      "Interval of SSE heartbeat comments and WebSocket pings on quiet streams")                   \
     X(STR, data_dir, "log.dirs", "data-dir", "HERALD_DATA_DIR", "./data", 0, 0,                    \
       "Directory holding topics and metadata")                                                     \
     X(INT, node_id, "node.id", "node-id", "HERALD_NODE_ID", 1, 0, 2147483647,                      \

@@ -41,6 +41,8 @@ class Broker:
         self.log_path = self.tmp_dir / "herald.log"
         self.port = port or free_port()
         self.addr = "127.0.0.1:%d" % self.port
+        self.http_port = free_port()
+        self.http = "http://127.0.0.1:%d" % self.http_port
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
         self.proc = None
@@ -49,7 +51,8 @@ class Broker:
 
     def argv(self):
         return [HERALD_BIN, "serve", "--kafka-addr", self.addr, "--data-dir", str(self.data_dir),
-                "--log-level", "debug"] + self.extra_args
+                "--http-addr", "127.0.0.1:%d" % self.http_port, "--log-level", "debug"] + \
+            self.extra_args
 
     def start(self, timeout=20.0):
         assert self.proc is None, "already running"
@@ -72,7 +75,7 @@ class Broker:
                 rc = self.proc.returncode
                 self.proc = None
                 pytest.fail("herald exited with %s during startup\n%s" % (rc, self.log_tail()))
-            if port_open(self.port):
+            if port_open(self.port) and port_open(self.http_port):
                 return self
             time.sleep(0.05)
         self.kill9()

@@ -23,7 +23,8 @@ session = sys.argv[2] if len(sys.argv) > 2 else "6000"
 tmp = tempfile.mkdtemp(prefix="herald-measure-")
 port = free_port()
 addr = "127.0.0.1:%d" % port
-herald = subprocess.Popen([HERALD_BIN, "serve", "--kafka-addr", addr, "--data-dir", tmp + "/data"],
+herald = subprocess.Popen([HERALD_BIN, "serve", "--kafka-addr", addr, "--http-addr", "127.0.0.1:0",
+                           "--data-dir", tmp + "/data"],
                           stdout=open(tmp + "/herald.log", "w"), stderr=subprocess.STDOUT)
 try:
     for _ in range(100):

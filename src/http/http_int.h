@@ -1,0 +1,218 @@
+/* Private to http/: connections, requests, responses, routing, and the handlers per resource.
+ * Loop thread only.
+ *
+ * A request's life: conn.c parses it (http-parser) into an http_req_t, router.c finds the
+ * handler, and the handler answers with http_respond*() or http_problem(), at once or later
+ * (after a durability wait or a long poll). One request per connection is handled at a time:
+ * pipelined requests wait, unparsed, in the input buffer, so answers go out in order. A handler
+ * that answers later sets r->on_abort, which is called instead if the connection closes first,
+ * and may arm the request's timer with http_req_arm_timer(). A stream (SSE, WebSocket) takes the
+ * connection over with http_conn_takeover() and then writes to it directly. */
+#ifndef HTTP_INT_H
+#define HTTP_INT_H
+
+#include "broker/broker.h"
+#include "http/http.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/slice.h"
+
+#include <http_parser.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define HTTP_MAX_HEADERS 100
+#define HTTP_MAX_HEADER_BYTES 16384 /* request line and headers together */
+#define HTTP_MAX_URL 8192
+#define HTTP_MAX_PARAMS 4
+/* Unsent answer bytes above which a connection stops reading further requests. */
+#define HTTP_MAX_WRITE_BYTES (8u << 20)
+
+typedef struct http_conn http_conn_t;
+typedef struct http_req http_req_t;
+
+typedef struct http_header {
+    const char *name; /* as sent; compare with strcasecmp */
+    const char *value;
+} http_header_t;
+
+struct http_req {
+    http_conn_t *conn;
+    http_server_t *srv;
+    broker_t *broker;
+    const hd_config_t *cfg;
+    hd_arena_t arena; /* everything of this request; freed after the answer is queued */
+    int method;       /* enum http_method (HEAD is routed as GET, with no body sent) */
+    bool head;        /* the request was HEAD */
+    char *path;       /* raw path, without the query */
+    char *query;      /* raw query string (after '?'), or NULL */
+    http_header_t *headers;
+    int nheaders;
+    hd_buf_t body;
+    const char *params[HTTP_MAX_PARAMS]; /* {} segments of the route, percent-decoded */
+    int nparams;
+    /* Deferred answers. on_abort is called (instead of an answer) when the connection closes
+     * or the server stops while the request is pending: cancel waiters, free state. on_timer
+     * fires once after http_req_arm_timer(); on shutdown it fires early so long polls answer. */
+    void (*on_abort)(http_req_t *r);
+    void (*on_timer)(http_req_t *r);
+    void *state;
+    bool answered;
+    bool taken_over;
+    hd_buf_t extra; /* extra response header lines, "Name: value\r\n" each */
+};
+
+/* ---- answers (conn.c, respond.c) ---- */
+
+/* Queues the answer: status line, Content-Type (when given), Content-Length, the extra headers
+ * and the body (copied). Exactly one answer per request; the request is freed afterwards, so r
+ * must not be used after this call. */
+void http_respond(http_req_t *r, int status, const char *content_type, const void *body,
+                  size_t len);
+/* Answers with j encoded compactly as application/json (or the given type). Steals j. */
+void http_respond_json(http_req_t *r, int status, json_t *j);
+void http_respond_json_type(http_req_t *r, int status, const char *content_type, json_t *j);
+/* Answers with an RFC 9457 problem: application/problem+json {type, title, status, detail,
+ * instance}. detail is printf-style; peer text in it is escaped by the JSON encoder. */
+void http_problem(http_req_t *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Adds "name: value" to the answer's headers (before http_respond). */
+void http_req_add_header(http_req_t *r, const char *name, const char *value);
+/* The reason phrase of a status code ("Not Found"). */
+const char *http_status_text(int status);
+
+/* ---- reading the request (respond.c) ---- */
+
+/* The first header of that name (case-insensitive), or NULL. */
+const char *http_req_header(const http_req_t *r, const char *name);
+/* A query parameter, percent-decoded ('+' is a space), or NULL when absent. A parameter given
+ * without '=' is "". */
+const char *http_query(http_req_t *r, const char *name);
+/* Parses an integer query parameter in [min, max]; absent gives def. On a bad value answers 400
+ * and returns HD_EINVAL (the request is then answered: return from the handler). */
+int http_query_int(http_req_t *r, const char *name, int64_t def, int64_t min, int64_t max,
+                   int64_t *out);
+/* The media type of Content-Type, lowercased, without parameters ("" when absent). */
+const char *http_req_media_type(http_req_t *r);
+/* Parses the body as JSON. Checks the media type is JSON-like (application/json or +json, or
+ * none) else answers 415; on bad JSON answers 400 naming line and column. Returns NULL when it
+ * answered. The caller owns the result. */
+json_t *http_req_json(http_req_t *r);
+/* Percent-decodes s (n bytes) into the arena; '+' becomes a space when plus_space. NULL when an
+ * escape is malformed or decodes to NUL. */
+char *http_pct_decode(hd_arena_t *a, const char *s, size_t n, bool plus_space);
+
+/* ---- deferred answers (conn.c) ---- */
+
+/* Fires r->on_timer once after ms (re-arming replaces the previous deadline). */
+void http_req_arm_timer(http_req_t *r, int64_t ms);
+void http_req_stop_timer(http_req_t *r);
+
+/* ---- streams (conn.c) ---- */
+
+typedef struct http_stream_ops {
+    /* Bytes read from the client after the takeover (WebSocket frames). */
+    void (*on_read)(void *ctx, const uint8_t *p, size_t n);
+    /* Unsent bytes fell below the stream buffer limit (or to zero). */
+    void (*on_drain)(void *ctx);
+    /* The server is stopping: say goodbye (e.g. a WebSocket close frame), then
+     * http_conn_end(). */
+    void (*on_shutdown)(void *ctx);
+    /* The connection is closing (peer gone, error, or http_conn_close): free ctx. No more calls
+     * follow, and the conn must not be used. */
+    void (*on_close)(void *ctx);
+} http_stream_ops_t;
+
+/* Hands the connection to a stream. The request is finished (freed: copy what you need from it
+ * first); from now on the stream writes its own bytes, the response head included. Input that
+ * follows the request goes to ops->on_read. The idle timeout no longer applies. */
+http_conn_t *http_conn_takeover(http_req_t *r, const http_stream_ops_t *ops, void *ctx);
+/* Queues bytes (copied). Returns 0 or HD_ECLOSED when the connection is closing. */
+int http_conn_write(http_conn_t *c, const void *p, size_t n);
+/* Queues the whole buffer without copying: takes its memory and leaves b empty. */
+int http_conn_write_buf(http_conn_t *c, hd_buf_t *b);
+/* Bytes queued and not yet written to the socket. */
+size_t http_conn_pending(const http_conn_t *c);
+/* Closes at once (pending bytes are dropped). on_close follows. */
+void http_conn_close(http_conn_t *c);
+/* Closes once the pending bytes are written. */
+void http_conn_end(http_conn_t *c);
+const char *http_conn_peer(const http_conn_t *c);
+broker_t *http_conn_broker(const http_conn_t *c);
+const hd_config_t *http_conn_config(const http_conn_t *c);
+uv_loop_t *http_conn_loop(const http_conn_t *c);
+
+/* ---- routing (router.c) ---- */
+
+/* Finds the route for r->method and r->path, fills r->params and calls the handler; answers
+ * 404 or 405 (with Allow) when there is none. */
+void http__route(http_req_t *r);
+
+/* ---- handlers, one file per resource ---- */
+
+/* rest_topics.c */
+void http__topics_list(http_req_t *r);
+void http__topics_create(http_req_t *r);
+void http__topic_get(http_req_t *r);
+void http__topic_delete(http_req_t *r);
+
+/* ---- the server and its connections (server.c, conn.c) ---- */
+
+struct http_server {
+    uv_loop_t *loop;
+    broker_t *broker;
+    const hd_config_t *cfg;
+    uv_tcp_t listener;
+    http_conn_t *conns;
+    int nconns;
+    int port;
+    int open_handles; /* the listener and every conn's handles; freed at zero after close */
+    bool listening;
+    bool stopping;
+    bool closed;
+};
+
+struct http_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer; /* idle / slow-request deadline, then the request's own timer */
+    http_server_t *srv;
+    http_conn_t *prev, *next;
+    http_parser parser;
+    hd_buf_t in;
+    size_t in_pos;       /* bytes of `in` the parser has consumed */
+    http_req_t *req;     /* being parsed or being handled */
+    hd_buf_t url;        /* the request target, accumulated */
+    hd_buf_t hname;      /* the header being parsed: name */
+    hd_buf_t hvalue;     /* and value */
+    size_t header_bytes; /* request line and headers so far */
+    int nheaders;
+    int hstate; /* 0 between headers, 1 in a name, 2 in a value */
+    http_header_t hdrs[HTTP_MAX_HEADERS];
+    int reject_status; /* set by a parser callback: answer this and close */
+    const char *reject_why;
+    bool req_complete; /* the parser saw the whole request; handle it */
+    bool keep_alive;
+    bool expect_continue;
+    size_t write_bytes; /* queued, not yet written */
+    int writes;         /* uv_write calls in flight */
+    bool reading;
+    bool closing;
+    bool end_after_flush;
+    bool in_process;
+    bool upgrade;
+    int handles; /* tcp and timer, each closed asynchronously */
+    const http_stream_ops_t *stream;
+    void *stream_ctx;
+    char peer[80];
+};
+
+/* conn.c */
+void http__on_connection(uv_stream_t *listener, int status);
+void http__conn_quiesce(http_conn_t *c);
+/* Called when a connection's last handle closed (server.c frees the server when it was the
+ * last one after http_server_close). */
+void http__handle_closed(http_server_t *s);
+
+#endif

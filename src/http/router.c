@@ -1,0 +1,102 @@
+/* Routing: the table of every route, matched segment by segment. "{}" matches one non-empty
+ * segment (percent-decoded into r->params), a final "*" matches the rest of the path (also
+ * passed as a param). A path that matches under another method answers 405 with Allow. */
+#include "http/http_int.h"
+#include "util/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct route {
+    int method;
+    const char *pattern;
+    void (*fn)(http_req_t *r);
+} route_t;
+
+static const route_t routes[] = {
+    {HTTP_GET, "/topics", http__topics_list},
+    {HTTP_POST, "/topics", http__topics_create},
+    {HTTP_GET, "/topics/{}", http__topic_get},
+    {HTTP_DELETE, "/topics/{}", http__topic_delete},
+};
+
+/* Matches path against pattern; fills params. Returns true on a match. */
+static bool match(http_req_t *r, const char *pattern, const char *path)
+{
+    const char *pp = pattern, *sp = path;
+    int np = 0;
+    const char *params[HTTP_MAX_PARAMS];
+    for (;;) {
+        if (*pp == '\0' || *sp == '\0') {
+            /* A trailing slash on the path is tolerated. */
+            if (*pp == '\0' && (*sp == '\0' || (sp[0] == '/' && sp[1] == '\0')))
+                break;
+            return false;
+        }
+        if (*pp != '/' || *sp != '/')
+            return false;
+        pp++;
+        sp++;
+        size_t plen = strcspn(pp, "/");
+        size_t slen = strcspn(sp, "/");
+        if (plen == 1 && pp[0] == '*') {
+            if (np >= HTTP_MAX_PARAMS)
+                return false;
+            const char *rest = http_pct_decode(&r->arena, sp, strlen(sp), false);
+            if (!rest)
+                return false;
+            params[np++] = rest;
+            sp += strlen(sp);
+            pp += 1;
+            break;
+        }
+        if (plen == 2 && pp[0] == '{' && pp[1] == '}') {
+            if (slen == 0 || np >= HTTP_MAX_PARAMS)
+                return false;
+            const char *v = http_pct_decode(&r->arena, sp, slen, false);
+            if (!v)
+                return false;
+            params[np++] = v;
+        } else if (plen != slen || memcmp(pp, sp, plen) != 0) {
+            return false;
+        }
+        pp += plen;
+        sp += slen;
+    }
+    memcpy(r->params, params, sizeof params[0] * (size_t)np);
+    r->nparams = np;
+    return true;
+}
+
+void http__route(http_req_t *r)
+{
+    char allow[128] = "";
+    bool path_known = false;
+    for (size_t i = 0; i < HD_ARRAY_LEN(routes); i++) {
+        const route_t *rt = &routes[i];
+        if (!match(r, rt->pattern, r->path))
+            continue;
+        if (rt->method == r->method) {
+            rt->fn(r);
+            return;
+        }
+        path_known = true;
+        const char *m = http_method_str((enum http_method)rt->method);
+        if (!strstr(allow, m)) {
+            size_t l = strlen(allow);
+            snprintf(allow + l, sizeof allow - l, "%s%s", l ? ", " : "", m);
+            if (rt->method == HTTP_GET) {
+                l = strlen(allow);
+                snprintf(allow + l, sizeof allow - l, ", HEAD");
+            }
+        }
+    }
+    if (path_known) {
+        http_req_add_header(r, "Allow", allow);
+        http_problem(r, 405, "%s is not allowed on %s (allowed: %s)",
+                     r->head ? "HEAD" : http_method_str((enum http_method)r->method), r->path,
+                     allow);
+        return;
+    }
+    http_problem(r, 404, "no resource at %s", r->path);
+}
