@@ -111,7 +111,7 @@ static int write_mem(http_conn_t *c, uint8_t *mem, size_t len)
     wr->len = len;
     wr->mem = mem;
     uv_buf_t b = uv_buf_init((char *)mem, (unsigned)len);
-    int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    int rc = uv_write(&wr->w, &c->io.stream, &b, 1, on_write);
     if (rc < 0) {
         free(mem);
         free(wr);
@@ -158,7 +158,7 @@ void http_conn_end(http_conn_t *c)
     }
     c->end_after_flush = true;
     if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        uv_read_stop(&c->io.stream);
         c->reading = false;
     }
 }
@@ -520,7 +520,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void stop_reading(http_conn_t *c)
 {
     if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        uv_read_stop(&c->io.stream);
         c->reading = false;
     }
 }
@@ -563,7 +563,7 @@ static void maybe_resume(http_conn_t *c)
     if (c->stream)
         want = true;
     if (want && !c->reading) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        if (uv_read_start(&c->io.stream, on_alloc, on_read) == 0)
             c->reading = true;
     } else if (!want) {
         stop_reading(c);
@@ -637,7 +637,7 @@ void http_conn_close(http_conn_t *c)
     say_debug("http %s: closed", c->peer);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
-    uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+    uv_close(&c->io.handle, conn_handle_closed);
 }
 
 void http__conn_quiesce(http_conn_t *c)
@@ -664,22 +664,15 @@ void http__conn_quiesce(http_conn_t *c)
     }
 }
 
-void http__on_connection(uv_stream_t *listener, int status)
+static http_conn_t *conn_new(http_server_t *s)
 {
-    http_server_t *s = listener->data;
-    if (status < 0) {
-        say_warn_every(5, "http listener: accept error: %s", uv_strerror(status));
-        return;
-    }
     http_conn_t *c = hd_calloc(1, sizeof *c);
     c->srv = s;
     hd_buf_init(&c->in);
     hd_buf_init(&c->url);
     hd_buf_init(&c->hname);
     hd_buf_init(&c->hvalue);
-    uv_tcp_init(s->loop, &c->tcp);
     uv_timer_init(s->loop, &c->timer);
-    c->tcp.data = c;
     c->timer.data = c;
     c->handles = 2;
     s->open_handles++;
@@ -691,7 +684,49 @@ void http__on_connection(uv_stream_t *listener, int status)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) < 0) {
+    return c;
+}
+
+static void conn_start(http_conn_t *c)
+{
+    http_server_t *s = c->srv;
+    if (s->stopping || s->nconns > s->cfg->max_connections) {
+        say_warn_every(5, "http listener: refusing %s (%s)", c->peer,
+                       s->stopping ? "shutting down" : "max.connections reached");
+        http_conn_close(c);
+        return;
+    }
+    say_debug("http %s: accepted", c->peer);
+    arm_idle(c);
+    maybe_resume(c);
+}
+
+int http__conn_open_fd(http_server_t *s, int fd)
+{
+    http_conn_t *c = conn_new(s);
+    uv_pipe_init(s->loop, &c->io.pipe, 0);
+    c->io.handle.data = c;
+    snprintf(c->peer, sizeof c->peer, "fd %d", fd);
+    int rc = uv_pipe_open(&c->io.pipe, fd);
+    if (rc < 0) {
+        http_conn_close(c);
+        return rc;
+    }
+    conn_start(c);
+    return 0;
+}
+
+void http__on_connection(uv_stream_t *listener, int status)
+{
+    http_server_t *s = listener->data;
+    if (status < 0) {
+        say_warn_every(5, "http listener: accept error: %s", uv_strerror(status));
+        return;
+    }
+    http_conn_t *c = conn_new(s);
+    uv_tcp_init(s->loop, &c->io.tcp);
+    c->io.handle.data = c;
+    if (uv_accept(listener, &c->io.stream) < 0) {
         http_conn_close(c);
         return;
     }
@@ -699,7 +734,7 @@ void http__on_connection(uv_stream_t *listener, int status)
     int salen = sizeof sa;
     char ip[64] = "?";
     int port = 0;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) == 0) {
+    if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&sa, &salen) == 0) {
         if (sa.ss_family == AF_INET) {
             uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof ip);
             port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
@@ -709,14 +744,6 @@ void http__on_connection(uv_stream_t *listener, int status)
         }
     }
     snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
-    if (s->stopping || s->nconns > s->cfg->max_connections) {
-        say_warn_every(5, "http listener: refusing %s (%s)", c->peer,
-                       s->stopping ? "shutting down" : "max.connections reached");
-        http_conn_close(c);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    say_debug("http %s: accepted", c->peer);
-    arm_idle(c);
-    maybe_resume(c);
+    uv_tcp_nodelay(&c->io.tcp, 1);
+    conn_start(c);
 }

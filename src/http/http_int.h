@@ -150,7 +150,58 @@ uv_loop_t *http_conn_loop(const http_conn_t *c);
  * 404 or 405 (with Allow) when there is none. */
 void http__route(http_req_t *r);
 
+/* ---- records as JSON (records_json.c) ---- */
+
+/* Renders a stored record as the API's JSON object: {"partition", "offset", "timestamp",
+ * "key" or "key_b64", "value" or "value_b64", "headers"}. A key or value that is valid JSON text
+ * is embedded as that JSON value; other valid UTF-8 as a JSON string; any other bytes as
+ * standard base64 under key_b64 / value_b64; a null key or value is JSON null. Headers are an
+ * object of name -> string; a header whose value is not valid UTF-8 goes, base64-encoded, into
+ * a "headers_b64" object instead; a null header value is JSON null; a later duplicate name
+ * wins. Returns a new reference. */
+json_t *http__record_json(int32_t partition, const broker_record_t *rec);
+
+/* Decodes the API's JSON form of a record to produce ({"key" | "key_b64", "value" |
+ * "value_b64", "headers", "partition", "timestamp"}) into `out`, allocating in r->arena. A JSON
+ * string is stored as its UTF-8 characters (so a Kafka consumer, and the key partitioner, see
+ * o-1, not "o-1"); any other JSON value as its compact JSON text; null as a null key or value.
+ * Header values are strings (or null). The timestamp defaults to now. *partition is -1 when
+ * absent. Returns 0, or HD_EINVAL with a static reason in *why. */
+int http__record_from_json(http_req_t *r, json_t *j, broker_record_in_t *out, int32_t *partition,
+                           const char **why);
+
+/* ---- producing (produce.c) ---- */
+
+/* One record to produce and its target partition: >= 0 explicit, -1 chosen by key (Kafka's
+ * murmur2 partitioner, as the Java client), or spread round-robin when the key is null. */
+typedef struct http_produce_rec {
+    broker_record_in_t rec;
+    int32_t partition;
+} http_produce_rec_t;
+
+/* Appends recs[0..n) to topic t, one batch per partition, and answers r once every batch is
+ * durable (as acks=all) with 200 {"offsets": [{"partition", "offset"}, ...]} in input order.
+ * Bad partitions (400), a batch over max.message.bytes (413), storage errors (500/507) are
+ * answered as problems; nothing is appended when validation fails. recs must live in r->arena
+ * or longer (they are encoded before this returns). */
+void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int n);
+
+/* ---- CloudEvents (cloudevents.c) ---- */
+
+/* The CloudEvents type of a stored record: the ce_type header (binary mode), or the "type"
+ * member of the value when its content-type header is application/cloudevents+json (structured
+ * mode). Returns false when the record is not a CloudEvent. *type points into the record or
+ * into `scratch` (which the caller deinits). */
+bool http__record_ce_type(const broker_record_t *rec, hd_buf_t *scratch, hd_slice_t *type);
+/* The record as a structured-mode CloudEvent JSON object, or NULL when it is not a CloudEvent.
+ */
+json_t *http__record_ce_json(const broker_record_t *rec);
+
 /* ---- handlers, one file per resource ---- */
+
+/* rest_records.c: POST and GET /topics/{topic}/records */
+void http__records_produce(http_req_t *r);
+void http__records_fetch(http_req_t *r);
 
 /* rest_topics.c */
 void http__topics_list(http_req_t *r);
@@ -175,7 +226,12 @@ struct http_server {
 };
 
 struct http_conn {
-    uv_tcp_t tcp;
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe; /* tests and fuzzing: one end of a socketpair */
+        uv_stream_t stream;
+        uv_handle_t handle;
+    } io;
     uv_timer_t timer; /* idle / slow-request deadline, then the request's own timer */
     http_server_t *srv;
     http_conn_t *prev, *next;
@@ -210,6 +266,12 @@ struct http_conn {
 
 /* conn.c */
 void http__on_connection(uv_stream_t *listener, int status);
+/* Serves HTTP on an already connected socket (a socketpair end), as if accepted. For tests and
+ * fuzz targets. Returns 0 or a libuv error. */
+int http__conn_open_fd(http_server_t *s, int fd);
+/* server.c: a server without a listener, for http__conn_open_fd(). Free with
+ * http_server_close(). */
+http_server_t *http__server_new_detached(uv_loop_t *loop, broker_t *b, const hd_config_t *cfg);
 void http__conn_quiesce(http_conn_t *c);
 /* Called when a connection's last handle closed (server.c frees the server when it was the
  * last one after http_server_close). */

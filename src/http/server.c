@@ -65,6 +65,15 @@ int http_server_start(uv_loop_t *loop, broker_t *b, const hd_config_t *cfg, http
     return 0;
 }
 
+http_server_t *http__server_new_detached(uv_loop_t *loop, broker_t *b, const hd_config_t *cfg)
+{
+    http_server_t *s = hd_calloc(1, sizeof *s);
+    s->loop = loop;
+    s->broker = b;
+    s->cfg = cfg;
+    return s;
+}
+
 int http_server_port(const http_server_t *s) { return s->port; }
 
 void http_server_quiesce(http_server_t *s)
