@@ -203,6 +203,21 @@ json_t *http__record_ce_json(const broker_record_t *rec);
 void http__records_produce(http_req_t *r);
 void http__records_fetch(http_req_t *r);
 
+/* cloudevents.c: POST /topics/{topic}/events (structured, batched and binary mode) and GET
+ * /topics/{topic}/events (a long-polled batch of CloudEvents; with Accept: text/event-stream it
+ * hands over to http__sse_start) */
+void http__events_post(http_req_t *r);
+void http__events_get(http_req_t *r);
+
+/* sse.c: GET /topics/{topic}/events as Server-Sent Events */
+void http__sse_start(http_req_t *r);
+/* ws.c: GET /topics/{topic}/ws, a WebSocket stream */
+void http__ws_start(http_req_t *r);
+
+/* assets.c: GET /openapi.json and the static pages built into the binary */
+void http__openapi(http_req_t *r);
+void http__static(http_req_t *r);
+
 /* rest_topics.c */
 void http__topics_list(http_req_t *r);
 void http__topics_create(http_req_t *r);
