@@ -61,6 +61,8 @@ struct http_req {
     void *state;
     bool answered;
     bool taken_over;
+    const char *route; /* the matched route's pattern ("" when none), for metrics */
+    int64_t t0_ns;     /* when the request was complete, for metrics */
     hd_buf_t extra; /* extra response header lines, "Name: value\r\n" each */
 };
 
@@ -217,6 +219,9 @@ void http__ws_start(http_req_t *r);
 /* assets.c: GET /openapi.json and the static pages built into the binary */
 void http__openapi(http_req_t *r);
 void http__static(http_req_t *r);
+
+/* metrics: GET /metrics (Prometheus text format) */
+void http__metrics(http_req_t *r);
 
 /* rest_topics.c */
 void http__topics_list(http_req_t *r);
