@@ -21,6 +21,8 @@ static const route_t routes[] = {
     {HTTP_DELETE, "/topics/{topic}", http__topic_delete},
     {HTTP_POST, "/topics/{topic}/records", http__records_produce},
     {HTTP_GET, "/topics/{topic}/records", http__records_fetch},
+    {HTTP_POST, "/topics/{topic}/events", http__events_post},
+    {HTTP_GET, "/topics/{topic}/events", http__events_get},
 };
 
 /* Matches path against pattern; fills params. Returns true on a match. */
