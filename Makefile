@@ -12,6 +12,9 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	libjansson-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
 	python3-websockets python3-prometheus-client
+# Extra Debian packages only `make bench` needs: the peer brokers, their C clients and gnuplot.
+BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
 	fuzz-smoke bench format format-check headers docs-check clean js-deps
