@@ -1,4 +1,4 @@
-/* RecordBatch v2 validation and record iteration.
+/* RecordBatch v2 validation, record iteration, and building uncompressed batches.
  *
  * Batch layout (big-endian; Kafka's DefaultRecordBatch):
  *   0 baseOffset i64 | 8 batchLength i32 (bytes after this field) | 12 partitionLeaderEpoch i32
@@ -15,7 +15,9 @@
 #include "broker/records.h"
 #include "util/crc32c.h"
 #include "util/err.h"
+#include "util/mem.h"
 #include "util/reader.h"
+#include "util/varint.h"
 
 #include <lz4frame.h>
 #include <snappy-c.h>
@@ -339,5 +341,133 @@ int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_b
             codec ? "compressed records do not inflate to valid records" : "records are malformed";
         return HD_EMALFORMED;
     }
+    return 0;
+}
+
+/* Building batches: the inverse of walk_records(), for records that arrive without a Kafka
+ * client to frame them (the HTTP API). The sizes are worked out before anything is written, so a
+ * batch over max_bytes leaves `out` untouched and allocates nothing. */
+
+/* The encoded length of one record after its length prefix, or HD_ETOOBIG when a field does
+ * not fit the int32 lengths of the format. */
+static ssize_t record_body_size(const broker_record_in_t *rec, int64_t ts_delta, int32_t off_delta)
+{
+    if ((!rec->key_null && rec->key.len > INT32_MAX) ||
+        (!rec->value_null && rec->value.len > INT32_MAX))
+        return HD_ETOOBIG;
+    size_t n = 1 + hd_varint_size(ts_delta) + hd_varint_size(off_delta);
+    n += rec->key_null ? hd_varint_size(-1) : hd_varint_size((int64_t)rec->key.len) + rec->key.len;
+    n += rec->value_null ? hd_varint_size(-1)
+                         : hd_varint_size((int64_t)rec->value.len) + rec->value.len;
+    n += hd_varint_size(rec->nheaders);
+    for (int32_t k = 0; k < rec->nheaders; k++) {
+        const broker_header_t *h = &rec->headers[k];
+        if (h->name.len > INT32_MAX || (!h->value_null && h->value.len > INT32_MAX))
+            return HD_ETOOBIG;
+        n += hd_varint_size((int64_t)h->name.len) + h->name.len;
+        n += h->value_null ? hd_varint_size(-1)
+                           : hd_varint_size((int64_t)h->value.len) + h->value.len;
+        if (n > INT32_MAX)
+            return HD_ETOOBIG;
+    }
+    if (n > INT32_MAX)
+        return HD_ETOOBIG;
+    return (ssize_t)n;
+}
+
+/* A nullable bytes field: varint length (-1 for null), then the bytes. */
+static void put_nullable(hd_buf_t *out, hd_slice_t s, bool is_null)
+{
+    if (is_null) {
+        hd_buf_put_varint(out, -1);
+        return;
+    }
+    hd_buf_put_varint(out, (int64_t)s.len);
+    hd_buf_put(out, s.p, s.len);
+}
+
+/* The timestamp delta from the base, wrapping like the reader's (uint64_t) addition does, so even
+ * timestamps INT64_MIN and INT64_MAX in one batch come back exactly. */
+static int64_t ts_delta_of(int64_t ts, int64_t base)
+{
+    return (int64_t)((uint64_t)ts - (uint64_t)base);
+}
+
+ssize_t broker_batch_build(const broker_record_in_t *recs, int32_t n, size_t max_bytes,
+                           hd_buf_t *out)
+{
+    HD_ASSERT(n > 0);
+    int64_t base_ts = recs[0].timestamp, max_ts = recs[0].timestamp;
+    for (int32_t i = 1; i < n; i++) {
+        if (recs[i].timestamp < base_ts)
+            base_ts = recs[i].timestamp;
+        if (recs[i].timestamp > max_ts)
+            max_ts = recs[i].timestamp;
+    }
+    /* batchLength is an int32 counting the bytes after offset 12. */
+    size_t limit = max_bytes < (size_t)INT32_MAX + 12 ? max_bytes : (size_t)INT32_MAX + 12;
+    size_t total = BROKER_BATCH_HEADER_LEN;
+    for (int32_t i = 0; i < n; i++) {
+        HD_ASSERT(recs[i].nheaders >= 0 && (recs[i].nheaders == 0 || recs[i].headers));
+        ssize_t body = record_body_size(&recs[i], ts_delta_of(recs[i].timestamp, base_ts), i);
+        if (body < 0)
+            return body;
+        total += hd_varint_size(body) + (size_t)body;
+        if (total > limit)
+            return HD_ETOOBIG;
+    }
+
+    size_t start = out->len;
+    hd_buf_ensure(out, total);
+    hd_buf_put_i64be(out, 0);                     /* baseOffset */
+    hd_buf_put_i32be(out, (int32_t)(total - 12)); /* batchLength */
+    hd_buf_put_i32be(out, -1);                    /* partitionLeaderEpoch */
+    hd_buf_put_u8(out, 2);                        /* magic */
+    size_t crc_at = hd_buf_reserve_i32(out);      /* crc, patched below */
+    hd_buf_put_i16be(out, 0);                     /* attributes: none, CreateTime */
+    hd_buf_put_i32be(out, n - 1);                 /* lastOffsetDelta */
+    hd_buf_put_i64be(out, base_ts);               /* baseTimestamp */
+    hd_buf_put_i64be(out, max_ts);                /* maxTimestamp */
+    hd_buf_put_i64be(out, -1);                    /* producerId */
+    hd_buf_put_i16be(out, -1);                    /* producerEpoch */
+    hd_buf_put_i32be(out, -1);                    /* baseSequence */
+    hd_buf_put_i32be(out, n);                     /* recordsCount */
+    for (int32_t i = 0; i < n; i++) {
+        const broker_record_in_t *rec = &recs[i];
+        int64_t ts_delta = ts_delta_of(rec->timestamp, base_ts);
+        hd_buf_put_varint(out, record_body_size(rec, ts_delta, i));
+        hd_buf_put_u8(out, 0); /* record attributes, unused */
+        hd_buf_put_varint(out, ts_delta);
+        hd_buf_put_varint(out, i);
+        put_nullable(out, rec->key, rec->key_null);
+        put_nullable(out, rec->value, rec->value_null);
+        hd_buf_put_varint(out, rec->nheaders);
+        for (int32_t k = 0; k < rec->nheaders; k++) {
+            const broker_header_t *h = &rec->headers[k];
+            put_nullable(out, h->name, false);
+            put_nullable(out, h->value, h->value_null);
+        }
+    }
+    HD_ASSERT(out->len - start == total);
+    uint32_t crc = hd_crc32c(0, out->p + start + 21, total - 21);
+    hd_buf_patch_i32be(out, crc_at, (int32_t)crc);
+    return (ssize_t)total;
+}
+
+int broker_header_next(hd_slice_t *area, broker_header_t *h)
+{
+    hd_reader_t r = hd_reader_init(*area);
+    int32_t klen = hd_read_varint(&r);
+    if (r.err || klen < 0 || (size_t)klen > hd_reader_left(&r))
+        return HD_EMALFORMED;
+    hd_slice_t name = hd_read_bytes(&r, (size_t)klen);
+    int32_t vlen = hd_read_varint(&r);
+    if (r.err || vlen < -1 || (vlen > 0 && (size_t)vlen > hd_reader_left(&r)))
+        return HD_EMALFORMED;
+    hd_slice_t value = hd_read_bytes(&r, vlen < 0 ? 0 : (size_t)vlen);
+    h->name = name;
+    h->value = value;
+    h->value_null = vlen < 0;
+    *area = hd_slice(area->p + r.pos, area->len - r.pos);
     return 0;
 }

@@ -46,9 +46,6 @@ int cli__delim_parse(const char *s, char *out, const char **why);
  * U+10FFFF), which is exactly what jansson accepts as a string. */
 bool cli__utf8_check(const void *p, size_t len);
 
-/* Standard base64 with padding. Returns a NUL-terminated heap string (caller frees). */
-char *cli__base64_encode(const void *p, size_t len);
-
 /* A record in neutral form, so formatting does not need a librdkafka message. Slices with p ==
  * NULL are null (a null key, a tombstone value, a header without a value). */
 typedef struct cli_header {

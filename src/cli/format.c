@@ -10,6 +10,7 @@
  * bytes back. */
 #include "cli/cli_int.h"
 
+#include "util/base64.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -173,36 +174,6 @@ bool cli__utf8_check(const void *p, size_t len)
     return true;
 }
 
-char *cli__base64_encode(const void *p, size_t len)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const uint8_t *s = p;
-    char *out = hd_malloc((len + 2) / 3 * 4 + 1);
-    size_t o = 0, i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        out[o++] = tab[v >> 18];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = tab[(v >> 6) & 63];
-        out[o++] = tab[v & 63];
-    }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        out[o++] = tab[v >> 18];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = '=';
-        out[o++] = '=';
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
-        out[o++] = tab[v >> 18];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = tab[(v >> 6) & 63];
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* Sets obj[field] to the bytes as a string, null, or base64 plus obj[field_encoding]. */
 static void json_set_bytes(json_t *obj, const char *field, const void *p, size_t len)
 {
@@ -214,12 +185,15 @@ static void json_set_bytes(json_t *obj, const char *field, const void *p, size_t
         json_object_set_new(obj, field, json_stringn(len ? p : "", len));
         return;
     }
-    char *b64 = cli__base64_encode(p, len);
+    hd_buf_t b64;
+    hd_buf_init(&b64);
+    hd_base64_encode(hd_slice(p, len), &b64);
+    hd_buf_put_u8(&b64, '\0');
     char enc_field[64];
     snprintf(enc_field, sizeof enc_field, "%s_encoding", field);
-    json_object_set_new(obj, field, json_string(b64));
+    json_object_set_new(obj, field, json_string((const char *)b64.p));
     json_object_set_new(obj, enc_field, json_string("base64"));
-    free(b64);
+    hd_buf_deinit(&b64);
 }
 
 char *cli__record_format_json(const cli_record_t *r)

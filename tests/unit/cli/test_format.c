@@ -1,5 +1,5 @@
-/* The pure helpers of src/cli/format.c: option value parsing, UTF-8 checks, base64 and the JSON
- * record format. */
+/* The pure helpers of src/cli/format.c: option value parsing, UTF-8 checks and the JSON record
+ * format (its base64 comes from util/base64.c, tested in tests/unit/util/test_base64.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,18 +151,6 @@ static void test_utf8_check_rejects_malformed(void **state)
     assert_false(cli__utf8_check("ok\xe2\x82", 4)); /* truncated at the end */
 }
 
-static void test_base64_encode_rfc4648_vectors(void **state)
-{
-    (void)state;
-    const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    const char *out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
-    for (size_t i = 0; i < 7; i++) {
-        char *s = cli__base64_encode(in[i], strlen(in[i]));
-        assert_string_equal(s, out[i]);
-        free(s);
-    }
-}
-
 static void test_json_record_with_null_key_and_no_headers(void **state)
 {
     (void)state;
@@ -239,7 +227,6 @@ int main(void)
         cmocka_unit_test(test_acks_compression_delim_parse),
         cmocka_unit_test(test_utf8_check_accepts_valid_text),
         cmocka_unit_test(test_utf8_check_rejects_malformed),
-        cmocka_unit_test(test_base64_encode_rfc4648_vectors),
         cmocka_unit_test(test_json_record_with_null_key_and_no_headers),
         cmocka_unit_test(test_json_record_tombstone_has_null_value_and_empty_key),
         cmocka_unit_test(test_json_record_binary_value_is_base64_with_flag),
