@@ -20,17 +20,22 @@ const topicPath = `/topics/${encodeURIComponent(TOPIC)}`;
 
 // ---- reading a stream message ----
 
-// One stream message ({partition, offset, timestamp, key, value, headers}, value_b64 when the
-// value is not JSON) as an order event, or null when it is not one.
+// One stream message ({id, partition, offset, timestamp, key, value, headers}, value_b64 when
+// the value is not JSON, "cloudevent" when the record is a CloudEvent) as an order event, or
+// null when it is not one.
 function orderEvent(msg) {
   if (!msg || typeof msg !== "object" || typeof msg.offset !== "number") return null;
   const headers = msg.headers && typeof msg.headers === "object" ? msg.headers : {};
   let value = msg.value;
   let type = typeof headers.ce_type === "string" ? headers.ce_type : null;
   if (typeof value === "string") value = parseJson(value);
-  if (isObject(value) && typeof value.specversion === "string" && typeof value.type === "string") {
-    type = value.type;
-    value = typeof value.data === "string" ? parseJson(value.data) : value.data;
+  // A structured CloudEvent as the value, or the server's CloudEvent view of the record.
+  const ce = isCloudEvent(value) ? value : isCloudEvent(msg.cloudevent) ? msg.cloudevent : null;
+  if (ce) {
+    type = ce.type;
+    if (!isObject(value) || value === ce) {
+      value = typeof ce.data === "string" ? parseJson(ce.data) : ce.data;
+    }
   }
   if (!isObject(value)) value = {};
   const key = msg.key === undefined || msg.key === null ? null : String(msg.key);
@@ -62,6 +67,10 @@ function parseJson(text) {
 
 function isObject(v) {
   return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function isCloudEvent(v) {
+  return isObject(v) && typeof v.specversion === "string" && typeof v.type === "string";
 }
 
 // Remembers the last offset seen per partition, so that records delivered again after a
@@ -210,14 +219,19 @@ function applyToBoard(ev) {
 }
 
 const wsBackoff = new Backoff();
-let wsLastTimestamp = null;
+let wsLastId = null;
+
+// Streams start at the topic's beginning; after a drop they resume after the last event id
+// seen (it names a position on every partition, so nothing is missed or repeated).
+function streamQuery(lastId) {
+  const q = new URLSearchParams({ from: "earliest" });
+  if (lastId) q.set("last_event_id", lastId);
+  return q.toString();
+}
 
 function wsUrl() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  // After a drop, resume from the last record's time (inclusive); what was already seen is
-  // skipped by offset.
-  const from = wsLastTimestamp === null ? "earliest" : String(wsLastTimestamp);
-  return `${proto}//${location.host}${topicPath}/ws?from=${from}`;
+  return `${proto}//${location.host}${topicPath}/ws?${streamQuery(wsLastId)}`;
 }
 
 function connectWs() {
@@ -230,14 +244,14 @@ function connectWs() {
   ws.addEventListener("message", (e) => {
     const msg = typeof e.data === "string" ? parseJson(e.data) : null;
     if (!msg || typeof msg.offset !== "number") return;
+    if (typeof msg.id === "string") wsLastId = msg.id;
     if (!wsSeen.fresh(msg.partition, msg.offset)) return;
-    if (typeof msg.timestamp === "number")
-      wsLastTimestamp = Math.max(wsLastTimestamp ?? 0, msg.timestamp);
     const ev = orderEvent(msg);
     if (ev) applyToBoard(ev);
   });
   ws.addEventListener("close", (e) => {
     const ms = wsBackoff.next();
+    // 1011: the topic was deleted or cannot be read; 1008: this page fell too far behind.
     const why = e.reason || (e.code === 1006 ? "connection lost" : `code ${e.code}`);
     setConn("ws", "reconnecting", `${why}; retry in ${(ms / 1000).toFixed(1)} s`);
     setTimeout(connectWs, ms);
@@ -272,8 +286,10 @@ function applyToFeed(ev) {
 }
 
 const sseBackoff = new Backoff();
+let sseLastId = null;
 
 function onSseMessage(e) {
+  if (e.lastEventId) sseLastId = e.lastEventId;
   const msg = parseJson(e.data);
   if (!msg || typeof msg.offset !== "number") return;
   if (!sseSeen.fresh(msg.partition, msg.offset)) return;
@@ -283,15 +299,22 @@ function onSseMessage(e) {
 
 function connectSse() {
   setConn("sse", "connecting");
-  // EventSource reconnects by itself after a drop and sends Last-Event-ID (partition:offset),
-  // so the server resumes after the last event; only a refused request closes it for good.
-  const es = new EventSource(`${topicPath}/events?from=earliest`);
+  // EventSource reconnects by itself after a drop and sends Last-Event-ID, so the server
+  // resumes after the last event; only a refused request closes it for good, and then a new
+  // one resumes with ?last_event_id=.
+  const es = new EventSource(`${topicPath}/events?${streamQuery(sseLastId)}`);
   es.addEventListener("open", () => {
     sseBackoff.reset();
     setConn("sse", "live");
   });
   es.addEventListener("message", onSseMessage);
-  es.addEventListener("error", () => {
+  es.addEventListener("error", (e) => {
+    // The server's last word before it ends a stream: "event: error", data {reason, topic}.
+    if (typeof e.data === "string") {
+      const why = parseJson(e.data);
+      showNotice(`The activity stream ended: ${why && why.reason ? why.reason : e.data}`);
+      return;
+    }
     if (es.readyState === EventSource.CLOSED) {
       const ms = sseBackoff.next();
       setConn("sse", "reconnecting", `refused; retry in ${(ms / 1000).toFixed(1)} s`);
