@@ -74,20 +74,26 @@ function isCloudEvent(v) {
 }
 
 // Remembers the last offset seen per partition, so that records delivered again after a
-// reconnect are skipped.
+// reconnect are skipped. The counts show on the connection badge (data-messages,
+// data-repeats): with exact resumption the repeats stay at 0.
 class Seen {
-  constructor() {
+  constructor(badge) {
     this.last = new Map();
+    this.badge = document.getElementById(badge);
+    this.messages = 0;
+    this.repeats = 0;
   }
   // True the first time (partition, offset) is offered.
   fresh(partition, offset) {
+    this.messages++;
     const last = this.last.get(partition);
-    if (last !== undefined && offset <= last) return false;
-    this.last.set(partition, offset);
-    return true;
-  }
-  get any() {
-    return this.last.size > 0;
+    const fresh = last === undefined || offset > last;
+    if (fresh) this.last.set(partition, offset);
+    else this.repeats++;
+    this.badge.dataset.messages = this.messages;
+    this.badge.dataset.repeats = this.repeats;
+    this.badge.title = `${this.messages} messages, ${this.repeats} seen before`;
+    return fresh;
   }
 }
 
@@ -128,7 +134,7 @@ const boardEmpty = document.getElementById("board-empty");
 const tally = document.getElementById("tally");
 const cardTemplate = document.getElementById("card-template");
 const orders = new Map(); // order id -> {event, el}
-const wsSeen = new Seen();
+const wsSeen = new Seen("ws-state");
 
 function formatTotal(ev) {
   if (ev.total === undefined) return "";
@@ -262,7 +268,7 @@ function connectWs() {
 
 const feed = document.getElementById("activity");
 const feedCount = document.getElementById("activity-count");
-const sseSeen = new Seen();
+const sseSeen = new Seen("sse-state");
 let sseEvents = 0;
 
 function applyToFeed(ev) {

@@ -1,17 +1,18 @@
 // Drives the order board example (examples/orders/) in headless Chromium for
 // test_http_browser.py: opens the page, reports when both of its streams are live, waits until
-// the page shows the expected orders, then prints what the page shows as JSON and saves a
-// screenshot.
+// the page shows what each stage expects, reporting what the page shows as JSON, and saves a
+// screenshot at the end.
 //
-//   node orders_board.js URL SCREENSHOT EXPECT_JSON [TIMEOUT_MS]
+//   node orders_board.js URL SCREENSHOT STAGES_JSON [TIMEOUT_MS]
 //
-// EXPECT_JSON: {"board": {"o-1": "shipped", ...}, "feed": N} - every listed order's card has
-// that status on the board (WebSocket) and the activity feed (SSE) has at least N entries.
-// Output, one JSON object per line on stdout:
-//   {"event": "ready"}                       both streams are live; produce now
-//   {"event": "done" | "timeout", "page": {...}, "console_errors": [...]}
-// The exit status is 0 after "done", 1 otherwise. Chromium runs with a fresh profile that is
-// deleted on exit.
+// STAGES_JSON: a list of {"board": {"o-1": "shipped", ...}, "feed": N}: a stage is reached when
+// every listed order's card has that status on the board (WebSocket) and the activity feed
+// (SSE) has at least N entries. Output, one JSON object per line on stdout:
+//   {"event": "ready"}                                 both streams are live; produce now
+//   {"event": "stage", "stage": i, "page", "console_errors"}   stage i reached (not the last)
+//   {"event": "done" | "timeout", "stage": i, "page": {...}, "console_errors": [...]}
+// console_errors is everything logged so far. The exit status is 0 after "done", 1 otherwise.
+// Chromium runs with a fresh profile that is deleted on exit.
 "use strict";
 
 const fs = require("fs");
@@ -46,6 +47,11 @@ function readPage() {
     title: document.title,
     ws_state: document.getElementById("ws-state").dataset.state,
     sse_state: document.getElementById("sse-state").dataset.state,
+    // Stream messages received, and those a resumed stream sent again.
+    ws_messages: Number(document.getElementById("ws-state").dataset.messages || 0),
+    ws_repeats: Number(document.getElementById("ws-state").dataset.repeats || 0),
+    sse_messages: Number(document.getElementById("sse-state").dataset.messages || 0),
+    sse_repeats: Number(document.getElementById("sse-state").dataset.repeats || 0),
     notice: document.getElementById("notice").hidden ? null : text(document.getElementById("notice")),
     tally: [...document.querySelectorAll("#tally li")].map((el) => text(el)),
     activity_count: text(document.getElementById("activity-count")),
@@ -64,12 +70,12 @@ function pageShows(expect) {
 }
 
 async function main() {
-  const [url, screenshot, expectJson, timeoutArg] = process.argv.slice(2);
-  if (!url || !screenshot || !expectJson) {
-    console.error("usage: node orders_board.js URL SCREENSHOT EXPECT_JSON [TIMEOUT_MS]");
+  const [url, screenshot, stagesJson, timeoutArg] = process.argv.slice(2);
+  if (!url || !screenshot || !stagesJson) {
+    console.error("usage: node orders_board.js URL SCREENSHOT STAGES_JSON [TIMEOUT_MS]");
     process.exit(2);
   }
-  const expect = JSON.parse(expectJson);
+  const stages = JSON.parse(stagesJson);
   const timeout = Number(timeoutArg || 30000);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "herald-chromium-"));
   const consoleErrors = [];
@@ -109,19 +115,28 @@ async function main() {
     emit({ event: "ready" });
 
     let event = "done";
-    try {
-      await page.waitForFunction(pageShows, expect, { timeout, polling: 100 });
-      // Let late or duplicate deliveries show up before reading, so the test would see them.
-      await page.waitForTimeout(500);
-      ok = true;
-    } catch (e) {
-      if (e.name !== "TimeoutError") throw e;
-      event = "timeout";
+    let stage = 0;
+    for (; stage < stages.length; stage++) {
+      try {
+        await page.waitForFunction(pageShows, stages[stage], { timeout, polling: 100 });
+        // Let late or duplicate deliveries show up before reading, so the test would see them.
+        await page.waitForTimeout(500);
+      } catch (e) {
+        if (e.name !== "TimeoutError") throw e;
+        event = "timeout";
+        break;
+      }
+      if (stage < stages.length - 1) {
+        emit({ event: "stage", stage, page: await page.evaluate(readPage),
+               console_errors: [...consoleErrors] });
+      }
     }
+    ok = event === "done";
     const shown = await page.evaluate(readPage);
     fs.mkdirSync(path.dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true, animations: "disabled" });
-    emit({ event, page: shown, console_errors: consoleErrors });
+    emit({ event, stage: Math.min(stage, stages.length - 1), page: shown,
+           console_errors: consoleErrors });
   } catch (e) {
     emit({ event: "error", error: String(e && e.stack ? e.stack : e), console_errors: consoleErrors });
   } finally {
