@@ -61,6 +61,8 @@ struct http_req {
     void *state;
     bool answered;
     bool taken_over;
+    const char *route; /* the matched route's pattern ("" when none), for metrics */
+    int64_t t0_ns;     /* when the request was complete, for metrics */
     hd_buf_t extra; /* extra response header lines, "Name: value\r\n" each */
 };
 
@@ -196,6 +198,21 @@ bool http__record_ce_type(const broker_record_t *rec, hd_buf_t *scratch, hd_slic
 /* The record as a structured-mode CloudEvent JSON object, or NULL when it is not a CloudEvent.
  */
 json_t *http__record_ce_json(const broker_record_t *rec);
+/* Conversions behind POST /topics/{topic}/events (exposed for unit tests). Each decodes one
+ * event into a record to produce as the Kafka binding's binary mode (ce_* headers, content-type,
+ * key from partitionkey), allocating in `a`, with timestamp ts. Returns 0, HD_EINVAL with a
+ * static reason in *why and the attribute concerned in *attr (or NULL), or HD_ETOOBIG when the
+ * arena is exhausted. from_json takes one event of the JSON format (values may point into j);
+ * from_binary the ce- and Content-Type headers and the body of an HTTP binary-mode request. */
+int http__ce_from_json(hd_arena_t *a, json_t *j, int64_t ts, broker_record_in_t *out,
+                       const char **why, const char **attr);
+int http__ce_from_binary(hd_arena_t *a, const http_header_t *hdrs, int nhdrs, hd_slice_t body,
+                         int64_t ts, broker_record_in_t *out, const char **why, const char **attr);
+/* A ce- header value decoded as the HTTP binding says (unquoted, percent-decoded once, UTF-8),
+ * in the arena; NULL when malformed. */
+char *http__ce_header_value(hd_arena_t *a, const char *v);
+/* s[0..n) is an RFC 3339 date-time. */
+bool http__ce_time_valid(const char *s, size_t n);
 
 /* ---- handlers, one file per resource ---- */
 
@@ -235,6 +252,9 @@ extern const http_asset_t http__assets[];
 extern const size_t http__nassets;
 /* The asset at that URL path, or NULL. */
 const http_asset_t *http__asset_find(const char *path);
+
+/* metrics: GET /metrics (Prometheus text format) */
+void http__metrics(http_req_t *r);
 
 /* rest_topics.c */
 void http__topics_list(http_req_t *r);
