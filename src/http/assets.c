@@ -137,6 +137,7 @@ void http__index(http_req_t *r)
     json_t *links = json_object();
     json_object_set_new(links, "topics", json_string("/topics"));
     json_object_set_new(links, "openapi", json_string("/openapi.json"));
+    json_object_set_new(links, "metrics", json_string("/metrics"));
     /* Every example folder with an index page, by folder name. */
     json_t *examples = json_object();
     size_t plen = strlen(EXAMPLES_PREFIX);

@@ -151,7 +151,8 @@ def test_root_is_an_index_of_links(broker):
     assert j["name"] == "herald"
     assert j["links"]["topics"] == "/topics"
     assert j["links"]["openapi"] == "/openapi.json"
+    assert j["links"]["metrics"] == "/metrics"
     assert j["links"]["examples"] == {"orders": "/examples/orders/"}
     # Every link works.
-    for link in ("/topics", "/openapi.json", "/examples/orders/"):
+    for link in ("/topics", "/openapi.json", "/metrics", "/examples/orders/"):
         assert requests.get(broker.http + link, timeout=TIMEOUT).status_code == 200, link
