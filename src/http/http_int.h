@@ -154,6 +154,11 @@ void http__route(http_req_t *r);
 
 /* ---- records as JSON (records_json.c) ---- */
 
+/* Appends j as compact JSON text, reals with the fewest digits that read back as the same
+ * double (jansson's own printer gives 17: 9.99 would become 9.9900000000000002). Returns 0, or
+ * HD_EINVAL for a non-finite real. */
+int http__json_dump(json_t *j, hd_buf_t *out);
+
 /* Renders a stored record as the API's JSON object: {"partition", "offset", "timestamp",
  * "key" or "key_b64", "value" or "value_b64", "headers"}. A key or value that is valid JSON text
  * is embedded as that JSON value; other valid UTF-8 as a JSON string; any other bytes as
