@@ -46,11 +46,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STEP_BYTES (64u << 10)        /* batches read from the log per step */
-#define STEP_OUT_BYTES (256u << 10)   /* a step stops once it has queued this much */
-#define MAX_INFLATE (64u << 20)       /* a compressed batch may inflate to this */
-#define FINISH_GRACE_MS 2000          /* a closing stream waits this long for its client */
-#define NO_TARGET INT64_MAX           /* a waiter that only fires on deletion or close */
+#define STEP_BYTES (64u << 10)      /* batches read from the log per step */
+#define STEP_OUT_BYTES (256u << 10) /* a step stops once it has queued this much */
+#define MAX_INFLATE (64u << 20)     /* a compressed batch may inflate to this */
+#define FINISH_GRACE_MS 2000        /* a closing stream waits this long for its client */
+#define NO_TARGET INT64_MAX         /* a waiter that only fires on deletion or close */
 #define MAX_FILTER_BYTES 1024
 
 typedef struct stream_part {
@@ -180,9 +180,9 @@ static bool parse_rfc3339(const char *s, int64_t *ms)
         return false;
     int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
     int h = digits(s + 11, 2), mi = digits(s + 14, 2), sec = digits(s + 17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        sec < 0 || sec > 60 || s[4] != '-' || s[7] != '-' ||
-        (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
+        sec > 60 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+        s[16] != ':')
         return false;
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -453,8 +453,7 @@ static bool matches(http_stream_t *s, step_ctx_t *st, const broker_record_t *rec
         hd_buf_reset(&st->ce_scratch);
         if (!http__record_ce_type(rec, &st->ce_scratch, &type))
             return false;
-        if (s->type_prefix ? type.len < s->type_len
-                           : type.len != s->type_len)
+        if (s->type_prefix ? type.len < s->type_len : type.len != s->type_len)
             return false;
         if (memcmp(type.p, s->type, s->type_len) != 0)
             return false;
@@ -771,10 +770,7 @@ static void on_shutdown(void *ctx)
     end_stream(s, HD_ECLOSED, "server shutting down");
 }
 
-static void on_timer_closed(uv_handle_t *h)
-{
-    free_now(h->data);
-}
+static void on_timer_closed(uv_handle_t *h) { free_now(h->data); }
 
 static void on_close(void *ctx)
 {
