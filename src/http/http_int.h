@@ -61,6 +61,8 @@ struct http_req {
     void *state;
     bool answered;
     bool taken_over;
+    const char *route; /* the matched route's pattern ("" when none), for metrics */
+    int64_t t0_ns;     /* when the request was complete, for metrics */
     hd_buf_t extra; /* extra response header lines, "Name: value\r\n" each */
 };
 
@@ -152,6 +154,11 @@ void http__route(http_req_t *r);
 
 /* ---- records as JSON (records_json.c) ---- */
 
+/* Appends j as compact JSON text, reals with the fewest digits that read back as the same
+ * double (jansson's own printer gives 17: 9.99 would become 9.9900000000000002). Returns 0, or
+ * HD_EINVAL for a non-finite real. */
+int http__json_dump(json_t *j, hd_buf_t *out);
+
 /* Renders a stored record as the API's JSON object: {"partition", "offset", "timestamp",
  * "key" or "key_b64", "value" or "value_b64", "headers"}. A key or value that is valid JSON text
  * is embedded as that JSON value; other valid UTF-8 as a JSON string; any other bytes as
@@ -196,6 +203,21 @@ bool http__record_ce_type(const broker_record_t *rec, hd_buf_t *scratch, hd_slic
 /* The record as a structured-mode CloudEvent JSON object, or NULL when it is not a CloudEvent.
  */
 json_t *http__record_ce_json(const broker_record_t *rec);
+/* Conversions behind POST /topics/{topic}/events (exposed for unit tests). Each decodes one
+ * event into a record to produce as the Kafka binding's binary mode (ce_* headers, content-type,
+ * key from partitionkey), allocating in `a`, with timestamp ts. Returns 0, HD_EINVAL with a
+ * static reason in *why and the attribute concerned in *attr (or NULL), or HD_ETOOBIG when the
+ * arena is exhausted. from_json takes one event of the JSON format (values may point into j);
+ * from_binary the ce- and Content-Type headers and the body of an HTTP binary-mode request. */
+int http__ce_from_json(hd_arena_t *a, json_t *j, int64_t ts, broker_record_in_t *out,
+                       const char **why, const char **attr);
+int http__ce_from_binary(hd_arena_t *a, const http_header_t *hdrs, int nhdrs, hd_slice_t body,
+                         int64_t ts, broker_record_in_t *out, const char **why, const char **attr);
+/* A ce- header value decoded as the HTTP binding says (unquoted, percent-decoded once, UTF-8),
+ * in the arena; NULL when malformed. */
+char *http__ce_header_value(hd_arena_t *a, const char *v);
+/* s[0..n) is an RFC 3339 date-time. */
+bool http__ce_time_valid(const char *s, size_t n);
 
 /* ---- handlers, one file per resource ---- */
 
@@ -261,12 +283,13 @@ void *http__stream_proto_ctx(http_stream_t *s);
 const char *http__stream_peer(const http_stream_t *s);
 /* Unsent bytes of the stream's connection. */
 size_t http__stream_pending(const http_stream_t *s);
-/* Appends j as compact JSON (one line: JSON text never holds a raw line break) to out. */
-void http__json_append(hd_buf_t *out, const json_t *j);
 
 /* assets.c: GET /openapi.json and the static pages built into the binary */
 void http__openapi(http_req_t *r);
 void http__static(http_req_t *r);
+
+/* metrics: GET /metrics (Prometheus text format) */
+void http__metrics(http_req_t *r);
 
 /* rest_topics.c */
 void http__topics_list(http_req_t *r);

@@ -1,4 +1,4 @@
-/* Routing: the table of every route, matched segment by segment. "{}" matches one non-empty
+/* Routing: the table of every route, matched segment by segment. "{name}" matches one non-empty
  * segment (percent-decoded into r->params), a final "*" matches the rest of the path (also
  * passed as a param). A path that matches under another method answers 405 with Allow. */
 #include "http/http_int.h"
@@ -14,14 +14,16 @@ typedef struct route {
 } route_t;
 
 static const route_t routes[] = {
+    {HTTP_GET, "/metrics", http__metrics},
     {HTTP_GET, "/topics", http__topics_list},
     {HTTP_POST, "/topics", http__topics_create},
-    {HTTP_GET, "/topics/{}", http__topic_get},
-    {HTTP_DELETE, "/topics/{}", http__topic_delete},
-    {HTTP_POST, "/topics/{}/records", http__records_produce},
-    {HTTP_GET, "/topics/{}/records", http__records_fetch},
-    {HTTP_GET, "/topics/{}/ws", http__ws_start},
-    {HTTP_GET, "/topics/{}/events", http__sse_start}, /* TEMPORARY until cloudevents.c lands */
+    {HTTP_GET, "/topics/{topic}", http__topic_get},
+    {HTTP_DELETE, "/topics/{topic}", http__topic_delete},
+    {HTTP_POST, "/topics/{topic}/records", http__records_produce},
+    {HTTP_GET, "/topics/{topic}/records", http__records_fetch},
+    {HTTP_POST, "/topics/{topic}/events", http__events_post},
+    {HTTP_GET, "/topics/{topic}/events", http__events_get},
+    {HTTP_GET, "/topics/{topic}/ws", http__ws_start},
 };
 
 /* Matches path against pattern; fills params. Returns true on a match. */
@@ -54,7 +56,7 @@ static bool match(http_req_t *r, const char *pattern, const char *path)
             pp += 1;
             break;
         }
-        if (plen == 2 && pp[0] == '{' && pp[1] == '}') {
+        if (plen >= 2 && pp[0] == '{' && pp[plen - 1] == '}') {
             if (slen == 0 || np >= HTTP_MAX_PARAMS)
                 return false;
             const char *v = http_pct_decode(&r->arena, sp, slen, false);
@@ -81,6 +83,7 @@ void http__route(http_req_t *r)
         if (!match(r, rt->pattern, r->path))
             continue;
         if (rt->method == r->method) {
+            r->route = rt->pattern;
             rt->fn(r);
             return;
         }

@@ -26,7 +26,7 @@ static void sse_record(http_stream_t *s, const char *id, json_t *data)
     hd_buf_put(out, "id: ", 4);
     hd_buf_put(out, id, strlen(id));
     hd_buf_put(out, "\ndata: ", 7);
-    http__json_append(out, data);
+    http__json_dump(data, out);
     hd_buf_put(out, "\n\n", 2);
 }
 
@@ -47,7 +47,7 @@ static bool sse_end(http_stream_t *s, int why, const char *reason)
         json_object_set_new(j, "reason", json_string(reason));
         json_object_set_new(j, "error", json_string(hd_strerror(why)));
         hd_buf_put(out, "event: error\ndata: ", 19);
-        http__json_append(out, j);
+        http__json_dump(j, out);
         hd_buf_put(out, "\n\n", 2);
         json_decref(j);
     }

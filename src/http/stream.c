@@ -351,17 +351,6 @@ http_stream_t *http__stream_open(http_req_t *r, const char *last_event_id)
     return s;
 }
 
-static int json_put(const char *p, size_t n, void *ctx)
-{
-    hd_buf_put(ctx, p, n);
-    return 0;
-}
-
-void http__json_append(hd_buf_t *out, const json_t *j)
-{
-    json_dump_callback(j, json_put, out, JSON_COMPACT | JSON_ENCODE_ANY);
-}
-
 void *http__stream_proto_ctx(http_stream_t *s) { return s->pctx; }
 hd_buf_t *http__stream_out(http_stream_t *s) { return &s->out; }
 

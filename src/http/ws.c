@@ -115,7 +115,7 @@ static void ws_record(http_stream_t *s, const char *id, json_t *data)
     json_object_set_new(data, "id", json_string(id));
     hd_buf_t text;
     hd_buf_init(&text);
-    http__json_append(&text, data);
+    http__json_dump(data, &text);
     struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, text.p, text.len};
     if (wslay_event_queue_msg(ws->ctx, &msg) == 0)
         wslay_event_send(ws->ctx);
