@@ -23,8 +23,9 @@
  * [log start, high watermark] are clamped into it, as retention may have removed what a client
  * last saw, or the topic was re-created.
  *
- * Filters: ?type= keeps CloudEvents of that type (a trailing '*' matches a prefix; records that
- * are not CloudEvents never match), ?key= keeps records whose key is exactly that UTF-8 string.
+ * Filters: ?type= keeps CloudEvents of that type (a trailing '*' matches a prefix, so "*" alone
+ * keeps every CloudEvent; records that are not CloudEvents never match), ?key= keeps records
+ * whose key is exactly that UTF-8 string (never a null key).
  * Records filtered out still move the stream's position on.
  *
  * Flow control: the engine reads at most STEP_BYTES of batches per step, and steps only while
@@ -265,9 +266,10 @@ http_stream_t *http__stream_open(http_req_t *r, const char *last_event_id)
     const char *type, *key;
     if (!filter_param(r, "type", &type) || !filter_param(r, "key", &key))
         return NULL;
-    if (type && (type[0] == '\0' || strcmp(type, "*") == 0))
-        type = NULL; /* matches every CloudEvent: still a filter on CloudEvents */
-    bool any_ce = type == NULL && http_query(r, "type") != NULL;
+    /* ?type= and ?type=* keep every CloudEvent (and only CloudEvents). */
+    bool any_ce = type && (type[0] == '\0' || strcmp(type, "*") == 0);
+    if (any_ce)
+        type = NULL;
 
     /* Where each partition starts: ?from first, then the id's positions over it. */
     const char *from = http_query(r, "from");
@@ -327,7 +329,7 @@ http_stream_t *http__stream_open(http_req_t *r, const char *last_event_id)
         sp->s = s;
         int64_t off;
         if (pos[sp->index] != INT64_MIN) {
-            off = pos[sp->index] + 1;
+            off = pos[sp->index] == INT64_MAX ? INT64_MAX : pos[sp->index] + 1;
         } else if (mode == 1) {
             off = broker_partition_start(sp->p);
         } else if (mode == 2) {

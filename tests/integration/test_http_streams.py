@@ -384,6 +384,12 @@ def test_sse_refuses_unknown_topic_partition_and_bad_positions(broker):
         assert s.status == 400, bad
         assert "last event id" in s.json_body()["detail"]
         s.close()
+    # Positions beyond the log are clamped to it: the stream waits for what comes next.
+    s = SSE(broker, "here", headers={"Last-Event-ID": "0:9223372036854775807,1:5"})
+    assert s.status == 200
+    produce(broker, "here", [{"value": "next", "partition": 0}])
+    assert [e["id"] for e in s.events(1)] == ["0:0,1:-1"]
+    s.close()
 
 
 def test_sse_topic_deleted_ends_the_stream_with_an_error_event(broker):
