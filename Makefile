@@ -11,7 +11,7 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
 	libjansson-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
-	python3-websockets python3-prometheus-client chromium fonts-dejavu-core
+	python3-websockets python3-prometheus-client chromium fonts-dejavu-core curl
 # Extra Debian packages only `make bench` needs: the peer brokers, their C clients and gnuplot.
 BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
