@@ -337,80 +337,6 @@ static int ev_to_record(hd_arena_t *a, const ce_event_t *ev, int64_t ts, broker_
     return 0;
 }
 
-/* ---- compact JSON text with the shortest exact reals ---- */
-
-/* jansson prints reals with 17 significant digits (9.99 becomes 9.9900000000000002). Stored
- * data is what Kafka consumers parse, so reals are written with the fewest digits that read
- * back as the same double. */
-static void dump_real(double d, hd_buf_t *out)
-{
-    char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d)
-            break;
-    }
-    hd_buf_put(out, tmp, strlen(tmp));
-    /* Keep it a real for readers that care: 1.0 printed as "1" would read back as an integer. */
-    if (!strpbrk(tmp, ".eEn"))
-        hd_buf_put(out, ".0", 2);
-}
-
-static int dump_json(json_t *j, hd_buf_t *out)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: {
-        hd_buf_put_u8(out, '{');
-        const char *k;
-        json_t *v;
-        bool first = true;
-        json_object_foreach(j, k, v)
-        {
-            if (!first)
-                hd_buf_put_u8(out, ',');
-            first = false;
-            json_t *ks = json_string(k);
-            int rc = ks ? dump_json(ks, out) : HD_EINVAL;
-            json_decref(ks);
-            if (rc < 0)
-                return rc;
-            hd_buf_put_u8(out, ':');
-            if ((rc = dump_json(v, out)) < 0)
-                return rc;
-        }
-        hd_buf_put_u8(out, '}');
-        return 0;
-    }
-    case JSON_ARRAY: {
-        hd_buf_put_u8(out, '[');
-        for (size_t i = 0; i < json_array_size(j); i++) {
-            if (i)
-                hd_buf_put_u8(out, ',');
-            int rc = dump_json(json_array_get(j, i), out);
-            if (rc < 0)
-                return rc;
-        }
-        hd_buf_put_u8(out, ']');
-        return 0;
-    }
-    case JSON_REAL: {
-        double d = json_real_value(j);
-        if (!isfinite(d))
-            return HD_EINVAL;
-        dump_real(d, out);
-        return 0;
-    }
-    default: {
-        char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (!s)
-            return HD_EINVAL;
-        hd_buf_put(out, s, strlen(s));
-        free(s);
-        return 0;
-    }
-    }
-}
-
 /* ---- JSON format event -> record ---- */
 
 static const char *arena_copy(hd_arena_t *a, const void *p, size_t n)
@@ -537,7 +463,7 @@ int http__ce_from_json(hd_arena_t *a, json_t *j, int64_t ts, broker_record_in_t 
         if (media_json(ev.content_type, strlen(ev.content_type))) {
             hd_buf_t b;
             hd_buf_init(&b);
-            rc = dump_json(data, &b);
+            rc = http__json_dump(data, &b);
             const char *text = rc < 0 ? NULL : arena_copy(a, b.p, b.len);
             size_t tlen = b.len;
             hd_buf_deinit(&b);

@@ -23,6 +23,10 @@ static const route_t routes[] = {
     {HTTP_GET, "/topics/{topic}/records", http__records_fetch},
     {HTTP_POST, "/topics/{topic}/events", http__events_post},
     {HTTP_GET, "/topics/{topic}/events", http__events_get},
+    {HTTP_GET, "/topics/{topic}/ws", http__ws_start},
+    {HTTP_GET, "/", http__index},
+    {HTTP_GET, "/openapi.json", http__openapi},
+    {HTTP_GET, "/examples/*", http__static},
 };
 
 /* Matches path against pattern; fills params. Returns true on a match. */
