@@ -295,3 +295,11 @@ def test_reals_are_stored_and_shown_with_their_shortest_digits(broker):
     assert m.value() == b'{"total":9.99,"n":0.1,"big":1e+300,"one":1.0}'
     r = requests.get(broker.http + "/topics/reals/records", timeout=10)
     assert b'"total":9.99,' in r.content and b'"n":0.1,' in r.content
+
+
+def test_malformed_query_escapes_are_400(broker):
+    mk_topic(broker, "q", 1)
+    for q in ("offset=%zz", "offset=%4", "partition=%00", "%g1=2"):
+        problem(requests.get(broker.http + "/topics/q/records?" + q, timeout=10), 400)
+    r = requests.get(broker.http + "/topics/q/records?offset=%30", timeout=10)
+    assert r.status_code == 200 and r.json()["next_offset"] == 0
