@@ -4,6 +4,7 @@
 #include "http/http_int.h"
 #include "util/mem.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,8 +78,26 @@ static bool match(http_req_t *r, const char *pattern, const char *path)
     return true;
 }
 
+/* Whether every %-escape of the query is two hex digits and decodes to a non-NUL byte. */
+static bool query_valid(const char *q)
+{
+    for (; q && *q; q++) {
+        if (*q != '%')
+            continue;
+        if (!isxdigit((unsigned char)q[1]) || !isxdigit((unsigned char)q[2]) ||
+            (q[1] == '0' && q[2] == '0'))
+            return false;
+        q += 2;
+    }
+    return true;
+}
+
 void http__route(http_req_t *r)
 {
+    if (!query_valid(r->query)) {
+        http_problem(r, 400, "malformed percent-escape in the query string");
+        return;
+    }
     char allow[128] = "";
     bool path_known = false;
     for (size_t i = 0; i < HD_ARRAY_LEN(routes); i++) {
