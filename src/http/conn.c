@@ -261,6 +261,13 @@ static int reject(http_conn_t *c, int status, const char *why)
     return -1;
 }
 
+/* The buffer's bytes as a string in the arena. An empty value ("X-Empty:") may never have
+ * allocated its buffer, and memcpy from NULL is undefined even for 0 bytes. */
+static char *buf_strdup(hd_arena_t *a, const hd_buf_t *b)
+{
+    return hd_arena_strndup(a, b->len ? (const char *)b->p : "", b->len);
+}
+
 static int commit_header(http_conn_t *c)
 {
     c->hstate = 0;
@@ -268,8 +275,8 @@ static int commit_header(http_conn_t *c)
         return reject(c, 431, "too many header fields");
     http_req_t *r = c->req;
     http_header_t *h = &c->hdrs[c->nheaders++];
-    h->name = hd_arena_strndup(&r->arena, (const char *)c->hname.p, c->hname.len);
-    h->value = hd_arena_strndup(&r->arena, (const char *)c->hvalue.p, c->hvalue.len);
+    h->name = buf_strdup(&r->arena, &c->hname);
+    h->value = buf_strdup(&r->arena, &c->hvalue);
     /* Trailing whitespace of a value is not part of it (RFC 9110 5.5). */
     char *v = (char *)h->value;
     size_t vl = strlen(v);
