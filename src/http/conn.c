@@ -236,8 +236,10 @@ static void on_conn_timer(uv_timer_t *t)
             r->on_timer(r);
         return;
     }
-    if (r && c->header_bytes > 0) {
-        /* A request started and did not arrive in time. */
+    if (r && !c->req_complete) {
+        /* A request started and did not arrive in time. Any started request counts (c->req
+         * exists from its first byte on), not only one whose head is still arriving: a body
+         * that stalls gets its 408 too, and so do the first bytes of a method. */
         c->reject_status = 408;
         c->keep_alive = false;
         r->method = HTTP_GET;
@@ -300,6 +302,8 @@ static int on_message_begin(http_parser *p)
     c->header_bytes = 0;
     c->req_complete = false;
     c->expect_continue = false;
+    /* The request must arrive whole within the timeout of its first byte. */
+    arm_idle(c);
     return 0;
 }
 
@@ -359,19 +363,16 @@ static int set_target(http_conn_t *c, http_req_t *r)
         u += pu.field_data[UF_PATH].off;
         n -= pu.field_data[UF_PATH].off;
     }
+    /* A fragment (which clients should not send) ends the target, so a '?' after the '#'
+     * starts no query. Cutting it off first keeps the query's length inside the target. */
+    const char *hash = memchr(u, '#', n);
+    if (hash)
+        n = (size_t)(hash - u);
     const char *q = memchr(u, '?', n);
     size_t plen = q ? (size_t)(q - u) : n;
-    const char *hash = memchr(u, '#', n);
-    if (hash && (!q || hash < q))
-        plen = (size_t)(hash - u);
     r->path = hd_arena_strndup(&r->arena, u, plen);
-    if (q) {
-        size_t qlen = n - plen - 1;
-        const char *qh = memchr(q + 1, '#', qlen);
-        if (qh)
-            qlen = (size_t)(qh - q - 1);
-        r->query = hd_arena_strndup(&r->arena, q + 1, qlen);
-    }
+    if (q)
+        r->query = hd_arena_strndup(&r->arena, q + 1, n - plen - 1);
     return 0;
 }
 
@@ -403,7 +404,8 @@ static int on_headers_complete(http_parser *p)
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         http_conn_write(c, cont, sizeof cont - 1);
     }
-    /* Body bytes may arrive slowly but steadily: restart the deadline as they do. */
+    /* Trailers of a chunked body are counted afresh. Body bytes may arrive slowly but
+     * steadily: on_body restarts the deadline as they do. */
     c->header_bytes = 0;
     return 0;
 }
