@@ -8,7 +8,11 @@
  * and while reading a chunked body). A request must arrive whole within http.idle.timeout.ms of
  * its first byte (the deadline moves while body bytes keep arriving), and a keep-alive
  * connection idle that long is closed. A rejected request is answered with a problem and the
- * connection is closed after the answer, because the rest of its bytes cannot be trusted.
+ * connection is closed after the answer, because the rest of its bytes cannot be trusted. That
+ * close lingers: after the answer the server half-closes and reads and discards what the client
+ * still sends, until the client closes too or for at most LINGER_MS. Closing with unread input
+ * would reset the connection, and a client still sending its (say, too large) body would then
+ * often lose the answer that explains why.
  *
  * Pipelining: the parser pauses at the end of each request; the bytes after it stay in the
  * input buffer until the answer is queued, so answers always leave in request order. Reading
@@ -28,6 +32,8 @@
 
 #define READ_CHUNK (64u << 10)
 #define MAX_UNPARSED (1u << 20)
+/* Longest lingering close (shorter when http.idle.timeout.ms is). */
+#define LINGER_MS 2000
 
 typedef struct wreq {
     uv_write_t w;
@@ -38,6 +44,7 @@ typedef struct wreq {
 
 static void process_input(http_conn_t *c);
 static void conn_handle_closed(uv_handle_t *h);
+static void linger_start(http_conn_t *c);
 
 /* ---- requests ---- */
 
@@ -84,7 +91,10 @@ static void on_write(uv_write_t *w, int status)
         return;
     }
     if (c->end_after_flush && c->writes == 0) {
-        http_conn_close(c);
+        if (c->lingering)
+            linger_start(c);
+        else
+            http_conn_close(c);
         return;
     }
     if (c->stream && c->stream->on_drain &&
@@ -166,6 +176,41 @@ void http_conn_end(http_conn_t *c)
 /* ---- answers ---- */
 
 static void on_conn_timer(uv_timer_t *t);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+static void on_linger_shutdown(uv_shutdown_t *req, int status)
+{
+    http_conn_t *c = req->handle->data;
+    /* UV_ECANCELED when the connection closed first (c is freed only after this call). */
+    if (status < 0 && !c->closing)
+        http_conn_close(c);
+}
+
+/* The answer is written: half-close, and go on reading (on_read discards) until the client
+ * closes or the deadline set by conn_linger passes. */
+static void linger_start(http_conn_t *c)
+{
+    if (uv_shutdown(&c->shutdown_req, &c->io.stream, on_linger_shutdown) < 0) {
+        http_conn_close(c);
+        return;
+    }
+    if (!c->reading && uv_read_start(&c->io.stream, on_alloc, on_read) == 0)
+        c->reading = true;
+}
+
+/* Closes after the answer, lingering (see the top of the file). The deadline covers writing
+ * the answer too, so a client that reads nothing cannot hold the connection. */
+static void conn_linger(http_conn_t *c)
+{
+    c->lingering = true;
+    c->end_after_flush = true;
+    int64_t ms = c->srv->cfg->http_idle_timeout_ms < LINGER_MS ? c->srv->cfg->http_idle_timeout_ms
+                                                               : LINGER_MS;
+    uv_timer_start(&c->timer, on_conn_timer, (uint64_t)ms, 0);
+    if (c->writes == 0)
+        linger_start(c);
+}
 
 static void arm_idle(http_conn_t *c)
 {
@@ -194,6 +239,11 @@ void http_respond(http_req_t *r, int status, const char *content_type, const voi
     }
     if (!keep)
         hd_buf_put(&out, "Connection: close\r\n", 19);
+    else if (c->parser.http_major == 1 && c->parser.http_minor == 0)
+        /* An HTTP/1.0 client that asked for keep-alive reuses the connection only when the
+         * answer confirms it. (The parser still holds this request's version: the next one is
+         * not parsed before this answer.) */
+        hd_buf_put(&out, "Connection: keep-alive\r\n", 24);
     hd_buf_put(&out, r->extra.p, r->extra.len);
     hd_buf_put(&out, "\r\n", 2);
     if (!no_body && len)
@@ -207,7 +257,10 @@ void http_respond(http_req_t *r, int status, const char *content_type, const voi
     if (c->closing)
         return;
     if (!keep) {
-        http_conn_end(c);
+        if (c->reject_status)
+            conn_linger(c); /* the rest of the request may still be on its way */
+        else
+            http_conn_end(c);
         return;
     }
     arm_idle(c);
@@ -230,6 +283,10 @@ static void on_conn_timer(uv_timer_t *t)
     http_conn_t *c = t->data;
     if (c->closing || c->stream)
         return;
+    if (c->lingering) {
+        http_conn_close(c);
+        return;
+    }
     http_req_t *r = c->req;
     if (r && c->req_complete) {
         if (r->on_timer && !r->answered)
@@ -540,6 +597,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     http_conn_t *c = s->data;
     if (n == 0 || c->closing)
         return;
+    if (c->lingering) {
+        /* Discarded; EOF or an error ends the lingering close. */
+        if (n < 0)
+            http_conn_close(c);
+        else
+            hd_buf_reset(&c->in);
+        return;
+    }
     if (n < 0) {
         if (n != UV_EOF)
             say_debug("http %s: read failed: %s", c->peer, uv_strerror((int)n));

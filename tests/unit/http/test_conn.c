@@ -174,6 +174,21 @@ static void wait_closed(fixture_t *f)
     }
 }
 
+/* After a rejected request: the server half-closes at once but goes on reading until the
+ * client closes too (a lingering close), then closes. */
+static void wait_lingering_close(fixture_t *f)
+{
+    int64_t deadline = hd_mono_ms() + WAIT_MS;
+    while (!f->eof) {
+        pump(f);
+        assert_true(hd_mono_ms() < deadline);
+    }
+    run_for(f, 20);
+    assert_int_equal(f->srv->nconns, 1);
+    shutdown(f->fd, SHUT_WR);
+    wait_closed(f);
+}
+
 static const char *find_crlf2(const hd_buf_t *b)
 {
     for (size_t i = 0; i + 3 < b->len; i++)
@@ -403,7 +418,7 @@ static void test_expect_continue_over_the_limit_gets_413_without_100(void **stat
     assert_problem(&a, 413, "Content Too Large", "http.max.request.bytes");
     assert_closes_after(&a);
     answer_free(&a);
-    wait_closed(f);
+    wait_lingering_close(f);
     assert_int_equal(f->in.len, 0);
 }
 
@@ -448,7 +463,7 @@ static void test_chunked_body_over_the_limit_gets_413_and_closes(void **state)
     assert_problem(&a, 413, "Content Too Large", "larger than http.max.request.bytes");
     assert_closes_after(&a);
     answer_free(&a);
-    wait_closed(f);
+    wait_lingering_close(f);
 }
 
 static void test_content_length_over_the_limit_gets_413_and_closes(void **state)
@@ -465,9 +480,48 @@ static void test_content_length_over_the_limit_gets_413_and_closes(void **state)
     assert_closes_after(&a);
     assert_string_equal(jstr(&a, "instance"), "/topics");
     answer_free(&a);
-    wait_closed(f);
+    wait_lingering_close(f);
     assert_int_equal(f->in.len, 0);
     assert_int_equal(broker_topic_count(f->b), 1);
+}
+
+static void test_body_sent_after_a_413_is_read_and_discarded(void **state)
+{
+    /* A client that sends its body anyway must not have the connection reset under it (it
+     * would lose the answer): the server reads and drops the bytes until the client closes. */
+    fixture_t *f = *state;
+    f->cfg.http_max_request_bytes = 1024;
+    conn_open(f);
+    send_str(f, "POST /topics HTTP/1.1\r\nContent-Length: 300000\r\n\r\n");
+    answer_t a;
+    read_answer(f, &a);
+    assert_problem(&a, 413, "Content Too Large", "http.max.request.bytes");
+    answer_free(&a);
+    static char body[300000];
+    memset(body, 'x', sizeof body);
+    send_bytes(f, body, sizeof body);
+    run_for(f, 20);
+    assert_int_equal(f->srv->nconns, 1);
+    assert_true(f->eof);
+    assert_int_equal(f->in.len, 0); /* nothing more was answered */
+    shutdown(f->fd, SHUT_WR);
+    wait_closed(f);
+}
+
+static void test_lingering_close_ends_at_its_deadline(void **state)
+{
+    fixture_t *f = *state;
+    f->cfg.http_idle_timeout_ms = 200;
+    conn_open(f);
+    send_str(f, "BAD REQUEST\r\n\r\n");
+    answer_t a;
+    read_answer(f, &a);
+    assert_int_equal(a.status, 400);
+    answer_free(&a);
+    int64_t t0 = hd_mono_ms();
+    wait_closed(f); /* the client never closes */
+    int64_t waited = hd_mono_ms() - t0;
+    assert_true(waited >= 150 && waited < 2000);
 }
 
 static void test_content_length_at_the_limit_is_read(void **state)
@@ -509,7 +563,7 @@ static void test_more_than_100_headers_get_431(void **state)
     assert_problem(&a, 431, "Request Header Fields Too Large", "too many header fields");
     assert_closes_after(&a);
     answer_free(&a);
-    wait_closed(f);
+    wait_lingering_close(f);
 }
 
 static void test_exactly_100_headers_are_accepted(void **state)
@@ -549,7 +603,7 @@ static void test_headers_over_16_kib_get_431(void **state)
     assert_problem(&a, 431, "Request Header Fields Too Large", "larger than 16 KiB");
     assert_closes_after(&a);
     answer_free(&a);
-    wait_closed(f);
+    wait_lingering_close(f);
 }
 
 static void test_target_over_8_kib_gets_414(void **state)
@@ -567,7 +621,7 @@ static void test_target_over_8_kib_gets_414(void **state)
     assert_problem(&a, 414, "URI Too Long", "longer than 8 KiB");
     assert_closes_after(&a);
     answer_free(&a);
-    wait_closed(f);
+    wait_lingering_close(f);
 }
 
 /* ---- errors and routing ---- */
@@ -583,7 +637,7 @@ static void test_malformed_request_line_gets_400_problem(void **state)
     assert_closes_after(&a);
     assert_string_equal(jstr(&a, "instance"), "/");
     answer_free(&a);
-    wait_closed(f);
+    wait_lingering_close(f);
     assert_int_equal(f->in.len, 0);
 }
 
@@ -703,6 +757,26 @@ static void test_http10_without_keep_alive_closes_after_the_answer(void **state)
     assert_int_equal(f->in.len, 0);
 }
 
+static void test_http10_keep_alive_is_confirmed_and_kept(void **state)
+{
+    fixture_t *f = *state;
+    conn_open(f);
+    send_str(f, "GET /topics HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    answer_t a;
+    read_answer(f, &a);
+    assert_int_equal(a.status, 200);
+    char v[64];
+    assert_string_equal(header_of(&a, "Connection", v, sizeof v), "keep-alive");
+    answer_free(&a);
+    send_str(f, "GET /topics/orders HTTP/1.0\r\n\r\n");
+    read_answer(f, &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(jstr(&a, "name"), "orders");
+    assert_closes_after(&a);
+    answer_free(&a);
+    wait_closed(f);
+}
+
 static void test_connection_close_closes_after_the_answer(void **state)
 {
     fixture_t *f = *state;
@@ -808,6 +882,8 @@ int main(void)
         T(test_chunked_body_is_reassembled),
         T(test_chunked_body_over_the_limit_gets_413_and_closes),
         T(test_content_length_over_the_limit_gets_413_and_closes),
+        T(test_body_sent_after_a_413_is_read_and_discarded),
+        T(test_lingering_close_ends_at_its_deadline),
         T(test_content_length_at_the_limit_is_read),
         T(test_more_than_100_headers_get_431),
         T(test_exactly_100_headers_are_accepted),
@@ -820,6 +896,7 @@ int main(void)
         T(test_head_gets_headers_without_a_body),
         T(test_empty_header_value_does_not_swallow_the_next_header),
         T(test_http10_without_keep_alive_closes_after_the_answer),
+        T(test_http10_keep_alive_is_confirmed_and_kept),
         T(test_connection_close_closes_after_the_answer),
         T(test_idle_connection_is_closed_after_the_timeout),
         T(test_slow_request_head_gets_408),
