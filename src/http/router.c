@@ -18,6 +18,8 @@ static const route_t routes[] = {
     {HTTP_POST, "/topics", http__topics_create},
     {HTTP_GET, "/topics/{}", http__topic_get},
     {HTTP_DELETE, "/topics/{}", http__topic_delete},
+    {HTTP_POST, "/topics/{}/records", http__records_produce},
+    {HTTP_GET, "/topics/{}/records", http__records_fetch},
 };
 
 /* Matches path against pattern; fills params. Returns true on a match. */
