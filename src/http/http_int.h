@@ -364,7 +364,9 @@ struct http_conn {
     bool end_after_flush;
     bool in_process;
     bool upgrade;
-    int handles; /* tcp and timer, each closed asynchronously */
+    bool lingering;             /* answered a rejected request: discarding input, then closing */
+    uv_shutdown_t shutdown_req; /* the lingering close's half-close */
+    int handles;                /* tcp and timer, each closed asynchronously */
     const http_stream_ops_t *stream;
     void *stream_ctx;
     char peer[80];
