@@ -63,7 +63,7 @@ struct http_req {
     bool taken_over;
     const char *route; /* the matched route's pattern ("" when none), for metrics */
     int64_t t0_ns;     /* when the request was complete, for metrics */
-    hd_buf_t extra; /* extra response header lines, "Name: value\r\n" each */
+    hd_buf_t extra;    /* extra response header lines, "Name: value\r\n" each */
 };
 
 /* ---- answers (conn.c, respond.c) ---- */

@@ -17,7 +17,7 @@
       "", 0, 0,                                                                                    \
       "HOST:PORT clients are told to connect to; default: the listener, or this host's name "      \
       "when the listener binds a wildcard address")                                                \
-    X(STR, http_addr, "http.listeners", "http-addr", "HERALD_HTTP_ADDR", "127.0.0.1:8080", 0, 0,  \
+    X(STR, http_addr, "http.listeners", "http-addr", "HERALD_HTTP_ADDR", "127.0.0.1:8080", 0, 0,   \
       "HTTP listener (REST, CloudEvents, SSE, WebSocket), HOST:PORT; empty: no HTTP listener")     \
     X(INT, http_max_request_bytes, "http.max.request.bytes", "http-max-request-bytes",             \
       "HERALD_HTTP_MAX_REQUEST_BYTES", 16777216, 1024, 1073741824,                                 \
