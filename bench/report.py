@@ -358,6 +358,8 @@ def render(out, docs):
     L.append("To reproduce: `make bench` (about 25 minutes here; installs nats-server, redis-server, their C clients and "
              "gnuplot first), `BENCH_QUICK=1 make bench` for a few minutes' smoke run, or "
              "`HERALD_BIN=path/to/herald bench/run.sh` for another broker build. bench/run.sh lists every knob. "
+             "`make bench` then runs the HTTP API's benchmarks (bench/http.sh, alone: `make bench-http`), "
+             "whose section closes this page. "
              "The load generator works against any Kafka address on its own: `build/herald_bench --mode produce "
              "--addr HOST:PORT` (`--help` lists the modes and options; `-X key=value` sets any librdkafka "
              "property, for example the security settings of a real cluster).\n")
