@@ -8,8 +8,8 @@
 #   e2e-latency       a Kafka producer at a fixed rate; a WebSocket client, an SSE client and a
 #                     Kafka consumer (separate processes) and herald_bench's own consumer read the
 #                     same records and time each one from its intended send (bench/http_tools.py).
-#   streams-rss       VmRSS of `herald serve` idle and with 1,000 SSE streams, then 1,000
-#                     WebSocket streams open (bench/http_tools.py streams).
+#   streams-sse       VmRSS of `herald serve` idle and with 1,000 SSE streams open
+#   streams-ws        ... and with 1,000 WebSocket streams (bench/http_tools.py streams).
 #
 # Every run gets a fresh `herald serve` on free 127.0.0.1 ports with an empty data directory,
 # stopped by its pid afterwards. Repetitions are interleaved (rep 1 of every scenario, then rep
@@ -23,7 +23,7 @@
 #   BENCH_REPS=n          repetitions of every scenario (default 3); the report shows medians
 #   BENCH_HTTP_CONNS="4 16"        HTTP connections of the produce scenarios
 #   BENCH_HTTP_SCENARIOS="..."     subset of: produce latency streams
-#   BENCH_STREAMS=n       streams of each kind in streams-rss (default 1000)
+#   BENCH_STREAMS=n       streams opened in streams-sse and streams-ws (default 1000)
 #   BENCH_DIR=dir         where data directories go (default /var/tmp; must be a real disk)
 #   BENCH_NO_DOCS=1       keep results in bench/results/ only, do not rewrite docs/
 set -uo pipefail
@@ -181,12 +181,13 @@ run_latency() {
     stop_server
 }
 
+# Each kind of stream against its own fresh broker, so that neither reuses the other's memory.
 run_streams() {
-    local rep=$1
-    start_server || { record streams-rss "$rep" herald "" 0 "server did not start"; return; }
-    say "rep $rep streams-rss ($STREAMS SSE, then $STREAMS WebSocket)"
-    measure streams-rss "$rep" herald $PY "$ROOT/bench/http_tools.py" streams --http "$HTTP_URL" \
-        --pid "$SERVER_PID" --count "$STREAMS" --kinds sse,ws
+    local kind=$1 rep=$2
+    start_server || { record "streams-$kind" "$rep" herald "" 0 "server did not start"; return; }
+    say "rep $rep streams-$kind ($STREAMS streams)"
+    measure "streams-$kind" "$rep" herald $PY "$ROOT/bench/http_tools.py" streams \
+        --http "$HTTP_URL" --pid "$SERVER_PID" --count "$STREAMS" --kinds "$kind"
     stop_server
 }
 
@@ -240,7 +241,10 @@ main() {
             done
         fi
         has latency && run_latency "$rep"
-        has streams && run_streams "$rep"
+        if has streams; then
+            run_streams sse "$rep"
+            run_streams ws "$rep"
+        fi
     done
     local docs_args=()
     [ "${BENCH_NO_DOCS:-0}" = 1 ] || docs_args=(--docs "$ROOT/docs")

@@ -147,37 +147,46 @@ def latency_section(runs, machine):
 
 
 def streams_section(runs, machine):
-    good, bad = good_runs(runs, "streams-rss")
-    if not good and not bad:
+    kinds = [("sse", "SSE"), ("ws", "WebSocket")]
+    per_kind = {k: good_runs(runs, "streams-" + k) for k, _ in kinds}
+    if not any(g or b for g, b in per_kind.values()):
         return ""
     mib = lambda x: "%.1f" % (x / 1024)
     kib = lambda x: "%.1f" % x
-    rows = [["idle, before any stream", cell([r["pid_rss_idle_kib"] for r in good], mib), "", ""]]
-    names = {"sse": "SSE", "ws": "WebSocket"}
-    for kind in ("sse", "ws"):
+    rows, left_out = [], []
+    for kind, name in kinds:
+        good, bad = per_kind[kind]
+        left_out += ["streams-%s: %s" % (kind, w) for w in bad]
         res = [r[kind] for r in good if kind in r]
-        full = [x for x in res if x.get("errors", 1) == 0]
         if not res:
             continue
+        full = [x for x in res if x.get("errors", 1) == 0]
+        left_out += ["streams-%s: %d of %d opened, %d received the record%s" % (
+            kind, x["opened"], x["count"], x["delivered"],
+            (" (first error: %s)" % x["first_error"]) if x.get("first_error") else "")
+            for x in res if x.get("errors", 1)]
         opened = "%s opened, %s delivered" % (cell([x["opened"] for x in res], lambda v: "%d" % v),
                                               cell([x["delivered"] for x in res], lambda v: "%d" % v))
-        rows.append(["%s streams open" % names[kind], cell([x["rss_open_kib"] for x in full], mib),
+        rows.append(["%s: idle, before any stream" % name,
+                     cell([r["pid_rss_idle_kib"] for r in good], mib), "", ""])
+        rows.append(["%s streams open" % name, cell([x["rss_open_kib"] for x in full], mib),
                      cell([x["per_stream_kib"] for x in full], kib), opened])
-        rows.append(["… after one record reached every %s stream" % names[kind],
+        rows.append(["… after one record reached every stream",
                      cell([x["rss_delivered_kib"] for x in full], mib),
                      cell([x["per_stream_delivered_kib"] for x in full], kib), ""])
         rows.append(["… after they closed", cell([x["rss_closed_kib"] for x in full], mib), "", ""])
+    n = "{:,}".format(machine.get("streams", 1000))
     text = ("### Memory of open streams\n\n"
             "VmRSS of `herald serve` (from /proc/PID/status): idle, then with %s SSE streams open "
-            "(`GET /topics/T/events?from=latest`, raw sockets that read the response head), after "
-            "one record was produced and reached every stream, after they closed; then the same "
-            "with %s WebSocket streams. Per stream = (RSS open − RSS just before opening) / "
-            "streams opened. Runs where a stream failed to open or to receive the record are left "
-            "out of the RSS cells.\n\n" % ("{:,}".format(machine.get("streams", 1000)),
-                                          "{:,}".format(machine.get("streams", 1000))))
+            "(`GET /topics/T/events?from=latest` with `Accept: text/event-stream`, raw sockets that "
+            "read the response head), after one record was produced and reached every stream, and "
+            "after they closed; the same with %s WebSocket streams (`GET /topics/T/ws?from=latest`) "
+            "against another fresh broker. Per stream = (RSS open − RSS idle) / streams opened. "
+            "Runs where a stream failed to open or to receive the record are left out of the RSS "
+            "cells.\n\n" % (n, n))
     text += md_table(["state", "RSS MiB", "per stream KiB", "streams"], rows) + "\n"
-    if bad:
-        text += "\nLeft out: " + "; ".join(str(w).replace("|", "/") for w in bad) + ".\n"
+    if left_out:
+        text += "\nLeft out: " + "; ".join(str(w).replace("|", "/") for w in left_out) + ".\n"
     return text
 
 

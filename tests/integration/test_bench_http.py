@@ -125,13 +125,18 @@ def test_report_tables_and_the_docs_block(tmp_path):
         lines.append({"scenario": "e2e-latency", "rep": rep, "system": "all", "cmd": "x", "ok": True,
                       "result": {"expected": 1000, "ws": reader(2.0 * rep), "sse": reader(3.0 * rep),
                                  "kafka": reader(1.0 * rep), "kafka_c": reader(1.0 * rep)}})
-        kind = lambda base: {"opened": 1000, "delivered": 1000, "errors": 0,
+        kind = lambda base: {"opened": 1000, "delivered": 1000, "errors": 0, "count": 1000,
                              "rss_before_kib": 4096, "rss_open_kib": base, "rss_delivered_kib": base,
                              "rss_closed_kib": 5000, "per_stream_kib": (base - 4096) / 1000,
                              "per_stream_delivered_kib": (base - 4096) / 1000}
-        lines.append({"scenario": "streams-rss", "rep": rep, "system": "herald", "cmd": "x",
-                      "ok": True, "result": {"pid_rss_idle_kib": 4096, "sse": kind(4096 + 8000 * rep),
-                                             "ws": kind(4096 + 9000 * rep)}})
+        for k, step in (("sse", 8000), ("ws", 9000)):
+            lines.append({"scenario": "streams-" + k, "rep": rep, "system": "herald", "cmd": "x",
+                          "ok": True, "result": {"pid_rss_idle_kib": 4096,
+                                                 k: kind(4096 + step * rep)}})
+    lines.append({"scenario": "streams-ws", "rep": 4, "system": "herald", "cmd": "x", "ok": True,
+                  "result": {"pid_rss_idle_kib": 4096,
+                             "ws": dict(kind(0), opened=10, delivered=9, errors=991,
+                                        first_error="ConnectionResetError")}})
     # One HTTP run with refused requests is left out and said so.
     lines.append({"scenario": "http-produce-c4", "rep": 4, "system": "http", "cmd": "wrk", "ok": True,
                   "result": {"records_per_s": 1, "mb_per_s": 1, "non_2xx": 7, "socket_errors": 0,
@@ -151,10 +156,12 @@ def test_report_tables_and_the_docs_block(tmp_path):
     assert "http-produce-c4: 7 non-2xx answers, first: 413 too big" in md
     assert "| WebSocket (Python websockets) | 4.00 (2.00–6.00) | 8.00 (4.00–12.0) |" in md
     assert "| 3 of 3 | 2.00× | 2.00× |" in md
-    assert "| idle, before any stream | 4.0 |  |  |" in md
+    assert "| SSE: idle, before any stream | 4.0 |  |  |" in md
     assert ("| SSE streams open | 19.6 (11.8–27.4) | 16.0 (8.0–24.0) | 1000 opened, 1000 delivered |"
             in md)
     assert "| WebSocket streams open | 21.6 (12.8–30.4) | 18.0 (9.0–27.0) |" in md
+    assert ("streams-ws: 10 of 1000 opened, 9 received the record (first error: "
+            "ConnectionResetError)") in md
     assert "| … after they closed | 4.9 |  |  |" in md
     # Regenerating replaces the block instead of adding a second one.
     subprocess.run([sys.executable, str(REPO / "bench" / "http_report.py"), str(out), "--docs",
