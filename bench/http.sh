@@ -113,7 +113,8 @@ start_server() {
     done
 }
 
-# Appends one line to runs.jsonl: {"scenario","rep","system","cmd","ok","result"|"why"}.
+# Appends one line to runs.jsonl: {"scenario","rep","system","cmd","ok","result"|"why"} and, with
+# a seventh argument, "probe": bench/stall_probe.c's result for the same window.
 record() {
     $PY - "$@" >>"$RUNS" <<'EOF'
 import json, sys
@@ -123,6 +124,8 @@ if ok == "1":
     line["result"] = json.loads(payload)
 else:
     line["why"] = payload
+if len(sys.argv) > 7 and sys.argv[7].startswith("{"):
+    line["probe"] = json.loads(sys.argv[7])
 print(json.dumps(line))
 EOF
 }
@@ -138,8 +141,14 @@ measure() {
     timeout "$RUN_TIMEOUT" "$@" >"$raw" 2>>"$OUT/logs/$scenario.log"
     rc=$?
     line=$(grep '^{' "$raw" | tail -1)
+    local probe=
+    if [ -n "${PROBE_PID:-}" ]; then
+        kill -TERM "$PROBE_PID" 2>/dev/null
+        wait "$PROBE_PID" 2>/dev/null
+        probe=$(grep '^{' "$PROBE_OUT" | tail -1)
+    fi
     if [ -n "$line" ]; then
-        record "$scenario" "$rep" "$sys" "$cmd" 1 "$line"
+        record "$scenario" "$rep" "$sys" "$cmd" 1 "$line" "$probe"
         [ $rc = 0 ] || say "  $scenario $sys exited $rc (errors are in the result line)"
     else
         record "$scenario" "$rep" "$sys" "$cmd" 0 "exited $rc without a result"
@@ -175,7 +184,14 @@ run_latency() {
     local rep=$1
     start_server || { record e2e-latency "$rep" all "" 0 "server did not start"; return; }
     say "rep $rep e2e-latency"
-    measure e2e-latency "$rep" all $PY "$ROOT/bench/http_tools.py" latency --http "$HTTP_URL" \
+    # An idle thread's wake-ups are timed meanwhile (bench/stall_probe.c), so that stalls of the
+    # machine itself can be told from the broker's.
+    local probe_pid=
+    if [ -x "$BUILD/stall_probe" ]; then
+        "$BUILD/stall_probe" >"$WORK/probe.out" 2>/dev/null &
+        probe_pid=$!
+    fi
+    PROBE_OUT=$WORK/probe.out PROBE_PID=$probe_pid measure e2e-latency "$rep" all $PY "$ROOT/bench/http_tools.py" latency --http "$HTTP_URL" \
         --kafka "$KAFKA_ADDR" --herald-bench "$BUILD/herald_bench" --rate "$LAT_RATE" \
         --duration "$LAT_SECS" --warmup 1 --size "$SIZE" --linger-ms 0.5
     stop_server

@@ -51,7 +51,7 @@ def cell(values, fmt):
     if not values:
         return "–"
     s = fmt(statistics.median(values))
-    if min(values) != max(values):
+    if fmt(min(values)) != fmt(max(values)):
         s += " (%s–%s)" % (fmt(min(values)), fmt(max(values)))
     return s
 
@@ -141,6 +141,15 @@ def latency_section(runs, machine):
                                  machine.get("latency_secs", "?")))
     text += md_table(["reader", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "complete runs",
                       "p50 ratio", "p99 ratio"], rows) + "\n"
+    probes = [r["probe"] for r in runs if r["scenario"] == "e2e-latency" and r.get("probe")]
+    if probes:
+        text += ("\nMeanwhile an otherwise idle thread (bench/stall_probe.c) slept 1 ms at a time: "
+                 "per run, %s of its wake-ups were more than 5 ms late, %s ms late in total, the "
+                 "worst by %s ms. No core ran it for that long, so every reader's tail in those "
+                 "runs includes such stalls of the machine.\n" % (
+                     cell([p["late_5ms"] for p in probes], lambda x: "%d" % x),
+                     cell([p["stalled_ms"] for p in probes], lambda x: "%.0f" % x),
+                     cell([p["max_late_ms"] for p in probes], lambda x: "%.1f" % x)))
     if left_out:
         text += "\nLeft out: " + "; ".join(s.replace("|", "/") for s in left_out) + ".\n"
     return text

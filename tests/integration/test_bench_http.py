@@ -124,7 +124,9 @@ def test_report_tables_and_the_docs_block(tmp_path):
                               "max_ms": 4 * p50, "errors": 0, "samples": 900}
         lines.append({"scenario": "e2e-latency", "rep": rep, "system": "all", "cmd": "x", "ok": True,
                       "result": {"expected": 1000, "ws": reader(2.0 * rep), "sse": reader(3.0 * rep),
-                                 "kafka": reader(1.0 * rep), "kafka_c": reader(1.0 * rep)}})
+                                 "kafka": reader(1.0 * rep), "kafka_c": reader(1.0 * rep)},
+                      "probe": {"late_5ms": rep, "stalled_ms": 10.0 * rep, "max_late_ms": 6.0 * rep,
+                                "wakeups": 900, "late_2ms": rep}})
         kind = lambda base: {"opened": 1000, "delivered": 1000, "errors": 0, "count": 1000,
                              "rss_before_kib": 4096, "rss_open_kib": base, "rss_delivered_kib": base,
                              "rss_closed_kib": 5000, "per_stream_kib": (base - 4096) / 1000,
@@ -156,7 +158,9 @@ def test_report_tables_and_the_docs_block(tmp_path):
     assert "http-produce-c4: 7 non-2xx answers, first: 413 too big" in md
     assert "| WebSocket (Python websockets) | 4.00 (2.00–6.00) | 8.00 (4.00–12.0) |" in md
     assert "| 3 of 3 | 2.00× | 2.00× |" in md
-    assert "| SSE: idle, before any stream | 4.0 |  |  |" in md
+    assert ("per run, 2 (1–3) of its wake-ups were more than 5 ms late, 20 (10–30) ms late in "
+            "total, the worst by 12.0 (6.0–18.0) ms") in md
+    assert "| SSE: idle, before any stream | 4.0 |  |  |" in md  # no range when all agree
     assert ("| SSE streams open | 19.6 (11.8–27.4) | 16.0 (8.0–24.0) | 1000 opened, 1000 delivered |"
             in md)
     assert "| WebSocket streams open | 21.6 (12.8–30.4) | 18.0 (9.0–27.0) |" in md
