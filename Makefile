@@ -12,12 +12,13 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	libjansson-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
 	python3-websockets python3-prometheus-client python3-jsonschema chromium fonts-dejavu-core curl
-# Extra Debian packages only `make bench` needs: the peer brokers, their C clients and gnuplot.
-BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox
+# Extra Debian packages only `make bench` needs: the peer brokers, their C clients, gnuplot and
+# wrk (the HTTP load generator).
+BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench format format-check headers docs-check clean js-deps
+	fuzz-smoke bench bench-http format format-check headers docs-check clean js-deps
 
 all: build
 
@@ -131,10 +132,16 @@ bench-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-# Runs every scenario against Herald, NATS JetStream and Redis Streams and rewrites
-# docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a short smoke run.
+# Runs every scenario against Herald, NATS JetStream and Redis Streams, then the HTTP API's
+# (bench/http.sh), and rewrites docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a
+# short smoke run.
 bench: bench-deps build
 	BUILD=$(CURDIR)/$(BUILD) bench/run.sh
+	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
+
+# Only the HTTP API's benchmarks: HTTP against Kafka produce, stream latency, memory of streams.
+bench-http: bench-deps build
+	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
