@@ -10,6 +10,7 @@ PY := /usr/bin/python3
 DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
 	libjansson-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
+	libavro-dev libcurl4-openssl-dev \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
 	python3-websockets python3-prometheus-client
 

@@ -464,6 +464,37 @@ void broker__internal_topic_free(broker_topic_t *t)
         topic_free(t, false);
 }
 
+int broker_internal_log_open(broker_t *b, const char *name, broker_partition_t **out)
+{
+    size_t n = strlen(name);
+    if (n < 3 || n > 64 || strncmp(name, "__", 2) || !strcmp(name, "__consumer_offsets"))
+        return HD_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '_' || name[i] == '.' || name[i] == '-'))
+            return HD_EINVAL;
+    for (int i = 0; i < b->ninternal; i++)
+        if (!strcmp(b->internal[i]->name, name)) {
+            *out = b->internal[i]->parts[0];
+            return 0;
+        }
+    char *dir = path_join(b->data_dir, name);
+    log_config_t lc;
+    log_config_defaults(&lc);
+    lc.preallocate = false;
+    broker_topic_t *t;
+    int rc = broker__internal_topic_open(b, name, dir, &lc, &t);
+    free(dir);
+    if (rc < 0)
+        return rc;
+    t->cfg.max_message_bytes = BROKER_INTERNAL_MAX_BATCH;
+    t->cfg.log_append_time = false;
+    b->internal = hd_realloc(b->internal, sizeof *b->internal * (size_t)(b->ninternal + 1));
+    b->internal[b->ninternal++] = t;
+    *out = t->parts[0];
+    return 0;
+}
+
 static void topics_push(broker_t *b, broker_topic_t *t)
 {
     if (b->ntopics == b->cap_topics) {
@@ -886,6 +917,8 @@ static void close_logs(broker_t *b)
             take_log(&l, b->topics[i]->parts[k]);
         }
     take_log(&l, b->offsets_part);
+    for (int i = 0; i < b->ninternal; i++)
+        take_log(&l, b->internal[i]->parts[0]);
     log_partition_close_many(l.v, l.n);
     free(l.v);
 }
@@ -899,6 +932,8 @@ void broker_close(broker_t *b)
             fire_all(b->topics[i]->parts[k], HD_ECLOSED);
     if (b->offsets_part)
         fire_all(b->offsets_part, HD_ECLOSED);
+    for (int i = 0; i < b->ninternal; i++)
+        fire_all(b->internal[i]->parts[0], HD_ECLOSED);
     broker__groups_free(b);
     /* The flusher's final round syncs everything; closing the logs then marks them clean. */
     if (b->flusher)
@@ -907,6 +942,9 @@ void broker_close(broker_t *b)
     for (int i = 0; i < b->ntopics; i++)
         topic_free(b->topics[i], false);
     broker__offsets_close(b);
+    for (int i = 0; i < b->ninternal; i++)
+        topic_free(b->internal[i], false);
+    free(b->internal);
     if (b->open_ok) {
         /* Every log is closed (and marked clean by log/): the next start may open lazily. */
         char *marker = path_join(b->data_dir, CLEAN_MARKER);

@@ -145,6 +145,20 @@ void broker_on_durable(broker_t *b);
 /* Applies retention to every partition (loop thread timer). */
 void broker_run_retention(broker_t *b, int64_t now_ms);
 
+/* ---- internal logs (the durable state of capability modules, e.g. the schema registry) ---- */
+
+/* Largest batch an internal log accepts, whatever message.max.bytes says. */
+#define BROKER_INTERNAL_MAX_BATCH (64 << 20)
+
+/* Opens DATA_DIR/<name>/ (created if missing) as a one-partition log that is not a topic: not
+ * listed, not reachable by Kafka or HTTP clients, recovered now like any log (a torn or corrupt
+ * tail is cut). name is [a-z0-9_.-], starts with "__" and is not "__consumer_offsets". Append
+ * with broker_partition_append(), wait for durability with broker_waiter_add(), read back with
+ * broker_partition_read() (after opening, everything up to the log end is durable). The broker
+ * owns the log and closes it in broker_close(); opening the same name again returns the same
+ * partition. Returns 0, HD_EINVAL (bad name) or -errno. */
+int broker_internal_log_open(broker_t *b, const char *name, broker_partition_t **out);
+
 /* ---- idempotent producers ---- */
 
 /* Allocates a fresh producer id (unique across restarts). Returns 0 or -errno. */
