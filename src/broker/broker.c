@@ -195,6 +195,7 @@ bool broker_topic_name_valid(const char *name)
 
 static void topic_config_defaults(const hd_config_t *c, broker_topic_config_t *tc)
 {
+    memset(tc, 0, sizeof *tc);
     tc->retention_ms = c->retention_ms;
     tc->retention_bytes = c->retention_bytes;
     tc->segment_bytes = c->segment_bytes;
@@ -270,6 +271,46 @@ static int topic_config_set(broker_topic_config_t *tc, const char *name, const c
         }
         return 0;
     }
+    if (!strcmp(name, "confluent.value.schema.validation") ||
+        !strcmp(name, "confluent.key.schema.validation")) {
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            *why = "schema validation settings must be true or false";
+            return HD_EINVAL;
+        }
+        if (name[10] == 'v')
+            tc->value_schema_validation = !strcmp(value, "true");
+        else
+            tc->key_schema_validation = !strcmp(value, "true");
+        tc->schema_validation = tc->value_schema_validation || tc->key_schema_validation;
+        return 0;
+    }
+    if (!strcmp(name, "herald.schema.validation.mode")) {
+        if (strcmp(value, "reject") && strcmp(value, "dlq")) {
+            *why = "herald.schema.validation.mode must be reject or dlq";
+            return HD_EINVAL;
+        }
+        tc->validation_dlq = !strcmp(value, "dlq");
+        return 0;
+    }
+    if (!strcmp(name, "herald.value.schema.subject") ||
+        !strcmp(name, "herald.key.schema.subject")) {
+        char *dst = name[7] == 'v' ? tc->value_subject : tc->key_subject;
+        size_t n = strlen(value);
+        if (n == 0 || n >= sizeof tc->value_subject) {
+            *why = "a schema subject is 1 to 255 bytes";
+            return HD_EINVAL;
+        }
+        memcpy(dst, value, n + 1);
+        return 0;
+    }
+    if (!strcmp(name, "herald.dead.letter.topic")) {
+        if (!broker_topic_name_valid(value)) {
+            *why = "herald.dead.letter.topic must be a valid topic name";
+            return HD_EINVAL;
+        }
+        snprintf(tc->dead_letter_topic, sizeof tc->dead_letter_topic, "%s", value);
+        return 0;
+    }
     if (!strcmp(name, "min.insync.replicas")) {
         if (strcmp(value, "1")) {
             *why = "min.insync.replicas must be 1 on a single broker";
@@ -309,6 +350,12 @@ int broker_topic_describe_config(const broker_topic_t *t, broker_config_entry_t 
     ADD("cleanup.policy", "%s", "delete");
     ADD("compression.type", "%s", "producer");
     ADD("min.insync.replicas", "%s", "1");
+    ADD("confluent.value.schema.validation", "%s", tc->value_schema_validation ? "true" : "false");
+    ADD("confluent.key.schema.validation", "%s", tc->key_schema_validation ? "true" : "false");
+    ADD("herald.schema.validation.mode", "%s", tc->validation_dlq ? "dlq" : "reject");
+    ADD("herald.value.schema.subject", "%s", tc->value_subject);
+    ADD("herald.key.schema.subject", "%s", tc->key_subject);
+    ADD("herald.dead.letter.topic", "%s", tc->dead_letter_topic);
 #undef ADD
 #undef IS_OVERRIDE
     return n;

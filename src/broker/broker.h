@@ -40,6 +40,15 @@ typedef struct broker_topic_config {
     int64_t index_interval_bytes;
     bool preallocate;
     bool log_append_time; /* message.timestamp.type=LogAppendTime */
+    /* Validation on produce against the schema registry (registry/): a record's value (key)
+     * must carry a schema of the value (key) subject. One flag to test on the hot path. */
+    bool schema_validation;       /* either of the two below */
+    bool value_schema_validation; /* confluent.value.schema.validation */
+    bool key_schema_validation;   /* confluent.key.schema.validation */
+    bool validation_dlq;          /* herald.schema.validation.mode=dlq (else reject) */
+    char value_subject[256];      /* herald.value.schema.subject, "" = <topic>-value */
+    char key_subject[256];        /* herald.key.schema.subject, "" = <topic>-key */
+    char dead_letter_topic[250];  /* herald.dead.letter.topic, "" = <topic>.dlq */
 } broker_topic_config_t;
 
 /* One name=value pair for topic creation. */
@@ -72,7 +81,7 @@ const broker_topic_config_t *broker_topic_config(const broker_topic_t *t);
  * value comes from the broker default. Returns the count written (at most max). */
 typedef struct broker_config_entry {
     const char *name;
-    char value[32];
+    char value[256];
     bool is_default;
 } broker_config_entry_t;
 int broker_topic_describe_config(const broker_topic_t *t, broker_config_entry_t *out, int max);

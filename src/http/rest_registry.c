@@ -564,3 +564,62 @@ void http__sr_mode(http_req_t *r)
     json_object_set_new(j, "mode", json_string("READWRITE"));
     sr_json(r, 200, j);
 }
+
+/* ---- validation on produce ---- */
+
+bool http__registry_check(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int *n)
+{
+    registry_t *reg = r->srv->registry;
+    const broker_topic_config_t *tc = broker_topic_config(t);
+    if (!reg) {
+        http_problem(r, 503,
+                     "topic '%s' validates records against the schema registry, which "
+                     "this listener does not serve",
+                     broker_topic_name(t));
+        return false;
+    }
+    char why[800];
+    int kept = 0, nbad = 0;
+    broker_record_in_t *bad = NULL;
+    const char **whys = NULL;
+    for (int i = 0; i < *n; i++) {
+        registry_ce_t ce;
+        registry_ce_from_headers(recs[i].rec.headers, recs[i].rec.nheaders, &ce);
+        if (registry_validate_record(reg, t, &recs[i].rec, &ce, why, sizeof why) == 0) {
+            recs[kept++] = recs[i];
+            continue;
+        }
+        if (!tc->validation_dlq) {
+            http_problem(r, 422,
+                         "records[%d] was refused by schema validation: %s (nothing was "
+                         "written)",
+                         i, why);
+            return false;
+        }
+        if (!bad) {
+            bad = hd_arena_alloc(&r->arena, sizeof *bad * (size_t)*n);
+            whys = hd_arena_alloc(&r->arena, sizeof *whys * (size_t)*n);
+            if (!bad || !whys) {
+                http_problem(r, 413, "too many records in one request");
+                return false;
+            }
+        }
+        bad[nbad] = recs[i].rec;
+        whys[nbad++] = hd_arena_strndup(&r->arena, why, strlen(why));
+    }
+    if (nbad) {
+        int rc = registry_dead_letter(reg, t, -1, bad, whys, nbad);
+        if (rc < 0) {
+            http_problem(r, 500,
+                         "%d records failed validation and could not be written to the "
+                         "dead-letter topic: %s",
+                         nbad, hd_strerror(rc));
+            return false;
+        }
+        char v[16];
+        snprintf(v, sizeof v, "%d", nbad);
+        http_req_add_header(r, "Herald-Dead-Lettered", v);
+    }
+    *n = kept;
+    return true;
+}

@@ -375,9 +375,7 @@ static avro_node_t *build(parse_ctx_t *c, json_t *j, const char *ns, const char 
         }
         return n;
     }
-    return fail(c, "%s: a schema is a string, an object or an array (a union)",
-                path),
-           NULL;
+    return fail(c, "%s: a schema is a string, an object or an array (a union)", path), NULL;
 }
 
 /* The spec: a default matches the field's type (for a union, Avro's Java parser accepts any
@@ -492,6 +490,13 @@ const avro_node_t *registry__avro_root(const registry__avro_t *a) { return a->ro
 
 /* ---- libavro's opinion ---- */
 
+/* A reference's name matches a use by its full or its unqualified name. */
+static bool same_name(const char *ref, const char *use)
+{
+    const char *dot = strrchr(ref, '.');
+    return !strcmp(ref, use) || (dot && !strchr(use, '.') && !strcmp(dot + 1, use));
+}
+
 /* Inlines each referenced schema at the first place the document names it, so that libavro
  * (which knows nothing of references) sees every type defined before use. */
 static json_t *inline_refs(json_t *j, json_t *const *refs, const char *const *names, int nrefs,
@@ -501,7 +506,7 @@ static json_t *inline_refs(json_t *j, json_t *const *refs, const char *const *na
         return json_incref(j);
     if (json_is_string(j)) {
         for (int i = 0; i < nrefs; i++)
-            if (!used[i] && names[i] && !strcmp(names[i], json_string_value(j))) {
+            if (!used[i] && names[i] && same_name(names[i], json_string_value(j))) {
                 used[i] = true;
                 return json_deep_copy(refs[i]);
             }

@@ -186,21 +186,37 @@ int64_t registry_log_end(registry_t *reg);
 int registry_check(registry_t *reg, const char *subject, const char *vs,
                    const registry_schema_in_t *in, bool *ok, json_t *messages, registry_err_t *err);
 
-/* ---- validation of produced records ---- */
+/* ---- validation of produced records (validate.c) ---- */
 
-/* How a topic validates its records (from its topic configs; see broker_topic_config_t). */
-typedef struct registry_topic_rules {
-    const char *value_subject; /* NULL: values are not validated */
-    const char *key_subject;   /* NULL: keys are not validated */
-} registry_topic_rules_t;
+/* The CloudEvents attributes validation looks at, taken from a record's headers. */
+typedef struct registry_ce {
+    hd_slice_t dataschema; /* the ce_dataschema header (binary mode) */
+    bool has_dataschema;
+    bool structured; /* content-type application/cloudevents+json: the value is the event */
+} registry_ce_t;
+/* From a stored record's raw header area (count entries). */
+void registry_ce_from_area(hd_slice_t area, int32_t count, registry_ce_t *out);
+/* From decoded headers. */
+void registry_ce_from_headers(const broker_header_t *h, int32_t n, registry_ce_t *out);
 
-/* Validates one record's value (or key) for subject: the Confluent wire format (magic byte 0,
- * a big-endian i32 schema id that is a live version of subject, then the payload, which must
- * decode with that schema), or a CloudEvent whose dataschema names such a schema (headers is
- * the record's raw header area, count entries). A null payload (tombstone) passes. Returns 0,
- * or HD_EINVAL with a sentence naming the failing rule in why[0..whylen). */
+/* Validates one payload for subject: the Confluent wire format (magic byte 0, a big-endian i32
+ * schema id that is a live version of subject, then the payload, which must decode with that
+ * schema), or a CloudEvent whose dataschema names such a schema. A null payload (tombstone)
+ * passes. Returns 0, or HD_EINVAL with a sentence naming the failing rule in why[0..whylen). */
 int registry_validate(registry_t *reg, const char *subject, hd_slice_t payload, bool is_null,
-                      hd_slice_t headers, int32_t nheaders, char *why, size_t whylen);
+                      const registry_ce_t *ce, char *why, size_t whylen);
+/* Validates a record for topic t by its topic configs (value and/or key, with the subjects
+ * herald.value.schema.subject / herald.key.schema.subject or <topic>-value / <topic>-key).
+ * why starts with "value " or "key ". */
+int registry_validate_record(registry_t *reg, const broker_topic_t *t,
+                             const broker_record_in_t *rec, const registry_ce_t *ce, char *why,
+                             size_t whylen);
+/* Appends records refused by validation to topic t's dead-letter topic (herald.dead.letter.topic,
+ * or <topic>.dlq, created with one partition when missing), as they were, with the headers
+ * herald.dlq.reason (whys[i]), herald.dlq.topic and herald.dlq.partition added. The append is
+ * not awaited for durability. Returns 0 or a negative error. */
+int registry_dead_letter(registry_t *reg, broker_topic_t *t, int32_t partition,
+                         const broker_record_in_t *recs, const char *const *whys, int n);
 
 /* ---- Avro (avro.c, avro_compat.c) ---- */
 

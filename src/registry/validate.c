@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The live version of subject whose schema has id, or NULL. */
 static registry_schema_t *subject_schema(registry_t *reg, const char *subject, int32_t id)
@@ -151,8 +152,41 @@ out:
     return rc;
 }
 
+void registry_ce_from_headers(const broker_header_t *h, int32_t n, registry_ce_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int32_t i = 0; i < n; i++) {
+        if (h[i].value_null)
+            continue;
+        if (header_is(&h[i], "ce_dataschema")) {
+            out->dataschema = h[i].value;
+            out->has_dataschema = true;
+        } else if (header_is(&h[i], "content-type") && h[i].value.len >= 28 &&
+                   !strncasecmp((const char *)h[i].value.p, "application/cloudevents+json", 28)) {
+            out->structured = true;
+        }
+    }
+}
+
+void registry_ce_from_area(hd_slice_t area, int32_t count, registry_ce_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int32_t i = 0; i < count; i++) {
+        broker_header_t h;
+        if (broker_header_next(&area, &h) < 0)
+            break;
+        registry_ce_t one;
+        registry_ce_from_headers(&h, 1, &one);
+        if (one.has_dataschema) {
+            out->dataschema = one.dataschema;
+            out->has_dataschema = true;
+        }
+        out->structured = out->structured || one.structured;
+    }
+}
+
 int registry_validate(registry_t *reg, const char *subject, hd_slice_t payload, bool is_null,
-                      hd_slice_t headers, int32_t nheaders, char *why, size_t whylen)
+                      const registry_ce_t *ce, char *why, size_t whylen)
 {
     if (is_null)
         return 0;
@@ -167,27 +201,106 @@ int registry_validate(registry_t *reg, const char *subject, hd_slice_t payload, 
         }
         return check_payload(reg, sc, hd_slice(payload.p + 5, payload.len - 5), why, whylen);
     }
-    hd_slice_t area = headers;
-    bool structured_ce = false;
-    for (int32_t i = 0; i < nheaders; i++) {
-        broker_header_t h;
-        if (broker_header_next(&area, &h) < 0)
-            break;
-        if (header_is(&h, "ce_dataschema") && !h.value_null) {
-            registry_schema_t *sc =
-                dataschema(reg, subject, (const char *)h.value.p, h.value.len, why, whylen);
-            if (!sc)
-                return HD_EINVAL;
-            return check_payload(reg, sc, payload, why, whylen);
-        }
-        if (header_is(&h, "content-type") && !h.value_null && h.value.len >= 28 &&
-            !strncasecmp((const char *)h.value.p, "application/cloudevents+json", 28))
-            structured_ce = true;
+    if (ce && ce->has_dataschema) {
+        registry_schema_t *sc = dataschema(reg, subject, (const char *)ce->dataschema.p,
+                                           ce->dataschema.len, why, whylen);
+        if (!sc)
+            return HD_EINVAL;
+        return check_payload(reg, sc, payload, why, whylen);
     }
-    if (structured_ce)
+    if (ce && ce->structured)
         return structured(reg, subject, payload, why, whylen);
     snprintf(why, whylen,
              "is not in the schema registry wire format (magic byte 0 and a 4-byte "
              "schema id) and is not a CloudEvent with a dataschema");
     return HD_EINVAL;
+}
+
+static const char *subject_of(const broker_topic_t *t, bool key, char *buf, size_t n)
+{
+    const broker_topic_config_t *tc = broker_topic_config(t);
+    const char *s = key ? tc->key_subject : tc->value_subject;
+    if (s[0])
+        return s;
+    snprintf(buf, n, "%s-%s", broker_topic_name(t), key ? "key" : "value");
+    return buf;
+}
+
+int registry_validate_record(registry_t *reg, const broker_topic_t *t,
+                             const broker_record_in_t *rec, const registry_ce_t *ce, char *why,
+                             size_t whylen)
+{
+    const broker_topic_config_t *tc = broker_topic_config(t);
+    char subj[300], inner[700];
+    if (tc->value_schema_validation) {
+        const char *s = subject_of(t, false, subj, sizeof subj);
+        if (registry_validate(reg, s, rec->value, rec->value_null, ce, inner, sizeof inner) < 0) {
+            snprintf(why, whylen, "value %s", inner);
+            return HD_EINVAL;
+        }
+    }
+    if (tc->key_schema_validation) {
+        const char *s = subject_of(t, true, subj, sizeof subj);
+        if (registry_validate(reg, s, rec->key, rec->key_null, NULL, inner, sizeof inner) < 0) {
+            snprintf(why, whylen, "key %s", inner);
+            return HD_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* ---- dead letters ---- */
+
+#define DLQ_API_VERSION 9
+
+int registry_dead_letter(registry_t *reg, broker_topic_t *t, int32_t partition,
+                         const broker_record_in_t *recs, const char *const *whys, int n)
+{
+    const broker_topic_config_t *tc = broker_topic_config(t);
+    char name[300];
+    if (tc->dead_letter_topic[0])
+        snprintf(name, sizeof name, "%s", tc->dead_letter_topic);
+    else
+        snprintf(name, sizeof name, "%s.dlq", broker_topic_name(t));
+    broker_topic_t *dt = broker_topic_find(reg->broker, name);
+    const char *why = NULL;
+    int rc = 0;
+    if (!dt && (rc = broker_topic_create(reg->broker, name, 1, NULL, 0, false, &dt, &why)) < 0)
+        return rc;
+    if (dt == t)
+        return HD_EINVAL; /* a topic that is its own dead-letter topic */
+    char part[16];
+    snprintf(part, sizeof part, "%d", partition);
+    broker_record_in_t *out = hd_calloc((size_t)n, sizeof *out);
+    broker_header_t **hs = hd_calloc((size_t)n, sizeof *hs);
+    for (int i = 0; i < n; i++) {
+        out[i] = recs[i];
+        hs[i] = hd_calloc((size_t)recs[i].nheaders + 3, sizeof **hs);
+        memcpy(hs[i], recs[i].headers, sizeof **hs * (size_t)recs[i].nheaders);
+        broker_header_t *x = &hs[i][recs[i].nheaders];
+        x[0] = (broker_header_t){hd_slice_str("herald.dlq.reason"), hd_slice_str(whys[i]), false};
+        x[1] = (broker_header_t){hd_slice_str("herald.dlq.topic"),
+                                 hd_slice_str(broker_topic_name(t)), false};
+        x[2] = (broker_header_t){hd_slice_str("herald.dlq.partition"), hd_slice_str(part), false};
+        out[i].headers = hs[i];
+        out[i].nheaders = recs[i].nheaders + 3;
+    }
+    hd_buf_t b;
+    hd_buf_init(&b);
+    broker_partition_t *p = broker_topic_partition(dt, 0);
+    int64_t max = broker_topic_config(dt)->max_message_bytes;
+    /* One batch per record: a dead letter is as large as the record it holds. */
+    for (int i = 0; i < n && rc == 0; i++) {
+        hd_buf_reset(&b);
+        ssize_t len = broker_batch_build(&out[i], 1, (size_t)max, &b);
+        broker_append_t res;
+        rc = len < 0 ? (int)len
+                     : broker_partition_append(p, b.p, (size_t)len, DLQ_API_VERSION, &res, &why);
+    }
+    hd_buf_deinit(&b);
+    for (int i = 0; i < n; i++)
+        free(hs[i]);
+    free(hs);
+    free(out);
+    return rc;
 }
