@@ -276,7 +276,8 @@ int registry_dead_letter(registry_t *reg, broker_topic_t *t, int32_t partition,
     for (int i = 0; i < n; i++) {
         out[i] = recs[i];
         hs[i] = hd_calloc((size_t)recs[i].nheaders + 3, sizeof **hs);
-        memcpy(hs[i], recs[i].headers, sizeof **hs * (size_t)recs[i].nheaders);
+        if (recs[i].nheaders)
+            memcpy(hs[i], recs[i].headers, sizeof **hs * (size_t)recs[i].nheaders);
         broker_header_t *x = &hs[i][recs[i].nheaders];
         x[0] = (broker_header_t){hd_slice_str("herald.dlq.reason"), hd_slice_str(whys[i]), false};
         x[1] = (broker_header_t){hd_slice_str("herald.dlq.topic"),
