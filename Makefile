@@ -12,7 +12,10 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	libjansson-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
 	libavro-dev libcurl4-openssl-dev \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
-	python3-websockets python3-prometheus-client
+	python3-websockets python3-prometheus-client python3-jsonschema chromium fonts-dejavu-core curl
+# Extra Debian packages only `make bench` needs: the peer brokers, their C clients and gnuplot.
+BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
 	fuzz-smoke bench format format-check headers docs-check clean js-deps sr-venv
@@ -30,9 +33,13 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
+# npm ci again whenever package-lock.json is newer than the install (npm keeps its own copy of
+# the lock in node_modules/.package-lock.json) or a package is missing.
 js-deps: deps
-	@if [ ! -d tests/integration/js/node_modules/kafkajs ]; then \
-		cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error; fi
+	@cd tests/integration/js && \
+	if [ ! -d node_modules/kafkajs ] || [ ! -d node_modules/playwright-core ] || \
+		[ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		npm ci --no-audit --no-fund --loglevel=error; fi
 
 $(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo

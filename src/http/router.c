@@ -4,6 +4,7 @@
 #include "http/http_int.h"
 #include "util/mem.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,10 @@ static const route_t routes[] = {
     {HTTP_GET, "/topics/{topic}/records", http__records_fetch},
     {HTTP_POST, "/topics/{topic}/events", http__events_post},
     {HTTP_GET, "/topics/{topic}/events", http__events_get},
+    {HTTP_GET, "/topics/{topic}/ws", http__ws_start},
+    {HTTP_GET, "/", http__index},
+    {HTTP_GET, "/openapi.json", http__openapi},
+    {HTTP_GET, "/examples/*", http__static},
     /* the schema registry (rest_registry.c) */
     {HTTP_GET, "/schemas/types", http__sr_types},
     {HTTP_GET, "/schemas/ids/{id}", http__sr_schema_by_id},
@@ -96,8 +101,26 @@ static bool match(http_req_t *r, const char *pattern, const char *path)
     return true;
 }
 
+/* Whether every %-escape of the query is two hex digits and decodes to a non-NUL byte. */
+static bool query_valid(const char *q)
+{
+    for (; q && *q; q++) {
+        if (*q != '%')
+            continue;
+        if (!isxdigit((unsigned char)q[1]) || !isxdigit((unsigned char)q[2]) ||
+            (q[1] == '0' && q[2] == '0'))
+            return false;
+        q += 2;
+    }
+    return true;
+}
+
 void http__route(http_req_t *r)
 {
+    if (!query_valid(r->query)) {
+        http_problem(r, 400, "malformed percent-escape in the query string");
+        return;
+    }
     char allow[128] = "";
     bool path_known = false;
     for (size_t i = 0; i < HD_ARRAY_LEN(routes); i++) {
