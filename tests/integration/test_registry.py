@@ -376,3 +376,45 @@ def test_cloudevents_binary_mode_dataschema(broker):
     assert errs[0] is None and errs[1] is not None and errs[1].name() == "INVALID_RECORD"
     assert [m.value() for m in consume(broker.addr, "ev", [0], 1, timeout=15)] == [
         avro_order(5, "ce")]
+
+
+# ---- herald schema (the CLI) ----
+
+def cli(broker, *args, stdin=None):
+    import subprocess
+    from conftest import HERALD_BIN
+    return subprocess.run([HERALD_BIN, "schema"] + list(args) + ["--registry", broker.http],
+                          input=stdin, capture_output=True, text=True, timeout=30)
+
+
+def test_schema_cli(broker, tmp_path):
+    f = tmp_path / "order.avsc"
+    f.write_text(json.dumps(REC1, indent=2))
+    r = cli(broker, "register", "cli-value", "--file", str(f))
+    assert r.returncode == 0 and r.stdout == "1\n", r.stderr
+    r = cli(broker, "register", "cli-value", "--schema", json.dumps(REC2))
+    assert r.returncode == 0 and r.stdout == "2\n", r.stderr
+    r = cli(broker, "list")
+    assert r.returncode == 0 and r.stdout == "cli-value\n"
+    assert cli(broker, "list", "cli-value").stdout == "1\n2\n"
+    r = cli(broker, "get", "cli-value", "1")
+    assert r.returncode == 0 and json.loads(r.stdout) == REC1
+    assert "version 1 id 1" in r.stderr
+    assert json.loads(cli(broker, "get", "--id", "2").stdout) == REC2
+    r = cli(broker, "check", "cli-value", "--schema", json.dumps(BAD))
+    assert r.returncode == 3 and r.stdout.startswith("incompatible\n")
+    assert "READER_FIELD_MISSING_DEFAULT_VALUE" in r.stdout
+    r = cli(broker, "check", "cli-value", "--file", "-", "--version", "1",
+            stdin=json.dumps(REC2))
+    assert r.returncode == 0 and r.stdout == "compatible\n"
+    r = cli(broker, "register", "cli-value", "--schema", json.dumps(BAD))
+    assert r.returncode == 1 and "(error 409)" in r.stderr
+    r = cli(broker, "get", "nope")
+    assert r.returncode == 1 and "Subject 'nope' not found. (error 40401)" in r.stderr
+    assert cli(broker, "delete", "cli-value", "1").stdout == "1\n"
+    assert cli(broker, "delete", "cli-value").stdout == "2\n"
+    assert cli(broker, "delete", "cli-value", "--permanent").stdout == "1\n2\n"
+    assert cli(broker, "list", "--deleted").stdout == ""
+    r = cli(broker, "register", "x", "--schema", "{}", "--ref", "bad")
+    assert r.returncode == 2 and "NAME=SUBJECT:VERSION" in r.stderr
+    assert cli(broker, "register").returncode == 2
