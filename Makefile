@@ -10,6 +10,7 @@ PY := /usr/bin/python3
 DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
 	libjansson-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
+	libavro-dev libcurl4-openssl-dev \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
 	python3-websockets python3-prometheus-client python3-jsonschema chromium fonts-dejavu-core curl
 # Extra Debian packages only `make bench` needs: the peer brokers, their C clients, gnuplot and
@@ -18,7 +19,7 @@ BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-no
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench bench-http format format-check headers docs-check clean js-deps
+	fuzz-smoke bench bench-http format format-check headers docs-check clean js-deps sr-venv
 
 all: build
 
@@ -69,8 +70,20 @@ unit-asan: asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
 # Integration tests drive the sanitized binary with real clients.
-integration: asan js-deps
-	HERALD_BIN=$(CURDIR)/$(ASAN_BUILD)/herald $(PY) -m pytest -q tests/integration
+# A current confluent-kafka with its Avro and JSON Schema serializers (Debian's is too old and
+# lacks fastavro), for the schema registry's client tests: a venv under the build dir, pip
+# downloads cached there too.
+SR_VENV := $(CURDIR)/$(BUILD)/sr-venv
+sr-venv: $(SR_VENV)/.done
+$(SR_VENV)/.done:
+	$(PY) -m venv $(SR_VENV)
+	$(SR_VENV)/bin/pip install -q --cache-dir $(CURDIR)/$(BUILD)/pip-cache \
+		'confluent-kafka[avro,json,schemaregistry]>=2.3' requests
+	touch $@
+
+integration: asan js-deps sr-venv
+	HERALD_BIN=$(CURDIR)/$(ASAN_BUILD)/herald HERALD_SR_PYTHON=$(SR_VENV)/bin/python \
+		$(PY) -m pytest -q tests/integration
 
 fuzz-build: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_FUZZ=ON \

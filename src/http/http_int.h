@@ -315,11 +315,41 @@ void http__topics_create(http_req_t *r);
 void http__topic_get(http_req_t *r);
 void http__topic_delete(http_req_t *r);
 
+/* rest_registry.c: the schema registry (Confluent's REST API) */
+void http__sr_types(http_req_t *r);
+void http__sr_schema_by_id(http_req_t *r);
+void http__sr_schema_text_by_id(http_req_t *r);
+void http__sr_schema_versions(http_req_t *r);
+void http__sr_schema_subjects(http_req_t *r);
+void http__sr_subjects(http_req_t *r);
+void http__sr_versions(http_req_t *r);
+void http__sr_register(http_req_t *r);
+void http__sr_version_get(http_req_t *r);
+void http__sr_version_schema(http_req_t *r);
+void http__sr_lookup(http_req_t *r);
+void http__sr_subject_delete(http_req_t *r);
+void http__sr_version_delete(http_req_t *r);
+void http__sr_compat_version(http_req_t *r);
+void http__sr_compat_all(http_req_t *r);
+void http__sr_config_get(http_req_t *r);
+void http__sr_config_put(http_req_t *r);
+void http__sr_config_delete(http_req_t *r);
+void http__sr_subject_config_get(http_req_t *r);
+void http__sr_subject_config_put(http_req_t *r);
+void http__sr_subject_config_delete(http_req_t *r);
+void http__sr_mode(http_req_t *r);
+/* Validation on produce for HTTP producers: checks recs against the topic's schema rules.
+ * Returns true when every record passes (or the topic validates nothing); false after
+ * answering 422. In dlq mode, bad records are moved to the topic's dead-letter topic and
+ * removed from recs (*n shrinks; true is returned, with *n possibly 0). */
+bool http__registry_check(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int *n);
+
 /* ---- the server and its connections (server.c, conn.c) ---- */
 
 struct http_server {
     uv_loop_t *loop;
     broker_t *broker;
+    registry_t *registry; /* NULL: no schema registry routes */
     const hd_config_t *cfg;
     uv_tcp_t listener;
     http_conn_t *conns;
