@@ -11,13 +11,13 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
 	libjansson-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
-	python3-websockets
+	python3-websockets python3-venv openjdk-17-jdk-headless maven
 # Extra Debian packages only `make bench` needs: the peer brokers, their C clients and gnuplot.
 BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench format format-check headers docs-check clean js-deps
+	fuzz-smoke bench format format-check headers docs-check clean js-deps compat-deps compat-java
 
 all: build
 
@@ -35,6 +35,21 @@ deps:
 js-deps: deps
 	@if [ ! -d tests/integration/js/node_modules/kafkajs ]; then \
 		cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error; fi
+
+# Current Kafka clients from their own registries, for the compatibility tests: Apache Kafka's
+# Java client (tests/java, Maven Central), confluent-kafka (PyPI) and franz-go (tests/go, the Go
+# module proxy). Everything downloaded is cached under $(COMPAT), so later runs need no network.
+COMPAT := $(BUILD)/compat
+JAVA_SOURCES := tests/java/pom.xml $(shell find tests/java/src -name '*.java' 2>/dev/null)
+
+compat-deps: compat-java
+
+compat-java: $(COMPAT)/java/herald-java-compat.jar
+
+$(COMPAT)/java/herald-java-compat.jar: $(JAVA_SOURCES) | deps
+	mvn -B -q -Dstyle.color=never -f tests/java/pom.xml -Dmaven.repo.local=$(CURDIR)/$(COMPAT)/m2 \
+		-Dherald.out=$(CURDIR)/$(COMPAT)/java package
+	@touch $@
 
 $(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -64,8 +79,9 @@ unit-asan: asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
 # Integration tests drive the sanitized binary with real clients.
-integration: asan js-deps
-	HERALD_BIN=$(CURDIR)/$(ASAN_BUILD)/herald $(PY) -m pytest -q tests/integration
+integration: asan js-deps compat-deps
+	HERALD_BIN=$(CURDIR)/$(ASAN_BUILD)/herald HERALD_COMPAT_DIR=$(CURDIR)/$(COMPAT) \
+		$(PY) -m pytest -q tests/integration
 
 fuzz-build: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_FUZZ=ON \
