@@ -95,7 +95,7 @@ typedef struct kafka_schema {
     X(LeaveGroup, 13, 0, 3, 4)                                                                     \
     X(SyncGroup, 14, 0, 3, 4)                                                                      \
     X(DescribeGroups, 15, 0, 4, 5)                                                                 \
-    X(ListGroups, 16, 0, 4, 3)                                                                     \
+    X(ListGroups, 16, 0, 5, 3)                                                                     \
     X(ApiVersions, 18, 0, 3, 3)                                                                    \
     X(CreateTopics, 19, 0, 4, 5)                                                                   \
     X(DeleteTopics, 20, 0, 3, 4)                                                                   \

@@ -105,7 +105,8 @@ def test_classic_group_split_commit_resume(java, broker):
     assert sorted(m["partitions"] for m in d["members"]) == sorted(asg)
     assert sorted(m["clientId"] for m in d["members"]) == ["a-0", "a-1"]
     listed = {g["groupId"]: g for g in java.ok("admin", broker.addr, "list-groups")["groups"]}
-    assert listed[group]["state"] == "Stable" and listed[group]["protocol"] == "consumer"
+    assert (listed[group]["state"], listed[group]["protocol"], listed[group]["type"]) == \
+        ("Stable", "consumer", "Classic")
 
     # A group with members cannot be deleted.
     r = java.send("admin", broker.addr, "delete-group", group)
