@@ -17,7 +17,7 @@ BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-no
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench format format-check headers docs-check clean js-deps compat-deps compat-java
+	fuzz-smoke bench format format-check headers docs-check clean js-deps compat-deps compat-java compat-py
 
 all: build
 
@@ -42,7 +42,17 @@ js-deps: deps
 COMPAT := $(BUILD)/compat
 JAVA_SOURCES := tests/java/pom.xml $(shell find tests/java/src -name '*.java' 2>/dev/null)
 
-compat-deps: compat-java
+compat-deps: compat-java compat-py
+
+# The PyPI client lives in a virtualenv of Debian's python3; pip's cache stays in $(COMPAT).
+compat-py: $(COMPAT)/venv/.installed
+
+$(COMPAT)/venv/.installed: tests/python/requirements.txt | deps
+	rm -rf $(COMPAT)/venv
+	$(PY) -m venv $(COMPAT)/venv
+	PIP_CACHE_DIR=$(CURDIR)/$(COMPAT)/pip $(COMPAT)/venv/bin/pip install -q \
+		--disable-pip-version-check -r tests/python/requirements.txt
+	@touch $@
 
 compat-java: $(COMPAT)/java/herald-java-compat.jar
 

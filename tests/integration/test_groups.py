@@ -27,9 +27,9 @@ JOIN_GROUP, HEARTBEAT, SYNC_GROUP, OFFSET_COMMIT, OFFSET_FETCH = 11, 12, 14, 8, 
 class Worker:
     """A group_worker.py process and the events it logged."""
 
-    def __init__(self, tmp, addr, group, topic, name, *extra):
+    def __init__(self, tmp, addr, group, topic, name, *extra, py=PY):
         self.out = Path(tmp) / ("%s-%s.log" % (group, name))
-        self.argv = [PY, str(HERE / "group_worker.py"), addr, group, topic, str(self.out)]
+        self.argv = [str(py), str(HERE / "group_worker.py"), addr, group, topic, str(self.out)]
         self.argv += list(extra)
         self.proc = None
 
