@@ -17,7 +17,7 @@ BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-no
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench format format-check headers docs-check clean js-deps compat-deps compat-java compat-py
+	fuzz-smoke bench format format-check headers docs-check clean js-deps compat-deps compat-java compat-py compat-go
 
 all: build
 
@@ -42,7 +42,7 @@ js-deps: deps
 COMPAT := $(BUILD)/compat
 JAVA_SOURCES := tests/java/pom.xml $(shell find tests/java/src -name '*.java' 2>/dev/null)
 
-compat-deps: compat-java compat-py
+compat-deps: compat-java compat-py compat-go
 
 # The PyPI client lives in a virtualenv of Debian's python3; pip's cache stays in $(COMPAT).
 compat-py: $(COMPAT)/venv/.installed
@@ -60,6 +60,17 @@ $(COMPAT)/java/herald-java-compat.jar: $(JAVA_SOURCES) | deps
 	mvn -B -q -Dstyle.color=never -f tests/java/pom.xml -Dmaven.repo.local=$(CURDIR)/$(COMPAT)/m2 \
 		-Dherald.out=$(CURDIR)/$(COMPAT)/java package
 	@touch $@
+
+# franz-go from the Go module proxy (versions pinned by tests/go/go.sum); the module and build
+# caches stay in $(COMPAT). Go itself is the machine's toolchain (GOTOOLCHAIN=local).
+GO_ENV := GOMODCACHE=$(CURDIR)/$(COMPAT)/gomod GOCACHE=$(CURDIR)/$(COMPAT)/gocache \
+	GOTOOLCHAIN=local GOFLAGS=-modcacherw
+
+compat-go: $(COMPAT)/go/herald-franz
+
+$(COMPAT)/go/herald-franz: tests/go/go.mod tests/go/go.sum tests/go/main.go
+	@command -v go >/dev/null || { echo "go is needed for the franz-go tests"; exit 1; }
+	cd tests/go && $(GO_ENV) go build -o $(CURDIR)/$@ .
 
 $(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
