@@ -11,7 +11,8 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
 	libjansson-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
-	python3-websockets python3-venv openjdk-17-jdk-headless maven
+	python3-websockets python3-prometheus-client chromium fonts-dejavu-core curl \
+	python3-venv openjdk-17-jdk-headless maven
 # Extra Debian packages only `make bench` needs: the peer brokers, their C clients and gnuplot.
 BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -32,9 +33,13 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
+# npm ci again whenever package-lock.json is newer than the install (npm keeps its own copy of
+# the lock in node_modules/.package-lock.json) or a package is missing.
 js-deps: deps
-	@if [ ! -d tests/integration/js/node_modules/kafkajs ]; then \
-		cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error; fi
+	@cd tests/integration/js && \
+	if [ ! -d node_modules/kafkajs ] || [ ! -d node_modules/playwright-core ] || \
+		[ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		npm ci --no-audit --no-fund --loglevel=error; fi
 
 # Current Kafka clients from their own registries, for the compatibility tests: Apache Kafka's
 # Java client (tests/java, Maven Central), confluent-kafka (PyPI) and franz-go (tests/go, the Go

@@ -987,6 +987,8 @@ int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, i
         broker__producer_record(p, &h, base);
     res->base_offset = base;
     res->end_offset = base + h.records_count;
+    p->topic->stats.records_in += (uint64_t)h.records_count;
+    p->topic->stats.bytes_in += len;
     log_flusher_mark_dirty(p->topic->broker->flusher, log);
     return 0;
 }
@@ -1000,7 +1002,36 @@ ssize_t broker_partition_read(broker_partition_t *p, int64_t offset, size_t max_
     if (offset == hwm)
         return 0;
     log_partition_t *log = broker__partition_log(p);
-    return log ? log_partition_read(log, offset, hwm, max_bytes, out) : -EIO;
+    size_t before = out->len;
+    ssize_t n = log ? log_partition_read(log, offset, hwm, max_bytes, out) : -EIO;
+    if (n > 0) {
+        /* Count what goes out: the bytes, and the records of every whole batch read. */
+        broker_topic_stats_t *st = &p->topic->stats;
+        st->bytes_out += (uint64_t)n;
+        size_t pos = before;
+        while (pos + BROKER_BATCH_HEADER_LEN <= out->len) {
+            broker_batch_hdr_t h;
+            broker_batch_hdr_decode(out->p + pos, &h);
+            if (h.batch_length <= 0 || h.records_count < 0)
+                break;
+            st->records_out += (uint64_t)h.records_count;
+            pos += (size_t)h.batch_length + 12;
+        }
+    }
+    return n;
+}
+
+void broker_topic_stats(const broker_topic_t *t, broker_topic_stats_t *out) { *out = t->stats; }
+
+int64_t broker_partition_size_bytes(const broker_partition_t *p)
+{
+    log_partition_t *log = broker__partition_log((broker_partition_t *)p);
+    return log ? log_partition_size_bytes(log) : 0;
+}
+
+const hd_hist_t *broker_sync_hist(const broker_t *b)
+{
+    return b->flusher ? log_flusher_sync_hist(b->flusher) : NULL;
 }
 
 typedef struct time_find {

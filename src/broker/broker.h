@@ -77,6 +77,15 @@ typedef struct broker_config_entry {
 } broker_config_entry_t;
 int broker_topic_describe_config(const broker_topic_t *t, broker_config_entry_t *out, int max);
 
+/* Traffic of a topic since the broker started (or the topic was created): records and bytes
+ * appended, and records and bytes read out in whole batches (by Kafka fetches, HTTP reads and
+ * streams alike). */
+typedef struct broker_topic_stats {
+    uint64_t records_in, bytes_in;
+    uint64_t records_out, bytes_out;
+} broker_topic_stats_t;
+void broker_topic_stats(const broker_topic_t *t, broker_topic_stats_t *out);
+
 /* ---- partitions ---- */
 
 int64_t broker_partition_hwm(const broker_partition_t *p); /* the durable offset */
@@ -84,6 +93,10 @@ int64_t broker_partition_start(const broker_partition_t *p);
 int64_t broker_partition_end(const broker_partition_t *p);
 broker_topic_t *broker_partition_topic(broker_partition_t *p);
 int32_t broker_partition_index(const broker_partition_t *p);
+/* Bytes of the partition's segment files. */
+int64_t broker_partition_size_bytes(const broker_partition_t *p);
+/* Durations of the group-commit sync rounds (the fsync latency producers wait for). */
+const hd_hist_t *broker_sync_hist(const broker_t *b);
 
 /* Result of one produced batch. */
 typedef struct broker_append {

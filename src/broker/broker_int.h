@@ -58,6 +58,7 @@ struct broker_topic {
     /* Explicit overrides as given at creation, for DescribeConfigs' is_default. */
     char *override_names[BROKER_MAX_OVERRIDES];
     int noverrides;
+    broker_topic_stats_t stats;
 };
 
 /* One committed offset of a group, chained in the group's hash table (offsets.c). */

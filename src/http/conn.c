@@ -15,8 +15,10 @@
  * stops while more than 1 MiB of unparsed input or HTTP_MAX_WRITE_BYTES of unsent answers wait
  * (backpressure on clients that send without reading). */
 #include "http/http_int.h"
+#include "obs/obs.h"
 #include "util/err.h"
 #include "util/mem.h"
+#include "util/monotime.h"
 #include "util/say.h"
 
 #include <netinet/in.h>
@@ -167,6 +169,12 @@ void http_conn_end(http_conn_t *c)
 
 static void on_conn_timer(uv_timer_t *t);
 
+/* The method's name, static, for metrics. */
+static const char *request_method(const http_req_t *r)
+{
+    return r->head ? "HEAD" : http_method_str((enum http_method)r->method);
+}
+
 static void arm_idle(http_conn_t *c)
 {
     uv_timer_start(&c->timer, on_conn_timer, (uint64_t)c->srv->cfg->http_idle_timeout_ms, 0);
@@ -177,6 +185,8 @@ void http_respond(http_req_t *r, int status, const char *content_type, const voi
     http_conn_t *c = r->conn;
     HD_ASSERT(!r->answered && c->req == r);
     r->answered = true;
+    obs_http_request(r->route ? r->route : "", request_method(r), status,
+                     r->t0_ns ? hd_mono_ns() - r->t0_ns : 0);
     bool keep = c->keep_alive && !c->srv->stopping && !c->reject_status && status != 413;
     hd_buf_t out;
     hd_buf_init(&out);
@@ -448,6 +458,7 @@ static void answer_reject(http_conn_t *c)
 static void dispatch(http_conn_t *c)
 {
     http_req_t *r = c->req;
+    r->t0_ns = hd_mono_ns();
     uv_timer_stop(&c->timer);
     if (c->srv->stopping)
         c->keep_alive = false;
@@ -578,6 +589,8 @@ http_conn_t *http_conn_takeover(http_req_t *r, const http_stream_ops_t *ops, voi
     HD_ASSERT(c->req == r && !r->answered);
     r->answered = true;
     r->taken_over = true;
+    obs_http_request(r->route ? r->route : "", request_method(r), c->upgrade ? 101 : 200,
+                     hd_mono_ns() - r->t0_ns);
     uv_timer_stop(&c->timer);
     c->stream = ops;
     c->stream_ctx = ctx;
@@ -634,6 +647,7 @@ void http_conn_close(http_conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
+    obs_conn_closed(OBS_LISTENER_HTTP);
     say_debug("http %s: closed", c->peer);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
@@ -676,6 +690,7 @@ static http_conn_t *conn_new(http_server_t *s)
     c->timer.data = c;
     c->handles = 2;
     s->open_handles++;
+    obs_conn_opened(OBS_LISTENER_HTTP);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     /* Linked first, so that every path out goes through http_conn_close. */

@@ -61,6 +61,8 @@ struct http_req {
     void *state;
     bool answered;
     bool taken_over;
+    const char *route; /* the matched route's pattern ("" when none), for metrics */
+    int64_t t0_ns;     /* when the request was complete, for metrics */
     hd_buf_t extra; /* extra response header lines, "Name: value\r\n" each */
 };
 
@@ -152,6 +154,11 @@ void http__route(http_req_t *r);
 
 /* ---- records as JSON (records_json.c) ---- */
 
+/* Appends j as compact JSON text, reals with the fewest digits that read back as the same
+ * double (jansson's own printer gives 17: 9.99 would become 9.9900000000000002). Returns 0, or
+ * HD_EINVAL for a non-finite real. */
+int http__json_dump(json_t *j, hd_buf_t *out);
+
 /* Renders a stored record as the API's JSON object: {"partition", "offset", "timestamp",
  * "key" or "key_b64", "value" or "value_b64", "headers"}. A key or value that is valid JSON text
  * is embedded as that JSON value; other valid UTF-8 as a JSON string; any other bytes as
@@ -196,6 +203,21 @@ bool http__record_ce_type(const broker_record_t *rec, hd_buf_t *scratch, hd_slic
 /* The record as a structured-mode CloudEvent JSON object, or NULL when it is not a CloudEvent.
  */
 json_t *http__record_ce_json(const broker_record_t *rec);
+/* Conversions behind POST /topics/{topic}/events (exposed for unit tests). Each decodes one
+ * event into a record to produce as the Kafka binding's binary mode (ce_* headers, content-type,
+ * key from partitionkey), allocating in `a`, with timestamp ts. Returns 0, HD_EINVAL with a
+ * static reason in *why and the attribute concerned in *attr (or NULL), or HD_ETOOBIG when the
+ * arena is exhausted. from_json takes one event of the JSON format (values may point into j);
+ * from_binary the ce- and Content-Type headers and the body of an HTTP binary-mode request. */
+int http__ce_from_json(hd_arena_t *a, json_t *j, int64_t ts, broker_record_in_t *out,
+                       const char **why, const char **attr);
+int http__ce_from_binary(hd_arena_t *a, const http_header_t *hdrs, int nhdrs, hd_slice_t body,
+                         int64_t ts, broker_record_in_t *out, const char **why, const char **attr);
+/* A ce- header value decoded as the HTTP binding says (unquoted, percent-decoded once, UTF-8),
+ * in the arena; NULL when malformed. */
+char *http__ce_header_value(hd_arena_t *a, const char *v);
+/* s[0..n) is an RFC 3339 date-time. */
+bool http__ce_time_valid(const char *s, size_t n);
 
 /* ---- handlers, one file per resource ---- */
 
@@ -214,9 +236,78 @@ void http__sse_start(http_req_t *r);
 /* ws.c: GET /topics/{topic}/ws, a WebSocket stream */
 void http__ws_start(http_req_t *r);
 
-/* assets.c: GET /openapi.json and the static pages built into the binary */
+/* ---- live streams: the engine shared by SSE and WebSocket (stream.c) ---- */
+
+/* A stream of a topic's records (every partition, or one), read from the log as the client
+ * accepts bytes and parked on the partitions' waiters when caught up. Loop thread only. */
+typedef struct http_stream http_stream_t;
+
+/* What a stream's protocol does with the engine's output. Each callback appends its bytes to
+ * http__stream_out(s); the engine writes them to the connection. */
+typedef struct http_stream_proto {
+    /* One record: id is its event id (see stream.c), data its JSON object (borrowed). */
+    void (*record)(http_stream_t *s, const char *id, json_t *data);
+    /* Nothing was written for http.stream.heartbeat.ms. */
+    void (*heartbeat)(http_stream_t *s);
+    /* The stream ends: why is HD_ENOTFOUND (topic deleted), HD_ECLOSED (server stopping),
+     * HD_ETOOBIG (the client accepted nothing for http.stream.stall.timeout.ms) or a storage
+     * error; reason says it in words. Append a goodbye; return true to keep the connection
+     * until http__stream_done() (a WebSocket close handshake), false to close after it. */
+    bool (*end)(http_stream_t *s, int why, const char *reason);
+    /* Bytes from the client (may be NULL: input is then discarded). */
+    void (*read)(http_stream_t *s, const uint8_t *p, size_t n);
+    /* The stream is freed: free the protocol's state. */
+    void (*free)(http_stream_t *s);
+} http_stream_proto_t;
+
+/* Parses the stream request's topic (r->params[0]) and ?partition, ?from, ?type and ?key, and
+ * last_event_id (the Last-Event-ID header or ?last_event_id, NULL when absent), and positions
+ * the stream. On bad input answers 400 (malformed) or 404 (unknown topic or partition) and
+ * returns NULL. */
+http_stream_t *http__stream_open(http_req_t *r, const char *last_event_id);
+/* Frees a stream that was never started. */
+void http__stream_free(http_stream_t *s);
+/* Takes the connection over, writes head (the response head), and starts streaming. Frees r. */
+void http__stream_start(http_stream_t *s, http_req_t *r, const void *head, size_t head_len,
+                        const http_stream_proto_t *proto, void *proto_ctx);
+/* The buffer a protocol appends its bytes to. */
+hd_buf_t *http__stream_out(http_stream_t *s);
+/* Writes the buffered bytes now (outside the engine's own callbacks). */
+void http__stream_flush(http_stream_t *s);
+/* Ends the stream as the client asked or broke the protocol: no more records; closes once
+ * what is buffered is written. */
+void http__stream_done(http_stream_t *s);
+/* Ends the stream at once (pending bytes are dropped). */
+void http__stream_abort(http_stream_t *s, const char *why);
+void *http__stream_proto_ctx(http_stream_t *s);
+const char *http__stream_peer(const http_stream_t *s);
+/* Unsent bytes of the stream's connection. */
+size_t http__stream_pending(const http_stream_t *s);
+
+/* assets.c: GET /openapi.json, GET /examples/... (the static pages built into the binary) and
+ * GET / (an index of links) */
 void http__openapi(http_req_t *r);
 void http__static(http_req_t *r);
+void http__index(http_req_t *r);
+
+/* A static file compiled into the binary (generated by cmake/embed_assets.cmake into
+ * <build>/gen/http_assets.c from examples/ and src/http/assets/). */
+typedef struct http_asset {
+    const char *path;         /* the URL path: "/examples/orders/index.html", "/openapi.json" */
+    const char *content_type; /* from the file's extension */
+    const uint8_t *bytes;
+    size_t len;
+    const char *etag; /* quoted, strong: a hash of the bytes */
+} http_asset_t;
+
+/* Sorted by path (byte order). */
+extern const http_asset_t http__assets[];
+extern const size_t http__nassets;
+/* The asset at that URL path, or NULL. */
+const http_asset_t *http__asset_find(const char *path);
+
+/* metrics: GET /metrics (Prometheus text format) */
+void http__metrics(http_req_t *r);
 
 /* rest_topics.c */
 void http__topics_list(http_req_t *r);

@@ -7,7 +7,84 @@
 #include "util/monotime.h"
 #include "util/utf8.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* ---- compact JSON text with the shortest exact reals ---- */
+
+/* jansson prints reals with 17 significant digits (9.99 becomes 9.9900000000000002). Stored
+ * data is what Kafka consumers parse, so reals are written with the fewest digits that read
+ * back as the same double. */
+static void dump_real(double d, hd_buf_t *out)
+{
+    char tmp[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    hd_buf_put(out, tmp, strlen(tmp));
+    /* Keep it a real for readers that care: 1.0 printed as "1" would read back as an integer. */
+    if (!strpbrk(tmp, ".eEn"))
+        hd_buf_put(out, ".0", 2);
+}
+
+int http__json_dump(json_t *j, hd_buf_t *out)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        hd_buf_put_u8(out, '{');
+        const char *k;
+        json_t *v;
+        bool first = true;
+        json_object_foreach(j, k, v)
+        {
+            if (!first)
+                hd_buf_put_u8(out, ',');
+            first = false;
+            json_t *ks = json_string(k);
+            int rc = ks ? http__json_dump(ks, out) : HD_EINVAL;
+            json_decref(ks);
+            if (rc < 0)
+                return rc;
+            hd_buf_put_u8(out, ':');
+            if ((rc = http__json_dump(v, out)) < 0)
+                return rc;
+        }
+        hd_buf_put_u8(out, '}');
+        return 0;
+    }
+    case JSON_ARRAY: {
+        hd_buf_put_u8(out, '[');
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i)
+                hd_buf_put_u8(out, ',');
+            int rc = http__json_dump(json_array_get(j, i), out);
+            if (rc < 0)
+                return rc;
+        }
+        hd_buf_put_u8(out, ']');
+        return 0;
+    }
+    case JSON_REAL: {
+        double d = json_real_value(j);
+        if (!isfinite(d))
+            return HD_EINVAL;
+        dump_real(d, out);
+        return 0;
+    }
+    default: {
+        char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!s)
+            return HD_EINVAL;
+        hd_buf_put(out, s, strlen(s));
+        free(s);
+        return 0;
+    }
+    }
+}
 
 /* The JSON member for bytes: an embedded JSON value, a string, or NULL when neither fits. */
 static json_t *bytes_json(hd_slice_t s)
@@ -104,14 +181,16 @@ static int value_bytes(http_req_t *r, json_t *v, hd_slice_t *out, bool *is_null)
         *out = hd_slice(p, n);
         return 0;
     }
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text)
-        return HD_ENOMEM;
-    size_t n = strlen(text);
-    char *p = hd_arena_strndup(&r->arena, text, n);
-    free(text);
+    hd_buf_t text;
+    hd_buf_init(&text);
+    int rc = http__json_dump(v, &text);
+    char *p = rc < 0 ? NULL : hd_arena_alloc(&r->arena, text.len + 1);
+    if (p && text.len)
+        memcpy(p, text.p, text.len);
+    size_t n = text.len;
+    hd_buf_deinit(&text);
     if (!p)
-        return HD_ENOMEM;
+        return rc < 0 ? rc : HD_ENOMEM;
     *out = hd_slice(p, n);
     return 0;
 }

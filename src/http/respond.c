@@ -27,6 +27,10 @@ const char *http_status_text(int status)
         return "Accepted";
     case 204:
         return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
     case 304:
         return "Not Modified";
     case 400:
@@ -80,21 +84,19 @@ const char *http_status_text(int status)
 
 void http_respond_json_type(http_req_t *r, int status, const char *content_type, json_t *j)
 {
-    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    hd_buf_t text;
+    hd_buf_init(&text);
+    int rc = http__json_dump(j, &text);
     json_decref(j);
-    if (!text) {
-        /* Only on allocation failure inside jansson. */
+    if (rc < 0) {
+        hd_buf_deinit(&text);
         http_respond(r, 500, NULL, NULL, 0);
         return;
     }
-    size_t n = strlen(text);
     /* A trailing newline makes curl output readable and costs nothing to JSON parsers. */
-    char *with_nl = hd_malloc(n + 2);
-    memcpy(with_nl, text, n);
-    with_nl[n] = '\n';
-    free(text);
-    http_respond(r, status, content_type, with_nl, n + 1);
-    free(with_nl);
+    hd_buf_put_u8(&text, '\n');
+    http_respond(r, status, content_type, text.p, text.len);
+    hd_buf_deinit(&text);
 }
 
 void http_respond_json(http_req_t *r, int status, json_t *j)

@@ -1,9 +1,10 @@
-/* Routing: the table of every route, matched segment by segment. "{}" matches one non-empty
+/* Routing: the table of every route, matched segment by segment. "{name}" matches one non-empty
  * segment (percent-decoded into r->params), a final "*" matches the rest of the path (also
  * passed as a param). A path that matches under another method answers 405 with Allow. */
 #include "http/http_int.h"
 #include "util/mem.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,12 +15,19 @@ typedef struct route {
 } route_t;
 
 static const route_t routes[] = {
+    {HTTP_GET, "/metrics", http__metrics},
     {HTTP_GET, "/topics", http__topics_list},
     {HTTP_POST, "/topics", http__topics_create},
-    {HTTP_GET, "/topics/{}", http__topic_get},
-    {HTTP_DELETE, "/topics/{}", http__topic_delete},
-    {HTTP_POST, "/topics/{}/records", http__records_produce},
-    {HTTP_GET, "/topics/{}/records", http__records_fetch},
+    {HTTP_GET, "/topics/{topic}", http__topic_get},
+    {HTTP_DELETE, "/topics/{topic}", http__topic_delete},
+    {HTTP_POST, "/topics/{topic}/records", http__records_produce},
+    {HTTP_GET, "/topics/{topic}/records", http__records_fetch},
+    {HTTP_POST, "/topics/{topic}/events", http__events_post},
+    {HTTP_GET, "/topics/{topic}/events", http__events_get},
+    {HTTP_GET, "/topics/{topic}/ws", http__ws_start},
+    {HTTP_GET, "/", http__index},
+    {HTTP_GET, "/openapi.json", http__openapi},
+    {HTTP_GET, "/examples/*", http__static},
 };
 
 /* Matches path against pattern; fills params. Returns true on a match. */
@@ -52,7 +60,7 @@ static bool match(http_req_t *r, const char *pattern, const char *path)
             pp += 1;
             break;
         }
-        if (plen == 2 && pp[0] == '{' && pp[1] == '}') {
+        if (plen >= 2 && pp[0] == '{' && pp[plen - 1] == '}') {
             if (slen == 0 || np >= HTTP_MAX_PARAMS)
                 return false;
             const char *v = http_pct_decode(&r->arena, sp, slen, false);
@@ -70,8 +78,26 @@ static bool match(http_req_t *r, const char *pattern, const char *path)
     return true;
 }
 
+/* Whether every %-escape of the query is two hex digits and decodes to a non-NUL byte. */
+static bool query_valid(const char *q)
+{
+    for (; q && *q; q++) {
+        if (*q != '%')
+            continue;
+        if (!isxdigit((unsigned char)q[1]) || !isxdigit((unsigned char)q[2]) ||
+            (q[1] == '0' && q[2] == '0'))
+            return false;
+        q += 2;
+    }
+    return true;
+}
+
 void http__route(http_req_t *r)
 {
+    if (!query_valid(r->query)) {
+        http_problem(r, 400, "malformed percent-escape in the query string");
+        return;
+    }
     char allow[128] = "";
     bool path_known = false;
     for (size_t i = 0; i < HD_ARRAY_LEN(routes); i++) {
@@ -79,6 +105,7 @@ void http__route(http_req_t *r)
         if (!match(r, rt->pattern, r->path))
             continue;
         if (rt->method == r->method) {
+            r->route = rt->pattern;
             rt->fn(r);
             return;
         }

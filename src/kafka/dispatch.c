@@ -10,9 +10,11 @@
  * does; ApiVersions with a too-new version instead gets the v0-format UNSUPPORTED_VERSION answer
  * listing the versions Herald speaks (KIP-511). */
 #include "kafka/handler_int.h"
+#include "obs/obs.h"
 #include "util/addr.h"
 #include "util/err.h"
 #include "util/mem.h"
+#include "util/monotime.h"
 #include "util/reader.h"
 #include "util/say.h"
 
@@ -135,11 +137,20 @@ static void encode_response(kafka_req_t *r)
     HD_ASSERT(rc == 0); /* handlers only build encodable responses */
 }
 
+/* Reports a handled request to the metrics (known APIs only). */
+static void observe(kafka_req_t *r)
+{
+    const kafka_api_t *api = r->_api;
+    if (api)
+        obs_kafka_request(r->api_key, api->name, hd_mono_ns() - r->_t0_ns);
+}
+
 void kafka__finish(kafka_req_t *r)
 {
     if (r->has_response)
         encode_response(r);
     r->done = true;
+    observe(r);
     /* Finishing inside kafka_req_handle() (a waiter already satisfied) is reported by its
      * return value instead, so the connection is never re-entered. */
     if (!r->_in_handle && r->on_done)
@@ -148,6 +159,7 @@ void kafka__finish(kafka_req_t *r)
 
 int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len)
 {
+    r->_t0_ns = hd_mono_ns();
     hd_reader_t rd = hd_reader_init(hd_slice(body, len));
     kafka_request_header_t h;
     int rc = kafka_request_header_decode(&rd, &h);
@@ -208,5 +220,7 @@ int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len)
         return KAFKA_REQ_DONE;
     if (res == KAFKA_REQ_DONE && r->has_response)
         encode_response(r);
+    if (res == KAFKA_REQ_DONE)
+        observe(r);
     return res;
 }

@@ -51,6 +51,7 @@ struct kafka_req {
     void *_resp;
     void *_state;
     bool _in_handle;
+    int64_t _t0_ns; /* arrival, for metrics */
 };
 
 void kafka_req_init(kafka_req_t *r);

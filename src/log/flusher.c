@@ -8,6 +8,7 @@
 #include "log/log_int.h"
 #include "util/err.h"
 #include "util/mem.h"
+#include "util/monotime.h"
 #include "util/say.h"
 
 #include <stdlib.h>
@@ -30,6 +31,7 @@ struct log_flusher {
     size_t tickets_cap;
     void (*notify)(void *ctx);
     void *ctx;
+    hd_hist_t sync_hist; /* duration of each round's syncs; read by any thread */
 };
 
 static void *flusher_main(void *arg)
@@ -52,6 +54,7 @@ static void *flusher_main(void *arg)
         pthread_mutex_unlock(&f->mu);
 
         bool advanced = false;
+        int64_t round_t0 = hd_mono_ns();
         if (n >= LOG_FLUSH_SYNCFS_MIN) {
             /* Many dirty partitions: one syncfs writes all of them back with a single journal
              * commit, where an fdatasync per partition would commit it once each. Snapshots are
@@ -94,6 +97,7 @@ static void *flusher_main(void *arg)
                 advanced = true;
             log_partition_unref(p);
         }
+        hd_hist_observe(&f->sync_hist, hd_mono_ns() - round_t0);
         if (advanced && f->notify)
             f->notify(f->ctx);
         pthread_mutex_lock(&f->mu);
@@ -134,6 +138,8 @@ void log_flusher_mark_dirty(log_flusher_t *f, log_partition_t *p)
     pthread_cond_signal(&f->cv);
     pthread_mutex_unlock(&f->mu);
 }
+
+const hd_hist_t *log_flusher_sync_hist(const log_flusher_t *f) { return &f->sync_hist; }
 
 void log_flusher_stop(log_flusher_t *f)
 {

@@ -4,6 +4,7 @@
 #ifndef LOG_LOG_H
 #define LOG_LOG_H
 
+#include "util/hist.h"
 #include "util/buf.h"
 
 #include <stdbool.h>
@@ -118,5 +119,7 @@ int log_flusher_start(void (*notify)(void *ctx), void *ctx, log_flusher_t **out)
 void log_flusher_mark_dirty(log_flusher_t *f, log_partition_t *p);
 /* Runs a final round, stops the thread, frees. NULL ok. */
 void log_flusher_stop(log_flusher_t *f);
+/* Durations of the flusher's rounds (every sync of one group commit). Any thread. */
+const hd_hist_t *log_flusher_sync_hist(const log_flusher_t *f);
 
 #endif

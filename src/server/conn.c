@@ -4,6 +4,7 @@
  * for fsync or long-polls, but their answers queue behind it. Reading pauses when too many
  * requests are in flight or too many bytes wait to be written (backpressure on slow readers). */
 #include "kafka/kafka.h"
+#include "obs/obs.h"
 #include "server/server_int.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -325,6 +326,7 @@ void server__conn_close(conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
+    obs_conn_closed(OBS_LISTENER_KAFKA);
     say_debug("conn %s: closed", c->peer);
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
@@ -373,6 +375,7 @@ void server__on_connection(uv_stream_t *listener, int status)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
+    obs_conn_opened(OBS_LISTENER_KAFKA);
     say_debug("conn %s: accepted", c->peer);
     server__start_read(c);
 }

@@ -3,6 +3,7 @@
  * two seconds, then close connections and the broker, which syncs and marks logs clean). */
 #include "server/server_int.h"
 #include "broker/group.h"
+#include "obs/obs.h"
 #include "util/addr.h"
 #include "util/err.h"
 #include "util/monotime.h"
@@ -92,6 +93,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 int server_run(const hd_config_t *cfg)
 {
     int64_t t0 = hd_mono_ns();
+    obs_init(hd_wall_ms());
     server_t s;
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
