@@ -12,14 +12,16 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	libjansson-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
 	libavro-dev libcurl4-openssl-dev \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
-	python3-websockets python3-prometheus-client python3-jsonschema chromium fonts-dejavu-core curl
+	python3-websockets python3-prometheus-client python3-jsonschema chromium fonts-dejavu-core curl \
+	python3-venv openjdk-17-jdk-headless maven
 # Extra Debian packages only `make bench` needs: the peer brokers, their C clients, gnuplot and
 # wrk (the HTTP load generator).
 BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench bench-http format format-check headers docs-check clean js-deps sr-venv
+	fuzz-smoke bench bench-http format format-check headers docs-check clean js-deps sr-venv \
+	compat-deps compat-java compat-py compat-go
 
 all: build
 
@@ -42,6 +44,42 @@ js-deps: deps
 		[ package-lock.json -nt node_modules/.package-lock.json ]; then \
 		npm ci --no-audit --no-fund --loglevel=error; fi
 
+# Current Kafka clients from their own registries, for the compatibility tests: Apache Kafka's
+# Java client (tests/java, Maven Central), confluent-kafka (PyPI) and franz-go (tests/go, the Go
+# module proxy). Everything downloaded is cached under $(COMPAT), so later runs need no network.
+COMPAT := $(BUILD)/compat
+JAVA_SOURCES := tests/java/pom.xml $(shell find tests/java/src -name '*.java' 2>/dev/null)
+
+compat-deps: compat-java compat-py compat-go
+
+# The PyPI client lives in a virtualenv of Debian's python3; pip's cache stays in $(COMPAT).
+compat-py: $(COMPAT)/venv/.installed
+
+$(COMPAT)/venv/.installed: tests/python/requirements.txt | deps
+	rm -rf $(COMPAT)/venv
+	$(PY) -m venv $(COMPAT)/venv
+	PIP_CACHE_DIR=$(CURDIR)/$(COMPAT)/pip $(COMPAT)/venv/bin/pip install -q \
+		--disable-pip-version-check -r tests/python/requirements.txt
+	@touch $@
+
+compat-java: $(COMPAT)/java/herald-java-compat.jar
+
+$(COMPAT)/java/herald-java-compat.jar: $(JAVA_SOURCES) | deps
+	mvn -B -q -Dstyle.color=never -f tests/java/pom.xml -Dmaven.repo.local=$(CURDIR)/$(COMPAT)/m2 \
+		-Dherald.out=$(CURDIR)/$(COMPAT)/java package
+	@touch $@
+
+# franz-go from the Go module proxy (versions pinned by tests/go/go.sum); the module and build
+# caches stay in $(COMPAT). Go itself is the machine's toolchain (GOTOOLCHAIN=local).
+GO_ENV := GOMODCACHE=$(CURDIR)/$(COMPAT)/gomod GOCACHE=$(CURDIR)/$(COMPAT)/gocache \
+	GOTOOLCHAIN=local GOFLAGS=-modcacherw
+
+compat-go: $(COMPAT)/go/herald-franz
+
+$(COMPAT)/go/herald-franz: tests/go/go.mod tests/go/go.sum tests/go/main.go
+	@command -v go >/dev/null || { echo "go is needed for the franz-go tests"; exit 1; }
+	cd tests/go && $(GO_ENV) go build -o $(CURDIR)/$@ .
+
 $(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
@@ -60,7 +98,8 @@ run: build
 TSAN_BUILD ?= build-tsan
 unit-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_TSAN=ON >/dev/null
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_broker_test_broker unit_broker_test_group
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_broker_test_broker unit_broker_test_group \
+		unit_broker_test_records
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'flusher|broker'
 
 unit: build
@@ -81,8 +120,9 @@ $(SR_VENV)/.done:
 		'confluent-kafka[avro,json,schemaregistry]>=2.3' requests
 	touch $@
 
-integration: asan js-deps sr-venv
+integration: asan js-deps sr-venv compat-deps
 	HERALD_BIN=$(CURDIR)/$(ASAN_BUILD)/herald HERALD_SR_PYTHON=$(SR_VENV)/bin/python \
+		HERALD_COMPAT_DIR=$(CURDIR)/$(COMPAT) \
 		$(PY) -m pytest -q tests/integration
 
 fuzz-build: deps

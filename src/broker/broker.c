@@ -1166,6 +1166,19 @@ int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t 
     return rc;
 }
 
+int broker_partition_offset_for_max_time(broker_partition_t *p, int64_t *offset, int64_t *timestamp)
+{
+    log_partition_t *log = broker__partition_log(p);
+    if (!log)
+        return -EIO;
+    int64_t max_ts;
+    int rc = log_partition_max_time(log, broker_partition_hwm(p), &max_ts);
+    if (rc < 0)
+        return rc;
+    /* The first record whose timestamp reaches the largest one is that record. */
+    return broker_partition_offset_for_time(p, max_ts, offset, timestamp);
+}
+
 /* ---- waiters ---- */
 
 static void activate(broker_partition_t *p)

@@ -129,6 +129,10 @@ ssize_t broker_partition_read(broker_partition_t *p, int64_t offset, size_t max_
                               hd_buf_t *out);
 /* The first offset whose record timestamp is >= ts, and that record's timestamp; HD_ENOTFOUND
  * when there is none below the high watermark. */
+/* The first record with the largest timestamp below the high watermark (ListOffsets
+ * MAX_TIMESTAMP, KIP-734): its offset and timestamp; HD_ENOTFOUND for an empty partition. */
+int broker_partition_offset_for_max_time(broker_partition_t *p, int64_t *offset,
+                                         int64_t *timestamp);
 int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t *offset,
                                      int64_t *timestamp);
 
