@@ -603,11 +603,21 @@ static void heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_cg_a
         return answer_error(out, req, BROKER_GERR_INVALID_REQUEST, "an id is too long");
     if (req->instance_id && !req->instance_id[0])
         return answer_error(out, req, BROKER_GERR_INVALID_REQUEST, "InstanceId can't be empty.");
+    if (req->rack_id && !req->rack_id[0])
+        return answer_error(out, req, BROKER_GERR_INVALID_REQUEST, "RackId can't be empty.");
     if (epoch < -2)
         return answer_error(out, req, BROKER_GERR_INVALID_REQUEST, "MemberEpoch is invalid.");
     if (epoch != 0 && !req->member_id[0])
         return answer_error(out, req, BROKER_GERR_INVALID_REQUEST, "MemberId can't be empty.");
-    if (epoch == 0 && req->ntopics < 0 && !req->regex)
+    if (epoch == -2 && !req->instance_id)
+        return answer_error(out, req, BROKER_GERR_INVALID_REQUEST, "InstanceId can't be null.");
+    if (epoch == 0 && req->rebalance_ms == -1)
+        return answer_error(out, req, BROKER_GERR_INVALID_REQUEST,
+                            "RebalanceTimeoutMs must be provided in first request.");
+    if (epoch == 0 && req->nowned != 0)
+        return answer_error(out, req, BROKER_GERR_INVALID_REQUEST,
+                            "TopicPartitions must be empty when (re-)joining.");
+    if (epoch == 0 && req->ntopics <= 0 && !(req->regex && req->regex[0]))
         return answer_error(out, req, BROKER_GERR_INVALID_REQUEST,
                             "SubscribedTopicNames must be set in first request.");
     if (req->regex && req->regex[0])
@@ -640,12 +650,14 @@ static void heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_cg_a
         if (idx < 0)
             return answer_error(out, req, BROKER_GERR_UNKNOWN_MEMBER_ID, "unknown member");
         cmember_t *m = cg->members[idx];
-        if (epoch == -2 && m->instance_id) {
-            say_info("group %s: static member %s (%s) left for now", g->id, m->id, m->instance_id);
+        if (epoch == -2) {
+            say_info("group %s: static member %s (%s) left for now", g->id, m->id,
+                     req->instance_id);
             m->epoch = -2;
+            m->revoking.n = 0;
             m->last_seen = now;
         } else {
-            say_info("group %s: member %s left", g->id, m->id);
+            say_info("group %s: member %s left (epoch %d)", g->id, m->id, (int)m->epoch);
             remove_member(cg, idx);
             broker__group_maybe_drop(b, g);
         }

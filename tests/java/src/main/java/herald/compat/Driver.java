@@ -119,7 +119,7 @@ public final class Driver {
         case "consume" -> consume(f[1], f[2], Integer.parseInt(f[3]), Long.parseLong(f[4]));
         case "group-open" -> groupOpen(f[1], f[2], f[3], f[4], Integer.parseInt(f[5]),
                                        f.length > 6 ? f[6] : "classic");
-        case "group-add" -> groupAdd(f[1], f[2], f[3], f[4], f[5]);
+        case "group-add" -> groupAdd(f[1], f[2], f[3], f[4], f[5], f.length > 6 ? f[6] : null);
         case "group-crash" -> groupRemove(f[1], Integer.parseInt(f[2]), false);
         case "group-leave" -> groupRemove(f[1], Integer.parseInt(f[2]), true);
         case "group-wait" -> groupWait(f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]));
@@ -230,16 +230,19 @@ public final class Driver {
         Group g = new Group();
         groups.put(name, g);
         for (int i = 0; i < members; i++)
-            addMember(g, name, bootstrap, groupId, topic, protocol);
+            addMember(g, name, bootstrap, groupId, topic, protocol, null);
         return new LinkedHashMap<>();
     }
 
-    /** One more member (client id <name>-<n>) on the protocol "classic" or "consumer". */
+    /** One more member (client id <name>-<n>) on the protocol "classic" or "consumer", static
+     * when instanceId is not null. */
     private static void addMember(Group g, String name, String bootstrap, String groupId,
-                                  String topic, String protocol) {
+                                  String topic, String protocol, String instanceId) {
         String clientId = name + "-" + g.next++;
         Properties p = consumerProps(bootstrap, clientId);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+        if (instanceId != null)
+            p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instanceId);
         p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol);
         if (protocol.equals("classic")) {
             p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
@@ -276,12 +279,13 @@ public final class Driver {
     }
 
     private Map<String, Object> groupAdd(String name, String bootstrap, String groupId,
-                                         String topic, String protocol) {
-        addMember(group(name), name, bootstrap, groupId, topic, protocol);
+                                         String topic, String protocol, String instanceId) {
+        addMember(group(name), name, bootstrap, groupId, topic, protocol, instanceId);
         return new LinkedHashMap<>();
     }
 
-    /** Closes member i: leaving the group, or (crash) remaining in it until its session ends. */
+    /** Closes member i: leaving the group, or remaining in it (a static member's "back soon":
+     * it keeps its partitions until its session ends; a dynamic member leaves anyway). */
     private Map<String, Object> groupRemove(String name, int i, boolean leave) {
         Group g = group(name);
         KafkaConsumer<byte[], byte[]> c = g.members.remove(i);
