@@ -9,9 +9,9 @@ PY := /usr/bin/python3
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
-	libjansson-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
+	libjansson-dev libpcre2-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
-	python3-websockets python3-prometheus-client
+	python3-websockets python3-prometheus-client python3-jsonschema json-schema-test-suite
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
 	fuzz-smoke bench format format-check headers docs-check clean js-deps
