@@ -788,12 +788,8 @@ static bool check_unevaluated(vctx_t *v, const registry__js_node_t *n, const jso
 static bool eval_keywords(vctx_t *v, const registry__js_node_t *n, const json_t *inst, ann_t *a)
 {
     char b1[48], b2[96];
-    if (n->ref && !eval_ref(v, n->ref, "$ref", inst, a))
-        return false;
     if (n->dialect == REGISTRY__JS_DRAFT7 && n->ref)
-        return true;
-    if (n->dynamic_ref && !eval_ref(v, n->dynamic_ref, "$dynamicRef", inst, a))
-        return false;
+        return eval_ref(v, n->ref, "$ref", inst, a);
     uint32_t t = inst_types(inst);
     if (n->has_type && !(n->types & t))
         return fail(v, "type", "%s is not of type %s", show(inst, b1, sizeof b1),
@@ -816,7 +812,15 @@ static bool eval_keywords(vctx_t *v, const registry__js_node_t *n, const json_t 
         return false;
     if ((t & REGISTRY__JS_OBJECT) && !check_object(v, n, inst, a))
         return false;
-    return check_applicators(v, n, inst, a);
+    if (!check_applicators(v, n, inst, a))
+        return false;
+    /* References last: a cheaper keyword that fails first saves following them (and a schema
+     * whose $ref loops back to itself is only a cycle when everything else passes). */
+    if (n->ref && !eval_ref(v, n->ref, "$ref", inst, a))
+        return false;
+    if (n->dynamic_ref && !eval_ref(v, n->dynamic_ref, "$dynamicRef", inst, a))
+        return false;
+    return true;
 }
 
 static bool eval(vctx_t *v, const registry__js_node_t *n, const json_t *inst, ann_t *a)
