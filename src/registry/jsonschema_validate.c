@@ -852,8 +852,8 @@ static bool eval(vctx_t *v, const registry__js_node_t *n, const json_t *inst, an
     return ok;
 }
 
-int registry_jsonschema_validate(const registry_jsonschema_t *s, const json_t *instance,
-                                 registry_error_t *err)
+static int validate_node(const registry_jsonschema_t *s, const registry__js_node_t *n,
+                         const json_t *instance, registry_error_t *err)
 {
     vctx_t *v = hd_calloc(1, sizeof *v);
     v->s = s;
@@ -862,7 +862,7 @@ int registry_jsonschema_validate(const registry_jsonschema_t *s, const json_t *i
         memset(err, 0, sizeof *err);
     v->md = pcre2_match_data_create(1, NULL);
     HD_ASSERT(v->md);
-    bool ok = eval(v, s->root, instance, NULL);
+    bool ok = eval(v, n, instance, NULL);
     int rc = ok ? 0 : (v->rc ? v->rc : HD_EINVAL);
     if (!ok && err) {
         render_path(&v->ipath, err->instance_path, sizeof err->instance_path, "");
@@ -871,4 +871,16 @@ int registry_jsonschema_validate(const registry_jsonschema_t *s, const json_t *i
     pcre2_match_data_free(v->md);
     free(v);
     return rc;
+}
+
+int registry__js_validate_at(const registry_jsonschema_t *s, const registry__js_node_t *n,
+                             const json_t *inst)
+{
+    return validate_node(s, n, inst, NULL);
+}
+
+int registry_jsonschema_validate(const registry_jsonschema_t *s, const json_t *instance,
+                                 registry_error_t *err)
+{
+    return validate_node(s, s->root, instance, err);
 }

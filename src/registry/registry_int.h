@@ -142,6 +142,10 @@ int registry__js_regex_search(const registry__js_regex_t *re, const char *s, siz
 bool registry__js_regex_valid(const char *src, size_t len);
 /* JSON Schema equality: numbers by value (1 == 1.0), objects regardless of key order. */
 bool registry__js_equal(const json_t *a, const json_t *b);
+/* Validates `inst` against node `n` of schema `s` (registry_jsonschema_validate's answers, no
+ * error detail). */
+int registry__js_validate_at(const registry_jsonschema_t *s, const registry__js_node_t *n,
+                             const json_t *inst);
 /* Returns whether string `s` is a valid instance of `format`; unknown formats are valid. */
 bool registry__js_format_check(const char *format, const char *s, size_t len);
 /* Writes the node's location as "<pointer>" from its document root into buf. */
