@@ -213,7 +213,8 @@ static int cmd_suite(int argc, char **argv)
                "The optional files are reported apart: `format` is only an annotation unless a "
                "schema is compiled with format assertion, which the optional files use. "
                "Formats Herald does not check (iri, iri-reference, idn-email, idn-hostname, "
-               "uri-template) pass every valid case and fail the invalid ones. Integers too big "
+               "uri-template) pass every valid case and fail the invalid ones; contentEncoding and "
+               "contentMediaType are annotations only (optional/content). Integers too big "
                "for 64 bits (optional/bignum) are read as doubles.\n");
     section(f, "Draft-07: required keywords", req, nreq, &c, &p);
     section(f, "Draft-07: optional", opt, nopt, &c, &p);
