@@ -143,8 +143,10 @@ static void set_error(cstate_t *cs, const registry__js_node_t *n, const char *ke
     loc[0] = '\0';
     if (n)
         registry__js_node_location(n, loc, sizeof loc);
-    snprintf(e->schema_path, sizeof e->schema_path, "#%s%s%s", loc, keyword ? "/" : "",
-             keyword ? keyword : "");
+    int w = snprintf(e->schema_path, sizeof e->schema_path, "#%s%s%s", loc, keyword ? "/" : "",
+                     keyword ? keyword : "");
+    if (w >= (int)sizeof e->schema_path)
+        memcpy(e->schema_path + sizeof e->schema_path - 4, "...", 4);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);

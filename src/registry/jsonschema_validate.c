@@ -855,13 +855,20 @@ static bool eval(vctx_t *v, const registry__js_node_t *n, const json_t *inst, an
 static int validate_node(const registry_jsonschema_t *s, const registry__js_node_t *n,
                          const json_t *instance, registry_error_t *err)
 {
-    vctx_t *v = hd_calloc(1, sizeof *v);
+    /* The segment stacks are large and only read after a failure: leave them uninitialised. */
+    vctx_t *v = hd_malloc(sizeof *v);
+    memset(v, 0, offsetof(vctx_t, refs));
+    v->nrefs = 0;
+    v->ipath.n = v->spath.n = 0;
+    v->ipath.truncated = v->spath.truncated = false;
     v->s = s;
     v->err = err;
     if (err)
         memset(err, 0, sizeof *err);
-    v->md = pcre2_match_data_create(1, NULL);
-    HD_ASSERT(v->md);
+    if (s->ncodes) {
+        v->md = pcre2_match_data_create(1, NULL);
+        HD_ASSERT(v->md);
+    }
     bool ok = eval(v, n, instance, NULL);
     int rc = ok ? 0 : (v->rc ? v->rc : HD_EINVAL);
     if (!ok && err) {
