@@ -27,6 +27,10 @@ const char *http_status_text(int status)
         return "Accepted";
     case 204:
         return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
     case 304:
         return "Not Modified";
     case 400:

@@ -634,9 +634,9 @@ int registry_jsonschema_compat(const registry_jsonschema_t *old_schema,
                                registry_compat_msgs_t *msgs)
 {
     bool ok = true;
-    if (direction & REGISTRY_COMPAT_BACKWARD)
+    if (direction & REGISTRY_DIR_BACKWARD)
         ok &= one_direction(old_schema, new_schema, "BACKWARD", msgs);
-    if (direction & REGISTRY_COMPAT_FORWARD)
+    if (direction & REGISTRY_DIR_FORWARD)
         ok &= one_direction(new_schema, old_schema, "FORWARD", msgs);
     return ok ? 0 : HD_EINVAL;
 }

@@ -47,10 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(rc == 0 || rc == HD_EINVAL || rc == HD_ERANGE);
     registry_compat_msgs_t m;
     registry_compat_msgs_init(&m);
-    CHECK(registry_jsonschema_compat(s, s, REGISTRY_COMPAT_FULL, &m) == 0 || m.n > 0);
+    CHECK(registry_jsonschema_compat(s, s, REGISTRY_DIR_FULL, &m) == 0 || m.n > 0);
     if (registry_jsonschema_compile(inst, NULL, NULL, flags, &s2, &err) == 0) {
         registry_compat_msgs_init(&m);
-        rc = registry_jsonschema_compat(s, s2, REGISTRY_COMPAT_FULL, &m);
+        rc = registry_jsonschema_compat(s, s2, REGISTRY_DIR_FULL, &m);
         CHECK(rc == 0 || (rc == HD_EINVAL && m.n > 0));
         registry_jsonschema_free(s2);
     }

@@ -13,6 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 HERALD_BIN = os.environ.get("HERALD_BIN", str(REPO / "build" / "herald"))
 JS_DIR = Path(__file__).resolve().parent / "js"
+JS_PACKAGES = ("kafkajs", "playwright-core")
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
@@ -199,11 +200,17 @@ _npm_done = []
 
 @pytest.fixture(scope="session")
 def js_dir():
-    """tests/integration/js with node_modules installed (npm ci once if missing)."""
-    if not (JS_DIR / "node_modules" / "kafkajs").is_dir() and not _npm_done:
+    """tests/integration/js with node_modules installed (npm ci once if missing or stale)."""
+    modules = JS_DIR / "node_modules"
+    stale = not all((modules / p).is_dir() for p in JS_PACKAGES) or \
+        not (modules / ".package-lock.json").is_file() or \
+        (JS_DIR / "package-lock.json").stat().st_mtime > \
+        (modules / ".package-lock.json").stat().st_mtime
+    if stale and not _npm_done:
         _npm_done.append(True)
         r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                            cwd=JS_DIR, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, "npm ci failed:\n%s\n%s" % (r.stdout, r.stderr)
-    assert (JS_DIR / "node_modules" / "kafkajs").is_dir()
+    for p in JS_PACKAGES:
+        assert (modules / p).is_dir(), "npm ci did not install %s" % p
     return JS_DIR

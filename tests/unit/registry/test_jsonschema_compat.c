@@ -60,15 +60,15 @@ static void expect(const char *old_s, const char *new_s, int bad_dir, const char
     }
 }
 
-#define B REGISTRY_COMPAT_BACKWARD
-#define F REGISTRY_COMPAT_FORWARD
+#define B REGISTRY_DIR_BACKWARD
+#define F REGISTRY_DIR_FORWARD
 
 static void test_identical_schemas_are_fully_compatible(void **state)
 {
     (void)state;
     const char *s = "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\","
                     " \"maxLength\": 3}}, \"required\": [\"a\"], \"additionalProperties\": false}";
-    expect(s, s, 0, NULL, REGISTRY_COMPAT_FULL);
+    expect(s, s, 0, NULL, REGISTRY_DIR_FULL);
 }
 
 static void test_added_required_property_is_not_backward(void **state)
@@ -128,7 +128,7 @@ static void test_added_property_to_open_model_is_not_backward(void **state)
     const char *n = "{\"properties\": {\"a\": {}, \"c\": {\"type\": \"string\"}}}";
     expect(o, n, B, "property \"c\" added to an open content model", F);
     /* With an empty schema it is fine. */
-    expect(o, "{\"properties\": {\"a\": {}, \"c\": {}}}", 0, NULL, REGISTRY_COMPAT_FULL);
+    expect(o, "{\"properties\": {\"a\": {}, \"c\": {}}}", 0, NULL, REGISTRY_DIR_FULL);
 }
 
 static void test_closing_an_open_model_is_not_backward(void **state)
@@ -147,7 +147,7 @@ static void test_partially_open_model_covers_property(void **state)
                     " \"additionalProperties\": {\"type\": \"string\"}}";
     const char *n =
         "{\"properties\": {\"a\": {}}, \"additionalProperties\": {\"type\": \"string\"}}";
-    expect(o, n, 0, NULL, REGISTRY_COMPAT_FULL);
+    expect(o, n, 0, NULL, REGISTRY_DIR_FULL);
     /* A property whose type the partially open model does not cover. */
     const char *o2 = "{\"properties\": {\"a\": {}, \"b\": {\"type\": \"integer\"}},"
                      " \"additionalProperties\": {\"type\": \"string\"}}";
@@ -203,7 +203,7 @@ static void test_tightening_string_constraints_is_not_backward(void **state)
     expect("{\"pattern\": \"^a\"}", "{\"pattern\": \"^ab?\"}", B | F, "pattern changed", 0);
     /* Constraints of a type the writer does not allow do not matter. */
     expect("{\"type\": \"integer\"}", "{\"type\": \"integer\", \"maxLength\": 1}", 0, NULL,
-           REGISTRY_COMPAT_FULL);
+           REGISTRY_DIR_FULL);
 }
 
 static void test_tightening_array_and_object_counts_is_not_backward(void **state)
@@ -251,7 +251,7 @@ static void test_changes_in_referenced_definitions(void **state)
                        " {\"type\": \"array\", \"items\": {\"$ref\": \"#/$defs/t\"}}}}},"
                        " \"$ref\": \"#/$defs/t\", \"$schema\": "
                        "\"https://json-schema.org/draft/2020-12/schema\"}";
-    expect(tree, tree, 0, NULL, REGISTRY_COMPAT_FULL);
+    expect(tree, tree, 0, NULL, REGISTRY_DIR_FULL);
 }
 
 static void test_union_extension_is_backward_only(void **state)
@@ -298,7 +298,7 @@ static void test_full_reports_both_directions(void **state)
     (void)state;
     registry_compat_msgs_t m;
     assert_int_equal(
-        compat("{\"type\": \"integer\"}", "{\"type\": \"string\"}", REGISTRY_COMPAT_FULL, &m),
+        compat("{\"type\": \"integer\"}", "{\"type\": \"string\"}", REGISTRY_DIR_FULL, &m),
         HD_EINVAL);
     assert_int_equal(m.n, 2);
     assert_string_equal(m.msg[0], "BACKWARD: #: type narrowed: integer no longer accepted");
