@@ -225,9 +225,7 @@ int registry_dead_letter(registry_t *reg, broker_topic_t *t, int32_t partition,
  * inlined. Returns true when compatible; otherwise appends reasons to msgs (when an array). */
 bool registry_avro_compatible(json_t *reader, json_t *writer, json_t *msgs);
 
-/* ---- JSON Schema (jsonschema.c, jsonschema_validate.c, jsonschema_format.c,
- * jsonschema_compat.c); the registry plugs it in through registry__type_json() (type_json.c) ----
- */
+/* ---- JSON Schema (jsonschema*.c), plugged into the registry by type_json.c ---- */
 
 #define REGISTRY_ERROR_TEXT_MAX 256
 
