@@ -657,6 +657,7 @@ static int16_t heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_c
             say_info("group %s: static member %s (%s) left for now", g->id, m->id,
                      req->instance_id);
             m->epoch = -2;
+            m->state = CG_STABLE;
             m->revoking.n = 0;
             m->last_seen = now;
         } else {
