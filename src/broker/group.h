@@ -263,6 +263,12 @@ bool broker_group_is_consumer(const broker_group_t *g);
 int16_t broker_cgroup_commit_check(broker_t *b, broker_group_t *g, int32_t member_epoch,
                                    const char *member_id, int16_t api_version);
 
+/* OffsetFetch v9 from a consumer-protocol group: a member id (with its epoch) must name a member
+ * at that epoch (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH); no member id and epoch -1 is an admin
+ * tool, always allowed. Returns a Kafka ErrorCode. */
+int16_t broker_cgroup_fetch_check(const broker_group_t *g, const char *member_id,
+                                  int32_t member_epoch);
+
 typedef struct broker_cg_info {
     int32_t group_epoch;
     int32_t assignment_epoch;

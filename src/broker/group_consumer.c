@@ -823,6 +823,19 @@ int16_t broker_cgroup_commit_check(broker_t *b, broker_group_t *g, int32_t membe
     return BROKER_GERR_NONE;
 }
 
+int16_t broker_cgroup_fetch_check(const broker_group_t *g, const char *member_id,
+                                  int32_t member_epoch)
+{
+    if (member_epoch < 0 && !member_id)
+        return BROKER_GERR_NONE;
+    int idx = find_member(g->cg, member_id);
+    if (idx < 0)
+        return BROKER_GERR_UNKNOWN_MEMBER_ID;
+    if (member_epoch != g->cg->members[idx]->epoch)
+        return BROKER_GERR_STALE_MEMBER_EPOCH;
+    return BROKER_GERR_NONE;
+}
+
 void broker_cgroup_info(const broker_group_t *g, broker_cg_info_t *out)
 {
     const broker__cgroup_t *cg = g->cg;

@@ -1,5 +1,5 @@
 /* Consumer-group APIs: JoinGroup (v0-5), SyncGroup (v0-3), Heartbeat (v0-3), LeaveGroup (v0-3),
- * OffsetCommit (v0-9), OffsetFetch (v0-7), DescribeGroups (v0-4), ListGroups (v0-5),
+ * OffsetCommit (v0-9), OffsetFetch (v0-9), DescribeGroups (v0-4), ListGroups (v0-5),
  * DeleteGroups (v0-1) and OffsetDelete (v0). The coordinator itself is broker/group.c; these
  * handlers translate between the decoded structs and it.
  *
@@ -12,7 +12,9 @@
  *   partition, metadata at most offset.metadata.max.bytes); the answer waits until the commit
  *   is fsynced in the offsets log. Retention times (v2-4) are ignored.
  * - OffsetFetch answers offset -1, leader epoch -1 and metadata "" for partitions without a
- *   commit and for unknown groups. A null topic list (v2+) means every committed offset.
+ *   commit and for unknown groups. A null topic list (v2+) means every committed offset. v8+
+ *   answers several groups; v9 checks a consumer-protocol member's epoch (group-level
+ *   STALE_MEMBER_EPOCH / UNKNOWN_MEMBER_ID), as Kafka does.
  * - DescribeGroups answers an unknown group with error 0 and state "Dead"; member metadata and
  *   assignments are sent only while the group is Stable, as Kafka does. A consumer-protocol group
  *   is answered as Dead too: ConsumerGroupDescribe describes it.
@@ -362,7 +364,8 @@ static void fill_fetched(kafka_req_t *r, const char *group, const char *topic,
 
 typedef struct fetch_all {
     kafka_req_t *r;
-    kafka_OffsetFetchResponse_t *resp;
+    kafka_OffsetFetchResponse_OffsetFetchResponseTopic_t *topics; /* room for one per offset */
+    int32_t ntopics;
     kafka_OffsetFetchResponse_OffsetFetchResponsePartition_t *parts; /* one flat array */
     int32_t nparts;
 } fetch_all_t;
@@ -370,13 +373,12 @@ typedef struct fetch_all {
 static int collect_offset(void *ctx, const char *topic, int32_t partition, const broker_offset_t *o)
 {
     fetch_all_t *fa = ctx;
-    kafka_OffsetFetchResponse_t *resp = fa->resp;
     kafka_OffsetFetchResponse_OffsetFetchResponseTopic_t *t =
-        resp->Topics_n ? &resp->Topics[resp->Topics_n - 1] : NULL;
+        fa->ntopics ? &fa->topics[fa->ntopics - 1] : NULL;
     /* Offsets arrive grouped by topic, so each topic's partitions are a contiguous run of the
      * flat array, and a new name starts a new topic. */
     if (!t || strcmp(t->Name, topic)) {
-        t = &resp->Topics[resp->Topics_n++];
+        t = &fa->topics[fa->ntopics++];
         t->Name = kafka__strdup(fa->r, topic);
         t->Partitions_n = 0;
         t->Partitions = &fa->parts[fa->nparts];
@@ -400,32 +402,31 @@ static int count_offset(void *ctx, const char *topic, int32_t partition, const b
     return 0;
 }
 
-int kafka__handle_OffsetFetch(kafka_req_t *r, void *req_, void *resp_)
+/* One group's answer: the asked partitions, or (ntopics -1: a null list) every committed
+ * offset of the group. */
+static void fetch_group(kafka_req_t *r, const char *group,
+                        const kafka_OffsetFetchRequest_OffsetFetchRequestTopic_t *topics,
+                        int32_t ntopics, kafka_OffsetFetchResponse_OffsetFetchResponseTopic_t **out,
+                        int32_t *nout)
 {
-    kafka_OffsetFetchRequest_t *req = req_;
-    kafka_OffsetFetchResponse_t *resp = resp_;
-    const char *group = nz(req->GroupId);
-    resp->ThrottleTimeMs = 0;
-    resp->ErrorCode = group[0] ? KAFKA_ERR_NONE : KAFKA_ERR_INVALID_GROUP_ID;
-    if (req->Topics_n < 0) {
-        /* v2+: null topics = every committed offset of the group. */
+    if (ntopics < 0) {
         int32_t n = 0;
         if (group[0])
             broker_offsets_each(r->broker, group, count_offset, &n);
-        fetch_all_t fa = {r, resp, NULL, 0};
+        fetch_all_t fa = {r, NULL, 0, NULL, 0};
         fa.parts = kafka__alloc(r, sizeof *fa.parts * (size_t)(n + 1));
-        resp->Topics_n = 0;
-        resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(n + 1));
+        fa.topics = kafka__alloc(r, sizeof *fa.topics * (size_t)(n + 1));
         if (group[0])
             broker_offsets_each(r->broker, group, collect_offset, &fa);
-        return KAFKA_REQ_DONE;
+        *out = fa.topics;
+        *nout = fa.ntopics;
+        return;
     }
-    int32_t nt = req->Topics_n;
-    resp->Topics_n = nt;
-    resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(nt + 1));
-    for (int32_t i = 0; i < nt; i++) {
-        kafka_OffsetFetchRequest_OffsetFetchRequestTopic_t *t = &req->Topics[i];
-        kafka_OffsetFetchResponse_OffsetFetchResponseTopic_t *rt = &resp->Topics[i];
+    kafka_OffsetFetchResponse_OffsetFetchResponseTopic_t *rts =
+        kafka__alloc(r, sizeof *rts * (size_t)(ntopics + 1));
+    for (int32_t i = 0; i < ntopics; i++) {
+        const kafka_OffsetFetchRequest_OffsetFetchRequestTopic_t *t = &topics[i];
+        kafka_OffsetFetchResponse_OffsetFetchResponseTopic_t *rt = &rts[i];
         int32_t np = t->PartitionIndexes_n < 0 ? 0 : t->PartitionIndexes_n;
         rt->Name = nz(t->Name);
         rt->Partitions_n = np;
@@ -435,6 +436,40 @@ int kafka__handle_OffsetFetch(kafka_req_t *r, void *req_, void *resp_)
             if (!group[0] && r->api_version < 2)
                 rt->Partitions[k].ErrorCode = KAFKA_ERR_INVALID_GROUP_ID;
         }
+    }
+    *out = rts;
+    *nout = ntopics;
+}
+
+int kafka__handle_OffsetFetch(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_OffsetFetchRequest_t *req = req_;
+    kafka_OffsetFetchResponse_t *resp = resp_;
+    resp->ThrottleTimeMs = 0;
+    if (r->api_version < 8) {
+        const char *group = nz(req->GroupId);
+        resp->ErrorCode = group[0] ? KAFKA_ERR_NONE : KAFKA_ERR_INVALID_GROUP_ID;
+        fetch_group(r, group, req->Topics, req->Topics_n, &resp->Topics, &resp->Topics_n);
+        return KAFKA_REQ_DONE;
+    }
+    /* v8+: several groups; v9: a consumer-protocol member names itself and its epoch. */
+    int32_t ng = req->Groups_n < 0 ? 0 : req->Groups_n;
+    resp->Groups_n = ng;
+    resp->Groups = kafka__alloc(r, sizeof *resp->Groups * (size_t)(ng + 1));
+    for (int32_t i = 0; i < ng; i++) {
+        kafka_OffsetFetchRequest_OffsetFetchRequestGroup_t *q = &req->Groups[i];
+        kafka_OffsetFetchResponse_OffsetFetchResponseGroup_t *rg = &resp->Groups[i];
+        const char *group = nz(q->GroupId);
+        rg->GroupId = group;
+        rg->ErrorCode = group[0] ? KAFKA_ERR_NONE : KAFKA_ERR_INVALID_GROUP_ID;
+        broker_group_t *g = group[0] ? broker_group_find(r->broker, group) : NULL;
+        if (r->api_version >= 9 && broker_group_is_consumer(g))
+            rg->ErrorCode = broker_cgroup_fetch_check(g, q->MemberId, q->MemberEpoch);
+        rg->Topics_n = 0;
+        rg->Topics = NULL;
+        if (rg->ErrorCode)
+            continue;
+        fetch_group(r, group, q->Topics, q->Topics_n, &rg->Topics, &rg->Topics_n);
     }
     return KAFKA_REQ_DONE;
 }

@@ -90,7 +90,7 @@ typedef struct kafka_schema {
     X(ListOffsets, 2, 1, 7, 6)                                                                     \
     X(Metadata, 3, 0, 12, 9)                                                                       \
     X(OffsetCommit, 8, 0, 9, 8)                                                                    \
-    X(OffsetFetch, 9, 0, 7, 6)                                                                     \
+    X(OffsetFetch, 9, 0, 9, 6)                                                                     \
     X(FindCoordinator, 10, 0, 2, 3)                                                                \
     X(JoinGroup, 11, 0, 5, 6)                                                                      \
     X(Heartbeat, 12, 0, 3, 4)                                                                      \

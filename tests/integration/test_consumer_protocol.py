@@ -10,7 +10,7 @@ import pytest
 import kafkaraw
 from kafkaraw import Conn, Reader, i16, i32, uvarint
 
-CGH, CGD, OFFSET_COMMIT, LIST_GROUPS, METADATA = 68, 69, 8, 16, 3
+CGH, CGD, OFFSET_COMMIT, OFFSET_FETCH, LIST_GROUPS, METADATA = 68, 69, 8, 9, 16, 3
 UNKNOWN_MEMBER_ID, GROUP_ID_NOT_FOUND, FENCED_MEMBER_EPOCH = 25, 69, 110
 UNSUPPORTED_ASSIGNOR, STALE_MEMBER_EPOCH, INVALID_REQUEST = 112, 113, 42
 SESSION_S = 3
@@ -128,6 +128,32 @@ def commit_v9(conn, group, member, epoch, topic, partition, offset, version=9):
     return err
 
 
+def fetch_v9(conn, group, member, epoch, topic, partitions):
+    """OffsetFetch v9 for one group: (group error, {partition: offset})."""
+    body = (carray([group], lambda g: cstr(g) + cstr(member) + i32(epoch) + carray(
+        [topic], lambda t: cstr(t) + carray(partitions, i32) + b"\x00") + b"\x00") +
+        b"\x00" + b"\x00")
+    r = flexible_request(conn, OFFSET_FETCH, 9, body)
+    r.i32()
+
+    def part(r):
+        p, off, _, _, err = r.i32(), r.i64(), r.i32(), rcstr(r), r.i16()
+        skip_tags(r)
+        assert err == 0
+        return p, off
+
+    def grp(r):
+        gid = rcstr(r)
+        topics = rcarray(r, lambda r: (rcstr(r), rcarray(r, part), skip_tags(r))[:2])
+        err = r.i16()
+        skip_tags(r)
+        return gid, topics, err
+
+    ((gid, topics, err),) = rcarray(r, grp)
+    assert gid == group
+    return err, {p: o for _, ps in topics for p, o in ps}
+
+
 def list_groups(conn):
     r = flexible_request(conn, LIST_GROUPS, 5, b"\x01\x01\x00")
     r.i32()
@@ -192,6 +218,11 @@ def test_heartbeat_on_the_wire(broker_factory):
         assert commit_v9(c, "wg", mid, 0, "wire", 0, 7) == STALE_MEMBER_EPOCH
         assert commit_v9(c, "wg", mid, 1, "wire", 0, 7, version=8) == kafkaraw.UNSUPPORTED_VERSION
         assert commit_v9(c, "wg", "x", 1, "wire", 0, 7) == UNKNOWN_MEMBER_ID
+        # OffsetFetch v9 checks the member epoch too; an admin tool (no member, -1) may read.
+        assert fetch_v9(c, "wg", mid, 1, "wire", [0, 1]) == (0, {0: 7, 1: -1})
+        assert fetch_v9(c, "wg", mid, 0, "wire", [0])[0] == STALE_MEMBER_EPOCH
+        assert fetch_v9(c, "wg", "x", 1, "wire", [0])[0] == UNKNOWN_MEMBER_ID
+        assert fetch_v9(c, "wg", None, -1, "wire", [0]) == (0, {0: 7})
 
         assert list_groups(c)["wg"] == ("consumer", "Reconciling", "consumer")
         d = describe(c, "wg")

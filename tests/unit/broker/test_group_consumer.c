@@ -438,6 +438,10 @@ static void test_commit_checks_member_epoch(void **state)
     int64_t at;
     broker_offset_commit_t c = {.topic = "orders", .partition = 0, .offset = 5, .metadata = ""};
     assert_int_equal(broker_offsets_commit(f->b, "g", &c, 1, &at), 0);
+    assert_int_equal(broker_cgroup_fetch_check(g, "m1", 2), 0);
+    assert_int_equal(broker_cgroup_fetch_check(g, "m1", 1), BROKER_GERR_STALE_MEMBER_EPOCH);
+    assert_int_equal(broker_cgroup_fetch_check(g, "zz", 2), BROKER_GERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(broker_cgroup_fetch_check(g, NULL, -1), 0);
     heartbeat(f, (hbreq_t){.id = "m1", .epoch = -1});
     heartbeat(f, (hbreq_t){.id = "m2", .epoch = -1});
     g = broker_group_find(f->b, "g");
