@@ -44,6 +44,7 @@ static void on_group_tick(uv_timer_t *t)
 {
     server_t *s = t->data;
     broker_group_tick(s->broker);
+    obs_tick(s->broker, hd_wall_ms());
 }
 
 static void finish_stop(server_t *s)
@@ -137,6 +138,9 @@ int server_run(const hd_config_t *cfg)
         uv_loop_close(s.loop);
         return rc;
     }
+    obs_catalog_init(s.broker, cfg->catalog_enable);
+    obs_history_init(cfg->console_sample_interval_ms);
+    obs_tick(s.broker, hd_wall_ms()); /* the history's first sample: counters start here */
     struct sockaddr_storage sa;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
@@ -206,6 +210,7 @@ int server_run(const hd_config_t *cfg)
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
     registry_close(s.registry);
+    obs_catalog_free(s.broker);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
@@ -214,6 +219,7 @@ int server_run(const hd_config_t *cfg)
     return 0;
 fail:
     registry_close(s.registry);
+    obs_catalog_free(s.broker);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
