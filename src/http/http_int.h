@@ -102,9 +102,10 @@ const char *http_req_media_type(http_req_t *r);
  * none) else answers 415; on bad JSON answers 400 naming line and column. Returns NULL when it
  * answered. The caller owns the result. */
 json_t *http_req_json(http_req_t *r);
-/* Who is calling, for the event catalog: the Herald-Client-Id header, else the User-Agent,
- * else NULL. */
-const char *http__client_id(const http_req_t *r);
+/* Who is calling, for the event catalog: the Herald-Client-Id header, else the ?client_id
+ * query parameter (for browsers' EventSource and WebSocket, which cannot set headers), else the
+ * User-Agent, else NULL. */
+const char *http__client_id(http_req_t *r);
 /* Percent-decodes s (n bytes) into the arena; '+' becomes a space when plus_space. NULL when an
  * escape is malformed or decodes to NUL. */
 char *http_pct_decode(hd_arena_t *a, const char *s, size_t n, bool plus_space);
