@@ -40,7 +40,7 @@
 #define CAT_MAX_TYPES_TOTAL 4096
 #define CAT_MAX_PRODUCERS 8
 #define CAT_MAX_STREAMS 16
-#define CAT_TYPE_MAX 255
+#define CAT_TYPE_MAX OBS__TYPE_MAX
 #define CAT_CLIENT_MAX 127
 #define CAT_CTYPE_MAX 127
 #define CAT_SAMPLE_MAX 1024
@@ -50,7 +50,11 @@
 #define CAT_INFLATE_EVERY_MS 1000
 #define CAT_MAX_INFLATED (64u << 20)
 
-enum { KIND_UNTYPED, KIND_CLOUDEVENT, KIND_SCHEMA };
+enum {
+    KIND_UNTYPED = OBS__KIND_UNTYPED,
+    KIND_CLOUDEVENT = OBS__KIND_CLOUDEVENT,
+    KIND_SCHEMA = OBS__KIND_SCHEMA
+};
 static const char *const kind_names[] = {"untyped", "cloudevents", "schema"};
 
 typedef struct cat_producer {
@@ -301,14 +305,7 @@ static bool json_top_type(hd_slice_t v, hd_slice_t *out)
     }
 }
 
-typedef struct classified {
-    int kind;
-    hd_slice_t name;
-    int32_t schema_id;
-    hd_slice_t ctype; /* the content-type header, empty when none */
-} classified_t;
-
-static void classify(const broker_record_t *rec, classified_t *c)
+void obs__classify(const broker_record_t *rec, obs__classified_t *c)
 {
     c->kind = KIND_UNTYPED;
     c->name = hd_slice(NULL, 0);
@@ -355,7 +352,7 @@ static void classify(const broker_record_t *rec, classified_t *c)
 /* ---- observing ---- */
 
 static void keep_sample(cat_type_t *ty, const observe_t *o, const broker_record_t *rec,
-                        const classified_t *c)
+                        const obs__classified_t *c)
 {
     ty->sample_ms = o->now_ms;
     ty->sample_offset = rec->offset;
@@ -377,8 +374,8 @@ static void keep_sample(cat_type_t *ty, const observe_t *o, const broker_record_
 static int observe_record(void *ctx, const broker_record_t *rec)
 {
     observe_t *o = ctx;
-    classified_t c;
-    classify(rec, &c);
+    obs__classified_t c;
+    obs__classify(rec, &c);
     int i = type_find(o->t, c.kind, c.name, c.schema_id, o->now_ms);
     o->last_type = i;
     if (i < 0) {
