@@ -4,6 +4,7 @@ official @asyncapi/parser through js/asyncapi_validate.js), and the console's JS
 over HTTP (binary and structured mode) and over Kafka (binary and structured mode), records in
 the schema registry's wire format, untyped records, a consumer group that commits, and an SSE
 stream."""
+import asyncio
 import json
 import struct
 import subprocess
@@ -11,6 +12,7 @@ import time
 
 import pytest
 import requests
+import websockets
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 TIMEOUT = 10
@@ -340,3 +342,47 @@ def test_type_cap_bounds_memory(broker):
     kafka_send(broker, "spammer", "many", recs)
     t = by_topic(requests.get(broker.http + "/catalog", timeout=TIMEOUT).json())["many"]
     assert len(t["types"]) == 32 and t["other_records"] == 8 and t["records_seen"] == 40
+
+
+def test_json_schema_types_and_websocket_consumers(broker, js_dir, tmp_path):
+    """A JSON Schema registered in the registry becomes the message's payload (and the parser
+    accepts it); a WebSocket client is listed as a consumer while connected."""
+    create(broker, "shipments")
+    schema = {"type": "object", "properties": {"id": {"type": "string"}},
+              "required": ["id"]}
+    r = requests.post(broker.http + "/subjects/shipments-value/versions", timeout=TIMEOUT,
+                      json={"schemaType": "JSON", "schema": json.dumps(schema)})
+    assert r.status_code == 200, r.text
+    sid = r.json()["id"]
+    kafka_send(broker, "shipper", "shipments",
+               [(None, b"\x00" + struct.pack(">i", sid) + b'{"id": "s-1"}', None)])
+
+    async def with_socket():
+        url = broker.http.replace("http://", "ws://") + "/topics/shipments/ws"
+        async with websockets.connect(url, extra_headers={"Herald-Client-Id": "tracker"},
+                                      open_timeout=TIMEOUT):
+            return requests.get(broker.http + "/catalog", timeout=TIMEOUT).json()
+    cat = asyncio.run(with_socket())
+    t = by_topic(cat)["shipments"]
+    assert [(c["kind"], c["id"], c["protocol"], c["open"]) for c in t["consumers"]] == \
+        [("stream", "tracker", "websocket", 1)]
+    ty = by_type(t)["shipments-value"]
+    assert (ty["schema"]["schemaType"], ty["schema"]["schema"]) == ("JSON", schema)
+
+    doc = requests.get(broker.http + "/asyncapi.json", timeout=TIMEOUT).json()
+    payload = doc["components"]["messages"]["shipments.shipments-value"]["payload"]
+    assert payload == {"schemaFormat": "application/schema+json;version=draft-07",
+                       "schema": schema}
+    f = tmp_path / "asyncapi.json"
+    f.write_text(json.dumps(doc))
+    res = subprocess.run(["node", str(js_dir / "asyncapi_validate.js"), str(f)], cwd=js_dir,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and json.loads(res.stdout)["errors"] == [], res.stdout + res.stderr
+    # Closed: the client stays listed with no stream open.
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        t = by_topic(requests.get(broker.http + "/catalog", timeout=TIMEOUT).json())["shipments"]
+        if t["consumers"][0]["open"] == 0:
+            break
+        assert time.monotonic() < deadline, t["consumers"]
+        time.sleep(0.05)
