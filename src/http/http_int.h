@@ -193,6 +193,12 @@ typedef struct http_produce_rec {
  * or longer (they are encoded before this returns). */
 void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int n);
 
+/* produce_json.c: decodes a POST .../records body ({"records": [...]}) in one pass into the
+ * arena, giving exactly the records the jansson path would. Returns 0 with *out and *n set, or 1
+ * (declined: anything unusual or wrong) when the caller must take the general path, which also
+ * gives the precise error. Never answers the request. */
+int http__produce_parse_fast(http_req_t *r, http_produce_rec_t **out, int *n);
+
 /* ---- CloudEvents (cloudevents.c) ---- */
 
 /* The CloudEvents type of a stored record: the ce_type header (binary mode), or the "type"
