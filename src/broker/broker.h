@@ -145,6 +145,26 @@ void broker_on_durable(broker_t *b);
 /* Applies retention to every partition (loop thread timer). */
 void broker_run_retention(broker_t *b, int64_t now_ms);
 
+/* ---- internal logs (durable state of capability modules) ---- */
+
+/* An internal log is a one-partition log in DATA_DIR/<relpath>/ that is not a topic: no client
+ * sees it, it is recovered at open like any log (a torn or corrupt tail batch is cut), and its
+ * appends are group-committed by the flusher. Capability modules keep their state in them, as
+ * broker/ keeps committed offsets. Read it with broker_partition_read() (after open, its durable
+ * end is its end), wait for durability with broker_waiter_add(), and use the partition
+ * accessors above. Opens (creating directories) and recovers; returns 0 or -errno. */
+int broker_internal_open(broker_t *b, const char *relpath, int64_t segment_bytes,
+                         broker_partition_t **out);
+/* Fires its waiters (HD_ECLOSED, or HD_ENOTFOUND when destroyed), closes the log cleanly (or
+ * removes its files with destroy) and frees it. Must come before broker_close(). NULL ok. */
+void broker_internal_close(broker_partition_t *p, bool destroy);
+/* Appends one complete RecordBatch v2 built by the caller (CRC included; the log writes the base
+ * offset) and queues it for the flusher. Returns 0 with *end = the offset after the batch (it is
+ * durable once the high watermark reaches it), HD_EMALFORMED, HD_ETOOBIG or -errno. */
+int broker_internal_append(broker_partition_t *p, uint8_t *batch, size_t len, int64_t *end);
+/* Deletes the whole segments lying below offset (after a snapshot). Returns the count removed. */
+int broker_internal_delete_before(broker_partition_t *p, int64_t offset);
+
 /* ---- idempotent producers ---- */
 
 /* Allocates a fresh producer id (unique across restarts). Returns 0 or -errno. */
