@@ -10,14 +10,18 @@ PY := /usr/bin/python3
 DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
 	libjansson-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev kcat \
+	libavro-dev libcurl4-openssl-dev \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
-	python3-websockets python3-prometheus-client chromium fonts-dejavu-core
-# Extra Debian packages only `make bench` needs: the peer brokers, their C clients and gnuplot.
-BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox
+	python3-websockets python3-prometheus-client python3-jsonschema chromium fonts-dejavu-core curl \
+	python3-venv openjdk-17-jdk-headless maven
+# Extra Debian packages only `make bench` needs: the peer brokers, their C clients, gnuplot and
+# wrk (the HTTP load generator).
+BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench format format-check headers docs-check clean js-deps
+	fuzz-smoke bench bench-http format format-check headers docs-check clean js-deps sr-venv \
+	compat-deps compat-java compat-py compat-go
 
 all: build
 
@@ -40,6 +44,42 @@ js-deps: deps
 		[ package-lock.json -nt node_modules/.package-lock.json ]; then \
 		npm ci --no-audit --no-fund --loglevel=error; fi
 
+# Current Kafka clients from their own registries, for the compatibility tests: Apache Kafka's
+# Java client (tests/java, Maven Central), confluent-kafka (PyPI) and franz-go (tests/go, the Go
+# module proxy). Everything downloaded is cached under $(COMPAT), so later runs need no network.
+COMPAT := $(BUILD)/compat
+JAVA_SOURCES := tests/java/pom.xml $(shell find tests/java/src -name '*.java' 2>/dev/null)
+
+compat-deps: compat-java compat-py compat-go
+
+# The PyPI client lives in a virtualenv of Debian's python3; pip's cache stays in $(COMPAT).
+compat-py: $(COMPAT)/venv/.installed
+
+$(COMPAT)/venv/.installed: tests/python/requirements.txt | deps
+	rm -rf $(COMPAT)/venv
+	$(PY) -m venv $(COMPAT)/venv
+	PIP_CACHE_DIR=$(CURDIR)/$(COMPAT)/pip $(COMPAT)/venv/bin/pip install -q \
+		--disable-pip-version-check -r tests/python/requirements.txt
+	@touch $@
+
+compat-java: $(COMPAT)/java/herald-java-compat.jar
+
+$(COMPAT)/java/herald-java-compat.jar: $(JAVA_SOURCES) | deps
+	mvn -B -q -Dstyle.color=never -f tests/java/pom.xml -Dmaven.repo.local=$(CURDIR)/$(COMPAT)/m2 \
+		-Dherald.out=$(CURDIR)/$(COMPAT)/java package
+	@touch $@
+
+# franz-go from the Go module proxy (versions pinned by tests/go/go.sum); the module and build
+# caches stay in $(COMPAT). Go itself is the machine's toolchain (GOTOOLCHAIN=local).
+GO_ENV := GOMODCACHE=$(CURDIR)/$(COMPAT)/gomod GOCACHE=$(CURDIR)/$(COMPAT)/gocache \
+	GOTOOLCHAIN=local GOFLAGS=-modcacherw
+
+compat-go: $(COMPAT)/go/herald-franz
+
+$(COMPAT)/go/herald-franz: tests/go/go.mod tests/go/go.sum tests/go/main.go
+	@command -v go >/dev/null || { echo "go is needed for the franz-go tests"; exit 1; }
+	cd tests/go && $(GO_ENV) go build -o $(CURDIR)/$@ .
+
 $(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
@@ -58,7 +98,8 @@ run: build
 TSAN_BUILD ?= build-tsan
 unit-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_TSAN=ON >/dev/null
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_broker_test_broker unit_broker_test_group
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_broker_test_broker unit_broker_test_group \
+		unit_broker_test_records
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'flusher|broker'
 
 unit: build
@@ -68,8 +109,21 @@ unit-asan: asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
 # Integration tests drive the sanitized binary with real clients.
-integration: asan js-deps
-	HERALD_BIN=$(CURDIR)/$(ASAN_BUILD)/herald $(PY) -m pytest -q tests/integration
+# A current confluent-kafka with its Avro and JSON Schema serializers (Debian's is too old and
+# lacks fastavro), for the schema registry's client tests: a venv under the build dir, pip
+# downloads cached there too.
+SR_VENV := $(CURDIR)/$(BUILD)/sr-venv
+sr-venv: $(SR_VENV)/.done
+$(SR_VENV)/.done:
+	$(PY) -m venv $(SR_VENV)
+	$(SR_VENV)/bin/pip install -q --cache-dir $(CURDIR)/$(BUILD)/pip-cache \
+		'confluent-kafka[avro,json,schemaregistry]>=2.3' requests
+	touch $@
+
+integration: asan js-deps sr-venv compat-deps
+	HERALD_BIN=$(CURDIR)/$(ASAN_BUILD)/herald HERALD_SR_PYTHON=$(SR_VENV)/bin/python \
+		HERALD_COMPAT_DIR=$(CURDIR)/$(COMPAT) \
+		$(PY) -m pytest -q tests/integration
 
 fuzz-build: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_FUZZ=ON \
@@ -131,10 +185,16 @@ bench-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-# Runs every scenario against Herald, NATS JetStream and Redis Streams and rewrites
-# docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a short smoke run.
+# Runs every scenario against Herald, NATS JetStream and Redis Streams, then the HTTP API's
+# (bench/http.sh), and rewrites docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a
+# short smoke run.
 bench: bench-deps build
 	BUILD=$(CURDIR)/$(BUILD) bench/run.sh
+	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
+
+# Only the HTTP API's benchmarks: HTTP against Kafka produce, stream latency, memory of streams.
+bench-http: bench-deps build
+	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Aggregates one bench/run.sh result directory into docs/benchmarks.md and docs/bench/*.png.
 
+A block of docs/benchmarks.md between <!-- http-bench:start --> and <!-- http-bench:end -->
+(bench/http_report.py's) is kept as it is.
+
 Input (written by run.sh): runs.jsonl (one line per run: scenario, rep, system, cmd, ok, result),
 machine.json, disk.json, footprint.txt, configs/. Each table cell is the median over the
 repetitions with the minimum and maximum; each ratio is a peer's median divided by Herald's median
@@ -319,6 +322,22 @@ def curve_section(t, xs, fmt, label):
     return md_table(header, rows)
 
 
+# bench/http_report.py owns the block between these markers in docs/benchmarks.md (the HTTP API's
+# figures, from bench/http.sh); this report keeps it when it rewrites the rest.
+KEEP_START, KEEP_END = "<!-- http-bench:start -->", "<!-- http-bench:end -->"
+
+
+def kept_block(path):
+    """The marked block of the existing file at path, with its markers, or ""."""
+    try:
+        with open(path) as f:
+            doc = f.read()
+    except OSError:
+        return ""
+    i, j = doc.find(KEEP_START), doc.find(KEEP_END)
+    return doc[i:j + len(KEEP_END)] + "\n" if i >= 0 and j > i else ""
+
+
 def render(out, docs):
     runs, machine, disk, footprint, configs = load(out)
     t = Table(runs)
@@ -339,6 +358,8 @@ def render(out, docs):
     L.append("To reproduce: `make bench` (about 25 minutes here; installs nats-server, redis-server, their C clients and "
              "gnuplot first), `BENCH_QUICK=1 make bench` for a few minutes' smoke run, or "
              "`HERALD_BIN=path/to/herald bench/run.sh` for another broker build. bench/run.sh lists every knob. "
+             "`make bench` then runs the HTTP API's benchmarks (bench/http.sh, alone: `make bench-http`), "
+             "whose section closes this page. "
              "The load generator works against any Kafka address on its own: `build/herald_bench --mode produce "
              "--addr HOST:PORT` (`--help` lists the modes and options; `-X key=value` sets any librdkafka "
              "property, for example the security settings of a real cluster).\n")
@@ -474,8 +495,10 @@ def render(out, docs):
     L.append("Raw results: `bench/results/%s/runs.jsonl` (not committed; one JSON line per run).\n" % os.path.basename(out.rstrip("/")))
     text = "\n".join(L)
     if docs:
-        with open(os.path.join(docs, "benchmarks.md"), "w") as f:
-            f.write(text)
+        path = os.path.join(docs, "benchmarks.md")
+        kept = kept_block(path)
+        with open(path, "w") as f:
+            f.write(text + ("\n" + kept if kept else ""))
     with open(os.path.join(out, "benchmarks.md"), "w") as f:
         f.write(text)
     return text

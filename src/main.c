@@ -23,6 +23,7 @@ static void usage(FILE *out)
             "  herald produce TOPIC [options]                       produce stdin lines\n"
             "  herald consume TOPIC [options]                       print records\n"
             "  herald group list|describe|delete|reset-offsets ...  consumer groups\n"
+            "  herald schema register|get|list|check|delete ...     the schema registry\n"
             "  herald config-doc                                    settings as Markdown\n"
             "  herald --version\n\n"
             "Run `herald serve --help` for the broker's settings and `herald <command> "
@@ -192,6 +193,8 @@ int main(int argc, char **argv)
         return cli_consume_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "group"))
         return cli_group_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "schema"))
+        return cli_schema_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "config-doc")) {
         hd_config_print_markdown(stdout);
         return 0;

@@ -195,6 +195,7 @@ bool broker_topic_name_valid(const char *name)
 
 static void topic_config_defaults(const hd_config_t *c, broker_topic_config_t *tc)
 {
+    memset(tc, 0, sizeof *tc);
     tc->retention_ms = c->retention_ms;
     tc->retention_bytes = c->retention_bytes;
     tc->segment_bytes = c->segment_bytes;
@@ -270,6 +271,46 @@ static int topic_config_set(broker_topic_config_t *tc, const char *name, const c
         }
         return 0;
     }
+    if (!strcmp(name, "confluent.value.schema.validation") ||
+        !strcmp(name, "confluent.key.schema.validation")) {
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            *why = "schema validation settings must be true or false";
+            return HD_EINVAL;
+        }
+        if (name[10] == 'v')
+            tc->value_schema_validation = !strcmp(value, "true");
+        else
+            tc->key_schema_validation = !strcmp(value, "true");
+        tc->schema_validation = tc->value_schema_validation || tc->key_schema_validation;
+        return 0;
+    }
+    if (!strcmp(name, "herald.schema.validation.mode")) {
+        if (strcmp(value, "reject") && strcmp(value, "dlq")) {
+            *why = "herald.schema.validation.mode must be reject or dlq";
+            return HD_EINVAL;
+        }
+        tc->validation_dlq = !strcmp(value, "dlq");
+        return 0;
+    }
+    if (!strcmp(name, "herald.value.schema.subject") ||
+        !strcmp(name, "herald.key.schema.subject")) {
+        char *dst = name[7] == 'v' ? tc->value_subject : tc->key_subject;
+        size_t n = strlen(value);
+        if (n == 0 || n >= sizeof tc->value_subject) {
+            *why = "a schema subject is 1 to 255 bytes";
+            return HD_EINVAL;
+        }
+        memcpy(dst, value, n + 1);
+        return 0;
+    }
+    if (!strcmp(name, "herald.dead.letter.topic")) {
+        if (!broker_topic_name_valid(value)) {
+            *why = "herald.dead.letter.topic must be a valid topic name";
+            return HD_EINVAL;
+        }
+        snprintf(tc->dead_letter_topic, sizeof tc->dead_letter_topic, "%s", value);
+        return 0;
+    }
     if (!strcmp(name, "min.insync.replicas")) {
         if (strcmp(value, "1")) {
             *why = "min.insync.replicas must be 1 on a single broker";
@@ -309,6 +350,12 @@ int broker_topic_describe_config(const broker_topic_t *t, broker_config_entry_t 
     ADD("cleanup.policy", "%s", "delete");
     ADD("compression.type", "%s", "producer");
     ADD("min.insync.replicas", "%s", "1");
+    ADD("confluent.value.schema.validation", "%s", tc->value_schema_validation ? "true" : "false");
+    ADD("confluent.key.schema.validation", "%s", tc->key_schema_validation ? "true" : "false");
+    ADD("herald.schema.validation.mode", "%s", tc->validation_dlq ? "dlq" : "reject");
+    ADD("herald.value.schema.subject", "%s", tc->value_subject);
+    ADD("herald.key.schema.subject", "%s", tc->key_subject);
+    ADD("herald.dead.letter.topic", "%s", tc->dead_letter_topic);
 #undef ADD
 #undef IS_OVERRIDE
     return n;
@@ -464,9 +511,43 @@ void broker__internal_topic_free(broker_topic_t *t)
         topic_free(t, false);
 }
 
+int broker_internal_log_open(broker_t *b, const char *name, broker_partition_t **out)
+{
+    size_t n = strlen(name);
+    if (n < 3 || n > 64 || strncmp(name, "__", 2) || !strcmp(name, "__consumer_offsets"))
+        return HD_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '_' || name[i] == '.' || name[i] == '-'))
+            return HD_EINVAL;
+    for (int i = 0; i < b->ninternal; i++)
+        if (!strcmp(b->internal[i]->name, name)) {
+            *out = b->internal[i]->parts[0];
+            return 0;
+        }
+    char *dir = path_join(b->data_dir, name);
+    log_config_t lc;
+    log_config_defaults(&lc);
+    lc.preallocate = false;
+    broker_topic_t *t;
+    int rc = broker__internal_topic_open(b, name, dir, &lc, &t);
+    free(dir);
+    if (rc < 0)
+        return rc;
+    t->cfg.max_message_bytes = BROKER_INTERNAL_MAX_BATCH;
+    t->cfg.log_append_time = false;
+    b->internal = hd_realloc(b->internal, sizeof *b->internal * (size_t)(b->ninternal + 1));
+    b->internal[b->ninternal++] = t;
+    *out = t->parts[0];
+    return 0;
+}
+
 int broker_internal_open(broker_t *b, const char *relpath, int64_t segment_bytes,
                          broker_partition_t **out)
 {
+    if (strncmp(relpath, "__", 2) || strstr(relpath, "..") || strstr(relpath, "//") ||
+        !strncmp(relpath, "__consumer_offsets", 18))
+        return HD_EINVAL;
     char *dir = path_join(b->data_dir, relpath);
     int rc = mkdir_p(dir);
     if (rc < 0) {
@@ -934,6 +1015,8 @@ static void close_logs(broker_t *b)
             take_log(&l, b->topics[i]->parts[k]);
         }
     take_log(&l, b->offsets_part);
+    for (int i = 0; i < b->ninternal; i++)
+        take_log(&l, b->internal[i]->parts[0]);
     log_partition_close_many(l.v, l.n);
     free(l.v);
 }
@@ -947,6 +1030,8 @@ void broker_close(broker_t *b)
             fire_all(b->topics[i]->parts[k], HD_ECLOSED);
     if (b->offsets_part)
         fire_all(b->offsets_part, HD_ECLOSED);
+    for (int i = 0; i < b->ninternal; i++)
+        fire_all(b->internal[i]->parts[0], HD_ECLOSED);
     broker__groups_free(b);
     /* The flusher's final round syncs everything; closing the logs then marks them clean. */
     if (b->flusher)
@@ -955,6 +1040,9 @@ void broker_close(broker_t *b)
     for (int i = 0; i < b->ntopics; i++)
         topic_free(b->topics[i], false);
     broker__offsets_close(b);
+    for (int i = 0; i < b->ninternal; i++)
+        topic_free(b->internal[i], false);
+    free(b->internal);
     if (b->open_ok) {
         /* Every log is closed (and marked clean by log/): the next start may open lazily. */
         char *marker = path_join(b->data_dir, CLEAN_MARKER);
@@ -1127,6 +1215,19 @@ int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t 
     }
     hd_buf_deinit(&batch);
     return rc;
+}
+
+int broker_partition_offset_for_max_time(broker_partition_t *p, int64_t *offset, int64_t *timestamp)
+{
+    log_partition_t *log = broker__partition_log(p);
+    if (!log)
+        return -EIO;
+    int64_t max_ts;
+    int rc = log_partition_max_time(log, broker_partition_hwm(p), &max_ts);
+    if (rc < 0)
+        return rc;
+    /* The first record whose timestamp reaches the largest one is that record. */
+    return broker_partition_offset_for_time(p, max_ts, offset, timestamp);
 }
 
 /* ---- waiters ---- */

@@ -40,6 +40,15 @@ typedef struct broker_topic_config {
     int64_t index_interval_bytes;
     bool preallocate;
     bool log_append_time; /* message.timestamp.type=LogAppendTime */
+    /* Validation on produce against the schema registry (registry/): a record's value (key)
+     * must carry a schema of the value (key) subject. One flag to test on the hot path. */
+    bool schema_validation;       /* either of the two below */
+    bool value_schema_validation; /* confluent.value.schema.validation */
+    bool key_schema_validation;   /* confluent.key.schema.validation */
+    bool validation_dlq;          /* herald.schema.validation.mode=dlq (else reject) */
+    char value_subject[256];      /* herald.value.schema.subject, "" = <topic>-value */
+    char key_subject[256];        /* herald.key.schema.subject, "" = <topic>-key */
+    char dead_letter_topic[250];  /* herald.dead.letter.topic, "" = <topic>.dlq */
 } broker_topic_config_t;
 
 /* One name=value pair for topic creation. */
@@ -72,7 +81,7 @@ const broker_topic_config_t *broker_topic_config(const broker_topic_t *t);
  * value comes from the broker default. Returns the count written (at most max). */
 typedef struct broker_config_entry {
     const char *name;
-    char value[32];
+    char value[256];
     bool is_default;
 } broker_config_entry_t;
 int broker_topic_describe_config(const broker_topic_t *t, broker_config_entry_t *out, int max);
@@ -120,6 +129,10 @@ ssize_t broker_partition_read(broker_partition_t *p, int64_t offset, size_t max_
                               hd_buf_t *out);
 /* The first offset whose record timestamp is >= ts, and that record's timestamp; HD_ENOTFOUND
  * when there is none below the high watermark. */
+/* The first record with the largest timestamp below the high watermark (ListOffsets
+ * MAX_TIMESTAMP, KIP-734): its offset and timestamp; HD_ENOTFOUND for an empty partition. */
+int broker_partition_offset_for_max_time(broker_partition_t *p, int64_t *offset,
+                                         int64_t *timestamp);
 int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t *offset,
                                      int64_t *timestamp);
 
@@ -145,24 +158,35 @@ void broker_on_durable(broker_t *b);
 /* Applies retention to every partition (loop thread timer). */
 void broker_run_retention(broker_t *b, int64_t now_ms);
 
-/* ---- internal logs (durable state of capability modules) ---- */
+/* ---- internal logs (the durable state of capability modules, e.g. the schema registry) ---- */
 
-/* An internal log is a one-partition log in DATA_DIR/<relpath>/ that is not a topic: no client
- * sees it, it is recovered at open like any log (a torn or corrupt tail batch is cut), and its
- * appends are group-committed by the flusher. Capability modules keep their state in them, as
- * broker/ keeps committed offsets. Read it with broker_partition_read() (after open, its durable
- * end is its end), wait for durability with broker_waiter_add(), and use the partition
- * accessors above. Opens (creating directories) and recovers; returns 0 or -errno. */
+/* Largest batch an internal log accepts, whatever message.max.bytes says. */
+#define BROKER_INTERNAL_MAX_BATCH (64 << 20)
+
+/* Opens DATA_DIR/<name>/ (created if missing) as a one-partition log that is not a topic: not
+ * listed, not reachable by Kafka or HTTP clients, recovered now like any log (a torn or corrupt
+ * tail is cut). name is [a-z0-9_.-], starts with "__" and is not "__consumer_offsets". Append
+ * with broker_partition_append(), wait for durability with broker_waiter_add(), read back with
+ * broker_partition_read() (after opening, everything up to the log end is durable). The broker
+ * owns the log and closes it in broker_close(); opening the same name again returns the same
+ * partition. Returns 0, HD_EINVAL (bad name) or -errno. */
+int broker_internal_log_open(broker_t *b, const char *name, broker_partition_t **out);
+
+/* A caller-owned internal log: like the above, but at DATA_DIR/<relpath>/ (directories created;
+ * relpath starts with "__" and stays inside the data directory), with its own segment size, and
+ * owned by the caller, which closes it (or destroys it with its files) before broker_close():
+ * for state that comes and goes with its owner, as a subscription's does. Opens and recovers;
+ * returns 0 or -errno. */
 int broker_internal_open(broker_t *b, const char *relpath, int64_t segment_bytes,
                          broker_partition_t **out);
 /* Fires its waiters (HD_ECLOSED, or HD_ENOTFOUND when destroyed), closes the log cleanly (or
  * removes its files with destroy) and frees it. Must come before broker_close(). NULL ok. */
 void broker_internal_close(broker_partition_t *p, bool destroy);
-/* Appends one complete RecordBatch v2 built by the caller (CRC included; the log writes the base
+/* For both kinds: appends one complete RecordBatch v2 built by the caller (CRC included; the log writes the base
  * offset) and queues it for the flusher. Returns 0 with *end = the offset after the batch (it is
  * durable once the high watermark reaches it), HD_EMALFORMED, HD_ETOOBIG or -errno. */
 int broker_internal_append(broker_partition_t *p, uint8_t *batch, size_t len, int64_t *end);
-/* Deletes the whole segments lying below offset (after a snapshot). Returns the count removed. */
+/* For both kinds: deletes the whole segments lying below offset (after a snapshot). Returns the count removed. */
 int broker_internal_delete_before(broker_partition_t *p, int64_t offset);
 
 /* ---- idempotent producers ---- */

@@ -137,6 +137,9 @@ struct broker {
     bool compact_pending;           /* delete segments below compact_base once durable */
     int64_t compact_base, compact_end;
     hd_buf_t obatch;
+    /* Internal logs of capability modules (broker_internal_log_open), closed with the broker. */
+    broker_topic_t **internal;
+    int ninternal;
 };
 
 /* broker.c: the partition's log, opened on first use; NULL (logged) if it cannot be opened. */

@@ -12,5 +12,7 @@ int cli_topic_main(int argc, char **argv);
 int cli_produce_main(int argc, char **argv);
 int cli_consume_main(int argc, char **argv);
 int cli_group_main(int argc, char **argv);
+/* `herald schema ...` talks to a schema registry over HTTP (libcurl), not to Kafka. */
+int cli_schema_main(int argc, char **argv);
 
 #endif

@@ -554,7 +554,10 @@ void delivery_sub_stats(delivery_sub_t *s, delivery_stats_t *out)
             out->scheduled++; /* due redeliveries not handed out yet */
     /* Records settled in the window but not done: parked in the delay store, or handed back
      * below the floor (by the store or a redrive). */
-    out->backlog += dl__delay_remaining(s);
+    int64_t parking = 0; /* in the delay store already, and still unsettled in the window */
+    for (dl_entry_t *e = s->park_head; e; e = e->qnext)
+        parking += e->token != 0;
+    out->backlog += dl__delay_remaining(s) - parking;
     for (uint32_t b = 0; b < s->nbuckets; b++)
         for (dl_entry_t *e = s->buckets[b]; e; e = e->hnext) {
             dl_part_t *dp = e->partition < s->nparts ? s->parts[e->partition] : NULL;

@@ -8,7 +8,11 @@
  * and while reading a chunked body). A request must arrive whole within http.idle.timeout.ms of
  * its first byte (the deadline moves while body bytes keep arriving), and a keep-alive
  * connection idle that long is closed. A rejected request is answered with a problem and the
- * connection is closed after the answer, because the rest of its bytes cannot be trusted.
+ * connection is closed after the answer, because the rest of its bytes cannot be trusted. That
+ * close lingers: after the answer the server half-closes and reads and discards what the client
+ * still sends, until the client closes too or for at most LINGER_MS. Closing with unread input
+ * would reset the connection, and a client still sending its (say, too large) body would then
+ * often lose the answer that explains why.
  *
  * Pipelining: the parser pauses at the end of each request; the bytes after it stay in the
  * input buffer until the answer is queued, so answers always leave in request order. Reading
@@ -30,6 +34,8 @@
 
 #define READ_CHUNK (64u << 10)
 #define MAX_UNPARSED (1u << 20)
+/* Longest lingering close (shorter when http.idle.timeout.ms is). */
+#define LINGER_MS 2000
 
 typedef struct wreq {
     uv_write_t w;
@@ -40,6 +46,7 @@ typedef struct wreq {
 
 static void process_input(http_conn_t *c);
 static void conn_handle_closed(uv_handle_t *h);
+static void linger_start(http_conn_t *c);
 
 /* ---- requests ---- */
 
@@ -86,7 +93,10 @@ static void on_write(uv_write_t *w, int status)
         return;
     }
     if (c->end_after_flush && c->writes == 0) {
-        http_conn_close(c);
+        if (c->lingering)
+            linger_start(c);
+        else
+            http_conn_close(c);
         return;
     }
     if (c->stream && c->stream->on_drain &&
@@ -168,6 +178,41 @@ void http_conn_end(http_conn_t *c)
 /* ---- answers ---- */
 
 static void on_conn_timer(uv_timer_t *t);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+static void on_linger_shutdown(uv_shutdown_t *req, int status)
+{
+    http_conn_t *c = req->handle->data;
+    /* UV_ECANCELED when the connection closed first (c is freed only after this call). */
+    if (status < 0 && !c->closing)
+        http_conn_close(c);
+}
+
+/* The answer is written: half-close, and go on reading (on_read discards) until the client
+ * closes or the deadline set by conn_linger passes. */
+static void linger_start(http_conn_t *c)
+{
+    if (uv_shutdown(&c->shutdown_req, &c->io.stream, on_linger_shutdown) < 0) {
+        http_conn_close(c);
+        return;
+    }
+    if (!c->reading && uv_read_start(&c->io.stream, on_alloc, on_read) == 0)
+        c->reading = true;
+}
+
+/* Closes after the answer, lingering (see the top of the file). The deadline covers writing
+ * the answer too, so a client that reads nothing cannot hold the connection. */
+static void conn_linger(http_conn_t *c)
+{
+    c->lingering = true;
+    c->end_after_flush = true;
+    int64_t ms = c->srv->cfg->http_idle_timeout_ms < LINGER_MS ? c->srv->cfg->http_idle_timeout_ms
+                                                               : LINGER_MS;
+    uv_timer_start(&c->timer, on_conn_timer, (uint64_t)ms, 0);
+    if (c->writes == 0)
+        linger_start(c);
+}
 
 /* The method's name, static, for metrics. */
 static const char *request_method(const http_req_t *r)
@@ -204,6 +249,11 @@ void http_respond(http_req_t *r, int status, const char *content_type, const voi
     }
     if (!keep)
         hd_buf_put(&out, "Connection: close\r\n", 19);
+    else if (c->parser.http_major == 1 && c->parser.http_minor == 0)
+        /* An HTTP/1.0 client that asked for keep-alive reuses the connection only when the
+         * answer confirms it. (The parser still holds this request's version: the next one is
+         * not parsed before this answer.) */
+        hd_buf_put(&out, "Connection: keep-alive\r\n", 24);
     hd_buf_put(&out, r->extra.p, r->extra.len);
     hd_buf_put(&out, "\r\n", 2);
     if (!no_body && len)
@@ -217,7 +267,10 @@ void http_respond(http_req_t *r, int status, const char *content_type, const voi
     if (c->closing)
         return;
     if (!keep) {
-        http_conn_end(c);
+        if (c->reject_status)
+            conn_linger(c); /* the rest of the request may still be on its way */
+        else
+            http_conn_end(c);
         return;
     }
     arm_idle(c);
@@ -240,14 +293,20 @@ static void on_conn_timer(uv_timer_t *t)
     http_conn_t *c = t->data;
     if (c->closing || c->stream)
         return;
+    if (c->lingering) {
+        http_conn_close(c);
+        return;
+    }
     http_req_t *r = c->req;
     if (r && c->req_complete) {
         if (r->on_timer && !r->answered)
             r->on_timer(r);
         return;
     }
-    if (r && c->header_bytes > 0) {
-        /* A request started and did not arrive in time. */
+    if (r && !c->req_complete) {
+        /* A request started and did not arrive in time. Any started request counts (c->req
+         * exists from its first byte on), not only one whose head is still arriving: a body
+         * that stalls gets its 408 too, and so do the first bytes of a method. */
         c->reject_status = 408;
         c->keep_alive = false;
         r->method = HTTP_GET;
@@ -271,6 +330,13 @@ static int reject(http_conn_t *c, int status, const char *why)
     return -1;
 }
 
+/* The buffer's bytes as a string in the arena. An empty value ("X-Empty:") may never have
+ * allocated its buffer, and memcpy from NULL is undefined even for 0 bytes. */
+static char *buf_strdup(hd_arena_t *a, const hd_buf_t *b)
+{
+    return hd_arena_strndup(a, b->len ? (const char *)b->p : "", b->len);
+}
+
 static int commit_header(http_conn_t *c)
 {
     c->hstate = 0;
@@ -278,8 +344,8 @@ static int commit_header(http_conn_t *c)
         return reject(c, 431, "too many header fields");
     http_req_t *r = c->req;
     http_header_t *h = &c->hdrs[c->nheaders++];
-    h->name = hd_arena_strndup(&r->arena, (const char *)c->hname.p, c->hname.len);
-    h->value = hd_arena_strndup(&r->arena, (const char *)c->hvalue.p, c->hvalue.len);
+    h->name = buf_strdup(&r->arena, &c->hname);
+    h->value = buf_strdup(&r->arena, &c->hvalue);
     /* Trailing whitespace of a value is not part of it (RFC 9110 5.5). */
     char *v = (char *)h->value;
     size_t vl = strlen(v);
@@ -303,6 +369,8 @@ static int on_message_begin(http_parser *p)
     c->header_bytes = 0;
     c->req_complete = false;
     c->expect_continue = false;
+    /* The request must arrive whole within the timeout of its first byte. */
+    arm_idle(c);
     return 0;
 }
 
@@ -362,19 +430,16 @@ static int set_target(http_conn_t *c, http_req_t *r)
         u += pu.field_data[UF_PATH].off;
         n -= pu.field_data[UF_PATH].off;
     }
+    /* A fragment (which clients should not send) ends the target, so a '?' after the '#'
+     * starts no query. Cutting it off first keeps the query's length inside the target. */
+    const char *hash = memchr(u, '#', n);
+    if (hash)
+        n = (size_t)(hash - u);
     const char *q = memchr(u, '?', n);
     size_t plen = q ? (size_t)(q - u) : n;
-    const char *hash = memchr(u, '#', n);
-    if (hash && (!q || hash < q))
-        plen = (size_t)(hash - u);
     r->path = hd_arena_strndup(&r->arena, u, plen);
-    if (q) {
-        size_t qlen = n - plen - 1;
-        const char *qh = memchr(q + 1, '#', qlen);
-        if (qh)
-            qlen = (size_t)(qh - q - 1);
-        r->query = hd_arena_strndup(&r->arena, q + 1, qlen);
-    }
+    if (q)
+        r->query = hd_arena_strndup(&r->arena, q + 1, n - plen - 1);
     return 0;
 }
 
@@ -406,7 +471,8 @@ static int on_headers_complete(http_parser *p)
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         http_conn_write(c, cont, sizeof cont - 1);
     }
-    /* Body bytes may arrive slowly but steadily: restart the deadline as they do. */
+    /* Trailers of a chunked body are counted afresh. Body bytes may arrive slowly but
+     * steadily: on_body restarts the deadline as they do. */
     c->header_bytes = 0;
     return 0;
 }
@@ -542,6 +608,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     http_conn_t *c = s->data;
     if (n == 0 || c->closing)
         return;
+    if (c->lingering) {
+        /* Discarded; EOF or an error ends the lingering close. */
+        if (n < 0)
+            http_conn_close(c);
+        else
+            hd_buf_reset(&c->in);
+        return;
+    }
     if (n < 0) {
         if (n != UV_EOF)
             say_debug("http %s: read failed: %s", c->peer, uv_strerror((int)n));

@@ -4,6 +4,7 @@
 #define HTTP_H
 
 #include "broker/broker.h"
+#include "registry/registry.h"
 #include "delivery/delivery.h"
 #include "util/config.h"
 
@@ -15,6 +16,11 @@ typedef struct http_server http_server_t;
  * errno) when it cannot listen; the error is logged. The broker and the config must outlive
  * the server. */
 int http_server_start(uv_loop_t *loop, broker_t *b, const hd_config_t *cfg, http_server_t **out);
+/* The same on another address (addr, named `what` in errors), e.g. registry.listeners. */
+int http_server_start_at(uv_loop_t *loop, broker_t *b, const hd_config_t *cfg, const char *addr,
+                         const char *what, http_server_t **out);
+/* Serves the schema registry's routes from reg (which must outlive the server). */
+void http_server_set_registry(http_server_t *s, registry_t *reg);
 /* Shutdown, first step: stops accepting, closes idle keep-alive connections and streams, and
  * answers long polls at once with what they have. Requests waiting for durability finish. */
 void http_server_quiesce(http_server_t *s);

@@ -63,7 +63,7 @@ struct http_req {
     bool taken_over;
     const char *route; /* the matched route's pattern ("" when none), for metrics */
     int64_t t0_ns;     /* when the request was complete, for metrics */
-    hd_buf_t extra; /* extra response header lines, "Name: value\r\n" each */
+    hd_buf_t extra;    /* extra response header lines, "Name: value\r\n" each */
 };
 
 /* ---- answers (conn.c, respond.c) ---- */
@@ -236,6 +236,54 @@ void http__sse_start(http_req_t *r);
 /* ws.c: GET /topics/{topic}/ws, a WebSocket stream */
 void http__ws_start(http_req_t *r);
 
+/* ---- live streams: the engine shared by SSE and WebSocket (stream.c) ---- */
+
+/* A stream of a topic's records (every partition, or one), read from the log as the client
+ * accepts bytes and parked on the partitions' waiters when caught up. Loop thread only. */
+typedef struct http_stream http_stream_t;
+
+/* What a stream's protocol does with the engine's output. Each callback appends its bytes to
+ * http__stream_out(s); the engine writes them to the connection. */
+typedef struct http_stream_proto {
+    /* One record: id is its event id (see stream.c), data its JSON object (borrowed). */
+    void (*record)(http_stream_t *s, const char *id, json_t *data);
+    /* Nothing was written for http.stream.heartbeat.ms. */
+    void (*heartbeat)(http_stream_t *s);
+    /* The stream ends: why is HD_ENOTFOUND (topic deleted), HD_ECLOSED (server stopping),
+     * HD_ETOOBIG (the client accepted nothing for http.stream.stall.timeout.ms) or a storage
+     * error; reason says it in words. Append a goodbye; return true to keep the connection
+     * until http__stream_done() (a WebSocket close handshake), false to close after it. */
+    bool (*end)(http_stream_t *s, int why, const char *reason);
+    /* Bytes from the client (may be NULL: input is then discarded). */
+    void (*read)(http_stream_t *s, const uint8_t *p, size_t n);
+    /* The stream is freed: free the protocol's state. */
+    void (*free)(http_stream_t *s);
+} http_stream_proto_t;
+
+/* Parses the stream request's topic (r->params[0]) and ?partition, ?from, ?type and ?key, and
+ * last_event_id (the Last-Event-ID header or ?last_event_id, NULL when absent), and positions
+ * the stream. On bad input answers 400 (malformed) or 404 (unknown topic or partition) and
+ * returns NULL. */
+http_stream_t *http__stream_open(http_req_t *r, const char *last_event_id);
+/* Frees a stream that was never started. */
+void http__stream_free(http_stream_t *s);
+/* Takes the connection over, writes head (the response head), and starts streaming. Frees r. */
+void http__stream_start(http_stream_t *s, http_req_t *r, const void *head, size_t head_len,
+                        const http_stream_proto_t *proto, void *proto_ctx);
+/* The buffer a protocol appends its bytes to. */
+hd_buf_t *http__stream_out(http_stream_t *s);
+/* Writes the buffered bytes now (outside the engine's own callbacks). */
+void http__stream_flush(http_stream_t *s);
+/* Ends the stream as the client asked or broke the protocol: no more records; closes once
+ * what is buffered is written. */
+void http__stream_done(http_stream_t *s);
+/* Ends the stream at once (pending bytes are dropped). */
+void http__stream_abort(http_stream_t *s, const char *why);
+void *http__stream_proto_ctx(http_stream_t *s);
+const char *http__stream_peer(const http_stream_t *s);
+/* Unsent bytes of the stream's connection. */
+size_t http__stream_pending(const http_stream_t *s);
+
 /* assets.c: GET /openapi.json, GET /examples/... (the static pages built into the binary) and
  * GET / (an index of links) */
 void http__openapi(http_req_t *r);
@@ -279,11 +327,41 @@ void http__topics_create(http_req_t *r);
 void http__topic_get(http_req_t *r);
 void http__topic_delete(http_req_t *r);
 
+/* rest_registry.c: the schema registry (Confluent's REST API) */
+void http__sr_types(http_req_t *r);
+void http__sr_schema_by_id(http_req_t *r);
+void http__sr_schema_text_by_id(http_req_t *r);
+void http__sr_schema_versions(http_req_t *r);
+void http__sr_schema_subjects(http_req_t *r);
+void http__sr_subjects(http_req_t *r);
+void http__sr_versions(http_req_t *r);
+void http__sr_register(http_req_t *r);
+void http__sr_version_get(http_req_t *r);
+void http__sr_version_schema(http_req_t *r);
+void http__sr_lookup(http_req_t *r);
+void http__sr_subject_delete(http_req_t *r);
+void http__sr_version_delete(http_req_t *r);
+void http__sr_compat_version(http_req_t *r);
+void http__sr_compat_all(http_req_t *r);
+void http__sr_config_get(http_req_t *r);
+void http__sr_config_put(http_req_t *r);
+void http__sr_config_delete(http_req_t *r);
+void http__sr_subject_config_get(http_req_t *r);
+void http__sr_subject_config_put(http_req_t *r);
+void http__sr_subject_config_delete(http_req_t *r);
+void http__sr_mode(http_req_t *r);
+/* Validation on produce for HTTP producers: checks recs against the topic's schema rules.
+ * Returns true when every record passes (or the topic validates nothing); false after
+ * answering 422. In dlq mode, bad records are moved to the topic's dead-letter topic and
+ * removed from recs (*n shrinks; true is returned, with *n possibly 0). */
+bool http__registry_check(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int *n);
+
 /* ---- the server and its connections (server.c, conn.c) ---- */
 
 struct http_server {
     uv_loop_t *loop;
     broker_t *broker;
+    registry_t *registry; /* NULL: no schema registry routes */
     delivery_t *delivery; /* NULL: no subscriptions */
     const hd_config_t *cfg;
     uv_tcp_t listener;
@@ -329,7 +407,9 @@ struct http_conn {
     bool end_after_flush;
     bool in_process;
     bool upgrade;
-    int handles; /* tcp and timer, each closed asynchronously */
+    bool lingering;             /* answered a rejected request: discarding input, then closing */
+    uv_shutdown_t shutdown_req; /* the lingering close's half-close */
+    int handles;                /* tcp and timer, each closed asynchronously */
     const http_stream_ops_t *stream;
     void *stream_ctx;
     char peer[80];

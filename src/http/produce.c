@@ -104,6 +104,14 @@ static int storage_status(int rc)
 
 void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int n)
 {
+    if (broker_topic_config(t)->schema_validation && !http__registry_check(r, t, recs, &n))
+        return;
+    if (n == 0) { /* validation sent every record to the dead-letter topic */
+        json_t *j = json_object();
+        json_object_set_new(j, "offsets", json_array());
+        http_respond_json(r, 200, j);
+        return;
+    }
     int32_t np = broker_topic_partitions(t);
     int64_t max_batch = broker_topic_config(t)->max_message_bytes;
     produce_state_t *st = hd_arena_alloc(&r->arena, sizeof *st);

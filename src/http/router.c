@@ -4,6 +4,7 @@
 #include "http/http_int.h"
 #include "util/mem.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@ static const route_t routes[] = {
     {HTTP_GET, "/topics/{topic}/records", http__records_fetch},
     {HTTP_POST, "/topics/{topic}/events", http__events_post},
     {HTTP_GET, "/topics/{topic}/events", http__events_get},
+    {HTTP_GET, "/topics/{topic}/ws", http__ws_start},
     {HTTP_GET, "/subscriptions", http__subs_list},
     {HTTP_POST, "/subscriptions", http__subs_create},
     {HTTP_GET, "/subscriptions/{name}", http__sub_get},
@@ -36,6 +38,29 @@ static const route_t routes[] = {
     {HTTP_GET, "/", http__index},
     {HTTP_GET, "/openapi.json", http__openapi},
     {HTTP_GET, "/examples/*", http__static},
+    /* the schema registry (rest_registry.c) */
+    {HTTP_GET, "/schemas/types", http__sr_types},
+    {HTTP_GET, "/schemas/ids/{id}", http__sr_schema_by_id},
+    {HTTP_GET, "/schemas/ids/{id}/schema", http__sr_schema_text_by_id},
+    {HTTP_GET, "/schemas/ids/{id}/versions", http__sr_schema_versions},
+    {HTTP_GET, "/schemas/ids/{id}/subjects", http__sr_schema_subjects},
+    {HTTP_GET, "/subjects", http__sr_subjects},
+    {HTTP_POST, "/subjects/{subject}", http__sr_lookup},
+    {HTTP_DELETE, "/subjects/{subject}", http__sr_subject_delete},
+    {HTTP_GET, "/subjects/{subject}/versions", http__sr_versions},
+    {HTTP_POST, "/subjects/{subject}/versions", http__sr_register},
+    {HTTP_GET, "/subjects/{subject}/versions/{version}", http__sr_version_get},
+    {HTTP_DELETE, "/subjects/{subject}/versions/{version}", http__sr_version_delete},
+    {HTTP_GET, "/subjects/{subject}/versions/{version}/schema", http__sr_version_schema},
+    {HTTP_POST, "/compatibility/subjects/{subject}/versions", http__sr_compat_all},
+    {HTTP_POST, "/compatibility/subjects/{subject}/versions/{version}", http__sr_compat_version},
+    {HTTP_GET, "/config", http__sr_config_get},
+    {HTTP_PUT, "/config", http__sr_config_put},
+    {HTTP_DELETE, "/config", http__sr_config_delete},
+    {HTTP_GET, "/config/{subject}", http__sr_subject_config_get},
+    {HTTP_PUT, "/config/{subject}", http__sr_subject_config_put},
+    {HTTP_DELETE, "/config/{subject}", http__sr_subject_config_delete},
+    {HTTP_GET, "/mode", http__sr_mode},
 };
 
 /* Matches path against pattern; fills params. Returns true on a match. */
@@ -86,8 +111,26 @@ static bool match(http_req_t *r, const char *pattern, const char *path)
     return true;
 }
 
+/* Whether every %-escape of the query is two hex digits and decodes to a non-NUL byte. */
+static bool query_valid(const char *q)
+{
+    for (; q && *q; q++) {
+        if (*q != '%')
+            continue;
+        if (!isxdigit((unsigned char)q[1]) || !isxdigit((unsigned char)q[2]) ||
+            (q[1] == '0' && q[2] == '0'))
+            return false;
+        q += 2;
+    }
+    return true;
+}
+
 void http__route(http_req_t *r)
 {
+    if (!query_valid(r->query)) {
+        http_problem(r, 400, "malformed percent-escape in the query string");
+        return;
+    }
     char allow[128] = "";
     bool path_known = false;
     for (size_t i = 0; i < HD_ARRAY_LEN(routes); i++) {

@@ -23,16 +23,24 @@ void http__handle_closed(http_server_t *s)
 
 int http_server_start(uv_loop_t *loop, broker_t *b, const hd_config_t *cfg, http_server_t **out)
 {
+    return http_server_start_at(loop, b, cfg, cfg->http_addr, "http.listeners", out);
+}
+
+void http_server_set_registry(http_server_t *s, registry_t *reg) { s->registry = reg; }
+
+int http_server_start_at(uv_loop_t *loop, broker_t *b, const hd_config_t *cfg, const char *addr,
+                         const char *what, http_server_t **out)
+{
     char host[256];
     int port;
-    if (hd_parse_hostport(cfg->http_addr, host, &port) < 0) {
-        say_error("http.listeners: cannot parse '%s' (want HOST:PORT)", cfg->http_addr);
+    if (hd_parse_hostport(addr, host, &port) < 0) {
+        say_error("%s: cannot parse '%s' (want HOST:PORT)", what, addr);
         return HD_EINVAL;
     }
     struct sockaddr_storage sa;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
-        say_error("http.listeners: '%s' is not an IP address", host);
+        say_error("%s: '%s' is not an IP address", what, host);
         return HD_EINVAL;
     }
     http_server_t *s = hd_calloc(1, sizeof *s);
@@ -46,7 +54,7 @@ int http_server_start(uv_loop_t *loop, broker_t *b, const hd_config_t *cfg, http
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&s->listener, 1024, http__on_connection);
     if (rc < 0) {
-        say_error("http.listeners: cannot listen on %s: %s", cfg->http_addr, uv_strerror(rc));
+        say_error("%s: cannot listen on %s: %s", what, addr, uv_strerror(rc));
         s->closed = true;
         uv_close((uv_handle_t *)&s->listener, listener_closed);
         return rc;

@@ -1,4 +1,4 @@
-/* Fetch (v4-11) and ListOffsets (v1-3).
+/* Fetch (v4-11) and ListOffsets (v1-7).
  *
  * Behaviour notes:
  * - Consumers only see durable records: the high watermark is the fsynced offset, and reads stop
@@ -12,9 +12,11 @@
  *   partition, OFFSET_OUT_OF_RANGE) answer at once.
  * - Fetch sessions (KIP-227) are not kept: SessionId 0 is always returned, every request is a
  *   full fetch, and an incremental request naming a session gets FETCH_SESSION_ID_NOT_FOUND.
- * - ListOffsets: -1 latest (the high watermark), -2 earliest (the log start), t >= 0 the first
- *   record whose timestamp is >= t (compressed batches are inflated to find the exact record),
- *   or offset -1 when there is none. */
+ * - ListOffsets: -1 latest (the high watermark), -2 earliest (the log start), -3 (v7+, KIP-734)
+ *   the first record with the largest timestamp, t >= 0 the first record whose timestamp is >= t
+ *   (compressed batches are inflated to find the exact record), or offset -1 when there is none.
+ *   LeaderEpoch (v4+) is this broker's epoch 0 for a found offset; CurrentLeaderEpoch is checked
+ *   as in Fetch. */
 #include "kafka/handler_int.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -312,13 +314,21 @@ int kafka__handle_ListOffsets(kafka_req_t *r, void *req_, void *resp_)
                 continue;
             }
             pr->ErrorCode = 0;
+            pr->LeaderEpoch = -1;
+            if (lp->CurrentLeaderEpoch != -1 && lp->CurrentLeaderEpoch != 0) {
+                pr->ErrorCode = lp->CurrentLeaderEpoch > 0 ? KAFKA_ERR_UNKNOWN_LEADER_EPOCH
+                                                           : KAFKA_ERR_FENCED_LEADER_EPOCH;
+                continue;
+            }
             if (lp->Timestamp == -1) {
                 pr->Offset = broker_partition_hwm(p);
             } else if (lp->Timestamp == -2) {
                 pr->Offset = broker_partition_start(p);
-            } else if (lp->Timestamp >= 0) {
+            } else if (lp->Timestamp >= 0 || lp->Timestamp == -3) {
                 int64_t off, ts;
-                int rc = broker_partition_offset_for_time(p, lp->Timestamp, &off, &ts);
+                int rc = lp->Timestamp == -3
+                             ? broker_partition_offset_for_max_time(p, &off, &ts)
+                             : broker_partition_offset_for_time(p, lp->Timestamp, &off, &ts);
                 if (rc == 0) {
                     pr->Offset = off;
                     pr->Timestamp = ts;
@@ -328,6 +338,8 @@ int kafka__handle_ListOffsets(kafka_req_t *r, void *req_, void *resp_)
             } else {
                 pr->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
             }
+            if (pr->ErrorCode == 0 && pr->Offset >= 0)
+                pr->LeaderEpoch = 0;
         }
     }
     return KAFKA_REQ_DONE;

@@ -1,5 +1,5 @@
 /* Consumer-group APIs: JoinGroup (v0-5), SyncGroup (v0-3), Heartbeat (v0-3), LeaveGroup (v0-3),
- * OffsetCommit (v0-7), OffsetFetch (v0-7), DescribeGroups (v0-4), ListGroups (v0-4),
+ * OffsetCommit (v0-7), OffsetFetch (v0-7), DescribeGroups (v0-4), ListGroups (v0-5),
  * DeleteGroups (v0-1) and OffsetDelete (v0). The coordinator itself is broker/group.c; these
  * handlers translate between the decoded structs and it.
  *
@@ -15,6 +15,8 @@
  *   commit and for unknown groups. A null topic list (v2+) means every committed offset.
  * - DescribeGroups answers an unknown group with error 0 and state "Dead"; member metadata and
  *   assignments are sent only while the group is Stable, as Kafka does.
+ * - ListGroups v5 reports every group as type "classic" (the only protocol this coordinator
+ *   speaks); a TypesFilter without "classic" lists nothing.
  * - DeleteGroups and OffsetDelete answer once their tombstones are durable. */
 #include "broker/group.h"
 #include "kafka/handler_int.h"
@@ -489,6 +491,11 @@ int kafka__handle_ListGroups(kafka_req_t *r, void *req_, void *resp_)
     resp->ErrorCode = 0;
     resp->Groups_n = 0;
     resp->Groups = kafka__alloc(r, sizeof *resp->Groups * (size_t)(n + 1));
+    bool classic = r->api_version < 5 || req->TypesFilter_n <= 0;
+    for (int32_t k = 0; k < req->TypesFilter_n && !classic; k++)
+        classic = req->TypesFilter[k] && !strcasecmp(req->TypesFilter[k], "classic");
+    if (!classic)
+        return KAFKA_REQ_DONE;
     for (int i = 0; i < n; i++) {
         broker_group_t *g = broker_group_at(r->broker, i);
         const char *state = broker_group_state(g);
@@ -501,6 +508,7 @@ int kafka__handle_ListGroups(kafka_req_t *r, void *req_, void *resp_)
         lg->GroupId = kafka__strdup(r, broker_group_id(g));
         lg->ProtocolType = kafka__strdup(r, broker_group_protocol_type(g));
         lg->GroupState = state;
+        lg->GroupType = "classic";
     }
     return KAFKA_REQ_DONE;
 }

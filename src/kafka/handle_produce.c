@@ -13,9 +13,17 @@
  * - Versions 0-2 carry the old message formats (magic 0 and 1), which Herald does not store:
  *   every partition gets UNSUPPORTED_FOR_MESSAGE_FORMAT. They are advertised anyway because
  *   librdkafka before 2.10 only compresses with gzip, snappy or lz4 when the broker's Produce
- *   range includes v0; every client Herald targets sends v3 or later. */
+ *   range includes v0; every client Herald targets sends v3 or later.
+ * - Topics with schema validation (confluent.value.schema.validation and friends) have every
+ *   record checked against the schema registry before anything is appended. In reject mode one
+ *   bad record fails its partition's whole batch with INVALID_RECORD (the versions advertised
+ *   have no ErrorMessage or RecordErrors, so the reason, naming the record and the failing
+ *   rule, is logged). In dlq mode the good records are appended (as a new uncompressed batch)
+ *   and each bad one goes to the dead-letter topic; an idempotent producer's batch cannot be
+ *   split without breaking its sequence numbers, so it is refused whole as in reject mode. */
 #include "kafka/handler_int.h"
 #include "util/err.h"
+#include "util/mem.h"
 #include "util/say.h"
 
 #include <string.h>
@@ -78,6 +86,122 @@ static int16_t produce_error(int rc)
     default:
         return KAFKA_ERR_KAFKA_STORAGE_ERROR;
     }
+}
+
+/* ---- validation against the schema registry ---- */
+
+typedef struct vrec {
+    broker_record_in_t in;
+    bool bad;
+    char *why;
+} vrec_t;
+
+typedef struct vctx {
+    kafka_req_t *r;
+    broker_topic_t *t;
+    bool collect; /* dlq mode: keep every record (else stop at the first bad one) */
+    vrec_t *recs;
+    int n, cap, nbad;
+    char why[800];
+} vctx_t;
+
+static int validate_cb(void *ctx, const broker_record_t *rec)
+{
+    vctx_t *v = ctx;
+    broker_record_in_t in = {rec->key, rec->key_null, rec->value, rec->value_null, NULL,
+                             0,        rec->timestamp};
+    registry_ce_t ce;
+    registry_ce_from_area(rec->headers, rec->headers_count, &ce);
+    char why[700];
+    bool bad = registry_validate_record(v->r->registry, v->t, &in, &ce, why, sizeof why) < 0;
+    if (bad && !v->nbad)
+        snprintf(v->why, sizeof v->why, "record %d: %s", v->n, why);
+    v->nbad += bad;
+    if (!v->collect) {
+        v->n++;
+        return bad ? 1 : 0;
+    }
+    /* Dead-letter mode keeps every record, headers decoded, to rebuild the batch. */
+    broker_header_t *hs = kafka__alloc(v->r, sizeof *hs * (size_t)(rec->headers_count + 1));
+    hd_slice_t area = rec->headers;
+    for (int32_t i = 0; i < rec->headers_count; i++)
+        if (broker_header_next(&area, &hs[i]) < 0)
+            return HD_EMALFORMED;
+    in.headers = hs;
+    in.nheaders = rec->headers_count;
+    if (v->n == v->cap) {
+        int cap = v->cap ? 2 * v->cap : 64;
+        vrec_t *nr = kafka__alloc(v->r, sizeof *nr * (size_t)cap);
+        if (v->n)
+            memcpy(nr, v->recs, sizeof *nr * (size_t)v->n);
+        v->recs = nr;
+        v->cap = cap;
+    }
+    v->recs[v->n].in = in;
+    v->recs[v->n].bad = bad;
+    v->recs[v->n].why = bad ? hd_arena_strndup(&v->r->arena, why, strlen(why)) : NULL;
+    v->n++;
+    return 0;
+}
+
+/* Checks a batch for a validating topic. Returns 0 (append `*batch` as it is, which may have
+ * been replaced by a rebuilt one holding the good records; *len 0: nothing is left to append)
+ * or HD_EMALFORMED (refuse the batch). */
+static int validate_batch(kafka_req_t *r, broker_topic_t *t, broker_partition_t *p, uint8_t **batch,
+                          size_t *len)
+{
+    const broker_topic_config_t *tc = broker_topic_config(t);
+    broker_batch_hdr_t h;
+    const char *bwhy = "";
+    hd_slice_t b = hd_slice(*batch, *len);
+    size_t max_inflated = (size_t)tc->max_message_bytes * 16 + (1 << 20);
+    /* Malformed batches are refused by the append itself, with its own reason. */
+    if (broker_batch_validate(b, true, max_inflated, &h, &bwhy) < 0)
+        return 0;
+    vctx_t v = {.r = r, .t = t, .collect = tc->validation_dlq && h.producer_id < 0};
+    hd_buf_t scratch;
+    hd_buf_init(&scratch);
+    int rc = broker_batch_for_each(b, max_inflated, &scratch, validate_cb, &v);
+    if (rc < 0 || v.nbad == 0 || !v.collect) {
+        hd_buf_deinit(&scratch);
+        if (v.nbad) {
+            say_warn_every(1, "conn %s: produce to %s-%d refused by schema validation: %s", r->peer,
+                           broker_topic_name(t), broker_partition_index(p), v.why);
+            return HD_EMALFORMED;
+        }
+        return 0;
+    }
+    /* Dead letters out, the good records rebuilt into one batch. */
+    broker_record_in_t *good = kafka__alloc(r, sizeof *good * (size_t)v.n);
+    broker_record_in_t *bad = kafka__alloc(r, sizeof *bad * (size_t)v.nbad);
+    const char **whys = kafka__alloc(r, sizeof *whys * (size_t)v.nbad);
+    int ng = 0, nb = 0;
+    for (int i = 0; i < v.n; i++) {
+        if (v.recs[i].bad) {
+            bad[nb] = v.recs[i].in;
+            whys[nb++] = v.recs[i].why;
+        } else {
+            good[ng++] = v.recs[i].in;
+        }
+    }
+    rc = registry_dead_letter(r->registry, t, broker_partition_index(p), bad, whys, nb);
+    if (rc < 0)
+        say_warn_every(5, "topic %s: %d dead letters not written: %s", broker_topic_name(t), nb,
+                       hd_strerror(rc));
+    *len = 0;
+    if (ng > 0) {
+        hd_buf_t out;
+        hd_buf_init(&out);
+        ssize_t n = broker_batch_build(good, ng, (size_t)tc->max_message_bytes, &out);
+        if (n > 0) {
+            *batch = kafka__alloc(r, (size_t)n);
+            memcpy(*batch, out.p, (size_t)n);
+            *len = (size_t)n;
+        }
+        hd_buf_deinit(&out);
+    }
+    hd_buf_deinit(&scratch);
+    return 0;
 }
 
 int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
@@ -158,8 +282,23 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             broker_append_t res;
             /* The records slice points into the connection's own input buffer, which the broker
              * may modify in place (offsets are written into the batch header). */
-            int rc = broker_partition_append(p, (uint8_t *)(uintptr_t)pd->Records.v.p,
-                                             pd->Records.v.len, r->api_version, &res, &why);
+            uint8_t *batch = (uint8_t *)(uintptr_t)pd->Records.v.p;
+            size_t blen = pd->Records.v.len;
+            if (broker_topic_config(t)->schema_validation && r->registry) {
+                if (validate_batch(r, t, p, &batch, &blen) < 0) {
+                    pr->ErrorCode = KAFKA_ERR_INVALID_RECORD;
+                    pr->LogStartOffset = broker_partition_start(p);
+                    any_error = true;
+                    continue;
+                }
+                if (blen == 0) { /* every record went to the dead-letter topic */
+                    pr->ErrorCode = 0;
+                    pr->BaseOffset = broker_partition_end(p);
+                    pr->LogStartOffset = broker_partition_start(p);
+                    continue;
+                }
+            }
+            int rc = broker_partition_append(p, batch, blen, r->api_version, &res, &why);
             pr->LogStartOffset = broker_partition_start(p);
             if (rc < 0) {
                 pr->ErrorCode = produce_error(rc);

@@ -6,6 +6,7 @@
 
 #include "broker/broker.h"
 #include "kafka/kafka.h"
+#include "registry/registry.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/config.h"
@@ -26,6 +27,7 @@ typedef struct kafka_req kafka_req_t;
 struct kafka_req {
     /* Set by the connection before kafka_req_handle(). */
     broker_t *broker;
+    registry_t *registry; /* NULL: produced records are not validated */
     const hd_config_t *cfg;
     void *conn;
     const char *peer;

@@ -85,7 +85,7 @@ typedef struct kafka_schema {
 #define KAFKA_APIS(X)                                                                              \
     X(Produce, 0, 0, 7, 9)                                                                         \
     X(Fetch, 1, 4, 11, 12)                                                                         \
-    X(ListOffsets, 2, 1, 3, 6)                                                                     \
+    X(ListOffsets, 2, 1, 7, 6)                                                                     \
     X(Metadata, 3, 0, 6, 9)                                                                        \
     X(OffsetCommit, 8, 0, 7, 8)                                                                    \
     X(OffsetFetch, 9, 0, 7, 6)                                                                     \
@@ -95,7 +95,7 @@ typedef struct kafka_schema {
     X(LeaveGroup, 13, 0, 3, 4)                                                                     \
     X(SyncGroup, 14, 0, 3, 4)                                                                      \
     X(DescribeGroups, 15, 0, 4, 5)                                                                 \
-    X(ListGroups, 16, 0, 4, 3)                                                                     \
+    X(ListGroups, 16, 0, 5, 3)                                                                     \
     X(ApiVersions, 18, 0, 3, 3)                                                                    \
     X(CreateTopics, 19, 0, 4, 5)                                                                   \
     X(DeleteTopics, 20, 0, 3, 4)                                                                   \

@@ -95,6 +95,10 @@ ssize_t log_partition_read(log_partition_t *p, int64_t offset, int64_t max_offse
  * *base_offset. Returns 0, HD_ENOTFOUND or -errno. */
 int log_partition_find_time(log_partition_t *p, int64_t ts, int64_t max_offset,
                             int64_t *base_offset, hd_buf_t *out);
+/* The largest batch maxTimestamp below max_offset. Returns 0, HD_ENOTFOUND (no batch) or
+ * -errno. Segments wholly below max_offset answer from their time index; the one that reaches
+ * past it is read header by header. */
+int log_partition_max_time(log_partition_t *p, int64_t max_offset, int64_t *ts);
 
 /* Calls cb with the header of every batch with base offset >= from_offset, in order; cb returns
  * non-zero to stop. With min_ts >= 0, the leading inactive segments whose largest timestamp is

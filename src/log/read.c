@@ -149,6 +149,48 @@ int log_partition_find_time(log_partition_t *p, int64_t ts, int64_t max_offset,
     return HD_ENOTFOUND;
 }
 
+int log_partition_max_time(log_partition_t *p, int64_t max_offset, int64_t *ts)
+{
+    if (max_offset > p->leo)
+        max_offset = p->leo;
+    uint8_t hdr[LOG_BATCH_HEADER_LEN];
+    log_hdr_t h;
+    int64_t best = -1;
+    bool any = false;
+    for (size_t i = 0; i < p->nsegs; i++) {
+        log_segment_t *s = p->segs[i];
+        if (s->base_offset >= max_offset || s->size == 0)
+            break;
+        int rc;
+        if (s->next_offset <= max_offset) {
+            /* Every batch of the segment counts: its recorded largest timestamp. */
+            int64_t mt;
+            if ((rc = log__segment_max_ts(s, p->cfg.index_interval_bytes, &mt)) < 0)
+                return rc;
+            if (!any || mt > best)
+                best = mt;
+            any = true;
+            continue;
+        }
+        /* The segment that reaches past max_offset (batches not yet durable): its headers
+         * below max_offset, one by one. */
+        for (int64_t pos = 0; pos < s->size; pos += h.total_len) {
+            if ((rc = log__segment_read_hdr(s, pos, hdr, &h)) < 0)
+                return rc;
+            if (h.base_offset >= max_offset)
+                break;
+            if (!any || h.max_timestamp > best)
+                best = h.max_timestamp;
+            any = true;
+        }
+        break;
+    }
+    if (!any)
+        return HD_ENOTFOUND;
+    *ts = best;
+    return 0;
+}
+
 int log_partition_scan(log_partition_t *p, int64_t from_offset, int64_t min_ts, log_scan_cb cb,
                        void *ctx)
 {

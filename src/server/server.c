@@ -4,6 +4,7 @@
 #include "server/server_int.h"
 #include "broker/group.h"
 #include "obs/obs.h"
+#include "registry/registry.h"
 #include "util/addr.h"
 #include "util/err.h"
 #include "util/monotime.h"
@@ -59,6 +60,8 @@ static void finish_stop(server_t *s)
         server__conn_close(s->conns);
     http_server_close(s->http);
     s->http = NULL;
+    http_server_close(s->registry_http);
+    s->registry_http = NULL;
     uv_timer_stop(&s->stop_timer);
     uv_timer_stop(&s->retention_timer);
     uv_timer_stop(&s->group_timer);
@@ -77,7 +80,8 @@ static void finish_stop(server_t *s)
 static void on_stop_tick(uv_timer_t *t)
 {
     server_t *s = t->data;
-    int pending = server__pending_requests(s) + (s->http ? http_server_pending(s->http) : 0);
+    int pending = server__pending_requests(s) + (s->http ? http_server_pending(s->http) : 0) +
+                  (s->registry_http ? http_server_pending(s->registry_http) : 0);
     if (pending == 0 || hd_mono_ms() >= s->stop_deadline)
         finish_stop(s);
 }
@@ -96,6 +100,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     server__conns_quiesce(s);
     if (s->http)
         http_server_quiesce(s->http);
+    if (s->registry_http)
+        http_server_quiesce(s->registry_http);
     s->stop_deadline = hd_mono_ms() + STOP_GRACE_MS;
     uv_timer_start(&s->stop_timer, on_stop_tick, 0, 10);
 }
@@ -163,6 +169,10 @@ int server_run(const hd_config_t *cfg)
         uv_close((uv_handle_t *)&s.listener, NULL);
         goto fail;
     }
+    if ((rc = registry_open(s.broker, &s.registry)) < 0) {
+        uv_close((uv_handle_t *)&s.listener, NULL);
+        goto fail;
+    }
     if (cfg->http_addr[0]) {
         rc = http_server_start(s.loop, s.broker, cfg, &s.http);
         if (rc < 0) {
@@ -170,6 +180,17 @@ int server_run(const hd_config_t *cfg)
             goto fail;
         }
         http_server_set_delivery(s.http, s.delivery);
+        http_server_set_registry(s.http, s.registry);
+    }
+    if (cfg->registry_addr[0]) {
+        rc = http_server_start_at(s.loop, s.broker, cfg, cfg->registry_addr, "registry.listeners",
+                                  &s.registry_http);
+        if (rc < 0) {
+            uv_close((uv_handle_t *)&s.listener, NULL);
+            http_server_close(s.http);
+            goto fail;
+        }
+        http_server_set_registry(s.registry_http, s.registry);
     }
     uv_signal_init(s.loop, &s.sigint);
     uv_signal_init(s.loop, &s.sigterm);
@@ -192,6 +213,9 @@ int server_run(const hd_config_t *cfg)
     char http_desc[300] = "off";
     if (s.http)
         snprintf(http_desc, sizeof http_desc, "%s", cfg->http_addr);
+    if (s.registry_http)
+        snprintf(http_desc + strlen(http_desc), sizeof http_desc - strlen(http_desc),
+                 " registry=%s", cfg->registry_addr);
     say_info("herald serving: kafka=%s http=%s advertised=%s data-dir=%s topics=%d partitions=%d "
              "cluster=%s pid=%d started-in=%.1fms",
              cfg->kafka_addr, http_desc,
@@ -201,6 +225,7 @@ int server_run(const hd_config_t *cfg)
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
     delivery_close(s.delivery);
+    registry_close(s.registry);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
@@ -209,6 +234,7 @@ int server_run(const hd_config_t *cfg)
     return 0;
 fail:
     delivery_close(s.delivery);
+    registry_close(s.registry);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);

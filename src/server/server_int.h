@@ -45,7 +45,9 @@ struct server {
     const hd_config_t *cfg;
     broker_t *broker;
     uv_tcp_t listener;
-    http_server_t *http; /* NULL when http.listeners is empty */
+    http_server_t *http;          /* NULL when http.listeners is empty */
+    http_server_t *registry_http; /* NULL when registry.listeners is empty */
+    registry_t *registry;
     uv_async_t durable_async;
     uv_signal_t sigint, sigterm;
     uv_timer_t retention_timer;

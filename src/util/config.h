@@ -17,8 +17,11 @@
       "", 0, 0,                                                                                    \
       "HOST:PORT clients are told to connect to; default: the listener, or this host's name "      \
       "when the listener binds a wildcard address")                                                \
-    X(STR, http_addr, "http.listeners", "http-addr", "HERALD_HTTP_ADDR", "127.0.0.1:8080", 0, 0,  \
+    X(STR, http_addr, "http.listeners", "http-addr", "HERALD_HTTP_ADDR", "127.0.0.1:8080", 0, 0,   \
       "HTTP listener (REST, CloudEvents, SSE, WebSocket), HOST:PORT; empty: no HTTP listener")     \
+    X(STR, registry_addr, "registry.listeners", "registry-addr", "HERALD_REGISTRY_ADDR", "", 0, 0, \
+      "A second HTTP listener for the schema registry's REST API, HOST:PORT (tools expect "        \
+      "8081); empty: none. The HTTP listener serves the registry either way")                      \
     X(INT, http_max_request_bytes, "http.max.request.bytes", "http-max-request-bytes",             \
       "HERALD_HTTP_MAX_REQUEST_BYTES", 16777216, 1024, 1073741824,                                 \
       "Largest HTTP request body (413 above it)")                                                  \

@@ -41,7 +41,10 @@ CORRUPT_MESSAGE = 2
 UNKNOWN_TOPIC_OR_PARTITION = 3
 MESSAGE_TOO_LARGE = 10
 UNSUPPORTED_VERSION = 35
+INVALID_REQUEST = 42
 OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+FENCED_LEADER_EPOCH = 74
+UNKNOWN_LEADER_EPOCH = 75
 INVALID_RECORD = 87
 
 # --- Primitive encoders ------------------------------------------------------------------------
@@ -469,6 +472,38 @@ def list_offsets_v1(conn, topic, partition, timestamp):
     (_name, parts), = topics
     (_p, err, ts, off), = parts
     return err, ts, off
+
+
+def list_offsets(conn, topic, partition, timestamp, version, current_leader_epoch=-1):
+    """ListOffsets v1-7 (flexible from v6) for one partition: (error, timestamp, offset,
+    leader_epoch); leader_epoch is None below v4."""
+    flex = version >= 6
+
+    def s_(v):
+        b = v.encode()
+        return uvarint(len(b) + 1) + b if flex else string(v)
+
+    def arr(items):
+        return (uvarint(len(items) + 1) if flex else i32(len(items))) + b"".join(items)
+
+    tag = b"\x00" if flex else b""
+    p = i32(partition) + (i32(current_leader_epoch) if version >= 4 else b"") + i64(timestamp)
+    body = i32(-1) + (i8(0) if version >= 2 else b"") + \
+        arr([s_(topic) + arr([p + tag]) + tag]) + tag
+    r = conn.request(LIST_OFFSETS, version, body, flexible=flex)
+    if flex:
+        assert r.uvarint() == 0  # response header tags
+    if version >= 2:
+        r.i32()  # throttle
+    n = r.uvarint() - 1 if flex else r.i32()
+    assert n == 1
+    name = r.take(r.uvarint() - 1) if flex else r.string()
+    assert name == topic.encode() or name == topic
+    n = r.uvarint() - 1 if flex else r.i32()
+    assert n == 1
+    _p, err, ts, off = r.i32(), r.i16(), r.i64(), r.i64()
+    epoch = r.i32() if version >= 4 else None
+    return err, ts, off, epoch
 
 
 def fetch_all_batches(addr, topic, partition, version=11, timeout=20.0):

@@ -200,3 +200,37 @@ def test_retention_moves_log_start(broker_factory):
     b.restart()
     with kr.Conn(b.addr) as c:
         assert kr.list_offsets_v1(c, topic, 0, -2)[2] == start
+
+
+def test_list_offsets_every_version_and_max_timestamp(broker):
+    """ListOffsets v1-7: flexible encoding from v6, LeaderEpoch from v4, and v7's MAX_TIMESTAMP
+    (-3, KIP-734): the first record with the largest timestamp, inside a compressed batch."""
+    topic = "lomax"
+    with kr.Conn(broker.addr) as c:
+        kr.metadata_v1(c, [topic])
+        for v in range(1, 8):
+            want_epoch = -1 if v >= 4 else None
+            assert kr.list_offsets(c, topic, 0, -3, v) == (0, -1, -1, want_epoch), v
+            assert kr.list_offsets(c, topic, 0, -1, v)[2] == 0, v
+        b1 = kr.record_batch([(None, b"a", (), 100), (None, b"b", (), 300), (None, b"c", (), 200)],
+                             base_timestamp=100, codec=kr.CODEC_GZIP)
+        b2 = kr.record_batch([(None, b"d", (), 250), (None, b"e", (), 300)], base_timestamp=250)
+        assert kr.produce(c, topic, 0, b1) == (0, 0)
+        assert kr.produce(c, topic, 0, b2) == (0, 3)
+        for v in range(1, 8):
+            epoch = 0 if v >= 4 else None
+            assert kr.list_offsets(c, topic, 0, -1, v) == (0, -1, 5, epoch), v
+            assert kr.list_offsets(c, topic, 0, -2, v) == (0, -1, 0, epoch), v
+            # The earliest offset whose timestamp reaches t, as Kafka: offset 1 (300) for 220.
+            assert kr.list_offsets(c, topic, 0, 220, v) == (0, 300, 1, epoch), v
+            assert kr.list_offsets(c, topic, 0, 50, v) == (0, 100, 0, epoch), v
+            assert kr.list_offsets(c, topic, 0, 301, v) == (0, -1, -1, -1 if epoch == 0 else None)
+            assert kr.list_offsets(c, topic, 0, -3, v) == (0, 300, 1, epoch), v
+        # The current leader epoch is fenced as in Fetch: this broker's epoch is 0.
+        assert kr.list_offsets(c, topic, 0, -1, 7, current_leader_epoch=0)[0] == 0
+        assert kr.list_offsets(c, topic, 0, -1, 7, current_leader_epoch=3)[0] == \
+            kr.UNKNOWN_LEADER_EPOCH
+        assert kr.list_offsets(c, topic, 0, -1, 4, current_leader_epoch=-7)[0] == \
+            kr.FENCED_LEADER_EPOCH
+        assert kr.list_offsets(c, topic, 0, -9, 7)[0] == kr.INVALID_REQUEST
+        assert kr.list_offsets(c, "nope", 0, -1, 7)[0] == kr.UNKNOWN_TOPIC_OR_PARTITION

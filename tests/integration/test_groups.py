@@ -27,9 +27,9 @@ JOIN_GROUP, HEARTBEAT, SYNC_GROUP, OFFSET_COMMIT, OFFSET_FETCH = 11, 12, 14, 8, 
 class Worker:
     """A group_worker.py process and the events it logged."""
 
-    def __init__(self, tmp, addr, group, topic, name, *extra):
+    def __init__(self, tmp, addr, group, topic, name, *extra, py=PY):
         self.out = Path(tmp) / ("%s-%s.log" % (group, name))
-        self.argv = [PY, str(HERE / "group_worker.py"), addr, group, topic, str(self.out)]
+        self.argv = [str(py), str(HERE / "group_worker.py"), addr, group, topic, str(self.out)]
         self.argv += list(extra)
         self.proc = None
 
@@ -565,23 +565,29 @@ def test_offset_delete_and_list_groups_state_filter(broker):
         assert [(r.i32(), r.i64(), r.string(), r.i16()) for _ in range(2)] == \
             [(0, -1, "", 0), (1, 6, "", 0)]
 
-        def list_groups(states):
-            body = kr.uvarint(len(states) + 1) + b"".join(
-                kr.uvarint(len(s) + 1) + s.encode() for s in states) + b"\x00"
-            r = conn.request(16, 4, body, flexible=True)
+        def compact_strs(items):
+            return kr.uvarint(len(items) + 1) + b"".join(
+                kr.uvarint(len(s) + 1) + s.encode() for s in items)
+
+        def list_groups(states, types=None):
+            """ListGroups v4, or v5 (KIP-848 group types) when types is given."""
+            body = compact_strs(states) + (compact_strs(types) if types is not None else b"")
+            r = conn.request(16, 4 if types is None else 5, body + b"\x00", flexible=True)
             r.uvarint()  # response header tag buffer
             r.i32()
             assert r.i16() == 0
             out = []
             for _ in range(r.uvarint() - 1):
-                gid = r.take(r.uvarint() - 1).decode()
-                ptype = r.take(r.uvarint() - 1).decode()
-                state = r.take(r.uvarint() - 1).decode()
+                g = tuple(r.take(r.uvarint() - 1).decode() for _ in range(3 + (types is not None)))
                 assert r.uvarint() == 0
-                out.append((gid, ptype, state))
+                out.append(g)
             return sorted(out)
 
         assert list_groups(["Stable"]) == [("od-live", "consumer", "Stable")]
         assert list_groups(["empty"]) == [("od-simple", "", "Empty")]
         assert len(list_groups([])) == 2
+        assert list_groups(["Stable"], []) == [("od-live", "consumer", "Stable", "classic")]
+        assert list_groups([], ["Classic"]) == [("od-live", "consumer", "Stable", "classic"),
+                                                ("od-simple", "", "Empty", "classic")]
+        assert list_groups([], ["consumer"]) == []
     live.close()

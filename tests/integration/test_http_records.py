@@ -295,3 +295,18 @@ def test_reals_are_stored_and_shown_with_their_shortest_digits(broker):
     assert m.value() == b'{"total":9.99,"n":0.1,"big":1e+300,"one":1.0}'
     r = requests.get(broker.http + "/topics/reals/records", timeout=10)
     assert b'"total":9.99,' in r.content and b'"n":0.1,' in r.content
+
+
+def test_malformed_query_escapes_are_400(broker):
+    mk_topic(broker, "q", 1)
+    import http.client
+    for q in ("offset=%zz", "offset=%4", "partition=%00", "%g1=2"):
+        # http.client sends the target as given (requests would re-quote the bad escapes).
+        conn = http.client.HTTPConnection("127.0.0.1", broker.http_port, timeout=10)
+        conn.request("GET", "/topics/q/records?" + q)
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        conn.close()
+        assert resp.status == 400 and body["status"] == 400, (q, body)
+    r = requests.get(broker.http + "/topics/q/records?offset=%30", timeout=10)
+    assert r.status_code == 200 and r.json()["next_offset"] == 0

@@ -292,6 +292,40 @@ static void test_read_at_every_offset_across_segments_finds_containing_batch(voi
     bb_dir_remove(&d);
 }
 
+static void test_max_time_is_largest_batch_timestamp_below_max_offset(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 4096;
+    cfg.index_interval_bytes = 200;
+    log_partition_t *p = open_part(&d, &cfg);
+    int64_t ts = -1;
+    assert_int_equal(log_partition_max_time(p, 200, &ts), HD_ENOTFOUND);
+    /* Batch i holds offsets 2i, 2i+1 with maxTimestamp 1001 + 10 i, except a peak at batch 37. */
+    for (int i = 0; i < 100; i++)
+        append_one(p, 2, i == 37 ? 90000 : 1000 + i * 10, 40);
+    assert_true(log_partition_segment_count(p) > 3);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(log_partition_max_time(p, 200, &ts), 0);
+        assert_int_equal(ts, 90001);
+        /* Bounded by max_offset, also inside a segment and inside the last one. */
+        assert_int_equal(log_partition_max_time(p, 74, &ts), 0);
+        assert_int_equal(ts, 1361);
+        assert_int_equal(log_partition_max_time(p, 75, &ts), 0);
+        assert_int_equal(ts, 90001);
+        assert_int_equal(log_partition_max_time(p, 1, &ts), 0);
+        assert_int_equal(ts, 1001);
+        assert_int_equal(log_partition_max_time(p, 0, &ts), HD_ENOTFOUND);
+        log_partition_close(p);
+        p = open_part(&d, &cfg);
+    }
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
 static void test_find_time_returns_first_batch_with_max_timestamp_at_or_after(void **state)
 {
     (void)state;
@@ -1150,6 +1184,7 @@ int main(void)
         cmocka_unit_test(test_roll_by_age_without_timestamps_uses_the_wall_clock),
         cmocka_unit_test(test_read_at_every_offset_across_segments_finds_containing_batch),
         cmocka_unit_test(test_find_time_returns_first_batch_with_max_timestamp_at_or_after),
+        cmocka_unit_test(test_max_time_is_largest_batch_timestamp_below_max_offset),
         cmocka_unit_test(test_scan_visits_every_batch_from_offset),
         cmocka_unit_test(test_scan_reads_headers_across_chunk_edges_and_past_big_batches),
         cmocka_unit_test(test_scan_skips_inactive_segments_older_than_min_ts),

@@ -1,0 +1,244 @@
+/* The schema registry: schemas (Avro, JSON Schema) registered under subjects as numbered
+ * versions, with global ids shared by identical schemas, compatibility rules between versions,
+ * and the validation of produced records against them. Its state is kept durably in an internal
+ * log of the broker (store.c documents the format). Everything here runs on the loop thread.
+ *
+ * Answers follow the Confluent Schema Registry's data model and error codes, so that its REST
+ * API (http/rest_registry.c) can be served unchanged on top. */
+#ifndef REGISTRY_H
+#define REGISTRY_H
+
+#include "broker/broker.h"
+#include "util/slice.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct registry registry_t;
+typedef struct registry_schema registry_schema_t;
+
+/* ---- errors (answered as data, with the Confluent error codes) ---- */
+
+enum {
+    REGISTRY_OK = 0,
+    REGISTRY_ESUBJECT_NOT_FOUND = 40401,
+    REGISTRY_EVERSION_NOT_FOUND = 40402,
+    REGISTRY_ESCHEMA_NOT_FOUND = 40403,
+    REGISTRY_ESUBJECT_SOFT_DELETED = 40404,
+    REGISTRY_ESUBJECT_NOT_SOFT_DELETED = 40405,
+    REGISTRY_EVERSION_SOFT_DELETED = 40406,
+    REGISTRY_EVERSION_NOT_SOFT_DELETED = 40407,
+    REGISTRY_ECOMPAT_NOT_CONFIGURED = 40408,
+    REGISTRY_EINCOMPATIBLE = 409,
+    REGISTRY_EINVALID_SCHEMA = 42201,
+    REGISTRY_EINVALID_VERSION = 42202,
+    REGISTRY_EINVALID_COMPAT = 42203,
+    REGISTRY_EREFERENCE_EXISTS = 42206,
+    REGISTRY_EINVALID_SUBJECT = 42208,
+    REGISTRY_ESCHEMA_TOO_LARGE = 42209,
+    REGISTRY_ESTORE = 50001,
+};
+
+/* The outcome of an operation: code 0, or one of the codes above with a message in the
+ * registry's own words ("Subject 'orders-value' not found."). */
+typedef struct registry_err {
+    int code;
+    char message[512];
+} registry_err_t;
+
+/* The HTTP status of an error code (40401 -> 404, 409 -> 409, 42201 -> 422, 50001 -> 500). */
+int registry_err_status(int code);
+
+/* ---- schema types and compatibility levels ---- */
+
+enum { REGISTRY_AVRO = 0, REGISTRY_JSON = 1, REGISTRY_PROTOBUF = 2 };
+
+/* "AVRO", "JSON", "PROTOBUF". */
+const char *registry_type_name(int type);
+/* The type of a name (case-sensitive, as the API), or -1. */
+int registry_type_parse(const char *name);
+/* The type can be registered (Avro always; JSON Schema once its validator is built in). */
+bool registry_type_supported(int type);
+
+enum {
+    REGISTRY_NONE = 0,
+    REGISTRY_BACKWARD,
+    REGISTRY_BACKWARD_TRANSITIVE,
+    REGISTRY_FORWARD,
+    REGISTRY_FORWARD_TRANSITIVE,
+    REGISTRY_FULL,
+    REGISTRY_FULL_TRANSITIVE,
+};
+const char *registry_compat_name(int level);
+/* The level of a name ("BACKWARD", ...), or -1. */
+int registry_compat_parse(const char *name);
+
+/* Directions of one compatibility check between two schemas. BACKWARD: the new schema reads
+ * data written with the old one; FORWARD: the old reads the new; FULL: both. */
+enum { REGISTRY_DIR_BACKWARD = 1, REGISTRY_DIR_FORWARD = 2, REGISTRY_DIR_FULL = 3 };
+
+/* ---- lifecycle ---- */
+
+/* Opens the registry's log (DATA_DIR/__schemas) and replays it. The broker must outlive the
+ * registry. Returns 0 or a negative error (logged). */
+int registry_open(broker_t *b, registry_t **out);
+/* Frees the registry (the broker closes its log). NULL is a no-op. */
+void registry_close(registry_t *reg);
+
+/* ---- schemas ---- */
+
+/* A reference to a schema of another subject, by the name the referring schema uses. */
+typedef struct registry_ref {
+    const char *name;
+    const char *subject;
+    int32_t version;
+} registry_ref_t;
+
+/* A schema as a client submits it. */
+typedef struct registry_schema_in {
+    int type;
+    const char *text;
+    size_t len;
+    const registry_ref_t *refs;
+    int nrefs;
+} registry_schema_in_t;
+
+int32_t registry_schema_id(const registry_schema_t *s);
+int registry_schema_type(const registry_schema_t *s);
+/* The schema text, normalized: compact JSON with the members in their given order. */
+const char *registry_schema_text(const registry_schema_t *s);
+int registry_schema_refs(const registry_schema_t *s, const registry_ref_t **refs);
+
+/* One version of a subject. Pointers stay valid until the next change to the registry. */
+typedef struct registry_version {
+    const char *subject;
+    int32_t version;
+    bool deleted; /* soft-deleted */
+    const registry_schema_t *schema;
+} registry_version_t;
+
+/* Subject names: printable, 1..255 bytes, no control characters. */
+bool registry_subject_valid(const char *subject);
+
+/* ---- reads ---- */
+
+/* Subjects with at least one live version (or, with deleted, a soft-deleted one), sorted.
+ * *out is a malloc'ed array of borrowed names (free it). Returns the count. */
+int registry_subjects(registry_t *reg, bool deleted, const char ***out);
+/* Version numbers of a subject, ascending; malloc'ed into *out. Returns the count, or -1 with
+ * err (40401). */
+int registry_versions(registry_t *reg, const char *subject, bool deleted, int32_t **out,
+                      registry_err_t *err);
+/* One version: vs is a number (1..2^31-1), "latest" or "-1". Returns 0 or -1 with err (40401,
+ * 40402, 42202). A soft-deleted version is found only with deleted. */
+int registry_version_get(registry_t *reg, const char *subject, const char *vs, bool deleted,
+                         registry_version_t *out, registry_err_t *err);
+/* The schema with that id (40403 when no version, live or soft-deleted, uses it). */
+int registry_schema_get(registry_t *reg, int32_t id, const registry_schema_t **out,
+                        registry_err_t *err);
+/* The versions that use schema id (deleted: soft-deleted ones too), as a malloc'ed array.
+ * Returns the count, or -1 with err (40403). */
+int registry_schema_versions(registry_t *reg, int32_t id, bool deleted, registry_version_t **out,
+                             registry_err_t *err);
+/* Finds the version of subject whose schema equals `in` (POST /subjects/{s}). Returns 0, or -1
+ * with err (40401, 40403, 42201). */
+int registry_lookup(registry_t *reg, const char *subject, const registry_schema_in_t *in,
+                    bool deleted, registry_version_t *out, registry_err_t *err);
+
+/* ---- changes (durable once the registry's log reaches *durable_at: see registry_wait) ---- */
+
+/* Registers `in` under subject: the existing id if the subject already has it as a live
+ * version, else a new version after checking the schema (42201) and its compatibility with
+ * the subject's versions (409, with the reasons in err). The id is shared with any identical
+ * schema of another subject. */
+int registry_register(registry_t *reg, const char *subject, const registry_schema_in_t *in,
+                      int32_t *id, int64_t *durable_at, registry_err_t *err);
+/* Deletes every version of subject: soft (they stay readable with deleted=true), or, when
+ * permanent, for good (they must be soft-deleted first: 40405). The deleted version numbers go
+ * to *versions (malloc'ed). Returns the count, or -1 with err. */
+int registry_delete_subject(registry_t *reg, const char *subject, bool permanent,
+                            int32_t **versions, int64_t *durable_at, registry_err_t *err);
+/* Deletes one version ("latest" allowed), soft or permanent (after soft: 40407). A version
+ * referenced by another schema cannot be deleted (42206). */
+int registry_delete_version(registry_t *reg, const char *subject, const char *vs, bool permanent,
+                            int32_t *version, int64_t *durable_at, registry_err_t *err);
+/* The compatibility level of subject (NULL: the global level). Without a subject level,
+ * 40408 unless fallback, which answers the global level. */
+int registry_config_get(registry_t *reg, const char *subject, bool fallback, int *level,
+                        registry_err_t *err);
+/* Sets (level >= 0) or removes (level -1; *old gets the level removed) a compatibility level,
+ * global when subject is NULL (removing the global level restores BACKWARD). */
+int registry_config_set(registry_t *reg, const char *subject, int level, int *old,
+                        int64_t *durable_at, registry_err_t *err);
+/* Calls w->cb once the registry's log is durable up to durable_at (at once if it already is).
+ * Cancel with broker_waiter_cancel(). */
+void registry_wait(registry_t *reg, int64_t durable_at, broker_waiter_t *w);
+/* The log end now: waiting for it makes every answer given so far durable. */
+int64_t registry_log_end(registry_t *reg);
+
+/* ---- compatibility ---- */
+
+/* Checks `in` against version vs of subject, or (vs NULL) against the versions the subject's
+ * level names (the latest, or all for *_TRANSITIVE). Sets *ok; when messages is an array,
+ * appends one string per reason. Returns 0, or -1 with err (40401, 40402, 42201, 42202). */
+int registry_check(registry_t *reg, const char *subject, const char *vs,
+                   const registry_schema_in_t *in, bool *ok, json_t *messages, registry_err_t *err);
+
+/* ---- validation of produced records (validate.c) ---- */
+
+/* The CloudEvents attributes validation looks at, taken from a record's headers. */
+typedef struct registry_ce {
+    hd_slice_t dataschema; /* the ce_dataschema header (binary mode) */
+    bool has_dataschema;
+    bool structured; /* content-type application/cloudevents+json: the value is the event */
+} registry_ce_t;
+/* From a stored record's raw header area (count entries). */
+void registry_ce_from_area(hd_slice_t area, int32_t count, registry_ce_t *out);
+/* From decoded headers. */
+void registry_ce_from_headers(const broker_header_t *h, int32_t n, registry_ce_t *out);
+
+/* Validates one payload for subject: the Confluent wire format (magic byte 0, a big-endian i32
+ * schema id that is a live version of subject, then the payload, which must decode with that
+ * schema), or a CloudEvent whose dataschema names such a schema. A null payload (tombstone)
+ * passes. Returns 0, or HD_EINVAL with a sentence naming the failing rule in why[0..whylen). */
+int registry_validate(registry_t *reg, const char *subject, hd_slice_t payload, bool is_null,
+                      const registry_ce_t *ce, char *why, size_t whylen);
+/* Validates a record for topic t by its topic configs (value and/or key, with the subjects
+ * herald.value.schema.subject / herald.key.schema.subject or <topic>-value / <topic>-key).
+ * why starts with "value " or "key ". */
+int registry_validate_record(registry_t *reg, const broker_topic_t *t,
+                             const broker_record_in_t *rec, const registry_ce_t *ce, char *why,
+                             size_t whylen);
+/* Appends records refused by validation to topic t's dead-letter topic (herald.dead.letter.topic,
+ * or <topic>.dlq, created with one partition when missing), as they were, with the headers
+ * herald.dlq.reason (whys[i]), herald.dlq.topic and herald.dlq.partition added. The append is
+ * not awaited for durability. Returns 0 or a negative error. */
+int registry_dead_letter(registry_t *reg, broker_topic_t *t, int32_t partition,
+                         const broker_record_in_t *recs, const char *const *whys, int n);
+
+/* ---- Avro (avro.c, avro_compat.c) ---- */
+
+/* Checks that writer-side data can be read with the reader schema under the Avro
+ * specification's resolution rules. Both are parsed JSON schemas, with references already
+ * inlined. Returns true when compatible; otherwise appends reasons to msgs (when an array). */
+bool registry_avro_compatible(json_t *reader, json_t *writer, json_t *msgs);
+
+/* ---- JSON Schema (jsonschema.c, jsonschema_compat.c) ----
+ * The validator and its compatibility rules; registry plugs them in through
+ * registry__type_json() (type_json.c) when jsonschema.c is built in. */
+typedef struct registry_jsonschema registry_jsonschema_t;
+/* Compiles a JSON Schema (draft-07 or 2020-12). Borrows schema for the call. Returns 0, or
+ * HD_EINVAL with a static reason in *why. */
+int registry_jsonschema_compile(json_t *schema, registry_jsonschema_t **out, const char **why);
+/* Validates an instance. Returns 0 when valid, or HD_EINVAL with the failing keyword and the
+ * instance location written to msg[0..msglen). */
+int registry_jsonschema_validate(const registry_jsonschema_t *s, json_t *instance, char *msg,
+                                 size_t msglen);
+void registry_jsonschema_free(registry_jsonschema_t *s);
+/* Compatibility of new_schema against old_schema in `direction` (REGISTRY_DIR_*). Returns 0
+ * when compatible, else HD_EINVAL with one string per reason appended to msgs (when an array). */
+int registry_jsonschema_compat(json_t *old_schema, json_t *new_schema, int direction, json_t *msgs);
+
+#endif

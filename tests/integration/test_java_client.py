@@ -1,0 +1,189 @@
+"""Apache Kafka's Java client (kafka-clients 4.x, tests/java) against the real herald: the
+idempotent producer with every codec, a consumer group on the classic protocol, and the
+AdminClient. One JVM serves the whole module (see compat.JavaDriver)."""
+import pytest
+
+import kafkaraw
+from compat import JavaDriver
+
+CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+BASE_TS = 1_700_000_000_000
+
+
+@pytest.fixture(scope="module")
+def java(tmp_path_factory):
+    d = JavaDriver(tmp_path_factory.mktemp("java") / "driver.log")
+    yield d
+    d.close()
+
+
+def expected(i, codec):
+    """Record i as the driver's `produce` writes it (see Driver.java)."""
+    return {"k": None if i % 10 == 9 else "k-%d" % i,
+            "v": "v-%d-%s-%s" % (i, codec, "abc" * (i % 50)),
+            "ts": BASE_TS + i, "h": [["idx", str(i)], ["codec", codec]]}
+
+
+def produce(java, broker, topic, codec, count, partitions):
+    """Produces with the driver; asserts offsets are contiguous per partition in send order and
+    returns {(partition, offset): record index}."""
+    offs = java.ok("produce", broker.addr, topic, codec, count, partitions)["offsets"]
+    assert len(offs) == count
+    where = {}
+    for p in range(partitions):
+        got = [o for (pp, o) in offs if pp == p]
+        assert all(offs[i][0] == i % partitions for i in range(count))
+        assert got == sorted(got) and len(set(got)) == len(got), (p, got)
+    for i, (p, o) in enumerate(offs):
+        where[(p, o)] = i
+    return where
+
+
+@pytest.mark.parametrize("codec", list(CODECS))
+def test_idempotent_producer_each_codec(java, broker, codec):
+    topic = "jc-" + codec
+    java.ok("admin", broker.addr, "create-topic", topic, 3)
+    n = 60
+    where = produce(java, broker, topic, codec, n, 3)
+    # A fresh topic: offsets start at 0 and have no gaps.
+    for p in range(3):
+        assert sorted(o for (pp, o) in where if pp == p) == list(range(n // 3))
+
+    got = java.ok("consume", broker.addr, topic, n, 30000)["records"]
+    assert len(got) == n
+    seen = set()
+    for r in got:
+        i = where[(r["p"], r["o"])]
+        want = expected(i, codec)
+        assert (r["k"], r["v"], r["ts"], r["h"]) == (want["k"], want["v"], want["ts"],
+                                                     want["h"]), (i, r)
+        seen.add(i)
+    assert seen == set(range(n))
+
+    # On the wire: batches compressed with the codec asked for, stamped with one producer id,
+    # and sequence numbers that continue from batch to batch (the producer is idempotent).
+    pids = set()
+    for p in range(3):
+        batches = kafkaraw.fetch_all_batches(broker.addr, topic, p)
+        seq = 0
+        for b in batches:
+            assert b.codec == CODECS[codec], (p, b.base_offset, b.attributes)
+            assert b.producer_id >= 0 and b.producer_epoch >= 0
+            assert b.base_sequence == seq, (p, b.base_offset, b.base_sequence, seq)
+            assert b.crc_ok
+            seq += b.count
+            pids.add(b.producer_id)
+        assert seq == n // 3
+    assert len(pids) == 1
+
+
+def test_classic_group_split_commit_resume(java, broker):
+    topic, group = "jg", "java-group"
+    java.ok("admin", broker.addr, "create-topic", topic, 4)
+
+    # Two members share the four partitions.
+    java.ok("group-open", "a", broker.addr, group, topic, 2)
+    asg = java.ok("group-wait", "a", 4, 30000, timeout=45)["assignments"]
+    assert sorted(asg[0] + asg[1]) == [0, 1, 2, 3] and asg[0] and asg[1], asg
+
+    where = produce(java, broker, topic, "lz4", 40, 4)
+    out = java.ok("group-poll", "a", 40, 30000, timeout=45)
+    assert out["assignments"] == asg
+    pairs = []
+    for member, recs in enumerate(out["records"]):
+        for r in recs:
+            assert r["p"] in asg[member], (member, r["p"], asg)
+            pairs.append((r["p"], r["o"]))
+    assert sorted(pairs) == sorted(where), "each record exactly once"
+
+    offsets = java.ok("admin", broker.addr, "group-offsets", group)["offsets"]
+    assert offsets == {"%s:%d" % (topic, p): 10 for p in range(4)}
+
+    d = java.ok("admin", broker.addr, "describe-group", group)
+    assert (d["state"], d["type"], d["assignor"], d["simple"]) == ("Stable", "Classic", "range",
+                                                                 False)
+    assert sorted(m["partitions"] for m in d["members"]) == sorted(asg)
+    assert sorted(m["clientId"] for m in d["members"]) == ["a-0", "a-1"]
+    listed = {g["groupId"]: g for g in java.ok("admin", broker.addr, "list-groups")["groups"]}
+    assert (listed[group]["state"], listed[group]["protocol"], listed[group]["type"]) == \
+        ("Stable", "consumer", "Classic")
+
+    # A group with members cannot be deleted.
+    r = java.send("admin", broker.addr, "delete-group", group)
+    assert not r["ok"] and "GroupNotEmpty" in r["error"], r
+    java.ok("group-close", "a")
+    assert java.ok("admin", broker.addr, "describe-group", group)["state"] == "Empty"
+
+    # New records, a broker restart and a new member: it resumes at the committed offsets.
+    more = produce(java, broker, topic, "none", 20, 4)
+    assert sorted(more) == [(p, o) for p in range(4) for o in range(10, 15)]
+    broker.restart()
+    java.ok("group-open", "b", broker.addr, group, topic, 1)
+    java.ok("group-wait", "b", 4, 30000, timeout=45)
+    out = java.ok("group-poll", "b", 20, 30000, timeout=45)
+    assert sorted((r["p"], r["o"]) for r in out["records"][0]) == sorted(more)
+    java.ok("group-close", "b")
+    offsets = java.ok("admin", broker.addr, "group-offsets", group)["offsets"]
+    assert offsets == {"%s:%d" % (topic, p): 15 for p in range(4)}
+
+    java.ok("admin", broker.addr, "delete-group", group)
+    listed = java.ok("admin", broker.addr, "list-groups")["groups"]
+    assert group not in [g["groupId"] for g in listed]
+    r = java.send("admin", broker.addr, "describe-group", group)
+    assert r["ok"] and r["state"] == "Dead", r
+
+
+def test_admin_topics_configs_partitions(java, broker):
+    a = broker.addr
+    cluster = java.ok("admin", a, "describe-cluster")
+    assert len(cluster["nodes"]) == 1 and cluster["clusterId"]
+    node, host, port = cluster["nodes"][0]
+    assert (host, port) == ("127.0.0.1", broker.port) and cluster["controller"] == node
+
+    java.ok("admin", a, "create-topic", "ja", 2, "retention.ms=3600000", "segment.bytes=1048576")
+    r = java.send("admin", a, "create-topic", "ja", 2)
+    assert not r["ok"] and "TopicExists" in r["error"], r
+    r = java.send("admin", a, "create-topic", "jbad", 1, "no.such.config=1")
+    assert not r["ok"] and "InvalidConfiguration" in r["error"], r
+    assert "ja" in java.ok("admin", a, "list-topics")["topics"]
+
+    d = java.ok("admin", a, "describe-topic", "ja")
+    assert d["internal"] is False
+    assert d["partitions"] == [{"partition": p, "leader": node, "replicas": [node], "isr": [node]}
+                               for p in range(2)]
+
+    cfg = java.ok("admin", a, "describe-configs", "topic", "ja")["configs"]
+    assert cfg["retention.ms"] == {"value": "3600000", "source": "DYNAMIC_TOPIC_CONFIG",
+                                   "readOnly": False, "sensitive": False}
+    assert cfg["segment.bytes"]["value"] == "1048576"
+    assert cfg["cleanup.policy"]["value"] == "delete"
+    assert cfg["cleanup.policy"]["source"] == "DEFAULT_CONFIG"
+    bcfg = java.ok("admin", a, "describe-configs", "broker", node)["configs"]
+    assert bcfg["auto.create.topics.enable"]["value"] == "true"
+
+    java.ok("admin", a, "create-partitions", "ja", 5)
+    assert len(java.ok("admin", a, "describe-topic", "ja")["partitions"]) == 5
+    r = java.send("admin", a, "create-partitions", "ja", 3)
+    assert not r["ok"] and "InvalidPartitions" in r["error"], r
+
+    java.ok("admin", a, "delete-topic", "ja")
+    assert "ja" not in java.ok("admin", a, "list-topics")["topics"]
+    r = java.send("admin", a, "describe-topic", "ja")
+    assert not r["ok"] and "UnknownTopicOrPartition" in r["error"], r
+
+
+def test_admin_list_offsets(java, broker):
+    a = broker.addr
+    java.ok("admin", a, "create-topic", "jo", 2)
+    produce(java, broker, "jo", "gzip", 20, 2)  # record i: partition i % 2, offset i // 2
+
+    def lo(spec):
+        return java.ok("admin", a, "list-offsets", "jo", spec)["offsets"]
+
+    assert lo("earliest") == {"0": [0, -1], "1": [0, -1]}
+    assert lo("latest") == {"0": [10, -1], "1": [10, -1]}
+    # The first record at or after the timestamp: i = 6 (p0, offset 3) and i = 5 (p1, offset 2).
+    assert lo(str(BASE_TS + 5)) == {"0": [3, BASE_TS + 6], "1": [2, BASE_TS + 5]}
+    assert lo(str(BASE_TS + 100)) == {"0": [-1, -1], "1": [-1, -1]}
+    # KIP-734: the record with the largest timestamp.
+    assert lo("max-timestamp") == {"0": [9, BASE_TS + 18], "1": [9, BASE_TS + 19]}
