@@ -131,6 +131,7 @@ struct delivery_sub {
     hd_buf_t wbatch, wrec;
     int wn;
     int64_t snapshot_bytes;
+    int64_t size_after_snapshot; /* state log size right after the last snapshot (0: none) */
     bool compact_pending;
     int64_t compact_base, compact_end;
     broker_waiter_t compact_w;

@@ -35,9 +35,9 @@
  * floor. So a crash loses no acknowledgement that was answered (answers wait for the DONE
  * record to be durable) and redelivers at most what was not acknowledged.
  *
- * Compaction: once the log holds more than DL_COMPACT_BYTES and twice the last snapshot, the
- * whole state is written as ONE batch that starts with SNAPSHOT; when it is durable, the
- * segments wholly before it are deleted. */
+ * Compaction: once more than DL_COMPACT_BYTES, and twice the last snapshot, were written since
+ * that snapshot, the whole state is written as ONE batch that starts with SNAPSHOT; when it is
+ * durable, the segments wholly before it are deleted. */
 #include "delivery/delivery_int.h"
 #include "util/crc32c.h"
 #include "util/err.h"
@@ -478,7 +478,7 @@ out:
 
 typedef struct replay {
     delivery_sub_t *s;
-    int64_t applied, skipped;
+    int64_t applied, skipped, superseded;
     bool configured;
 } replay_t;
 
@@ -565,8 +565,12 @@ static int apply_value(void *ctx, int64_t offset, hd_slice_t value)
         rp->configured = true;
         goto ok;
     }
-    if (!rp->configured)
-        goto bad; /* nothing is meaningful before the settings */
+    if (!rp->configured) {
+        /* Before the first settings of the log: the tail of a segment that a later snapshot
+         * superseded (segments go whole). Nothing there still counts. */
+        rp->superseded++;
+        return 0;
+    }
     switch (type) {
     case ST_SNAPSHOT:
         forget_all(s);
@@ -683,7 +687,7 @@ int dl__st_apply(delivery_sub_t *s, hd_slice_t batch)
 {
     hd_buf_t scratch;
     hd_buf_init(&scratch);
-    replay_t rp = {s, 0, 0, s->set.name != NULL};
+    replay_t rp = {s, 0, 0, 0, s->set.name != NULL};
     int rc = broker_batch_for_each(batch, REPLAY_MAX_INFLATED, &scratch, replay_batch_record, &rp);
     hd_buf_deinit(&scratch);
     return rc;
@@ -691,7 +695,7 @@ int dl__st_apply(delivery_sub_t *s, hd_slice_t batch)
 
 int dl__st_replay(delivery_sub_t *s)
 {
-    replay_t rp = {s, 0, 0, false};
+    replay_t rp = {s, 0, 0, 0, false};
     int rc = dl__log_each(s->state, 0, INT64_MAX, apply_value, &rp);
     if (rc < 0)
         return rc;
@@ -700,9 +704,9 @@ int dl__st_replay(delivery_sub_t *s)
     for (int32_t i = 0; i < s->nparts; i++)
         if (s->parts[i] && s->parts[i]->next < s->parts[i]->win.floor)
             s->parts[i]->next = s->parts[i]->win.floor;
-    say_info("subscription %s: replayed %" PRId64 " state records (%" PRId64
-             " skipped), %u entries",
-             s->set.name, rp.applied, rp.skipped, s->nentries);
+    say_info("subscription %s: replayed %" PRId64 " state records (%" PRId64 " skipped, %" PRId64
+             " superseded), %u entries",
+             s->set.name, rp.applied, rp.skipped, rp.superseded, s->nentries);
     return 0;
 }
 
@@ -723,8 +727,10 @@ void dl__st_maybe_compact(delivery_sub_t *s, bool force)
         s->compact_pending = false;
         broker_internal_delete_before(s->state, s->compact_base);
     }
-    int64_t size = broker_partition_size_bytes(s->state);
-    if (!force && (size <= DL_COMPACT_BYTES || size <= 2 * s->snapshot_bytes))
+    /* Compact once the records written since the last snapshot outweigh it (and a floor):
+     * the log itself shrinks only as its segments roll and fall below a snapshot. */
+    int64_t size = broker_partition_size_bytes(s->state), grown = size - s->size_after_snapshot;
+    if (!force && (grown <= DL_COMPACT_BYTES || grown <= 2 * s->snapshot_bytes))
         return;
     dl__st_flush(s);
     int n = 0;
@@ -801,4 +807,5 @@ void dl__st_maybe_compact(delivery_sub_t *s, bool force)
     s->compact_pending = true;
     s->compact_base = base;
     s->compact_end = end;
+    s->size_after_snapshot = broker_partition_size_bytes(s->state);
 }

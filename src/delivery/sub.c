@@ -27,7 +27,7 @@
 
 #define SUBS_DIR "__subscriptions"
 #define DELETING_SUFFIX "#deleting"
-#define STATE_SEGMENT_BYTES (64 << 20)
+#define STATE_SEGMENT_BYTES (16 << 20)
 #define DELAY_SEGMENT_BYTES (16 << 20)
 
 /* ---- settings ---- */

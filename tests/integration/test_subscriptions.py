@@ -436,6 +436,26 @@ def test_delayed_records_not_before_their_time_also_across_restart(broker):
     assert time.time() * 1000 >= now_ms + 4000
 
 
+def test_many_parked_records_all_come_back_once_at_their_time(broker):
+    mk_topic(broker, "jobs")
+    mk_sub(broker, name="w", topic="jobs", ack_timeout_ms=60000)
+    n = 10000  # several chunks of the delay store
+    at = int(time.time() * 1000) + 3000
+    for i in range(0, n, 1000):
+        produce(broker, "jobs", [{"value": i + k, "headers": {"herald-deliver-at": str(at)}}
+                                 for k in range(1000)])
+    assert receive(broker, "w", max=100) == []
+    wait_until(lambda: stats(broker, "w")["scheduled"] == n, 10, what="all parked")
+    got = receive_all(broker, "w", n, timeout=30, max=1000)
+    assert time.time() * 1000 >= at
+    assert sorted(m["value"] for m in got) == list(range(n))
+    for i in range(0, n, 1000):
+        assert settle(broker, "w", "ack", [m["receipt"] for m in got[i:i + 1000]]) == \
+            ["ok"] * 1000
+    st = stats(broker, "w")
+    assert st["backlog"] == 0 and st["scheduled"] == 0 and st["in_flight"] == 0
+
+
 def test_delayed_record_does_not_block_the_ones_behind(broker):
     mk_topic(broker, "jobs")
     mk_sub(broker, name="w", topic="jobs")
@@ -459,12 +479,14 @@ def test_kill9_during_acks_loses_no_answered_ack(broker):
     msgs = receive_all(broker, "w", n, timeout=20, max=100)
     assert len(msgs) == n
     acked = set()
+    sent = []
     stop = threading.Event()
 
     def acker():
         for m in msgs:
             if stop.is_set():
                 return
+            sent.append(m["value"])
             try:
                 r = requests.post(broker.http + "/subscriptions/w/ack",
                                   json={"receipts": [m["receipt"]]}, timeout=2)
@@ -481,16 +503,28 @@ def test_kill9_during_acks_loses_no_answered_ack(broker):
     th.join(10)
     broker.start()
     # Everything not acknowledged comes back (after the lease), nothing acknowledged does.
-    back = receive_all(broker, "w", n - len(acked), timeout=20, max=100)
-    values = [m["value"] for m in back]
+    values = []
+    t0 = time.monotonic()
+    while len(values) < n - len(acked) and time.monotonic() < t0 + 30:
+        batch = receive(broker, "w", max=100, wait_ms=200)
+        if not batch and len(values) >= n - len(acked) - 1 and time.monotonic() > t0 + 3:
+            break  # the leases (2 s) are long over: only an unanswered ack can be missing
+        values += [m["value"] for m in batch]
+        if batch:  # settled at once, so that no lease runs out while the rest arrive
+            assert settle(broker, "w", "ack", [m["receipt"] for m in batch]) == \
+                ["ok"] * len(batch)
     assert len(values) == len(set(values))
     assert not (set(values) & acked), "an answered ack was lost"
-    assert set(values) | acked == set(range(n))
+    # Only the ack in flight at the kill may have become durable without an answer.
+    missing = set(range(n)) - acked - set(values)
+    assert missing <= {sent[-1]}, missing
     assert receive(broker, "w", wait_ms=300) == []
 
 
 @pytest.mark.slow
 def test_many_scheduled_records_keep_rss_bounded(broker):
+    """100k by default; HERALD_SCHEDULED_RECORDS=1000000 (with -s to see the numbers) is the
+    full-size manual run."""
     mk_topic(broker, "jobs")
     mk_sub(broker, name="w", topic="jobs")
     n = int(os.environ.get("HERALD_SCHEDULED_RECORDS", "100000"))
@@ -511,6 +545,8 @@ def test_many_scheduled_records_keep_rss_bounded(broker):
     assert [m["value"] for m in got] == ["behind"]
     wait_until(lambda: stats(broker, "w")["scheduled"] == n, 30, what="all parked")
     after = rss_kb()
+    print("scheduled records: %d, RSS before %d kB, after parking them all %d kB" %
+          (n, before, after))
     # One bit per parked record in memory; the records themselves stay on disk.
     assert after - before < 64 * 1024, (before, after)
     broker.restart()
