@@ -315,6 +315,18 @@ const http_asset_t *http__asset_find(const char *path);
 /* metrics: GET /metrics (Prometheus text format) */
 void http__metrics(http_req_t *r);
 
+/* rest_subscriptions.c: the subscriptions resource (delivery/) */
+void http__subs_list(http_req_t *r);
+void http__subs_create(http_req_t *r);
+void http__sub_get(http_req_t *r);
+void http__sub_delete(http_req_t *r);
+void http__sub_receive(http_req_t *r);
+void http__sub_ack(http_req_t *r);
+void http__sub_nack(http_req_t *r);
+void http__sub_extend(http_req_t *r);
+void http__sub_redrive(http_req_t *r);
+void http__sub_purge(http_req_t *r);
+
 /* rest_topics.c */
 void http__topics_list(http_req_t *r);
 void http__topics_create(http_req_t *r);
@@ -356,6 +368,7 @@ struct http_server {
     uv_loop_t *loop;
     broker_t *broker;
     registry_t *registry; /* NULL: no schema registry routes */
+    delivery_t *delivery; /* NULL: no subscriptions */
     const hd_config_t *cfg;
     uv_tcp_t listener;
     http_conn_t *conns;
