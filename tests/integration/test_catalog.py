@@ -287,8 +287,9 @@ def test_overview_and_history(traffic):
     rows = {(p["topic"], p["partition"]): p for p in groups["shipping"]["partitions"]}
     assert sum(p["lag"] for p in rows.values()) == 3
     assert all(p["end"] - p["committed"] == p["lag"] for p in rows.values())
-    assert ov["features"] == {"catalog": True, "registry": True, "subscriptions": False,
+    assert ov["features"] == {"catalog": True, "registry": True, "subscriptions": True,
                               "webhooks": False}
+    assert ov["subscriptions"] == []
     assert ov["sample_interval_ms"] == 1000
     # Samples every second: the traffic shows as a rate, and the group's lag as 3.
     deadline = time.monotonic() + TIMEOUT
@@ -386,3 +387,25 @@ def test_json_schema_types_and_websocket_consumers(broker, js_dir, tmp_path):
             break
         assert time.monotonic() < deadline, t["consumers"]
         time.sleep(0.05)
+
+
+def test_subscriptions_are_consumers(broker):
+    create(broker, "jobs")
+    r = requests.post(broker.http + "/subscriptions", timeout=TIMEOUT, json={
+        "name": "workers", "topic": "jobs", "max_deliveries": 3, "start": "earliest"})
+    assert r.status_code == 201, r.text
+    kafka_send(broker, "scheduler", "jobs", [(None, b'{"job": %d}' % i, ce_headers("job.due", str(i)))
+                                              for i in range(4)])
+    r = requests.post(broker.http + "/subscriptions/workers/receive", json={"max": 1},
+                      timeout=TIMEOUT)
+    assert len(r.json()["messages"]) == 1
+    t = by_topic(requests.get(broker.http + "/catalog", timeout=TIMEOUT).json())["jobs"]
+    assert t["consumers"] == [{"kind": "subscription", "id": "workers", "backlog": 4,
+                               "in_flight": 1, "dead_lettered": 0}]
+    ov = requests.get(broker.http + "/console/api/overview", timeout=TIMEOUT).json()
+    sub, = ov["subscriptions"]
+    assert (sub["name"], sub["topic"], sub["backlog"], sub["in_flight"], sub["scheduled"],
+            sub["dead_lettered"], sub["max_deliveries"], sub["dead_letter_topic"],
+            sub["ordering"]) == ("workers", "jobs", 4, 1, 0, 0, 3, "workers-dlq", "none")
+    doc = requests.get(broker.http + "/asyncapi.json", timeout=TIMEOUT).json()
+    assert doc["operations"]["jobs.receive"]["x-herald-consumers"][0]["id"] == "workers"

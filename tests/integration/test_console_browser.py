@@ -1,9 +1,10 @@
 """The web console (served at / to browsers) in headless Chromium, driven by playwright-core
 (js/console.js): with known traffic on two topics (CloudEvents over HTTP and Kafka, two consumer
-groups that commit), every page must load without console errors and show the real values:
-topics with their counts and rates, groups with their lag, the catalog's types, producers and
-consumers and its lineage graph, the charts of the last samples; and a record produced while
-the live tail is open must appear in it. The screenshots are docs/img/console-*.png (rewritten
+groups that commit, a subscription with a dead letter), every page must load without console
+errors and show the real values: topics with their counts and rates, groups with their lag,
+the subscription's backlog and dead letters (and Redrive must hand the dead letter back), the
+catalog's types, producers and consumers and its lineage graph, the charts of the last samples;
+and a record produced while the live tail is open must appear in it. The screenshots are docs/img/console-*.png (rewritten
 when HERALD_UPDATE_SCREENSHOTS=1 or when missing)."""
 import json
 import os
@@ -19,7 +20,7 @@ from test_http_browser import CHROMIUM, Node, png_size
 
 REPO = Path(__file__).resolve().parents[2]
 DOC_IMG = REPO / "docs" / "img"
-PAGES = ("topics", "groups", "catalog", "charts", "tail")
+PAGES = ("topics", "groups", "subscriptions", "catalog", "charts", "tail")
 TIMEOUT = 10
 
 
@@ -46,6 +47,11 @@ def test_console_in_chromium(broker_factory, js_dir, tmp_path):
         r = requests.post(h + "/topics", json={"name": name, "partitions": parts},
                           timeout=TIMEOUT)
         assert r.status_code == 201, r.text
+
+    # A subscription on orders that dead-letters a record at its first refusal.
+    r = requests.post(h + "/subscriptions", timeout=TIMEOUT, json={
+        "name": "mailer", "topic": "orders", "max_deliveries": 1, "start": "earliest"})
+    assert r.status_code == 201, r.text
 
     # A few seconds of traffic, so the charts have samples with rates and lag.
     warehouse = Producer({"bootstrap.servers": broker.addr, "client.id": "warehouse",
@@ -75,7 +81,19 @@ def test_console_in_chromium(broker_factory, js_dir, tmp_path):
         commit(broker, "shipping", "orders", {0: second, 1: second})
         commit(broker, "audit", "payments", {0: n_pay})
         time.sleep(1.0)
-    ends = requests.get(h + "/console/api/overview", timeout=TIMEOUT).json()
+    r = requests.post(h + "/subscriptions/mailer/receive", json={"max": 1}, timeout=TIMEOUT)
+    assert r.status_code == 200 and len(r.json()["messages"]) == 1, r.text
+    receipt = r.json()["messages"][0]["receipt"]
+    r = requests.post(h + "/subscriptions/mailer/nack", json={"receipts": [receipt]},
+                      timeout=TIMEOUT)
+    assert r.status_code == 200 and r.json()["results"][0]["status"] == "ok", r.text
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        ends = requests.get(h + "/console/api/overview", timeout=TIMEOUT).json()
+        if ends["subscriptions"][0]["dead_lettered"] == 1:
+            break
+        assert time.monotonic() < deadline, ends["subscriptions"]
+        time.sleep(0.1)
     lag = {g["group"]: g["lag"] for g in ends["groups"]}
     assert lag == {"shipping": n_orders - 8, "audit": 0}, lag
 
@@ -94,6 +112,7 @@ def test_console_in_chromium(broker_factory, js_dir, tmp_path):
         done = node.next_event(60)
     finally:
         node.stop()
+    (tmp_path / "console.json").write_text(json.dumps(done, indent=1))  # for a failing run
     assert done["event"] == "done", json.dumps(done, indent=1)[:4000]
     assert done["console_errors"] == []
     pages = done["pages"]
@@ -101,8 +120,8 @@ def test_console_in_chromium(broker_factory, js_dir, tmp_path):
 
     # Topics: counts as stored, and the rate cards.
     topics = pages["topics"]
-    assert topics["nav"] == ["topics", "groups", "catalog", "tail", "charts"]
-    assert topics["cards"]["topics"] == "2" and topics["cards"]["groups"] == "2"
+    assert topics["nav"] == ["topics", "groups", "subscriptions", "catalog", "tail", "charts"]
+    assert topics["cards"]["topics"] == "3" and topics["cards"]["groups"] == "2"
     rows = {r["topic"]: r for r in topics["rows"]}
     assert (rows["orders"]["partitions"], rows["orders"]["records"],
             rows["orders"]["records_in"]) == ("2", str(n_orders), str(n_orders))
@@ -118,34 +137,50 @@ def test_console_in_chromium(broker_factory, js_dir, tmp_path):
     parts = pages["groups"]["partitions"]
     assert sum(int(p["lag"]) for p in parts) in (0, n_orders - 8)  # the group opened first
 
+    # Subscriptions: the dead letter, then Redrive hands it back (backlog + 1).
+    before, = pages["subscriptions"]["before"]
+    assert (before["name"], before["dead_lettered"], before["in_flight"]) == ("mailer", "1", "0")
+    assert before["backlog"] == str(n_orders - 1) and before["redrive_enabled"]
+    after, = pages["subscriptions"]["after"]
+    assert (after["dead_lettered"], after["backlog"]) == ("0", str(n_orders))
+    assert after["redrive_result"] == "redriven 1" and not after["redrive_enabled"]
+    sub = requests.get(h + "/subscriptions/mailer", timeout=TIMEOUT).json()["stats"]
+    assert (sub["dead_lettered"], sub["backlog"]) == (0, n_orders + 1)  # + the tail's record
+
     # Catalog: every type, with its producers and the topic's consumers, and the lineage.
     types = {(t["topic"], t["type"]): t for t in pages["catalog"]["types"]}
     assert set(types) == {("orders", "com.example.order.placed"),
                           ("orders", "com.example.order.shipped"),
-                          ("payments", "com.example.payment.captured")}
+                          ("payments", "com.example.payment.captured"),
+                          ("mailer-dlq", "com.example.order.placed")}
     placed = types[("orders", "com.example.order.placed")]
     assert placed["records"] == str(n_orders - 5) and placed["producers"] == ["web-shop"]
-    assert placed["consumers"] == ["shipping"]
+    assert placed["consumers"] == ["shipping", "mailer"]
     assert types[("orders", "com.example.order.shipped")]["producers"] == ["warehouse"]
     pay = types[("payments", "com.example.payment.captured")]
     assert (pay["records"], pay["producers"], pay["consumers"]) == \
         (str(n_pay), ["billing"], ["audit"])
+    dead = types[("mailer-dlq", "com.example.order.placed")]
+    assert (dead["records"], dead["producers"]) == ("1", ["herald (subscription mailer)"])
     nodes = {(n["kind"], n["id"]) for n in pages["catalog"]["nodes"]}
     assert nodes == {("producer", "web-shop"), ("producer", "warehouse"),
-                     ("producer", "billing"), ("type", "com.example.order.placed"),
+                     ("producer", "billing"), ("producer", "herald (subscription mailer)"),
+                     ("type", "com.example.order.placed"),
                      ("type", "com.example.order.shipped"),
                      ("type", "com.example.payment.captured"),
-                     ("consumer", "shipping"), ("consumer", "audit")}
+                     ("consumer", "shipping"), ("consumer", "audit"), ("consumer", "mailer")}
+    assert len(pages["catalog"]["nodes"]) == 11  # order.placed twice: orders and mailer-dlq
     edges = {tuple(e) for e in pages["catalog"]["edges"]}
     assert ("producer:web-shop", "type:orders/com.example.order.placed") in edges
     assert ("type:orders/com.example.order.shipped", "consumer:group:shipping") in edges
+    assert ("type:orders/com.example.order.placed", "consumer:subscription:mailer") in edges
     assert ("type:payments/com.example.payment.captured", "consumer:group:audit") in edges
-    assert len(edges) == 6
+    assert len(edges) == 9
 
     # Charts: a line per topic and per group over the samples taken.
     charts = pages["charts"]
-    assert sorted(s["name"] for s in charts["in"]) == ["orders", "payments"]
-    assert all(s["points"] >= 4 for s in charts["in"]), charts
+    assert sorted(s["name"] for s in charts["in"]) == ["mailer-dlq", "orders", "payments"]
+    assert all(s["points"] >= 4 for s in charts["in"] if s["name"] != "mailer-dlq"), charts
     assert sorted(s["name"] for s in charts["lag"]) == ["audit", "shipping"]
 
     # Live tail: the record produced while it was open, once, where it was stored.

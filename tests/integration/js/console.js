@@ -1,7 +1,8 @@
 // Drives the web console (served by Herald at /) in headless Chromium for
 // test_console_browser.py: visits every page, reports what each shows as JSON, saves a
-// screenshot of each, then opens the live tail of a topic and waits for a record whose value
-// contains MARK (the test produces it after "ready").
+// screenshot of each, presses Redrive on the first subscription with dead letters, then opens
+// the live tail of a topic and waits for a record whose value contains MARK (the test produces
+// it after "ready").
 //
 //   node console.js BASE_URL SHOT_DIR TOPIC MARK [TIMEOUT_MS]
 //
@@ -54,6 +55,15 @@ function readGroups() {
       lag: t(r.querySelector('[data-field="lag"]')),
     })),
   };
+}
+
+function readSubscriptions() {
+  const t = (el) => el.textContent.trim();
+  return [...document.querySelectorAll("tr[data-subscription]")].map((r) => ({
+    name: r.dataset.subscription,
+    ...Object.fromEntries([...r.querySelectorAll("[data-field]")].map((c) => [c.dataset.field, t(c)])),
+    redrive_enabled: !r.querySelector('button[data-action="redrive"]').disabled,
+  }));
 }
 
 function readCatalog() {
@@ -151,6 +161,18 @@ async function main() {
     await page.waitForSelector("tr[data-group-partitions] tr[data-topic]", { timeout });
     pages.groups = await page.evaluate(readGroups);
     await shot("groups");
+
+    await visit("#/subscriptions", "tr[data-subscription]");
+    pages.subscriptions = { before: await page.evaluate(readSubscriptions) };
+    await shot("subscriptions");
+    // Redrive the dead letters of the first subscription that has some, and wait for the answer.
+    const row = page.locator("tr[data-subscription]", { has: page.locator("button[data-action=redrive]:enabled") }).first();
+    if (await row.count()) {
+      await row.locator("button[data-action=redrive]").click();
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-field="redrive_result"]')]
+        .some((e) => e.textContent.startsWith("redriven")), null, { timeout, polling: 100 });
+      pages.subscriptions.after = await page.evaluate(readSubscriptions);
+    }
 
     await visit("#/catalog", "#lineage .node");
     pages.catalog = await page.evaluate(readCatalog);

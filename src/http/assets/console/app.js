@@ -172,6 +172,62 @@
     return page;
   }
 
+  function age(ms) {
+    if (!ms) return "–";
+    const s = Math.round(ms / 1000);
+    if (s < 60) return s + " s";
+    if (s < 3600) return Math.round(s / 60) + " min";
+    return Math.round(s / 3600) + " h";
+  }
+
+  // Subscriptions (queues on the log): backlog, leases, retries and dead letters, and a redrive
+  // button that hands a subscription's dead letters back to it (POST .../redrive).
+  function subscriptionsPage() {
+    const root = h("div", {});
+    const results = new Map(); // name -> what the last redrive answered
+    async function redrive(name) {
+      const r = await fetch(`/subscriptions/${encodeURIComponent(name)}/redrive`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+      const body = await r.json();
+      results.set(name, r.ok ? `redriven ${body.redriven}` + (body.missing ? `, ${body.missing} missing` : "")
+        : `failed: ${body.detail || r.status}`);
+      await page.refresh();
+    }
+    const page = {
+      root,
+      async refresh() {
+        const ov = await getJSON("/console/api/overview");
+        const subs = ov.subscriptions || [];
+        const rows = subs.map((s) => h("tr", { dataset: { subscription: s.name } },
+          h("td", {}, s.name),
+          h("td", {}, h("a", { href: `#/tail/${encodeURIComponent(s.topic)}` }, s.topic)),
+          h("td", { class: "num", dataset: { field: "backlog" } }, int(s.backlog)),
+          h("td", { class: "num", dataset: { field: "in_flight" } }, int(s.in_flight)),
+          h("td", { class: "num", dataset: { field: "scheduled" } }, int(s.scheduled)),
+          h("td", { class: "num", dataset: { field: "dead_lettered" } },
+            h("span", { class: s.dead_lettered ? "pill bad" : "pill" }, int(s.dead_lettered))),
+          h("td", { class: "num", dataset: { field: "oldest" } }, age(s.oldest_unacked_ms)),
+          h("td", {}, s.dead_letter_topic ?
+            h("a", { href: `#/tail/${encodeURIComponent(s.dead_letter_topic)}` }, s.dead_letter_topic) :
+            h("span", { class: "muted" }, "none")),
+          h("td", {},
+            h("button", { dataset: { action: "redrive" }, disabled: s.dead_lettered ? null : "",
+                          onclick: () => redrive(s.name) }, "Redrive"),
+            " ", h("span", { class: "muted", dataset: { field: "redrive_result" } }, results.get(s.name) || ""))));
+        fill(root,
+          h("h2", {}, "Subscriptions"),
+          h("div", { class: "panel" }, table(
+            [["Subscription"], ["Topic"], ["Backlog", "num"], ["In flight", "num"], ["Retrying", "num"],
+             ["Dead letters", "num"], ["Oldest unacked", "num"], ["Dead-letter topic"], [""]],
+            rows, "No subscriptions yet.")),
+          h("p", { class: "muted" },
+            "Backlog: records not yet settled. Redrive delivers a subscription's dead letters again " +
+            "with a fresh delivery count."));
+      },
+    };
+    return page;
+  }
+
   function catalogPage() {
     const root = h("div", {});
     return {
@@ -316,12 +372,13 @@
   }
 
   // The pages in the navigation. A page with `feature` shows only when the overview reports
-  // that feature (GET /console/api/overview: features); subscriptions (with dead letters and
-  // redrive) and webhooks add their pages here, with their own renderers, when those features
-  // are built in. Nothing is shown for a feature this broker does not have.
+  // that feature as present (GET /console/api/overview: features). Webhooks (with endpoint
+  // health) add their page here, with its own renderer, when that feature is built in; nothing
+  // is shown for a feature this broker does not have.
   const PAGES = [
     { id: "topics", title: "Topics", make: topicsPage },
     { id: "groups", title: "Groups", make: groupsPage },
+    { id: "subscriptions", title: "Subscriptions", make: subscriptionsPage, feature: "subscriptions" },
     { id: "catalog", title: "Catalog", make: catalogPage, feature: "catalog" },
     { id: "tail", title: "Live tail", make: tailPage },
     { id: "charts", title: "Charts", make: chartsPage },
@@ -331,7 +388,7 @@
   let current = null, timer = null;
 
   function drawNav(active) {
-    nav.replaceChildren(...PAGES.filter((p) => !p.feature || features[p.feature] !== false)
+    nav.replaceChildren(...PAGES.filter((p) => !p.feature || features[p.feature] === true)
       .map((p) => h("a", { href: `#/${p.id}`, "aria-current": p.id === active ? "page" : null,
                            dataset: { page: p.id } }, p.title)));
   }

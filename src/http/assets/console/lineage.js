@@ -31,7 +31,7 @@
       const first = types.length;
       for (const ty of t.types) {
         const node = { key: `type:${t.topic}/${ty.type}`, label: ty.type,
-                       sub: `${t.topic} · ${ty.records} records`, kind: "type", id: ty.type,
+                       sub: `${t.topic} · ${ty.records} record${ty.records === 1 ? "" : "s"}`, kind: "type", id: ty.type,
                        topic: t.topic, idx: types.length };
         types.push(node);
         for (const p of ty.producers) {
@@ -49,6 +49,8 @@
         const key = `consumer:${c.kind}:${c.id}`;
         if (!consumers.has(key)) {
           const sub = c.kind === "group" ? `group · lag ${c.lag}` :
+            c.kind === "subscription" ? `subscription · backlog ${c.backlog}` +
+              (c.dead_lettered ? ` · ${c.dead_lettered} dead` : "") :
             `${c.protocol} stream · ${c.open} open`;
           consumers.set(key, { key, label: c.id, sub, kind: "consumer", id: c.id, touches: [] });
         }
