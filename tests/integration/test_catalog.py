@@ -409,3 +409,20 @@ def test_subscriptions_are_consumers(broker):
             sub["ordering"]) == ("workers", "jobs", 4, 1, 0, 0, 3, "workers-dlq", "none")
     doc = requests.get(broker.http + "/asyncapi.json", timeout=TIMEOUT).json()
     assert doc["operations"]["jobs.receive"]["x-herald-consumers"][0]["id"] == "workers"
+
+
+def test_answers_match_the_openapi_schemas(traffic):
+    from test_http_docs import check
+    broker, _ = traffic
+    h = broker.http
+    spec = requests.get(h + "/openapi.json", timeout=TIMEOUT).json()
+    r = requests.post(h + "/subscriptions", json={"name": "s", "topic": "orders"},
+                      timeout=TIMEOUT)
+    assert r.status_code == 201, r.text
+    check(spec, "Catalog", requests.get(h + "/catalog", timeout=TIMEOUT).json())
+    check(spec, "ConsoleOverview",
+          requests.get(h + "/console/api/overview", timeout=TIMEOUT).json())
+    time.sleep(1.2)  # a second sample, so the history has rates
+    check(spec, "ConsoleHistory",
+          requests.get(h + "/console/api/history", timeout=TIMEOUT).json())
+    check(spec, "Index", requests.get(h + "/", timeout=TIMEOUT).json())
