@@ -156,7 +156,9 @@ static void push(const obs_span_op_t *op, const obs_trace_ctx_t *tc, int64_t fir
     if (!full) {
         x.ring[(x.head + x.count) % OTLP_QUEUE] = sp;
         x.count++;
-        if (x.count == OTLP_BATCH)
+        /* Wake the exporter for the first span (it then lingers for more) and for a full
+         * batch (it stops lingering). */
+        if (x.count == 1 || x.count == OTLP_BATCH)
             pthread_cond_signal(&x.cond);
     }
     pthread_mutex_unlock(&x.mu);
