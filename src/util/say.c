@@ -5,11 +5,12 @@
  * JSON (log.format=json): one object per line, {"ts": "2026-01-02T03:04:05.678Z", "level":
  * "info", "msg": "message", "k": "v", "n": 12}: the fields of say_kv() follow msg, a value made
  * only of decimal digits (with an optional minus sign, at most 18 digits) as a JSON number, any
- * other as a string. Control characters and non-ASCII bytes are escaped (\u00XX), so one event
- * is always one line whatever peer bytes it quotes. A line is at most SAY_LINE_MAX bytes; longer
- * messages are cut (the JSON object stays well formed). */
+ * other as a string. Control characters, DEL and bytes that are not valid UTF-8 are escaped
+ * (\u00XX), so one event is always one line of valid JSON whatever peer bytes it quotes. A line is
+ * at most SAY_LINE_MAX bytes; longer messages are cut (the JSON object stays well formed). */
 #include "util/say.h"
 #include "util/monotime.h"
+#include "util/utf8.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -59,22 +60,42 @@ static void put(line_t *l, const char *s, size_t n)
 
 static void puts_(line_t *l, const char *s) { put(l, s, strlen(s)); }
 
-/* Appends s as the inside of a JSON string. */
+/* The length of the valid UTF-8 sequence at s (2..4 bytes), or 0. */
+static size_t utf8_seq(const char *s)
+{
+    unsigned char c = (unsigned char)*s;
+    size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+    for (size_t i = 1; i < n; i++)
+        if (!s[i])
+            return 0;
+    return n && hd_utf8_valid(s, n) ? n : 0;
+}
+
+/* Appends s as the inside of a JSON string: valid UTF-8 as is, control characters, DEL and
+ * bytes that are not UTF-8 as \u00XX. */
 static void put_json(line_t *l, const char *s)
 {
-    for (; *s; s++) {
+    /* Stop short of the end so that the closing quote and brace always fit, and never cut an
+     * escape or a UTF-8 sequence. */
+    while (*s && l->len < SAY_LINE_MAX - 64) {
         unsigned char c = (unsigned char)*s;
         char esc[8];
+        size_t n;
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
             put(l, esc, 2);
+        } else if (c >= 0x80 && (n = utf8_seq(s)) > 0) {
+            put(l, s, n);
+            s += n;
+            continue;
         } else if (c < 0x20 || c >= 0x7f) {
             snprintf(esc, sizeof esc, "\\u%04x", c);
             put(l, esc, 6);
         } else {
             put(l, s, 1);
         }
+        s++;
     }
 }
 
@@ -126,6 +147,8 @@ static void put_msg(line_t *l, const char *msg)
 
 static void put_field(line_t *l, const char *k, const char *v)
 {
+    if (l->len > SAY_LINE_MAX - 128)
+        return; /* no room left: the field is left out whole */
     if (say_format == SAY_FORMAT_JSON) {
         puts_(l, ",\"");
         put_json(l, k);
