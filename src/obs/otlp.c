@@ -7,8 +7,10 @@
  * collector never stalls the loop. A full ring drops the new span (counted). The loop thread
  * also limits how many spans it makes: a token bucket of otel.spans.per.second (bursts up to
  * one second's worth); a run of records found while the bucket is empty is dropped (counted),
- * and batches met while it is empty are not even examined (counted), so the cost of tracing is
- * bounded whatever the record rate.
+ * and batches met while it is empty are not even examined (counted). Examining itself is
+ * budgeted too, at OTLP_SCAN_RECORDS_PER_SEC records, since batches without trace context cost
+ * a header walk (and inflation when compressed) but take no span token. So the cost of tracing
+ * is bounded whatever the record rate.
  *
  * Spans: only sampled trace context (trace-flags bit 0) is exported, as a parent-based sampler
  * would. Each span is a child of the record's traceparent (traceId = its trace-id,
@@ -44,6 +46,10 @@
 #define OTLP_STOP_MS 3000 /* time left to send what is queued at shutdown */
 #define OTLP_MAX_INFLATED (8u << 20)
 #define OTLP_STR 256
+/* Records examined for trace context per second (Kafka batches), whatever spans they yield:
+ * bounds the header walks and inflation done on the loop thread when most records carry no
+ * trace context. */
+#define OTLP_SCAN_RECORDS_PER_SEC 200000.0
 
 typedef struct span {
     uint8_t trace_id[16];
@@ -77,6 +83,8 @@ static struct {
     /* Loop thread. */
     double tokens;
     int64_t refill_ns;
+    double scan_tokens;
+    int64_t scan_refill_ns;
     uint64_t rng;
     hd_buf_t scratch;
     uint64_t dropped_rate, dropped_queue, skipped_batches, made;
@@ -112,6 +120,20 @@ static bool have_token(void)
 {
     int64_t now = hd_mono_ns();
     return x.tokens + (double)(now - x.refill_ns) * (double)x.rate / 1e9 >= 1.0;
+}
+
+/* Takes n records from the scan budget; false when it cannot cover them. */
+static bool take_scan(int32_t n)
+{
+    int64_t now = hd_mono_ns();
+    x.scan_tokens += (double)(now - x.scan_refill_ns) * OTLP_SCAN_RECORDS_PER_SEC / 1e9;
+    x.scan_refill_ns = now;
+    if (x.scan_tokens > OTLP_SCAN_RECORDS_PER_SEC)
+        x.scan_tokens = OTLP_SCAN_RECORDS_PER_SEC;
+    if (x.scan_tokens < (double)n)
+        return false;
+    x.scan_tokens -= (double)n;
+    return true;
 }
 
 static int64_t wall_ns(void)
@@ -233,7 +255,7 @@ void obs_trace_batches(const obs_span_op_t *op, hd_slice_t batches)
         if (h.attributes & BROKER_ATTR_CONTROL ||
             h.base_offset + sc.shift + h.last_offset_delta < op->from_offset)
             continue;
-        if (!have_token()) {
+        if (!have_token() || !take_scan(h.records_count > 0 ? h.records_count : 1)) {
             x.skipped_batches++;
             continue;
         }
@@ -469,6 +491,8 @@ int obs_otlp_start(const hd_config_t *cfg, const char **why)
     x.rate = cfg->otlp_spans_per_second;
     x.tokens = (double)x.rate;
     x.refill_ns = hd_mono_ns();
+    x.scan_tokens = OTLP_SCAN_RECORDS_PER_SEC;
+    x.scan_refill_ns = x.refill_ns;
     x.rng = ((uint64_t)hd_wall_ms() << 20) ^ (uint64_t)getpid() ^ (uint64_t)hd_mono_ns();
     if (!x.rng)
         x.rng = 1;
@@ -539,7 +563,7 @@ void obs__otlp_render(hd_buf_t *out)
     }
     obs__family(out, "herald_otlp_batches_skipped_total", "counter",
                 "Record batches not examined for trace context because the span budget "
-                "(otel.spans.per.second) was spent.");
+                "(otel.spans.per.second) or the scan budget (200000 records/s) was spent.");
     int n = snprintf(line, sizeof line, "herald_otlp_batches_skipped_total %llu\n",
                      (unsigned long long)x.skipped_batches);
     hd_buf_put(out, line, (size_t)n);

@@ -404,3 +404,25 @@ def test_bad_log_format_is_refused(broker_factory):
     b = broker_factory(start=False)
     p = subprocess.run(b.argv() + ["--log-format", "xml"], capture_output=True, timeout=20)
     assert p.returncode == 2 and b"log.format must be text or json" in p.stderr
+
+
+def test_compressed_kafka_batches_make_one_span_per_run_of_equal_context(broker_factory, collector):
+    b = broker_factory("--otlp-endpoint", collector.url)
+    create_topic(b.addr, "zipped")
+    tp3 = "00-%s-%s-01" % ("ab" * 16, "cd" * 8)
+    msgs = [{"topic": "zipped", "partition": 0, "value": b"x" * 200,
+             "headers": [("traceparent", (tp3 if i < 10 else TP2).encode())]} for i in range(15)]
+    msgs.insert(10, {"topic": "zipped", "partition": 0, "value": b"untraced"})
+    produce_all(b.addr, msgs, compression_type="lz4", linger_ms=50)
+
+    def covered(trace):
+        return sum(int(attrs(s).get("messaging.batch.message_count", "1"))
+                   for s in collector.spans() if s["traceId"] == trace and s["name"] == "send zipped")
+    wait_until(lambda: covered("ab" * 16) == 10 and covered("1" * 32) == 5, 10,
+               what="spans covering every traced record")
+    first = min((s for s in collector.spans() if s["traceId"] == "ab" * 16),
+                key=lambda s: int(attrs(s)["messaging.kafka.offset"]))
+    assert attrs(first)["messaging.kafka.offset"] == "0"
+    assert first["parentSpanId"] == "cd" * 8
+    later = [s for s in collector.spans() if s["traceId"] == "1" * 32]
+    assert min(int(attrs(s)["messaging.kafka.offset"]) for s in later) == 11
