@@ -3,6 +3,7 @@ W3C traceparent/tracestate carried unchanged between HTTP, Kafka record headers,
 streams; OTLP/HTTP JSON spans received by a local collector stand-in (trace and parent ids, names,
 messaging attributes, the span budget and its drop counters, an unreachable collector);
 herald_e2e_latency_seconds per delivery kind and consumer group; --log-format json."""
+import asyncio
 import json
 import subprocess
 import threading
@@ -11,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
 from clients import consume, create_topic, make_consumer, produce_all
@@ -217,6 +219,26 @@ def test_kafka_traceparent_reaches_http_reads_and_sse_unchanged(broker):
                 data = json.loads(line[5:])
                 break
     assert data["headers"] == {"traceparent": TP, "tracestate": TS}
+    f = "herald_e2e_latency_seconds"
+    assert sample(scrape(broker), f, f + "_count", kind="sse", group="") == 1
+
+
+def test_websocket_messages_show_trace_context_and_cloudevent_extension(broker):
+    create_topic(broker.addr, "wst")
+    produce_all(broker.addr, [{"topic": "wst", "value": b'{"n":1}', "partition": 0, "headers": [
+        ("ce_specversion", b"1.0"), ("ce_id", b"w1"), ("ce_source", b"/s"), ("ce_type", b"t"),
+        ("traceparent", TP.encode())]}])
+
+    async def go():
+        url = "ws://127.0.0.1:%d/topics/wst/ws?from=earliest" % broker.http_port
+        async with websockets.connect(url, close_timeout=5) as ws:
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+    m = asyncio.run(asyncio.wait_for(go(), 30))
+    assert m["headers"]["traceparent"] == TP
+    # A Kafka producer's traceparent becomes the event's distributed-tracing extension.
+    assert m["cloudevent"]["id"] == "w1" and m["cloudevent"]["traceparent"] == TP
+    f = "herald_e2e_latency_seconds"
+    assert sample(scrape(broker), f, f + "_count", kind="ws", group="") >= 1
 
 
 # ---- span export ----
