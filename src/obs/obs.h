@@ -72,6 +72,7 @@ enum {
     OBS_DELIVERY_HTTP_READ, /* GET /topics/{topic}/records and /events */
     OBS_DELIVERY_SSE,
     OBS_DELIVERY_WS,
+    OBS_DELIVERY_SUBSCRIPTION, /* POST /subscriptions/{name}/receive; group = the subscription */
     OBS_DELIVERY_KINDS
 };
 /* Records were delivered whose newest timestamp is max_ts_ms (epoch ms): one observation of
@@ -93,16 +94,17 @@ extern bool obs_otlp_on;
 
 /* What the broker did with some records, for their spans. Strings are borrowed for the call. */
 typedef struct obs_span_op {
-    bool deliver;          /* false: records were produced; true: delivered */
-    const char *via;       /* "kafka", "http", "sse", "ws" */
-    const char *topic;     /* messaging.destination.name */
-    int32_t partition;     /* messaging.destination.partition.id */
-    const char *client_id; /* messaging.client.id, or NULL */
-    const char *group;     /* messaging.consumer.group.name, or NULL / "" */
-    int64_t start_ns;      /* when the request arrived (hd_mono_ns clock) */
-    int64_t base_offset;   /* >= 0: the offset of the first batch's first record (its header may
-                            * still say 0); -1: the headers are right */
-    int64_t from_offset;   /* records below this offset are skipped (fetches start mid-batch) */
+    bool deliver;             /* false: records were produced; true: delivered */
+    const char *via;          /* "kafka", "http", "sse", "ws" */
+    const char *topic;        /* messaging.destination.name */
+    int32_t partition;        /* messaging.destination.partition.id */
+    const char *client_id;    /* messaging.client.id, or NULL */
+    const char *group;        /* messaging.consumer.group.name, or NULL / "" */
+    const char *subscription; /* messaging.destination.subscription.name, or NULL */
+    int64_t start_ns;         /* when the request arrived (hd_mono_ns clock) */
+    int64_t base_offset;      /* >= 0: the offset of the first batch's first record (its header may
+                               * still say 0); -1: the headers are right */
+    int64_t from_offset;      /* records below this offset are skipped (fetches start mid-batch) */
 } obs_span_op_t;
 
 /* Makes spans for the records of the RecordBatches in `batches` that carry trace context: one

@@ -19,9 +19,11 @@
  * delivered ones, as the messaging semantic conventions name spans "{operation} {destination}".
  * Attributes: messaging.system "kafka", messaging.destination.name, messaging.destination.
  * partition.id, messaging.operation.type ("send" / "receive"), messaging.operation.name
- * ("produce", "fetch", "read", "sse", "ws"), messaging.kafka.offset (the first record's),
+ * ("produce", "fetch", "read", "sse", "ws", "subscription"), messaging.kafka.offset (the first
+ * record's),
  * messaging.batch.message_count (when the span covers more than one record),
- * messaging.client.id and messaging.consumer.group.name when known, network.protocol.name
+ * messaging.client.id, messaging.consumer.group.name and messaging.destination.subscription.name
+ * when known, network.protocol.name
  * ("kafka" or "http"). The span starts when the request arrived and ends when it was made. */
 #include "obs/obs.h"
 #include "util/err.h"
@@ -61,10 +63,11 @@ typedef struct span {
     int64_t offset;
     int64_t start_unix_ns;
     int64_t end_unix_ns;
-    char via[8];
+    char via[16];
     char topic[OTLP_STR];
     char client_id[OTLP_STR];
     char group[OTLP_STR];
+    char subscription[OTLP_STR];
 } span_t;
 
 bool obs_otlp_on;
@@ -173,6 +176,7 @@ static void push(const obs_span_op_t *op, const obs_trace_ctx_t *tc, int64_t fir
     copy_str(sp.topic, op->topic);
     copy_str(sp.client_id, op->client_id);
     copy_str(sp.group, op->group);
+    copy_str(sp.subscription, op->subscription);
     pthread_mutex_lock(&x.mu);
     bool full = x.count == OTLP_QUEUE;
     if (!full) {
@@ -346,6 +350,8 @@ static json_t *span_json(const span_t *s)
         attr_str(attrs, "messaging.client.id", s->client_id);
     if (s->group[0])
         attr_str(attrs, "messaging.consumer.group.name", s->group);
+    if (s->subscription[0])
+        attr_str(attrs, "messaging.destination.subscription.name", s->subscription);
     attr_str(attrs, "network.protocol.name", !strcmp(s->via, "kafka") ? "kafka" : "http");
     json_object_set_new(j, "attributes", attrs);
     return j;

@@ -140,7 +140,8 @@ static const int64_t e2e_bounds_ms[] = {1,     2,     5,     10,     25,     50,
                                         10000, 30000, 60000, 300000, 900000, 3600000};
 #define E2E_BUCKETS ((int)(sizeof e2e_bounds_ms / sizeof e2e_bounds_ms[0]))
 
-static const char *const kind_names[OBS_DELIVERY_KINDS] = {"kafka", "http_read", "sse", "ws"};
+static const char *const kind_names[OBS_DELIVERY_KINDS] = {"kafka", "http_read", "sse", "ws",
+                                                           "subscription"};
 
 typedef struct e2e_series {
     char *group; /* NULL: free slot */

@@ -448,3 +448,29 @@ def test_compressed_kafka_batches_make_one_span_per_run_of_equal_context(broker_
     assert first["parentSpanId"] == "cd" * 8
     later = [s for s in collector.spans() if s["traceId"] == "1" * 32]
     assert min(int(attrs(s)["messaging.kafka.offset"]) for s in later) == 11
+
+
+def test_subscription_deliveries_carry_trace_context_spans_and_latency(broker_factory, collector):
+    b = broker_factory("--otlp-endpoint", collector.url)
+    http_topic(b, "jobs")
+    r = requests.post(b.http + "/subscriptions", json={"name": "workers", "topic": "jobs",
+                                                         "start": "earliest"}, timeout=10)
+    assert r.status_code == 201, r.text
+    old = int(time.time() * 1000) - 3000
+    r = requests.post(b.http + "/topics/jobs/records", headers={"traceparent": TP}, timeout=10,
+                      json={"records": [{"value": "j", "timestamp": old}]})
+    assert r.status_code == 200, r.text
+    r = requests.post(b.http + "/subscriptions/workers/receive", json={"max": 5, "wait_ms": 2000},
+                      timeout=10)
+    msgs = r.json()["messages"]
+    assert len(msgs) == 1 and msgs[0]["headers"]["traceparent"] == TP
+    wait_until(lambda: any(s["name"] == "receive jobs" for s in collector.spans()), 10,
+               what="the subscription's delivery span")
+    d = [s for s in collector.spans() if s["name"] == "receive jobs"][0]
+    assert d["traceId"] == TRACE and d["parentSpanId"] == PARENT
+    assert attrs(d)["messaging.destination.subscription.name"] == "workers"
+    assert attrs(d)["messaging.operation.name"] == "subscription"
+    f = "herald_e2e_latency_seconds"
+    fams = scrape(b)
+    assert sample(fams, f, f + "_count", kind="subscription", group="workers") == 1
+    assert sample(fams, f, f + "_sum", kind="subscription", group="workers") >= 3
