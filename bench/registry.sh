@@ -185,6 +185,7 @@ json.dump({
     "nproc": os.cpu_count(),
     "cpu": sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
     "kernel": platform.release(),
+    "loadavg": open("/proc/loadavg").read().split()[0],
     "herald_bin": "$HERALD_BIN",
     "herald_version": sh("'$HERALD_BIN' --version 2>&1 | head -1"),
     "librdkafka": sh("pkg-config --modversion rdkafka"),
