@@ -47,6 +47,7 @@ int kafka__handle_ConsumerGroupHeartbeat(kafka_req_t *r, void *req_, void *resp_
     kafka_ConsumerGroupHeartbeatRequest_t *req = req_;
     kafka_ConsumerGroupHeartbeatResponse_t *resp = resp_;
     broker_cg_heartbeat_t hb = {0};
+    kafka__group_note(r, req->GroupId);
     hb.group_id = req->GroupId;
     hb.member_id = nz(req->MemberId);
     hb.member_epoch = req->MemberEpoch;

@@ -142,6 +142,7 @@ int kafka__handle_JoinGroup(kafka_req_t *r, void *req_, void *resp_)
 {
     kafka_JoinGroupRequest_t *req = req_;
     (void)resp_;
+    kafka__group_note(r, req->GroupId);
     int32_t np = req->Protocols_n < 0 ? 0 : req->Protocols_n;
     broker_protocol_t *protos = kafka__alloc(r, sizeof *protos * (size_t)(np + 1));
     for (int32_t i = 0; i < np; i++) {
@@ -208,6 +209,7 @@ int kafka__handle_SyncGroup(kafka_req_t *r, void *req_, void *resp_)
 {
     kafka_SyncGroupRequest_t *req = req_;
     (void)resp_;
+    kafka__group_note(r, req->GroupId);
     int32_t na = req->Assignments_n < 0 ? 0 : req->Assignments_n;
     broker_assignment_t *as = kafka__alloc(r, sizeof *as * (size_t)(na + 1));
     for (int32_t i = 0; i < na; i++) {
@@ -234,6 +236,7 @@ int kafka__handle_Heartbeat(kafka_req_t *r, void *req_, void *resp_)
 {
     kafka_HeartbeatRequest_t *req = req_;
     kafka_HeartbeatResponse_t *resp = resp_;
+    kafka__group_note(r, req->GroupId);
     resp->ThrottleTimeMs = 0;
     resp->ErrorCode =
         broker_group_heartbeat(r->broker, nz(req->GroupId), req->GenerationId, nz(req->MemberId),
@@ -283,6 +286,7 @@ int kafka__handle_OffsetCommit(kafka_req_t *r, void *req_, void *resp_)
     kafka_OffsetCommitResponse_t *resp = resp_;
     broker_t *b = r->broker;
     const char *group = nz(req->GroupId);
+    kafka__group_note(r, group);
     int32_t generation = r->api_version >= 1 ? req->GenerationIdOrMemberEpoch : -1;
     broker_group_t *g = group[0] ? broker_group_find(b, group) : NULL;
     int16_t gerr =
@@ -448,6 +452,7 @@ int kafka__handle_OffsetFetch(kafka_req_t *r, void *req_, void *resp_)
     resp->ThrottleTimeMs = 0;
     if (r->api_version < 8) {
         const char *group = nz(req->GroupId);
+        kafka__group_note(r, group);
         resp->ErrorCode = group[0] ? KAFKA_ERR_NONE : KAFKA_ERR_INVALID_GROUP_ID;
         fetch_group(r, group, req->Topics, req->Topics_n, &resp->Topics, &resp->Topics_n);
         return KAFKA_REQ_DONE;
@@ -460,6 +465,7 @@ int kafka__handle_OffsetFetch(kafka_req_t *r, void *req_, void *resp_)
         kafka_OffsetFetchRequest_OffsetFetchRequestGroup_t *q = &req->Groups[i];
         kafka_OffsetFetchResponse_OffsetFetchResponseGroup_t *rg = &resp->Groups[i];
         const char *group = nz(q->GroupId);
+        kafka__group_note(r, group);
         rg->GroupId = group;
         rg->ErrorCode = group[0] ? KAFKA_ERR_NONE : KAFKA_ERR_INVALID_GROUP_ID;
         broker_group_t *g = group[0] ? broker_group_find(r->broker, group) : NULL;
