@@ -193,6 +193,16 @@ bool broker_topic_name_valid(const char *name)
     return true;
 }
 
+bool broker_topic_name_reserved(const char *name)
+{
+    static const char *const reserved[] = {"__consumer_offsets", "__transaction_state",
+                                           "__share_group_state", "__cluster_metadata"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (!strcmp(name, reserved[i]))
+            return true;
+    return false;
+}
+
 static void topic_config_defaults(const hd_config_t *c, broker_topic_config_t *tc)
 {
     memset(tc, 0, sizeof *tc);
@@ -623,6 +633,10 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
 {
     if (!broker_topic_name_valid(name)) {
         *why = "topic names use [a-zA-Z0-9._-], 1 to 249 characters, not '.' or '..'";
+        return HD_EINVAL;
+    }
+    if (broker_topic_name_reserved(name)) {
+        *why = "the name is reserved for an internal topic";
         return HD_EINVAL;
     }
     if (broker_topic_find(b, name)) {

@@ -59,10 +59,13 @@ typedef struct broker_config_kv {
 
 /* Legal names: [a-zA-Z0-9._-], 1..249 characters, not "." or "..". */
 bool broker_topic_name_valid(const char *name);
+/* Kafka's internal topic names (__consumer_offsets, __transaction_state, __share_group_state,
+ * __cluster_metadata): never created as ordinary topics, by any path. */
+bool broker_topic_name_reserved(const char *name);
 broker_topic_t *broker_topic_find(broker_t *b, const char *name);
 /* Creates a topic with `partitions` partitions and the given config overrides. With
  * validate_only, checks everything and creates nothing. Returns 0, HD_EEXIST, HD_EINVAL (bad
- * name, partition count or config; *why says which) or -errno. */
+ * or reserved name, partition count or config; *why says which) or -errno. */
 int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
                         const broker_config_kv_t *configs, int nconfigs, bool validate_only,
                         broker_topic_t **out, const char **why);

@@ -109,6 +109,13 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
         kafka_MetadataResponse_MetadataResponseTopic_t *mt = &resp->Topics[i];
         const char *name = req->Topics[i].Name ? req->Topics[i].Name : "";
         mt->Name = name;
+        if (broker_topic_name_reserved(name)) {
+            /* Kafka's internal topics are never auto-created as user topics; Kafka answers
+             * this for them until its coordinators have made them. */
+            mt->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            mt->IsInternal = true;
+            continue;
+        }
         broker_topic_t *t = broker_topic_find(b, name);
         if (!t && !broker_topic_name_valid(name)) {
             mt->ErrorCode = KAFKA_ERR_INVALID_TOPIC_EXCEPTION;
@@ -209,7 +216,11 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
             continue;
         }
         res->ErrorMessage = why;
-        if (rc == HD_EEXIST)
+        if (broker_topic_name_reserved(res->Name)) {
+            /* As Kafka answers for its reserved metadata topic. */
+            res->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
+            res->ErrorMessage = "creation of an internal topic is prohibited";
+        } else if (rc == HD_EEXIST)
             res->ErrorCode = KAFKA_ERR_TOPIC_ALREADY_EXISTS;
         else if (rc == HD_ERANGE)
             res->ErrorCode = KAFKA_ERR_INVALID_PARTITIONS;

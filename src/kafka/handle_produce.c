@@ -250,6 +250,7 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
                                     &why) < 0)
                 t = NULL;
         }
+        bool reserved = broker_topic_name_reserved(name);
         for (int32_t k = 0; k < np; k++) {
             kafka_ProduceRequest_PartitionProduceData_t *pd = &td->PartitionData[k];
             kafka_ProduceResponse_PartitionProduceResponse_t *pr = &tr->PartitionResponses[k];
@@ -257,6 +258,12 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             pr->BaseOffset = -1;
             pr->LogAppendTimeMs = -1;
             pr->LogStartOffset = -1;
+            if (reserved) {
+                /* Kafka refuses appends to its internal topics from clients. */
+                pr->ErrorCode = KAFKA_ERR_INVALID_TOPIC_EXCEPTION;
+                any_error = true;
+                continue;
+            }
             if (old_format) {
                 pr->ErrorCode = KAFKA_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
                 any_error = true;
