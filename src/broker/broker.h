@@ -69,6 +69,25 @@ broker_topic_t *broker_topic_find(broker_t *b, const char *name);
 int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
                         const broker_config_kv_t *configs, int nconfigs, bool validate_only,
                         broker_topic_t **out, const char **why);
+/* One change of a topic setting (IncrementalAlterConfigs' operations, Kafka's numbering). */
+enum {
+    BROKER_CONFIG_SET = 0,
+    BROKER_CONFIG_DELETE = 1,   /* back to the broker default */
+    BROKER_CONFIG_APPEND = 2,   /* list-type settings only (cleanup.policy) */
+    BROKER_CONFIG_SUBTRACT = 3, /* list-type settings only */
+};
+typedef struct broker_config_op {
+    const char *name;
+    const char *value; /* NULL for DELETE */
+    int op;
+} broker_config_op_t;
+/* Alters a topic's settings: applies `ops` in order to its overrides (with `replace`, to an
+ * empty set first, as AlterConfigs does), checks that every resulting setting is valid, then
+ * (unless validate_only) rewrites the topic's definition durably before the new settings take
+ * effect (also on its open partition logs). All or nothing. Returns 0, HD_EINVAL (unknown
+ * setting, bad value or op; *why says which) or -errno (nothing changed). */
+int broker_topic_alter_config(broker_t *b, broker_topic_t *t, const broker_config_op_t *ops,
+                              int nops, bool replace, bool validate_only, const char **why);
 /* Removes the topic, its files, and fires its waiters with HD_ENOTFOUND. */
 int broker_topic_delete(broker_t *b, const char *name);
 /* Grows the topic to `total` partitions. HD_EINVAL if total is not larger. */

@@ -47,7 +47,7 @@ struct broker_partition {
     size_t pidx_cap;
 };
 
-#define BROKER_MAX_OVERRIDES 16
+#define BROKER_MAX_OVERRIDES 32
 
 struct broker_topic {
     broker_t *broker;
@@ -55,8 +55,10 @@ struct broker_topic {
     int32_t nparts;
     broker_partition_t **parts;
     broker_topic_config_t cfg;
-    /* Explicit overrides as given at creation, for DescribeConfigs' is_default. */
+    /* Explicit overrides (set at creation or altered since), applied in order over the broker
+     * defaults; is_default in DescribeConfigs is "not among them". */
     char *override_names[BROKER_MAX_OVERRIDES];
+    char *override_values[BROKER_MAX_OVERRIDES];
     int noverrides;
     broker_topic_stats_t stats;
 };
@@ -144,6 +146,17 @@ struct broker {
 
 /* broker.c: the partition's log, opened on first use; NULL (logged) if it cannot be opened. */
 log_partition_t *broker__partition_log(broker_partition_t *p);
+
+/* broker.c: writes the topic's definition file (partition count and overrides) atomically and
+ * durably. Returns 0 or -errno. */
+int broker__topic_save(broker_t *b, const broker_topic_t *t, int32_t partitions);
+
+/* topic_config.c */
+void broker__topic_config_defaults(const hd_config_t *c, broker_topic_config_t *tc);
+/* Applies one topic setting; returns 0 or HD_EINVAL with *why. */
+int broker__topic_config_set(broker_topic_config_t *tc, const char *name, const char *value,
+                             const char **why);
+void broker__log_config_of(const broker_topic_config_t *tc, log_config_t *lc);
 
 /* producer.c */
 int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, broker_append_t *dup,

@@ -36,6 +36,8 @@ const kafka__handler_t kafka__handlers[] = {
     {KAFKA_API_DeleteTopics, kafka__handle_DeleteTopics},
     {KAFKA_API_InitProducerId, kafka__handle_InitProducerId},
     {KAFKA_API_DescribeConfigs, kafka__handle_DescribeConfigs},
+    {KAFKA_API_AlterConfigs, kafka__handle_AlterConfigs},
+    {KAFKA_API_IncrementalAlterConfigs, kafka__handle_IncrementalAlterConfigs},
     {KAFKA_API_CreatePartitions, kafka__handle_CreatePartitions},
     {KAFKA_API_FindCoordinator, kafka__handle_FindCoordinator},
     {KAFKA_API_OffsetCommit, kafka__handle_OffsetCommit},

@@ -1,5 +1,5 @@
-/* Handlers for ApiVersions, Metadata, CreateTopics, DeleteTopics, CreatePartitions,
- * DescribeConfigs and InitProducerId.
+/* Handlers for ApiVersions, Metadata, CreateTopics, DeleteTopics, CreatePartitions and
+ * InitProducerId (the config APIs are in handle_configs.c).
  *
  * Behaviour notes (see also docs/kafka-compat.md):
  * - Metadata: v0 with an empty topic list and v1+ with a null list mean "all topics"; v1+ with an
@@ -9,8 +9,6 @@
  * - CreateTopics: replication factor must be 1 (or -1, the default), partitions >= 1 (or -1 for
  *   num.partitions; Kafka defines -1 from v4, but kafkajs sends it on v3 too and Kafka accepts
  *   it); manual assignments must name this node only.
- * - DescribeConfigs: topics (type 2) list every supported topic setting with its source; the
- *   broker (type 4, named by node id or empty) lists the broker settings.
  * - InitProducerId: a fresh producer id with epoch 0 for every call without a transactional id;
  *   transactions are not supported. */
 #include "kafka/handler_int.h"
@@ -293,98 +291,6 @@ int kafka__handle_CreatePartitions(kafka_req_t *r, void *req_, void *resp_)
                          : rc == HD_EINVAL ? KAFKA_ERR_INVALID_PARTITIONS
                                            : KAFKA_ERR_KAFKA_STORAGE_ERROR;
         res->ErrorMessage = rc == 0 ? NULL : why;
-    }
-    return KAFKA_REQ_DONE;
-}
-
-/* ---- DescribeConfigs ---- */
-
-enum { SOURCE_TOPIC = 1, SOURCE_STATIC_BROKER = 4, SOURCE_DEFAULT = 5 };
-
-static bool wanted(const kafka_DescribeConfigsRequest_DescribeConfigsResource_t *res,
-                   const char *name)
-{
-    if (res->ConfigurationKeys_n < 0)
-        return true;
-    for (int32_t i = 0; i < res->ConfigurationKeys_n; i++)
-        if (res->ConfigurationKeys[i] && !strcmp(res->ConfigurationKeys[i], name))
-            return true;
-    return false;
-}
-
-int kafka__handle_DescribeConfigs(kafka_req_t *r, void *req_, void *resp_)
-{
-    kafka_DescribeConfigsRequest_t *req = req_;
-    kafka_DescribeConfigsResponse_t *resp = resp_;
-    int32_t n = req->Resources_n < 0 ? 0 : req->Resources_n;
-    resp->ThrottleTimeMs = 0;
-    resp->Results_n = n;
-    resp->Results = kafka__alloc(r, sizeof *resp->Results * (size_t)(n ? n : 1));
-    for (int32_t i = 0; i < n; i++) {
-        kafka_DescribeConfigsRequest_DescribeConfigsResource_t *rs = &req->Resources[i];
-        kafka_DescribeConfigsResponse_DescribeConfigsResult_t *out = &resp->Results[i];
-        out->ResourceType = rs->ResourceType;
-        out->ResourceName = rs->ResourceName ? rs->ResourceName : "";
-        out->ErrorMessage = NULL;
-        hd_config_entry_t ents[64];
-        broker_config_entry_t tents[32];
-        int count = 0;
-        const char *names[64];
-        const char *values[64];
-        bool is_default[64];
-        int8_t sources[64];
-        if (rs->ResourceType == 2) {
-            broker_topic_t *t = broker_topic_find(r->broker, out->ResourceName);
-            if (!t) {
-                out->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-                out->ErrorMessage = "unknown topic";
-                continue;
-            }
-            int m = broker_topic_describe_config(t, tents, 32);
-            for (int k = 0; k < m; k++) {
-                names[count] = tents[k].name;
-                values[count] = kafka__strdup(r, tents[k].value);
-                is_default[count] = tents[k].is_default;
-                sources[count] = tents[k].is_default ? SOURCE_DEFAULT : SOURCE_TOPIC;
-                count++;
-            }
-        } else if (rs->ResourceType == 4) {
-            char id[24];
-            snprintf(id, sizeof id, "%" PRId64, r->cfg->node_id);
-            if (out->ResourceName[0] && strcmp(out->ResourceName, id)) {
-                out->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
-                out->ErrorMessage = "unknown broker id";
-                continue;
-            }
-            int m = hd_config_entries(r->cfg, ents, 64);
-            for (int k = 0; k < m; k++) {
-                names[count] = ents[k].name;
-                values[count] = kafka__strdup(r, ents[k].value);
-                is_default[count] = ents[k].is_default;
-                sources[count] = ents[k].is_default ? SOURCE_DEFAULT : SOURCE_STATIC_BROKER;
-                count++;
-            }
-        } else {
-            out->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
-            out->ErrorMessage = "only topic (2) and broker (4) resources are supported";
-            continue;
-        }
-        out->ErrorCode = 0;
-        out->Configs = kafka__alloc(r, sizeof *out->Configs * (size_t)(count ? count : 1));
-        int32_t w = 0;
-        for (int k = 0; k < count; k++) {
-            if (!wanted(rs, names[k]))
-                continue;
-            kafka_DescribeConfigsResponse_DescribeConfigsResourceResult_t *c = &out->Configs[w++];
-            c->Name = names[k];
-            c->Value = values[k];
-            c->ReadOnly = rs->ResourceType == 4;
-            c->IsDefault = is_default[k];
-            c->ConfigSource = sources[k];
-            c->IsSensitive = false;
-            c->Synonyms_n = 0;
-        }
-        out->Configs_n = w;
     }
     return KAFKA_REQ_DONE;
 }

@@ -39,6 +39,8 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_DeleteTopics(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_CreatePartitions(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_DescribeConfigs(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_AlterConfigs(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_IncrementalAlterConfigs(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_InitProducerId(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_FindCoordinator(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_Produce(kafka_req_t *r, void *req, void *resp);

@@ -101,8 +101,10 @@ typedef struct kafka_schema {
     X(DeleteTopics, 20, 0, 3, 4)                                                                   \
     X(InitProducerId, 22, 0, 4, 2)                                                                 \
     X(DescribeConfigs, 32, 0, 2, 4)                                                                \
+    X(AlterConfigs, 33, 0, 2, 2)                                                                   \
     X(CreatePartitions, 37, 0, 1, 2)                                                               \
     X(DeleteGroups, 42, 0, 1, 2)                                                                   \
+    X(IncrementalAlterConfigs, 44, 0, 1, 1)                                                        \
     X(OffsetDelete, 47, 0, 0, 1)
 
 /* Every generated struct, over all APIs. */

@@ -187,3 +187,43 @@ def test_admin_list_offsets(java, broker):
     assert lo(str(BASE_TS + 100)) == {"0": [-1, -1], "1": [-1, -1]}
     # KIP-734: the record with the largest timestamp.
     assert lo("max-timestamp") == {"0": [9, BASE_TS + 18], "1": [9, BASE_TS + 19]}
+
+
+def test_admin_incremental_alter_configs(java, broker):
+    """Admin.incrementalAlterConfigs (IncrementalAlterConfigs v1, flexible): SET, DELETE, APPEND,
+    SUBTRACT, validateOnly, and the errors Kafka gives; the result survives a restart."""
+    a = broker.addr
+    java.ok("admin", a, "create-topic", "jalt", 1, "retention.ms=3600000")
+
+    def cfg():
+        return java.ok("admin", a, "describe-configs", "topic", "jalt")["configs"]
+
+    java.ok("admin", a, "alter-configs", "topic", "jalt", "segment.ms=60000",
+            "max.message.bytes=2000000", "-retention.ms", "+cleanup.policy=delete")
+    c = cfg()
+    assert c["segment.ms"]["value"] == "60000"
+    assert c["segment.ms"]["source"] == "DYNAMIC_TOPIC_CONFIG"
+    assert c["max.message.bytes"]["value"] == "2000000"
+    assert c["retention.ms"]["source"] == "DEFAULT_CONFIG"
+    assert c["cleanup.policy"] == {"value": "delete", "source": "DYNAMIC_TOPIC_CONFIG",
+                                   "readOnly": False, "sensitive": False}
+
+    java.ok("admin", a, "alter-configs", "topic", "jalt", "--validate-only", "segment.ms=1")
+    assert cfg()["segment.ms"]["value"] == "60000"
+
+    r = java.send("admin", a, "alter-configs", "topic", "jalt", "retention.ms=later")
+    assert not r["ok"] and "InvalidConfigurationException" in r["error"], r
+    r = java.send("admin", a, "alter-configs", "topic", "jalt", "~retention.ms=1")
+    assert not r["ok"] and "InvalidConfigurationException" in r["error"], r
+    r = java.send("admin", a, "alter-configs", "topic", "jalt", "no.such=1")
+    assert not r["ok"] and "InvalidConfigurationException" in r["error"], r
+    r = java.send("admin", a, "alter-configs", "topic", "jalt-missing", "segment.ms=1")
+    assert not r["ok"] and "UnknownTopicOrPartition" in r["error"], r
+    node = java.ok("admin", a, "describe-cluster")["nodes"][0][0]
+    r = java.send("admin", a, "alter-configs", "broker", node, "log.retention.ms=1")
+    assert not r["ok"] and "InvalidRequestException" in r["error"], r
+
+    broker.restart()
+    c = cfg()
+    assert (c["segment.ms"]["value"], c["max.message.bytes"]["value"]) == ("60000", "2000000")
+    assert c["retention.ms"]["source"] == "DEFAULT_CONFIG"

@@ -53,3 +53,197 @@ def test_reserved_names_are_never_user_topics(broker, name):
     assert error_code(e.value) == INVALID_REQUEST
     assert name not in a.list_topics(timeout=10).topics
     assert broker.running()
+
+
+# ---- AlterConfigs and IncrementalAlterConfigs ----
+
+ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS = 33, 44
+INVALID_CONFIG = 40
+SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
+TOPIC, BROKER = 2, 4
+
+
+def describe_configs_v0(conn, rtype, name):
+    """{config: (value, is_default)} of one resource, or the error code."""
+    r = conn.request(kr.DESCRIBE_CONFIGS, 0,
+                     kr.array([kr.i8(rtype) + kr.string(name) + kr.i32(-1)]))
+    r.i32()
+    (err, _msg, _t, _n, cfgs), = r.array(lambda r: (
+        r.i16(), r.string(), r.i8(), r.string(),
+        r.array(lambda r: (r.string(), r.string(), r.bool(), r.bool(), r.bool()))))
+    if err:
+        return err
+    return {n: (v, d) for n, v, _ro, d, _s in cfgs}
+
+
+def incremental_v0(conn, resources, validate_only=False):
+    """resources: [(type, name, [(config, op, value)])] -> [(error, message)] in order."""
+    body = kr.array([kr.i8(t) + kr.string(n)
+                     + kr.array([kr.string(c) + kr.i8(op) + kr.string(v) for c, op, v in ops])
+                     for t, n, ops in resources]) + kr.i8(1 if validate_only else 0)
+    r = conn.request(INCREMENTAL_ALTER_CONFIGS, 0, body)
+    r.i32()
+    out = r.array(lambda r: (r.i16(), r.string(), r.i8(), r.string()))
+    assert [(t, n) for _e, _m, t, n in out] == [(t, n) for t, n, _ in resources]
+    return [(e, m) for e, m, _t, _n in out]
+
+
+def test_incremental_alter_configs_raw(broker):
+    with kr.Conn(broker.addr) as c:
+        got, err, _ = create_topics_v4(c, "cfg-i", 1, [("retention.ms", "3600000")])
+        assert err == 0
+        before = describe_configs_v0(c, TOPIC, "cfg-i")
+        assert before["retention.ms"] == ("3600000", False)
+        assert before["max.message.bytes"][1] is True
+
+        # SET two settings and DELETE one, in one request.
+        assert incremental_v0(c, [(TOPIC, "cfg-i", [
+            ("max.message.bytes", SET, "200"), ("retention.bytes", SET, "5000000"),
+            ("retention.ms", DELETE, None)])]) == [(0, None)]
+        d = describe_configs_v0(c, TOPIC, "cfg-i")
+        assert d["max.message.bytes"] == ("200", False)
+        assert d["retention.bytes"] == ("5000000", False)
+        assert d["retention.ms"] == ("604800000", True)  # back to the broker default (7 days)
+        # The new max.message.bytes applies at once.
+        big = kr.record_batch([(None, b"x" * 400)])
+        err, _ = kr.produce(c, "cfg-i", 0, big)
+        assert err == kr.MESSAGE_TOO_LARGE
+        err, _ = kr.produce(c, "cfg-i", 0, kr.record_batch([(None, b"ok")]))
+        assert err == 0
+
+        # APPEND / SUBTRACT: list settings only; cleanup.policy keeps only what Herald does.
+        assert incremental_v0(c, [(TOPIC, "cfg-i", [("cleanup.policy", APPEND, "delete")])]) \
+            == [(0, None)]
+        assert describe_configs_v0(c, TOPIC, "cfg-i")["cleanup.policy"] == ("delete", False)
+        (err, msg), = incremental_v0(c, [(TOPIC, "cfg-i", [("cleanup.policy", APPEND,
+                                                            "compact")])])
+        assert err == INVALID_CONFIG and "cleanup.policy" in msg
+        (err, msg), = incremental_v0(c, [(TOPIC, "cfg-i", [("retention.ms", APPEND, "5")])])
+        assert err == INVALID_CONFIG and "list" in msg
+
+        # Errors, each leaving everything unchanged (all or nothing per resource).
+        snapshot = describe_configs_v0(c, TOPIC, "cfg-i")
+        (err, _), = incremental_v0(c, [(TOPIC, "cfg-i", [("segment.ms", SET, "1000"),
+                                                         ("retention.ms", SET, "abc")])])
+        assert err == INVALID_CONFIG
+        (err, msg), = incremental_v0(c, [(TOPIC, "cfg-i", [("no.such.config", SET, "1")])])
+        assert err == INVALID_CONFIG and "unknown" in msg
+        (err, _), = incremental_v0(c, [(TOPIC, "cfg-i", [("segment.ms", SET, "1000"),
+                                                         ("segment.ms", SET, "2000")])])
+        assert err == INVALID_REQUEST
+        (err, _), = incremental_v0(c, [(TOPIC, "cfg-i", [("segment.ms", SET, "1000")])],
+                                   validate_only=True)
+        assert err == 0
+        assert describe_configs_v0(c, TOPIC, "cfg-i") == snapshot
+
+        # Unknown topics; a resource named twice; the broker's settings are read-only.
+        assert incremental_v0(c, [(TOPIC, "cfg-nope", [("retention.ms", SET, "1")])])[0][0] \
+            == kr.UNKNOWN_TOPIC_OR_PARTITION
+        res = incremental_v0(c, [(TOPIC, "cfg-i", [("segment.ms", SET, "1")]),
+                                 (TOPIC, "cfg-i", [("segment.ms", SET, "2")])])
+        assert [e for e, _ in res] == [INVALID_REQUEST, INVALID_REQUEST]
+        (err, msg), = incremental_v0(c, [(BROKER, "1", [("log.retention.ms", SET, "1")])])
+        assert err == INVALID_REQUEST and "dynamically" in msg
+        assert incremental_v0(c, [(BROKER, "", [])]) == [(0, None)]
+        (err, _), = incremental_v0(c, [(BROKER, "7", [])])
+        assert err == INVALID_REQUEST
+        assert describe_configs_v0(c, TOPIC, "cfg-i") == snapshot
+
+    # Durable: the altered settings survive a restart.
+    broker.restart()
+    with kr.Conn(broker.addr) as c:
+        assert describe_configs_v0(c, TOPIC, "cfg-i") == snapshot
+        err, _ = kr.produce(c, "cfg-i", 0, big)
+        assert err == kr.MESSAGE_TOO_LARGE
+
+
+def test_alter_configs_replaces_overrides_confluent(broker):
+    from confluent_kafka.admin import ConfigResource
+    a = admin(broker.addr)
+    fs = a.create_topics([NewTopic("cfg-l", num_partitions=1, replication_factor=1,
+                                   config={"retention.ms": "3600000",
+                                           "max.message.bytes": "100000"})])
+    fs["cfg-l"].result(15)
+    # AlterConfigs (KIP-133) replaces the whole set of overrides.
+    res = ConfigResource("topic", "cfg-l", set_config={"message.timestamp.type": "LogAppendTime",
+                                                       "segment.bytes": "2097152"})
+    for f in a.alter_configs([res]).values():
+        f.result(15)
+
+    def described():
+        (f,) = a.describe_configs([ConfigResource("topic", "cfg-l")]).values()
+        return {k: (v.value, v.is_default) for k, v in f.result(15).items()}
+
+    d = described()
+    assert d["message.timestamp.type"] == ("LogAppendTime", False)
+    assert d["segment.bytes"] == ("2097152", False)
+    assert d["retention.ms"] == ("604800000", True)
+    assert d["max.message.bytes"][1] is True
+    # LogAppendTime applies to the next produce: the broker stamps the batch.
+    with kr.Conn(broker.addr) as c:
+        err, base = kr.produce(c, "cfg-l", 0, kr.record_batch([(None, b"v")], base_timestamp=5))
+        assert (err, base) == (0, 0)
+        (b,) = kr.fetch_all_batches(broker.addr, "cfg-l", 0)
+        assert b.attributes & 0x08 and b.max_timestamp > 1_600_000_000_000
+    # A bad value fails the resource with INVALID_CONFIG and changes nothing.
+    bad = ConfigResource("topic", "cfg-l", set_config={"retention.ms": "soon"})
+    with pytest.raises(Exception) as e:
+        for f in a.alter_configs([bad]).values():
+            f.result(15)
+    assert error_code(e.value) == INVALID_CONFIG
+    assert described() == d
+    broker.restart()
+    a = admin(broker.addr)
+    assert described() == d
+
+
+PYPI_INCREMENTAL = r'''
+import json, sys
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
+                                   NewTopic)
+a = AdminClient({"bootstrap.servers": sys.argv[1]})
+a.create_topics([NewTopic("cfg-p", 1, 1, config={"retention.ms": "3600000"})])["cfg-p"].result(15)
+def alter(*ops, validate=False):
+    res = ConfigResource("topic", "cfg-p", incremental_configs=[
+        ConfigEntry(n, v, incremental_operation=getattr(AlterConfigOpType, op))
+        for op, n, v in ops])
+    try:
+        for f in a.incremental_alter_configs([res], validate_only=validate).values():
+            f.result(15)
+        return 0
+    except Exception as e:
+        return e.args[0].code()
+def described():
+    (f,) = a.describe_configs([ConfigResource("topic", "cfg-p")]).values()
+    return {k: [v.value, v.is_default] for k, v in f.result(15).items()}
+out = {}
+out["set"] = alter(("SET", "segment.ms", "70000"), ("DELETE", "retention.ms", None),
+                   ("APPEND", "cleanup.policy", "delete"))
+out["after_set"] = described()
+out["validate"] = alter(("SET", "segment.ms", "1"), validate=True)
+out["bad"] = alter(("SET", "retention.ms", "x"))
+out["subtract_int"] = alter(("SUBTRACT", "retention.ms", "1"))
+out["final"] = described()
+print(json.dumps(out))
+'''
+
+
+def test_incremental_alter_configs_confluent_pypi(broker):
+    """confluent-kafka 2.x (librdkafka 2.1x) from PyPI: incremental_alter_configs."""
+    import json
+    import subprocess
+
+    from compat import VENV_PY, require
+    require(VENV_PY, "the PyPI confluent-kafka virtualenv")
+    p = subprocess.run([str(VENV_PY), "-c", PYPI_INCREMENTAL, broker.addr], capture_output=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    out = json.loads(p.stdout)
+    assert out["set"] == 0
+    d = out["after_set"]
+    assert d["segment.ms"] == ["70000", False]
+    assert d["retention.ms"] == ["604800000", True]
+    assert d["cleanup.policy"] == ["delete", False]
+    assert (out["validate"], out["bad"], out["subtract_int"]) == (0, INVALID_CONFIG,
+                                                                   INVALID_CONFIG)
+    assert out["final"] == d

@@ -32,6 +32,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.AlterConfigsOptions;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
@@ -380,16 +381,38 @@ public final class Driver {
                 out.put("configs", entries);
             }
             case "alter-configs" -> {
-                /* topic name config=value ... (incremental SET) */
-                ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, a[1]);
+                /* topic|broker name [--validate-only] op... (incrementalAlterConfigs), each op
+                 * config=value (SET), -config (DELETE), +config=value (APPEND) or
+                 * ~config=value (SUBTRACT) */
+                ConfigResource res = new ConfigResource(
+                    a[0].equals("broker") ? ConfigResource.Type.BROKER : ConfigResource.Type.TOPIC,
+                    a[1]);
                 List<AlterConfigOp> ops = new ArrayList<>();
+                boolean validateOnly = false;
                 for (int i = 2; i < a.length; i++) {
-                    String[] kv = a[i].split("=", 2);
-                    ops.add(new AlterConfigOp(new ConfigEntry(kv[0], kv[1]),
-                                              AlterConfigOp.OpType.SET));
+                    String s = a[i];
+                    if (s.equals("--validate-only")) {
+                        validateOnly = true;
+                        continue;
+                    }
+                    AlterConfigOp.OpType type = AlterConfigOp.OpType.SET;
+                    if (s.startsWith("-")) {
+                        ops.add(new AlterConfigOp(new ConfigEntry(s.substring(1), null),
+                                                  AlterConfigOp.OpType.DELETE));
+                        continue;
+                    }
+                    if (s.startsWith("+") || s.startsWith("~")) {
+                        type = s.startsWith("+") ? AlterConfigOp.OpType.APPEND
+                                                 : AlterConfigOp.OpType.SUBTRACT;
+                        s = s.substring(1);
+                    }
+                    String[] kv = s.split("=", 2);
+                    ops.add(new AlterConfigOp(new ConfigEntry(kv[0], kv[1]), type));
                 }
-                admin.incrementalAlterConfigs(Map.of(res, ops)).all().get(
-                    ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                admin.incrementalAlterConfigs(Map.of(res, ops),
+                                              new AlterConfigsOptions().validateOnly(validateOnly))
+                    .all()
+                    .get(ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
             }
             case "create-partitions" -> admin.createPartitions(
                 Map.of(a[0], NewPartitions.increaseTo(Integer.parseInt(a[1])))).all().get(
