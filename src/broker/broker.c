@@ -8,7 +8,10 @@
  *   topics/<topic>.topic       the topic's definition, a properties file written atomically
  *                              (tmp + fsync + rename + fsync dir): `partitions=N` and one line per
  *                              config override (`retention.ms=...`)
- *   topics/<topic>-<n>/        partition n's log (see log/)
+ *   topics/<topic>-<n>/        partition n's log (see log/), and `log-start-offset` once
+ *                              DeleteRecords moved the log start: one line "offset=N", written
+ *                              atomically like the topic file; offsets below N are gone even
+ *                              where their segment remains
  * A topic exists iff its .topic file exists; partition directories without one are removed at
  * start (a deletion or creation interrupted by a crash). */
 #include "broker/broker_int.h"
@@ -32,6 +35,8 @@
 #include <unistd.h>
 
 #define PID_BLOCK 1000
+/* In a partition's directory: the log start offset DeleteRecords set ("offset=N"). */
+#define LOG_START_FILE "log-start-offset"
 /* Present only between a clean shutdown and the next start (see broker_open()). */
 #define CLEAN_MARKER "clean-shutdown"
 
@@ -164,7 +169,10 @@ int64_t broker_partition_hwm(const broker_partition_t *p)
 int64_t broker_partition_start(const broker_partition_t *p)
 {
     log_partition_t *l = broker__partition_log((broker_partition_t *)p);
-    return l ? log_partition_start_offset(l) : 0;
+    if (!l)
+        return 0;
+    int64_t start = log_partition_start_offset(l);
+    return p->log_start > start ? p->log_start : start;
 }
 
 int64_t broker_partition_end(const broker_partition_t *p)
@@ -233,7 +241,48 @@ log_partition_t *broker__partition_log(broker_partition_t *p)
         say_warn_every(5, "partition %s: cannot open: %s", p->dir, hd_strerror(rc));
         return NULL;
     }
+    /* The log start offset DeleteRecords moved, if it did. */
+    char *file = path_join(p->dir, LOG_START_FILE);
+    char *text = NULL;
+    if (read_small(file, &text) == 0) {
+        int64_t v = strncmp(text, "offset=", 7) ? -1 : strtoll(text + 7, NULL, 10);
+        if (v < 0)
+            say_warn("partition %s: ignoring a malformed %s", p->dir, LOG_START_FILE);
+        p->log_start = v < 0 ? 0 : v;
+        free(text);
+    }
+    free(file);
     return p->log;
+}
+
+int broker_partition_delete_records(broker_partition_t *p, int64_t offset, int64_t *low)
+{
+    log_partition_t *log = broker__partition_log(p);
+    if (!log)
+        return -EIO;
+    int64_t hwm = broker_partition_hwm(p);
+    if (offset == -1)
+        offset = hwm;
+    if (offset < 0 || offset > hwm)
+        return HD_ERANGE;
+    int64_t start = broker_partition_start(p);
+    if (offset <= start) {
+        *low = start;
+        return 0;
+    }
+    char text[40];
+    snprintf(text, sizeof text, "offset=%" PRId64 "\n", offset);
+    char *file = path_join(p->dir, LOG_START_FILE);
+    int rc = write_atomic(p->dir, file, text);
+    free(file);
+    if (rc < 0)
+        return rc;
+    p->log_start = offset;
+    int n = log_partition_delete_before(log, offset);
+    say_info("partition %s: log start moved to %" PRId64 " (%d segment(s) deleted)", p->dir, offset,
+             n < 0 ? 0 : n);
+    *low = offset;
+    return 0;
 }
 
 /* Makes the partition; its log is opened now (`eager`, so that recovery runs at start) or on
@@ -718,6 +767,7 @@ int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_
     b->data_dir = hd_strdup(cfg->data_dir);
     b->topics_dir = path_join(cfg->data_dir, "topics");
     hd_buf_init(&b->scratch);
+    hd_buf_init(&b->zbuf);
     int rc = mkdir_p(b->topics_dir);
     if (rc < 0) {
         say_error("data dir %s: cannot create: %s", cfg->data_dir, hd_strerror(rc));
@@ -835,6 +885,7 @@ void broker_close(broker_t *b)
     free(b->topics);
     hd_strmap_deinit(&b->topic_index);
     hd_buf_deinit(&b->scratch);
+    hd_buf_deinit(&b->zbuf);
     free(b->data_dir);
     free(b->topics_dir);
     free(b);
@@ -884,6 +935,24 @@ int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, i
         rc = broker__producer_check(p, &h, res, why);
         if (rc < 0 || res->duplicate)
             return rc;
+    }
+    if (tc->compression >= 0 && (h.attributes & BROKER_ATTR_CODEC_MASK) != tc->compression) {
+        /* The topic's compression.type: the batch is stored with that codec instead. Producer
+         * fields stay, so the sequence bookkeeping below is unchanged. */
+        broker_t *b = p->topic->broker;
+        b->zbuf.len = 0;
+        rc = broker_batch_recompress(hd_slice(batch, len), tc->compression, max_inflated,
+                                     &b->scratch, &b->zbuf);
+        if (rc < 0) {
+            *why = "records could not be recompressed with the topic's compression.type";
+            return rc == HD_ETOOBIG ? rc : HD_EMALFORMED;
+        }
+        if ((int64_t)b->zbuf.len > tc->max_message_bytes) {
+            *why = "record batch is larger than max.message.bytes once recompressed";
+            return HD_ETOOBIG;
+        }
+        batch = b->zbuf.p;
+        len = b->zbuf.len;
     }
     if (tc->log_append_time) {
         res->log_append_time = hd_wall_ms();
@@ -950,6 +1019,7 @@ const hd_hist_t *broker_sync_hist(const broker_t *b)
 
 typedef struct time_find {
     int64_t ts;
+    int64_t min_offset; /* the log start: records below it are gone */
     int64_t offset;
     int64_t timestamp;
 } time_find_t;
@@ -957,7 +1027,7 @@ typedef struct time_find {
 static int time_find_cb(void *ctx, const broker_record_t *rec)
 {
     time_find_t *tf = ctx;
-    if (rec->timestamp >= tf->ts) {
+    if (rec->timestamp >= tf->ts && rec->offset >= tf->min_offset) {
         tf->offset = rec->offset;
         tf->timestamp = rec->timestamp;
         return 1;
@@ -978,7 +1048,7 @@ int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t 
      * after ts. */
     int rc = log_partition_find_time(log, ts, broker_partition_hwm(p), &base, &batch);
     if (rc == 0) {
-        time_find_t tf = {ts, -1, -1};
+        time_find_t tf = {ts, broker_partition_start(p), -1, -1};
         if (broker_batch_for_each(hd_buf_slice(&batch), 256u << 20, &p->topic->broker->scratch,
                                   time_find_cb, &tf) == 1) {
             *offset = tf.offset;
@@ -987,7 +1057,8 @@ int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t 
             /* Records that cannot be read one by one: the batch header's answer. */
             broker_batch_hdr_t h;
             broker_batch_hdr_decode(batch.p, &h);
-            *offset = h.base_offset;
+            int64_t start = broker_partition_start(p);
+            *offset = h.base_offset < start ? start : h.base_offset;
             *timestamp = h.max_timestamp;
         }
     }

@@ -40,6 +40,8 @@ typedef struct broker_topic_config {
     int64_t index_interval_bytes;
     bool preallocate;
     bool log_append_time; /* message.timestamp.type=LogAppendTime */
+    int8_t compression;   /* compression.type: -1 producer (stored as sent), else the codec
+                             (BROKER_CODEC_*) every batch is stored with */
     /* Validation on produce against the schema registry (registry/): a record's value (key)
      * must carry a schema of the value (key) subject. One flag to test on the hot path. */
     bool schema_validation;       /* either of the two below */
@@ -124,6 +126,12 @@ int64_t broker_partition_start(const broker_partition_t *p);
 int64_t broker_partition_end(const broker_partition_t *p);
 broker_topic_t *broker_partition_topic(broker_partition_t *p);
 int32_t broker_partition_index(const broker_partition_t *p);
+/* DeleteRecords (KIP-107): moves the log start offset up to `offset` (-1: the high watermark),
+ * durably (written and fsynced before returning), and deletes the whole segments below it.
+ * Fetches below the new start then answer out of range. *low is the log start afterwards (an
+ * offset at or below the current start changes nothing). Returns 0, HD_ERANGE (offset above the
+ * high watermark or below -1) or -errno. */
+int broker_partition_delete_records(broker_partition_t *p, int64_t offset, int64_t *low);
 /* Bytes of the partition's segment files. */
 int64_t broker_partition_size_bytes(const broker_partition_t *p);
 /* Durations of the group-commit sync rounds (the fsync latency producers wait for). */

@@ -31,6 +31,7 @@ struct broker_partition {
     int32_t index;
     char *dir;
     log_partition_t *log;
+    int64_t log_start;        /* set by DeleteRecords (0: none); loaded with the log */
     broker_waiter_t *waiters; /* doubly linked, unordered */
     broker_partition_t *active_next;
     bool active;
@@ -122,6 +123,7 @@ struct broker {
     bool clean_start; /* the last shutdown was clean: partition logs open on first use */
     bool open_ok;     /* broker_open() completed: a clean close may mark the data dir clean */
     hd_buf_t scratch;
+    hd_buf_t zbuf; /* a batch recompressed for its topic's compression.type, until appended */
     /* Consumer groups (group.c) and the offsets log (offsets.c). */
     broker_group_t **groups;
     int ngroups, cap_groups;

@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* compression.type values, indexed by codec + 1 (producer = -1). */
+static const char *const compression_names[] = {"producer", "uncompressed", "gzip",
+                                                "snappy",   "lz4",          "zstd"};
+
 void broker__topic_config_defaults(const hd_config_t *c, broker_topic_config_t *tc)
 {
     memset(tc, 0, sizeof *tc);
@@ -26,6 +30,7 @@ void broker__topic_config_defaults(const hd_config_t *c, broker_topic_config_t *
     tc->index_interval_bytes = c->index_interval_bytes;
     tc->preallocate = c->preallocate;
     tc->log_append_time = false;
+    tc->compression = -1;
 }
 
 static int parse_i64(const char *s, int64_t *out)
@@ -93,11 +98,13 @@ int broker__topic_config_set(broker_topic_config_t *tc, const char *name, const 
         return 0;
     }
     if (!strcmp(name, "compression.type")) {
-        if (strcmp(value, "producer")) {
-            *why = "compression.type: only 'producer' is supported (batches are stored as sent)";
-            return HD_EINVAL;
-        }
-        return 0;
+        for (int i = 0; i < (int)(sizeof compression_names / sizeof compression_names[0]); i++)
+            if (!strcmp(value, compression_names[i])) {
+                tc->compression = (int8_t)(i - 1);
+                return 0;
+            }
+        *why = "compression.type must be producer, uncompressed, gzip, snappy, lz4 or zstd";
+        return HD_EINVAL;
     }
     if (!strcmp(name, "confluent.value.schema.validation") ||
         !strcmp(name, "confluent.key.schema.validation")) {
@@ -181,7 +188,7 @@ int broker_topic_describe_config(const broker_topic_t *t, broker_config_entry_t 
     ADD("preallocate", "%s", tc->preallocate ? "true" : "false");
     ADD("message.timestamp.type", "%s", tc->log_append_time ? "LogAppendTime" : "CreateTime");
     ADD("cleanup.policy", "%s", "delete");
-    ADD("compression.type", "%s", "producer");
+    ADD("compression.type", "%s", compression_names[tc->compression + 1]);
     ADD("min.insync.replicas", "%s", "1");
     ADD("confluent.value.schema.validation", "%s", tc->value_schema_validation ? "true" : "false");
     ADD("confluent.key.schema.validation", "%s", tc->key_schema_validation ? "true" : "false");

@@ -34,6 +34,8 @@ const kafka__handler_t kafka__handlers[] = {
     {KAFKA_API_ApiVersions, kafka__handle_ApiVersions},
     {KAFKA_API_CreateTopics, kafka__handle_CreateTopics},
     {KAFKA_API_DeleteTopics, kafka__handle_DeleteTopics},
+    {KAFKA_API_DeleteRecords, kafka__handle_DeleteRecords},
+    {KAFKA_API_DescribeCluster, kafka__handle_DescribeCluster},
     {KAFKA_API_InitProducerId, kafka__handle_InitProducerId},
     {KAFKA_API_DescribeConfigs, kafka__handle_DescribeConfigs},
     {KAFKA_API_AlterConfigs, kafka__handle_AlterConfigs},

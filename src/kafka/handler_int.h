@@ -37,6 +37,8 @@ int kafka__handle_ApiVersions(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_Metadata(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_CreateTopics(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_DeleteTopics(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_DeleteRecords(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_DescribeCluster(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_CreatePartitions(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_DescribeConfigs(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_AlterConfigs(kafka_req_t *r, void *req, void *resp);

@@ -227,3 +227,32 @@ def test_admin_incremental_alter_configs(java, broker):
     c = cfg()
     assert (c["segment.ms"]["value"], c["max.message.bytes"]["value"]) == ("60000", "2000000")
     assert c["retention.ms"]["source"] == "DEFAULT_CONFIG"
+
+
+def test_admin_delete_records_and_authorized_operations(java, broker):
+    """Admin.deleteRecords (KIP-107) moves the log start durably; describeCluster and
+    describeTopics with includeAuthorizedOperations report every operation (no authorizer)."""
+    a = broker.addr
+    java.ok("admin", a, "create-topic", "jdr", 1)
+    produce(java, broker, "jdr", "lz4", 30, 1)
+    assert java.ok("admin", a, "delete-records", "jdr", 0, 10)["lowWatermark"] == 10
+    assert java.ok("admin", a, "list-offsets", "jdr", "earliest")["offsets"] == {"0": [10, -1]}
+    got = java.ok("consume", a, "jdr", 20, 30000)["records"]
+    assert [r["o"] for r in got] == list(range(10, 30))
+    # Below the current start: nothing changes; above the high watermark: out of range.
+    assert java.ok("admin", a, "delete-records", "jdr", 0, 5)["lowWatermark"] == 10
+    r = java.send("admin", a, "delete-records", "jdr", 0, 31)
+    assert not r["ok"] and "OffsetOutOfRange" in r["error"], r
+    broker.restart()
+    assert java.ok("admin", a, "list-offsets", "jdr", "earliest")["offsets"] == {"0": [10, -1]}
+    assert java.ok("admin", a, "delete-records", "jdr", 0, 30)["lowWatermark"] == 30
+    assert java.ok("admin", a, "list-offsets", "jdr", "earliest")["offsets"] == {"0": [30, -1]}
+
+    c = java.ok("admin", a, "describe-cluster", "--ops")
+    assert c["authorizedOperations"] == ["ALTER", "ALTER_CONFIGS", "CLUSTER_ACTION", "CREATE",
+                                         "DESCRIBE", "DESCRIBE_CONFIGS", "IDEMPOTENT_WRITE"]
+    t = java.ok("admin", a, "describe-topic", "jdr", "--ops")
+    assert t["authorizedOperations"] == ["ALTER", "ALTER_CONFIGS", "CREATE", "DELETE", "DESCRIBE",
+                                         "DESCRIBE_CONFIGS", "READ", "WRITE"]
+    assert java.ok("admin", a, "describe-topic", "jdr")["partitions"][0]["leader"] == \
+        c["nodes"][0][0]

@@ -247,3 +247,113 @@ def test_incremental_alter_configs_confluent_pypi(broker):
     assert (out["validate"], out["bad"], out["subtract_int"]) == (0, INVALID_CONFIG,
                                                                    INVALID_CONFIG)
     assert out["final"] == d
+
+
+# ---- DeleteRecords, DescribeCluster, authorized operations ----
+
+DELETE_RECORDS, DESCRIBE_CLUSTER = 21, 60
+TOPIC_OPS = sum(1 << op for op in (3, 4, 5, 6, 7, 8, 10, 11))  # READ..DESCRIBE, *_CONFIGS
+CLUSTER_OPS = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12))
+NOT_REQUESTED = -2 ** 31
+
+
+def delete_records_v0(conn, topic, parts):
+    """parts: {partition: offset} -> {partition: (low watermark, error)}"""
+    body = kr.array([kr.string(topic) + kr.array([kr.i32(p) + kr.i64(o)
+                                                  for p, o in parts.items()])]) + kr.i32(5000)
+    r = conn.request(DELETE_RECORDS, 0, body)
+    r.i32()
+    (name, res), = r.array(lambda r: (r.string(), r.array(lambda r: (r.i32(), r.i64(),
+                                                                     r.i16()))))
+    assert name == topic
+    return {p: (low, err) for p, low, err in res}
+
+
+def compact_string(r):
+    n = r.uvarint() - 1
+    return None if n < 0 else r.take(n).decode()
+
+
+def describe_cluster(conn, version, include_ops):
+    body = kr.i8(1 if include_ops else 0) + (kr.i8(1) if version >= 1 else b"") + b"\x00"
+    r = conn.request(DESCRIBE_CLUSTER, version, body, flexible=True)
+    assert r.uvarint() == 0  # response header tags
+    out = {"throttle": r.i32(), "error": r.i16(), "message": compact_string(r)}
+    if version >= 1:
+        out["endpoint_type"] = r.i8()
+    out["cluster_id"], out["controller"] = compact_string(r), r.i32()
+    brokers = []
+    for _ in range(r.uvarint() - 1):
+        brokers.append((r.i32(), compact_string(r), r.i32(), compact_string(r)))
+        assert r.uvarint() == 0
+    out["brokers"], out["ops"] = brokers, r.i32()
+    assert r.uvarint() == 0 and r.remaining() == 0
+    return out
+
+
+def metadata_v8(conn, topics, cluster_ops, topic_ops):
+    body = kr.array(topics, kr.string) + b"\x00" + kr.i8(cluster_ops) + kr.i8(topic_ops)
+    r = conn.request(kr.METADATA, 8, body)
+    r.i32()
+    r.array(lambda r: (r.i32(), r.string(), r.i32(), r.string()))
+    r.string(), r.i32()
+    topics = r.array(lambda r: (r.i16(), r.string(), r.bool(),
+                                r.array(lambda r: (r.i16(), r.i32(), r.i32(), r.i32(),
+                                                   r.array(kr.Reader.i32), r.array(kr.Reader.i32),
+                                                   r.array(kr.Reader.i32))),
+                                r.i32()))
+    cluster = r.i32()
+    assert r.remaining() == 0
+    return topics, cluster
+
+
+def test_delete_records_raw_durable(broker):
+    with kr.Conn(broker.addr) as c:
+        assert create_topics_v4(c, "dr", 2)[1] == 0
+        for i in range(4):  # four batches of five records: offsets 0-19
+            recs = [(None, b"r%d" % (i * 5 + k)) for k in range(5)]
+            assert kr.produce(c, "dr", 0, kr.record_batch(recs)) == (0, i * 5)
+        # Mid-batch: offset 7 is the third record of the second batch.
+        assert delete_records_v0(c, "dr", {0: 7, 1: 0, 5: 1}) == {
+            0: (7, 0), 1: (0, 0), 5: (-1, kr.UNKNOWN_TOPIC_OR_PARTITION)}
+        assert kr.list_offsets_v1(c, "dr", 0, -2)[2] == 7
+        assert kr.fetch(c, "dr", 0, 6)["error"] == kr.OFFSET_OUT_OF_RANGE
+        d = kr.fetch(c, "dr", 0, 7, version=11)
+        assert d["error"] == 0 and d["log_start_offset"] == 7
+        assert kr.split_batches(d["records"])[0].base_offset == 5  # the batch holding 7
+        # Offsets above the high watermark are refused; -1 means the high watermark.
+        assert delete_records_v0(c, "dr", {0: 21})[0] == (-1, kr.OFFSET_OUT_OF_RANGE)
+        assert delete_records_v0(c, "dr", {0: 3})[0] == (7, 0)  # below the start: unchanged
+    broker.restart()
+    with kr.Conn(broker.addr) as c:
+        assert kr.list_offsets_v1(c, "dr", 0, -2)[2] == 7
+        assert kr.fetch(c, "dr", 0, 6)["error"] == kr.OFFSET_OUT_OF_RANGE
+        assert delete_records_v0(c, "dr", {0: -1})[0] == (20, 0)
+        assert kr.list_offsets_v1(c, "dr", 0, -2)[2] == 20
+        # Appends go on from the end.
+        assert kr.produce(c, "dr", 0, kr.record_batch([(None, b"next")])) == (0, 20)
+    broker.kill9()
+    broker.start()
+    with kr.Conn(broker.addr) as c:
+        assert kr.list_offsets_v1(c, "dr", 0, -2)[2] == 20
+
+
+def test_describe_cluster_and_metadata_authorized_operations(broker):
+    with kr.Conn(broker.addr) as c:
+        assert create_topics_v4(c, "ops", 1)[1] == 0
+        for version in (0, 1):
+            d = describe_cluster(c, version, include_ops=False)
+            assert (d["error"], d["message"], d["controller"]) == (0, None, 1)
+            assert d["brokers"] == [(1, "127.0.0.1", broker.port, None)]
+            assert d["cluster_id"] and d["ops"] == NOT_REQUESTED
+            if version:
+                assert d["endpoint_type"] == 1
+            assert describe_cluster(c, version, include_ops=True)["ops"] == CLUSTER_OPS
+        topics, cluster = metadata_v8(c, ["ops", "nope-x"], False, False)
+        assert cluster == NOT_REQUESTED
+        (err, name, internal, parts, ops), missing = topics
+        assert (err, name, internal, ops) == (0, "ops", False, NOT_REQUESTED)
+        assert parts == [(0, 0, 1, 0, [1], [1], [])]  # leader epoch 0
+        assert missing[:2] == (kr.UNKNOWN_TOPIC_OR_PARTITION, "nope-x")  # no auto-creation asked
+        topics, cluster = metadata_v8(c, ["ops"], True, True)
+        assert cluster == CLUSTER_OPS and topics[0][4] == TOPIC_OPS
