@@ -148,7 +148,7 @@ static alter_result_t alter_one(kafka_req_t *r, const alter_resource_t *rs, bool
             return (alter_result_t){KAFKA_ERR_INVALID_REQUEST, "unexpected broker id"};
         if (rs->nops > 0)
             return (alter_result_t){KAFKA_ERR_INVALID_REQUEST,
-                                    "cannot update these configs dynamically: Herald's broker "
+                                    "Cannot update these configs dynamically: Herald's broker "
                                     "settings are read-only after start-up"};
         return (alter_result_t){0, NULL};
     }
