@@ -256,3 +256,29 @@ def test_admin_delete_records_and_authorized_operations(java, broker):
                                          "DESCRIBE_CONFIGS", "READ", "WRITE"]
     assert java.ok("admin", a, "describe-topic", "jdr")["partitions"][0]["leader"] == \
         c["nodes"][0][0]
+
+
+@pytest.mark.parametrize("topic_codec,sent", [("gzip", "none"), ("snappy", "zstd"),
+                                               ("lz4", "none"), ("zstd", "gzip"),
+                                               ("uncompressed", "lz4")])
+def test_topic_compression_type_recompresses(java, broker, topic_codec, sent):
+    """A topic-level compression.type: the Java idempotent producer's batches are stored with
+    the topic's codec, keeping producer id and sequences, and read back unchanged."""
+    topic = "jz-" + topic_codec
+    java.ok("admin", broker.addr, "create-topic", topic, 1, "compression.type=" + topic_codec)
+    cfg = java.ok("admin", broker.addr, "describe-configs", "topic", topic)["configs"]
+    assert cfg["compression.type"]["value"] == topic_codec
+    n = 40
+    where = produce(java, broker, topic, sent, n, 1)
+    got = java.ok("consume", broker.addr, topic, n, 30000)["records"]
+    assert len(got) == n
+    for r in got:
+        want = expected(where[(r["p"], r["o"])], sent)
+        assert (r["k"], r["v"], r["ts"], r["h"]) == (want["k"], want["v"], want["ts"], want["h"])
+    seq, pids = 0, set()
+    for b in kafkaraw.fetch_all_batches(broker.addr, topic, 0):
+        assert b.codec == CODECS["none" if topic_codec == "uncompressed" else topic_codec]
+        assert b.base_sequence == seq and b.crc_ok
+        seq += b.count
+        pids.add(b.producer_id)
+    assert seq == n and len(pids) == 1 and min(pids) >= 0
