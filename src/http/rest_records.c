@@ -25,6 +25,16 @@ void http__records_produce(http_req_t *r)
         http_problem(r, 404, "topic '%s' does not exist", r->params[0]);
         return;
     }
+    /* The one-pass decoder handles well-formed bodies; the general path below gives the
+     * precise answer to everything else. */
+    const char *media = http_req_media_type(r);
+    http_produce_rec_t *fast;
+    int nfast;
+    if ((media[0] == '\0' || strcmp(media, "application/json") == 0) &&
+        http__produce_parse_fast(r, &fast, &nfast) == 0) {
+        http__produce(r, t, fast, nfast);
+        return;
+    }
     json_t *body = http_req_json(r);
     if (!body)
         return;

@@ -20,6 +20,8 @@
 #define STOP_GRACE_MS 2000
 /* How often group sessions, pending members and rebalance deadlines are checked. */
 #define GROUP_TICK_MS 50
+/* How often subscriptions' leases, retries and delays are looked at. */
+#define DELIVERY_TICK_MS 20
 
 static void on_durable_notify(void *ctx)
 {
@@ -46,6 +48,12 @@ static void on_group_tick(uv_timer_t *t)
     broker_group_tick(s->broker);
 }
 
+static void on_delivery_tick(uv_timer_t *t)
+{
+    server_t *s = t->data;
+    delivery_tick(s->delivery);
+}
+
 static void finish_stop(server_t *s)
 {
     while (s->conns)
@@ -57,6 +65,8 @@ static void finish_stop(server_t *s)
     uv_timer_stop(&s->stop_timer);
     uv_timer_stop(&s->retention_timer);
     uv_timer_stop(&s->group_timer);
+    uv_timer_stop(&s->delivery_timer);
+    uv_close((uv_handle_t *)&s->delivery_timer, NULL);
     uv_close((uv_handle_t *)&s->stop_timer, NULL);
     uv_close((uv_handle_t *)&s->group_timer, NULL);
     uv_close((uv_handle_t *)&s->retention_timer, NULL);
@@ -137,6 +147,11 @@ int server_run(const hd_config_t *cfg)
         uv_loop_close(s.loop);
         return rc;
     }
+    rc = delivery_open(s.broker, &s.delivery);
+    if (rc < 0) {
+        say_error("subscriptions: cannot open: %s", hd_strerror(rc));
+        goto fail;
+    }
     struct sockaddr_storage sa;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
@@ -164,6 +179,7 @@ int server_run(const hd_config_t *cfg)
             uv_close((uv_handle_t *)&s.listener, NULL);
             goto fail;
         }
+        http_server_set_delivery(s.http, s.delivery);
         http_server_set_registry(s.http, s.registry);
     }
     if (cfg->registry_addr[0]) {
@@ -184,7 +200,10 @@ int server_run(const hd_config_t *cfg)
     uv_timer_init(s.loop, &s.retention_timer);
     uv_timer_init(s.loop, &s.stop_timer);
     uv_timer_init(s.loop, &s.group_timer);
+    uv_timer_init(s.loop, &s.delivery_timer);
     s.retention_timer.data = s.stop_timer.data = s.group_timer.data = &s;
+    s.delivery_timer.data = &s;
+    uv_timer_start(&s.delivery_timer, on_delivery_tick, DELIVERY_TICK_MS, DELIVERY_TICK_MS);
     uv_timer_start(&s.group_timer, on_group_tick, GROUP_TICK_MS, GROUP_TICK_MS);
     uv_timer_start(&s.retention_timer, on_retention, (uint64_t)cfg->retention_check_ms,
                    (uint64_t)cfg->retention_check_ms);
@@ -205,6 +224,7 @@ int server_run(const hd_config_t *cfg)
              (double)(hd_mono_ns() - t0) / 1e6);
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
+    delivery_close(s.delivery);
     registry_close(s.registry);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
@@ -213,6 +233,7 @@ int server_run(const hd_config_t *cfg)
     say_info("herald stopped cleanly");
     return 0;
 fail:
+    delivery_close(s.delivery);
     registry_close(s.registry);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
