@@ -1,5 +1,7 @@
-/* Topics and partitions: creation, loading at start, deletion, configs, and the durable-offset
- * waiters that Produce (acks=all) and long-polling Fetch park on.
+/* Topics and partitions: creation, loading at start, deletion, their definition files (the
+ * settings themselves are in topic_config.c), appends (with recompression for a topic's
+ * compression.type), DeleteRecords' log start, and the durable-offset waiters that Produce
+ * (acks=all) and long-polling Fetch park on.
  *
  * On disk, under the data directory:
  *   cluster.id                 one line: the cluster id reported in Metadata (random, made once)
