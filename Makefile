@@ -41,6 +41,7 @@ deps:
 js-deps: deps
 	@cd tests/integration/js && \
 	if [ ! -d node_modules/kafkajs ] || [ ! -d node_modules/playwright-core ] || \
+		[ ! -d node_modules/@asyncapi/parser ] || [ ! -d node_modules/@asyncapi/avro-schema-parser ] || \
 		[ package-lock.json -nt node_modules/.package-lock.json ]; then \
 		npm ci --no-audit --no-fund --loglevel=error; fi
 
