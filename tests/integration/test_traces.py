@@ -245,7 +245,7 @@ def test_websocket_messages_show_trace_context_and_cloudevent_extension(broker):
 
 def test_spans_for_produce_and_delivery_reach_the_collector(broker_factory, collector):
     b = broker_factory("--otlp-endpoint", collector.url, "--group-initial-rebalance-delay-ms", "0")
-    assert "exporting spans" in b.log_text()
+    wait_until(lambda: "exporting spans" in b.log_text(), 10, what="the exporter's start line")
     http_topic(b, "orders")
     r = requests.post(b.http + "/topics/orders/records", headers={"traceparent": TP}, timeout=10,
                       json={"records": [{"value": "a"}, {"value": "b"}]})
