@@ -16,7 +16,8 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	chromium fonts-dejavu-core curl wrk python3-venv openjdk-17-jdk-headless maven
 # Extra Debian packages only `make bench` needs: the peer brokers, their C clients, gnuplot and
 # wrk (the HTTP load generator; also in DEB_PACKAGES, as the tests check the bench's wrk script).
-BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox wrk
+BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox wrk \
+	rabbitmq-server librabbitmq-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \

@@ -241,6 +241,14 @@ void http__events_get(http_req_t *r);
 void http__sse_start(http_req_t *r);
 /* ws.c: GET /topics/{topic}/ws, a WebSocket stream */
 void http__ws_start(http_req_t *r);
+/* ws.c: the handshake every WebSocket endpoint shares. check_upgrade checks that r is a valid
+ * RFC 6455 upgrade request (GET, HTTP/1.1, Upgrade, Connection, version 13, a key of 16
+ * bytes); it answers 400 or 426 and returns false when it is not, else sets *key (r's header).
+ * accept_head appends the 101 response head for that key; returns 0 or HD_EINVAL (no SHA-1). */
+bool http__ws_check_upgrade(http_req_t *r, const char **key);
+int http__ws_accept_head(const char *key, hd_buf_t *head);
+/* ws_sub.c: GET /subscriptions/{name}/ws, a WebSocket consumer of a subscription */
+void http__sub_ws_start(http_req_t *r);
 
 /* ---- live streams: the engine shared by SSE and WebSocket (stream.c) ---- */
 
