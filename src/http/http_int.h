@@ -168,6 +168,12 @@ int http__json_dump(json_t *j, hd_buf_t *out);
  * wins. Returns a new reference. */
 json_t *http__record_json(int32_t partition, const broker_record_t *rec);
 
+/* record_fast.c: appends the JSON text of http__json_dump(http__record_json(partition, rec)) to
+ * out without building a tree, for the usual records (keys and values that are not JSON text,
+ * headers with distinct UTF-8 names). Returns 0, or 1 (out unchanged) when it declines: then
+ * render with http__record_json. */
+int http__record_json_fast(int32_t partition, const broker_record_t *rec, hd_buf_t *out);
+
 /* Decodes the API's JSON form of a record to produce ({"key" | "key_b64", "value" |
  * "value_b64", "headers", "partition", "timestamp"}) into `out`, allocating in r->arena. A JSON
  * string is stored as its UTF-8 characters (so a Kafka consumer, and the key partitioner, see

@@ -7,8 +7,9 @@
  *
  * Flow control: the socket holds at most max_unacked leases at once. It leases records as they
  * become deliverable (redeliveries first, as POST .../receive does) while fewer are outstanding,
- * and stops while the connection has http.stream.buffer.bytes unsent. A lease stops counting when
- * this socket acks or nacks it, when an ack, nack or extend of it is answered "stale", or when
+ * in steps of at least a quarter of max_unacked once it holds some (fewer, larger reads of the
+ * log), and stops while the connection has http.stream.buffer.bytes unsent. A lease stops counting
+ * when this socket acks or nacks it, when an ack, nack or extend of it is answered "stale", or when
  * it expires (its record may then go to another consumer; a late ack is still answered).
  *
  * Server to client, text messages, one JSON object each:
@@ -62,6 +63,7 @@ typedef struct wsq wsq_t;
 typedef struct lease {
     char receipt[DELIVERY_RECEIPT_MAX]; /* the key in wsq.leases */
     int64_t deadline_ms;
+    struct lease *next_free;
 } lease_t;
 
 /* One request's answer, queued until its state change is durable. */
@@ -83,13 +85,16 @@ struct wsq {
     uv_timer_t timer;
     hd_strmap_t leases; /* receipt -> lease_t */
     int max_unacked;
+    int refill;          /* room (free leases) at which more records are leased */
     size_t buffer_bytes; /* unsent bytes above which no more records are leased */
     size_t max_pending;
     int64_t heartbeat_ms;
     int64_t last_send_ms; /* monotonic */
     int64_t closing_since_ms;
     answer_t *head, *tail;
-    hd_buf_t out; /* framed bytes to write */
+    hd_buf_t out;         /* framed bytes to write */
+    hd_buf_t scratch;     /* one message's text */
+    lease_t *free_leases; /* settled leases, for reuse */
     const uint8_t *in;
     size_t in_len;
     int depth;
@@ -243,7 +248,10 @@ static void answer_error(wsq_t *q, json_t *id, const char *fmt, ...)
 static void lease_drop(wsq_t *q, const char *receipt)
 {
     lease_t *l = hd_strmap_del(&q->leases, receipt);
-    free(l);
+    if (l) {
+        l->next_free = q->free_leases;
+        q->free_leases = l;
+    }
 }
 
 /* Forgets leases whose deadline passed: their records may be with another consumer now. */
@@ -422,19 +430,58 @@ static const struct wslay_event_callbacks q_callbacks = {
 
 /* ---- leasing ---- */
 
+/* Appends a server text frame (unmasked) holding text to q->out, past wslay: wslay's own queue
+ * is always sent out whole before (pump calls wslay_event_send first), so frames stay in order. */
+static void put_text_frame(wsq_t *q, const uint8_t *p, size_t n)
+{
+    uint8_t h[10];
+    size_t hl = 0;
+    h[hl++] = 0x81;
+    if (n < 126) {
+        h[hl++] = (uint8_t)n;
+    } else if (n < 65536) {
+        h[hl++] = 126;
+        h[hl++] = (uint8_t)(n >> 8);
+        h[hl++] = (uint8_t)n;
+    } else {
+        h[hl++] = 127;
+        for (int i = 7; i >= 0; i--)
+            h[hl++] = (uint8_t)((uint64_t)n >> (8 * i));
+    }
+    hd_buf_put(&q->out, h, hl);
+    hd_buf_put(&q->out, p, n);
+}
+
+static lease_t *lease_new(wsq_t *q)
+{
+    lease_t *l = q->free_leases;
+    if (l) {
+        q->free_leases = l->next_free;
+        return l;
+    }
+    return hd_malloc(sizeof *l);
+}
+
 static void on_msg(void *ctx, const delivery_msg_t *m)
 {
     wsq_t *q = ctx;
-    json_t *o = http__record_json(m->partition, m->rec);
-    json_object_set_new(o, "receipt", json_string(m->receipt));
-    json_object_set_new(o, "delivery_count", json_integer(m->delivery_count));
-    hd_buf_t text;
-    hd_buf_init(&text);
-    http__json_dump(o, &text);
-    json_decref(o);
-    queue_text(q, text.p, text.len);
-    hd_buf_deinit(&text);
-    lease_t *l = hd_malloc(sizeof *l);
+    hd_buf_t *text = &q->scratch;
+    hd_buf_reset(text);
+    if (http__record_json_fast(m->partition, m->rec, text) == 0) {
+        char tail[DELIVERY_RECEIPT_MAX + 64];
+        int n = snprintf(tail, sizeof tail, ",\"receipt\":\"%s\",\"delivery_count\":%d}",
+                         m->receipt, (int)m->delivery_count);
+        text->len--; /* the object's closing brace */
+        hd_buf_put(text, tail, (size_t)n);
+    } else {
+        json_t *o = http__record_json(m->partition, m->rec);
+        json_object_set_new(o, "receipt", json_string(m->receipt));
+        json_object_set_new(o, "delivery_count", json_integer(m->delivery_count));
+        http__json_dump(o, text);
+        json_decref(o);
+    }
+    put_text_frame(q, text->p, text->len);
+    lease_t *l = lease_new(q);
     snprintf(l->receipt, sizeof l->receipt, "%s", m->receipt);
     l->deadline_ms = m->lease_deadline_ms;
     lease_t *old = hd_strmap_get(&q->leases, l->receipt);
@@ -465,8 +512,11 @@ static void pump(wsq_t *q)
         return;
     q->depth++;
     delivery_sub_t *s = sub_of(q);
+    int room = q->max_unacked - (int)q->leases.n;
     if (!s) {
         queue_close(q, WSLAY_CODE_INTERNAL_SERVER_ERROR, "subscription deleted");
+    } else if (room < q->refill && q->leases.n > 0) {
+        /* Not enough room yet: lease in larger steps (an ack frees the room). */
     } else {
         bool more = true;
         while (more && (int)q->leases.n < q->max_unacked &&
@@ -474,13 +524,13 @@ static void pump(wsq_t *q)
             int want = q->max_unacked - (int)q->leases.n;
             if (want > RECEIVE_STEP)
                 want = RECEIVE_STEP;
+            if (wslay_event_send(q->ctx) != 0)
+                break;
             int n = delivery_receive(s, want, on_msg, q);
             if (n == HD_ENOTFOUND) {
                 queue_close(q, WSLAY_CODE_INTERNAL_SERVER_ERROR, "topic deleted");
                 break;
             }
-            if (wslay_event_send(q->ctx) != 0)
-                break;
             more = n == want;
         }
         if (!q->closing && !more && !q->waiting) {
@@ -563,6 +613,12 @@ static void q_on_close(void *ctx)
     for (size_t i = 0; i < q->leases.cap; i++)
         free(q->leases.slots[i].val);
     hd_strmap_deinit(&q->leases);
+    while (q->free_leases) {
+        lease_t *l = q->free_leases;
+        q->free_leases = l->next_free;
+        free(l);
+    }
+    hd_buf_deinit(&q->scratch);
     while (q->head) {
         answer_t *a = q->head;
         q->head = a->next;
@@ -641,12 +697,14 @@ void http__sub_ws_start(http_req_t *r)
     q->d = d;
     snprintf(q->name, sizeof q->name, "%s", r->params[0]);
     q->max_unacked = (int)max_unacked;
+    q->refill = q->max_unacked / 4 > 1 ? q->max_unacked / 4 : 1;
     q->buffer_bytes = (size_t)r->cfg->http_stream_buffer_bytes;
     q->max_pending = q->buffer_bytes + MAX_REPLY_BACKLOG;
     q->heartbeat_ms = r->cfg->http_stream_heartbeat_ms;
     q->last_send_ms = hd_mono_ms();
     hd_strmap_init(&q->leases);
     hd_buf_init(&q->out);
+    hd_buf_init(&q->scratch);
     uv_timer_init(http_conn_loop(r->conn), &q->timer);
     q->timer.data = q;
     q->conn = http_conn_takeover(r, &q_ops, q);
