@@ -21,7 +21,8 @@ BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-no
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench bench-http format format-check headers docs-check clean js-deps sr-venv \
+	fuzz-smoke bench bench-http bench-queues format format-check headers docs-check clean js-deps \
+	sr-venv \
 	compat-deps compat-java compat-py compat-go
 
 all: build
@@ -187,11 +188,17 @@ bench-deps:
 	fi
 
 # Runs every scenario against Herald, NATS JetStream and Redis Streams, then the HTTP API's
-# (bench/http.sh), and rewrites docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a
-# short smoke run.
+# (bench/http.sh) and the work queues' (bench/queues.sh), and rewrites docs/benchmarks.md and
+# docs/bench/*.png. BENCH_QUICK=1 for a short smoke run.
 bench: bench-deps build
 	BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
+	BUILD=$(CURDIR)/$(BUILD) bench/queues.sh
+
+# Only the work-queue benchmark: receive+ack with 1, 4 and 16 workers against Herald
+# subscriptions, RabbitMQ quorum queues and NATS JetStream work queues.
+bench-queues: bench-deps build
+	BUILD=$(CURDIR)/$(BUILD) bench/queues.sh
 
 # Only the HTTP API's benchmarks: HTTP against Kafka produce, stream latency, memory of streams.
 bench-http: bench-deps build

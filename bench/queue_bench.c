@@ -10,13 +10,16 @@
  *   herald    GET /subscriptions/{name}/ws?max_unacked=K (a WebSocket, raw sockets here); one
  *             {"ack": [receipts]} frame per batch. A message counts once its ack is answered
  *             "ok" (the answer comes once the acknowledgement is fsynced).
- *   rabbitmq  a quorum queue (x-queue-type=quorum), persistent messages, basic.consume with
+ *   rabbitmq  a quorum queue (x-queue-type=quorum; a new one per run, deleted after it),
+ *             persistent messages published with confirms, basic.consume with
  *             manual acks and basic.qos prefetch K; one basic.ack multiple=true per batch (AMQP
  *             acks are not answered: a message counts when its ack is sent).
  *   nats      a JetStream stream with work-queue retention (file storage) and one durable pull
  *             consumer with explicit acks (MaxAckPending = workers x K) shared by the workers;
  *             each Fetch()es up to K and acks every message (JetStream has no batch ack for
  *             explicit acks; natsMsg_Ack is not answered: a message counts when it is sent).
+ *             Fetch waits up to 5 s: with short fetch timeouts, cnats 3.4 overran its message
+ *             list when a timed-out pull request's messages arrived late (heap corruption).
  *
  * Prints one JSON line: {"system", "mode": "queue", "workers", "records", "size", "max_unacked",
  * "acked", "redelivered", "errors", "secs", "msgs_per_sec", "preload_secs"}.
@@ -53,6 +56,7 @@ typedef struct cfg {
     char *payload; /* size printable bytes, NUL-terminated */
 } cfg_t;
 
+static char RQ[64]; /* the RabbitMQ queue: unique per run, deleted at the end */
 static cfg_t C = {
     .workers = 1, .size = 1024, .max_unacked = 100, .records = 100000, .timeout = 120};
 static _Atomic int64_t g_acked, g_redelivered, g_errors;
@@ -141,7 +145,8 @@ static void herald_setup(void)
              QNAME, QNAME);
     if (http_call("POST", "/subscriptions", body, strlen(body)) != 201)
         die("%s", "cannot create the subscription");
-    /* Preload in requests of 100 records (as bench/http.sh produces): {"records":[{"value":"..."},...]} */
+    /* Preload in requests of 100 records (as bench/http.sh produces):
+     * {"records":[{"value":"..."},...]} */
     const int per = 100;
     size_t cap = (size_t)per * ((size_t)C.size + 16) + 64;
     char *b = malloc(cap);
@@ -356,7 +361,8 @@ static void rmq_setup(void)
         .key = amqp_cstring_bytes("x-queue-type"),
         .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes("quorum")}};
     amqp_table_t args = {.num_entries = 1, .entries = &e};
-    amqp_queue_declare(c, 1, amqp_cstring_bytes(QNAME), 0, 1, 0, 0, args);
+    snprintf(RQ, sizeof RQ, "%s-%d-%lld", QNAME, (int)getpid(), (long long)bench_wall_ns());
+    amqp_queue_declare(c, 1, amqp_cstring_bytes(RQ), 0, 1, 0, 0, args);
     amqp_check(amqp_get_rpc_reply(c), "queue.declare");
     /* Preload with publisher confirms, up to 1000 unconfirmed. */
     amqp_confirm_select(c, 1);
@@ -366,7 +372,7 @@ static void rmq_setup(void)
     int64_t sent = 0, confirmed = 0;
     while (confirmed < C.records) {
         while (sent < C.records && sent - confirmed < 1000) {
-            if (amqp_basic_publish(c, 1, amqp_empty_bytes, amqp_cstring_bytes(QNAME), 0, 0, &props,
+            if (amqp_basic_publish(c, 1, amqp_empty_bytes, amqp_cstring_bytes(RQ), 0, 0, &props,
                                    body) != AMQP_STATUS_OK)
                 die("%s", "rabbitmq: publish failed");
             sent++;
@@ -390,8 +396,7 @@ static void *rmq_worker(void *arg)
     amqp_connection_state_t c = rmq_connect();
     amqp_basic_qos(c, 1, 0, (uint16_t)C.max_unacked, 0);
     amqp_check(amqp_get_rpc_reply(c), "basic.qos");
-    amqp_basic_consume(c, 1, amqp_cstring_bytes(QNAME), amqp_empty_bytes, 0, 0, 0,
-                       amqp_empty_table);
+    amqp_basic_consume(c, 1, amqp_cstring_bytes(RQ), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
     amqp_check(amqp_get_rpc_reply(c), "basic.consume");
     uint64_t last = 0;
     int64_t pending = 0;
@@ -606,6 +611,11 @@ int main(int argc, char **argv)
            C.system, C.workers, (long long)C.records, C.size, C.max_unacked, (long long)acked,
            (long long)atomic_load(&g_redelivered), (long long)atomic_load(&g_errors), secs,
            (double)acked / secs, preload, timed_out ? ",\"timed_out\":true" : "");
+    if (!strcmp(C.system, "rabbitmq")) {
+        amqp_connection_state_t rc = rmq_connect();
+        amqp_queue_delete(rc, 1, amqp_cstring_bytes(RQ), 0, 0);
+        rmq_close(rc);
+    }
     free(th);
     free(C.payload);
     return timed_out || acked < C.records ? 1 : 0;

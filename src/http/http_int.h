@@ -173,6 +173,9 @@ json_t *http__record_json(int32_t partition, const broker_record_t *rec);
  * headers with distinct UTF-8 names). Returns 0, or 1 (out unchanged) when it declines: then
  * render with http__record_json. */
 int http__record_json_fast(int32_t partition, const broker_record_t *rec, hd_buf_t *out);
+/* record_fast.c: appends p[0..n) (valid UTF-8) as a JSON string, escaped as http__json_dump
+ * escapes strings. */
+void http__json_put_string(hd_buf_t *out, const void *p, size_t n);
 
 /* Decodes the API's JSON form of a record to produce ({"key" | "key_b64", "value" |
  * "value_b64", "headers", "partition", "timestamp"}) into `out`, allocating in r->arena. A JSON

@@ -44,8 +44,9 @@ static void put_i64(hd_buf_t *out, int64_t v)
 
 /* s as a JSON string, escaped as jansson does (", \, and control characters; \u00XX in upper
  * case for those without a short form). s is valid UTF-8. */
-static void put_string(hd_buf_t *out, const uint8_t *s, size_t n)
+void http__json_put_string(hd_buf_t *out, const void *p, size_t n)
 {
+    const uint8_t *s = p;
     hd_buf_put_u8(out, '"');
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
@@ -132,7 +133,7 @@ static bool put_bytes(hd_buf_t *out, const char *name, hd_slice_t s, bool is_nul
     hd_buf_put(out, ",\"", 2);
     hd_buf_put(out, name, strlen(name));
     hd_buf_put(out, "\":", 2);
-    put_string(out, s.p, s.len);
+    http__json_put_string(out, s.p, s.len);
     return true;
 }
 
@@ -166,12 +167,12 @@ int http__record_json_fast(int32_t partition, const broker_record_t *rec, hd_buf
     for (int32_t i = 0; i < rec->headers_count; i++) {
         if (i)
             hd_buf_put_u8(out, ',');
-        put_string(out, h[i].name.p, h[i].name.len);
+        http__json_put_string(out, h[i].name.p, h[i].name.len);
         hd_buf_put_u8(out, ':');
         if (h[i].value_null)
             hd_buf_put(out, "null", 4);
         else
-            put_string(out, h[i].value.p, h[i].value.len);
+            http__json_put_string(out, h[i].value.p, h[i].value.len);
     }
     hd_buf_put(out, "}}", 2);
     return 0;

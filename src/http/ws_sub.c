@@ -203,15 +203,13 @@ static void on_durable(broker_waiter_t *w, int err)
 }
 
 /* Queues an answer: j (stolen) with the request's id; waits for durable_at when >= 0. */
-static void answer(wsq_t *q, json_t *id, json_t *j, delivery_sub_t *s, int64_t durable_at)
+/* Queues an answer whose text is in *text (taken); waits for durable_at when >= 0. */
+static void answer_text(wsq_t *q, hd_buf_t *text, delivery_sub_t *s, int64_t durable_at)
 {
-    if (id)
-        json_object_set(j, "id", id);
     answer_t *a = hd_calloc(1, sizeof *a);
     a->q = q;
-    hd_buf_init(&a->text);
-    http__json_dump(j, &a->text);
-    json_decref(j);
+    a->text = *text;
+    hd_buf_init(text);
     if (q->tail)
         q->tail->next = a;
     else
@@ -227,6 +225,18 @@ static void answer(wsq_t *q, json_t *id, json_t *j, delivery_sub_t *s, int64_t d
         a->ready = true;
     }
     answers_send(q);
+}
+
+/* Queues an answer: j (stolen) with the request's id. */
+static void answer(wsq_t *q, json_t *id, json_t *j, delivery_sub_t *s, int64_t durable_at)
+{
+    if (id)
+        json_object_set(j, "id", id);
+    hd_buf_t text;
+    hd_buf_init(&text);
+    http__json_dump(j, &text);
+    json_decref(j);
+    answer_text(q, &text, s, durable_at);
 }
 
 static void answer_error(wsq_t *q, json_t *id, const char *fmt, ...)
@@ -376,7 +386,13 @@ static void on_request(wsq_t *q, const uint8_t *p, size_t n)
     else
         delivery_extend(s, receipts, (int)nr, arg, results, &at);
     int64_t deadline = hd_wall_ms() + arg;
-    json_t *res = json_array();
+    /* {"op": ..., "results": [{"receipt", "status"}, ...], "id": ...}, written directly: this is
+     * every acknowledgement's answer. */
+    hd_buf_t text;
+    hd_buf_init(&text);
+    hd_buf_put(&text, "{\"op\":\"", 7);
+    hd_buf_put(&text, OPS[op], strlen(OPS[op]));
+    hd_buf_put(&text, "\",\"results\":[", 13);
     for (size_t i = 0; i < nr; i++) {
         if (op != 2 || results[i] == DELIVERY_STALE) {
             lease_drop(q, receipts[i]);
@@ -385,15 +401,20 @@ static void on_request(wsq_t *q, const uint8_t *p, size_t n)
             if (l)
                 l->deadline_ms = deadline;
         }
-        json_t *o = json_object();
-        json_object_set_new(o, "receipt", json_string(receipts[i]));
-        json_object_set_new(o, "status", json_string(delivery_result_name(results[i])));
-        json_array_append_new(res, o);
+        hd_buf_put(&text, i ? ",{\"receipt\":" : "{\"receipt\":", i ? 12 : 11);
+        http__json_put_string(&text, receipts[i], strlen(receipts[i]));
+        hd_buf_put(&text, ",\"status\":\"", 11);
+        const char *st = delivery_result_name(results[i]);
+        hd_buf_put(&text, st, strlen(st));
+        hd_buf_put(&text, "\"}", 2);
     }
-    json_t *body = json_object();
-    json_object_set_new(body, "op", json_string(OPS[op]));
-    json_object_set_new(body, "results", res);
-    answer(q, id, body, s, at);
+    hd_buf_put_u8(&text, ']');
+    if (id) {
+        hd_buf_put(&text, ",\"id\":", 6);
+        http__json_dump(id, &text);
+    }
+    hd_buf_put_u8(&text, '}');
+    answer_text(q, &text, s, at);
 out_free:
     free(receipts);
     free(results);
@@ -468,11 +489,13 @@ static void on_msg(void *ctx, const delivery_msg_t *m)
     hd_buf_t *text = &q->scratch;
     hd_buf_reset(text);
     if (http__record_json_fast(m->partition, m->rec, text) == 0) {
-        char tail[DELIVERY_RECEIPT_MAX + 64];
-        int n = snprintf(tail, sizeof tail, ",\"receipt\":\"%s\",\"delivery_count\":%d}",
-                         m->receipt, (int)m->delivery_count);
-        text->len--; /* the object's closing brace */
-        hd_buf_put(text, tail, (size_t)n);
+        text->len--; /* the object's closing brace; receipts need no escaping */
+        hd_buf_put(text, ",\"receipt\":\"", 12);
+        hd_buf_put(text, m->receipt, strlen(m->receipt));
+        hd_buf_put(text, "\",\"delivery_count\":", 19);
+        char num[16];
+        int n = snprintf(num, sizeof num, "%d}", (int)m->delivery_count);
+        hd_buf_put(text, num, (size_t)n);
     } else {
         json_t *o = http__record_json(m->partition, m->rec);
         json_object_set_new(o, "receipt", json_string(m->receipt));
@@ -482,7 +505,9 @@ static void on_msg(void *ctx, const delivery_msg_t *m)
     }
     put_text_frame(q, text->p, text->len);
     lease_t *l = lease_new(q);
-    snprintf(l->receipt, sizeof l->receipt, "%s", m->receipt);
+    size_t rl = strnlen(m->receipt, sizeof l->receipt - 1);
+    memcpy(l->receipt, m->receipt, rl);
+    l->receipt[rl] = '\0';
     l->deadline_ms = m->lease_deadline_ms;
     lease_t *old = hd_strmap_get(&q->leases, l->receipt);
     if (old) {
