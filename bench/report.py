@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Aggregates one bench/run.sh result directory into docs/benchmarks.md and docs/bench/*.png.
 
-Blocks of docs/benchmarks.md between <!-- http-bench:start --> and <!-- http-bench:end -->
-(bench/http_report.py's) and between <!-- queues-bench:start --> and <!-- queues-bench:end -->
+The blocks of docs/benchmarks.md between <!-- http-bench:start --> and <!-- http-bench:end -->
+(bench/http_report.py's), between <!-- registry-bench:start --> and <!-- registry-bench:end -->
+(bench/registry_report.py's) and between <!-- queues-bench:start --> and <!-- queues-bench:end -->
 (bench/queues_report.py's) are kept as they are.
 
 Input (written by run.sh): runs.jsonl (one line per run: scenario, rep, system, cmd, ok, result),
@@ -324,25 +325,28 @@ def curve_section(t, xs, fmt, label):
 
 
 # bench/http_report.py owns the block between these markers in docs/benchmarks.md (the HTTP API's
-# figures, from bench/http.sh); this report keeps it when it rewrites the rest.
+# figures, from bench/http.sh), bench/registry_report.py the registry-bench one (validation on
+# produce, from bench/registry.sh); this report keeps them when it rewrites the rest.
 KEEP_START, KEEP_END = "<!-- http-bench:start -->", "<!-- http-bench:end -->"
-# Every block kept: the HTTP API's, and the queues' (bench/queues_report.py).
-KEEP_BLOCKS = [(KEEP_START, KEEP_END), ("<!-- queues-bench:start -->", "<!-- queues-bench:end -->")]
+KEEP_BLOCKS = [(KEEP_START, KEEP_END),
+               ("<!-- registry-bench:start -->", "<!-- registry-bench:end -->"),
+               ("<!-- queues-bench:start -->", "<!-- queues-bench:end -->")]
 
 
 def kept_block(path):
-    """The marked blocks of the existing file at path, with their markers, or ""."""
+    """The marked blocks of the existing file at path, with their markers, in the file's order,
+    each followed by an empty line; or ""."""
     try:
         with open(path) as f:
             doc = f.read()
     except OSError:
         return ""
-    out = ""
+    found = []
     for start, end in KEEP_BLOCKS:
         i, j = doc.find(start), doc.find(end)
         if i >= 0 and j > i:
-            out += ("\n" if out else "") + doc[i:j + len(end)] + "\n"
-    return out
+            found.append((i, doc[i:j + len(end)] + "\n"))
+    return "\n".join(block for _, block in sorted(found))
 
 
 def render(out, docs):

@@ -485,6 +485,7 @@ int broker__internal_topic_open(broker_t *b, const char *name, const char *dir,
     broker_topic_t *t = hd_calloc(1, sizeof *t);
     t->broker = b;
     t->name = hd_strdup(name);
+    t->internal = true;
     topic_config_defaults(b->cfg, &t->cfg);
     broker_partition_t *p = hd_calloc(1, sizeof *p);
     p->topic = t;
@@ -710,7 +711,11 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
         return rc;
     }
     topics_push(b, t);
-    say_info("topic %s: created with %" PRId32 " partition(s)", name, partitions);
+    if (SAY_INFO <= say_level) {
+        char np[16];
+        snprintf(np, sizeof np, "%" PRId32, partitions);
+        say_kv(SAY_INFO, "topic created", "topic", name, "partitions", np);
+    }
     if (out)
         *out = t;
     return 0;
@@ -734,7 +739,7 @@ int broker_topic_delete(broker_t *b, const char *name)
     hd_strmap_del(&b->topic_index, t->name);
     /* name may be t->name: the offsets go first, while it is still valid. */
     broker__offsets_drop_topic(b, name);
-    say_info("topic %s: deleted", name);
+    say_kv(SAY_INFO, "topic deleted", "topic", name);
     topic_free(t, true);
     return 0;
 }
@@ -1077,8 +1082,21 @@ static void set_log_append_time(uint8_t *batch, size_t len, int64_t now)
         batch[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
 }
 
+void broker_set_append_observer(broker_t *b, broker_append_observer_fn fn, void *ctx)
+{
+    b->append_observer = fn;
+    b->append_observer_ctx = ctx;
+}
+
 int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
                             broker_append_t *res, const char **why)
+{
+    return broker_partition_append_as(p, batch, len, api_version, NULL, res, why);
+}
+
+int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len,
+                               int16_t api_version, const char *client_id, broker_append_t *res,
+                               const char **why)
 {
     const broker_topic_config_t *tc = &p->topic->cfg;
     res->duplicate = false;
@@ -1125,7 +1143,10 @@ int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, i
     res->end_offset = base + h.records_count;
     p->topic->stats.records_in += (uint64_t)h.records_count;
     p->topic->stats.bytes_in += len;
-    log_flusher_mark_dirty(p->topic->broker->flusher, log);
+    broker_t *b = p->topic->broker;
+    log_flusher_mark_dirty(b->flusher, log);
+    if (b->append_observer && !p->topic->internal)
+        b->append_observer(b->append_observer_ctx, p, hd_slice(batch, len), &h, client_id);
     return 0;
 }
 

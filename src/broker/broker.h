@@ -122,6 +122,23 @@ typedef struct broker_append {
  * HD_EFENCED, or -errno from storage. *why explains. */
 int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
                             broker_append_t *res, const char **why);
+/* The same, on behalf of a named client (a Kafka client_id, an HTTP client's id), which the
+ * append observer is told. client_id may be NULL (unknown). */
+int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len,
+                               int16_t api_version, const char *client_id, broker_append_t *res,
+                               const char **why);
+
+/* ---- observing appends ---- */
+
+/* Called on the loop thread after every batch appended to a topic (not to internal logs, not
+ * for idempotent duplicates): the partition, the batch as stored, its decoded header and the
+ * producing client's id (NULL when unknown). It runs on every produce, so it must be cheap; it
+ * must not append, create or delete topics. */
+typedef void (*broker_append_observer_fn)(void *ctx, broker_partition_t *p, hd_slice_t batch,
+                                          const broker_batch_hdr_t *h, const char *client_id);
+/* Installs the observer (one per broker; NULL removes it). Capability modules (obs/) register
+ * here so that broker/ never calls them. */
+void broker_set_append_observer(broker_t *b, broker_append_observer_fn fn, void *ctx);
 
 /* Copies whole batches from `offset` up to the high watermark, at most max_bytes (the first batch
  * is always whole). Returns bytes copied, or HD_ERANGE when offset is outside [start, hwm]. */
@@ -182,11 +199,12 @@ int broker_internal_open(broker_t *b, const char *relpath, int64_t segment_bytes
 /* Fires its waiters (HD_ECLOSED, or HD_ENOTFOUND when destroyed), closes the log cleanly (or
  * removes its files with destroy) and frees it. Must come before broker_close(). NULL ok. */
 void broker_internal_close(broker_partition_t *p, bool destroy);
-/* For both kinds: appends one complete RecordBatch v2 built by the caller (CRC included; the log writes the base
- * offset) and queues it for the flusher. Returns 0 with *end = the offset after the batch (it is
- * durable once the high watermark reaches it), HD_EMALFORMED, HD_ETOOBIG or -errno. */
+/* For both kinds: appends one complete RecordBatch v2 built by the caller (CRC included; the log
+ * writes the base offset) and queues it for the flusher. Returns 0 with *end = the offset after the
+ * batch (it is durable once the high watermark reaches it), HD_EMALFORMED, HD_ETOOBIG or -errno. */
 int broker_internal_append(broker_partition_t *p, uint8_t *batch, size_t len, int64_t *end);
-/* For both kinds: deletes the whole segments lying below offset (after a snapshot). Returns the count removed. */
+/* For both kinds: deletes the whole segments lying below offset (after a snapshot). Returns the
+ * count removed. */
 int broker_internal_delete_before(broker_partition_t *p, int64_t offset);
 
 /* ---- idempotent producers ---- */

@@ -36,6 +36,7 @@
  * partition, and its connection. Every partition always has a waiter registered outside a step
  * (a target beyond any offset while the buffer is full), so a topic deletion is always seen. */
 #include "http/http_int.h"
+#include "obs/obs.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "util/monotime.h"
@@ -75,6 +76,7 @@ struct http_stream {
     bool type_prefix;
     char *key;
     size_t key_len;
+    char *client; /* the client's id (http__client_id), or NULL */
     int64_t last_write_ms;
     int64_t stall_since_ms;
     size_t stall_queued; /* libuv's unsent bytes when the stall clock last restarted */
@@ -308,6 +310,8 @@ http_stream_t *http__stream_open(http_req_t *r, const char *last_event_id)
     s->nparts = n;
     s->multi = only < 0 && n > 1;
     s->topic = hd_strdup(name);
+    const char *client = http__client_id(r);
+    s->client = client ? hd_strdup(client) : NULL;
     hd_buf_init(&s->out);
     if (type) {
         size_t tl = strlen(type);
@@ -368,8 +372,11 @@ size_t http__stream_pending(const http_stream_t *s)
 
 static void free_now(http_stream_t *s)
 {
+    if (s->started)
+        obs_catalog_stream(s->topic, s->client, s->proto->name, -1);
     if (s->proto && s->proto->free)
         s->proto->free(s);
+    free(s->client);
     hd_buf_deinit(&s->out);
     free(s->topic);
     free(s->type);
@@ -432,6 +439,8 @@ typedef struct step_ctx {
     stream_part_t *sp;
     hd_buf_t ce_scratch;
     hd_buf_t id;
+    int64_t max_ts; /* newest timestamp delivered in this step, or -1 */
+    obs_span_op_t op;
 } step_ctx_t;
 
 static bool matches(http_stream_t *s, step_ctx_t *st, const broker_record_t *rec)
@@ -487,6 +496,11 @@ static int on_record(void *ctx, const broker_record_t *rec)
         json_object_set_new(j, "cloudevent", ce);
     s->proto->record(s, (const char *)st->id.p, j);
     json_decref(j);
+    if (rec->timestamp > st->max_ts)
+        st->max_ts = rec->timestamp;
+    obs_trace_ctx_t tc;
+    if (obs_otlp_on && obs_record_trace(rec, &tc))
+        obs_trace_span(&st->op, &tc, rec->offset, 1);
     return s->ending ? 1 : 0;
 }
 
@@ -497,7 +511,13 @@ static int step(http_stream_t *s, stream_part_t *sp)
     hd_buf_t data, scratch;
     hd_buf_init(&data);
     hd_buf_init(&scratch);
-    step_ctx_t st = {.s = s, .sp = sp};
+    step_ctx_t st = {.s = s, .sp = sp, .max_ts = -1};
+    st.op = (obs_span_op_t){.deliver = true,
+                            .via = s->proto->obs_kind == OBS_DELIVERY_WS ? "ws" : "sse",
+                            .topic = s->topic,
+                            .partition = sp->index,
+                            .start_ns = hd_mono_ns(),
+                            .base_offset = -1};
     hd_buf_init(&st.ce_scratch);
     hd_buf_init(&st.id);
     int rc = 0;
@@ -541,6 +561,8 @@ static int step(http_stream_t *s, stream_part_t *sp)
         pos += size;
     }
 out:
+    if (st.max_ts >= 0)
+        obs_e2e_observe(s->proto->obs_kind, "", st.max_ts);
     hd_buf_deinit(&data);
     hd_buf_deinit(&scratch);
     hd_buf_deinit(&st.ce_scratch);
@@ -791,6 +813,7 @@ void http__stream_start(http_stream_t *s, http_req_t *r, const void *head, size_
     uv_timer_init(r->srv->loop, &s->timer);
     s->timer.data = s;
     s->started = true;
+    obs_catalog_stream(s->topic, s->client, proto->name, 1);
     s->last_write_ms = hd_mono_ms();
     say_debug("http %s: streaming %s (%d partition%s)", http_conn_peer(r->conn), s->topic,
               (int)s->nparts, s->nparts == 1 ? "" : "s");

@@ -99,8 +99,24 @@
       "HERALD_OFFSETS_TOPIC_SEGMENT_BYTES", 16777216, 65536, 1073741824,                           \
       "Segment size of the internal committed-offsets log; it is compacted into one snapshot "     \
       "once it is larger than this and twice the last snapshot")                                   \
+    X(BOOL, catalog_enable, "catalog.enable", "catalog-enable", "HERALD_CATALOG_ENABLE", 1, 0, 1,  \
+      "Keep the event catalog (GET /catalog): classify every appended record by its event type")   \
+    X(INT, console_sample_interval_ms, "console.sample.interval.ms", "console-sample-interval-ms", \
+      "HERALD_CONSOLE_SAMPLE_INTERVAL_MS", 10000, 1000, 3600000,                                   \
+      "How often the console's history (rates and lag, the last 360 samples) takes a sample")      \
     X(STR, log_level, "log.level", "log-level", "HERALD_LOG_LEVEL", "info", 0, 0,                  \
-      "Diagnostics level: error, warn, info or debug")
+      "Diagnostics level: error, warn, info or debug")                                             \
+    X(STR, log_format, "log.format", "log-format", "HERALD_LOG_FORMAT", "text", 0, 0,              \
+      "Diagnostics format: text (one line per event) or json (one JSON object per line: ts, "      \
+      "level, msg and the event's fields)")                                                        \
+    X(STR, otlp_endpoint, "otel.exporter.otlp.endpoint", "otlp-endpoint", "HERALD_OTLP_ENDPOINT",  \
+      "", 0, 0,                                                                                    \
+      "OpenTelemetry collector to export produce and delivery spans to, as OTLP/HTTP JSON: "       \
+      "http://HOST:PORT (spans go to /v1/traces under it); empty: no export")                      \
+    X(INT, otlp_spans_per_second, "otel.spans.per.second", "otlp-spans-per-second",                \
+      "HERALD_OTLP_SPANS_PER_SECOND", 1000, 1, 1000000,                                            \
+      "Most spans made per second for export (bursts up to this many); the rest are dropped "      \
+      "and counted")
 
 typedef struct hd_config {
 #define HD_CONFIG_FIELD_INT(m) int64_t m;
