@@ -443,6 +443,9 @@ static void nats_setup(void)
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.PublishAsync.MaxPending = 1000;
+    /* A loaded machine may keep 1,000 publishes unanswered longer than the default 200 ms, which
+     * would fail the publish. */
+    jo.PublishAsync.StallWait = 30000;
     nats_check(natsConnection_JetStream(&js, nc, &jo), "jetstream");
     jsStreamConfig sc;
     jsStreamConfig_Init(&sc);
