@@ -20,6 +20,8 @@
 /* Delays due sooner than this stay in memory; later ones go to the delay store. */
 #define DL_PARK_MIN_MS 2000
 #define READ_BYTES (1u << 20)
+#define PULL_MIN_BYTES (64u << 10)
+#define PULL_BYTES_PER_RECORD 2048u
 #define MAX_INFLATED (64u << 20)
 /* How long a dead letter waits before trying again when its topic cannot take it. */
 #define DEAD_RETRY_MS 1000
@@ -629,7 +631,14 @@ static void pull(recv_t *rv, broker_partition_t *bp)
     while (!rv->stop && rv->got < rv->want && dp->next < hwm &&
            dp->next - dp->win.floor < DELIVERY_WINDOW) {
         hd_buf_reset(&buf);
-        ssize_t n = broker_partition_read(bp, dp->next, READ_BYTES, &buf);
+        /* Read about what is wanted (a consumer that asks for a few records at a time must not
+         * copy a megabyte each time); the first batch comes whole whatever the limit. */
+        size_t want_bytes = (size_t)(rv->want - rv->got) * PULL_BYTES_PER_RECORD;
+        if (want_bytes < PULL_MIN_BYTES)
+            want_bytes = PULL_MIN_BYTES;
+        if (want_bytes > READ_BYTES)
+            want_bytes = READ_BYTES;
+        ssize_t n = broker_partition_read(bp, dp->next, want_bytes, &buf);
         if (n <= 0)
             break;
         int64_t before = dp->next;

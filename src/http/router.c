@@ -35,6 +35,7 @@ static const route_t routes[] = {
     {HTTP_POST, "/subscriptions/{name}/extend", http__sub_extend},
     {HTTP_POST, "/subscriptions/{name}/redrive", http__sub_redrive},
     {HTTP_POST, "/subscriptions/{name}/purge", http__sub_purge},
+    {HTTP_GET, "/subscriptions/{name}/ws", http__sub_ws_start},
     {HTTP_GET, "/", http__index},
     {HTTP_GET, "/openapi.json", http__openapi},
     {HTTP_GET, "/examples/*", http__static},
