@@ -20,7 +20,7 @@ BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-no
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench bench-http bench-registry format format-check headers docs-check clean js-deps sr-venv \
+	fuzz-smoke bench bench-http bench-registry bench-obs format format-check headers docs-check clean js-deps sr-venv \
 	compat-deps compat-java compat-py compat-go
 
 all: build
@@ -193,6 +193,7 @@ bench: bench-deps build
 	BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh
+	BUILD=$(CURDIR)/$(BUILD) bench/obs.sh
 
 # Only the HTTP API's benchmarks: HTTP against Kafka produce, stream latency, memory of streams.
 bench-http: bench-deps build
@@ -202,6 +203,11 @@ bench-http: bench-deps build
 # Avro records (the schema registry's), in the same run.
 bench-registry: build
 	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh
+
+# Only the observability overhead: durable produce with the catalog and scrapes on against off,
+# and /metrics scrape time with 1,000 partitions and 100 groups.
+bench-obs: build
+	BUILD=$(CURDIR)/$(BUILD) bench/obs.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

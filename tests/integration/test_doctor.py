@@ -85,15 +85,22 @@ def troubled(broker_factory):
     commit(b, "slow", "clicks", 0)
     commit(b, "slower", "clicks", 0)
     time.sleep(1.2)
-    r = requests.post(h + "/subscriptions/mailer/receive", json={"max": 1}, timeout=TIMEOUT)
+    r = requests.post(h + "/subscriptions/mailer/receive", json={"max": 1, "wait_ms": 5000},
+                      timeout=TIMEOUT)
     m, = r.json()["messages"]
     r = requests.post(h + "/subscriptions/mailer/nack", timeout=TIMEOUT,
                       json={"receipts": [m["receipt"]], "error": "smtp down"})
     assert r.status_code == 200, r.text
+    # One producer, records every 0.2 s: every 1 s sample sees more of them.
+    p = Producer({"bootstrap.servers": b.addr, "client.id": "tracker", "linger.ms": 0,
+                  "acks": "all"})
+    headers = [("ce_type", b"page.clicked"), ("traceparent", TRACEPARENT)]
     end = time.time() + 5.5
     while time.time() < end:
-        send(b, "tracker", "clicks", 20, "page.clicked", traced=True)
-        time.sleep(0.4)
+        for i in range(10):
+            p.produce("clicks", value=b'{"n": %d}' % i, headers=headers, partition=0)
+        assert p.flush(TIMEOUT) == 0
+        time.sleep(0.2)
     return b
 
 
@@ -219,8 +226,8 @@ def test_subscription_deliveries_count_once_in_records_out(broker):
     assert p.flush(TIMEOUT) == 0
     assert records_out(broker, "jobs") == 0
     for i in range(10):
-        r = requests.post(broker.http + "/subscriptions/w/receive", json={"max": 1},
-                          timeout=TIMEOUT)
+        r = requests.post(broker.http + "/subscriptions/w/receive",
+                          json={"max": 1, "wait_ms": 5000}, timeout=TIMEOUT)
         m, = r.json()["messages"]
         assert requests.post(broker.http + "/subscriptions/w/ack", timeout=TIMEOUT,
                              json={"receipts": [m["receipt"]]}).status_code == 200
@@ -228,7 +235,7 @@ def test_subscription_deliveries_count_once_in_records_out(broker):
     # A redelivery is a delivery too.
     p.produce("jobs", value=b"again", partition=0)
     assert p.flush(TIMEOUT) == 0
-    m, = requests.post(broker.http + "/subscriptions/w/receive", json={"max": 1},
+    m, = requests.post(broker.http + "/subscriptions/w/receive", json={"max": 1, "wait_ms": 5000},
                        timeout=TIMEOUT).json()["messages"]
     requests.post(broker.http + "/subscriptions/w/nack", timeout=TIMEOUT,
                   json={"receipts": [m["receipt"]], "delay_ms": 0})
