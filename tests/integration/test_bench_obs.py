@@ -74,7 +74,7 @@ def test_report_writes_medians_and_the_difference_into_its_block(tmp_path):
     assert doc.endswith("<!-- obs-bench:end -->\n\nafter\n") and "\nold\n" not in doc
     assert "| on (catalog + scrapes) | 97,000 (90,000–98,000) |" in doc
     assert "| off | 100,000 (99,000–101,000) |" in doc
-    assert "On is **3.0%** slower than off" in doc
+    assert "On is **3.0%** slower than off (goal: within 3%).\n" in doc  # ranges apart
     assert "| GET /metrics | 20.0 (10.0–30.0) | 24.0 (12.0–36.0) | 2,048 KiB | 25,000 |" in doc
     assert "1 run(s) failed" in doc
     assert "with 1000 partitions (10 topics of 100)" in doc
