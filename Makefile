@@ -21,8 +21,8 @@ BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-no
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench bench-http bench-registry bench-queues format format-check headers docs-check \
-	clean js-deps sr-venv \
+	fuzz-smoke bench bench-http bench-registry bench-queues bench-obs format format-check \
+	headers docs-check clean js-deps sr-venv \
 	compat-deps compat-java compat-py compat-go
 
 all: build
@@ -197,6 +197,7 @@ bench: bench-deps build
 	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/queues.sh
+	BUILD=$(CURDIR)/$(BUILD) bench/obs.sh
 
 # Only the work-queue benchmark: receive+ack with 1, 4 and 16 workers against Herald
 # subscriptions, RabbitMQ quorum queues and NATS JetStream work queues.
@@ -211,6 +212,11 @@ bench-http: bench-deps build
 # Avro records (the schema registry's), in the same run.
 bench-registry: build
 	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh
+
+# Only the observability overhead: durable produce with the catalog and scrapes on against off,
+# and /metrics scrape time with 1,000 partitions and 100 groups.
+bench-obs: build
+	BUILD=$(CURDIR)/$(BUILD) bench/obs.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -3,8 +3,9 @@
 
 The blocks of docs/benchmarks.md between <!-- http-bench:start --> and <!-- http-bench:end -->
 (bench/http_report.py's), between <!-- registry-bench:start --> and <!-- registry-bench:end -->
-(bench/registry_report.py's) and between <!-- queues-bench:start --> and <!-- queues-bench:end -->
-(bench/queues_report.py's) are kept as they are.
+(bench/registry_report.py's), between <!-- queues-bench:start --> and <!-- queues-bench:end -->
+(bench/queues_report.py's) and between <!-- obs-bench:start --> and <!-- obs-bench:end -->
+(bench/obs_tools.py report's) are kept as they are.
 
 Input (written by run.sh): runs.jsonl (one line per run: scenario, rep, system, cmd, ok, result),
 machine.json, disk.json, footprint.txt, configs/. Each table cell is the median over the
@@ -330,7 +331,8 @@ def curve_section(t, xs, fmt, label):
 KEEP_START, KEEP_END = "<!-- http-bench:start -->", "<!-- http-bench:end -->"
 KEEP_BLOCKS = [(KEEP_START, KEEP_END),
                ("<!-- registry-bench:start -->", "<!-- registry-bench:end -->"),
-               ("<!-- queues-bench:start -->", "<!-- queues-bench:end -->")]
+               ("<!-- queues-bench:start -->", "<!-- queues-bench:end -->"),
+               ("<!-- obs-bench:start -->", "<!-- obs-bench:end -->")]
 
 
 def kept_block(path):

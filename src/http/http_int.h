@@ -342,6 +342,8 @@ void http__asset_serve(http_req_t *r, const http_asset_t *a);
 
 /* rest_console.c: the event catalog, its AsyncAPI export and the console's JSON */
 void http__catalog(http_req_t *r);
+/* GET /health/architecture: the architecture check (obs/doctor.c) */
+void http__architecture(http_req_t *r);
 void http__asyncapi(http_req_t *r);
 void http__console_overview(http_req_t *r);
 void http__console_history(http_req_t *r);

@@ -41,6 +41,7 @@ static const route_t routes[] = {
     {HTTP_GET, "/examples/*", http__static},
     /* the event catalog and the console (rest_console.c, assets.c) */
     {HTTP_GET, "/catalog", http__catalog},
+    {HTTP_GET, "/health/architecture", http__architecture},
     {HTTP_GET, "/asyncapi.json", http__asyncapi},
     {HTTP_GET, "/console/api/overview", http__console_overview},
     {HTTP_GET, "/console/api/history", http__console_history},
