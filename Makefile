@@ -16,11 +16,13 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	chromium fonts-dejavu-core curl wrk python3-venv openjdk-17-jdk-headless maven
 # Extra Debian packages only `make bench` needs: the peer brokers, their C clients, gnuplot and
 # wrk (the HTTP load generator; also in DEB_PACKAGES, as the tests check the bench's wrk script).
-BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox wrk
+BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox wrk \
+	rabbitmq-server librabbitmq-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench bench-http bench-registry format format-check headers docs-check clean js-deps sr-venv \
+	fuzz-smoke bench bench-http bench-registry bench-queues bench-obs format format-check \
+	headers docs-check clean js-deps sr-venv \
 	compat-deps compat-java compat-py compat-go
 
 all: build
@@ -187,12 +189,20 @@ bench-deps:
 	fi
 
 # Runs every scenario against Herald, NATS JetStream and Redis Streams, then the HTTP API's
-# (bench/http.sh), then validation on produce (bench/registry.sh), and rewrites
-# docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a short smoke run.
+# (bench/http.sh), then validation on produce (bench/registry.sh) and the work queues
+# (bench/queues.sh), and rewrites docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a
+# short smoke run.
 bench: bench-deps build
 	BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh
+	BUILD=$(CURDIR)/$(BUILD) bench/queues.sh
+	BUILD=$(CURDIR)/$(BUILD) bench/obs.sh
+
+# Only the work-queue benchmark: receive+ack with 1, 4 and 16 workers against Herald
+# subscriptions, RabbitMQ quorum queues and NATS JetStream work queues.
+bench-queues: bench-deps build
+	BUILD=$(CURDIR)/$(BUILD) bench/queues.sh
 
 # Only the HTTP API's benchmarks: HTTP against Kafka produce, stream latency, memory of streams.
 bench-http: bench-deps build
@@ -202,6 +212,11 @@ bench-http: bench-deps build
 # Avro records (the schema registry's), in the same run.
 bench-registry: build
 	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh
+
+# Only the observability overhead: durable produce with the catalog and scrapes on against off,
+# and /metrics scrape time with 1,000 partitions and 100 groups.
+bench-obs: build
+	BUILD=$(CURDIR)/$(BUILD) bench/obs.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -1109,6 +1109,24 @@ int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len
     return 0;
 }
 
+ssize_t broker_partition_read_quiet(broker_partition_t *p, int64_t offset, size_t max_bytes,
+                                    hd_buf_t *out)
+{
+    int64_t hwm = broker_partition_hwm(p);
+    if (offset < broker_partition_start(p) || offset > hwm)
+        return HD_ERANGE;
+    if (offset == hwm)
+        return 0;
+    log_partition_t *log = broker__partition_log(p);
+    return log ? log_partition_read(log, offset, hwm, max_bytes, out) : -EIO;
+}
+
+void broker_topic_count_out(broker_topic_t *t, uint64_t records, uint64_t bytes)
+{
+    t->stats.records_out += records;
+    t->stats.bytes_out += bytes;
+}
+
 ssize_t broker_partition_read(broker_partition_t *p, int64_t offset, size_t max_bytes,
                               hd_buf_t *out)
 {
