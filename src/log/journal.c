@@ -43,6 +43,13 @@
  *   clean-shutdown marker (partition.c) was rewritten to cover it, so that opening the partition
  *   scans only what came after. Without a valid slot replay starts at the oldest file.
  *
+ * spare-<n> A journal file kept for reuse: retired by a checkpoint (or a recovery), or written
+ *   with zeros by the checkpoint thread when there is none. A new journal file is a spare renamed
+ *   when one is available, so that each round's fdatasync overwrites initialized blocks instead
+ *   of converting unwritten extents (a metadata write per sync on ext4); its old records carry
+ *   another seq and never validate. Only files of log.journal.file.bytes are kept, at most
+ *   LOG_JOURNAL_SPARES.
+ *
  * A checkpoint: read the written end J; snapshot every partition appended since the last
  * checkpoint (the loop thread publishes each partition's state before it publishes J, so the
  * snapshots cover every record before J); syncfs the data directory's filesystem; write the
@@ -81,6 +88,9 @@
 #define CKPT_SLOT_LEN 32
 #define CKPT_SLOT2_AT 512
 #define LOG_JOURNAL_READ_CHUNK (1024 * 1024)
+/* Spare files kept for reuse; see "Spare files" above. */
+#define LOG_JOURNAL_SPARES 4
+#define SPARE_PREFIX "spare-"
 
 typedef struct jfile {
     atomic_int refs;
@@ -110,7 +120,10 @@ struct log_journal {
     int64_t written_total;   /* mu: bytes of records written since open */
     log_partition_t **parts; /* mu: attached partitions */
     size_t nparts, parts_cap;
-    bool unclean_detach; /* mu: a partition was closed without syncing */
+    bool unclean_detach;                 /* mu: a partition was closed without syncing */
+    uint64_t spares[LOG_JOURNAL_SPARES]; /* mu: ids of spare files ready for reuse */
+    size_t nspares;
+    uint64_t spare_next; /* mu: id for the next spare */
     _Atomic int err;     /* sticky: the first write or sync failure */
 
     pthread_mutex_t ckpt_mu; /* one checkpoint at a time */
@@ -313,12 +326,146 @@ static int list_files(const char *dir, uint64_t **out, size_t *n)
     return 0;
 }
 
-/* Creates file seq, preallocated to `size`, and makes it current. Loop thread (or open). */
+static char *spare_path(const log_journal_t *j, uint64_t id)
+{
+    size_t n = strlen(j->dir) + 48;
+    char *s = hd_malloc(n);
+    snprintf(s, n, "%s/" SPARE_PREFIX "%llu", j->dir, (unsigned long long)id);
+    return s;
+}
+
+/* Takes a spare file of the standard size and names it `path`; returns its fd, or -1 if there
+ * is none (or the rename failed, which drops it). */
+static int spare_take(log_journal_t *j, const char *path)
+{
+    pthread_mutex_lock(&j->mu);
+    if (j->nspares == 0) {
+        pthread_mutex_unlock(&j->mu);
+        return -1;
+    }
+    uint64_t id = j->spares[--j->nspares];
+    pthread_mutex_unlock(&j->mu);
+    char *sp = spare_path(j, id);
+    int fd = -1;
+    struct stat st;
+    if (rename(sp, path) == 0) {
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_size != j->cfg.file_bytes)) {
+            close(fd);
+            fd = -1;
+        }
+    } else {
+        unlink(sp);
+    }
+    free(sp);
+    return fd;
+}
+
+/* Keeps the journal file at `path` (of `size` bytes, retired by a checkpoint or a recovery) as
+ * a spare if there is room, else deletes it. */
+static void spare_put(log_journal_t *j, const char *path, int64_t size)
+{
+    pthread_mutex_lock(&j->mu);
+    bool keep = size == j->cfg.file_bytes && j->nspares < LOG_JOURNAL_SPARES;
+    uint64_t id = keep ? j->spare_next++ : 0;
+    pthread_mutex_unlock(&j->mu);
+    char *sp = keep ? spare_path(j, id) : NULL;
+    if (keep && rename(path, sp) == 0) {
+        pthread_mutex_lock(&j->mu);
+        j->spares[j->nspares++] = id;
+        pthread_mutex_unlock(&j->mu);
+    } else {
+        unlink(path);
+    }
+    free(sp);
+}
+
+/* Makes a spare from zeros when there is none and the current file is half used (checkpoint
+ * thread): the first files of a fresh journal, or when checkpoints retire fewer files than the
+ * writes use. Written in 1 MiB steps
+ * and synced, so that the rounds that later write into it overwrite initialized blocks. */
+static void spare_make(log_journal_t *j)
+{
+    pthread_mutex_lock(&j->mu);
+    /* Only once the current file is half used: an idle journal writes nothing. */
+    bool need = j->nspares == 0 && !j->stop && j->end_pos >= j->cfg.file_bytes / 2;
+    uint64_t id = need ? j->spare_next++ : 0;
+    pthread_mutex_unlock(&j->mu);
+    if (!need)
+        return;
+    char *sp = spare_path(j, id);
+    int fd = open(sp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : 0;
+    uint8_t *z = hd_calloc(1, LOG_JOURNAL_READ_CHUNK);
+    bool stop = false;
+    for (int64_t off = 0; rc == 0 && off < j->cfg.file_bytes; off += LOG_JOURNAL_READ_CHUNK) {
+        pthread_mutex_lock(&j->mu);
+        stop = j->stop;
+        pthread_mutex_unlock(&j->mu);
+        if (stop) {
+            rc = HD_ECLOSED;
+            break;
+        }
+        int64_t n = j->cfg.file_bytes - off;
+        if (n > LOG_JOURNAL_READ_CHUNK)
+            n = LOG_JOURNAL_READ_CHUNK;
+        rc = hd_io_pwrite_all(fd, z, (size_t)n, (off_t)off);
+    }
+    free(z);
+    if (rc == 0)
+        rc = hd_io.fdatasync(fd);
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0) {
+        pthread_mutex_lock(&j->mu);
+        j->spares[j->nspares++] = id;
+        pthread_mutex_unlock(&j->mu);
+    } else {
+        if (!stop)
+            say_warn("journal %s: cannot prepare a spare file: %s", j->dir, hd_strerror(rc));
+        unlink(sp);
+    }
+    free(sp);
+}
+
+/* Finds the spare files left by an earlier run (open). */
+static void spares_load(log_journal_t *j)
+{
+    DIR *d = opendir(j->dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, SPARE_PREFIX, strlen(SPARE_PREFIX)) != 0)
+            continue;
+        char *end;
+        unsigned long long id = strtoull(e->d_name + strlen(SPARE_PREFIX), &end, 10);
+        char *path = join(j->dir, e->d_name);
+        struct stat st;
+        if (*end == 0 && j->nspares < LOG_JOURNAL_SPARES && stat(path, &st) == 0 &&
+            st.st_size == j->cfg.file_bytes) {
+            j->spares[j->nspares++] = id;
+            if (id >= j->spare_next)
+                j->spare_next = id + 1;
+        } else {
+            unlink(path);
+        }
+        free(path);
+    }
+    closedir(d);
+}
+
+/* Creates file seq of `size` bytes, from a spare when one fits, else preallocated, and makes
+ * it current. Loop thread (or open). */
 static int file_create(log_journal_t *j, uint64_t seq, int64_t size)
 {
     char *path = file_path(j, seq);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int rc = fd < 0 ? -errno : hd_io.fallocate(fd, 0, (off_t)size);
+    int fd = size == j->cfg.file_bytes ? spare_take(j, path) : -1;
+    int rc = 0;
+    if (fd < 0) {
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        rc = fd < 0 ? -errno : hd_io.fallocate(fd, 0, (off_t)size);
+    }
     if (rc < 0) {
         say_error("journal %s: cannot create: %s", path, hd_strerror(rc));
         if (fd >= 0) {
@@ -361,7 +508,7 @@ static void drop_files_before(log_journal_t *j, uint64_t seq)
     pthread_mutex_unlock(&j->mu);
     for (size_t i = 0; i < k; i++) {
         char *path = file_path(j, gone[i]->seq);
-        unlink(path);
+        spare_put(j, path, gone[i]->size);
         free(path);
         jfile_unref(gone[i]);
     }
@@ -596,6 +743,7 @@ static void *ckpt_main(void *arg)
         pthread_mutex_unlock(&j->ckpt_mu);
         if (due)
             log_journal_checkpoint(j);
+        spare_make(j);
         pthread_mutex_lock(&j->mu);
     }
     pthread_mutex_unlock(&j->mu);
@@ -848,7 +996,8 @@ static int recover(log_journal_t *j)
     j->ckpt_pos = 0;
     for (size_t i = 0; i < nseq; i++) {
         char *path = file_path(j, seqs[i]);
-        unlink(path);
+        struct stat st;
+        spare_put(j, path, stat(path, &st) == 0 ? st.st_size : -1);
         free(path);
     }
 out:
@@ -912,6 +1061,7 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
         rc = -errno;
         goto fail;
     }
+    spares_load(j);
     if ((rc = recover(j)) < 0)
         goto fail;
     j->ckpt_ms = hd_mono_ms();
