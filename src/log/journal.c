@@ -777,7 +777,9 @@ static replay_part_t *replay_part(replay_t *r, const char *name, size_t nlen)
         return rp;
     rp = hd_calloc(1, sizeof *rp);
     rp->name = hd_strdup(key);
-    bool safe = strstr(key, "..") == NULL && key[0] != '/';
+    /* Disk input: a name must stay under base, and never be the journal's own directory. */
+    bool safe = strlen(key) == nlen && strstr(key, "..") == NULL && key[0] != '/' &&
+                strncmp(key, "journal", 7) != 0;
     char *dir = join(r->j->base, key);
     struct stat st;
     if (safe && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -832,6 +834,14 @@ static int replay_record(void *ctx, const log_journal_rec_t *rec)
     memcpy(r->copy, rec->batch, rec->batch_len);
     int64_t base;
     int rc = log_partition_append(rp->p, r->copy, rec->batch_len, &base);
+    if (rc == HD_EMALFORMED || rc == HD_ETOOBIG) {
+        /* Only a batch the log accepted is ever journaled: this record is damaged. */
+        say_error("journal: partition %s: record at offset %lld is not a batch the log takes "
+                  "(%s), skipping it",
+                  rp->name, (long long)rec->base_offset, hd_strerror(rc));
+        r->gaps++;
+        return 0;
+    }
     if (rc < 0) {
         say_error("journal: partition %s: replay append failed: %s", rp->name, hd_strerror(rc));
         return rc;
@@ -904,11 +914,13 @@ static int replay_file(log_journal_t *j, replay_t *r, uint64_t seq, int64_t pos,
             rc = (int)used;
             goto out;
         }
+        bool at_file_end = pos + got >= st.st_size || (size_t)got < want;
         pos += used;
         *end = pos;
         if (why == 0)
             *eof = true;
-        if (why != HD_EINCOMPLETE || (size_t)got < want)
+        /* A record cut by the end of the file is a torn tail like any other. */
+        if (why != HD_EINCOMPLETE || at_file_end)
             break;
         /* A record continues past the chunk: read again from its start, whole. */
         want = LOG_JOURNAL_READ_CHUNK;

@@ -57,6 +57,7 @@ void log_config_defaults(log_config_t *cfg)
     cfg->index_interval_bytes = 4096;
     cfg->preallocate = false;
     cfg->zero_max_rate = LOG_ZERO_MAX_RATE;
+    cfg->journal = NULL;
 }
 
 static char *join(const char *dir, const char *name)

@@ -262,6 +262,36 @@ static void test_torn_journal_tail_is_cut_at_every_byte(void **state)
     }
 }
 
+/* A journal file that ends inside a record (cut short, not zeroed) ends the replay there. */
+static void test_journal_file_cut_inside_a_record_ends_replay(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e, 1 << 16);
+    log_partition_t *p = open_p(&e, "k-0");
+    int64_t base;
+    assert_int_equal(append(&e, p, 2, 40, &base), 0);
+    assert_int_equal(append(&e, p, 3, 40, &base), 0);
+    log_partition_close_dirty(p);
+    log_journal_close_dirty(e.j);
+    char path[200];
+    assert_int_equal(truncate(seg_path(&e, "k-0", path, sizeof path), 0), 0);
+    snprintf(path, sizeof path, "%s/journal/00000000000000000000.jnl", e.d.root);
+    int fd = open(path, O_RDONLY);
+    uint8_t hdr[32];
+    assert_int_equal(pread(fd, hdr, 32, 0), 32);
+    close(fd);
+    size_t r1 = log__journal_record_len((size_t)hdr[18] << 8 | hdr[19], bb_get_i32(hdr + 20));
+    assert_int_equal(truncate(path, (off_t)r1 + 40), 0);
+    env_open_journal(&e);
+    e.cfg.journal = e.j;
+    p = open_p(&e, "k-0");
+    assert_int_equal(log_partition_end_offset(p), 2);
+    log_partition_close(p);
+    log_journal_close(e.j);
+    env_done(&e);
+}
+
 /* Small files: the journal rotates many times, and replay follows the end-of-file records
  * across all of them. */
 static void test_replay_follows_rotation_across_files(void **state)
@@ -534,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_one_journal_sync_makes_every_dirty_partition_durable),
         cmocka_unit_test(test_replay_restores_a_lost_segment_tail),
         cmocka_unit_test(test_torn_journal_tail_is_cut_at_every_byte),
+        cmocka_unit_test(test_journal_file_cut_inside_a_record_ends_replay),
         cmocka_unit_test(test_replay_follows_rotation_across_files),
         cmocka_unit_test(test_checkpoint_moves_the_replay_start_and_drops_files),
         cmocka_unit_test(test_enospc_on_journal_write_fails_appends_until_restart),
