@@ -686,8 +686,10 @@ int log_journal_checkpoint(log_journal_t *j)
     int64_t t0 = hd_mono_ns();
     if (syncfs(j->base_fd) < 0)
         rc = -errno;
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        log__partition_checkpointed(v[i], &snap[i]);
         log__partition_marker_put(v[i], &snap[i]); /* best effort: only costs a longer scan */
+    }
     if (rc == 0 && n && syncfs(j->base_fd) < 0)
         rc = -errno;
     if (rc == 0)

@@ -238,10 +238,13 @@ struct log_partition {
     atomic_bool ckpt_dirty;
     atomic_bool detached;      /* closed: taken out of the journal's registry */
     log__marker_t snap_marker; /* lock */
+    int64_t ckpt_base; /* lock: segments from this base on may hold data no sync covered yet */
 };
 
 /* partition.c: the marker of a checkpoint (fields of the clean-shutdown marker). */
 void log__partition_marker_snapshot(log_partition_t *p, log__marker_t *m);
+/* Notes that a checkpoint synced everything m describes. */
+void log__partition_checkpointed(log_partition_t *p, const log__marker_t *m);
 /* Writes m as p's marker file. Returns 0 or -errno (not synced). */
 int log__partition_marker_put(log_partition_t *p, const log__marker_t *m);
 

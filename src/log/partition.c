@@ -207,6 +207,14 @@ void log__partition_marker_snapshot(log_partition_t *p, log__marker_t *m)
     pthread_mutex_unlock(&p->lock);
 }
 
+void log__partition_checkpointed(log_partition_t *p, const log__marker_t *m)
+{
+    pthread_mutex_lock(&p->lock);
+    if (m->active_base > p->ckpt_base)
+        p->ckpt_base = m->active_base;
+    pthread_mutex_unlock(&p->lock);
+}
+
 int log__partition_marker_put(log_partition_t *p, const log__marker_t *m)
 {
     /* A partition closed meanwhile wrote its own, newer marker. */
@@ -423,6 +431,7 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
     }
     atomic_store(&p->durable, p->leo);
     marker_fill(p, &p->snap_marker);
+    p->ckpt_base = act->base_offset; /* open synced (or found clean) everything before */
     if (cfg->journal && (rc = log__journal_attach(cfg->journal, p)) < 0)
         goto fail;
     free(bases);
@@ -486,11 +495,19 @@ static int close_partition(log_partition_t *p)
     log_segment_t *act = p->segs[p->nsegs - 1];
     int rc = close_prepare(p);
     if (p->journal) {
-        /* Segments written since the last checkpoint are not synced, whatever the durable
-         * offset (the journal made it durable): one syncfs covers all of them. */
+        /* The segments written since the last checkpoint are not synced, whatever the durable
+         * offset says (the journal made it durable): sync them and their indexes here. */
         log__sync_ticket_t t;
+        pthread_mutex_lock(&p->lock);
+        int64_t from = p->ckpt_base;
+        pthread_mutex_unlock(&p->lock);
         if (rc == 0)
-            rc = log__partition_syncfs(p);
+            rc = sync_indexes(p);
+        for (size_t i = 0; rc == 0 && i < p->nsegs; i++)
+            if (p->segs[i]->base_offset >= from)
+                rc = hd_io.fdatasync(p->segs[i]->log_fd); /* covers the trim */
+        if (rc == 0)
+            rc = hd_io_fsync_dir(p->dir);
         if (rc == 0 && log__partition_sync_begin(p, &t))
             log__partition_sync_end(p, &t, true);
     } else {
