@@ -439,6 +439,8 @@ static void partition_free(broker_partition_t *p, bool destroy)
         return;
     broker_t *b = p->topic->broker;
     fire_all(p, destroy ? HD_ENOTFOUND : HD_ECLOSED);
+    if (destroy)
+        log_partition_forget(p->log); /* a journal must not replay it into a new topic */
     log_partition_close(p->log);
     p->log = NULL;
     if (destroy)

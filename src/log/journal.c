@@ -18,11 +18,13 @@
  *     byte  4  crc        u32  CRC-32C of bytes 8 to the end of the record (padding included)
  *     byte  8  seq        u64  the file's sequence number (a record of a reused file never
  *                              matches)
- *     byte 16  kind       u8   1 = batch, 2 = end of file (the journal continues in seq + 1)
+ *     byte 16  kind       u8   1 = batch, 2 = end of file (the journal continues in seq + 1),
+ *                              3 = forget (the partition was deleted: replay ignores its records
+ *                              written before this one)
  *     byte 17  zero       u8   0
- *     byte 18  name_len   u16  batch: 1..LOG_JOURNAL_NAME_MAX; end of file: 0
- *     byte 20  batch_len  u32  batch: LOG_BATCH_HEADER_LEN..LOG_BATCH_MAX_LEN; end of file: 0
- *     byte 24  base       i64  batch: the batch's base offset in its partition; end of file: 0
+ *     byte 18  name_len   u16  batch, forget: 1..LOG_JOURNAL_NAME_MAX; end of file: 0
+ *     byte 20  batch_len  u32  batch: LOG_BATCH_HEADER_LEN..LOG_BATCH_MAX_LEN; others: 0
+ *     byte 24  base       i64  batch: the batch's base offset in its partition; others: 0
  *     byte 32  name            the partition directory relative to <base> (no NUL)
  *     then     batch           the RecordBatch v2 exactly as stored in the segment
  *     then     zeros           up to the next multiple of 8
@@ -57,12 +59,13 @@
  * journal files before J's. A crash anywhere in it leaves the previous checkpoint, from which
  * replay is still correct.
  *
- * Recovery (log_journal_open): replay opens each partition named by a record after the
- * checkpoint (without a journal), appends the record if its base offset is the partition's log
- * end, skips it if below (already in the segment), and warns of a gap if above; then closes the
- * partitions cleanly (one syncfs, markers), writes a checkpoint at a new, empty file and deletes
- * the older files. A crash during recovery leaves the journal and the old checkpoint, so the
- * next start replays again, skipping what the first attempt appended. */
+ * Recovery (log_journal_open) reads the records after the checkpoint twice: first to find each
+ * partition's last forget record, then to replay. Replay opens each partition named by a record
+ * after the checkpoint (without a journal), appends the record if its base offset is the
+ * partition's log end, skips it if below (already in the segment), and warns of a gap if above;
+ * then closes the partitions cleanly (one syncfs, markers), writes a checkpoint at a new, empty
+ * file and deletes the older files. A crash during recovery leaves the journal and the old
+ * checkpoint, so the next start replays again, skipping what the first attempt appended. */
 #include "log/log_int.h"
 #include "util/crc32c.h"
 #include "util/err.h"
@@ -192,6 +195,9 @@ ssize_t log__journal_record_parse(const uint8_t *p, size_t avail, uint64_t seq,
         return HD_ECORRUPT;
     if (kind == LOG_JOURNAL_KIND_EOF) {
         if (nlen || blen || base)
+            return HD_ECORRUPT;
+    } else if (kind == LOG_JOURNAL_KIND_FORGET) {
+        if (nlen == 0 || nlen > LOG_JOURNAL_NAME_MAX || blen || base)
             return HD_ECORRUPT;
     } else if (kind != LOG_JOURNAL_KIND_BATCH || nlen == 0 || nlen > LOG_JOURNAL_NAME_MAX ||
                blen < LOG_BATCH_HEADER_LEN || blen > LOG_BATCH_MAX_LEN || base < 0) {
@@ -525,8 +531,8 @@ static void set_err(log_journal_t *j, int rc, const char *what)
 
 /* ---- appends (loop thread) ---- */
 
-int log__journal_append(log_journal_t *j, const char *name, size_t name_len, int64_t base,
-                        const uint8_t *batch, size_t len)
+static int write_record(log_journal_t *j, uint8_t kind, const char *name, size_t name_len,
+                        int64_t base, const uint8_t *batch, size_t len)
 {
     int rc = atomic_load(&j->err);
     if (rc)
@@ -550,7 +556,7 @@ int log__journal_append(log_journal_t *j, const char *name, size_t name_len, int
             return rc;
         }
     }
-    record_build(&j->wbuf, j->cur->seq, LOG_JOURNAL_KIND_BATCH, name, name_len, base, batch, len);
+    record_build(&j->wbuf, j->cur->seq, kind, name, name_len, base, batch, len);
     rc = hd_io_pwrite_all(j->cur->fd, j->wbuf.p, j->wbuf.len, (off_t)j->pos);
     if (rc < 0) {
         set_err(j, rc, "write");
@@ -566,6 +572,17 @@ int log__journal_append(log_journal_t *j, const char *name, size_t name_len, int
     j->written_total += (int64_t)rlen;
     pthread_mutex_unlock(&j->mu);
     return 0;
+}
+
+int log__journal_append(log_journal_t *j, const char *name, size_t name_len, int64_t base,
+                        const uint8_t *batch, size_t len)
+{
+    return write_record(j, LOG_JOURNAL_KIND_BATCH, name, name_len, base, batch, len);
+}
+
+int log__journal_forget(log_journal_t *j, const char *name, size_t name_len)
+{
+    return write_record(j, LOG_JOURNAL_KIND_FORGET, name, name_len, 0, NULL, 0);
 }
 
 void log__journal_commit(log_journal_t *j)
@@ -764,7 +781,12 @@ typedef struct replay {
     hd_strmap_t map;
     replay_part_t **v;
     size_t n, cap;
-    int64_t applied, skipped, gaps;
+    int64_t applied, skipped, gaps, forgotten;
+    /* Records are numbered in journal order; pass 1 notes each name's last forget record in
+     * `forgets` (name -> int64_t *), pass 2 skips the records of a name numbered before it. */
+    int pass;
+    int64_t ordinal;
+    hd_strmap_t forgets;
     uint8_t *copy;
     size_t copy_cap;
 } replay_t;
@@ -808,6 +830,28 @@ static replay_part_t *replay_part(replay_t *r, const char *name, size_t nlen)
 static int replay_record(void *ctx, const log_journal_rec_t *rec)
 {
     replay_t *r = ctx;
+    int64_t ordinal = r->ordinal++;
+    char key[LOG_JOURNAL_NAME_MAX + 1];
+    memcpy(key, rec->name, rec->name_len);
+    key[rec->name_len] = 0;
+    int64_t *forget = hd_strmap_get(&r->forgets, key);
+    if (r->pass == 1) {
+        if (rec->kind == LOG_JOURNAL_KIND_FORGET) {
+            if (!forget) {
+                forget = hd_malloc(sizeof *forget + rec->name_len + 1);
+                memcpy(forget + 1, key, rec->name_len + 1);
+                hd_strmap_put(&r->forgets, (const char *)(forget + 1), forget);
+            }
+            *forget = ordinal;
+        }
+        return 0;
+    }
+    if (rec->kind != LOG_JOURNAL_KIND_BATCH)
+        return 0;
+    if (forget && ordinal < *forget) {
+        r->forgotten++;
+        return 0;
+    }
     replay_part_t *rp = replay_part(r, rec->name, rec->name_len);
     if (!rp->p)
         return 0;
@@ -943,6 +987,7 @@ static int recover(log_journal_t *j)
     size_t nseq = 0;
     replay_t r = {.j = j};
     hd_strmap_init(&r.map);
+    hd_strmap_init(&r.forgets);
     int64_t t0 = hd_mono_ns();
     int rc = list_files(j->dir, &seqs, &nseq);
     if (rc < 0)
@@ -960,21 +1005,28 @@ static int recover(log_journal_t *j)
     size_t k = 0;
     while (k < nseq && seqs[k] < seq)
         k++;
-    for (; k < nseq && seqs[k] == next; k++) {
-        bool eof = false;
-        if ((rc = replay_file(j, &r, next, next == seq ? pos : 0, &eof, &end)) < 0)
-            goto out;
-        if (!eof)
-            break;
-        next++;
-        end = 0;
+    size_t k0 = k;
+    for (r.pass = 1; r.pass <= 2; r.pass++) {
+        r.ordinal = 0;
+        next = seq;
+        end = pos;
+        for (k = k0; k < nseq && seqs[k] == next; k++) {
+            bool eof = false;
+            if ((rc = replay_file(j, &r, next, next == seq ? pos : 0, &eof, &end)) < 0)
+                goto out;
+            if (!eof)
+                break;
+            next++;
+            end = 0;
+        }
     }
-    if (r.applied || r.skipped || r.gaps)
+    if (r.applied || r.skipped || r.gaps || r.forgotten)
         say_info("journal %s: replayed from %llu:%lld to %llu:%lld: %lld batches applied, %lld "
-                 "already in their segments, %lld gaps, %zu partitions, %.1f ms",
+                 "already in their segments, %lld gaps, %lld of deleted partitions, %zu "
+                 "partitions, %.1f ms",
                  j->dir, (unsigned long long)seq, (long long)pos, (unsigned long long)next,
-                 (long long)end, (long long)r.applied, (long long)r.skipped, (long long)r.gaps, r.n,
-                 (double)(hd_mono_ns() - t0) / 1e6);
+                 (long long)end, (long long)r.applied, (long long)r.skipped, (long long)r.gaps,
+                 (long long)r.forgotten, r.n, (double)(hd_mono_ns() - t0) / 1e6);
     /* Make what was replayed durable (one syncfs, markers), then start a fresh file after
      * everything read: a torn tail is never written over in place. */
     log_partition_t **ps = hd_malloc((r.n ? r.n : 1) * sizeof *ps);
@@ -1023,6 +1075,11 @@ out:
     free(r.v);
     free(r.copy);
     hd_strmap_deinit(&r.map);
+    for (size_t i = 0; i < r.forgets.cap; i++)
+        if (r.forgets.slots[i].key && r.forgets.slots[i].val &&
+            r.forgets.slots[i].key == (const char *)((int64_t *)r.forgets.slots[i].val + 1))
+            free(r.forgets.slots[i].val);
+    hd_strmap_deinit(&r.forgets);
     free(seqs);
     return rc;
 }

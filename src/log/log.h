@@ -53,6 +53,10 @@ void log_partition_close(log_partition_t *p);
  * or the first error of a partition that could not be closed cleanly. */
 int log_partition_close_many(log_partition_t **v, size_t n);
 void log_partition_close_dirty(log_partition_t *p);
+/* Call before closing a partition that is being deleted: with a journal, records that its
+ * earlier appends are void, so that a replay never puts them into a partition created later in
+ * the same directory. No-op without a journal. Loop thread. */
+void log_partition_forget(log_partition_t *p);
 /* Removes the partition's files and directory (after close). */
 int log_partition_destroy_dir(const char *dir);
 /* Atomic refcount, thread-safe; the last unref frees. */

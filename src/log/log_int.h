@@ -253,6 +253,7 @@ int log__partition_marker_put(log_partition_t *p, const log__marker_t *m);
 #define LOG_JOURNAL_NAME_MAX 255
 #define LOG_JOURNAL_KIND_BATCH 1
 #define LOG_JOURNAL_KIND_EOF 2
+#define LOG_JOURNAL_KIND_FORGET 3
 
 /* A decoded journal record; name and batch point into the parsed buffer. */
 typedef struct log_journal_rec {
@@ -270,7 +271,8 @@ size_t log__journal_record_len(size_t name_len, size_t batch_len);
  * HD_EINCOMPLETE (it may continue past avail) or HD_ECORRUPT (the journal ends there). */
 ssize_t log__journal_record_parse(const uint8_t *p, size_t avail, uint64_t seq,
                                   log_journal_rec_t *rec);
-/* Calls cb for each batch record of buf (file seq) up to the first record that does not parse
+/* Calls cb for each batch and forget record of buf (file seq) up to the first record that does not
+ * parse
  * (*end = its error) or through the end-of-file record (*end = 0). Returns the bytes of valid
  * records, or cb's error. */
 ssize_t log__journal_scan(const uint8_t *buf, size_t len, uint64_t seq, int *end,
@@ -278,6 +280,8 @@ ssize_t log__journal_scan(const uint8_t *buf, size_t len, uint64_t seq, int *end
 /* Loop thread: writes one batch record. Returns 0 or the (sticky) error. */
 int log__journal_append(log_journal_t *j, const char *name, size_t name_len, int64_t base,
                         const uint8_t *batch, size_t len);
+/* Loop thread: writes a forget record for the partition `name` (see journal.c). */
+int log__journal_forget(log_journal_t *j, const char *name, size_t name_len);
 /* Loop thread: publishes the end of the records written so far to checkpoints; call after the
  * appending partitions published their state. */
 void log__journal_commit(log_journal_t *j);

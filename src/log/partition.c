@@ -570,6 +570,13 @@ int log_partition_close_many(log_partition_t **v, size_t n)
     return err;
 }
 
+void log_partition_forget(log_partition_t *p)
+{
+    if (p && p->journal && !atomic_load(&p->detached) &&
+        log__journal_forget(p->journal, p->jname, p->jname_len) == 0)
+        log__journal_commit(p->journal);
+}
+
 void log_partition_close_dirty(log_partition_t *p)
 {
     if (!p)

@@ -292,6 +292,47 @@ static void test_journal_file_cut_inside_a_record_ends_replay(void **state)
     env_done(&e);
 }
 
+/* A partition deleted and created again in the same directory before a checkpoint: replay puts
+ * only the new partition's batches into it, never the deleted one's. */
+static void test_replay_skips_records_of_a_deleted_partition(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e, 1 << 20);
+    log_partition_t *p = open_p(&e, "x-0");
+    int64_t base;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(append(&e, p, 5, 80, &base), 0);
+    log_partition_forget(p);
+    log_partition_close(p);
+    char dir[160];
+    snprintf(dir, sizeof dir, "%s/x-0", e.d.root);
+    assert_int_equal(log_partition_destroy_dir(dir), 0);
+    p = open_p(&e, "x-0");
+    assert_int_equal(append(&e, p, 2, 33, &base), 0);
+    assert_int_equal(base, 0);
+    hd_buf_t want;
+    hd_buf_init(&want);
+    size_t want_len = read_all(p, &want);
+    log_partition_close_dirty(p);
+    log_journal_close_dirty(e.j);
+    char path[200];
+    assert_int_equal(truncate(seg_path(&e, "x-0", path, sizeof path), 0), 0);
+    env_open_journal(&e);
+    e.cfg.journal = e.j;
+    p = open_p(&e, "x-0");
+    assert_int_equal(log_partition_end_offset(p), 2);
+    hd_buf_t got;
+    hd_buf_init(&got);
+    assert_int_equal(read_all(p, &got), want_len);
+    assert_memory_equal(got.p, want.p, want_len);
+    log_partition_close(p);
+    log_journal_close(e.j);
+    hd_buf_deinit(&want);
+    hd_buf_deinit(&got);
+    env_done(&e);
+}
+
 /* Small files: the journal rotates many times, and replay follows the end-of-file records
  * across all of them. */
 static void test_replay_follows_rotation_across_files(void **state)
@@ -565,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_replay_restores_a_lost_segment_tail),
         cmocka_unit_test(test_torn_journal_tail_is_cut_at_every_byte),
         cmocka_unit_test(test_journal_file_cut_inside_a_record_ends_replay),
+        cmocka_unit_test(test_replay_skips_records_of_a_deleted_partition),
         cmocka_unit_test(test_replay_follows_rotation_across_files),
         cmocka_unit_test(test_checkpoint_moves_the_replay_start_and_drops_files),
         cmocka_unit_test(test_enospc_on_journal_write_fails_appends_until_restart),
