@@ -547,6 +547,57 @@ int broker_internal_log_open(broker_t *b, const char *name, broker_partition_t *
     return 0;
 }
 
+int broker_internal_open(broker_t *b, const char *relpath, int64_t segment_bytes,
+                         broker_partition_t **out)
+{
+    if (strncmp(relpath, "__", 2) || strstr(relpath, "..") || strstr(relpath, "//") ||
+        !strncmp(relpath, "__consumer_offsets", 18))
+        return HD_EINVAL;
+    char *dir = path_join(b->data_dir, relpath);
+    int rc = mkdir_p(dir);
+    if (rc < 0) {
+        free(dir);
+        return rc;
+    }
+    log_config_t lc;
+    log_config_defaults(&lc);
+    lc.segment_bytes = segment_bytes;
+    lc.preallocate = false;
+    broker_topic_t *t;
+    rc = broker__internal_topic_open(b, relpath, dir, &lc, &t);
+    free(dir);
+    if (rc < 0)
+        return rc;
+    *out = t->parts[0];
+    return 0;
+}
+
+void broker_internal_close(broker_partition_t *p, bool destroy)
+{
+    if (p)
+        topic_free(p->topic, destroy);
+}
+
+int broker_internal_append(broker_partition_t *p, uint8_t *batch, size_t len, int64_t *end)
+{
+    if (len < BROKER_BATCH_HEADER_LEN)
+        return HD_EMALFORMED;
+    broker_batch_hdr_t h;
+    broker_batch_hdr_decode(batch, &h);
+    int64_t base;
+    int rc = log_partition_append(p->log, batch, len, &base);
+    if (rc < 0)
+        return rc;
+    *end = base + h.last_offset_delta + 1;
+    log_flusher_mark_dirty(p->topic->broker->flusher, p->log);
+    return 0;
+}
+
+int broker_internal_delete_before(broker_partition_t *p, int64_t offset)
+{
+    return log_partition_delete_before(p->log, offset);
+}
+
 static void topics_push(broker_t *b, broker_topic_t *t)
 {
     if (b->ntopics == b->cap_topics) {
@@ -664,7 +715,11 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
         return rc;
     }
     topics_push(b, t);
-    say_info("topic %s: created with %" PRId32 " partition(s)", name, partitions);
+    if (SAY_INFO <= say_level) {
+        char np[16];
+        snprintf(np, sizeof np, "%" PRId32, partitions);
+        say_kv(SAY_INFO, "topic created", "topic", name, "partitions", np);
+    }
     if (out)
         *out = t;
     return 0;
@@ -688,7 +743,7 @@ int broker_topic_delete(broker_t *b, const char *name)
     hd_strmap_del(&b->topic_index, t->name);
     /* name may be t->name: the offsets go first, while it is still valid. */
     broker__offsets_drop_topic(b, name);
-    say_info("topic %s: deleted", name);
+    say_kv(SAY_INFO, "topic deleted", "topic", name);
     topic_free(t, true);
     return 0;
 }

@@ -5,6 +5,7 @@
 
 #include "broker/broker.h"
 #include "registry/registry.h"
+#include "delivery/delivery.h"
 #include "util/config.h"
 
 #include <uv.h>
@@ -28,6 +29,9 @@ int http_server_pending(const http_server_t *s);
 /* Closes every connection (aborting what is left) and the listener. The struct is freed by the
  * loop once every handle is closed. NULL is a no-op. */
 void http_server_close(http_server_t *s);
+/* Serves the subscriptions of this engine under /subscriptions (without one, those routes
+ * answer 503). The engine must outlive the server. */
+void http_server_set_delivery(http_server_t *s, delivery_t *d);
 /* The port actually bound (useful with port 0). */
 int http_server_port(const http_server_t *s);
 

@@ -193,6 +193,12 @@ typedef struct http_produce_rec {
  * or longer (they are encoded before this returns). */
 void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int n);
 
+/* produce_json.c: decodes a POST .../records body ({"records": [...]}) in one pass into the
+ * arena, giving exactly the records the jansson path would. Returns 0 with *out and *n set, or 1
+ * (declined: anything unusual or wrong) when the caller must take the general path, which also
+ * gives the precise error. Never answers the request. */
+int http__produce_parse_fast(http_req_t *r, http_produce_rec_t **out, int *n);
+
 /* ---- CloudEvents (cloudevents.c) ---- */
 
 /* The CloudEvents type of a stored record: the ce_type header (binary mode), or the "type"
@@ -258,6 +264,8 @@ typedef struct http_stream_proto {
     void (*read)(http_stream_t *s, const uint8_t *p, size_t n);
     /* The stream is freed: free the protocol's state. */
     void (*free)(http_stream_t *s);
+    /* OBS_DELIVERY_SSE or OBS_DELIVERY_WS, for end-to-end latency and delivery spans. */
+    int obs_kind;
 } http_stream_proto_t;
 
 /* Parses the stream request's topic (r->params[0]) and ?partition, ?from, ?type and ?key, and
@@ -309,6 +317,18 @@ const http_asset_t *http__asset_find(const char *path);
 /* metrics: GET /metrics (Prometheus text format) */
 void http__metrics(http_req_t *r);
 
+/* rest_subscriptions.c: the subscriptions resource (delivery/) */
+void http__subs_list(http_req_t *r);
+void http__subs_create(http_req_t *r);
+void http__sub_get(http_req_t *r);
+void http__sub_delete(http_req_t *r);
+void http__sub_receive(http_req_t *r);
+void http__sub_ack(http_req_t *r);
+void http__sub_nack(http_req_t *r);
+void http__sub_extend(http_req_t *r);
+void http__sub_redrive(http_req_t *r);
+void http__sub_purge(http_req_t *r);
+
 /* rest_topics.c */
 void http__topics_list(http_req_t *r);
 void http__topics_create(http_req_t *r);
@@ -350,6 +370,7 @@ struct http_server {
     uv_loop_t *loop;
     broker_t *broker;
     registry_t *registry; /* NULL: no schema registry routes */
+    delivery_t *delivery; /* NULL: no subscriptions */
     const hd_config_t *cfg;
     uv_tcp_t listener;
     http_conn_t *conns;

@@ -84,6 +84,8 @@ http_server_t *http__server_new_detached(uv_loop_t *loop, broker_t *b, const hd_
 
 int http_server_port(const http_server_t *s) { return s->port; }
 
+void http_server_set_delivery(http_server_t *s, delivery_t *d) { s->delivery = d; }
+
 void http_server_quiesce(http_server_t *s)
 {
     if (s->stopping)

@@ -728,10 +728,13 @@ int registry__avro_decode(const registry__avro_t *a, hd_slice_t payload, char *w
 
 /* ---- the type table entry ---- */
 
-static bool avro_compatible(json_t *old_doc, json_t *const *old_refs, int old_nrefs,
-                            json_t *new_doc, json_t *const *new_refs, int new_nrefs, int direction,
-                            json_t *msgs)
+static bool avro_compatible(json_t *old_doc, json_t *const *old_refs,
+                            const char *const *old_ref_names, int old_nrefs, json_t *new_doc,
+                            json_t *const *new_refs, const char *const *new_ref_names,
+                            int new_nrefs, int direction, json_t *msgs)
 {
+    (void)old_ref_names; /* Avro references define named types: their names are inside */
+    (void)new_ref_names;
     char why[256];
     registry__avro_t *o = registry__avro_parse(old_doc, old_refs, old_nrefs, why, sizeof why);
     registry__avro_t *n = registry__avro_parse(new_doc, new_refs, new_nrefs, why, sizeof why);
@@ -747,8 +750,10 @@ static bool avro_compatible(json_t *old_doc, json_t *const *old_refs, int old_nr
     return ok;
 }
 
-static void *avro_compile(json_t *doc, json_t *const *refs, int nrefs, char *why, size_t whylen)
+static void *avro_compile(json_t *doc, json_t *const *refs, const char *const *ref_names, int nrefs,
+                          char *why, size_t whylen)
 {
+    (void)ref_names;
     return registry__avro_parse(doc, refs, nrefs, why, whylen);
 }
 

@@ -690,8 +690,8 @@ static bool compatible_with(registry_t *reg, cand_t *c, registry__ver_t *v, int 
         return false;
     }
     const registry__type_t *t = registry__type(c->type);
-    bool ok = t->compatible(old.doc, old.ref_docs, old.nref_docs, c->doc, c->ref_docs, c->nref_docs,
-                            dir, msgs);
+    bool ok = t->compatible(old.doc, old.ref_docs, old.ref_names, old.nref_docs, c->doc,
+                            c->ref_docs, c->ref_names, c->nref_docs, dir, msgs);
     cand_deinit(&old);
     if (!ok && json_is_array(msgs)) {
         json_array_append_new(msgs, json_sprintf("{oldSchemaVersion: %d}", v->version));
@@ -1031,7 +1031,7 @@ void *registry__compiled(registry_t *reg, registry_schema_t *s, char *why, size_
         return NULL;
     }
     if (stored_refs(reg, s, &c, &err) == 0)
-        s->compiled = t->compile(c.doc, c.ref_docs, c.nref_docs, why, whylen);
+        s->compiled = t->compile(c.doc, c.ref_docs, c.ref_names, c.nref_docs, why, whylen);
     else
         snprintf(why, whylen, "%s", err.message);
     cand_deinit(&c);

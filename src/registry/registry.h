@@ -225,20 +225,91 @@ int registry_dead_letter(registry_t *reg, broker_topic_t *t, int32_t partition,
  * inlined. Returns true when compatible; otherwise appends reasons to msgs (when an array). */
 bool registry_avro_compatible(json_t *reader, json_t *writer, json_t *msgs);
 
-/* ---- JSON Schema (jsonschema.c, jsonschema_compat.c) ----
- * The validator and its compatibility rules; registry plugs them in through
- * registry__type_json() (type_json.c) when jsonschema.c is built in. */
+/* ---- JSON Schema (jsonschema*.c), plugged into the registry by type_json.c ---- */
+
+#define REGISTRY_ERROR_TEXT_MAX 256
+
+/* Why a record (or a schema) was refused: the first failing keyword, where it failed in the
+ * instance and in the schema (JSON pointers; the schema path follows the evaluation through
+ * $ref, so it may pass through several documents), and a readable sentence. Paths too long for
+ * their buffer end in "...". Every field is a NUL-terminated string, "" when not known. */
+typedef struct registry_error {
+    char keyword[32];
+    char instance_path[REGISTRY_ERROR_TEXT_MAX];
+    char schema_path[REGISTRY_ERROR_TEXT_MAX];
+    char message[REGISTRY_ERROR_TEXT_MAX];
+} registry_error_t;
+
+#define REGISTRY_COMPAT_MAX_MSGS 16
+#define REGISTRY_COMPAT_MSG_MAX 256
+
+/* Readable reasons why two schemas are incompatible, at most REGISTRY_COMPAT_MAX_MSGS of them;
+ * `dropped` counts the reasons that did not fit. Caller's storage. */
+typedef struct registry_compat_msgs {
+    size_t n;
+    size_t dropped;
+    char msg[REGISTRY_COMPAT_MAX_MSGS][REGISTRY_COMPAT_MSG_MAX];
+} registry_compat_msgs_t;
+
+void registry_compat_msgs_init(registry_compat_msgs_t *m);
+/* Appends one printf-formatted reason (truncated to REGISTRY_COMPAT_MSG_MAX - 1 bytes), or counts
+ * it in `dropped` when the list is full. */
+void registry_compat_msgs_add(registry_compat_msgs_t *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 typedef struct registry_jsonschema registry_jsonschema_t;
-/* Compiles a JSON Schema (draft-07 or 2020-12). Borrows schema for the call. Returns 0, or
- * HD_EINVAL with a static reason in *why. */
-int registry_jsonschema_compile(json_t *schema, registry_jsonschema_t **out, const char **why);
-/* Validates an instance. Returns 0 when valid, or HD_EINVAL with the failing keyword and the
- * instance location written to msg[0..msglen). */
-int registry_jsonschema_validate(const registry_jsonschema_t *s, json_t *instance, char *msg,
-                                 size_t msglen);
+
+/* Returns the document named by an absolute or relative URI without its fragment (a $ref such
+ * as "other.json#/$defs/x" asks for "other.json", resolved against the referring document's
+ * base), or NULL when there is none. The result is borrowed: compile takes its own reference.
+ * Called only during registry_jsonschema_compile, on the caller's thread. */
+typedef json_t *(*registry_ref_resolver_fn)(void *ctx, const char *uri);
+
+/* Flags for registry_jsonschema_compile. */
+enum {
+    /* `format` asserts (date-time, date, time, email, hostname, ipv4, ipv6, uri,
+     * uri-reference, uuid, json-pointer, relative-json-pointer, regex) instead of annotating. */
+    REGISTRY_JSONSCHEMA_FORMAT_ASSERT = 1u << 0,
+    /* A schema without $schema is read as draft 2020-12 rather than draft-07. */
+    REGISTRY_JSONSCHEMA_DEFAULT_2020_12 = 1u << 1,
+};
+
+/* Work bounds: a schema or an instance from a peer must never hang or crash the broker. */
+#define REGISTRY_JSONSCHEMA_MAX_DEPTH 200         /* nested evaluations (schema x instance) */
+#define REGISTRY_JSONSCHEMA_MAX_WORK 2000000      /* evaluation steps per validate call */
+#define REGISTRY_JSONSCHEMA_MAX_BYTES (64u << 20) /* memory of one compiled schema */
+#define REGISTRY_JSONSCHEMA_MAX_PATTERN 4096      /* bytes of one regular expression */
+
+/* Compiles `schema` (an object or a boolean) into a validator. The dialect comes from $schema:
+ * draft-04, -06 and -07 URIs select draft-07 rules, 2019-09 and 2020-12 URIs the 2020-12 rules;
+ * without $schema draft-07 is used, as the Confluent registry does, unless
+ * REGISTRY_JSONSCHEMA_DEFAULT_2020_12 is set. Every $ref is resolved now: within the document
+ * (JSON pointers, $id, $anchor), then through `resolve` (may be NULL) for other documents.
+ * Returns 0 and sets *out, or HD_EMALFORMED (the schema breaks a keyword's rules: wrong value
+ * type, bad regular expression, ...), HD_ENOTFOUND (a $ref names nothing) or HD_ETOOBIG (over
+ * REGISTRY_JSONSCHEMA_MAX_BYTES), with the reason and the schema location in *err (may be NULL).
+ * Takes its own references on `schema` and on resolved documents; they must not be modified
+ * while the validator lives. */
+int registry_jsonschema_compile(json_t *schema, registry_ref_resolver_fn resolve, void *ctx,
+                                unsigned flags, registry_jsonschema_t **out, registry_error_t *err);
+
+/* Validates `instance` (read only). Returns 0 when it conforms, HD_EINVAL when it does not, or
+ * HD_ERANGE when a work bound was hit (too deep, too much work, a $ref cycle that consumes no
+ * input, a regular expression over its match limit); both failures fill *err (may be NULL)
+ * with the first failing keyword. A compiled schema is immutable: any thread may validate. */
+int registry_jsonschema_validate(const registry_jsonschema_t *s, const json_t *instance,
+                                 registry_error_t *err);
+
 void registry_jsonschema_free(registry_jsonschema_t *s);
-/* Compatibility of new_schema against old_schema in `direction` (REGISTRY_DIR_*). Returns 0
- * when compatible, else HD_EINVAL with one string per reason appended to msgs (when an array). */
-int registry_jsonschema_compat(json_t *old_schema, json_t *new_schema, int direction, json_t *msgs);
+
+/* Checks that data valid under the writer side is valid under the reader side, per `direction`
+ * (REGISTRY_DIR_BACKWARD: new_schema reads old_schema's data; REGISTRY_DIR_FORWARD: the
+ * reverse; REGISTRY_DIR_FULL: both). The rules (docs/jsonschema-compat.md) are conservative: a
+ * change they cannot prove safe is reported. Returns 0 when compatible, HD_EINVAL when not, with
+ * the reasons appended to *msgs (may be NULL), each prefixed by the direction and the schema
+ * location. */
+int registry_jsonschema_compat(const registry_jsonschema_t *old_schema,
+                               const registry_jsonschema_t *new_schema, int direction,
+                               registry_compat_msgs_t *msgs);
 
 #endif

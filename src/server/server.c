@@ -20,6 +20,8 @@
 #define STOP_GRACE_MS 2000
 /* How often group sessions, pending members and rebalance deadlines are checked. */
 #define GROUP_TICK_MS 50
+/* How often subscriptions' leases, retries and delays are looked at. */
+#define DELIVERY_TICK_MS 20
 
 static void on_durable_notify(void *ctx)
 {
@@ -46,6 +48,12 @@ static void on_group_tick(uv_timer_t *t)
     broker_group_tick(s->broker);
 }
 
+static void on_delivery_tick(uv_timer_t *t)
+{
+    server_t *s = t->data;
+    delivery_tick(s->delivery);
+}
+
 static void finish_stop(server_t *s)
 {
     while (s->conns)
@@ -57,6 +65,8 @@ static void finish_stop(server_t *s)
     uv_timer_stop(&s->stop_timer);
     uv_timer_stop(&s->retention_timer);
     uv_timer_stop(&s->group_timer);
+    uv_timer_stop(&s->delivery_timer);
+    uv_close((uv_handle_t *)&s->delivery_timer, NULL);
     uv_close((uv_handle_t *)&s->stop_timer, NULL);
     uv_close((uv_handle_t *)&s->group_timer, NULL);
     uv_close((uv_handle_t *)&s->retention_timer, NULL);
@@ -137,6 +147,11 @@ int server_run(const hd_config_t *cfg)
         uv_loop_close(s.loop);
         return rc;
     }
+    rc = delivery_open(s.broker, &s.delivery);
+    if (rc < 0) {
+        say_error("subscriptions: cannot open: %s", hd_strerror(rc));
+        goto fail;
+    }
     struct sockaddr_storage sa;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
@@ -164,6 +179,7 @@ int server_run(const hd_config_t *cfg)
             uv_close((uv_handle_t *)&s.listener, NULL);
             goto fail;
         }
+        http_server_set_delivery(s.http, s.delivery);
         http_server_set_registry(s.http, s.registry);
     }
     if (cfg->registry_addr[0]) {
@@ -176,6 +192,14 @@ int server_run(const hd_config_t *cfg)
         }
         http_server_set_registry(s.registry_http, s.registry);
     }
+    const char *why = NULL;
+    if ((rc = obs_otlp_start(cfg, &why)) < 0) {
+        say_error("%s", why);
+        uv_close((uv_handle_t *)&s.listener, NULL);
+        http_server_close(s.http);
+        http_server_close(s.registry_http);
+        goto fail;
+    }
     uv_signal_init(s.loop, &s.sigint);
     uv_signal_init(s.loop, &s.sigterm);
     s.sigint.data = s.sigterm.data = &s;
@@ -184,7 +208,10 @@ int server_run(const hd_config_t *cfg)
     uv_timer_init(s.loop, &s.retention_timer);
     uv_timer_init(s.loop, &s.stop_timer);
     uv_timer_init(s.loop, &s.group_timer);
+    uv_timer_init(s.loop, &s.delivery_timer);
     s.retention_timer.data = s.stop_timer.data = s.group_timer.data = &s;
+    s.delivery_timer.data = &s;
+    uv_timer_start(&s.delivery_timer, on_delivery_tick, DELIVERY_TICK_MS, DELIVERY_TICK_MS);
     uv_timer_start(&s.group_timer, on_group_tick, GROUP_TICK_MS, GROUP_TICK_MS);
     uv_timer_start(&s.retention_timer, on_retention, (uint64_t)cfg->retention_check_ms,
                    (uint64_t)cfg->retention_check_ms);
@@ -197,14 +224,19 @@ int server_run(const hd_config_t *cfg)
     if (s.registry_http)
         snprintf(http_desc + strlen(http_desc), sizeof http_desc - strlen(http_desc),
                  " registry=%s", cfg->registry_addr);
-    say_info("herald serving: kafka=%s http=%s advertised=%s data-dir=%s topics=%d partitions=%d "
-             "cluster=%s pid=%d started-in=%.1fms",
-             cfg->kafka_addr, http_desc,
-             cfg->advertised_addr[0] ? cfg->advertised_addr : "(listener)", cfg->data_dir,
-             broker_topic_count(s.broker), parts, broker_cluster_id(s.broker), (int)getpid(),
-             (double)(hd_mono_ns() - t0) / 1e6);
+    char ntopics[16], nparts[16], pid[16], started[32];
+    snprintf(ntopics, sizeof ntopics, "%d", broker_topic_count(s.broker));
+    snprintf(nparts, sizeof nparts, "%d", parts);
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    snprintf(started, sizeof started, "%.1fms", (double)(hd_mono_ns() - t0) / 1e6);
+    say_kv(SAY_INFO, "herald serving", "kafka", cfg->kafka_addr, "http", http_desc, "advertised",
+           cfg->advertised_addr[0] ? cfg->advertised_addr : "(listener)", "data-dir", cfg->data_dir,
+           "topics", ntopics, "partitions", nparts, "cluster", broker_cluster_id(s.broker), "pid",
+           pid, "started-in", started);
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
+    obs_otlp_stop();
+    delivery_close(s.delivery);
     registry_close(s.registry);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
@@ -213,6 +245,7 @@ int server_run(const hd_config_t *cfg)
     say_info("herald stopped cleanly");
     return 0;
 fail:
+    delivery_close(s.delivery);
     registry_close(s.registry);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);

@@ -3,6 +3,7 @@
 #define SERVER_INT_H
 
 #include "broker/broker.h"
+#include "delivery/delivery.h"
 #include "http/http.h"
 #include "kafka/handler.h"
 #include "server/server.h"
@@ -52,6 +53,8 @@ struct server {
     uv_timer_t retention_timer;
     uv_timer_t group_timer; /* consumer-group sessions and rebalance deadlines */
     uv_timer_t stop_timer;
+    uv_timer_t delivery_timer; /* subscriptions' leases, retries and delays */
+    delivery_t *delivery;
     conn_t *conns;
     int nconns;
     bool stopping;

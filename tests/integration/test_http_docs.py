@@ -1,8 +1,8 @@
 """The HTTP API's documentation against the real binary.
 
-docs/http-api.md: every ```sh block preceded by an HTML comment `<!-- run -->` is run, in
+docs/http-api.md and docs/schema-registry.md (each against a broker of its own): every ```sh block preceded by an HTML comment `<!-- run -->` is run, in
 document order, with bash against one fresh herald (127.0.0.1:8080 and :9092 become the test
-broker's ports). A block must exit 0; every HTTP answer it gets must be 2xx, except that
+broker's ports; the directory of the herald binary under test comes first on PATH). A block must exit 0; every HTTP answer it gets must be 2xx, except that
 `<!-- run: 404 -->` requires the block's last answer to be 404. `<!-- run: stream -->` marks a
 streaming example that runs until a time limit (its curl is killed then). When a ```json,
 ```http or ```text block follows, it is what the block prints: JSON compared as values (any
@@ -28,9 +28,11 @@ import websockets
 from jsonschema import Draft202012Validator
 
 from clients import produce_all
+from conftest import HERALD_BIN
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "http-api.md"
+REGISTRY_DOC = REPO / "docs" / "schema-registry.md"
 README = REPO / "README.md"
 SPEC = REPO / "src" / "http" / "assets" / "openapi.json"
 ROUTER = REPO / "src" / "http" / "router.c"
@@ -105,8 +107,10 @@ def run_example(ex, broker):
     code = PRELUDE + localize(ex.code, broker)
     stream = ex.mark == "stream"
     # A session of its own, so that a streaming curl is killed with its shell.
+    env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(HERALD_BIN)) + os.pathsep +
+               os.environ.get("PATH", ""))
     p = subprocess.Popen(["bash", "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
+                         text=True, start_new_session=True, env=env)
     try:
         stdout, stderr = p.communicate(timeout=STREAM_SECONDS if stream else BLOCK_TIMEOUT)
         rc = p.returncode
@@ -201,6 +205,13 @@ def check_output(ex, stdout, ctx):
 def test_doc_examples_run_as_written(broker):
     exs = examples(DOC.read_text())
     assert len(exs) >= 10, "the run marks of docs/http-api.md went missing"
+    for ex in exs:
+        run_example(ex, broker)
+
+
+def test_registry_doc_examples_run_as_written(broker):
+    exs = examples(REGISTRY_DOC.read_text(), REGISTRY_DOC)
+    assert len(exs) >= 10, "the run marks of docs/schema-registry.md went missing"
     for ex in exs:
         run_example(ex, broker)
 
@@ -424,3 +435,82 @@ def test_real_answers_match_the_schemas(spec, broker):
     assert list(validator(spec, "Record").iter_errors({"partition": 0}))
     assert list(validator(spec, "ProduceRequest").iter_errors({"records": [{"valeu": 1}]}))
     assert list(validator(spec, "Problem").iter_errors({"title": "x"}))
+
+
+def test_real_registry_answers_match_the_schemas(spec, broker):
+    h = broker.http
+    sr = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
+    avro = json.dumps({"type": "record", "name": "R", "fields": [{"name": "a", "type": "int"}]})
+    body = {"schema": avro}
+    check(spec, "SchemaRequest", body)
+
+    def call(method, path, want, name, body=None, **params):
+        r = requests.request(method, h + path, data=None if body is None else json.dumps(body),
+                             headers=sr, params=params, timeout=10)
+        assert r.status_code == want, (path, r.status_code, r.text)
+        assert r.headers["Content-Type"] == "application/vnd.schemaregistry.v1+json"
+        if name:
+            check(spec, name, r.json())
+        return r
+    call("POST", "/subjects/s-value/versions", 200, "SchemaId", body)
+    js = {"schemaType": "JSON", "schema": json.dumps({"type": "object"})}
+    check(spec, "SchemaRequest", js)
+    call("POST", "/subjects/j/versions", 200, "SchemaId", js)
+    ref = {"schema": json.dumps({"type": "record", "name": "T", "fields": [
+        {"name": "r", "type": "R"}]}), "references": [{"name": "R", "subject": "s-value",
+                                                        "version": 1}]}
+    check(spec, "SchemaRequest", ref)
+    call("POST", "/subjects/t/versions", 200, "SchemaId", ref)
+    call("GET", "/schemas/types", 200, "SchemaTypes")
+    call("GET", "/subjects", 200, "SubjectList")
+    call("GET", "/subjects/s-value/versions", 200, "VersionList")
+    for path in ("/subjects/s-value/versions/1", "/subjects/j/versions/latest",
+                 "/subjects/t/versions/-1"):
+        call("GET", path, 200, "SubjectVersion")
+    call("POST", "/subjects/j", 200, "SubjectVersion", js)
+    for i in (1, 2, 3):
+        call("GET", "/schemas/ids/%d" % i, 200, "SchemaById")
+    assert call("GET", "/schemas/ids/3", 200, None).json()["references"][0]["name"] == "R"
+    call("GET", "/schemas/ids/1/subjects", 200, "SubjectList")
+    r = call("GET", "/schemas/ids/1/versions", 200, None)
+    assert r.json() == [{"subject": "s-value", "version": 1}]
+    for v in r.json():
+        check(spec, "SubjectVersionRef", v)
+    call("POST", "/compatibility/subjects/s-value/versions", 200, "CompatibilityResult", body,
+         verbose="true")
+    call("POST", "/compatibility/subjects/s-value/versions/latest", 200, "CompatibilityResult",
+         body)
+    call("PUT", "/config", 200, "ConfigSet", {"compatibility": "FULL"})
+    call("GET", "/config", 200, "ConfigLevel")
+    call("PUT", "/config/j", 200, "ConfigSet", {"compatibilityLevel": "NONE"})
+    call("GET", "/config/j", 200, "ConfigLevel")
+    call("DELETE", "/config/j", 200, "ConfigLevel")
+    call("DELETE", "/config", 200, "ConfigLevel")
+    call("GET", "/mode", 200, "Mode")
+    # Errors: the registry's own body, for every kind of failure.
+    for method, path, want, b in (("GET", "/subjects/none/versions", 404, None),
+                                  ("GET", "/subjects/j/versions/7", 404, None),
+                                  ("GET", "/schemas/ids/99", 404, None),
+                                  ("GET", "/subjects/j/versions/x", 422, None),
+                                  ("GET", "/config/j", 404, None),
+                                  ("PUT", "/config", 422, {"compatibility": "full"}),
+                                  ("POST", "/subjects/j/versions", 422, {"schema": "{"}),
+                                  ("POST", "/subjects/j/versions", 422, [1]),
+                                  ("DELETE", "/subjects/s-value?permanent=true", 404, None),
+                                  ("DELETE", "/subjects/s-value/versions/1", 422, None)):
+        code = call(method, path, want, "RegistryError", b).json()["error_code"]
+        assert code == want or code // 100 == want, (path, code)
+    r = requests.post(h + "/subjects/j/versions", data="x", headers=sr, timeout=10)
+    assert r.status_code == 400
+    check(spec, "RegistryError", r.json())
+    r = requests.post(h + "/subjects/j/versions", data="x", timeout=10,
+                      headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
+    check(spec, "RegistryError", r.json())
+    r = call("POST", "/subjects/s-value/versions", 409, "RegistryError", {"schema": json.dumps(
+        {"type": "record", "name": "R", "fields": [{"name": "b", "type": "int"}]})})
+    assert r.json()["error_code"] == 409
+    # Not vacuous.
+    assert list(validator(spec, "RegistryError").iter_errors({"error_code": 40401}))
+    assert list(validator(spec, "SubjectVersion").iter_errors({"subject": "s", "version": 1}))
+    assert list(validator(spec, "SchemaRequest").iter_errors({"schemaType": "AVRO"}))
