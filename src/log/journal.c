@@ -65,7 +65,14 @@
  * partition's log end, skips it if below (already in the segment), and warns of a gap if above;
  * then closes the partitions cleanly (one syncfs, markers), writes a checkpoint at a new, empty
  * file and deletes the older files. A crash during recovery leaves the journal and the old
- * checkpoint, so the next start replays again, skipping what the first attempt appended. */
+ * checkpoint, so the next start replays again, skipping what the first attempt appended.
+ *
+ * Limits: replay opens partitions with the default log settings, so a segment it fills may roll
+ * at a different size than its topic's. Checkpoints syncfs the filesystem of the data directory,
+ * which must hold every partition (log.dirs is one directory). A forget record lost in a crash
+ * whose directory deletion and re-creation survived lets replay put the deleted partition's
+ * batches into the new one; the new one had nothing acknowledged then, since its records come
+ * after the forget record in the journal. */
 #include "log/log_int.h"
 #include "util/crc32c.h"
 #include "util/err.h"
