@@ -64,8 +64,9 @@
  * after the checkpoint (without a journal), appends the record if its base offset is the
  * partition's log end, skips it if below (already in the segment), and warns of a gap if above;
  * then closes the partitions cleanly (one syncfs, markers), writes a checkpoint at a new, empty
- * file and deletes the older files. A crash during recovery leaves the journal and the old
- * checkpoint, so the next start replays again, skipping what the first attempt appended.
+ * file and retires the older files (as spares, or deleted). A crash during recovery leaves the
+ * journal and the old checkpoint, so the next start replays again, skipping what the first attempt
+ * appended.
  *
  * Limits: replay opens partitions with the default log settings, so a segment it fills may roll
  * at a different size than its topic's. Checkpoints syncfs the filesystem of the data directory,
