@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 HERALD_BIN = os.environ.get("HERALD_BIN", str(REPO / "build" / "herald"))
 JS_DIR = Path(__file__).resolve().parent / "js"
-JS_PACKAGES = ("kafkajs", "playwright-core")
+JS_PACKAGES = ("kafkajs", "playwright-core", "@asyncapi/parser", "@asyncapi/avro-schema-parser")
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
@@ -43,6 +43,8 @@ class Broker:
         self.port = port or free_port()
         self.addr = "127.0.0.1:%d" % self.port
         self.http_port = free_port()
+        while self.http_port == self.port:  # two probes may get the same free port
+            self.http_port = free_port()
         self.http = "http://127.0.0.1:%d" % self.http_port
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
