@@ -146,6 +146,49 @@ broker_topic_t *broker_topic_at(broker_t *b, int i)
 
 const char *broker_topic_name(const broker_topic_t *t) { return t->name; }
 
+const uint8_t *broker_topic_id(const broker_topic_t *t) { return t->id; }
+
+broker_topic_t *broker_topic_find_id(broker_t *b, const uint8_t id[16])
+{
+    for (int i = 0; i < b->ntopics; i++)
+        if (!memcmp(b->topics[i]->id, id, 16))
+            return b->topics[i];
+    return NULL;
+}
+
+/* A random version-4 UUID, as Kafka's Uuid.randomUuid() makes them. */
+static void random_topic_id(uint8_t id[16])
+{
+    if (getrandom(id, 16, 0) != 16) {
+        uint64_t x = (uint64_t)hd_mono_ns() ^ (uint64_t)getpid() << 32;
+        for (int i = 0; i < 16; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            id[i] = (uint8_t)x;
+        }
+    }
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+}
+
+static void id_hex(const uint8_t id[16], char out[33])
+{
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+static bool id_parse(const char *s, uint8_t id[16])
+{
+    if (strlen(s) != 32)
+        return false;
+    for (int i = 0; i < 16; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return false;
+        id[i] = (uint8_t)v;
+    }
+    return true;
+}
+
 int32_t broker_topic_partitions(const broker_topic_t *t) { return t->nparts; }
 
 broker_partition_t *broker_topic_partition(broker_topic_t *t, int32_t index)
@@ -614,9 +657,11 @@ static char *topic_file_text(const broker_topic_t *t, const broker_config_kv_t *
 {
     hd_buf_t out;
     hd_buf_init(&out);
-    char line[512];
-    int n = snprintf(line, sizeof line, "# herald topic definition\npartitions=%" PRId32 "\n",
-                     t->nparts);
+    char line[512], hex[33];
+    id_hex(t->id, hex);
+    int n = snprintf(line, sizeof line,
+                     "# herald topic definition\npartitions=%" PRId32 "\ntopic.id=%s\n", t->nparts,
+                     hex);
     hd_buf_put(&out, line, (size_t)n);
     for (int i = 0; i < nconfigs; i++) {
         hd_buf_put(&out, configs[i].name, strlen(configs[i].name));
@@ -693,6 +738,7 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
         return 0;
     }
     t->nparts = partitions;
+    random_topic_id(t->id);
     char *text = topic_file_text(t, configs, nconfigs);
     t->nparts = 0;
     char *file = topic_file(b, name);
@@ -759,14 +805,17 @@ int broker_topic_add_partitions(broker_t *b, broker_topic_t *t, int32_t total, b
     if (rc == 0) {
         hd_buf_t text;
         hd_buf_init(&text);
-        char line[64];
-        int n = snprintf(line, sizeof line, "# herald topic definition\npartitions=%" PRId32 "\n",
-                         total);
+        char line[128];
+        char hex[33];
+        id_hex(t->id, hex);
+        int n = snprintf(line, sizeof line,
+                         "# herald topic definition\npartitions=%" PRId32 "\ntopic.id=%s\n", total,
+                         hex);
         hd_buf_put(&text, line, (size_t)n);
         for (char *s = old, *e; *s; s = e) {
             e = strchr(s, '\n');
             e = e ? e + 1 : s + strlen(s);
-            if (*s != '#' && strncmp(s, "partitions=", 11))
+            if (*s != '#' && strncmp(s, "partitions=", 11) && strncmp(s, "topic.id=", 9))
                 hd_buf_put(&text, s, (size_t)(e - s));
         }
         hd_buf_put_u8(&text, '\0');
@@ -795,6 +844,8 @@ static int topic_load(broker_t *b, const char *name)
     if (rc < 0)
         return rc;
     int32_t parts = 0;
+    uint8_t id[16];
+    bool has_id = false;
     broker_config_kv_t kv[BROKER_MAX_OVERRIDES];
     int nkv = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
@@ -806,6 +857,8 @@ static int topic_load(broker_t *b, const char *name)
         *eq = '\0';
         if (!strcmp(line, "partitions"))
             parts = (int32_t)atoi(eq + 1);
+        else if (!strcmp(line, "topic.id"))
+            has_id = id_parse(eq + 1, id);
         else if (nkv < BROKER_MAX_OVERRIDES)
             kv[nkv++] = (broker_config_kv_t){line, eq + 1};
     }
@@ -818,6 +871,20 @@ static int topic_load(broker_t *b, const char *name)
         rc = topic_define(b, name, kv, nkv, &t, &why);
         if (rc < 0)
             say_error("topic %s: bad definition (%s); skipped", name, why);
+    }
+    if (rc == 0 && has_id) {
+        memcpy(t->id, id, 16);
+    } else if (rc == 0) {
+        /* A definition written before topics had ids: give it one, kept from now on. */
+        random_topic_id(t->id);
+        t->nparts = parts;
+        char *ntext = topic_file_text(t, kv, nkv);
+        t->nparts = 0;
+        char *file2 = topic_file(b, name);
+        if (write_atomic(b->topics_dir, file2, ntext) < 0)
+            say_warn("topic %s: could not store its new topic id", name);
+        free(file2);
+        free(ntext);
     }
     if (rc == 0) {
         rc = topic_open_partitions(t, 0, parts, !b->clean_start);

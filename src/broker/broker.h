@@ -74,6 +74,10 @@ int broker_topic_add_partitions(broker_t *b, broker_topic_t *t, int32_t total, b
 int broker_topic_count(const broker_t *b);
 broker_topic_t *broker_topic_at(broker_t *b, int i);
 const char *broker_topic_name(const broker_topic_t *t);
+/* The topic's id (16 bytes, never all zero): random at creation, stable across restarts; a topic
+ * re-created under the same name gets a new one. */
+const uint8_t *broker_topic_id(const broker_topic_t *t);
+broker_topic_t *broker_topic_find_id(broker_t *b, const uint8_t id[16]);
 int32_t broker_topic_partitions(const broker_topic_t *t);
 broker_partition_t *broker_topic_partition(broker_topic_t *t, int32_t index);
 const broker_topic_config_t *broker_topic_config(const broker_topic_t *t);

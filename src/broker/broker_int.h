@@ -52,6 +52,7 @@ struct broker_partition {
 struct broker_topic {
     broker_t *broker;
     char *name;
+    uint8_t id[16]; /* the topic id (KIP-516): random at creation, kept in the .topic file */
     int32_t nparts;
     broker_partition_t **parts;
     broker_topic_config_t cfg;
@@ -76,6 +77,7 @@ typedef struct broker__offset {
 typedef struct broker__member broker__member_t;         /* group.c */
 typedef struct broker__pending broker__pending_t;       /* group.c */
 typedef struct broker__completion broker__completion_t; /* group.c */
+typedef struct broker__cgroup broker__cgroup_t;         /* group_consumer.c */
 
 enum {
     BROKER__EMPTY,
@@ -104,6 +106,7 @@ struct broker_group {
     uint32_t nobuckets;
     int noffsets;
     int64_t empty_since_ms; /* wall clock: when the group was created or last became Empty */
+    broker__cgroup_t *cg;   /* non-NULL: a consumer-protocol (KIP-848) group */
 };
 
 struct broker {
@@ -171,6 +174,14 @@ void broker__group_maybe_drop(broker_t *b, broker_group_t *g);
 bool broker__group_subscribes(const broker_group_t *g, const char *topic);
 void broker__groups_free(broker_t *b);
 int64_t broker__now(broker_t *b);
+
+/* group_consumer.c */
+void broker__cgroup_free(broker__cgroup_t *cg);
+int broker__cgroup_nmembers(const broker__cgroup_t *cg);
+bool broker__cgroup_subscribes(const broker__cgroup_t *cg, const char *topic);
+const char *broker__cgroup_state(const broker__cgroup_t *cg);
+/* Removes members whose session or revocation deadline passed. */
+void broker__cgroup_tick(broker_t *b, broker_group_t *g, int64_t now);
 
 /* offsets.c */
 /* The wall clock of commit times and offset expiry (b->wall_ms, else hd_wall_ms). */

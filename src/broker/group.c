@@ -419,6 +419,7 @@ static void group_free(broker_group_t *g)
     for (int i = 0; i < g->npending; i++)
         free(g->pending[i].id);
     broker__offsets_free_group(g);
+    broker__cgroup_free(g->cg);
     free(g->members);
     free(g->pending);
     free(g->id);
@@ -443,7 +444,8 @@ static void group_unlink_free(broker_t *b, broker_group_t *g)
 
 void broker__group_maybe_drop(broker_t *b, broker_group_t *g)
 {
-    if (g && g->state == BROKER__EMPTY && !g->nmembers && !g->npending && !g->noffsets)
+    if (g && g->state == BROKER__EMPTY && !g->nmembers && !g->npending && !g->noffsets &&
+        !(g->cg && broker__cgroup_nmembers(g->cg)))
         group_unlink_free(b, g);
 }
 
@@ -714,6 +716,15 @@ static void join(broker_t *b, const broker_join_req_t *req, broker_join_waiter_t
         answer_join_error(b, w, BROKER_GERR_UNKNOWN_MEMBER_ID, mid);
         return;
     }
+    if (g->cg) {
+        /* A consumer-protocol group: taken over only once it has no members. */
+        if (broker__cgroup_nmembers(g->cg)) {
+            answer_join_error(b, w, BROKER_GERR_INCONSISTENT_GROUP_PROTOCOL, mid);
+            return;
+        }
+        broker__cgroup_free(g->cg);
+        g->cg = NULL;
+    }
     int idx = find_member(g, mid);
     broker__member_t *self = idx >= 0 ? g->members[idx] : NULL;
     if (!self && req->instance_id) {
@@ -981,6 +992,8 @@ void broker_group_tick(broker_t *b)
         }
         if (gone)
             member_gone(b, g);
+        if (g->cg)
+            broker__cgroup_tick(b, g, now);
         if (g->state == BROKER__PREPARING && now >= g->deadline)
             complete_join(b, g);
         if (g->state == BROKER__COMPLETING && now >= g->deadline) {
@@ -1047,6 +1060,8 @@ static bool subscription_has(hd_slice_t md, const char *topic)
 
 bool broker__group_subscribes(const broker_group_t *g, const char *topic)
 {
+    if (g->cg)
+        return broker__cgroup_subscribes(g->cg, topic);
     if (!g->protocol_type || strcmp(g->protocol_type, "consumer"))
         return false;
     for (int i = 0; i < g->nmembers; i++) {
@@ -1078,6 +1093,8 @@ const char *broker_group_id(const broker_group_t *g) { return g->id; }
 
 const char *broker_group_state(const broker_group_t *g)
 {
+    if (g->cg)
+        return broker__cgroup_state(g->cg);
     switch (g->state) {
     case BROKER__PREPARING:
         return "PreparingRebalance";
@@ -1090,8 +1107,12 @@ const char *broker_group_state(const broker_group_t *g)
     }
 }
 
+const char *broker_group_type(const broker_group_t *g) { return g->cg ? "consumer" : "classic"; }
+
 const char *broker_group_protocol_type(const broker_group_t *g)
 {
+    if (g->cg)
+        return "consumer";
     return g->protocol_type ? g->protocol_type : "";
 }
 
@@ -1124,7 +1145,7 @@ int16_t broker_group_delete(broker_t *b, const char *group_id, int64_t *durable_
     broker_group_t *g = broker__group_get(b, group_id, false);
     if (!g)
         return BROKER_GERR_GROUP_ID_NOT_FOUND;
-    if (g->nmembers || g->state != BROKER__EMPTY)
+    if (g->nmembers || g->state != BROKER__EMPTY || (g->cg && broker__cgroup_nmembers(g->cg)))
         return BROKER_GERR_NON_EMPTY_GROUP;
     if (g->noffsets && broker__offsets_delete_group(b, g, durable_at) < 0)
         return BROKER_GERR_KAFKA_STORAGE_ERROR;

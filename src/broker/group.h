@@ -4,7 +4,11 @@
  *
  * The coordinator's answers are Kafka ErrorCodes (int16_t, BROKER_GERR_*): the state machine is
  * Kafka's own, so its outcomes are expressed in Kafka's vocabulary and kafka/ passes them
- * through unchanged. Functions that touch storage return 0 or a negative HD_ code as usual. */
+ * through unchanged. Functions that touch storage return 0 or a negative HD_ code as usual.
+ *
+ * A group id names a group of one type: "classic" (JoinGroup/SyncGroup, group.c) or "consumer"
+ * (KIP-848's ConsumerGroupHeartbeat with server-side assignment, group_consumer.c). A group that
+ * has no members may change type; one with members answers the other protocol with an error. */
 #ifndef BROKER_GROUP_H
 #define BROKER_GROUP_H
 
@@ -32,6 +36,13 @@ enum {
     BROKER_GERR_MEMBER_ID_REQUIRED = 79,
     BROKER_GERR_FENCED_INSTANCE_ID = 82,
     BROKER_GERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
+    BROKER_GERR_UNSUPPORTED_VERSION = 35,
+    BROKER_GERR_INVALID_REQUEST = 42,
+    BROKER_GERR_GROUP_MAX_SIZE_REACHED = 81,
+    BROKER_GERR_FENCED_MEMBER_EPOCH = 110,
+    BROKER_GERR_UNRELEASED_INSTANCE_ID = 111,
+    BROKER_GERR_UNSUPPORTED_ASSIGNOR = 112,
+    BROKER_GERR_STALE_MEMBER_EPOCH = 113,
 };
 
 /* Longest group id, member id, instance id or client id accepted (Kafka has no limit; these
@@ -175,11 +186,15 @@ int broker_group_count(const broker_t *b);
 broker_group_t *broker_group_at(broker_t *b, int i);
 broker_group_t *broker_group_find(broker_t *b, const char *group_id);
 const char *broker_group_id(const broker_group_t *g);
-/* "Empty", "PreparingRebalance", "CompletingRebalance" or "Stable". */
+/* Classic: "Empty", "PreparingRebalance", "CompletingRebalance" or "Stable". Consumer:
+ * "Empty", "Assigning", "Reconciling" or "Stable". */
 const char *broker_group_state(const broker_group_t *g);
 const char *broker_group_protocol_type(const broker_group_t *g); /* "" if unknown */
-const char *broker_group_protocol(const broker_group_t *g);      /* "" unless Stable/Completing */
+/* "classic" or "consumer" (ListGroups v5 GroupType). */
+const char *broker_group_type(const broker_group_t *g);
+const char *broker_group_protocol(const broker_group_t *g); /* "" unless Stable/Completing */
 int32_t broker_group_generation(const broker_group_t *g);
+/* Members of a classic group (0 for a consumer group: see broker_cgroup_info). */
 int broker_group_member_count(const broker_group_t *g);
 
 typedef struct broker_member_info {
@@ -195,6 +210,82 @@ void broker_group_member(const broker_group_t *g, int i, broker_member_info_t *o
 /* DeleteGroups: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND, INVALID_GROUP_ID or
  * NONE (its offsets are removed; a tombstone is appended, durable at *durable_at). */
 int16_t broker_group_delete(broker_t *b, const char *group_id, int64_t *durable_at);
+
+/* ---- consumer-protocol groups (KIP-848, group_consumer.c) ---- */
+
+/* One partition of a topic named by its id. Sets of them are kept sorted by (id, partition). */
+typedef struct broker_cg_part {
+    uint8_t topic_id[16];
+    int32_t partition;
+} broker_cg_part_t;
+
+/* A ConsumerGroupHeartbeat. Fields marked "unchanged" keep their last value when NULL / -1. */
+typedef struct broker_cg_heartbeat {
+    const char *group_id;
+    const char *member_id;     /* "" on a v0 join: the coordinator makes one */
+    int32_t member_epoch;      /* 0 joins, -1 leaves, -2 leaves as a static member, else current */
+    const char *instance_id;   /* NULL: dynamic member (or unchanged) */
+    const char *rack_id;       /* NULL: unchanged */
+    int32_t rebalance_ms;      /* -1: unchanged */
+    const char *const *topics; /* subscribed topic names */
+    int32_t ntopics;           /* -1: unchanged */
+    const char *regex;         /* NULL: unchanged; a non-empty one is refused */
+    const char *assignor;      /* NULL: unchanged ("uniform" by default, or "range") */
+    const broker_cg_part_t *owned; /* the partitions the member owns now */
+    int32_t nowned;                /* -1: unchanged */
+    const char *client_id, *client_host;
+} broker_cg_heartbeat_t;
+
+/* The answer. Pointers are valid until the next call into the coordinator. */
+typedef struct broker_cg_answer {
+    int16_t error;
+    const char *message; /* static, or NULL */
+    const char *member_id;
+    int32_t member_epoch;
+    int32_t heartbeat_ms;
+    bool has_assignment; /* false: "unchanged" (the response's Assignment is null) */
+    const broker_cg_part_t *assigned;
+    int nassigned;
+} broker_cg_answer_t;
+
+/* Runs one heartbeat: joins, leaves, fences, recomputes the target assignment when the group
+ * epoch moved, and reconciles the member towards its target, revoking partitions before they
+ * are given to another member. Always fills *out. */
+void broker_cgroup_heartbeat(broker_t *b, const broker_cg_heartbeat_t *req,
+                             broker_cg_answer_t *out);
+
+/* Whether the group is a consumer-protocol group. */
+bool broker_group_is_consumer(const broker_group_t *g);
+
+/* OffsetCommit into a consumer-protocol group: a member commits with its current member epoch
+ * and OffsetCommit v9+ (UNSUPPORTED_VERSION below); epoch -1 with no member commits only while
+ * the group has no members. Returns a Kafka ErrorCode. */
+int16_t broker_cgroup_commit_check(broker_t *b, broker_group_t *g, int32_t member_epoch,
+                                   const char *member_id, int16_t api_version);
+
+typedef struct broker_cg_info {
+    int32_t group_epoch;
+    int32_t assignment_epoch;
+    const char *assignor;
+    int nmembers;
+} broker_cg_info_t;
+void broker_cgroup_info(const broker_group_t *g, broker_cg_info_t *out);
+
+typedef struct broker_cg_member_info {
+    const char *member_id;
+    const char *instance_id; /* NULL for dynamic members */
+    const char *rack_id;     /* NULL if not given */
+    const char *client_id;
+    const char *client_host;
+    int32_t member_epoch;
+    const char *const *topics;
+    int ntopics;
+    const broker_cg_part_t *assigned; /* what the member owns now */
+    int nassigned;
+    const broker_cg_part_t *target; /* where the group wants it to be */
+    int ntarget;
+} broker_cg_member_info_t;
+void broker_cgroup_member(const broker_group_t *g, int i, broker_cg_member_info_t *out);
 
 /* ---- lifecycle (called by broker_open/broker_close) and tests ---- */
 

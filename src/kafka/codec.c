@@ -7,6 +7,8 @@
  *   bytes    classic: int32 length, -1 = null      flexible: uvarint length+1, 0 = null
  *   records  as bytes
  *   array    classic: int32 count, -1 = null       flexible: uvarint count+1, 0 = null
+ *   struct   (a single nested struct, flexible versions only) its fields inline; when nullable
+ *            in the version, preceded by an int8: -1 = null, 1 = present
  * In flexible versions every struct (the body and each array element) ends with a tag buffer:
  *   uvarint count, then per tag: uvarint tag, uvarint size, size bytes of the field's value.
  * Unknown tags are skipped on decode; known tagged fields are written only in their versions and
@@ -20,6 +22,7 @@
 #include "util/err.h"
 #include "util/mem.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define KAFKA_STRING_MAX 0x7fff
@@ -187,6 +190,29 @@ static void read_array(const kafka_field_t *f, int16_t v, bool flex, hd_reader_t
     }
 }
 
+/* A single nested struct, allocated in the arena; NULL stays for a null one. */
+static void read_struct(const kafka_field_t *f, int16_t v, bool flex, hd_reader_t *r, uint8_t *base,
+                        hd_arena_t *a)
+{
+    if (is_nullable(f, v)) {
+        int8_t marker = hd_read_i8(r);
+        if (r->err || marker < 0)
+            return;
+    }
+    if (hd_reader_left(r) == 0) {
+        hd_reader_fail(r, HD_EMALFORMED);
+        return;
+    }
+    uint8_t *child = hd_arena_alloc(a, f->child->size);
+    if (!child) {
+        hd_reader_fail(r, HD_ETOOBIG);
+        return;
+    }
+    memset(child, 0, f->child->size);
+    store_ptr(base, f->off, child);
+    decode_struct(f->child, v, flex, r, child, a);
+}
+
 static void decode_value(const kafka_field_t *f, int16_t v, bool flex, hd_reader_t *r,
                          uint8_t *base, hd_arena_t *a)
 {
@@ -231,6 +257,9 @@ static void decode_value(const kafka_field_t *f, int16_t v, bool flex, hd_reader
     case KAFKA_K_ARR_STR:
     case KAFKA_K_ARR_STRUCT:
         read_array(f, v, flex, r, base, a);
+        break;
+    case KAFKA_K_STRUCT:
+        read_struct(f, v, flex, r, base, a);
         break;
     }
 }
@@ -464,6 +493,24 @@ static int encode_value(const kafka_field_t *f, int16_t v, bool flex, const uint
     case KAFKA_K_ARR_STR:
     case KAFKA_K_ARR_STRUCT:
         return encode_array(f, v, flex, base, out);
+    case KAFKA_K_STRUCT: {
+        const uint8_t *child = load_ptr(base, f->off);
+        bool nullable = is_nullable(f, v);
+        if (!child && nullable) {
+            hd_buf_put_u8(out, 0xff);
+            return 0;
+        }
+        if (nullable)
+            hd_buf_put_u8(out, 1);
+        if (child)
+            return encode_struct(f->child, v, flex, child, out);
+        /* A non-nullable struct left unset goes out with its defaults. */
+        uint8_t *dflt = hd_calloc(1, f->child->size);
+        kafka_defaults(f->child, dflt);
+        int rc = encode_struct(f->child, v, flex, dflt, out);
+        free(dflt);
+        return rc;
+    }
     }
     return 0;
 }
@@ -496,6 +543,8 @@ static bool holds_default(const kafka_field_t *f, const uint8_t *base)
     case KAFKA_K_BYTES:
     case KAFKA_K_RECORDS:
         return ((const kafka_bytes_t *)p)->v.len == 0;
+    case KAFKA_K_STRUCT:
+        return load_ptr(base, f->off) == NULL;
     default:
         return *(const int32_t *)(base + f->off_n) <= 0;
     }

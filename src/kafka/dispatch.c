@@ -48,6 +48,8 @@ const kafka__handler_t kafka__handlers[] = {
     {KAFKA_API_ListGroups, kafka__handle_ListGroups},
     {KAFKA_API_DeleteGroups, kafka__handle_DeleteGroups},
     {KAFKA_API_OffsetDelete, kafka__handle_OffsetDelete},
+    {KAFKA_API_ConsumerGroupHeartbeat, kafka__handle_ConsumerGroupHeartbeat},
+    {KAFKA_API_ConsumerGroupDescribe, kafka__handle_ConsumerGroupDescribe},
 };
 const int kafka__nhandlers = (int)(sizeof kafka__handlers / sizeof kafka__handlers[0]);
 

@@ -87,6 +87,14 @@ static void dump_struct(const kafka_schema_t *s, int16_t v, const uint8_t *base,
                 put_fmt(out, "<%zu bytes>", b->v.len);
             break;
         }
+        case KAFKA_K_STRUCT: {
+            const uint8_t *c = ptr_at(base, f->off);
+            if (c)
+                dump_struct(f->child, v, c, out);
+            else
+                put_fmt(out, "null");
+            break;
+        }
         default: {
             int32_t n = *(const int32_t *)(base + f->off_n);
             const uint8_t *e = ptr_at(base, f->off);

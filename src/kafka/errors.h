@@ -56,7 +56,12 @@
     X(MEMBER_ID_REQUIRED, 79)                                                                      \
     X(FENCED_INSTANCE_ID, 82)                                                                      \
     X(GROUP_SUBSCRIBED_TO_TOPIC, 86)                                                               \
-    X(INVALID_RECORD, 87)
+    X(INVALID_RECORD, 87)                                                                          \
+    X(UNKNOWN_TOPIC_ID, 100)                                                                       \
+    X(FENCED_MEMBER_EPOCH, 110)                                                                    \
+    X(UNRELEASED_INSTANCE_ID, 111)                                                                 \
+    X(UNSUPPORTED_ASSIGNOR, 112)                                                                   \
+    X(STALE_MEMBER_EPOCH, 113)
 
 enum {
 #define KAFKA_ERR_ENUM(name, code) KAFKA_ERR_##name = (code),

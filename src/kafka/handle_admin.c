@@ -55,6 +55,7 @@ static void fill_topic(kafka_req_t *r, kafka_MetadataResponse_MetadataResponseTo
     int32_t n = broker_topic_partitions(t);
     mt->ErrorCode = 0;
     mt->Name = broker_topic_name(t);
+    memcpy(mt->TopicId, broker_topic_id(t), 16);
     mt->IsInternal = false;
     mt->Partitions_n = n;
     mt->Partitions = kafka__alloc(r, sizeof *mt->Partitions * (size_t)n);
@@ -65,6 +66,7 @@ static void fill_topic(kafka_req_t *r, kafka_MetadataResponse_MetadataResponseTo
         p->ErrorCode = 0;
         p->PartitionIndex = i;
         p->LeaderId = node;
+        p->LeaderEpoch = 0;
         p->ReplicaNodes = nodes;
         p->ReplicaNodes_n = 1;
         p->IsrNodes = nodes;
@@ -90,14 +92,17 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
     resp->Brokers[0].Rack = NULL;
     resp->ClusterId = broker_cluster_id(b);
     resp->ControllerId = (int32_t)r->cfg->node_id;
+    resp->ClusterAuthorizedOperations = INT32_MIN;
 
     bool all = req->Topics_n < 0 || (r->api_version == 0 && req->Topics_n == 0);
     if (all) {
         int n = broker_topic_count(b);
         resp->Topics_n = n;
         resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(n ? n : 1));
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             fill_topic(r, &resp->Topics[i], broker_topic_at(b, i));
+            resp->Topics[i].TopicAuthorizedOperations = INT32_MIN;
+        }
         return KAFKA_REQ_DONE;
     }
     bool may_create =
@@ -107,7 +112,18 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
         kafka__alloc(r, sizeof *resp->Topics * (size_t)(req->Topics_n ? req->Topics_n : 1));
     for (int32_t i = 0; i < req->Topics_n; i++) {
         kafka_MetadataResponse_MetadataResponseTopic_t *mt = &resp->Topics[i];
-        const char *name = req->Topics[i].Name ? req->Topics[i].Name : "";
+        mt->TopicAuthorizedOperations = INT32_MIN;
+        if (!req->Topics[i].Name) {
+            /* v12: a topic asked for by id only. */
+            memcpy(mt->TopicId, req->Topics[i].TopicId, 16);
+            broker_topic_t *t = broker_topic_find_id(b, req->Topics[i].TopicId);
+            if (t)
+                fill_topic(r, mt, t);
+            else
+                mt->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_ID;
+            continue;
+        }
+        const char *name = req->Topics[i].Name;
         mt->Name = name;
         broker_topic_t *t = broker_topic_find(b, name);
         if (!t && !broker_topic_name_valid(name)) {

@@ -1,5 +1,5 @@
 /* Consumer-group APIs: JoinGroup (v0-5), SyncGroup (v0-3), Heartbeat (v0-3), LeaveGroup (v0-3),
- * OffsetCommit (v0-7), OffsetFetch (v0-7), DescribeGroups (v0-4), ListGroups (v0-5),
+ * OffsetCommit (v0-9), OffsetFetch (v0-7), DescribeGroups (v0-4), ListGroups (v0-5),
  * DeleteGroups (v0-1) and OffsetDelete (v0). The coordinator itself is broker/group.c; these
  * handlers translate between the decoded structs and it.
  *
@@ -15,8 +15,9 @@
  *   commit and for unknown groups. A null topic list (v2+) means every committed offset.
  * - DescribeGroups answers an unknown group with error 0 and state "Dead"; member metadata and
  *   assignments are sent only while the group is Stable, as Kafka does.
- * - ListGroups v5 reports every group as type "classic" (the only protocol this coordinator
- *   speaks); a TypesFilter without "classic" lists nothing.
+ * - ListGroups v5 reports each group's type, "classic" or "consumer" (KIP-848, whose APIs are in
+ *   handle_cgroups.c), and filters on it. Members of "consumer" groups commit with OffsetCommit
+ *   v9+ and their member epoch (broker_cgroup_commit_check).
  * - DeleteGroups and OffsetDelete answer once their tombstones are durable. */
 #include "broker/group.h"
 #include "kafka/handler_int.h"
@@ -280,8 +281,12 @@ int kafka__handle_OffsetCommit(kafka_req_t *r, void *req_, void *resp_)
     broker_t *b = r->broker;
     const char *group = nz(req->GroupId);
     int32_t generation = r->api_version >= 1 ? req->GenerationIdOrMemberEpoch : -1;
-    int16_t gerr = broker_group_commit_check(b, group, generation, nz(req->MemberId),
-                                             r->api_version >= 7 ? req->GroupInstanceId : NULL);
+    broker_group_t *g = group[0] ? broker_group_find(b, group) : NULL;
+    int16_t gerr =
+        broker_group_is_consumer(g)
+            ? broker_cgroup_commit_check(b, g, generation, nz(req->MemberId), r->api_version)
+            : broker_group_commit_check(b, group, generation, nz(req->MemberId),
+                                        r->api_version >= 7 ? req->GroupInstanceId : NULL);
     int32_t nt = req->Topics_n < 0 ? 0 : req->Topics_n;
     int total = 0;
     for (int32_t i = 0; i < nt; i++)
@@ -450,7 +455,9 @@ int kafka__handle_DescribeGroups(kafka_req_t *r, void *req_, void *resp_)
         d->GroupId = id;
         d->AuthorizedOperations = INT32_MIN;
         d->ErrorCode = id[0] ? KAFKA_ERR_NONE : KAFKA_ERR_INVALID_GROUP_ID;
-        if (!g) {
+        if (!g || broker_group_is_consumer(g)) {
+            /* A consumer-protocol group is described by ConsumerGroupDescribe (Kafka answers
+             * DescribeGroups v6+ with GROUP_ID_NOT_FOUND for it; earlier versions say Dead). */
             d->GroupState = "Dead";
             d->ProtocolType = "";
             d->ProtocolData = "";
@@ -491,14 +498,16 @@ int kafka__handle_ListGroups(kafka_req_t *r, void *req_, void *resp_)
     resp->ErrorCode = 0;
     resp->Groups_n = 0;
     resp->Groups = kafka__alloc(r, sizeof *resp->Groups * (size_t)(n + 1));
-    bool classic = r->api_version < 5 || req->TypesFilter_n <= 0;
-    for (int32_t k = 0; k < req->TypesFilter_n && !classic; k++)
-        classic = req->TypesFilter[k] && !strcasecmp(req->TypesFilter[k], "classic");
-    if (!classic)
-        return KAFKA_REQ_DONE;
+    int32_t ntf = r->api_version >= 5 && req->TypesFilter_n > 0 ? req->TypesFilter_n : 0;
     for (int i = 0; i < n; i++) {
         broker_group_t *g = broker_group_at(r->broker, i);
         const char *state = broker_group_state(g);
+        const char *type = broker_group_type(g);
+        bool type_ok = ntf == 0;
+        for (int32_t k = 0; k < ntf && !type_ok; k++)
+            type_ok = req->TypesFilter[k] && !strcasecmp(req->TypesFilter[k], type);
+        if (!type_ok)
+            continue;
         bool keep = nf == 0;
         for (int32_t k = 0; k < nf && !keep; k++)
             keep = req->StatesFilter[k] && !strcasecmp(req->StatesFilter[k], state);
@@ -508,7 +517,7 @@ int kafka__handle_ListGroups(kafka_req_t *r, void *req_, void *resp_)
         lg->GroupId = kafka__strdup(r, broker_group_id(g));
         lg->ProtocolType = kafka__strdup(r, broker_group_protocol_type(g));
         lg->GroupState = state;
-        lg->GroupType = "classic";
+        lg->GroupType = type;
     }
     return KAFKA_REQ_DONE;
 }

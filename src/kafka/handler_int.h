@@ -54,5 +54,7 @@ int kafka__handle_DescribeGroups(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_ListGroups(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_DeleteGroups(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_OffsetDelete(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_ConsumerGroupHeartbeat(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_ConsumerGroupDescribe(kafka_req_t *r, void *req, void *resp);
 
 #endif

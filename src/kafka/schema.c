@@ -21,6 +21,7 @@
 #define OFFN_ARR_I64(S, N) offsetof(kafka_##S##_t, N##_n)
 #define OFFN_ARR_STR(S, N) offsetof(kafka_##S##_t, N##_n)
 #define OFFN_ARR_STRUCT(S, N) offsetof(kafka_##S##_t, N##_n)
+#define OFFN_STRUCT(S, N) 0
 
 /* The element schema of an array of structs, or NULL. */
 #define CHILD_I8(C) NULL
@@ -38,6 +39,7 @@
 #define CHILD_ARR_I64(C) NULL
 #define CHILD_ARR_STR(C) NULL
 #define CHILD_ARR_STRUCT(C) (&kafka_schema_##C)
+#define CHILD_STRUCT(C) (&kafka_schema_##C)
 
 #define FIELD_ROW(S, K, N, lo, hi, nul, tg, df, C)                                                 \
     {#N,                                                                                           \

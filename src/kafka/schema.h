@@ -10,6 +10,7 @@
  *   string                const char *Name (NUL-terminated, arena copy on decode; NULL = null)
  *   bytes, records        kafka_bytes_t Name (slice into the request frame on decode)
  *   array of T            T *Name; int32_t Name_n;  (Name_n == -1 means null)
+ *   struct T              T *Name (NULL = null; a non-nullable NULL is sent with defaults)
  *
  * Descriptors: `kafka_schema_<S>` describes struct S (e.g. kafka_schema_ProduceRequest). */
 #ifndef KAFKA_SCHEMA_H
@@ -45,7 +46,8 @@ typedef struct kafka_bytes {
     X(ARR_I32)                                                                                     \
     X(ARR_I64)                                                                                     \
     X(ARR_STR)                                                                                     \
-    X(ARR_STRUCT)
+    X(ARR_STRUCT)                                                                                  \
+    X(STRUCT)
 
 typedef enum kafka_kind {
 #define KAFKA_KIND_ENUM(k) KAFKA_K_##k,
@@ -86,8 +88,8 @@ typedef struct kafka_schema {
     X(Produce, 0, 0, 7, 9)                                                                         \
     X(Fetch, 1, 4, 11, 12)                                                                         \
     X(ListOffsets, 2, 1, 7, 6)                                                                     \
-    X(Metadata, 3, 0, 6, 9)                                                                        \
-    X(OffsetCommit, 8, 0, 7, 8)                                                                    \
+    X(Metadata, 3, 0, 12, 9)                                                                        \
+    X(OffsetCommit, 8, 0, 9, 8)                                                                    \
     X(OffsetFetch, 9, 0, 7, 6)                                                                     \
     X(FindCoordinator, 10, 0, 2, 3)                                                                \
     X(JoinGroup, 11, 0, 5, 6)                                                                      \
@@ -103,7 +105,9 @@ typedef struct kafka_schema {
     X(DescribeConfigs, 32, 0, 2, 4)                                                                \
     X(CreatePartitions, 37, 0, 1, 2)                                                               \
     X(DeleteGroups, 42, 0, 1, 2)                                                                   \
-    X(OffsetDelete, 47, 0, 0, 1)
+    X(OffsetDelete, 47, 0, 0, 1)                                                                   \
+    X(ConsumerGroupHeartbeat, 68, 0, 1, 0)                                                         \
+    X(ConsumerGroupDescribe, 69, 0, 0, 0)
 
 /* Every generated struct, over all APIs. */
 #define KAFKA_API_STRUCTS_(Name, key, lo, hi, flex) KAFKA_STRUCTS_##Name(KAFKA_EACH_STRUCT_)
@@ -136,6 +140,7 @@ enum {
 #define KAFKA_DECL_ARR_STR(N, C)                                                                   \
     const char **N;                                                                                \
     int32_t N##_n;
+#define KAFKA_DECL_STRUCT(N, C) kafka_##C##_t *N;
 #define KAFKA_DECL_ARR_STRUCT(N, C)                                                                \
     kafka_##C##_t *N;                                                                              \
     int32_t N##_n;

@@ -88,6 +88,16 @@
     X(INT, group_max_session_timeout_ms, "group.max.session.timeout.ms",                           \
       "group-max-session-timeout-ms", "HERALD_GROUP_MAX_SESSION_TIMEOUT_MS", 1800000, 1, 86400000, \
       "Largest session.timeout.ms a consumer may ask for")                                         \
+    X(INT, group_consumer_session_timeout_ms, "group.consumer.session.timeout.ms",                 \
+      "group-consumer-session-timeout-ms", "HERALD_GROUP_CONSUMER_SESSION_TIMEOUT_MS", 45000, 1000,  \
+      86400000, "Session timeout of members of consumer-protocol (KIP-848) groups: a member that "  \
+      "sends no heartbeat for this long is removed and its partitions move")                        \
+    X(INT, group_consumer_heartbeat_interval_ms, "group.consumer.heartbeat.interval.ms",           \
+      "group-consumer-heartbeat-interval-ms", "HERALD_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS", 5000,  \
+      100, 86400000, "Heartbeat interval given to members of consumer-protocol (KIP-848) groups")   \
+    X(INT, group_consumer_max_size, "group.consumer.max.size", "group-consumer-max-size",          \
+      "HERALD_GROUP_CONSUMER_MAX_SIZE", 1000, 1, 100000,                                           \
+      "Most members a consumer-protocol group may have (GROUP_MAX_SIZE_REACHED beyond)")            \
     X(INT, offset_metadata_max_bytes, "offset.metadata.max.bytes", "offset-metadata-max-bytes",    \
       "HERALD_OFFSET_METADATA_MAX_BYTES", 4096, 0, 1048576,                                        \
       "Longest metadata string of a committed offset (OFFSET_METADATA_TOO_LARGE above)")           \

@@ -163,11 +163,18 @@ func (m *member) partitions() []int {
 	return out
 }
 
-func group(ctx context.Context, addr, groupID, topic string, partitions, members, count, first int) obj {
+// group runs members of a consumer group on the classic protocol, or with protocol "consumer" on
+// KIP-848's server-side assignment (kgo.ServerSideBalancer).
+func group(ctx context.Context, addr, groupID, topic string, partitions, members, count, first int,
+	protocol string) obj {
 	ms := []*member{}
 	for i := 0; i < members; i++ {
 		m := &member{assigned: map[int32]bool{}}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(groupID),
+		extra := []kgo.Opt{}
+		if protocol == "consumer" {
+			extra = append(extra, kgo.ServerSideBalancer())
+		}
+		cl, err := kgo.NewClient(append(extra, kgo.SeedBrokers(addr), kgo.ConsumerGroup(groupID),
 			kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(), kgo.ClientID(fmt.Sprintf("franz-%d", i)),
 			kgo.FetchMaxWait(100*time.Millisecond), kgo.SessionTimeout(10*time.Second),
 			kgo.HeartbeatInterval(500*time.Millisecond),
@@ -187,7 +194,7 @@ func group(ctx context.Context, addr, groupID, topic string, partitions, members
 				if err := c.CommitUncommittedOffsets(ctx); err != nil {
 					fmt.Fprintf(os.Stderr, "commit on revoke: %v\n", err)
 				}
-			}))
+			}))...)
 		if err != nil {
 			fail("client: %v", err)
 		}
@@ -415,7 +422,11 @@ func main() {
 	case "consume":
 		out = obj{"records": consume(ctx, a[1], a[2], atoi(a[3]), atoi(a[4]))}
 	case "group":
-		out = group(ctx, a[1], a[2], a[3], atoi(a[4]), atoi(a[5]), atoi(a[6]), atoi(a[7]))
+		protocol := "classic"
+		if len(a) > 8 {
+			protocol = a[8]
+		}
+		out = group(ctx, a[1], a[2], a[3], atoi(a[4]), atoi(a[5]), atoi(a[6]), atoi(a[7]), protocol)
 	case "admin":
 		out = admin(ctx, a[1], a[2], a[3:])
 	default:

@@ -109,3 +109,34 @@ def test_admin_topics_configs_offsets(broker):
     assert franz("admin", a, "list-topics")["topics"] == {"fa": 5}
     assert franz("admin", a, "delete-topic", "fa")["error"] is None
     assert franz("admin", a, "list-topics")["topics"] == {}
+
+
+def test_consumer_protocol_group(broker_factory):
+    """franz-go's KIP-848 consumer (kgo.ServerSideBalancer): the broker assigns, the members
+    split the partitions, commit with their member epochs, and a later member resumes."""
+    broker = broker_factory("--group-consumer-heartbeat-interval-ms", "300")
+    a = broker.addr
+    assert franz("admin", a, "create-topic", "fk", 4)["error"] is None
+    out = franz("group", a, "fkgrp", "fk", 4, 2, 40, 0, "consumer")
+    asg = out["assignments"]
+    assert sorted(asg[0] + asg[1]) == [0, 1, 2, 3] and len(asg[0]) == len(asg[1]) == 2, asg
+    pairs = []
+    for member, recs in enumerate(out["records"]):
+        for r in recs:
+            assert r["p"] in asg[member], (member, r, asg)
+            pairs.append((r["p"], r["o"]))
+    assert sorted(pairs) == sorted(map(tuple, out["produced"])), "each record once"
+    assert franz("admin", a, "fetch-offsets", "fkgrp")["offsets"] == \
+        {"fk:%d" % p: 10 for p in range(4)}
+    # The members left: an empty group of the consumer type, with its offsets.
+    assert franz("admin", a, "list-groups")["groups"] == {"fkgrp": ["Empty", "consumer",
+                                                                    "consumer"]}
+
+    out = franz("group", a, "fkgrp", "fk", 4, 1, 20, 40, "consumer")
+    assert out["assignments"] == [[0, 1, 2, 3]]
+    assert sorted((r["p"], r["o"]) for r in out["records"][0]) == \
+        [(p, o) for p in range(4) for o in range(10, 15)]
+    assert franz("admin", a, "fetch-offsets", "fkgrp")["offsets"] == \
+        {"fk:%d" % p: 15 for p in range(4)}
+    assert franz("admin", a, "delete-group", "fkgrp")["error"] is None
+    assert franz("admin", a, "list-groups")["groups"] == {}

@@ -1,6 +1,9 @@
 """Apache Kafka's Java client (kafka-clients 4.x, tests/java) against the real herald: the
-idempotent producer with every codec, a consumer group on the classic protocol, and the
-AdminClient. One JVM serves the whole module (see compat.JavaDriver)."""
+idempotent producer with every codec, consumer groups on the classic protocol and on the consumer
+protocol of KIP-848 (group.protocol=consumer), and the AdminClient. One JVM serves the whole
+module (see compat.JavaDriver)."""
+import time
+
 import pytest
 
 import kafkaraw
@@ -187,3 +190,129 @@ def test_admin_list_offsets(java, broker):
     assert lo(str(BASE_TS + 100)) == {"0": [-1, -1], "1": [-1, -1]}
     # KIP-734: the record with the largest timestamp.
     assert lo("max-timestamp") == {"0": [9, BASE_TS + 18], "1": [9, BASE_TS + 19]}
+
+
+# KIP-848 groups: short heartbeats so that reassignments take a fraction of a second, and a
+# short session so that a crashed member's partitions move within the test.
+CG_SESSION_S = 4
+CG_ARGS = ("--group-consumer-heartbeat-interval-ms", "300",
+           "--group-consumer-session-timeout-ms", str(CG_SESSION_S * 1000))
+
+
+def replay(owner, events, skip=()):
+    """Replays rebalance callbacks (in the order the members saw them) onto owner, {partition:
+    client}: a partition is assigned only while no other member holds it, and revoked or lost
+    only by its holder. Events of the clients in skip are ignored."""
+    for client, what, ps in events:
+        if client in skip:
+            continue
+        for p in ps:
+            if what == "assigned":
+                assert owner.get(p) is None, \
+                    "partition %d assigned to %s while %s holds it: %r" % (p, client, owner[p],
+                                                                          events)
+                owner[p] = client
+            else:
+                assert owner.get(p) == client, (p, client, what, owner, events)
+                del owner[p]
+
+
+def owners_of(answer):
+    return {p: c for c, ps in zip(answer["clients"], answer["assignments"]) for p in ps}
+
+
+def poll_exactly_once(java, broker, handle, topic, codec, n, owner):
+    """Produces n records, polls them with the group and checks each was read once, by the
+    member owning its partition; the group commits at the end (group-poll)."""
+    where = produce(java, broker, topic, codec, n, 4)
+    out = java.ok("group-poll", handle, n, 30000, timeout=45)
+    replay(owner, out["events"])
+    assert owners_of(out) == owner
+    pairs = []
+    for client, recs in zip(out["clients"], out["records"]):
+        for r in recs:
+            assert owner[r["p"]] == client, (client, r["p"], owner)
+            pairs.append((r["p"], r["o"]))
+    assert sorted(pairs) == sorted(where), "each record exactly once"
+    return where
+
+
+def test_consumer_protocol_group(java, broker_factory):
+    broker = broker_factory(*CG_ARGS)
+    topic, group = "jk", "java-kip848"
+    java.ok("admin", broker.addr, "create-topic", topic, 4)
+
+    # Two members split the four partitions evenly (the "uniform" assignor).
+    java.ok("group-open", "k", broker.addr, group, topic, 2, "consumer")
+    w = java.ok("group-wait", "k", 4, 30000, timeout=45)
+    assert sorted(len(a) for a in w["assignments"]) == [2, 2], w
+    owner = {}
+    replay(owner, w["events"])
+    assert owner == owners_of(w)
+    poll_exactly_once(java, broker, "k", topic, "lz4", 40, owner)
+    offsets = java.ok("admin", broker.addr, "group-offsets", group)["offsets"]
+    assert offsets == {"%s:%d" % (topic, p): 10 for p in range(4)}
+
+    d = java.ok("admin", broker.addr, "describe-group", group)
+    assert (d["state"], d["type"], d["assignor"], d["simple"]) == ("Stable", "Consumer",
+                                                                 "uniform", False)
+    assert d["groupEpoch"] == d["targetAssignmentEpoch"] and d["groupEpoch"] >= 2
+    byclient = {m["clientId"]: m for m in d["members"]}
+    assert sorted(byclient) == ["k-0", "k-1"]
+    for c, m in byclient.items():
+        assert m["partitions"] == m["target"] == sorted(p for p in owner if owner[p] == c)
+        assert m["epoch"] == d["groupEpoch"]
+    listed = {g["groupId"]: g for g in java.ok("admin", broker.addr, "list-groups")["groups"]}
+    assert (listed[group]["state"], listed[group]["protocol"], listed[group]["type"]) == \
+        ("Stable", "consumer", "Consumer")
+    r = java.send("admin", broker.addr, "delete-group", group)
+    assert not r["ok"] and "GroupNotEmpty" in r["error"], r
+
+    # A third member (a static one) joins: partitions move to it, each revoked by its old owner
+    # before the new one gets it (replay checks the order), and the two old members keep the rest.
+    before = dict(owner)
+    java.ok("group-add", "k", broker.addr, group, topic, "consumer", "static-2")
+    w = java.ok("group-wait", "k", 4, 30000, timeout=45)
+    assert sorted(len(a) for a in w["assignments"]) == [1, 1, 2], w
+    assert any(e[1] == "revoked" and e[2] for e in w["events"]), w["events"]
+    replay(owner, w["events"])
+    assert owner == owners_of(w)
+    assert all(before[p] == c for p, c in owner.items() if c != "k-2"), (before, owner)
+    poll_exactly_once(java, broker, "k", topic, "none", 40, owner)
+    offsets = java.ok("admin", broker.addr, "group-offsets", group)["offsets"]
+    assert offsets == {"%s:%d" % (topic, p): 20 for p in range(4)}
+
+    # The static member goes away saying it will be back (epoch -2): its partitions stay with it
+    # until its session ends, then move to the others.
+    assert w["clients"][2] == "k-2"
+    crashed = "k-2"
+    t0 = time.monotonic()
+    java.ok("group-crash", "k", 2)
+    w = java.ok("group-wait", "k", 4, 30000, timeout=45)
+    assert time.monotonic() - t0 >= CG_SESSION_S - 1, "moved before the session ended"
+    owner = {p: c for p, c in owner.items() if c != crashed}
+    replay(owner, w["events"], skip=(crashed,))
+    assert owner == owners_of(w) and sorted(owner) == [0, 1, 2, 3]
+    assert sorted(len(a) for a in w["assignments"]) == [2, 2], w
+    poll_exactly_once(java, broker, "k", topic, "zstd", 20, owner)
+    d = java.ok("admin", broker.addr, "describe-group", group)
+    assert sorted(m["clientId"] for m in d["members"]) == sorted(w["clients"])
+
+    # The last members leave; a restart later, a new member resumes at the committed offsets.
+    java.ok("group-leave", "k", 0)
+    java.ok("group-close", "k")
+    d = java.ok("admin", broker.addr, "describe-group", group)
+    assert (d["state"], d["type"], d["members"]) == ("Empty", "Consumer", [])
+    more = produce(java, broker, topic, "gzip", 20, 4)
+    assert sorted(more) == [(p, o) for p in range(4) for o in range(25, 30)]
+    broker.restart()
+    java.ok("group-open", "r", broker.addr, group, topic, 1, "consumer")
+    java.ok("group-wait", "r", 4, 30000, timeout=45)
+    out = java.ok("group-poll", "r", 20, 30000, timeout=45)
+    assert sorted((r["p"], r["o"]) for r in out["records"][0]) == sorted(more)
+    java.ok("group-close", "r")
+    offsets = java.ok("admin", broker.addr, "group-offsets", group)["offsets"]
+    assert offsets == {"%s:%d" % (topic, p): 30 for p in range(4)}
+    java.ok("admin", broker.addr, "delete-group", group)
+    r = java.send("admin", broker.addr, "describe-group", group)
+    assert r["ok"] and r["state"] == "Dead", r

@@ -417,6 +417,67 @@ static void test_flexible_response_header_has_tag_buffer(void **state)
     hd_buf_deinit(&b);
 }
 
+/* KIP-848's nullable Assignment struct: an int8 marker (-1 null, 1 present), then its fields and
+ * its own tag buffer, as Kafka's generated code writes it. */
+static void test_heartbeat_response_nullable_struct(void **state)
+{
+    (void)state;
+    kafka_ConsumerGroupHeartbeatResponse_TopicPartitions_t tp = {0};
+    for (int i = 0; i < 16; i++)
+        tp.TopicId[i] = (uint8_t)(i + 1);
+    int32_t parts[] = {0, 2};
+    tp.Partitions = parts;
+    tp.Partitions_n = 2;
+    kafka_ConsumerGroupHeartbeatResponse_Assignment_t as = {.TopicPartitions = &tp,
+                                                            .TopicPartitions_n = 1};
+    kafka_ConsumerGroupHeartbeatResponse_t resp = {
+        .MemberId = "m", .MemberEpoch = 5, .HeartbeatIntervalMs = 500, .Assignment = &as};
+    hd_buf_t b;
+    hd_buf_init(&b);
+    assert_int_equal(kafka_encode(&kafka_schema_ConsumerGroupHeartbeatResponse, 0, true, &resp, &b),
+                     0);
+    static const uint8_t want[] = {
+        0,    0,   0,    0,    /* ThrottleTimeMs */
+        0,    0,               /* ErrorCode */
+        0x00,                  /* ErrorMessage null */
+        0x02, 'm',             /* MemberId */
+        0,    0,   0,    5,    /* MemberEpoch */
+        0,    0,   0x01, 0xf4, /* HeartbeatIntervalMs 500 */
+        0x01,                  /* Assignment present */
+        0x02,                  /* one topic */
+        1,    2,   3,    4,    5, 6, 7, 8, 9, 10, 11, 12, 13,
+        14,   15,  16,   0x03, 0, 0, 0, 0, 0, 0,  0,  2, /* partitions 0, 2 */
+        0x00,                                            /* topic tags */
+        0x00,                                            /* Assignment tags */
+        0x00,                                            /* body tags */
+    };
+    assert_bytes(&b, want, sizeof want);
+
+    hd_arena_t a;
+    hd_arena_init(&a, 0);
+    kafka_ConsumerGroupHeartbeatResponse_t back;
+    hd_reader_t r = hd_reader_init(hd_buf_slice(&b));
+    assert_int_equal(
+        kafka_decode(&kafka_schema_ConsumerGroupHeartbeatResponse, 0, true, &r, &back, &a), 0);
+    assert_non_null(back.Assignment);
+    assert_int_equal(back.Assignment->TopicPartitions_n, 1);
+    assert_int_equal(back.Assignment->TopicPartitions[0].Partitions[1], 2);
+
+    hd_buf_reset(&b);
+    resp.Assignment = NULL;
+    assert_int_equal(kafka_encode(&kafka_schema_ConsumerGroupHeartbeatResponse, 0, true, &resp, &b),
+                     0);
+    assert_int_equal(b.len, 17 + 2);
+    assert_int_equal(b.p[17], 0xff); /* null marker */
+    assert_int_equal(b.p[18], 0x00);
+    r = hd_reader_init(hd_buf_slice(&b));
+    assert_int_equal(
+        kafka_decode(&kafka_schema_ConsumerGroupHeartbeatResponse, 0, true, &r, &back, &a), 0);
+    assert_null(back.Assignment);
+    hd_arena_deinit(&a);
+    hd_buf_deinit(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_apiversions_v0_request_has_empty_body),
         cmocka_unit_test(test_apiversions_v3_response_header_is_v0),
         cmocka_unit_test(test_tagged_field_is_written_only_when_set),
+        cmocka_unit_test(test_heartbeat_response_nullable_struct),
         cmocka_unit_test(test_metadata_v0_and_v1_requests),
         cmocka_unit_test(test_produce_v7_request_with_one_partition),
         cmocka_unit_test(test_fetch_v11_response),

@@ -46,6 +46,7 @@ import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -71,6 +72,11 @@ public final class Driver {
     private static final class Group {
         final List<KafkaConsumer<byte[], byte[]>> members = new ArrayList<>();
         final List<List<Map<String, Object>>> received = new ArrayList<>();
+        final List<String> clientIds = new ArrayList<>();
+        /* Rebalance callbacks of every member in the order they ran (all on this thread):
+         * [clientId, "assigned"|"revoked"|"lost", [partitions]]. */
+        final List<Object> events = new ArrayList<>();
+        int next;
     }
 
     public static void main(String[] args) throws Exception {
@@ -111,7 +117,11 @@ public final class Driver {
         case "produce" -> produce(f[1], f[2], f[3], Integer.parseInt(f[4]),
                                   Integer.parseInt(f[5]));
         case "consume" -> consume(f[1], f[2], Integer.parseInt(f[3]), Long.parseLong(f[4]));
-        case "group-open" -> groupOpen(f[1], f[2], f[3], f[4], Integer.parseInt(f[5]));
+        case "group-open" -> groupOpen(f[1], f[2], f[3], f[4], Integer.parseInt(f[5]),
+                                       f.length > 6 ? f[6] : "classic");
+        case "group-add" -> groupAdd(f[1], f[2], f[3], f[4], f[5], f.length > 6 ? f[6] : null);
+        case "group-crash" -> groupRemove(f[1], Integer.parseInt(f[2]), false);
+        case "group-leave" -> groupRemove(f[1], Integer.parseInt(f[2]), true);
         case "group-wait" -> groupWait(f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]));
         case "group-poll" -> groupPoll(f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]));
         case "group-close" -> groupClose(f[1]);
@@ -211,26 +221,80 @@ public final class Driver {
         return out;
     }
 
-    /* ---- consumer groups (classic protocol) ---- */
+    /* ---- consumer groups (classic and consumer protocols) ---- */
 
     private Map<String, Object> groupOpen(String name, String bootstrap, String groupId,
-                                          String topic, int members) {
+                                          String topic, int members, String protocol) {
         if (groups.containsKey(name))
             throw new IllegalStateException("group handle " + name + " is open");
         Group g = new Group();
-        for (int i = 0; i < members; i++) {
-            Properties p = consumerProps(bootstrap, name + "-" + i);
-            p.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
-            p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
+        groups.put(name, g);
+        for (int i = 0; i < members; i++)
+            addMember(g, name, bootstrap, groupId, topic, protocol, null);
+        return new LinkedHashMap<>();
+    }
+
+    /** One more member (client id <name>-<n>) on the protocol "classic" or "consumer", static
+     * when instanceId is not null. */
+    private static void addMember(Group g, String name, String bootstrap, String groupId,
+                                  String topic, String protocol, String instanceId) {
+        String clientId = name + "-" + g.next++;
+        Properties p = consumerProps(bootstrap, clientId);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+        if (instanceId != null)
+            p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instanceId);
+        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol);
+        if (protocol.equals("classic")) {
             p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
             p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500);
-            KafkaConsumer<byte[], byte[]> c =
-                new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-            c.subscribe(List.of(topic));
-            g.members.add(c);
-            g.received.add(new ArrayList<>());
         }
-        groups.put(name, g);
+        KafkaConsumer<byte[], byte[]> c =
+            new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        c.subscribe(List.of(topic), new ConsumerRebalanceListener() {
+            private void log(String what, Collection<TopicPartition> tps) {
+                List<Integer> ps = new ArrayList<>();
+                tps.forEach(tp -> ps.add(tp.partition()));
+                ps.sort(null);
+                g.events.add(List.of(clientId, what, ps));
+            }
+
+            @Override
+            public void onPartitionsRevoked(Collection<TopicPartition> tps) {
+                log("revoked", tps);
+            }
+
+            @Override
+            public void onPartitionsAssigned(Collection<TopicPartition> tps) {
+                log("assigned", tps);
+            }
+
+            @Override
+            public void onPartitionsLost(Collection<TopicPartition> tps) {
+                log("lost", tps);
+            }
+        });
+        g.members.add(c);
+        g.received.add(new ArrayList<>());
+        g.clientIds.add(clientId);
+    }
+
+    private Map<String, Object> groupAdd(String name, String bootstrap, String groupId,
+                                         String topic, String protocol, String instanceId) {
+        addMember(group(name), name, bootstrap, groupId, topic, protocol, instanceId);
+        return new LinkedHashMap<>();
+    }
+
+    /** Closes member i: leaving the group, or remaining in it (a static member's "back soon":
+     * it keeps its partitions until its session ends; a dynamic member leaves anyway). */
+    private Map<String, Object> groupRemove(String name, int i, boolean leave) {
+        Group g = group(name);
+        KafkaConsumer<byte[], byte[]> c = g.members.remove(i);
+        g.received.remove(i);
+        g.clientIds.remove(i);
+        CloseOptions o = CloseOptions.timeout(Duration.ofSeconds(10));
+        if (!leave)
+            o = o.withGroupMembershipOperation(CloseOptions.GroupMembershipOperation.REMAIN_IN_GROUP);
+        c.close(o);
         return new LinkedHashMap<>();
     }
 
@@ -282,6 +346,9 @@ public final class Driver {
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("assignments", assignments(g));
+        out.put("clients", new ArrayList<>(g.clientIds));
+        out.put("events", new ArrayList<>(g.events));
+        g.events.clear();
         return out;
     }
 
@@ -303,6 +370,9 @@ public final class Driver {
         }
         out.put("records", records);
         out.put("assignments", assignments(g));
+        out.put("clients", new ArrayList<>(g.clientIds));
+        out.put("events", new ArrayList<>(g.events));
+        g.events.clear();
         return out;
     }
 
@@ -457,6 +527,8 @@ public final class Driver {
                 out.put("assignor", d.partitionAssignor());
                 out.put("simple", d.isSimpleConsumerGroup());
                 out.put("coordinator", d.coordinator() == null ? null : d.coordinator().id());
+                out.put("groupEpoch", d.groupEpoch().orElse(null));
+                out.put("targetAssignmentEpoch", d.targetAssignmentEpoch().orElse(null));
                 List<Object> ms = new ArrayList<>();
                 for (MemberDescription md : d.members()) {
                     Map<String, Object> m = new LinkedHashMap<>();
@@ -466,6 +538,13 @@ public final class Driver {
                     md.assignment().topicPartitions().forEach(tp -> parts.add(tp.partition()));
                     parts.sort(null);
                     m.put("partitions", parts);
+                    List<Integer> target = new ArrayList<>();
+                    md.targetAssignment().ifPresent(
+                        t -> t.topicPartitions().forEach(tp -> target.add(tp.partition())));
+                    target.sort(null);
+                    m.put("target", target);
+                    m.put("epoch", md.memberEpoch().orElse(null));
+                    m.put("upgraded", md.upgraded().orElse(null));
                     ms.add(m);
                 }
                 out.put("members", ms);
