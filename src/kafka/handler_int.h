@@ -56,5 +56,9 @@ int kafka__handle_DeleteGroups(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_OffsetDelete(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_ConsumerGroupHeartbeat(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_ConsumerGroupDescribe(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_ShareGroupHeartbeat(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_ShareGroupDescribe(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_ShareFetch(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_ShareAcknowledge(kafka_req_t *r, void *req, void *resp);
 
 #endif

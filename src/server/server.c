@@ -46,6 +46,7 @@ static void on_group_tick(uv_timer_t *t)
 {
     server_t *s = t->data;
     broker_group_tick(s->broker);
+    kafka_shares_tick(s->shares);
 }
 
 static void on_delivery_tick(uv_timer_t *t)
@@ -152,6 +153,7 @@ int server_run(const hd_config_t *cfg)
         say_error("subscriptions: cannot open: %s", hd_strerror(rc));
         goto fail;
     }
+    s.shares = kafka_shares_new(s.broker, s.delivery, cfg);
     struct sockaddr_storage sa;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
@@ -224,6 +226,7 @@ int server_run(const hd_config_t *cfg)
              (double)(hd_mono_ns() - t0) / 1e6);
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
+    kafka_shares_free(s.shares);
     delivery_close(s.delivery);
     registry_close(s.registry);
     broker_close(s.broker);
@@ -233,6 +236,7 @@ int server_run(const hd_config_t *cfg)
     say_info("herald stopped cleanly");
     return 0;
 fail:
+    kafka_shares_free(s.shares);
     delivery_close(s.delivery);
     registry_close(s.registry);
     broker_close(s.broker);

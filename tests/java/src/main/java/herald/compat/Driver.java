@@ -67,6 +67,7 @@ public final class Driver {
     static final long ADMIN_TIMEOUT_MS = 20_000;
 
     private final Map<String, Group> groups = new HashMap<>();
+    private final ShareCommands shares = new ShareCommands();
 
     /** Members of one consumer group opened by group-open, polled in turn by this thread. */
     private static final class Group {
@@ -126,6 +127,7 @@ public final class Driver {
         case "group-poll" -> groupPoll(f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]));
         case "group-close" -> groupClose(f[1]);
         case "admin" -> admin(f[1], f[2], Arrays.copyOfRange(f, 3, f.length));
+        case "share-open", "share-poll", "share-close" -> shares.run(f);
         default -> throw new IllegalArgumentException("unknown command " + f[0]);
         };
     }
@@ -387,6 +389,7 @@ public final class Driver {
     private void closeAll() {
         for (String name : new ArrayList<>(groups.keySet()))
             groupClose(name);
+        shares.closeAll();
     }
 
     /* ---- the AdminClient ---- */
