@@ -162,6 +162,13 @@ static int serve_main(int argc, char **argv)
         goto out;
     }
     say_level = level;
+    int format = say_format_parse(cfg.log_format);
+    if (format < 0) {
+        fprintf(stderr, "herald serve: log.format must be text or json\n");
+        rc = 2;
+        goto out;
+    }
+    say_format = format;
     rc = server_run(&cfg) < 0 ? 1 : 0;
 out:
     hd_config_deinit(&cfg);

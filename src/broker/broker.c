@@ -756,7 +756,11 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
         return rc;
     }
     topics_push(b, t);
-    say_info("topic %s: created with %" PRId32 " partition(s)", name, partitions);
+    if (SAY_INFO <= say_level) {
+        char np[16];
+        snprintf(np, sizeof np, "%" PRId32, partitions);
+        say_kv(SAY_INFO, "topic created", "topic", name, "partitions", np);
+    }
     if (out)
         *out = t;
     return 0;
@@ -780,7 +784,7 @@ int broker_topic_delete(broker_t *b, const char *name)
     hd_strmap_del(&b->topic_index, t->name);
     /* name may be t->name: the offsets go first, while it is still valid. */
     broker__offsets_drop_topic(b, name);
-    say_info("topic %s: deleted", name);
+    say_kv(SAY_INFO, "topic deleted", "topic", name);
     topic_free(t, true);
     return 0;
 }

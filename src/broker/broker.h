@@ -186,11 +186,12 @@ int broker_internal_open(broker_t *b, const char *relpath, int64_t segment_bytes
 /* Fires its waiters (HD_ECLOSED, or HD_ENOTFOUND when destroyed), closes the log cleanly (or
  * removes its files with destroy) and frees it. Must come before broker_close(). NULL ok. */
 void broker_internal_close(broker_partition_t *p, bool destroy);
-/* For both kinds: appends one complete RecordBatch v2 built by the caller (CRC included; the log writes the base
- * offset) and queues it for the flusher. Returns 0 with *end = the offset after the batch (it is
- * durable once the high watermark reaches it), HD_EMALFORMED, HD_ETOOBIG or -errno. */
+/* For both kinds: appends one complete RecordBatch v2 built by the caller (CRC included; the log
+ * writes the base offset) and queues it for the flusher. Returns 0 with *end = the offset after the
+ * batch (it is durable once the high watermark reaches it), HD_EMALFORMED, HD_ETOOBIG or -errno. */
 int broker_internal_append(broker_partition_t *p, uint8_t *batch, size_t len, int64_t *end);
-/* For both kinds: deletes the whole segments lying below offset (after a snapshot). Returns the count removed. */
+/* For both kinds: deletes the whole segments lying below offset (after a snapshot). Returns the
+ * count removed. */
 int broker_internal_delete_before(broker_partition_t *p, int64_t offset);
 
 /* ---- idempotent producers ---- */

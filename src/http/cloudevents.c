@@ -30,7 +30,14 @@
  * binary-mode event. Its data becomes `data` as a JSON value when the content type is JSON (or
  * absent) and the value parses, `data` as a string when the content type is textual and the
  * value is UTF-8, and `data_base64` otherwise. Extensions read from headers are strings, as the
- * header carries no type.
+ * header carries no type. A binary-mode event with no ce_traceparent but a valid traceparent
+ * record header (and tracestate) gets them as its distributed-tracing extension.
+ *
+ * Trace context on POST: ce-traceparent / ce-tracestate (binary mode) and the traceparent /
+ * tracestate members (structured mode) are the event's distributed-tracing extension and are
+ * stored, unchanged, as ce_traceparent / ce_tracestate like any extension. A W3C traceparent
+ * header on the request itself is added to each record as the header traceparent
+ * (http/produce.c), which leaves the event's own attributes alone.
  *
  * HTTP binary mode: ce-<name> headers are the attributes (names lowercased; values unquoted
  * when double-quoted, then percent-decoded once and checked to be UTF-8, as the HTTP binding
@@ -39,6 +46,7 @@
  * CloudEvent in any mode. One with some ce- headers but no ce-specversion is answered 400
  * naming the attribute, since the client evidently meant binary mode. */
 #include "http/http_int.h"
+#include "obs/obs.h"
 #include "util/base64.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -672,6 +680,35 @@ bool http__record_ce_type(const broker_record_t *rec, hd_buf_t *scratch, hd_slic
     return true;
 }
 
+/* An event without the distributed-tracing extension, stored with the record headers
+ * traceparent / tracestate (added from an HTTP request, or by a Kafka producer's tracing), is
+ * read with them as its traceparent / tracestate attributes: the extension carries the trace
+ * context of the hop that delivered the event, as the extension's spec asks. Invalid values are
+ * left out. */
+static void trace_from_headers(const broker_record_t *rec, json_t *ev)
+{
+    hd_slice_t area = rec->headers;
+    hd_slice_t tp = {0}, ts = {0};
+    for (int32_t i = 0; i < rec->headers_count; i++) {
+        broker_header_t h;
+        if (broker_header_next(&area, &h) < 0)
+            return;
+        if (h.value_null)
+            continue;
+        if (!tp.p && hd_slice_eq_str(h.name, "traceparent") &&
+            obs_traceparent_parse((const char *)h.value.p, h.value.len, NULL))
+            tp = h.value;
+        else if (!ts.p && hd_slice_eq_str(h.name, "tracestate") &&
+                 obs_tracestate_valid((const char *)h.value.p, h.value.len))
+            ts = h.value;
+    }
+    if (!tp.p)
+        return;
+    json_object_set_new(ev, "traceparent", json_stringn((const char *)tp.p, tp.len));
+    if (ts.p)
+        json_object_set_new(ev, "tracestate", json_stringn((const char *)ts.p, ts.len));
+}
+
 json_t *http__record_ce_json(const broker_record_t *rec)
 {
     ce_view_t v;
@@ -704,6 +741,8 @@ json_t *http__record_ce_json(const broker_record_t *rec)
         if (s)
             json_object_set_new(ev, name, s);
     }
+    if (!json_object_get(ev, "traceparent"))
+        trace_from_headers(rec, ev);
     const char *ct = NULL;
     size_t ctl = 0;
     if (v.has_content_type) {
@@ -857,8 +896,10 @@ typedef struct ev_get {
 
 typedef struct ev_collect {
     json_t *events;
-    int64_t next;  /* the offset after the last record examined */
-    int64_t limit; /* events still wanted */
+    int64_t next;   /* the offset after the last record examined */
+    int64_t limit;  /* events still wanted */
+    int64_t max_ts; /* newest timestamp of the events collected, or -1 */
+    obs_span_op_t op;
 } ev_collect_t;
 
 static int collect_record(void *ctx, const broker_record_t *rec)
@@ -872,6 +913,11 @@ static int collect_record(void *ctx, const broker_record_t *rec)
     if (ev) {
         json_array_append_new(c->events, ev);
         c->limit--;
+        if (rec->timestamp > c->max_ts)
+            c->max_ts = rec->timestamp;
+        obs_trace_ctx_t tc;
+        if (obs_otlp_on && obs_record_trace(rec, &tc))
+            obs_trace_span(&c->op, &tc, rec->offset, 1);
     }
     c->next = rec->offset + 1;
     return 0;
@@ -881,7 +927,13 @@ static int collect_record(void *ctx, const broker_record_t *rec)
 static void get_answer(ev_get_t *st)
 {
     http_req_t *r = st->r;
-    ev_collect_t c = {json_array(), st->offset, st->limit};
+    ev_collect_t c = {json_array(), st->offset, st->limit, -1, {0}};
+    c.op = (obs_span_op_t){.deliver = true,
+                           .via = "http",
+                           .topic = broker_topic_name(st->t),
+                           .partition = broker_partition_index(st->p),
+                           .start_ns = r->t0_ns,
+                           .base_offset = -1};
     hd_buf_t data, scratch;
     hd_buf_init(&data);
     hd_buf_init(&scratch);
@@ -943,6 +995,8 @@ static void get_answer(ev_get_t *st)
             http_problem(r, 500, "reading the partition failed");
         return;
     }
+    if (c.max_ts >= 0)
+        obs_e2e_observe(OBS_DELIVERY_HTTP_READ, "", c.max_ts);
     char next[24];
     snprintf(next, sizeof next, "%" PRId64, c.next);
     http_req_add_header(r, "Herald-Next-Offset", next);

@@ -264,6 +264,8 @@ typedef struct http_stream_proto {
     void (*read)(http_stream_t *s, const uint8_t *p, size_t n);
     /* The stream is freed: free the protocol's state. */
     void (*free)(http_stream_t *s);
+    /* OBS_DELIVERY_SSE or OBS_DELIVERY_WS, for end-to-end latency and delivery spans. */
+    int obs_kind;
 } http_stream_proto_t;
 
 /* Parses the stream request's topic (r->params[0]) and ?partition, ?from, ?type and ?key, and

@@ -7,8 +7,15 @@
  * Everything is checked before anything is appended. Appending itself can still fail part-way
  * (a full disk): batches appended before the failure stay, as with a Kafka producer whose
  * request spans several partitions. HTTP producers are not idempotent: a client that retries
- * after a lost answer may store a record twice. */
+ * after a lost answer may store a record twice.
+ *
+ * Trace context: when the request carries a valid W3C traceparent header (obs/trace.c checks
+ * it strictly; an invalid one is ignored), every record without a traceparent header of its own
+ * gets it as record header "traceparent", and the request's tracestate, when it is valid too, as
+ * "tracestate", so Kafka consumers and OpenTelemetry instrumentations see the producer's trace.
+ * A record's own traceparent (or a CloudEvent's ce_traceparent) is never changed. */
 #include "http/http_int.h"
+#include "obs/obs.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "util/murmur2.h"
@@ -42,6 +49,42 @@ typedef struct produce_state {
 } produce_state_t;
 
 static uint32_t sticky_next;
+
+static bool has_header(const broker_record_in_t *rec, const char *name)
+{
+    for (int32_t i = 0; i < rec->nheaders; i++)
+        if (hd_slice_eq_str(rec->headers[i].name, name))
+            return true;
+    return false;
+}
+
+/* Adds the request's trace context to the records that have none (see the top). */
+static void add_trace_context(http_req_t *r, http_produce_rec_t *recs, int n)
+{
+    const char *tp = http_req_header(r, "traceparent");
+    if (!tp || !obs_traceparent_parse(tp, strlen(tp), NULL))
+        return;
+    const char *ts = http_req_header(r, "tracestate");
+    if (ts && !obs_tracestate_valid(ts, strlen(ts)))
+        ts = NULL;
+    for (int i = 0; i < n; i++) {
+        broker_record_in_t *rec = &recs[i].rec;
+        if (has_header(rec, "traceparent"))
+            continue;
+        int32_t nh = rec->nheaders + (ts && !has_header(rec, "tracestate") ? 2 : 1);
+        broker_header_t *h = hd_arena_alloc(&r->arena, sizeof *h * (size_t)nh);
+        if (!h)
+            return; /* the arena is exhausted: the records go as they came */
+        if (rec->nheaders > 0)
+            memcpy(h, rec->headers, sizeof *h * (size_t)rec->nheaders);
+        h[rec->nheaders] = (broker_header_t){hd_slice_str("traceparent"), hd_slice_str(tp), false};
+        if (nh == rec->nheaders + 2)
+            h[rec->nheaders + 1] =
+                (broker_header_t){hd_slice_str("tracestate"), hd_slice_str(ts), false};
+        rec->headers = h;
+        rec->nheaders = nh;
+    }
+}
 
 static size_t record_estimate(const broker_record_in_t *rec)
 {
@@ -112,6 +155,7 @@ void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, i
         http_respond_json(r, 200, j);
         return;
     }
+    add_trace_context(r, recs, n);
     int32_t np = broker_topic_partitions(t);
     int64_t max_batch = broker_topic_config(t)->max_message_bytes;
     produce_state_t *st = hd_arena_alloc(&r->arena, sizeof *st);
@@ -191,6 +235,14 @@ void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, i
             }
             for (int j = 0; j < k; j++)
                 st->offsets[idx[at + j]] = res.base_offset + j;
+            if (obs_otlp_on) {
+                obs_span_op_t op = {.via = "http",
+                                    .topic = broker_topic_name(t),
+                                    .partition = part,
+                                    .start_ns = r->t0_ns,
+                                    .base_offset = res.base_offset};
+                obs_trace_batches(&op, hd_slice(buf.p, (size_t)len));
+            }
             pwait_t *pw = &st->waits[st->nwaits++];
             pw->st = st;
             pw->w.target = res.end_offset;

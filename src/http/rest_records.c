@@ -3,6 +3,7 @@
  * offset, long-polling up to timeout_ms when nothing is there yet. Compressed batches written by
  * Kafka clients are inflated to show their records. */
 #include "http/http_int.h"
+#include "obs/obs.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "util/say.h"
@@ -82,6 +83,8 @@ typedef struct collect {
     int64_t from;
     int64_t limit;
     int64_t next;
+    int64_t max_ts; /* newest timestamp collected, or -1 */
+    obs_span_op_t op;
 } collect_t;
 
 static int collect_one(void *ctx, const broker_record_t *rec)
@@ -93,6 +96,11 @@ static int collect_one(void *ctx, const broker_record_t *rec)
         return 1;
     json_array_append_new(c->arr, http__record_json(c->partition, rec));
     c->next = rec->offset + 1;
+    if (rec->timestamp > c->max_ts)
+        c->max_ts = rec->timestamp;
+    obs_trace_ctx_t tc;
+    if (obs_otlp_on && obs_record_trace(rec, &tc))
+        obs_trace_span(&c->op, &tc, rec->offset, 1);
     return 0;
 }
 
@@ -101,7 +109,13 @@ static int collect_one(void *ctx, const broker_record_t *rec)
 static json_t *read_records(fetch_state_t *st, int64_t *next)
 {
     http_req_t *r = st->r;
-    collect_t c = {json_array(), st->partition, st->offset, st->limit, st->offset};
+    collect_t c = {json_array(), st->partition, st->offset, st->limit, st->offset, -1, {0}};
+    c.op = (obs_span_op_t){.deliver = true,
+                           .via = "http",
+                           .topic = r->params[0],
+                           .partition = st->partition,
+                           .start_ns = r->t0_ns,
+                           .base_offset = -1};
     hd_buf_t data, scratch;
     hd_buf_init(&data);
     hd_buf_init(&scratch);
@@ -154,6 +168,8 @@ static json_t *read_records(fetch_state_t *st, int64_t *next)
     }
     hd_buf_deinit(&data);
     hd_buf_deinit(&scratch);
+    if (c.arr && c.max_ts >= 0)
+        obs_e2e_observe(OBS_DELIVERY_HTTP_READ, "", c.max_ts);
     *next = c.next;
     return c.arr;
 }

@@ -4,6 +4,7 @@
  * once the state change is durable), .../redrive and .../purge (its dead letters). Records are
  * rendered as the records API does (http__record_json) with their receipt and delivery count. */
 #include "http/http_int.h"
+#include "obs/obs.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -389,6 +390,7 @@ typedef struct recv_state {
     delivery_waiter_t w;
     json_t *msgs;
     int max;
+    int64_t max_ts; /* newest timestamp leased by this step, or -1 */
 } recv_state_t;
 
 static void add_msg(void *ctx, const delivery_msg_t *m)
@@ -398,6 +400,20 @@ static void add_msg(void *ctx, const delivery_msg_t *m)
     json_object_set_new(o, "receipt", json_string(m->receipt));
     json_object_set_new(o, "delivery_count", json_integer(m->delivery_count));
     json_array_append_new(st->msgs, o);
+    if (m->rec->timestamp > st->max_ts)
+        st->max_ts = m->rec->timestamp;
+    obs_trace_ctx_t tc;
+    if (obs_otlp_on && obs_record_trace(m->rec, &tc)) {
+        const delivery_settings_t *set = delivery_sub_settings(st->s);
+        obs_span_op_t op = {.deliver = true,
+                            .via = "subscription",
+                            .topic = set->topic,
+                            .partition = m->partition,
+                            .subscription = set->name,
+                            .start_ns = st->r->t0_ns,
+                            .base_offset = -1};
+        obs_trace_span(&op, &tc, m->rec->offset, 1);
+    }
 }
 
 static void recv_answer(recv_state_t *st)
@@ -414,7 +430,10 @@ static void on_recv_wake(delivery_waiter_t *w, int err);
 /* Leases what there is; answers when something came, when final, or on error; else waits. */
 static void recv_step(recv_state_t *st, bool final)
 {
+    st->max_ts = -1;
     int n = delivery_receive(st->s, st->max, add_msg, st);
+    if (st->max_ts >= 0)
+        obs_e2e_observe(OBS_DELIVERY_SUBSCRIPTION, delivery_sub_settings(st->s)->name, st->max_ts);
     if (n == HD_ENOTFOUND) {
         json_decref(st->msgs);
         st->msgs = NULL;

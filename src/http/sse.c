@@ -16,6 +16,7 @@
  * reconnects, sending Last-Event-ID, and gets the 404. A client too slow to take the stream is
  * cut off without a word (nothing can reach it), and logged. */
 #include "http/http_int.h"
+#include "obs/obs.h"
 #include "util/err.h"
 
 #include <string.h>
@@ -60,6 +61,7 @@ static const http_stream_proto_t sse_proto = {
     .end = sse_end,
     .read = NULL, /* a client has nothing to say: its bytes are dropped */
     .free = NULL,
+    .obs_kind = OBS_DELIVERY_SSE,
 };
 
 void http__sse_start(http_req_t *r)

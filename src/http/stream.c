@@ -36,6 +36,7 @@
  * partition, and its connection. Every partition always has a waiter registered outside a step
  * (a target beyond any offset while the buffer is full), so a topic deletion is always seen. */
 #include "http/http_int.h"
+#include "obs/obs.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "util/monotime.h"
@@ -432,6 +433,8 @@ typedef struct step_ctx {
     stream_part_t *sp;
     hd_buf_t ce_scratch;
     hd_buf_t id;
+    int64_t max_ts; /* newest timestamp delivered in this step, or -1 */
+    obs_span_op_t op;
 } step_ctx_t;
 
 static bool matches(http_stream_t *s, step_ctx_t *st, const broker_record_t *rec)
@@ -487,6 +490,11 @@ static int on_record(void *ctx, const broker_record_t *rec)
         json_object_set_new(j, "cloudevent", ce);
     s->proto->record(s, (const char *)st->id.p, j);
     json_decref(j);
+    if (rec->timestamp > st->max_ts)
+        st->max_ts = rec->timestamp;
+    obs_trace_ctx_t tc;
+    if (obs_otlp_on && obs_record_trace(rec, &tc))
+        obs_trace_span(&st->op, &tc, rec->offset, 1);
     return s->ending ? 1 : 0;
 }
 
@@ -497,7 +505,13 @@ static int step(http_stream_t *s, stream_part_t *sp)
     hd_buf_t data, scratch;
     hd_buf_init(&data);
     hd_buf_init(&scratch);
-    step_ctx_t st = {.s = s, .sp = sp};
+    step_ctx_t st = {.s = s, .sp = sp, .max_ts = -1};
+    st.op = (obs_span_op_t){.deliver = true,
+                            .via = s->proto->obs_kind == OBS_DELIVERY_WS ? "ws" : "sse",
+                            .topic = s->topic,
+                            .partition = sp->index,
+                            .start_ns = hd_mono_ns(),
+                            .base_offset = -1};
     hd_buf_init(&st.ce_scratch);
     hd_buf_init(&st.id);
     int rc = 0;
@@ -541,6 +555,8 @@ static int step(http_stream_t *s, stream_part_t *sp)
         pos += size;
     }
 out:
+    if (st.max_ts >= 0)
+        obs_e2e_observe(s->proto->obs_kind, "", st.max_ts);
     hd_buf_deinit(&data);
     hd_buf_deinit(&scratch);
     hd_buf_deinit(&st.ce_scratch);

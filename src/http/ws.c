@@ -20,6 +20,7 @@
  * deleted or the log cannot be read (then waits up to 2 s for the client's close), and 1008
  * "client too slow" when the client accepted nothing for http.stream.stall.timeout.ms. */
 #include "http/http_int.h"
+#include "obs/obs.h"
 #include "util/base64.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -180,6 +181,7 @@ static const http_stream_proto_t ws_proto = {
     .end = ws_end,
     .read = ws_read,
     .free = ws_free,
+    .obs_kind = OBS_DELIVERY_WS,
 };
 
 /* ---- the handshake ---- */

@@ -18,6 +18,7 @@
  *   LeaderEpoch (v4+) is this broker's epoch 0 for a found offset; CurrentLeaderEpoch is checked
  *   as in Fetch. */
 #include "kafka/handler_int.h"
+#include "obs/obs.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "util/monotime.h"
@@ -164,16 +165,38 @@ static size_t fetch_run(fetch_state_t *st, bool *any_error)
     return total;
 }
 
+/* Sets each partition's records and reports the delivery: one end-to-end latency observation
+ * per partition with records (its newest batch), and spans when export is on. */
 static void set_record_slices(fetch_state_t *st, int nparts)
 {
     kafka_FetchResponse_t *resp = st->resp;
+    kafka_req_t *r = st->r;
+    const char *group = NULL;
     int idx = 0;
     for (int32_t i = 0; i < resp->Responses_n; i++) {
         kafka_FetchResponse_FetchableTopicResponse_t *tr = &resp->Responses[i];
         for (int32_t k = 0; k < tr->Partitions_n; k++, idx++) {
             size_t start = st->offs[idx];
             size_t end = idx + 1 < nparts ? st->offs[idx + 1] : st->data.len;
-            tr->Partitions[k].Records.v = hd_slice(st->data.p + start, end - start);
+            hd_slice_t recs = hd_slice(st->data.p + start, end - start);
+            tr->Partitions[k].Records.v = recs;
+            if (recs.len == 0)
+                continue;
+            if (!group)
+                group = kafka__group_of(r);
+            obs_e2e_observe_batches(OBS_DELIVERY_KAFKA, group, recs);
+            if (obs_otlp_on) {
+                obs_span_op_t op = {.deliver = true,
+                                    .via = "kafka",
+                                    .topic = tr->Topic,
+                                    .partition = tr->Partitions[k].PartitionIndex,
+                                    .client_id = r->client_id,
+                                    .group = group,
+                                    .start_ns = r->_t0_ns,
+                                    .base_offset = -1,
+                                    .from_offset = st->req->Topics[i].Partitions[k].FetchOffset};
+                obs_trace_batches(&op, recs);
+            }
         }
     }
 }

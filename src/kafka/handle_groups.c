@@ -139,6 +139,7 @@ int kafka__handle_JoinGroup(kafka_req_t *r, void *req_, void *resp_)
 {
     kafka_JoinGroupRequest_t *req = req_;
     (void)resp_;
+    kafka__group_note(r, req->GroupId);
     int32_t np = req->Protocols_n < 0 ? 0 : req->Protocols_n;
     broker_protocol_t *protos = kafka__alloc(r, sizeof *protos * (size_t)(np + 1));
     for (int32_t i = 0; i < np; i++) {
@@ -205,6 +206,7 @@ int kafka__handle_SyncGroup(kafka_req_t *r, void *req_, void *resp_)
 {
     kafka_SyncGroupRequest_t *req = req_;
     (void)resp_;
+    kafka__group_note(r, req->GroupId);
     int32_t na = req->Assignments_n < 0 ? 0 : req->Assignments_n;
     broker_assignment_t *as = kafka__alloc(r, sizeof *as * (size_t)(na + 1));
     for (int32_t i = 0; i < na; i++) {
@@ -231,6 +233,7 @@ int kafka__handle_Heartbeat(kafka_req_t *r, void *req_, void *resp_)
 {
     kafka_HeartbeatRequest_t *req = req_;
     kafka_HeartbeatResponse_t *resp = resp_;
+    kafka__group_note(r, req->GroupId);
     resp->ThrottleTimeMs = 0;
     resp->ErrorCode =
         broker_group_heartbeat(r->broker, nz(req->GroupId), req->GenerationId, nz(req->MemberId),
@@ -280,6 +283,7 @@ int kafka__handle_OffsetCommit(kafka_req_t *r, void *req_, void *resp_)
     kafka_OffsetCommitResponse_t *resp = resp_;
     broker_t *b = r->broker;
     const char *group = nz(req->GroupId);
+    kafka__group_note(r, group);
     int32_t generation = r->api_version >= 1 ? req->GenerationIdOrMemberEpoch : -1;
     broker_group_t *g = group[0] ? broker_group_find(b, group) : NULL;
     int16_t gerr =
@@ -404,6 +408,7 @@ int kafka__handle_OffsetFetch(kafka_req_t *r, void *req_, void *resp_)
     kafka_OffsetFetchRequest_t *req = req_;
     kafka_OffsetFetchResponse_t *resp = resp_;
     const char *group = nz(req->GroupId);
+    kafka__group_note(r, group);
     resp->ThrottleTimeMs = 0;
     resp->ErrorCode = group[0] ? KAFKA_ERR_NONE : KAFKA_ERR_INVALID_GROUP_ID;
     if (req->Topics_n < 0) {

@@ -22,6 +22,7 @@
  *   and each bad one goes to the dead-letter topic; an idempotent producer's batch cannot be
  *   split without breaking its sequence numbers, so it is refused whole as in reject mode. */
 #include "kafka/handler_int.h"
+#include "obs/obs.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "util/say.h"
@@ -310,6 +311,15 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             pr->ErrorCode = 0;
             pr->BaseOffset = res.base_offset;
             pr->LogAppendTimeMs = res.log_append_time;
+            if (obs_otlp_on) {
+                obs_span_op_t op = {.via = "kafka",
+                                    .topic = name,
+                                    .partition = pd->Index,
+                                    .client_id = r->client_id,
+                                    .start_ns = r->_t0_ns,
+                                    .base_offset = res.base_offset};
+                obs_trace_batches(&op, hd_slice(batch, blen));
+            }
             if (acks == -1) {
                 pwait_t *pw = &st->waits[st->nwaits++];
                 pw->pr = pr;

@@ -33,6 +33,11 @@ char *kafka__strdup(kafka_req_t *r, const char *s);
  * host replaced by this machine's name. */
 void kafka__advertised(const hd_config_t *cfg, char *host, size_t hostlen, int32_t *port);
 
+/* group_seen.c: the consumer group a client last named in a group request, for attributing its
+ * fetches ("" when none). */
+void kafka__group_note(kafka_req_t *r, const char *group);
+const char *kafka__group_of(const kafka_req_t *r);
+
 int kafka__handle_ApiVersions(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_Metadata(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_CreateTopics(kafka_req_t *r, void *req, void *resp);

@@ -451,4 +451,12 @@ void obs_metrics_render(broker_t *b, hd_buf_t *out)
     }
     render_topics(out, b);
     render_groups(out, b);
+    obs__trace_render(out);
 }
+
+void obs__family(hd_buf_t *out, const char *name, const char *type, const char *help)
+{
+    family(out, name, type, help);
+}
+
+void obs__label(hd_buf_t *out, const char *v) { put_label(out, v); }

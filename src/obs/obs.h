@@ -6,8 +6,12 @@
 #define OBS_H
 
 #include "broker/broker.h"
+#include "broker/records.h"
 #include "util/buf.h"
+#include "util/config.h"
+#include "util/slice.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Records when the broker started (herald_start_time_seconds). */
@@ -33,5 +37,91 @@ void obs_http_request(const char *route, const char *method, int status, int64_t
 void obs_metrics_render(broker_t *b, hd_buf_t *out);
 /* The content type of that format. */
 #define OBS_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* ---- trace context (trace.c) ---- */
+
+/* W3C Trace Context: a traceparent header "00-<32 hex trace-id>-<16 hex parent-id>-<2 hex
+ * flags>", lowercase hex, trace-id and parent-id not all zero. */
+#define OBS_TRACEPARENT_LEN 55
+#define OBS_TRACESTATE_MAX 512
+
+typedef struct obs_trace_ctx {
+    uint8_t trace_id[16];
+    uint8_t parent_id[8];
+    uint8_t flags;
+} obs_trace_ctx_t;
+
+/* Parses s[0..n) as a traceparent value, strictly: version 00 is exactly 55 characters; a
+ * later version (01..fe) is accepted when its first 55 characters have the same form and the
+ * next one, if any, is '-' (the spec's rule for versions a parser does not know); version ff,
+ * uppercase hex, all-zero ids and any other shape are refused. Returns true and fills *out (may
+ * be NULL) when valid. */
+bool obs_traceparent_parse(const char *s, size_t n, obs_trace_ctx_t *out);
+/* s[0..n) is a tracestate value worth carrying: 1..512 characters, printable ASCII, at most 32
+ * comma-separated list members each "key=value" (or empty, which the spec allows). */
+bool obs_tracestate_valid(const char *s, size_t n);
+/* The trace context of a stored record: its "traceparent" header when valid, else its
+ * "ce_traceparent" header (a CloudEvent's distributed-tracing extension). */
+bool obs_record_trace(const broker_record_t *rec, obs_trace_ctx_t *out);
+
+/* ---- end-to-end latency (trace.c) ---- */
+
+/* How records left the broker, for herald_e2e_latency_seconds{kind}. */
+enum {
+    OBS_DELIVERY_KAFKA,     /* Kafka Fetch */
+    OBS_DELIVERY_HTTP_READ, /* GET /topics/{topic}/records and /events */
+    OBS_DELIVERY_SSE,
+    OBS_DELIVERY_WS,
+    OBS_DELIVERY_SUBSCRIPTION, /* POST /subscriptions/{name}/receive; group = the subscription */
+    OBS_DELIVERY_KINDS
+};
+/* Records were delivered whose newest timestamp is max_ts_ms (epoch ms): one observation of
+ * now - max_ts_ms per batch or per answer, under (kind, group). group "" when not known. */
+void obs_e2e_observe(int kind, const char *group, int64_t max_ts_ms);
+/* The same for a chunk of stored RecordBatches (as read from a partition): observes the largest
+ * MaxTimestamp among the chunk's batches once. */
+void obs_e2e_observe_batches(int kind, const char *group, hd_slice_t batches);
+
+/* ---- span export, OTLP/HTTP JSON (otlp.c) ---- */
+
+/* Starts the exporter thread when otel.exporter.otlp.endpoint is set. Returns 0, or HD_EINVAL
+ * (with *why) for an endpoint that is not http(s)://HOST[:PORT][/path]. Main thread, once. */
+int obs_otlp_start(const hd_config_t *cfg, const char **why);
+/* Sends what is queued (for at most a few seconds) and stops the thread. */
+void obs_otlp_stop(void);
+/* Spans are being exported: callers skip the work of finding trace context when false. */
+extern bool obs_otlp_on;
+
+/* What the broker did with some records, for their spans. Strings are borrowed for the call. */
+typedef struct obs_span_op {
+    bool deliver;             /* false: records were produced; true: delivered */
+    const char *via;          /* "kafka", "http", "sse", "ws" */
+    const char *topic;        /* messaging.destination.name */
+    int32_t partition;        /* messaging.destination.partition.id */
+    const char *client_id;    /* messaging.client.id, or NULL */
+    const char *group;        /* messaging.consumer.group.name, or NULL / "" */
+    const char *subscription; /* messaging.destination.subscription.name, or NULL */
+    int64_t start_ns;         /* when the request arrived (hd_mono_ns clock) */
+    int64_t base_offset;      /* >= 0: the offset of the first batch's first record (its header may
+                               * still say 0); -1: the headers are right */
+    int64_t from_offset;      /* records below this offset are skipped (fetches start mid-batch) */
+} obs_span_op_t;
+
+/* Makes spans for the records of the RecordBatches in `batches` that carry trace context: one
+ * span per run of consecutive records with the same traceparent, rate-limited by
+ * otel.spans.per.second and queued for the exporter thread (dropped and counted when the queue
+ * is full). A no-op when export is off. Loop thread only. */
+void obs_trace_batches(const obs_span_op_t *op, hd_slice_t batches);
+/* One span for n records produced or delivered under the trace context tc (HTTP requests). */
+void obs_trace_span(const obs_span_op_t *op, const obs_trace_ctx_t *tc, int64_t first_offset,
+                    int n);
+
+/* Appends the tracing and end-to-end latency metrics (called by obs_metrics_render). */
+void obs__trace_render(hd_buf_t *out);
+/* Helpers shared by the renderers in obs/ (metrics.c). */
+void obs__family(hd_buf_t *out, const char *name, const char *type, const char *help);
+void obs__label(hd_buf_t *out, const char *v);
+/* otlp.c: the exporter's counters. */
+void obs__otlp_render(hd_buf_t *out);
 
 #endif

@@ -194,6 +194,14 @@ int server_run(const hd_config_t *cfg)
         }
         http_server_set_registry(s.registry_http, s.registry);
     }
+    const char *why = NULL;
+    if ((rc = obs_otlp_start(cfg, &why)) < 0) {
+        say_error("%s", why);
+        uv_close((uv_handle_t *)&s.listener, NULL);
+        http_server_close(s.http);
+        http_server_close(s.registry_http);
+        goto fail;
+    }
     uv_signal_init(s.loop, &s.sigint);
     uv_signal_init(s.loop, &s.sigterm);
     s.sigint.data = s.sigterm.data = &s;
@@ -218,14 +226,18 @@ int server_run(const hd_config_t *cfg)
     if (s.registry_http)
         snprintf(http_desc + strlen(http_desc), sizeof http_desc - strlen(http_desc),
                  " registry=%s", cfg->registry_addr);
-    say_info("herald serving: kafka=%s http=%s advertised=%s data-dir=%s topics=%d partitions=%d "
-             "cluster=%s pid=%d started-in=%.1fms",
-             cfg->kafka_addr, http_desc,
-             cfg->advertised_addr[0] ? cfg->advertised_addr : "(listener)", cfg->data_dir,
-             broker_topic_count(s.broker), parts, broker_cluster_id(s.broker), (int)getpid(),
-             (double)(hd_mono_ns() - t0) / 1e6);
+    char ntopics[16], nparts[16], pid[16], started[32];
+    snprintf(ntopics, sizeof ntopics, "%d", broker_topic_count(s.broker));
+    snprintf(nparts, sizeof nparts, "%d", parts);
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    snprintf(started, sizeof started, "%.1fms", (double)(hd_mono_ns() - t0) / 1e6);
+    say_kv(SAY_INFO, "herald serving", "kafka", cfg->kafka_addr, "http", http_desc, "advertised",
+           cfg->advertised_addr[0] ? cfg->advertised_addr : "(listener)", "data-dir", cfg->data_dir,
+           "topics", ntopics, "partitions", nparts, "cluster", broker_cluster_id(s.broker), "pid",
+           pid, "started-in", started);
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
+    obs_otlp_stop();
     kafka_shares_free(s.shares);
     delivery_close(s.delivery);
     registry_close(s.registry);

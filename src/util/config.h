@@ -130,7 +130,18 @@
       "Segment size of the internal committed-offsets log; it is compacted into one snapshot "     \
       "once it is larger than this and twice the last snapshot")                                   \
     X(STR, log_level, "log.level", "log-level", "HERALD_LOG_LEVEL", "info", 0, 0,                  \
-      "Diagnostics level: error, warn, info or debug")
+      "Diagnostics level: error, warn, info or debug")                                             \
+    X(STR, log_format, "log.format", "log-format", "HERALD_LOG_FORMAT", "text", 0, 0,              \
+      "Diagnostics format: text (one line per event) or json (one JSON object per line: ts, "      \
+      "level, msg and the event's fields)")                                                        \
+    X(STR, otlp_endpoint, "otel.exporter.otlp.endpoint", "otlp-endpoint", "HERALD_OTLP_ENDPOINT",  \
+      "", 0, 0,                                                                                    \
+      "OpenTelemetry collector to export produce and delivery spans to, as OTLP/HTTP JSON: "       \
+      "http://HOST:PORT (spans go to /v1/traces under it); empty: no export")                      \
+    X(INT, otlp_spans_per_second, "otel.spans.per.second", "otlp-spans-per-second",                \
+      "HERALD_OTLP_SPANS_PER_SECOND", 1000, 1, 1000000,                                            \
+      "Most spans made per second for export (bursts up to this many); the rest are dropped "      \
+      "and counted")
 
 typedef struct hd_config {
 #define HD_CONFIG_FIELD_INT(m) int64_t m;
