@@ -557,13 +557,15 @@ static void reconcile(const broker__cgroup_t *cg, cmember_t *m, const pset_t *ow
 
 /* ---- ConsumerGroupHeartbeat ---- */
 
-static void answer_error(broker_cg_answer_t *out, const broker_cg_heartbeat_t *req, int16_t err,
-                         const char *message)
+/* Fills an error answer; returns the error (for `return answer_error(...)`). */
+static int16_t answer_error(broker_cg_answer_t *out, const broker_cg_heartbeat_t *req, int16_t err,
+                            const char *message)
 {
     out->error = err;
     out->message = message;
     out->member_id = req->member_id;
     out->member_epoch = req->member_epoch;
+    return err;
 }
 
 static bool bad_len(const char *s) { return s && strlen(s) > BROKER_GROUP_ID_MAX; }
@@ -590,8 +592,9 @@ static bool is_subset(const pset_t *a, const pset_t *b)
 /* The buffer behind answer.member_id for generated ids. */
 static char made_id[23];
 
-static void heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_cg_answer_t *out,
-                      pset_t *owned)
+/* Returns the answer's error code (0 on success). */
+static int16_t heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_cg_answer_t *out,
+                         pset_t *owned)
 {
     const hd_config_t *cfg = b->cfg;
     int64_t now = broker__now(b);
@@ -654,6 +657,7 @@ static void heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_cg_a
             say_info("group %s: static member %s (%s) left for now", g->id, m->id,
                      req->instance_id);
             m->epoch = -2;
+            m->state = CG_STABLE;
             m->revoking.n = 0;
             m->last_seen = now;
         } else {
@@ -664,7 +668,7 @@ static void heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_cg_a
         out->member_id = req->member_id;
         out->member_epoch = epoch;
         out->heartbeat_ms = (int32_t)cfg->group_consumer_heartbeat_interval_ms;
-        return;
+        return 0;
     }
 
     cmember_t *m = idx >= 0 ? cg->members[idx] : NULL;
@@ -765,6 +769,7 @@ static void heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_cg_a
     out->assigned = m->assigned.v;
     out->nassigned = m->assigned.n;
     pset_free(&before);
+    return 0;
 }
 
 void broker_cgroup_heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_cg_answer_t *out)
@@ -776,7 +781,7 @@ void broker_cgroup_heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, brok
         return;
     }
     owned_set(req, &owned);
-    heartbeat(b, req, out, &owned);
+    (void)heartbeat(b, req, out, &owned);
     pset_free(&owned);
 }
 

@@ -14,7 +14,8 @@
  * - OffsetFetch answers offset -1, leader epoch -1 and metadata "" for partitions without a
  *   commit and for unknown groups. A null topic list (v2+) means every committed offset.
  * - DescribeGroups answers an unknown group with error 0 and state "Dead"; member metadata and
- *   assignments are sent only while the group is Stable, as Kafka does.
+ *   assignments are sent only while the group is Stable, as Kafka does. A consumer-protocol group
+ *   is answered as Dead too: ConsumerGroupDescribe describes it.
  * - ListGroups v5 reports each group's type, "classic" or "consumer" (KIP-848, whose APIs are in
  *   handle_cgroups.c), and filters on it. Members of "consumer" groups commit with OffsetCommit
  *   v9+ and their member epoch (broker_cgroup_commit_check).

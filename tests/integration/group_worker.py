@@ -8,7 +8,9 @@ It commits synchronously after processing each record, and appends one line per 
   T <unix time>                    written with every assignment change
   F <partition> <unix time>        the first record of a partition since the last assignment
 usage: group_worker.py ADDR GROUP TOPIC OUT [--assignor NAME] [--instance ID] [--session MS]
-                       [--client-id ID]
+                       [--client-id ID] [--protocol classic|consumer]
+With --protocol consumer (KIP-848, librdkafka 2.4+) the broker assigns (--assignor names its
+assignor, if given), session and heartbeat times are the broker's, and rebalances are incremental.
 """
 import argparse
 import os
@@ -28,6 +30,7 @@ ap.add_argument("--instance")
 ap.add_argument("--session", type=int, default=6000)
 ap.add_argument("--client-id", default="rdkafka")
 ap.add_argument("--max-seconds", type=float, default=120.0)
+ap.add_argument("--protocol", default="classic")
 args = ap.parse_args()
 
 out = open(args.out, "a", buffering=1)
@@ -42,8 +45,14 @@ conf = {"bootstrap.servers": args.addr, "group.id": args.group,
         "client.id": args.client_id}
 if args.instance:
     conf["group.instance.id"] = args.instance
+if args.protocol == "consumer":
+    for k in ("session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy"):
+        del conf[k]
+    conf["group.protocol"] = "consumer"
+    if args.assignor in ("uniform", "range"):
+        conf["group.remote.assignor"] = args.assignor
 c = Consumer(conf)
-cooperative = args.assignor == "cooperative-sticky"
+cooperative = args.assignor == "cooperative-sticky" or args.protocol == "consumer"
 
 
 def parts(ps):

@@ -4,6 +4,7 @@ its own Python process: the idempotent producer with every codec, and a consumer
 splits partitions, commits and resumes from its commits."""
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -11,6 +12,7 @@ import kafkaraw
 from clients import create_topic
 from compat import VENV_PY, require
 from conftest import wait_until
+from test_consumer_protocol import list_groups
 from test_groups import HERE, PY, Worker, produce_range, workers  # noqa: F401 (fixture)
 
 CLIENTS = {"debian": PY, "pypi": str(VENV_PY)}
@@ -81,3 +83,39 @@ def test_group_splits_commits_and_resumes(broker, tmp_path, workers, client, ass
     wait_until(lambda: set(w3.records()) >= fresh, 30, what="the new records")
     w3.stop()
     assert sorted(w3.records()) == sorted(fresh)
+
+
+def test_consumer_protocol_group_and_crash(broker_factory, tmp_path, workers):  # noqa: F811
+    """librdkafka's KIP-848 consumer (group.protocol=consumer, PyPI build): two members split six
+    partitions, each record is processed once, a member killed with SIGKILL (no leave) loses its
+    partitions only when its session ends, and the survivor resumes them at the commits."""
+    py = python_for("pypi")
+    broker = broker_factory("--group-consumer-heartbeat-interval-ms", "300",
+                            "--group-consumer-session-timeout-ms", "4000")
+    topic, group = "gk", "g-kip848"
+    create_topic(broker.addr, topic, 6)
+    expected = produce_range(broker.addr, topic, 0, 300)
+    args = ("--protocol", "consumer", "--assignor", "uniform")
+    w1 = Worker(tmp_path, broker.addr, group, topic, "w1", *args, py=py).start()
+    w2 = Worker(tmp_path, broker.addr, group, topic, "w2", *args, py=py).start()
+    workers += [w1, w2]
+    wait_until(lambda: len(w1.assignment()) == 3 and len(w2.assignment()) == 3, 30,
+               what="a 3/3 split")
+    assert w1.assignment() | w2.assignment() == set(range(6))
+    with kafkaraw.Conn(broker.addr) as c:
+        assert list_groups(c)[group] == ("consumer", "Stable", "consumer")
+    wait_until(lambda: set(w1.records()) | set(w2.records()) >= expected, 30, what="300 records")
+    assert sorted(w1.records() + w2.records()) == sorted(expected), "each record once"
+
+    # w2 dies without a word: its partitions stay assigned until its session (4 s) ends.
+    lost = w2.assignment()
+    w2.kill()
+    fresh = produce_range(broker.addr, topic, 300, 60)
+    t0 = time.monotonic()
+    wait_until(lambda: w1.assignment() == set(range(6)), 30, what="w1 owning all six")
+    assert time.monotonic() - t0 >= 3, "w2's partitions moved before its session ended"
+    wait_until(lambda: set(w1.records()) >= fresh, 30, what="the new records")
+    w1.stop()
+    # The killed member had committed everything it processed: nothing is read twice.
+    assert sorted(w1.records() + w2.records()) == sorted(expected | fresh), "each record once"
+    assert lost
