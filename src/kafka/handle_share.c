@@ -51,6 +51,8 @@
 #define SHARE_GROUPS_MAX 10000
 /* Most records one member may hold at once (its lease table is bounded by this). */
 #define SHARE_HELD_MAX 100000
+/* Most partitions one share session may hold. */
+#define SHARE_SESSION_PARTS_MAX 10000
 #define SHARE_FETCH_DEFAULT 500
 #define SHARE_WAIT_MAX_MS 30000
 
@@ -60,6 +62,7 @@ typedef struct held {
     uint8_t topic_id[16];
     int32_t partition;
     int64_t offset;
+    int64_t deadline_ms; /* wall clock: the lease ends then, and the entry is swept */
     char receipt[DELIVERY_RECEIPT_MAX];
 } held_t;
 
@@ -189,7 +192,8 @@ static held_t **held_slot(member_t *m, const uint8_t id[16], int32_t p, int64_t 
     return pp;
 }
 
-static void held_put(member_t *m, const uint8_t id[16], int32_t p, int64_t off, const char *receipt)
+static void held_put(member_t *m, const uint8_t id[16], int32_t p, int64_t off, const char *receipt,
+                     int64_t deadline_ms)
 {
     if (m->nheld + 1 > m->nbuckets) {
         uint32_t nb = m->nbuckets ? m->nbuckets * 2 : 64;
@@ -216,6 +220,24 @@ static void held_put(member_t *m, const uint8_t id[16], int32_t p, int64_t off, 
         m->nheld++;
     }
     snprintf(h->receipt, sizeof h->receipt, "%s", receipt);
+    h->deadline_ms = deadline_ms;
+}
+
+/* Forgets held records whose lease ended: they are deliverable again (perhaps already to another
+ * member), and Kafka refuses acknowledgements after the acquisition lock expired too. */
+static void held_sweep(member_t *m, int64_t now_wall)
+{
+    for (uint32_t i = 0; i < m->nbuckets; i++)
+        for (held_t **pp = &m->buckets[i]; *pp;) {
+            held_t *h = *pp;
+            if (h->deadline_ms < now_wall) {
+                *pp = h->next;
+                m->nheld--;
+                free(h);
+            } else {
+                pp = &h->next;
+            }
+        }
 }
 
 /* Takes the held record out; the caller frees it. NULL when not held. */
@@ -334,7 +356,7 @@ void kafka_shares_tick(kafka_shares_t *sh)
 {
     if (!sh)
         return;
-    int64_t now = now_ms();
+    int64_t now = now_ms(), wall = hd_wall_ms();
     for (int i = 0; i < sh->ngroups; i++) {
         share_group_t *g = sh->groups[i];
         for (int k = 0; k < g->nmembers;) {
@@ -344,6 +366,7 @@ void kafka_shares_tick(kafka_shares_t *sh)
                          m->nheld);
                 member_remove(sh, g, m, "member session timed out");
             } else {
+                held_sweep(m, wall);
                 k++;
             }
         }
@@ -594,17 +617,21 @@ static int16_t session_step(member_t *m, int32_t epoch)
     return 0;
 }
 
-static void session_add(member_t *m, const uint8_t id[16], int32_t p)
+/* Adds a partition to the session; false when the session is full. */
+static bool session_add(member_t *m, const uint8_t id[16], int32_t p)
 {
     for (int i = 0; i < m->nsparts; i++)
         if (m->sparts[i].partition == p && !memcmp(m->sparts[i].topic_id, id, 16))
-            return;
+            return true;
+    if (m->nsparts >= SHARE_SESSION_PARTS_MAX)
+        return false;
     if (m->nsparts == m->capsparts) {
         m->capsparts = m->capsparts ? m->capsparts * 2 : 16;
         m->sparts = hd_realloc(m->sparts, sizeof *m->sparts * (size_t)m->capsparts);
     }
     memcpy(m->sparts[m->nsparts].topic_id, id, 16);
     m->sparts[m->nsparts++].partition = p;
+    return true;
 }
 
 static void session_forget(member_t *m, const uint8_t id[16], int32_t p)
@@ -698,8 +725,8 @@ static int16_t find_member(kafka_req_t *r, const char *gid, const char *mid, sha
 typedef struct out_part {
     uint8_t topic_id[16];
     int32_t partition;
-    int16_t ack_err;
-    bool acked; /* acknowledgements were in the request */
+    int16_t err;     /* the fetch error of this partition */
+    int16_t ack_err; /* its acknowledgements' error */
     hd_buf_t recs;
     kafka_ShareFetchResponse_AcquiredRecords_t *acq;
     int32_t nacq, capacq;
@@ -823,7 +850,8 @@ static void on_leased(void *ctx, const delivery_msg_t *msg)
         a->DeliveryCount =
             (int16_t)(msg->delivery_count > INT16_MAX ? INT16_MAX : msg->delivery_count);
     }
-    held_put(st->cur_m, st->cur_id, msg->partition, rec->offset, msg->receipt);
+    held_put(st->cur_m, st->cur_id, msg->partition, rec->offset, msg->receipt,
+             msg->lease_deadline_ms);
 }
 
 /* Leases records for the session's topics. Returns how many. */
@@ -904,6 +932,7 @@ static void sf_respond(sf_state_t *st)
             kafka_ShareFetchResponse_PartitionData_t *pd = &tr->Partitions[pi++];
             memset(pd, 0, sizeof *pd);
             pd->PartitionIndex = op->partition;
+            pd->ErrorCode = op->err;
             pd->AcknowledgeErrorCode = op->ack_err;
             pd->CurrentLeader = kafka__alloc(r, sizeof *pd->CurrentLeader);
             pd->CurrentLeader->LeaderId = (int32_t)r->cfg->node_id;
@@ -1021,8 +1050,17 @@ int kafka__handle_ShareFetch(kafka_req_t *r, void *req_, void *resp_)
         kafka_ShareFetchRequest_FetchTopic_t *ft = &req->Topics[i];
         for (int32_t k = 0; k < ft->Partitions_n; k++) {
             kafka_ShareFetchRequest_FetchPartition_t *fp = &ft->Partitions[k];
-            if (req->ShareSessionEpoch != -1)
-                session_add(m, ft->TopicId, fp->PartitionIndex);
+            broker_topic_t *t = broker_topic_find_id(sh->b, ft->TopicId);
+            int16_t perr = 0;
+            if (!t)
+                perr = KAFKA_ERR_UNKNOWN_TOPIC_ID;
+            else if (fp->PartitionIndex < 0 || fp->PartitionIndex >= broker_topic_partitions(t))
+                perr = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else if (req->ShareSessionEpoch != -1 &&
+                     !session_add(m, ft->TopicId, fp->PartitionIndex))
+                perr = KAFKA_ERR_INVALID_REQUEST; /* the session is full */
+            if (perr)
+                out_part(st, ft->TopicId, fp->PartitionIndex)->err = perr;
             if (fp->AcknowledgementBatches_n <= 0)
                 continue;
             int32_t nb = fp->AcknowledgementBatches_n;
@@ -1033,7 +1071,6 @@ int kafka__handle_ShareFetch(kafka_req_t *r, void *req_, void *resp_)
                                       ab->AcknowledgeTypes_n};
             }
             out_part_t *op = out_part(st, ft->TopicId, fp->PartitionIndex);
-            op->acked = true;
             op->ack_err = apply_acks(sh, g, m, ft->TopicId, fp->PartitionIndex, bs, nb);
         }
     }

@@ -250,7 +250,8 @@ def heartbeat(c, group, member, epoch, topics):
 
 def share_fetch(c, group, member, session_epoch, topics=(), wait_ms=0, full=False):
     """ShareFetch v1 of topics {topic id: [partitions]}; returns the top-level error, or with
-    full (error, {(partition, offset): delivery count} of the acquired records)."""
+    full (error, {(partition, offset): delivery count} of the acquired records,
+    {(topic id, partition): error} of the partitions with one)."""
     def part(p):
         return kafkaraw.i32(p) + carr([], None) + b"\x00"
 
@@ -268,12 +269,14 @@ def share_fetch(c, group, member, session_epoch, topics=(), wait_ms=0, full=Fals
         return err
     rstr(r)
     r.i32()
-    acquired = {}
+    acquired, errs = {}, {}
     for _ in range(r.uvarint() - 1):
-        r.take(16)
+        tid = r.take(16)
         for _ in range(r.uvarint() - 1):
             p = r.i32()
-            r.i16(), rstr(r), r.i16(), rstr(r)
+            perr, _, aerr, _ = r.i16(), rstr(r), r.i16(), rstr(r)
+            if perr or aerr:
+                errs[(tid, p)] = (perr, aerr)
             r.i32(), r.i32(), r.uvarint()  # leader, its tags
             n = r.uvarint()
             if n > 1:
@@ -285,7 +288,32 @@ def share_fetch(c, group, member, session_epoch, topics=(), wait_ms=0, full=Fals
                     acquired[(p, o)] = dc
             r.uvarint()
         r.uvarint()
-    return err, acquired
+    return err, acquired, errs
+
+
+def share_ack(c, group, member, session_epoch, tid, partition, first, last, types):
+    """ShareAcknowledge v1 of one batch; returns (top-level error, partition error)."""
+    batch = kafkaraw.i64(first) + kafkaraw.i64(last) + carr(types, kafkaraw.i8) + b"\x00"
+    part = kafkaraw.i32(partition) + carr([batch], lambda x: x) + b"\x00"
+    topic = tid + carr([part], lambda x: x) + b"\x00"
+    body = cstr(group) + cstr(member) + kafkaraw.i32(session_epoch) + \
+        carr([topic], lambda x: x) + b"\x00"
+    r = c.request(79, 1, body, flexible=True)
+    r.uvarint()
+    r.i32()
+    err = r.i16()
+    rstr(r)
+    perr = None
+    for _ in range(r.uvarint() - 1):
+        r.take(16)
+        for _ in range(r.uvarint() - 1):
+            r.i32()
+            perr = r.i16()
+            rstr(r)
+            r.i32(), r.i32(), r.uvarint()
+            r.uvarint()
+        r.uvarint()
+    return err, perr
 
 
 def test_share_wire_heartbeat_fetch_and_describe(broker_factory):
@@ -318,6 +346,19 @@ def test_share_wire_heartbeat_fetch_and_describe(broker_factory):
         assert share_fetch(c, "wg", "m-1", 5) == 123
         assert share_fetch(c, "wg", "m-1", 1) == 0
         assert share_fetch(c, "wg", "m-1", 2) == 0
+        # Partitions of unknown topics, or beyond a topic's partitions, answer an error each.
+        tid = next(iter(asg))
+        nobody = bytes(range(16))
+        err, acquired, errs = share_fetch(c, "wg", "m-1", 3, {tid: [0, 7], nobody: [0]},
+                                          full=True)
+        assert (err, acquired) == (0, {})
+        assert errs == {(tid, 7): (3, 0), (nobody, 0): (100, 0)}
+        # Acknowledging records this member does not hold: INVALID_RECORD_STATE; a bad type or
+        # a types array that fits neither the range nor one type: INVALID_REQUEST.
+        assert share_ack(c, "wg", "m-1", 4, tid, 0, 0, 4, [1]) == (0, 121)
+        assert share_ack(c, "wg", "m-1", 5, tid, 0, 0, 1, [9]) == (0, 42)
+        assert share_ack(c, "wg", "m-1", 6, tid, 0, 0, 4, [1, 1]) == (0, 42)
+        assert share_ack(c, "wg", "m-1", 0, tid, 0, 0, 0, [1]) == (123, None)
         # The group's subscriptions exist, one per topic.
         for t in ("sg-wire", "sg-wire2"):
             assert sub_stats(b, "share.wg." + t)["topic"] == t
@@ -368,8 +409,8 @@ def test_silent_member_times_out_and_its_records_go_to_another(java, broker_fact
     with kafkaraw.Conn(b.addr) as c:
         err, _, _, epoch, _, asg = heartbeat(c, "crashg", "silent", 0, ["sg-crash"])
         assert err == 0 and list(asg.values()) == [[0, 1]]
-        err, acquired = share_fetch(c, "crashg", "silent", 0, asg, wait_ms=2000, full=True)
-        assert err == 0
+        err, acquired, errs = share_fetch(c, "crashg", "silent", 0, asg, wait_ms=2000, full=True)
+        assert err == 0 and errs == {}
         assert acquired == {where[v]: 1 for v in values}
         # The silent member holds all; with a 30 s lock only its session timeout frees them.
         java.ok("share-open", "crash", b.addr, "crashg", "sg-crash", 1)
