@@ -33,6 +33,7 @@
  *   removed and its leases are released. A group without members stays (its subscriptions keep
  *   their state) until the process ends; the subscriptions stay until deleted over HTTP.
  * - ShareFetch waits up to MaxWaitMs when nothing is deliverable, woken by the subscriptions. */
+#include "broker/group.h"
 #include "kafka/handler_int.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -373,6 +374,14 @@ void kafka_shares_tick(kafka_shares_t *sh)
     }
 }
 
+int kafka__share_group_count(const kafka_shares_t *sh) { return sh ? sh->ngroups : 0; }
+
+const char *kafka__share_group_at(const kafka_shares_t *sh, int i, const char **state)
+{
+    *state = sh->groups[i]->nmembers ? "Stable" : "Empty";
+    return sh->groups[i]->id;
+}
+
 /* ---- ShareGroupHeartbeat ---- */
 
 /* Recomputes the member's assignment (every partition of its topics that exist, creating the
@@ -458,6 +467,12 @@ int kafka__handle_ShareGroupHeartbeat(kafka_req_t *r, void *req_, void *resp_)
         return KAFKA_REQ_DONE;
     }
     share_group_t *g = group_find(sh, gid);
+    if (!g && broker_group_find(sh->b, gid)) {
+        /* Group ids are shared by every kind of group, as in Kafka. */
+        resp->ErrorCode = KAFKA_ERR_GROUP_ID_NOT_FOUND;
+        resp->ErrorMessage = "the group id belongs to a group that is not a share group";
+        return KAFKA_REQ_DONE;
+    }
     member_t *m = member_find(g, mid);
     if (req->MemberEpoch == -1) { /* leave */
         if (m)

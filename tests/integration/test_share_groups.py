@@ -75,7 +75,18 @@ def test_accept_shares_records_between_two_members(java, broker_factory):
             out = java.ok("share-poll", "two", m, 1000, "accept")
             assert all(e is None for e in out["commit"].values()), out["commit"]
             got += [dict(r, m=m) for r in out["records"]]
+    d = java.ok("share-describe", b.addr, "workers")
+    assert (d["state"], len(d["members"])) == ("Stable", 2)
+    assert sorted(m["client"] for m in d["members"]) == ["two-0", "two-1"]
+    for m in d["members"]:
+        assert m["assignment"] == ["sg-orders-0", "sg-orders-1", "sg-orders-2"]
+        assert m["host"] == "/127.0.0.1" and m["epoch"] >= 1
+    assert d["listed"] == [{"id": "workers", "type": "Share", "protocol": "share",
+                            "state": "Stable"}]
     java.ok("share-close", "two")
+    # Once they left the group is empty (and stays listed).
+    d = java.ok("share-describe", b.addr, "workers")
+    assert (d["state"], d["members"]) == ("Empty", [])
     # Both members took part (a fetch hands out at most max.poll.records = 100) and no record
     # went to both: every record exactly once, with its key, where it was written, on its first delivery.
     assert sorted(r["v"] for r in got) == sorted(values)

@@ -127,7 +127,7 @@ public final class Driver {
         case "group-poll" -> groupPoll(f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]));
         case "group-close" -> groupClose(f[1]);
         case "admin" -> admin(f[1], f[2], Arrays.copyOfRange(f, 3, f.length));
-        case "share-open", "share-poll", "share-close" -> shares.run(f);
+        case "share-open", "share-poll", "share-close", "share-describe" -> shares.run(f);
         default -> throw new IllegalArgumentException("unknown command " + f[0]);
         };
     }

@@ -5,6 +5,8 @@
  *   share-poll  NAME MEMBER TIMEOUT_MS ACTION [MAX] polls until records come (or the timeout),
  *                                                   acknowledges them per ACTION, commits
  *   share-close NAME [MEMBER]                       closes one member, or all
+ *   share-describe BOOTSTRAP GROUP                  Admin.describeShareGroups and
+ *                                                   Admin.listGroups(forShareGroups())
  *
  * ACTION is accept, release, reject or none (keep them unacknowledged: the member must then be
  * closed before it polls again), optionally followed by ",<type>-if=<value>" rules that apply
@@ -21,6 +23,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.GroupListing;
+import org.apache.kafka.clients.admin.ListGroupsOptions;
+import org.apache.kafka.clients.admin.ShareGroupDescription;
+import org.apache.kafka.clients.admin.ShareMemberDescription;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -28,6 +36,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicIdPartition;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 final class ShareCommands {
@@ -39,6 +48,7 @@ final class ShareCommands {
         case "share-poll" -> poll(f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]), f[4],
                                   f.length > 5 ? Integer.parseInt(f[5]) : Integer.MAX_VALUE);
         case "share-close" -> close(f[1], f.length > 2 ? Integer.parseInt(f[2]) : -1);
+        case "share-describe" -> describe(f[1], f[2]);
         default -> throw new IllegalArgumentException("unknown command " + f[0]);
         };
     }
@@ -116,6 +126,45 @@ final class ShareCommands {
                            e.getValue().map(x -> x.getClass().getSimpleName()).orElse(null));
         }
         out.put("commit", commit);
+        return out;
+    }
+
+    private Map<String, Object> describe(String bootstrap, String group) throws Exception {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
+        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 20_000);
+        Map<String, Object> out = new LinkedHashMap<>();
+        try (Admin admin = Admin.create(p)) {
+            ShareGroupDescription d =
+                admin.describeShareGroups(List.of(group)).all().get().get(group);
+            out.put("state", d.groupState().toString());
+            out.put("epoch", d.groupEpoch());
+            List<Object> members = new ArrayList<>();
+            for (ShareMemberDescription m : d.members()) {
+                Map<String, Object> mm = new LinkedHashMap<>();
+                mm.put("client", m.clientId());
+                mm.put("host", m.host());
+                mm.put("epoch", m.memberEpoch());
+                List<String> tps = new ArrayList<>();
+                for (TopicPartition tp : m.assignment().topicPartitions())
+                    tps.add(tp.topic() + "-" + tp.partition());
+                tps.sort(null);
+                mm.put("assignment", tps);
+                members.add(mm);
+            }
+            out.put("members", members);
+            List<Object> listed = new ArrayList<>();
+            for (GroupListing g : admin.listGroups(ListGroupsOptions.forShareGroups()).all().get()) {
+                Map<String, Object> gm = new LinkedHashMap<>();
+                gm.put("id", g.groupId());
+                gm.put("type", g.type().map(Object::toString).orElse(null));
+                gm.put("protocol", g.protocol());
+                gm.put("state", g.groupState().map(Object::toString).orElse(null));
+                listed.add(gm);
+            }
+            out.put("listed", listed);
+        }
         return out;
     }
 
