@@ -38,7 +38,7 @@ void kafka_shares_tick(kafka_shares_t *sh);
 struct kafka_req {
     /* Set by the connection before kafka_req_handle(). */
     broker_t *broker;
-    registry_t *registry; /* NULL: produced records are not validated */
+    registry_t *registry;   /* NULL: produced records are not validated */
     kafka_shares_t *shares; /* NULL: the share-group APIs answer errors */
     const hd_config_t *cfg;
     void *conn;
