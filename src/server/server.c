@@ -47,6 +47,7 @@ static void on_group_tick(uv_timer_t *t)
     server_t *s = t->data;
     broker_group_tick(s->broker);
     kafka_shares_tick(s->shares);
+    obs_tick(s->broker, hd_wall_ms());
 }
 
 static void on_delivery_tick(uv_timer_t *t)
@@ -148,6 +149,9 @@ int server_run(const hd_config_t *cfg)
         uv_loop_close(s.loop);
         return rc;
     }
+    obs_catalog_init(s.broker, cfg->catalog_enable);
+    obs_history_init(cfg->console_sample_interval_ms);
+    obs_tick(s.broker, hd_wall_ms()); /* the history's first sample: counters start here */
     rc = delivery_open(s.broker, &s.delivery);
     if (rc < 0) {
         say_error("subscriptions: cannot open: %s", hd_strerror(rc));
@@ -241,6 +245,7 @@ int server_run(const hd_config_t *cfg)
     kafka_shares_free(s.shares);
     delivery_close(s.delivery);
     registry_close(s.registry);
+    obs_catalog_free(s.broker);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
@@ -251,6 +256,7 @@ fail:
     kafka_shares_free(s.shares);
     delivery_close(s.delivery);
     registry_close(s.registry);
+    obs_catalog_free(s.broker);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
