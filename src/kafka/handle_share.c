@@ -52,6 +52,8 @@
 #define SHARE_GROUPS_MAX 10000
 /* Most records one member may hold at once (its lease table is bounded by this). */
 #define SHARE_HELD_MAX 100000
+/* How long a member remembers a record after its lease ended (see held_sweep). */
+#define SHARE_HELD_GRACE_MS 60000
 /* Most partitions one share session may hold. */
 #define SHARE_SESSION_PARTS_MAX 10000
 #define SHARE_FETCH_DEFAULT 500
@@ -224,14 +226,15 @@ static void held_put(member_t *m, const uint8_t id[16], int32_t p, int64_t off, 
     h->deadline_ms = deadline_ms;
 }
 
-/* Forgets held records whose lease ended: they are deliverable again (perhaps already to another
- * member), and Kafka refuses acknowledgements after the acquisition lock expired too. */
+/* Forgets held records a while after their lease ended. Until then an acknowledgement of one is
+ * still passed to the subscription, which takes it while nobody else leased the record (a late
+ * ack); after that the record is deliverable again anyway, perhaps already to another member. */
 static void held_sweep(member_t *m, int64_t now_wall)
 {
     for (uint32_t i = 0; i < m->nbuckets; i++)
         for (held_t **pp = &m->buckets[i]; *pp;) {
             held_t *h = *pp;
-            if (h->deadline_ms < now_wall) {
+            if (h->deadline_ms + SHARE_HELD_GRACE_MS < now_wall) {
                 *pp = h->next;
                 m->nheld--;
                 free(h);

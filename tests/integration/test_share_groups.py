@@ -178,7 +178,7 @@ def test_reject_goes_to_the_dead_letter_topic_at_once(java, broker_factory):
 
 def test_expired_acquisition_lock_redelivers_to_another_member(java, broker_factory):
     b = broker_factory("--group-share-start-earliest", "true",
-                       "--group-share-record-lock-duration-ms", "2000")
+                       "--group-share-record-lock-duration-ms", "3000")
     mk_topic(b, "sg-lock", 1)
     values = ["l-%d" % i for i in range(5)]
     produce(b, "sg-lock", values)
@@ -186,14 +186,14 @@ def test_expired_acquisition_lock_redelivers_to_another_member(java, broker_fact
     held = java.ok("share-poll", "lock", 0, 10000, "none")["records"]
     assert sorted(r["v"] for r in held) == sorted(values)
     t0 = time.monotonic()
-    # Member 0 keeps them without acknowledging; once the 2 s lock expires member 1 gets them.
+    # Member 0 keeps them without acknowledging; once the 3 s lock expires member 1 gets them.
     again = poll_all(java, "lock", 1, "accept", 5, timeout=15)
-    assert time.monotonic() - t0 >= 1.0
+    assert time.monotonic() - t0 >= 2.0
     assert sorted(r["v"] for r in again) == sorted(values)
     assert all(r["dc"] == 2 for r in again)
     java.ok("share-close", "lock")
     st = sub_stats(b, "share.lockg.sg-lock")
-    assert st["stats"]["backlog"] == 0 and st["ack_timeout_ms"] == 2000
+    assert st["stats"]["backlog"] == 0 and st["ack_timeout_ms"] == 3000
 
 
 def test_http_workers_and_share_consumers_use_one_subscription(java, broker_factory):
@@ -413,7 +413,8 @@ def test_share_wire_heartbeat_fetch_and_describe(broker_factory):
 
 def test_silent_member_times_out_and_its_records_go_to_another(java, broker_factory):
     b = broker_factory("--group-share-start-earliest", "true",
-                       "--group-share-session-timeout-ms", "2000")
+                       "--group-share-session-timeout-ms", "2000",
+                       "--group-share-heartbeat-interval-ms", "300")
     mk_topic(b, "sg-crash", 2)
     values = ["c-%d" % i for i in range(12)]
     where = produce(b, "sg-crash", values, 2)
