@@ -160,6 +160,12 @@ void delivery_ack(delivery_sub_t *s, const char *const *receipts, int n, int *re
  * deliveries. error (may be NULL) is kept for the dead-letter headers. */
 void delivery_nack(delivery_sub_t *s, const char *const *receipts, int n, int64_t delay_ms,
                    const char *error, int *results, int64_t *durable_at);
+/* Rejects: the records are not to be retried and go to the dead-letter topic now, whatever
+ * their delivery count (acknowledged instead when the subscription has no dead-letter topic).
+ * error (may be NULL) is kept for the dead-letter headers. A reject is durable as a retry: after
+ * a crash before the dead letter is written, the record is delivered again. */
+void delivery_reject(delivery_sub_t *s, const char *const *receipts, int n, const char *error,
+                     int *results, int64_t *durable_at);
 /* Extends live leases to now + ms. */
 void delivery_extend(delivery_sub_t *s, const char *const *receipts, int n, int64_t ms,
                      int *results, int64_t *durable_at);

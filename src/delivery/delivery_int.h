@@ -62,6 +62,7 @@ struct dl_entry {
     int32_t heap_idx; /* -1 when not in the timer heap */
     uint8_t state;
     bool busy;   /* counted as busy on its key */
+    bool reject; /* refused for good: dead-lettered when due, whatever its count */
     char *error; /* last error, or NULL */
 };
 

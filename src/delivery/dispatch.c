@@ -422,7 +422,7 @@ void dl__timers(delivery_sub_t *s, int64_t now)
             dl__fail(s, e, -1, "lease expired");
             break;
         case E_RETRY:
-            if (s->set.max_deliveries > 0 && e->count >= s->set.max_deliveries)
+            if (e->reject || (s->set.max_deliveries > 0 && e->count >= s->set.max_deliveries))
                 dead_letter(s, e);
             else
                 dl__ready_push(s, e);
@@ -739,7 +739,7 @@ int delivery_receive(delivery_sub_t *s, int max, delivery_msg_cb cb, void *ctx)
 
 /* ---- ack, nack, extend ---- */
 
-typedef enum { OP_ACK, OP_NACK, OP_EXTEND } op_t;
+typedef enum { OP_ACK, OP_NACK, OP_EXTEND, OP_REJECT } op_t;
 
 static void settle_many(delivery_sub_t *s, op_t op, const char *const *receipts, int n, int64_t arg,
                         const char *error, int *results, int64_t *durable_at)
@@ -776,6 +776,15 @@ static void settle_many(delivery_sub_t *s, op_t op, const char *const *receipts,
             dl__heap_set(s, e, now + arg);
             dl__st_lease(s, e);
             break;
+        case OP_REJECT:
+            if (!s->set.dead_letter_topic || !s->set.dead_letter_topic[0]) {
+                dl__st_done(s, p, off, DONE_ACK); /* nowhere to park it: it is done */
+                dl__settle(s, e);
+                break;
+            }
+            e->reject = true;
+            dl__fail(s, e, 0, error ? error : "rejected");
+            break;
         }
     }
     *durable_at = dl__st_flush(s);
@@ -795,6 +804,12 @@ void delivery_nack(delivery_sub_t *s, const char *const *receipts, int n, int64_
                    const char *error, int *results, int64_t *durable_at)
 {
     settle_many(s, OP_NACK, receipts, n, delay_ms, error, results, durable_at);
+}
+
+void delivery_reject(delivery_sub_t *s, const char *const *receipts, int n, const char *error,
+                     int *results, int64_t *durable_at)
+{
+    settle_many(s, OP_REJECT, receipts, n, 0, error, results, durable_at);
 }
 
 void delivery_extend(delivery_sub_t *s, const char *const *receipts, int n, int64_t ms,

@@ -7,6 +7,7 @@
  *   bytes    classic: int32 length, -1 = null      flexible: uvarint length+1, 0 = null
  *   records  as bytes
  *   array    classic: int32 count, -1 = null       flexible: uvarint count+1, 0 = null
+ *            (elements: int8, int32, int64, string or struct)
  *   struct   (a single nested struct, flexible versions only) its fields inline; when nullable
  *            in the version, preceded by an int8: -1 = null, 1 = present
  * In flexible versions every struct (the body and each array element) ends with a tag buffer:
@@ -138,6 +139,9 @@ static void read_array(const kafka_field_t *f, int16_t v, bool flex, hd_reader_t
     }
     size_t min_size, elem_size;
     switch (f->kind) {
+    case KAFKA_K_ARR_I8:
+        min_size = elem_size = sizeof(int8_t);
+        break;
     case KAFKA_K_ARR_I32:
         min_size = elem_size = sizeof(int32_t);
         break;
@@ -174,6 +178,9 @@ static void read_array(const kafka_field_t *f, int16_t v, bool flex, hd_reader_t
     for (int64_t i = 0; i < n && !r->err; i++) {
         uint8_t *e = elems + (size_t)i * elem_size;
         switch (f->kind) {
+        case KAFKA_K_ARR_I8:
+            *(int8_t *)e = hd_read_i8(r);
+            break;
         case KAFKA_K_ARR_I32:
             *(int32_t *)e = hd_read_i32(r);
             break;
@@ -252,6 +259,7 @@ static void decode_value(const kafka_field_t *f, int16_t v, bool flex, hd_reader
     case KAFKA_K_RECORDS:
         *(kafka_bytes_t *)p = read_bytes_value(r, flex, is_nullable(f, v));
         break;
+    case KAFKA_K_ARR_I8:
     case KAFKA_K_ARR_I32:
     case KAFKA_K_ARR_I64:
     case KAFKA_K_ARR_STR:
@@ -415,6 +423,9 @@ static int encode_array(const kafka_field_t *f, int16_t v, bool flex, const uint
     for (int32_t i = 0; i < n; i++) {
         int rc = 0;
         switch (f->kind) {
+        case KAFKA_K_ARR_I8:
+            hd_buf_put_u8(out, (uint8_t)((const int8_t *)elems)[i]);
+            break;
         case KAFKA_K_ARR_I32:
             hd_buf_put_i32be(out, ((const int32_t *)elems)[i]);
             break;
@@ -488,6 +499,7 @@ static int encode_value(const kafka_field_t *f, int16_t v, bool flex, const uint
         }
         break;
     }
+    case KAFKA_K_ARR_I8:
     case KAFKA_K_ARR_I32:
     case KAFKA_K_ARR_I64:
     case KAFKA_K_ARR_STR:

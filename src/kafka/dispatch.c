@@ -54,6 +54,10 @@ const kafka__handler_t kafka__handlers[] = {
     {KAFKA_API_OffsetDelete, kafka__handle_OffsetDelete},
     {KAFKA_API_ConsumerGroupHeartbeat, kafka__handle_ConsumerGroupHeartbeat},
     {KAFKA_API_ConsumerGroupDescribe, kafka__handle_ConsumerGroupDescribe},
+    {KAFKA_API_ShareGroupHeartbeat, kafka__handle_ShareGroupHeartbeat},
+    {KAFKA_API_ShareGroupDescribe, kafka__handle_ShareGroupDescribe},
+    {KAFKA_API_ShareFetch, kafka__handle_ShareFetch},
+    {KAFKA_API_ShareAcknowledge, kafka__handle_ShareAcknowledge},
 };
 const int kafka__nhandlers = (int)(sizeof kafka__handlers / sizeof kafka__handlers[0]);
 

@@ -106,7 +106,9 @@ static void dump_struct(const kafka_schema_t *s, int16_t v, const uint8_t *base,
             for (int32_t k = 0; k < n && e; k++) {
                 if (k)
                     hd_buf_put_u8(out, ',');
-                if (f->kind == KAFKA_K_ARR_I32)
+                if (f->kind == KAFKA_K_ARR_I8)
+                    put_fmt(out, "%d", ((const int8_t *)(const void *)e)[k]);
+                else if (f->kind == KAFKA_K_ARR_I32)
                     put_fmt(out, "%" PRId32, ((const int32_t *)(const void *)e)[k]);
                 else if (f->kind == KAFKA_K_ARR_I64)
                     put_fmt(out, "%" PRId64, ((const int64_t *)(const void *)e)[k]);

@@ -54,6 +54,7 @@
     X(UNKNOWN_LEADER_EPOCH, 75)                                                                    \
     X(UNSUPPORTED_COMPRESSION_TYPE, 76)                                                            \
     X(MEMBER_ID_REQUIRED, 79)                                                                      \
+    X(GROUP_MAX_SIZE_REACHED, 81)                                                                  \
     X(FENCED_INSTANCE_ID, 82)                                                                      \
     X(GROUP_SUBSCRIBED_TO_TOPIC, 86)                                                               \
     X(INVALID_RECORD, 87)                                                                          \
@@ -61,7 +62,10 @@
     X(FENCED_MEMBER_EPOCH, 110)                                                                    \
     X(UNRELEASED_INSTANCE_ID, 111)                                                                 \
     X(UNSUPPORTED_ASSIGNOR, 112)                                                                   \
-    X(STALE_MEMBER_EPOCH, 113)
+    X(STALE_MEMBER_EPOCH, 113)                                                                     \
+    X(INVALID_RECORD_STATE, 121)                                                                   \
+    X(SHARE_SESSION_NOT_FOUND, 122)                                                                \
+    X(INVALID_SHARE_SESSION_EPOCH, 123)
 
 enum {
 #define KAFKA_ERR_ENUM(name, code) KAFKA_ERR_##name = (code),

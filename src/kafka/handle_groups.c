@@ -18,6 +18,7 @@
  * - DescribeGroups answers an unknown group with error 0 and state "Dead"; member metadata and
  *   assignments are sent only while the group is Stable, as Kafka does. A consumer-protocol group
  *   is answered as Dead too: ConsumerGroupDescribe describes it.
+ * - ListGroups also lists share groups (KIP-932, handle_share.c) with type "share".
  * - ListGroups v5 reports each group's type, "classic" or "consumer" (KIP-848, whose APIs are in
  *   handle_cgroups.c), and filters on it. Members of "consumer" groups commit with OffsetCommit
  *   v9+ and their member epoch (broker_cgroup_commit_check).
@@ -530,36 +531,54 @@ int kafka__handle_DescribeGroups(kafka_req_t *r, void *req_, void *resp_)
     return KAFKA_REQ_DONE;
 }
 
+/* Whether ListGroups' type and state filters let a group through. */
+static bool list_keeps(const kafka_ListGroupsRequest_t *req, int32_t ntf, int32_t nf,
+                       const char *type, const char *state)
+{
+    bool type_ok = ntf == 0;
+    for (int32_t k = 0; k < ntf && !type_ok; k++)
+        type_ok = req->TypesFilter[k] && !strcasecmp(req->TypesFilter[k], type);
+    bool keep = nf == 0;
+    for (int32_t k = 0; k < nf && !keep; k++)
+        keep = req->StatesFilter[k] && !strcasecmp(req->StatesFilter[k], state);
+    return type_ok && keep;
+}
+
 int kafka__handle_ListGroups(kafka_req_t *r, void *req_, void *resp_)
 {
     kafka_ListGroupsRequest_t *req = req_;
     kafka_ListGroupsResponse_t *resp = resp_;
     int n = broker_group_count(r->broker);
+    int nshare = kafka__share_group_count(r->shares);
     int32_t nf = r->api_version >= 4 && req->StatesFilter_n > 0 ? req->StatesFilter_n : 0;
     resp->ThrottleTimeMs = 0;
     resp->ErrorCode = 0;
     resp->Groups_n = 0;
-    resp->Groups = kafka__alloc(r, sizeof *resp->Groups * (size_t)(n + 1));
+    resp->Groups = kafka__alloc(r, sizeof *resp->Groups * (size_t)(n + nshare + 1));
     int32_t ntf = r->api_version >= 5 && req->TypesFilter_n > 0 ? req->TypesFilter_n : 0;
     for (int i = 0; i < n; i++) {
         broker_group_t *g = broker_group_at(r->broker, i);
         const char *state = broker_group_state(g);
         const char *type = broker_group_type(g);
-        bool type_ok = ntf == 0;
-        for (int32_t k = 0; k < ntf && !type_ok; k++)
-            type_ok = req->TypesFilter[k] && !strcasecmp(req->TypesFilter[k], type);
-        if (!type_ok)
-            continue;
-        bool keep = nf == 0;
-        for (int32_t k = 0; k < nf && !keep; k++)
-            keep = req->StatesFilter[k] && !strcasecmp(req->StatesFilter[k], state);
-        if (!keep)
+        if (!list_keeps(req, ntf, nf, type, state))
             continue;
         kafka_ListGroupsResponse_ListedGroup_t *lg = &resp->Groups[resp->Groups_n++];
         lg->GroupId = kafka__strdup(r, broker_group_id(g));
         lg->ProtocolType = kafka__strdup(r, broker_group_protocol_type(g));
         lg->GroupState = state;
         lg->GroupType = type;
+    }
+    /* Share groups (KIP-932, handle_share.c): type and protocol type "share". */
+    for (int i = 0; i < nshare; i++) {
+        const char *state;
+        const char *id = kafka__share_group_at(r->shares, i, &state);
+        if (!list_keeps(req, ntf, nf, "share", state))
+            continue;
+        kafka_ListGroupsResponse_ListedGroup_t *lg = &resp->Groups[resp->Groups_n++];
+        lg->GroupId = kafka__strdup(r, id);
+        lg->ProtocolType = "share";
+        lg->GroupState = state;
+        lg->GroupType = "share";
     }
     return KAFKA_REQ_DONE;
 }

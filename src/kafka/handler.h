@@ -5,6 +5,7 @@
 #define KAFKA_HANDLER_H
 
 #include "broker/broker.h"
+#include "delivery/delivery.h"
 #include "kafka/kafka.h"
 #include "registry/registry.h"
 #include "util/arena.h"
@@ -23,11 +24,22 @@ enum {
 
 typedef struct kafka_req kafka_req_t;
 
+/* Share groups (KIP-932): members, their assignments and share sessions, over the delivery
+ * engine's subscriptions (kafka/handle_share.c). One per server; loop thread only. */
+typedef struct kafka_shares kafka_shares_t;
+kafka_shares_t *kafka_shares_new(broker_t *b, delivery_t *d, const hd_config_t *cfg);
+/* Releases what every member holds and frees. Before delivery_close(). NULL ok. */
+void kafka_shares_free(kafka_shares_t *sh);
+/* Removes members whose session timed out (their records are released). Call every second or
+ * so. */
+void kafka_shares_tick(kafka_shares_t *sh);
+
 /* Owned by the connection; loop thread only. */
 struct kafka_req {
     /* Set by the connection before kafka_req_handle(). */
     broker_t *broker;
-    registry_t *registry; /* NULL: produced records are not validated */
+    registry_t *registry;   /* NULL: produced records are not validated */
+    kafka_shares_t *shares; /* NULL: the share-group APIs answer errors */
     const hd_config_t *cfg;
     void *conn;
     const char *peer;

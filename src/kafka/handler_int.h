@@ -65,5 +65,13 @@ int kafka__handle_DeleteGroups(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_OffsetDelete(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_ConsumerGroupHeartbeat(kafka_req_t *r, void *req, void *resp);
 int kafka__handle_ConsumerGroupDescribe(kafka_req_t *r, void *req, void *resp);
+/* Share groups (handle_share.c), for ListGroups: how many, and the id and state ("Stable" or
+ * "Empty") of the i-th. sh may be NULL (none). */
+int kafka__share_group_count(const kafka_shares_t *sh);
+const char *kafka__share_group_at(const kafka_shares_t *sh, int i, const char **state);
+int kafka__handle_ShareGroupHeartbeat(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_ShareGroupDescribe(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_ShareFetch(kafka_req_t *r, void *req, void *resp);
+int kafka__handle_ShareAcknowledge(kafka_req_t *r, void *req, void *resp);
 
 #endif

@@ -43,6 +43,7 @@ typedef struct kafka_bytes {
     X(STR)                                                                                         \
     X(BYTES)                                                                                       \
     X(RECORDS)                                                                                     \
+    X(ARR_I8)                                                                                      \
     X(ARR_I32)                                                                                     \
     X(ARR_I64)                                                                                     \
     X(ARR_STR)                                                                                     \
@@ -81,6 +82,7 @@ typedef struct kafka_schema {
 #include "kafka/proto_offsets.def"
 #include "kafka/proto_groups.def"
 #include "kafka/proto_admin.def"
+#include "kafka/proto_share.def"
 
 /* Every API herald advertises: X(Name, key, min_version, max_version, first flexible version).
  * The ApiVersions response is built from this list, so what is advertised is what is parsed. */
@@ -111,7 +113,11 @@ typedef struct kafka_schema {
     X(OffsetDelete, 47, 0, 0, 1)                                                                   \
     X(DescribeCluster, 60, 0, 1, 0)                                                                \
     X(ConsumerGroupHeartbeat, 68, 0, 1, 0)                                                         \
-    X(ConsumerGroupDescribe, 69, 0, 0, 0)
+    X(ConsumerGroupDescribe, 69, 0, 0, 0)                                                          \
+    X(ShareGroupHeartbeat, 76, 1, 1, 0)                                                            \
+    X(ShareGroupDescribe, 77, 1, 1, 0)                                                             \
+    X(ShareFetch, 78, 1, 1, 0)                                                                     \
+    X(ShareAcknowledge, 79, 1, 1, 0)
 
 /* Every generated struct, over all APIs. */
 #define KAFKA_API_STRUCTS_(Name, key, lo, hi, flex) KAFKA_STRUCTS_##Name(KAFKA_EACH_STRUCT_)
@@ -135,6 +141,9 @@ enum {
 #define KAFKA_DECL_STR(N, C) const char *N;
 #define KAFKA_DECL_BYTES(N, C) kafka_bytes_t N;
 #define KAFKA_DECL_RECORDS(N, C) kafka_bytes_t N;
+#define KAFKA_DECL_ARR_I8(N, C)                                                                    \
+    int8_t *N;                                                                                     \
+    int32_t N##_n;
 #define KAFKA_DECL_ARR_I32(N, C)                                                                   \
     int32_t *N;                                                                                    \
     int32_t N##_n;

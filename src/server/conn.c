@@ -223,6 +223,7 @@ static void process_input(conn_t *c)
         kafka_req_init(&q->k);
         q->k.broker = s->broker;
         q->k.registry = s->registry;
+        q->k.shares = s->shares;
         q->k.cfg = s->cfg;
         q->k.conn = c;
         q->k.peer = c->peer;

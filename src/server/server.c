@@ -46,6 +46,7 @@ static void on_group_tick(uv_timer_t *t)
 {
     server_t *s = t->data;
     broker_group_tick(s->broker);
+    kafka_shares_tick(s->shares);
     obs_tick(s->broker, hd_wall_ms());
 }
 
@@ -173,6 +174,7 @@ int server_run(const hd_config_t *cfg)
     }
     obs_sub_source_t subs = {subs_count, subs_at, s.delivery};
     obs_history_set_subs(&subs);
+    s.shares = kafka_shares_new(s.broker, s.delivery, cfg);
     struct sockaddr_storage sa;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
@@ -258,6 +260,7 @@ int server_run(const hd_config_t *cfg)
     uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
     obs_otlp_stop();
     obs_history_set_subs(NULL);
+    kafka_shares_free(s.shares);
     delivery_close(s.delivery);
     registry_close(s.registry);
     obs_catalog_free(s.broker);
@@ -270,6 +273,7 @@ int server_run(const hd_config_t *cfg)
     return 0;
 fail:
     obs_history_set_subs(NULL);
+    kafka_shares_free(s.shares);
     delivery_close(s.delivery);
     registry_close(s.registry);
     obs_catalog_free(s.broker);

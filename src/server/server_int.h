@@ -55,6 +55,7 @@ struct server {
     uv_timer_t stop_timer;
     uv_timer_t delivery_timer; /* subscriptions' leases, retries and delays */
     delivery_t *delivery;
+    kafka_shares_t *shares; /* share groups over the subscriptions */
     conn_t *conns;
     int nconns;
     bool stopping;

@@ -116,6 +116,28 @@
     X(INT, group_consumer_max_size, "group.consumer.max.size", "group-consumer-max-size",          \
       "HERALD_GROUP_CONSUMER_MAX_SIZE", 1000, 1, 100000,                                           \
       "Most members a consumer-protocol group may have (GROUP_MAX_SIZE_REACHED beyond)")           \
+    X(INT, group_share_session_timeout_ms, "group.share.session.timeout.ms",                       \
+      "group-share-session-timeout-ms", "HERALD_GROUP_SHARE_SESSION_TIMEOUT_MS", 45000, 1000,      \
+      86400000,                                                                                    \
+      "Session timeout of share-group (KIP-932) members: a member that sends no "                  \
+      "heartbeat for this long is removed and the records it holds are released")                  \
+    X(INT, group_share_heartbeat_interval_ms, "group.share.heartbeat.interval.ms",                 \
+      "group-share-heartbeat-interval-ms", "HERALD_GROUP_SHARE_HEARTBEAT_INTERVAL_MS", 5000, 100,  \
+      86400000, "Heartbeat interval given to share-group (KIP-932) members")                       \
+    X(INT, group_share_record_lock_duration_ms, "group.share.record.lock.duration.ms",             \
+      "group-share-record-lock-duration-ms", "HERALD_GROUP_SHARE_RECORD_LOCK_DURATION_MS", 30000,  \
+      1000, 3600000,                                                                               \
+      "Acquisition lock of records fetched by share-group members (the ack "                       \
+      "timeout of the subscriptions share groups create); an expired lock makes the record "       \
+      "deliverable again")                                                                         \
+    X(INT, group_share_delivery_count_limit, "group.share.delivery.count.limit",                   \
+      "group-share-delivery-count-limit", "HERALD_GROUP_SHARE_DELIVERY_COUNT_LIMIT", 5, 2, 10,     \
+      "Deliveries of a record to a share group before it goes to the dead-letter topic (the "      \
+      "max_deliveries of the subscriptions share groups create)")                                  \
+    X(BOOL, group_share_start_earliest, "group.share.start.earliest",                              \
+      "group-share-start-earliest", "HERALD_GROUP_SHARE_START_EARLIEST", 0, 0, 1,                  \
+      "Whether a share group's subscription created on its first heartbeat starts at the "         \
+      "earliest offset (else at the end of the topic, as Kafka's share.auto.offset.reset=latest)") \
     X(INT, offset_metadata_max_bytes, "offset.metadata.max.bytes", "offset-metadata-max-bytes",    \
       "HERALD_OFFSET_METADATA_MAX_BYTES", 4096, 0, 1048576,                                        \
       "Longest metadata string of a committed offset (OFFSET_METADATA_TOO_LARGE above)")           \

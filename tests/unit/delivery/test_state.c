@@ -1,6 +1,7 @@
 /* delivery/state.c: the state log. A subscription's leases, acks, retries and counters are the
  * same after a reopen (replay) and after a compaction; a torn last batch, cut at any byte, is
- * dropped whole while everything before it holds; receipts go stale once their lease is over. */
+ * dropped whole while everything before it holds; receipts go stale once their lease is over;
+ * a rejected record is dead-lettered at once (or settled without a dead-letter topic). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -203,6 +204,112 @@ static void test_expired_lease_makes_the_old_receipt_stale_after_a_new_lease(voi
     assert_int_equal(ack1(sub(f), "0-9-0000000000000001"), DELIVERY_STALE);
 }
 
+typedef struct dlq_rec {
+    int n;
+    char value[16];
+    char count[16];
+    char error[64];
+} dlq_rec_t;
+
+static void copy_hdr(char *out, size_t cap, hd_slice_t v)
+{
+    size_t n = v.len < cap - 1 ? v.len : cap - 1;
+    memcpy(out, v.p, n);
+    out[n] = '\0';
+}
+
+static int on_dlq_rec(void *ctx, const broker_record_t *rec)
+{
+    dlq_rec_t *d = ctx;
+    d->n++;
+    copy_hdr(d->value, sizeof d->value, rec->value);
+    hd_slice_t area = rec->headers;
+    broker_header_t h;
+    while (broker_header_next(&area, &h) == 0) {
+        if (h.name.len == strlen(DELIVERY_HDR_COUNT) &&
+            !memcmp(h.name.p, DELIVERY_HDR_COUNT, h.name.len))
+            copy_hdr(d->count, sizeof d->count, h.value);
+        if (h.name.len == strlen(DELIVERY_HDR_ERROR) &&
+            !memcmp(h.name.p, DELIVERY_HDR_ERROR, h.name.len))
+            copy_hdr(d->error, sizeof d->error, h.value);
+    }
+    return 0;
+}
+
+static void test_reject_dead_letters_at_once_on_the_first_delivery(void **state)
+{
+    fixture_t *f = *state;
+    got_t g = {0};
+    assert_int_equal(delivery_receive(sub(f), 2, collect, &g), 2);
+    const char *r[1] = {g.receipts[0]};
+    int res;
+    int64_t at;
+    delivery_reject(sub(f), r, 1, "poison", &res, &at);
+    assert_int_equal(res, DELIVERY_OK);
+    /* A second settle of the same lease is stale; the other lease is untouched. */
+    delivery_reject(sub(f), r, 1, "again", &res, &at);
+    assert_int_equal(res, DELIVERY_STALE);
+    assert_int_equal(ack1(sub(f), g.receipts[1]), DELIVERY_OK);
+    /* In the dead-letter topic with delivery count 1 (the limit is 5) and the error. */
+    broker_topic_t *t = broker_topic_find(f->b, "w-dlq");
+    assert_non_null(t);
+    broker_partition_t *p = broker_topic_partition(t, 0);
+    wait_durable(p, 1);
+    hd_buf_t buf, scratch;
+    hd_buf_init(&buf);
+    hd_buf_init(&scratch);
+    assert_true(broker_partition_read(p, 0, 1 << 20, &buf) > 0);
+    dlq_rec_t d = {0};
+    assert_true(
+        broker_batch_for_each(hd_slice(buf.p, buf.len), 1 << 20, &scratch, on_dlq_rec, &d) >= 0);
+    hd_buf_deinit(&buf);
+    hd_buf_deinit(&scratch);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.value, "v0");
+    assert_string_equal(d.count, "1");
+    assert_string_equal(d.error, "poison");
+    /* Never delivered again: the next records are 2.. and nothing is scheduled. */
+    clock_ms += 60000;
+    delivery_tick(f->d);
+    got_t g2 = {0};
+    assert_int_equal(delivery_receive(sub(f), 16, collect, &g2), 8);
+    for (int i = 0; i < g2.n; i++)
+        assert_true(g2.offsets[i] >= 2);
+    delivery_stats_t st;
+    delivery_sub_stats(sub(f), &st);
+    assert_int_equal(st.scheduled, 0);
+}
+
+static void test_reject_without_a_dead_letter_topic_settles_the_record(void **state)
+{
+    fixture_t *f = *state;
+    delivery_settings_t st;
+    delivery_settings_defaults(&st);
+    st.name = "nodlq";
+    st.topic = "jobs";
+    st.start = DELIVERY_START_EARLIEST;
+    st.max_deliveries = 0;
+    delivery_sub_t *s;
+    int64_t at;
+    const char *why = "";
+    assert_int_equal(delivery_sub_create(f->d, &st, &s, &at, &why), 0);
+    got_t g = {0};
+    assert_int_equal(delivery_receive(s, 1, collect, &g), 1);
+    const char *r[1] = {g.receipts[0]};
+    int res;
+    delivery_reject(s, r, 1, "poison", &res, &at);
+    assert_int_equal(res, DELIVERY_OK);
+    delivery_stats_t stats;
+    delivery_sub_stats(s, &stats);
+    assert_int_equal(stats.backlog, 9);
+    assert_int_equal(stats.in_flight, 0);
+    assert_int_equal(stats.dead_lettered, 0);
+    clock_ms += 60000;
+    got_t g2 = {0};
+    assert_int_equal(delivery_receive(s, 16, collect, &g2), 9);
+    assert_int_equal(g2.offsets[0], 1);
+}
+
 static void test_compaction_keeps_the_state(void **state)
 {
     fixture_t *f = *state;
@@ -285,6 +392,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_expired_lease_makes_the_old_receipt_stale_after_a_new_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reject_dead_letters_at_once_on_the_first_delivery,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reject_without_a_dead_letter_topic_settles_the_record,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_keeps_the_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_torn_last_batch_is_dropped_whole_at_every_cut, setup,
                                         teardown),

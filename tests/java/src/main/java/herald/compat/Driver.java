@@ -72,6 +72,7 @@ public final class Driver {
     static final long ADMIN_TIMEOUT_MS = 20_000;
 
     private final Map<String, Group> groups = new HashMap<>();
+    private final ShareCommands shares = new ShareCommands();
 
     /** Members of one consumer group opened by group-open, polled in turn by this thread. */
     private static final class Group {
@@ -133,6 +134,7 @@ public final class Driver {
         case "group-close" -> groupClose(f[1]);
         case "send" -> send(f[1], f[2], Integer.parseInt(f[3]), Arrays.copyOfRange(f, 4, f.length));
         case "admin" -> admin(f[1], f[2], Arrays.copyOfRange(f, 3, f.length));
+        case "share-open", "share-poll", "share-close", "share-describe" -> shares.run(f);
         default -> throw new IllegalArgumentException("unknown command " + f[0]);
         };
     }
@@ -440,6 +442,7 @@ public final class Driver {
     private void closeAll() {
         for (String name : new ArrayList<>(groups.keySet()))
             groupClose(name);
+        shares.closeAll();
     }
 
     /* ---- the AdminClient ---- */
