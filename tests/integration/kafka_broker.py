@@ -155,6 +155,28 @@ class KafkaBroker:
             self.log_path, "\n".join(text.splitlines()[-lines:]))
 
 
+TOOLS_LOG4J2 = """\
+status = warn
+appender.err.type = Console
+appender.err.name = err
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.err.ref = err
+"""
+
+
+def run_tool(tmp_dir, main, *args, input=None, timeout=60):
+    """Runs one of Kafka's command-line tools (its main class, as bin/kafka-*.sh do) with its
+    warnings on stderr; returns the CompletedProcess (text)."""
+    cfg = Path(tmp_dir) / "tools-log4j2.properties"
+    if not cfg.exists():
+        cfg.write_text(TOOLS_LOG4J2)
+    return subprocess.run(java_argv(main, *args, log4j=cfg), input=input, capture_output=True,
+                          text=True, timeout=timeout)
+
+
 def start_kafka(tmp_dir):
     k = KafkaBroker(tmp_dir)
     k.format()
