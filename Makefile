@@ -20,7 +20,7 @@ BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-no
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench bench-http format format-check headers docs-check clean js-deps sr-venv \
+	fuzz-smoke bench bench-http bench-registry format format-check headers docs-check clean js-deps sr-venv \
 	compat-deps compat-java compat-py compat-go compat-kafka test-kafka
 
 all: build
@@ -41,6 +41,7 @@ deps:
 js-deps: deps
 	@cd tests/integration/js && \
 	if [ ! -d node_modules/kafkajs ] || [ ! -d node_modules/playwright-core ] || \
+		[ ! -d node_modules/@asyncapi/parser ] || [ ! -d node_modules/@asyncapi/avro-schema-parser ] || \
 		[ package-lock.json -nt node_modules/.package-lock.json ]; then \
 		npm ci --no-audit --no-fund --loglevel=error; fi
 
@@ -201,15 +202,21 @@ bench-deps:
 	fi
 
 # Runs every scenario against Herald, NATS JetStream and Redis Streams, then the HTTP API's
-# (bench/http.sh), and rewrites docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a
-# short smoke run.
+# (bench/http.sh), then validation on produce (bench/registry.sh), and rewrites
+# docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a short smoke run.
 bench: bench-deps build
 	BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
+	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh
 
 # Only the HTTP API's benchmarks: HTTP against Kafka produce, stream latency, memory of streams.
 bench-http: bench-deps build
 	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
+
+# Only validation on produce: validated against unvalidated produce of the same JSON Schema and
+# Avro records (the schema registry's), in the same run.
+bench-registry: build
+	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -16,7 +16,14 @@
  *   waitport  print the CLOCK_REALTIME at which the address first accepts a TCP connection.
  * --addr mock runs against librdkafka's built-in mock cluster, to smoke-test this file without a
  * broker. -X key=value sets a librdkafka property on every client (security settings for a real
- * cluster, or client tuning), after the defaults described here. */
+ * cluster, or client tuning), after the defaults described here.
+ *
+ * --values FILE (produce mode only) sends given values instead of random bytes of --size: FILE
+ * holds one or more values, each a 4-byte big-endian length and that many bytes, and the
+ * producers send them in turn (record i of the run, over all producers, carries value
+ * i mod count). The result's "size" is then the values' mean length, rounded, and "bytes" the sum
+ * of the acknowledged values' lengths. bench/registry.sh uses it for schema-registry wire-format
+ * records (magic byte 0, a 4-byte schema id, the JSON or Avro payload). */
 #include "common/bench_common.h"
 
 #include <librdkafka/rdkafka.h>
@@ -35,6 +42,15 @@
 
 #define MODES "produce latency fanout catchup create connections waitport"
 
+/* The values of --values FILE, read once before the producers start; read-only afterwards. */
+typedef struct values {
+    uint8_t *buf;        /* the file's bytes */
+    const uint8_t **val; /* val[i] points into buf */
+    size_t *len;
+    int64_t n;
+    int64_t total; /* sum of len[] */
+} values_t;
+
 /* Settings shared by all threads of one run; read-only once the threads start. */
 typedef struct run {
     const bench_opts_t *o;
@@ -43,6 +59,8 @@ typedef struct run {
     const uint8_t *payload;  /* o->size bytes, shared by every producer (sent without copying) */
     rd_kafka_t *mock_holder; /* keeps the mock cluster alive in --addr mock */
     char mock_addr[256];
+    const values_t *values;      /* --values: sent in turn instead of `payload`; else NULL */
+    _Atomic int64_t acked_bytes; /* value bytes acknowledged, summed over producers */
 } run_t;
 
 /* One producer thread's state. Delivery callbacks run on that thread, inside rd_kafka_poll(). */
@@ -51,6 +69,7 @@ typedef struct producer {
     int idx;
     int64_t to_send;
     int64_t inflight, acked, failed;
+    int64_t acked_bytes;
     rd_kafka_resp_err_t first_err;
     rd_kafka_t *rk;
     pthread_t thread;
@@ -83,11 +102,25 @@ static rd_kafka_conf_t *with_user_conf(rd_kafka_conf_t *conf)
     return conf;
 }
 
-/* Takes every "-X key=value" out of argv (into user_conf); returns the remaining argc. */
-static int take_user_conf(int argc, char **argv)
+/* The path given with --values, or NULL. */
+static const char *values_path;
+
+/* Takes this driver's own options out of argv: every "-X key=value" (into user_conf) and
+ * "--values FILE" (or --values=FILE, into values_path). Returns the remaining argc. */
+static int take_driver_opts(int argc, char **argv)
 {
     int out = 1;
     for (int i = 1; i < argc; i++) {
+        if (!strncmp(argv[i], "--values=", 9)) {
+            values_path = argv[i] + 9;
+            continue;
+        }
+        if (!strcmp(argv[i], "--values")) {
+            if (i + 1 == argc)
+                die("--values", "expects a file");
+            values_path = argv[++i];
+            continue;
+        }
         if (strcmp(argv[i], "-X") != 0) {
             argv[out++] = argv[i];
             continue;
@@ -127,6 +160,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         p->failed++;
     } else {
         p->acked++;
+        p->acked_bytes += (int64_t)m->len;
         int64_t stamp = p->ack ? bench_stamp_get(m->payload, m->len) : 0;
         if (p->ack && stamp >= p->ack_from)
             bench_samples_add(p->ack, bench_now_ns() - stamp);
@@ -186,9 +220,14 @@ static void *producer_main(void *arg)
     producer_t *p = arg;
     const run_t *run = p->run;
     int nprod = run->o->producers;
+    const values_t *vs = run->values;
     for (int64_t i = 0; i < p->to_send; i++) {
-        int32_t part = (int32_t)((i * nprod + p->idx) % run->partitions);
-        produce_one(p, part, run->payload, (size_t)run->o->size, 0);
+        int64_t k = i * nprod + p->idx; /* the record's index in the whole run */
+        int32_t part = (int32_t)(k % run->partitions);
+        if (vs)
+            produce_one(p, part, vs->val[k % vs->n], vs->len[k % vs->n], 0);
+        else
+            produce_one(p, part, run->payload, (size_t)run->o->size, 0);
     }
     producer_drain(p);
     return NULL;
@@ -387,6 +426,7 @@ static double run_producers(void *arg, int64_t records, int64_t *acked, int64_t 
     for (int i = 0; i < o->producers; i++) {
         *acked += ps[i].acked;
         *failed += ps[i].failed + ps[i].inflight;
+        atomic_fetch_add(&run->acked_bytes, ps[i].acked_bytes);
         if (ps[i].failed)
             fprintf(stderr, "herald_bench: producer %d: %lld failed, first: %s\n", i,
                     (long long)ps[i].failed, rd_kafka_err2str(ps[i].first_err));
@@ -394,6 +434,75 @@ static double run_producers(void *arg, int64_t records, int64_t *acked, int64_t 
     }
     free(ps);
     return secs;
+}
+
+/* Reads a --values file (see the top of this file) into `vs`; dies on anything malformed. Each
+ * value is at most 64 MiB, the file at most 1 GiB. */
+#define VALUES_MAX_FILE ((int64_t)1 << 30)
+#define VALUE_MAX_LEN ((uint32_t)64 << 20)
+
+static void values_load(values_t *vs, const char *path)
+{
+    memset(vs, 0, sizeof(*vs));
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        die(path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) < 0)
+        die(path, strerror(errno));
+    long size = ftell(f);
+    if (size < 0 || size > VALUES_MAX_FILE)
+        die(path, "unreadable, or larger than 1 GiB");
+    rewind(f);
+    vs->buf = malloc(size ? (size_t)size : 1);
+    if (!vs->buf || fread(vs->buf, 1, (size_t)size, f) != (size_t)size)
+        die(path, "could not read the file");
+    fclose(f);
+    /* Two passes: count the values, then point at them. */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t at = 0;
+        int64_t n = 0;
+        while (at < (size_t)size) {
+            if ((size_t)size - at < 4)
+                die(path, "truncated length prefix");
+            const uint8_t *b = vs->buf + at;
+            uint32_t len = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+            if (len > VALUE_MAX_LEN || len > (size_t)size - at - 4)
+                die(path, "a value is longer than 64 MiB or than the rest of the file");
+            if (pass == 1) {
+                vs->val[n] = b + 4;
+                vs->len[n] = len;
+                vs->total += len;
+            }
+            at += 4 + (size_t)len;
+            n++;
+        }
+        if (n == 0)
+            die(path, "holds no value");
+        if (pass == 0) {
+            vs->n = n;
+            vs->val = calloc((size_t)n, sizeof(*vs->val));
+            vs->len = calloc((size_t)n, sizeof(*vs->len));
+            if (!vs->val || !vs->len)
+                die(path, "out of memory");
+        }
+    }
+}
+
+static void values_free(values_t *vs)
+{
+    free(vs->buf);
+    free(vs->val);
+    free(vs->len);
+}
+
+/* produce mode with --values: as bench_mode_produce(), with the bytes the values really had. */
+static int mode_produce_values(run_t *run)
+{
+    bench_result_t r = {.opts = run->o, .partitions = run->partitions};
+    r.secs = run_producers(run, run->o->records, &r.records, &r.errors);
+    r.bytes = atomic_load(&run->acked_bytes);
+    bench_result_print(&r);
+    return r.errors ? 1 : 0;
 }
 
 static int mode_latency(run_t *run)
@@ -552,14 +661,17 @@ static void usage(FILE *f)
 {
     bench_opts_usage(f, "herald_bench", MODES);
     fprintf(f, "  -X key=value      librdkafka property for every client this run creates\n"
-               "                    (repeatable; overrides the settings above)\n");
+               "                    (repeatable; overrides the settings above)\n"
+               "  --values FILE     produce mode: send these values in turn instead of --size\n"
+               "                    random bytes (each a 4-byte big-endian length, then the\n"
+               "                    bytes); the result's size is their mean length\n");
 }
 
 int main(int argc, char **argv)
 {
     bench_opts_t o;
     const char *why;
-    argc = take_user_conf(argc, argv);
+    argc = take_driver_opts(argc, argv);
     int prc = bench_opts_parse(&o, argc, argv, "127.0.0.1:9092", &why);
     if (prc > 0) {
         usage(stdout);
@@ -577,7 +689,16 @@ int main(int argc, char **argv)
     if (!strcmp(o.mode, "waitport"))
         return mode_waitport(&o);
 
-    run_t run = {.o = &o, .partitions = o.partitions};
+    values_t values;
+    if (values_path) {
+        if (strcmp(o.mode, "produce") != 0)
+            die("--values", "is for produce mode only");
+        values_load(&values, values_path);
+        o.size = (int)((values.total + values.n / 2) / values.n);
+        if (o.size < 1)
+            o.size = 1;
+    }
+    run_t run = {.o = &o, .partitions = o.partitions, .values = values_path ? &values : NULL};
     if (o.topic)
         snprintf(run.topic, sizeof(run.topic), "%s", o.topic);
     else
@@ -603,7 +724,7 @@ int main(int argc, char **argv)
 
     int rc = 1;
     if (!strcmp(o.mode, "produce"))
-        rc = bench_mode_produce(&driver);
+        rc = run.values ? mode_produce_values(&run) : bench_mode_produce(&driver);
     else if (!strcmp(o.mode, "latency"))
         rc = mode_latency(&run);
     else if (!strcmp(o.mode, "fanout"))
@@ -618,5 +739,7 @@ int main(int argc, char **argv)
     if (run.mock_holder)
         rd_kafka_destroy(run.mock_holder);
     free(payload);
+    if (run.values)
+        values_free(&values);
     return rc;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Aggregates one bench/run.sh result directory into docs/benchmarks.md and docs/bench/*.png.
 
-A block of docs/benchmarks.md between <!-- http-bench:start --> and <!-- http-bench:end -->
-(bench/http_report.py's) is kept as it is.
+The blocks of docs/benchmarks.md between <!-- http-bench:start --> and <!-- http-bench:end -->
+(bench/http_report.py's) and between <!-- registry-bench:start --> and <!-- registry-bench:end -->
+(bench/registry_report.py's) are kept as they are.
 
 Input (written by run.sh): runs.jsonl (one line per run: scenario, rep, system, cmd, ok, result),
 machine.json, disk.json, footprint.txt, configs/. Each table cell is the median over the
@@ -323,19 +324,27 @@ def curve_section(t, xs, fmt, label):
 
 
 # bench/http_report.py owns the block between these markers in docs/benchmarks.md (the HTTP API's
-# figures, from bench/http.sh); this report keeps it when it rewrites the rest.
+# figures, from bench/http.sh), bench/registry_report.py the registry-bench one (validation on
+# produce, from bench/registry.sh); this report keeps them when it rewrites the rest.
 KEEP_START, KEEP_END = "<!-- http-bench:start -->", "<!-- http-bench:end -->"
+KEEP_BLOCKS = [(KEEP_START, KEEP_END),
+               ("<!-- registry-bench:start -->", "<!-- registry-bench:end -->")]
 
 
 def kept_block(path):
-    """The marked block of the existing file at path, with its markers, or ""."""
+    """The marked blocks of the existing file at path, with their markers, in the file's order,
+    each followed by an empty line; or ""."""
     try:
         with open(path) as f:
             doc = f.read()
     except OSError:
         return ""
-    i, j = doc.find(KEEP_START), doc.find(KEEP_END)
-    return doc[i:j + len(KEEP_END)] + "\n" if i >= 0 and j > i else ""
+    found = []
+    for start, end in KEEP_BLOCKS:
+        i, j = doc.find(start), doc.find(end)
+        if i >= 0 and j > i:
+            found.append((i, doc[i:j + len(end)] + "\n"))
+    return "\n".join(block for _, block in sorted(found))
 
 
 def render(out, docs):

@@ -516,6 +516,7 @@ int broker__internal_topic_open(broker_t *b, const char *name, const char *dir,
     broker_topic_t *t = hd_calloc(1, sizeof *t);
     t->broker = b;
     t->name = hd_strdup(name);
+    t->internal = true;
     topic_config_defaults(b->cfg, &t->cfg);
     broker_partition_t *p = hd_calloc(1, sizeof *p);
     p->topic = t;
@@ -1112,8 +1113,21 @@ static void set_log_append_time(uint8_t *batch, size_t len, int64_t now)
         batch[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
 }
 
+void broker_set_append_observer(broker_t *b, broker_append_observer_fn fn, void *ctx)
+{
+    b->append_observer = fn;
+    b->append_observer_ctx = ctx;
+}
+
 int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
                             broker_append_t *res, const char **why)
+{
+    return broker_partition_append_as(p, batch, len, api_version, NULL, res, why);
+}
+
+int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len,
+                               int16_t api_version, const char *client_id, broker_append_t *res,
+                               const char **why)
 {
     const broker_topic_config_t *tc = &p->topic->cfg;
     res->duplicate = false;
@@ -1160,7 +1174,10 @@ int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, i
     res->end_offset = base + h.records_count;
     p->topic->stats.records_in += (uint64_t)h.records_count;
     p->topic->stats.bytes_in += len;
-    log_flusher_mark_dirty(p->topic->broker->flusher, log);
+    broker_t *b = p->topic->broker;
+    log_flusher_mark_dirty(b->flusher, log);
+    if (b->append_observer && !p->topic->internal)
+        b->append_observer(b->append_observer_ctx, p, hd_slice(batch, len), &h, client_id);
     return 0;
 }
 

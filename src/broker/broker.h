@@ -128,6 +128,23 @@ typedef struct broker_append {
  * HD_EFENCED, or -errno from storage. *why explains. */
 int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
                             broker_append_t *res, const char **why);
+/* The same, on behalf of a named client (a Kafka client_id, an HTTP client's id), which the
+ * append observer is told. client_id may be NULL (unknown). */
+int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len,
+                               int16_t api_version, const char *client_id, broker_append_t *res,
+                               const char **why);
+
+/* ---- observing appends ---- */
+
+/* Called on the loop thread after every batch appended to a topic (not to internal logs, not
+ * for idempotent duplicates): the partition, the batch as stored, its decoded header and the
+ * producing client's id (NULL when unknown). It runs on every produce, so it must be cheap; it
+ * must not append, create or delete topics. */
+typedef void (*broker_append_observer_fn)(void *ctx, broker_partition_t *p, hd_slice_t batch,
+                                          const broker_batch_hdr_t *h, const char *client_id);
+/* Installs the observer (one per broker; NULL removes it). Capability modules (obs/) register
+ * here so that broker/ never calls them. */
+void broker_set_append_observer(broker_t *b, broker_append_observer_fn fn, void *ctx);
 
 /* Copies whole batches from `offset` up to the high watermark, at most max_bytes (the first batch
  * is always whole). Returns bytes copied, or HD_ERANGE when offset is outside [start, hwm]. */

@@ -59,6 +59,7 @@ struct broker_topic {
     char *override_names[BROKER_MAX_OVERRIDES];
     int noverrides;
     broker_topic_stats_t stats;
+    bool internal; /* an internal log (broker_internal_log_open, the offsets log) */
 };
 
 /* One committed offset of a group, chained in the group's hash table (offsets.c). */
@@ -120,6 +121,8 @@ struct broker {
     bool clean_start; /* the last shutdown was clean: partition logs open on first use */
     bool open_ok;     /* broker_open() completed: a clean close may mark the data dir clean */
     hd_buf_t scratch;
+    broker_append_observer_fn append_observer; /* see broker_set_append_observer */
+    void *append_observer_ctx;
     /* Consumer groups (group.c) and the offsets log (offsets.c). */
     broker_group_t **groups;
     int ngroups, cap_groups;

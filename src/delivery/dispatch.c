@@ -322,7 +322,11 @@ static void dead_letter(delivery_sub_t *s, dl_entry_t *e)
     free(hs);
     broker_partition_t *dp = broker_topic_partition(t, e->partition % broker_topic_partitions(t));
     broker_append_t res;
-    rc = blen < 0 ? (int)blen : broker_partition_append(dp, batch.p, batch.len, 7, &res, &why);
+    /* The event catalog names the dead letters' producer after the subscription. */
+    char who[DELIVERY_NAME_MAX + 32];
+    snprintf(who, sizeof who, "herald (subscription %s)", s->set.name);
+    rc = blen < 0 ? (int)blen
+                  : broker_partition_append_as(dp, batch.p, batch.len, 7, who, &res, &why);
     hd_buf_deinit(&batch);
     if (rc < 0) {
         say_warn_every(5, "subscription %s: dead letter %d/%" PRId64 " not appended to %s: %s",

@@ -1,5 +1,6 @@
-/* Static files built into the binary: GET /examples/... (example pages), GET /openapi.json (the
- * API's description) and GET / (a JSON index of links).
+/* Static files built into the binary: GET /examples/... (example pages), GET /console/... (the
+ * web console), GET /openapi.json (the API's description) and GET / (the console's page for a
+ * browser, a JSON index of links for anyone else).
  *
  * The files themselves live in examples/ and src/http/assets/ and are compiled in by
  * cmake/embed_assets.cmake as http__assets[], so the binary serves them without touching the
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #define EXAMPLES_PREFIX "/examples/"
+#define CONSOLE_PREFIX "/console/"
 #define INDEX_FILE "index.html"
 /* Longest asset path looked up; longer request paths cannot name an asset. */
 #define MAX_ASSET_PATH 1024
@@ -60,7 +62,7 @@ static bool etag_listed(const char *inm, const char *etag)
     }
 }
 
-static void serve(http_req_t *r, const http_asset_t *a)
+void http__asset_serve(http_req_t *r, const http_asset_t *a)
 {
     http_req_add_header(r, "ETag", a->etag);
     http_req_add_header(r, "Cache-Control", "no-cache");
@@ -80,7 +82,7 @@ void http__openapi(http_req_t *r)
         http_problem(r, 404, "this build has no OpenAPI document");
         return;
     }
-    serve(r, a);
+    http__asset_serve(r, a);
 }
 
 /* Whether the relative path has a "." or ".." segment. Assets are looked up in a table, so such
@@ -98,7 +100,8 @@ static bool has_dot_segment(const char *rel)
     }
 }
 
-void http__static(http_req_t *r)
+/* Serves the asset under prefix named by the route's wildcard. */
+static void serve_under(http_req_t *r, const char *prefix, const char *what)
 {
     const char *rel = r->nparams > 0 ? r->params[0] : "";
     if (has_dot_segment(rel) || strchr(rel, '\\')) {
@@ -108,19 +111,19 @@ void http__static(http_req_t *r)
     size_t rlen = strlen(rel);
     char path[MAX_ASSET_PATH];
     const char *index = (rlen == 0 || rel[rlen - 1] == '/') ? INDEX_FILE : "";
-    int n = snprintf(path, sizeof path, "%s%s%s", EXAMPLES_PREFIX, rel, index);
+    int n = snprintf(path, sizeof path, "%s%s%s", prefix, rel, index);
     if (n < 0 || (size_t)n >= sizeof path) {
-        http_problem(r, 404, "no example file at %s", r->path);
+        http_problem(r, 404, "no %s at %s", what, r->path);
         return;
     }
     const http_asset_t *a = http__asset_find(path);
     if (a) {
-        serve(r, a);
+        http__asset_serve(r, a);
         return;
     }
     /* A folder named without its trailing slash: send the browser to the folder. */
     if (*index == '\0') {
-        n = snprintf(path, sizeof path, "%s%s/%s", EXAMPLES_PREFIX, rel, INDEX_FILE);
+        n = snprintf(path, sizeof path, "%s%s/%s", prefix, rel, INDEX_FILE);
         if (n > 0 && (size_t)n < sizeof path && http__asset_find(path)) {
             /* The asset exists, so rel is made of safe characters only (see embed_assets). */
             path[n - strlen(INDEX_FILE)] = '\0';
@@ -129,15 +132,38 @@ void http__static(http_req_t *r)
             return;
         }
     }
-    http_problem(r, 404, "no example file at %s", r->path);
+    http_problem(r, 404, "no %s at %s", what, r->path);
+}
+
+void http__static(http_req_t *r) { serve_under(r, EXAMPLES_PREFIX, "example file"); }
+
+void http__console_static(http_req_t *r) { serve_under(r, CONSOLE_PREFIX, "console file"); }
+
+/* Whether the client asks for HTML: its Accept header names text/html (as browsers' does for a
+ * page). Any other Accept (curl's and scripts' wildcard, application/json) gets the JSON index. */
+static bool wants_html(http_req_t *r)
+{
+    const char *accept = http_req_header(r, "accept");
+    return accept && strstr(accept, "text/html") != NULL;
 }
 
 void http__index(http_req_t *r)
 {
+    http_req_add_header(r, "Vary", "Accept");
+    if (wants_html(r)) {
+        const http_asset_t *a = http__asset_find(CONSOLE_PREFIX INDEX_FILE);
+        if (a) {
+            http__asset_serve(r, a);
+            return;
+        }
+    }
     json_t *links = json_object();
     json_object_set_new(links, "topics", json_string("/topics"));
     json_object_set_new(links, "openapi", json_string("/openapi.json"));
     json_object_set_new(links, "metrics", json_string("/metrics"));
+    json_object_set_new(links, "console", json_string("/console/"));
+    json_object_set_new(links, "catalog", json_string("/catalog"));
+    json_object_set_new(links, "asyncapi", json_string("/asyncapi.json"));
     /* Every example folder with an index page, by folder name. */
     json_t *examples = json_object();
     size_t plen = strlen(EXAMPLES_PREFIX);

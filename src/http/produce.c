@@ -191,6 +191,7 @@ void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, i
         http_problem(r, 413, "too many records in one request");
         return;
     }
+    const char *client = http__client_id(r);
     hd_buf_t buf;
     hd_buf_init(&buf);
     for (int32_t part = 0; part < np; part++) {
@@ -215,9 +216,10 @@ void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, i
             broker_partition_t *p = broker_topic_partition(t, part);
             broker_append_t res;
             const char *why = NULL;
-            int rc = len < 0 ? (int)len
-                             : broker_partition_append(p, buf.p, (size_t)len,
-                                                       HTTP_PRODUCE_API_VERSION, &res, &why);
+            int rc = len < 0
+                         ? (int)len
+                         : broker_partition_append_as(p, buf.p, (size_t)len,
+                                                      HTTP_PRODUCE_API_VERSION, client, &res, &why);
             if (rc < 0) {
                 hd_buf_deinit(&buf);
                 if (rc == HD_ETOOBIG)

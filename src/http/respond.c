@@ -134,6 +134,16 @@ void http_req_add_header(http_req_t *r, const char *name, const char *value)
     hd_buf_put(&r->extra, "\r\n", 2);
 }
 
+const char *http__client_id(http_req_t *r)
+{
+    const char *id = http_req_header(r, "herald-client-id");
+    if (!id || !*id)
+        id = http_query(r, "client_id");
+    if (!id || !*id)
+        id = http_req_header(r, "user-agent");
+    return id && *id ? id : NULL;
+}
+
 const char *http_req_header(const http_req_t *r, const char *name)
 {
     for (int i = 0; i < r->nheaders; i++)

@@ -38,6 +38,12 @@ static const route_t routes[] = {
     {HTTP_GET, "/", http__index},
     {HTTP_GET, "/openapi.json", http__openapi},
     {HTTP_GET, "/examples/*", http__static},
+    /* the event catalog and the console (rest_console.c, assets.c) */
+    {HTTP_GET, "/catalog", http__catalog},
+    {HTTP_GET, "/asyncapi.json", http__asyncapi},
+    {HTTP_GET, "/console/api/overview", http__console_overview},
+    {HTTP_GET, "/console/api/history", http__console_history},
+    {HTTP_GET, "/console/*", http__console_static},
     /* the schema registry (rest_registry.c) */
     {HTTP_GET, "/schemas/types", http__sr_types},
     {HTTP_GET, "/schemas/ids/{id}", http__sr_schema_by_id},

@@ -56,6 +56,7 @@ static bool sse_end(http_stream_t *s, int why, const char *reason)
 }
 
 static const http_stream_proto_t sse_proto = {
+    .name = "sse",
     .record = sse_record,
     .heartbeat = sse_heartbeat,
     .end = sse_end,

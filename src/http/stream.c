@@ -76,6 +76,7 @@ struct http_stream {
     bool type_prefix;
     char *key;
     size_t key_len;
+    char *client; /* the client's id (http__client_id), or NULL */
     int64_t last_write_ms;
     int64_t stall_since_ms;
     size_t stall_queued; /* libuv's unsent bytes when the stall clock last restarted */
@@ -309,6 +310,8 @@ http_stream_t *http__stream_open(http_req_t *r, const char *last_event_id)
     s->nparts = n;
     s->multi = only < 0 && n > 1;
     s->topic = hd_strdup(name);
+    const char *client = http__client_id(r);
+    s->client = client ? hd_strdup(client) : NULL;
     hd_buf_init(&s->out);
     if (type) {
         size_t tl = strlen(type);
@@ -369,8 +372,11 @@ size_t http__stream_pending(const http_stream_t *s)
 
 static void free_now(http_stream_t *s)
 {
+    if (s->started)
+        obs_catalog_stream(s->topic, s->client, s->proto->name, -1);
     if (s->proto && s->proto->free)
         s->proto->free(s);
+    free(s->client);
     hd_buf_deinit(&s->out);
     free(s->topic);
     free(s->type);
@@ -807,6 +813,7 @@ void http__stream_start(http_stream_t *s, http_req_t *r, const void *head, size_
     uv_timer_init(r->srv->loop, &s->timer);
     s->timer.data = s;
     s->started = true;
+    obs_catalog_stream(s->topic, s->client, proto->name, 1);
     s->last_write_ms = hd_mono_ms();
     say_debug("http %s: streaming %s (%d partition%s)", http_conn_peer(r->conn), s->topic,
               (int)s->nparts, s->nparts == 1 ? "" : "s");

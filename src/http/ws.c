@@ -176,6 +176,7 @@ static void ws_free(http_stream_t *s)
 }
 
 static const http_stream_proto_t ws_proto = {
+    .name = "websocket",
     .record = ws_record,
     .heartbeat = ws_heartbeat,
     .end = ws_end,

@@ -299,7 +299,8 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
                     continue;
                 }
             }
-            int rc = broker_partition_append(p, batch, blen, r->api_version, &res, &why);
+            int rc = broker_partition_append_as(p, batch, blen, r->api_version, r->client_id, &res,
+                                                &why);
             pr->LogStartOffset = broker_partition_start(p);
             if (rc < 0) {
                 pr->ErrorCode = produce_error(rc);

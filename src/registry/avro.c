@@ -576,20 +576,37 @@ static int avro_check(json_t *doc, json_t *const *refs, const char *const *ref_n
 
 /* ---- decoding payloads ---- */
 
+/* One step of the path to the value being decoded: a record field, or an array item or map
+ * entry by its index in its block. Kept as a stack and written out only when a record fails, so
+ * that a good record costs no formatting. */
+typedef struct dec_step {
+    const char *field; /* NULL: an item or entry, `index` */
+    int64_t index;
+} dec_step_t;
+
 typedef struct dec {
     hd_reader_t r;
     int64_t items;
     char *why;
     size_t whylen;
-    char path[256];
+    dec_step_t path[MAX_DEPTH + 2]; /* each level of decode() pushes at most one step */
+    int nsteps;
     bool failed;
 } dec_t;
 
 static bool dfail(dec_t *d, const char *what)
 {
     if (!d->failed) {
-        snprintf(d->why, d->whylen, "Avro payload invalid at %s: %s", d->path[0] ? d->path : "/",
-                 what);
+        char path[256] = "";
+        size_t n = 0;
+        for (int i = 0; i < d->nsteps && n < sizeof path - 1; i++) {
+            const dec_step_t *st = &d->path[i];
+            int w = st->field ? snprintf(path + n, sizeof path - n, ".%s", st->field)
+                              : snprintf(path + n, sizeof path - n, "[%lld]", (long long)st->index);
+            if (w > 0) /* snprintf truncates at the end of the buffer: so does the path */
+                n = n + (size_t)w >= sizeof path ? sizeof path - 1 : n + (size_t)w;
+        }
+        snprintf(d->why, d->whylen, "Avro payload invalid at %s: %s", path[0] ? path : "/", what);
         d->failed = true;
     }
     return false;
@@ -609,7 +626,6 @@ static bool decode_len(dec_t *d, int64_t *len)
 
 static bool decode_blocks(dec_t *d, const avro_node_t *n, bool map, int depth)
 {
-    size_t plen = strlen(d->path);
     for (;;) {
         int64_t count = hd_read_varlong(&d->r);
         if (d->r.err)
@@ -636,11 +652,12 @@ static bool decode_blocks(dec_t *d, const avro_node_t *n, bool map, int depth)
                 if (!hd_utf8_valid(k.p, k.len))
                     return dfail(d, "a map key is not UTF-8");
             }
-            snprintf(d->path + plen, sizeof d->path - plen, "[%lld]", (long long)i);
-            if (!decode(d, n->sub[0], depth + 1))
+            d->path[d->nsteps++] = (dec_step_t){NULL, i};
+            bool ok = decode(d, n->sub[0], depth + 1);
+            d->nsteps--;
+            if (!ok)
                 return false;
         }
-        d->path[plen] = '\0';
     }
 }
 
@@ -700,13 +717,13 @@ static bool decode(dec_t *d, const avro_node_t *n, int depth)
     case AVRO_K_MAP:
         return decode_blocks(d, n, n->kind == AVRO_K_MAP, depth);
     case AVRO_K_RECORD: {
-        size_t plen = strlen(d->path);
         for (int i = 0; i < n->nfields; i++) {
-            snprintf(d->path + plen, sizeof d->path - plen, ".%s", n->fields[i].name);
-            if (!decode(d, n->fields[i].type, depth + 1))
+            d->path[d->nsteps++] = (dec_step_t){n->fields[i].name, 0};
+            bool ok = decode(d, n->fields[i].type, depth + 1);
+            d->nsteps--;
+            if (!ok)
                 return false;
         }
-        d->path[plen] = '\0';
         return true;
     }
     }
@@ -715,7 +732,14 @@ static bool decode(dec_t *d, const avro_node_t *n, int depth)
 
 int registry__avro_decode(const registry__avro_t *a, hd_slice_t payload, char *why, size_t whylen)
 {
-    dec_t d = {.r = hd_reader_init(payload), .why = why, .whylen = whylen};
+    /* Field by field: an initialiser would clear the whole path stack for every record. */
+    dec_t d;
+    d.r = hd_reader_init(payload);
+    d.items = 0;
+    d.why = why;
+    d.whylen = whylen;
+    d.nsteps = 0;
+    d.failed = false;
     if (!decode(&d, a->root, 0))
         return HD_EINVAL;
     if (hd_reader_left(&d.r)) {

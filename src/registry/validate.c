@@ -296,7 +296,8 @@ int registry_dead_letter(registry_t *reg, broker_topic_t *t, int32_t partition,
         ssize_t len = broker_batch_build(&out[i], 1, (size_t)max, &b);
         broker_append_t res;
         rc = len < 0 ? (int)len
-                     : broker_partition_append(p, b.p, (size_t)len, DLQ_API_VERSION, &res, &why);
+                     : broker_partition_append_as(p, b.p, (size_t)len, DLQ_API_VERSION,
+                                                  "herald (schema validation)", &res, &why);
     }
     hd_buf_deinit(&b);
     for (int i = 0; i < n; i++)

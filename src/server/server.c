@@ -46,6 +46,7 @@ static void on_group_tick(uv_timer_t *t)
 {
     server_t *s = t->data;
     broker_group_tick(s->broker);
+    obs_tick(s->broker, hd_wall_ms());
 }
 
 static void on_delivery_tick(uv_timer_t *t)
@@ -147,6 +148,9 @@ int server_run(const hd_config_t *cfg)
         uv_loop_close(s.loop);
         return rc;
     }
+    obs_catalog_init(s.broker, cfg->catalog_enable);
+    obs_history_init(cfg->console_sample_interval_ms);
+    obs_tick(s.broker, hd_wall_ms()); /* the history's first sample: counters start here */
     rc = delivery_open(s.broker, &s.delivery);
     if (rc < 0) {
         say_error("subscriptions: cannot open: %s", hd_strerror(rc));
@@ -238,6 +242,7 @@ int server_run(const hd_config_t *cfg)
     obs_otlp_stop();
     delivery_close(s.delivery);
     registry_close(s.registry);
+    obs_catalog_free(s.broker);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
@@ -247,6 +252,7 @@ int server_run(const hd_config_t *cfg)
 fail:
     delivery_close(s.delivery);
     registry_close(s.registry);
+    obs_catalog_free(s.broker);
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);

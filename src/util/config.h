@@ -99,6 +99,11 @@
       "HERALD_OFFSETS_TOPIC_SEGMENT_BYTES", 16777216, 65536, 1073741824,                           \
       "Segment size of the internal committed-offsets log; it is compacted into one snapshot "     \
       "once it is larger than this and twice the last snapshot")                                   \
+    X(BOOL, catalog_enable, "catalog.enable", "catalog-enable", "HERALD_CATALOG_ENABLE", 1, 0, 1,  \
+      "Keep the event catalog (GET /catalog): classify every appended record by its event type")   \
+    X(INT, console_sample_interval_ms, "console.sample.interval.ms", "console-sample-interval-ms", \
+      "HERALD_CONSOLE_SAMPLE_INTERVAL_MS", 10000, 1000, 3600000,                                   \
+      "How often the console's history (rates and lag, the last 360 samples) takes a sample")      \
     X(STR, log_level, "log.level", "log-level", "HERALD_LOG_LEVEL", "info", 0, 0,                  \
       "Diagnostics level: error, warn, info or debug")                                             \
     X(STR, log_format, "log.format", "log-format", "HERALD_LOG_FORMAT", "text", 0, 0,              \

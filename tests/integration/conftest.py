@@ -14,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 HERALD_BIN = os.environ.get("HERALD_BIN", str(REPO / "build" / "herald"))
 JS_DIR = Path(__file__).resolve().parent / "js"
-JS_PACKAGES = ("kafkajs", "playwright-core")
+JS_PACKAGES = ("kafkajs", "playwright-core", "@asyncapi/parser", "@asyncapi/avro-schema-parser")
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 

@@ -77,7 +77,14 @@ def test_group_splits_commits_and_resumes(kafka_target, tmp_path, workers, clien
     w1.stop()
     w2.stop()
     got = w1.records() + w2.records()
-    assert sorted(got) == sorted(expected), "each record once"
+    assert set(got) == set(expected)
+    # At-least-once: a record is delivered twice only when its commit was refused (the worker
+    # logs "E" then, e.g. REBALANCE_IN_PROGRESS while a cooperative rebalance completes).
+    fenced = [ln for w in (w1, w2) for ln in w.lines() if ln.startswith("E ")]
+    if not fenced:
+        assert sorted(got) == sorted(expected), "each record once"
+    else:
+        assert len(got) - len(expected) <= len(fenced), (len(got), len(fenced))
     # Commits were synchronous per record: a new member starts exactly after them.
     fresh = produce_range(broker.addr, topic, 300, 60)
     w3 = Worker(tmp_path, broker.addr, group, topic, "w3", *args, py=py).start()

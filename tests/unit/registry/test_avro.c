@@ -338,6 +338,37 @@ static void test_bad_payloads_are_refused_naming_the_field(void **state)
     assert_non_null(strstr(why, ".e"));
 }
 
+/* The path in a refusal names each record field and each item or map entry by its index in
+ * its block, and only the steps down to the failing value. */
+static void test_refusals_name_the_path_to_the_failing_value(void **state)
+{
+    (void)state;
+    const char *schema =
+        "{\"type\":\"record\",\"name\":\"O\",\"fields\":[{\"name\":\"items\",\"type\":{\"type\":"
+        "\"array\",\"items\":{\"type\":\"record\",\"name\":\"I\",\"fields\":[{\"name\":\"q\","
+        "\"type\":\"int\"},{\"name\":\"attrs\",\"type\":{\"type\":\"map\",\"values\":"
+        "\"string\"}}]}}},{\"name\":\"after\",\"type\":\"boolean\"}]}";
+    char why[300];
+    /* items [{q 1, attrs {k: v}}, {q 2, attrs {k: <not UTF-8>}}] */
+    const uint8_t deep[] = {0x04, 0x02, 0x02, 0x02, 'k',  0x02, 'v',  0x00, 0x04,
+                            0x02, 0x02, 'k',  0x02, 0xff, 0x00, 0x00, 0x01};
+    assert_int_equal(decode(schema, deep, sizeof deep, why, sizeof why), HD_EINVAL);
+    assert_string_equal(why, "Avro payload invalid at .items[1].attrs[0]: a string is not "
+                             "valid UTF-8");
+    /* The same items, good, then a bad boolean: the steps into the items are gone. */
+    const uint8_t after[] = {0x04, 0x02, 0x02, 0x02, 'k', 0x02, 'v',  0x00, 0x04,
+                             0x02, 0x02, 'k',  0x02, 'w', 0x00, 0x00, 0x05};
+    assert_int_equal(decode(schema, after, sizeof after, why, sizeof why), HD_EINVAL);
+    assert_string_equal(why, "Avro payload invalid at .after: a boolean byte is neither 0 nor 1");
+    const uint8_t good[] = {0x04, 0x02, 0x02, 0x02, 'k', 0x02, 'v',  0x00, 0x04,
+                            0x02, 0x02, 'k',  0x02, 'w', 0x00, 0x00, 0x01};
+    assert_int_equal(decode(schema, good, sizeof good, why, sizeof why), 0);
+    /* A failing top-level value has the path "/". */
+    const uint8_t cut[] = {0x80};
+    assert_int_equal(decode("\"int\"", cut, sizeof cut, why, sizeof why), HD_EINVAL);
+    assert_string_equal(why, "Avro payload invalid at /: expected an int (zigzag varint)");
+}
+
 static void test_huge_counts_of_empty_items_are_bounded(void **state)
 {
     (void)state;
@@ -375,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_invalid_schemas_are_refused_with_a_reason),
         cmocka_unit_test(test_valid_payload_decodes),
         cmocka_unit_test(test_bad_payloads_are_refused_naming_the_field),
+        cmocka_unit_test(test_refusals_name_the_path_to_the_failing_value),
         cmocka_unit_test(test_huge_counts_of_empty_items_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,27 @@
+/* Private to obs/: what its files share. Loop thread only. */
+#ifndef OBS_INT_H
+#define OBS_INT_H
+
+#include "broker/records.h"
+
+#include <stdint.h>
+
+/* catalog.c, called by obs_tick(): updates every type's rate (records per second since the
+ * previous call). */
+void obs__catalog_rates(int64_t now_ms);
+
+/* catalog.c: how the catalog classifies one record (see the top of catalog.c); exposed for
+ * tests and the fuzz target. name points into the record (or is the static "(untyped)"); a
+ * CloudEvents name is 1..OBS__TYPE_MAX bytes. ctype is the content-type header (empty when
+ * none). */
+enum { OBS__KIND_UNTYPED, OBS__KIND_CLOUDEVENT, OBS__KIND_SCHEMA };
+#define OBS__TYPE_MAX 255
+typedef struct obs__classified {
+    int kind;
+    hd_slice_t name;
+    int32_t schema_id; /* OBS__KIND_SCHEMA */
+    hd_slice_t ctype;
+} obs__classified_t;
+void obs__classify(const broker_record_t *rec, obs__classified_t *out);
+
+#endif
