@@ -1,5 +1,7 @@
-/* Topics and partitions: creation, loading at start, deletion, configs, and the durable-offset
- * waiters that Produce (acks=all) and long-polling Fetch park on.
+/* Topics and partitions: creation, loading at start, deletion, their definition files (the
+ * settings themselves are in topic_config.c), appends (with recompression for a topic's
+ * compression.type), DeleteRecords' log start, and the durable-offset waiters that Produce
+ * (acks=all) and long-polling Fetch park on.
  *
  * On disk, under the data directory:
  *   cluster.id                 one line: the cluster id reported in Metadata (random, made once)
@@ -8,7 +10,10 @@
  *   topics/<topic>.topic       the topic's definition, a properties file written atomically
  *                              (tmp + fsync + rename + fsync dir): `partitions=N` and one line per
  *                              config override (`retention.ms=...`)
- *   topics/<topic>-<n>/        partition n's log (see log/)
+ *   topics/<topic>-<n>/        partition n's log (see log/), and `log-start-offset` once
+ *                              DeleteRecords moved the log start: one line "offset=N", written
+ *                              atomically like the topic file; offsets below N are gone even
+ *                              where their segment remains
  * A topic exists iff its .topic file exists; partition directories without one are removed at
  * start (a deletion or creation interrupted by a crash). */
 #include "broker/broker_int.h"
@@ -32,6 +37,8 @@
 #include <unistd.h>
 
 #define PID_BLOCK 1000
+/* In a partition's directory: the log start offset DeleteRecords set ("offset=N"). */
+#define LOG_START_FILE "log-start-offset"
 /* Present only between a clean shutdown and the next start (see broker_open()). */
 #define CLEAN_MARKER "clean-shutdown"
 
@@ -164,7 +171,10 @@ int64_t broker_partition_hwm(const broker_partition_t *p)
 int64_t broker_partition_start(const broker_partition_t *p)
 {
     log_partition_t *l = broker__partition_log((broker_partition_t *)p);
-    return l ? log_partition_start_offset(l) : 0;
+    if (!l)
+        return 0;
+    int64_t start = log_partition_start_offset(l);
+    return p->log_start > start ? p->log_start : start;
 }
 
 int64_t broker_partition_end(const broker_partition_t *p)
@@ -193,217 +203,17 @@ bool broker_topic_name_valid(const char *name)
     return true;
 }
 
-static void topic_config_defaults(const hd_config_t *c, broker_topic_config_t *tc)
+bool broker_topic_name_reserved(const char *name)
 {
-    memset(tc, 0, sizeof *tc);
-    tc->retention_ms = c->retention_ms;
-    tc->retention_bytes = c->retention_bytes;
-    tc->segment_bytes = c->segment_bytes;
-    tc->segment_ms = c->roll_ms;
-    tc->max_message_bytes = c->message_max_bytes;
-    tc->index_interval_bytes = c->index_interval_bytes;
-    tc->preallocate = c->preallocate;
-    tc->log_append_time = false;
-    snprintf(tc->cleanup_policy, sizeof tc->cleanup_policy, "delete");
-    tc->cleanup_delete = true;
-}
-
-/* cleanup.policy: a comma-separated list of "delete" and "compact" (spaces around items
- * allowed, as Kafka's list parser does); stored normalized, e.g. "compact,delete". */
-static int cleanup_policy_set(broker_topic_config_t *tc, const char *value, const char **why)
-{
-    bool del = false, compact = false;
-    const char *p = value;
-    for (;;) {
-        while (*p == ' ')
-            p++;
-        size_t n = strcspn(p, ",");
-        size_t m = n;
-        while (m > 0 && p[m - 1] == ' ')
-            m--;
-        if (m == 6 && !strncmp(p, "delete", 6))
-            del = true;
-        else if (m == 7 && !strncmp(p, "compact", 7))
-            compact = true;
-        else {
-            *why = "cleanup.policy must be a list of 'delete' and 'compact'";
-            return HD_EINVAL;
-        }
-        if (!p[n])
-            break;
-        p += n + 1;
-    }
-    snprintf(tc->cleanup_policy, sizeof tc->cleanup_policy, "%s",
-             compact && del ? "compact,delete"
-             : compact      ? "compact"
-                            : "delete");
-    tc->cleanup_delete = del;
-    return 0;
-}
-
-static int parse_i64(const char *s, int64_t *out)
-{
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno)
-        return HD_EINVAL;
-    *out = v;
-    return 0;
-}
-
-/* Applies one topic config; returns 0 or HD_EINVAL with *why. */
-static int topic_config_set(broker_topic_config_t *tc, const char *name, const char *value,
-                            const char **why)
-{
-    if (!value) {
-        *why = "config value must not be null";
-        return HD_EINVAL;
-    }
-    int64_t v;
-#define SET_INT(key, member, bmember, lo)                                                          \
-    if (!strcmp(name, key)) {                                                                      \
-        if (parse_i64(value, &v) < 0 || v < (lo) ||                                                \
-            (!strcmp(key, "segment.bytes") && v > INT32_MAX)) {                                    \
-            *why = "invalid value for " key;                                                       \
-            return HD_EINVAL;                                                                      \
-        }                                                                                          \
-        tc->member = v;                                                                            \
-        return 0;                                                                                  \
-    }
-    BROKER_TOPIC_INT_CONFIGS(SET_INT)
-#undef SET_INT
-    if (!strcmp(name, "preallocate")) {
-        if (strcmp(value, "true") && strcmp(value, "false")) {
-            *why = "preallocate must be true or false";
-            return HD_EINVAL;
-        }
-        tc->preallocate = !strcmp(value, "true");
-        return 0;
-    }
-    if (!strcmp(name, "message.timestamp.type")) {
-        if (!strcmp(value, "CreateTime"))
-            tc->log_append_time = false;
-        else if (!strcmp(value, "LogAppendTime"))
-            tc->log_append_time = true;
-        else {
-            *why = "message.timestamp.type must be CreateTime or LogAppendTime";
-            return HD_EINVAL;
-        }
-        return 0;
-    }
-    if (!strcmp(name, "cleanup.policy"))
-        return cleanup_policy_set(tc, value, why);
-    if (!strcmp(name, "compression.type")) {
-        if (strcmp(value, "producer")) {
-            *why = "compression.type: only 'producer' is supported (batches are stored as sent)";
-            return HD_EINVAL;
-        }
-        return 0;
-    }
-    if (!strcmp(name, "confluent.value.schema.validation") ||
-        !strcmp(name, "confluent.key.schema.validation")) {
-        if (strcmp(value, "true") && strcmp(value, "false")) {
-            *why = "schema validation settings must be true or false";
-            return HD_EINVAL;
-        }
-        if (name[10] == 'v')
-            tc->value_schema_validation = !strcmp(value, "true");
-        else
-            tc->key_schema_validation = !strcmp(value, "true");
-        tc->schema_validation = tc->value_schema_validation || tc->key_schema_validation;
-        return 0;
-    }
-    if (!strcmp(name, "herald.schema.validation.mode")) {
-        if (strcmp(value, "reject") && strcmp(value, "dlq")) {
-            *why = "herald.schema.validation.mode must be reject or dlq";
-            return HD_EINVAL;
-        }
-        tc->validation_dlq = !strcmp(value, "dlq");
-        return 0;
-    }
-    if (!strcmp(name, "herald.value.schema.subject") ||
-        !strcmp(name, "herald.key.schema.subject")) {
-        char *dst = name[7] == 'v' ? tc->value_subject : tc->key_subject;
-        size_t n = strlen(value);
-        if (n == 0 || n >= sizeof tc->value_subject) {
-            *why = "a schema subject is 1 to 255 bytes";
-            return HD_EINVAL;
-        }
-        memcpy(dst, value, n + 1);
-        return 0;
-    }
-    if (!strcmp(name, "herald.dead.letter.topic")) {
-        if (!broker_topic_name_valid(value)) {
-            *why = "herald.dead.letter.topic must be a valid topic name";
-            return HD_EINVAL;
-        }
-        snprintf(tc->dead_letter_topic, sizeof tc->dead_letter_topic, "%s", value);
-        return 0;
-    }
-    if (!strcmp(name, "min.insync.replicas")) {
-        if (strcmp(value, "1")) {
-            *why = "min.insync.replicas must be 1 on a single broker";
-            return HD_EINVAL;
-        }
-        return 0;
-    }
-    *why = "unknown topic config";
-    return HD_EINVAL;
-}
-
-static bool is_override(const broker_topic_t *t, const char *key)
-{
-    for (int i = 0; i < t->noverrides; i++)
-        if (!strcmp(t->override_names[i], key))
+    static const char *const reserved[] = {"__consumer_offsets", "__transaction_state",
+                                           "__share_group_state", "__cluster_metadata"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (!strcmp(name, reserved[i]))
             return true;
     return false;
 }
 
-int broker_topic_describe_config(const broker_topic_t *t, broker_config_entry_t *out, int max)
-{
-    int n = 0;
-    const broker_topic_config_t *tc = &t->cfg;
-#define IS_OVERRIDE(key) is_override(t, key)
-#define ADD(key, fmt, val)                                                                         \
-    if (n < max) {                                                                                 \
-        out[n].name = key;                                                                         \
-        snprintf(out[n].value, sizeof out[n].value, fmt, val);                                     \
-        out[n].is_default = !is_override(t, key);                                                  \
-        n++;                                                                                       \
-    }
-#define ADD_INT(key, member, bmember, lo) ADD(key, "%" PRId64, tc->member)
-    BROKER_TOPIC_INT_CONFIGS(ADD_INT)
-#undef ADD_INT
-    ADD("preallocate", "%s", tc->preallocate ? "true" : "false");
-    ADD("message.timestamp.type", "%s", tc->log_append_time ? "LogAppendTime" : "CreateTime");
-    ADD("cleanup.policy", "%s", tc->cleanup_policy);
-    ADD("compression.type", "%s", "producer");
-    ADD("min.insync.replicas", "%s", "1");
-    ADD("confluent.value.schema.validation", "%s", tc->value_schema_validation ? "true" : "false");
-    ADD("confluent.key.schema.validation", "%s", tc->key_schema_validation ? "true" : "false");
-    ADD("herald.schema.validation.mode", "%s", tc->validation_dlq ? "dlq" : "reject");
-    ADD("herald.value.schema.subject", "%s", tc->value_subject);
-    ADD("herald.key.schema.subject", "%s", tc->key_subject);
-    ADD("herald.dead.letter.topic", "%s", tc->dead_letter_topic);
-#undef ADD
-#undef IS_OVERRIDE
-    return n;
-}
-
 /* ---- partitions and topics in memory ---- */
-
-static void log_config_of(const broker_topic_config_t *tc, log_config_t *lc)
-{
-    log_config_defaults(lc);
-    lc->segment_bytes = tc->segment_bytes;
-    lc->segment_ms = tc->segment_ms;
-    /* Without "delete" in cleanup.policy nothing expires (see broker_topic_config_t). */
-    lc->retention_ms = tc->cleanup_delete ? tc->retention_ms : -1;
-    lc->retention_bytes = tc->cleanup_delete ? tc->retention_bytes : -1;
-    lc->index_interval_bytes = (int32_t)tc->index_interval_bytes;
-    lc->preallocate = tc->preallocate;
-}
 
 static char *partition_dir(broker_t *b, const char *topic, int32_t index)
 {
@@ -426,14 +236,55 @@ log_partition_t *broker__partition_log(broker_partition_t *p)
     if (p->log)
         return p->log;
     log_config_t lc;
-    log_config_of(&p->topic->cfg, &lc);
+    broker__log_config_of(&p->topic->cfg, &lc);
     int rc = log_partition_open(p->dir, &lc, &p->log);
     if (rc < 0) {
         p->log = NULL;
         say_warn_every(5, "partition %s: cannot open: %s", p->dir, hd_strerror(rc));
         return NULL;
     }
+    /* The log start offset DeleteRecords moved, if it did. */
+    char *file = path_join(p->dir, LOG_START_FILE);
+    char *text = NULL;
+    if (read_small(file, &text) == 0) {
+        int64_t v = strncmp(text, "offset=", 7) ? -1 : strtoll(text + 7, NULL, 10);
+        if (v < 0)
+            say_warn("partition %s: ignoring a malformed %s", p->dir, LOG_START_FILE);
+        p->log_start = v < 0 ? 0 : v;
+        free(text);
+    }
+    free(file);
     return p->log;
+}
+
+int broker_partition_delete_records(broker_partition_t *p, int64_t offset, int64_t *low)
+{
+    log_partition_t *log = broker__partition_log(p);
+    if (!log)
+        return -EIO;
+    int64_t hwm = broker_partition_hwm(p);
+    if (offset == -1)
+        offset = hwm;
+    if (offset < 0 || offset > hwm)
+        return HD_ERANGE;
+    int64_t start = broker_partition_start(p);
+    if (offset <= start) {
+        *low = start;
+        return 0;
+    }
+    char text[40];
+    snprintf(text, sizeof text, "offset=%" PRId64 "\n", offset);
+    char *file = path_join(p->dir, LOG_START_FILE);
+    int rc = write_atomic(p->dir, file, text);
+    free(file);
+    if (rc < 0)
+        return rc;
+    p->log_start = offset;
+    int n = log_partition_delete_before(log, offset);
+    say_info("partition %s: log start moved to %" PRId64 " (%d segment(s) deleted)", p->dir, offset,
+             n < 0 ? 0 : n);
+    *low = offset;
+    return 0;
 }
 
 /* Makes the partition; its log is opened now (`eager`, so that recovery runs at start) or on
@@ -503,8 +354,10 @@ static void topic_free(broker_topic_t *t, bool destroy)
     }
     for (int32_t i = 0; i < t->nparts; i++)
         partition_free(t->parts[i], destroy);
-    for (int i = 0; i < t->noverrides; i++)
+    for (int i = 0; i < t->noverrides; i++) {
         free(t->override_names[i]);
+        free(t->override_values[i]);
+    }
     free(t->parts);
     free(t->name);
     free(t);
@@ -517,7 +370,7 @@ int broker__internal_topic_open(broker_t *b, const char *name, const char *dir,
     t->broker = b;
     t->name = hd_strdup(name);
     t->internal = true;
-    topic_config_defaults(b->cfg, &t->cfg);
+    broker__topic_config_defaults(b->cfg, &t->cfg);
     broker_partition_t *p = hd_calloc(1, sizeof *p);
     p->topic = t;
     p->dir = hd_strdup(dir);
@@ -640,24 +493,33 @@ broker_topic_t *broker_topic_find(broker_t *b, const char *name)
     return hd_strmap_get(&b->topic_index, name);
 }
 
-/* Text of the .topic file. */
-static char *topic_file_text(const broker_topic_t *t, const broker_config_kv_t *configs,
-                             int nconfigs)
+/* Text of the .topic file: the partition count and the overrides. */
+static char *topic_file_text(const broker_topic_t *t, int32_t partitions)
 {
     hd_buf_t out;
     hd_buf_init(&out);
     char line[512];
     int n = snprintf(line, sizeof line, "# herald topic definition\npartitions=%" PRId32 "\n",
-                     t->nparts);
+                     partitions);
     hd_buf_put(&out, line, (size_t)n);
-    for (int i = 0; i < nconfigs; i++) {
-        hd_buf_put(&out, configs[i].name, strlen(configs[i].name));
+    for (int i = 0; i < t->noverrides; i++) {
+        hd_buf_put(&out, t->override_names[i], strlen(t->override_names[i]));
         hd_buf_put_u8(&out, '=');
-        hd_buf_put(&out, configs[i].value, strlen(configs[i].value));
+        hd_buf_put(&out, t->override_values[i], strlen(t->override_values[i]));
         hd_buf_put_u8(&out, '\n');
     }
     hd_buf_put_u8(&out, '\0');
     return (char *)out.p;
+}
+
+int broker__topic_save(broker_t *b, const broker_topic_t *t, int32_t partitions)
+{
+    char *text = topic_file_text(t, partitions);
+    char *file = topic_file(b, t->name);
+    int rc = write_atomic(b->topics_dir, file, text);
+    free(text);
+    free(file);
+    return rc;
 }
 
 /* Builds a topic (no files) from its definition. */
@@ -671,15 +533,22 @@ static int topic_define(broker_t *b, const char *name, const broker_config_kv_t 
     broker_topic_t *t = hd_calloc(1, sizeof *t);
     t->broker = b;
     t->name = hd_strdup(name);
-    topic_config_defaults(b->cfg, &t->cfg);
+    broker__topic_config_defaults(b->cfg, &t->cfg);
     for (int i = 0; i < nconfigs; i++) {
-        int rc = topic_config_set(&t->cfg, configs[i].name, configs[i].value, why);
+        int rc = broker__topic_config_set(&t->cfg, configs[i].name, configs[i].value, why);
         if (rc < 0) {
             topic_free(t, false);
             return rc;
         }
-        if (!is_override(t, configs[i].name))
+        int k = 0;
+        while (k < t->noverrides && strcmp(t->override_names[k], configs[i].name))
+            k++;
+        if (k == t->noverrides) {
             t->override_names[t->noverrides++] = hd_strdup(configs[i].name);
+        } else {
+            free(t->override_values[k]);
+        }
+        t->override_values[k] = hd_strdup(configs[i].value);
     }
     *out = t;
     return 0;
@@ -708,6 +577,10 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
         *why = "topic names use [a-zA-Z0-9._-], 1 to 249 characters, not '.' or '..'";
         return HD_EINVAL;
     }
+    if (broker_topic_name_reserved(name)) {
+        *why = "the name is reserved for an internal topic";
+        return HD_EINVAL;
+    }
     if (broker_topic_find(b, name)) {
         *why = "topic already exists";
         return HD_EEXIST;
@@ -724,18 +597,15 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
         topic_free(t, false);
         return 0;
     }
-    t->nparts = partitions;
-    char *text = topic_file_text(t, configs, nconfigs);
-    t->nparts = 0;
-    char *file = topic_file(b, name);
-    rc = write_atomic(b->topics_dir, file, text);
-    free(text);
+    rc = broker__topic_save(b, t, partitions);
     if (rc == 0) {
         rc = topic_open_partitions(t, 0, partitions, false);
-        if (rc < 0)
+        if (rc < 0) {
+            char *file = topic_file(b, name);
             unlink(file);
+            free(file);
+        }
     }
-    free(file);
     if (rc < 0) {
         *why = "storage error creating the topic";
         topic_free(t, false);
@@ -789,28 +659,7 @@ int broker_topic_add_partitions(broker_t *b, broker_topic_t *t, int32_t total, b
     if (validate_only)
         return 0;
     /* Rewrite the definition with the new count, keeping the overrides. */
-    char *file = topic_file(b, t->name);
-    char *old = NULL;
-    int rc = read_small(file, &old);
-    if (rc == 0) {
-        hd_buf_t text;
-        hd_buf_init(&text);
-        char line[64];
-        int n = snprintf(line, sizeof line, "# herald topic definition\npartitions=%" PRId32 "\n",
-                         total);
-        hd_buf_put(&text, line, (size_t)n);
-        for (char *s = old, *e; *s; s = e) {
-            e = strchr(s, '\n');
-            e = e ? e + 1 : s + strlen(s);
-            if (*s != '#' && strncmp(s, "partitions=", 11))
-                hd_buf_put(&text, s, (size_t)(e - s));
-        }
-        hd_buf_put_u8(&text, '\0');
-        rc = write_atomic(b->topics_dir, file, (char *)text.p);
-        hd_buf_deinit(&text);
-    }
-    free(old);
-    free(file);
+    int rc = broker__topic_save(b, t, total);
     if (rc == 0)
         rc = topic_open_partitions(t, t->nparts, total, false);
     if (rc < 0) {
@@ -976,6 +825,7 @@ int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_
     b->data_dir = hd_strdup(cfg->data_dir);
     b->topics_dir = path_join(cfg->data_dir, "topics");
     hd_buf_init(&b->scratch);
+    hd_buf_init(&b->zbuf);
     int rc = mkdir_p(b->topics_dir);
     if (rc < 0) {
         say_error("data dir %s: cannot create: %s", cfg->data_dir, hd_strerror(rc));
@@ -1093,6 +943,7 @@ void broker_close(broker_t *b)
     free(b->topics);
     hd_strmap_deinit(&b->topic_index);
     hd_buf_deinit(&b->scratch);
+    hd_buf_deinit(&b->zbuf);
     free(b->data_dir);
     free(b->topics_dir);
     free(b);
@@ -1155,6 +1006,25 @@ int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len
         rc = broker__producer_check(p, &h, res, why);
         if (rc < 0 || res->duplicate)
             return rc;
+    }
+    if (tc->compression >= 0 && (h.attributes & BROKER_ATTR_CODEC_MASK) != tc->compression) {
+        /* The topic's compression.type: the batch is stored with that codec instead. Producer
+         * fields stay, so the sequence bookkeeping below is unchanged. */
+        broker_t *b = p->topic->broker;
+        b->zbuf.len = 0;
+        rc = broker_batch_recompress(hd_slice(batch, len), tc->compression, max_inflated,
+                                     &b->scratch, &b->zbuf);
+        if (rc < 0) {
+            *why = "records could not be recompressed with the topic's compression.type";
+            return rc == HD_ETOOBIG ? rc : HD_EMALFORMED;
+        }
+        if ((int64_t)b->zbuf.len > tc->max_message_bytes) {
+            *why = "record batch is larger than max.message.bytes once recompressed";
+            return HD_ETOOBIG;
+        }
+        batch = b->zbuf.p;
+        len = b->zbuf.len;
+        broker_batch_hdr_decode(batch, &h); /* the header as stored, for the observer */
     }
     if (tc->log_append_time) {
         res->log_append_time = hd_wall_ms();
@@ -1224,6 +1094,7 @@ const hd_hist_t *broker_sync_hist(const broker_t *b)
 
 typedef struct time_find {
     int64_t ts;
+    int64_t min_offset; /* the log start: records below it are gone */
     int64_t offset;
     int64_t timestamp;
 } time_find_t;
@@ -1231,7 +1102,7 @@ typedef struct time_find {
 static int time_find_cb(void *ctx, const broker_record_t *rec)
 {
     time_find_t *tf = ctx;
-    if (rec->timestamp >= tf->ts) {
+    if (rec->timestamp >= tf->ts && rec->offset >= tf->min_offset) {
         tf->offset = rec->offset;
         tf->timestamp = rec->timestamp;
         return 1;
@@ -1252,7 +1123,7 @@ int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t 
      * after ts. */
     int rc = log_partition_find_time(log, ts, broker_partition_hwm(p), &base, &batch);
     if (rc == 0) {
-        time_find_t tf = {ts, -1, -1};
+        time_find_t tf = {ts, broker_partition_start(p), -1, -1};
         if (broker_batch_for_each(hd_buf_slice(&batch), 256u << 20, &p->topic->broker->scratch,
                                   time_find_cb, &tf) == 1) {
             *offset = tf.offset;
@@ -1261,7 +1132,8 @@ int broker_partition_offset_for_time(broker_partition_t *p, int64_t ts, int64_t 
             /* Records that cannot be read one by one: the batch header's answer. */
             broker_batch_hdr_t h;
             broker_batch_hdr_decode(batch.p, &h);
-            *offset = h.base_offset;
+            int64_t start = broker_partition_start(p);
+            *offset = h.base_offset < start ? start : h.base_offset;
             *timestamp = h.max_timestamp;
         }
     }

@@ -46,6 +46,8 @@ typedef struct broker_topic_config {
      * retention.ms / retention.bytes, as in Kafka. */
     char cleanup_policy[24];
     bool cleanup_delete;
+    int8_t compression; /* compression.type: -1 producer (stored as sent), else the codec
+                           (BROKER_CODEC_*) every batch is stored with */
     /* Validation on produce against the schema registry (registry/): a record's value (key)
      * must carry a schema of the value (key) subject. One flag to test on the hot path. */
     bool schema_validation;       /* either of the two below */
@@ -65,13 +67,35 @@ typedef struct broker_config_kv {
 
 /* Legal names: [a-zA-Z0-9._-], 1..249 characters, not "." or "..". */
 bool broker_topic_name_valid(const char *name);
+/* Kafka's internal topic names (__consumer_offsets, __transaction_state, __share_group_state,
+ * __cluster_metadata): never created as ordinary topics, by any path. */
+bool broker_topic_name_reserved(const char *name);
 broker_topic_t *broker_topic_find(broker_t *b, const char *name);
 /* Creates a topic with `partitions` partitions and the given config overrides. With
  * validate_only, checks everything and creates nothing. Returns 0, HD_EEXIST, HD_EINVAL (bad
- * name, partition count or config; *why says which) or -errno. */
+ * or reserved name, partition count or config; *why says which) or -errno. */
 int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
                         const broker_config_kv_t *configs, int nconfigs, bool validate_only,
                         broker_topic_t **out, const char **why);
+/* One change of a topic setting (IncrementalAlterConfigs' operations, Kafka's numbering). */
+enum {
+    BROKER_CONFIG_SET = 0,
+    BROKER_CONFIG_DELETE = 1,   /* back to the broker default */
+    BROKER_CONFIG_APPEND = 2,   /* list-type settings only (cleanup.policy) */
+    BROKER_CONFIG_SUBTRACT = 3, /* list-type settings only */
+};
+typedef struct broker_config_op {
+    const char *name;
+    const char *value; /* NULL for DELETE */
+    int op;
+} broker_config_op_t;
+/* Alters a topic's settings: applies `ops` in order to its overrides (with `replace`, to an
+ * empty set first, as AlterConfigs does), checks that every resulting setting is valid, then
+ * (unless validate_only) rewrites the topic's definition durably before the new settings take
+ * effect (also on its open partition logs). All or nothing. Returns 0, HD_EINVAL (unknown
+ * setting, bad value or op; *why says which) or -errno (nothing changed). */
+int broker_topic_alter_config(broker_t *b, broker_topic_t *t, const broker_config_op_t *ops,
+                              int nops, bool replace, bool validate_only, const char **why);
 /* Removes the topic, its files, and fires its waiters with HD_ENOTFOUND. */
 int broker_topic_delete(broker_t *b, const char *name);
 /* Grows the topic to `total` partitions. HD_EINVAL if total is not larger. */
@@ -108,6 +132,12 @@ int64_t broker_partition_start(const broker_partition_t *p);
 int64_t broker_partition_end(const broker_partition_t *p);
 broker_topic_t *broker_partition_topic(broker_partition_t *p);
 int32_t broker_partition_index(const broker_partition_t *p);
+/* DeleteRecords (KIP-107): moves the log start offset up to `offset` (-1: the high watermark),
+ * durably (written and fsynced before returning), and deletes the whole segments below it.
+ * Fetches below the new start then answer out of range. *low is the log start afterwards (an
+ * offset at or below the current start changes nothing). Returns 0, HD_ERANGE (offset above the
+ * high watermark or below -1) or -errno. */
+int broker_partition_delete_records(broker_partition_t *p, int64_t offset, int64_t *low);
 /* Bytes of the partition's segment files. */
 int64_t broker_partition_size_bytes(const broker_partition_t *p);
 /* Durations of the group-commit sync rounds (the fsync latency producers wait for). */

@@ -31,6 +31,7 @@ struct broker_partition {
     int32_t index;
     char *dir;
     log_partition_t *log;
+    int64_t log_start;        /* set by DeleteRecords (0: none); loaded with the log */
     broker_waiter_t *waiters; /* doubly linked, unordered */
     broker_partition_t *active_next;
     bool active;
@@ -47,7 +48,7 @@ struct broker_partition {
     size_t pidx_cap;
 };
 
-#define BROKER_MAX_OVERRIDES 16
+#define BROKER_MAX_OVERRIDES 32
 
 struct broker_topic {
     broker_t *broker;
@@ -55,8 +56,10 @@ struct broker_topic {
     int32_t nparts;
     broker_partition_t **parts;
     broker_topic_config_t cfg;
-    /* Explicit overrides as given at creation, for DescribeConfigs' is_default. */
+    /* Explicit overrides (set at creation or altered since), applied in order over the broker
+     * defaults; is_default in DescribeConfigs is "not among them". */
     char *override_names[BROKER_MAX_OVERRIDES];
+    char *override_values[BROKER_MAX_OVERRIDES];
     int noverrides;
     broker_topic_stats_t stats;
     bool internal; /* an internal log (broker_internal_log_open, the offsets log) */
@@ -121,6 +124,7 @@ struct broker {
     bool clean_start; /* the last shutdown was clean: partition logs open on first use */
     bool open_ok;     /* broker_open() completed: a clean close may mark the data dir clean */
     hd_buf_t scratch;
+    hd_buf_t zbuf; /* a batch recompressed for its topic's compression.type, until appended */
     broker_append_observer_fn append_observer; /* see broker_set_append_observer */
     void *append_observer_ctx;
     /* Consumer groups (group.c) and the offsets log (offsets.c). */
@@ -147,6 +151,17 @@ struct broker {
 
 /* broker.c: the partition's log, opened on first use; NULL (logged) if it cannot be opened. */
 log_partition_t *broker__partition_log(broker_partition_t *p);
+
+/* broker.c: writes the topic's definition file (partition count and overrides) atomically and
+ * durably. Returns 0 or -errno. */
+int broker__topic_save(broker_t *b, const broker_topic_t *t, int32_t partitions);
+
+/* topic_config.c */
+void broker__topic_config_defaults(const hd_config_t *c, broker_topic_config_t *tc);
+/* Applies one topic setting; returns 0 or HD_EINVAL with *why. */
+int broker__topic_config_set(broker_topic_config_t *tc, const char *name, const char *value,
+                             const char **why);
+void broker__log_config_of(const broker_topic_config_t *tc, log_config_t *lc);
 
 /* producer.c */
 int broker__producer_check(broker_partition_t *p, const broker_batch_hdr_t *h, broker_append_t *dup,

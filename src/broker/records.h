@@ -76,6 +76,19 @@ int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scrat
 /* Inflates the records area of a batch with the given codec into out (appending). */
 int broker_inflate(int codec, hd_slice_t in, size_t max_out, hd_buf_t *out);
 
+/* ---- compression (compress.c) ---- */
+
+/* Compresses `in` with the codec (Kafka's framings, see compress.c), appending to out. Returns 0,
+ * HD_EUNSUPPORTED (codec none or unknown) or HD_EMALFORMED (the library failed). */
+int broker_deflate(int codec, hd_slice_t in, hd_buf_t *out);
+/* Appends to `out` the batch rewritten with `codec` (BROKER_CODEC_NONE stores the records
+ * uncompressed): records inflated into `scratch` (at most max_inflated bytes) if compressed,
+ * deflated again, batch length, codec bits and CRC-32C rewritten, every other header field kept.
+ * The batch must have passed broker_batch_validate(). Returns 0, HD_ETOOBIG, HD_EMALFORMED or
+ * HD_EUNSUPPORTED (out unchanged on error). */
+int broker_batch_recompress(hd_slice_t batch, int codec, size_t max_inflated, hd_buf_t *scratch,
+                            hd_buf_t *out);
+
 /* ---- building batches (for producers that are not Kafka clients, e.g. HTTP) ---- */
 
 /* One record header. A null value is encoded with length -1. */

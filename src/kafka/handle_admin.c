@@ -1,5 +1,6 @@
-/* Handlers for ApiVersions, Metadata, CreateTopics, DeleteTopics, CreatePartitions,
- * DescribeConfigs and InitProducerId.
+/* Handlers for ApiVersions, Metadata, CreateTopics, DeleteTopics, DeleteRecords,
+ * CreatePartitions, DescribeCluster and InitProducerId (the config APIs are in
+ * handle_configs.c).
  *
  * Behaviour notes (see also docs/kafka-compat.md):
  * - Metadata: v0 with an empty topic list and v1+ with a null list mean "all topics"; v1+ with an
@@ -9,8 +10,13 @@
  * - CreateTopics: replication factor must be 1 (or -1, the default), partitions >= 1 (or -1 for
  *   num.partitions; Kafka defines -1 from v4, but kafkajs sends it on v3 too and Kafka accepts
  *   it); manual assignments must name this node only.
- * - DescribeConfigs: topics (type 2) list every supported topic setting with its source; the
- *   broker (type 4, named by node id or empty) lists the broker settings.
+ * - Authorized operations (Metadata v8+, DescribeCluster): there is no authorizer, so as Kafka
+ *   without one, a request that asks gets every operation the resource type supports; one that
+ *   does not gets INT32_MIN ("not requested").
+ * - DeleteRecords: offset -1 means the high watermark; an offset above it answers
+ *   OFFSET_OUT_OF_RANGE; the answer (the new low watermark) comes once the new log start is on
+ *   disk.
+ * - DescribeCluster: this node, for either endpoint type (it is broker and controller).
  * - InitProducerId: a fresh producer id with epoch 0 for every call without a transactional id;
  *   transactions are not supported. */
 #include "kafka/handler_int.h"
@@ -48,9 +54,37 @@ int kafka__handle_ApiVersions(kafka_req_t *r, void *req_, void *resp_)
 
 /* ---- Metadata ---- */
 
+/* Kafka's AclOperation codes as bits: what a topic and the cluster support (Kafka's
+ * AclEntry.supportedOperations), reported in full since nothing is denied without an
+ * authorizer. */
+#define ACL_BIT(op) (1 << (op))
+enum {
+    ACL_READ = 3,
+    ACL_WRITE = 4,
+    ACL_CREATE = 5,
+    ACL_DELETE = 6,
+    ACL_ALTER = 7,
+    ACL_DESCRIBE = 8,
+    ACL_CLUSTER_ACTION = 9,
+    ACL_DESCRIBE_CONFIGS = 10,
+    ACL_ALTER_CONFIGS = 11,
+    ACL_IDEMPOTENT_WRITE = 12,
+};
+#define TOPIC_OPERATIONS                                                                           \
+    (ACL_BIT(ACL_READ) | ACL_BIT(ACL_WRITE) | ACL_BIT(ACL_CREATE) | ACL_BIT(ACL_DELETE) |          \
+     ACL_BIT(ACL_ALTER) | ACL_BIT(ACL_DESCRIBE) | ACL_BIT(ACL_DESCRIBE_CONFIGS) |                  \
+     ACL_BIT(ACL_ALTER_CONFIGS))
+#define CLUSTER_OPERATIONS                                                                         \
+    (ACL_BIT(ACL_CREATE) | ACL_BIT(ACL_ALTER) | ACL_BIT(ACL_DESCRIBE) |                            \
+     ACL_BIT(ACL_CLUSTER_ACTION) | ACL_BIT(ACL_DESCRIBE_CONFIGS) | ACL_BIT(ACL_ALTER_CONFIGS) |    \
+     ACL_BIT(ACL_IDEMPOTENT_WRITE))
+/* The authorized-operations value of a response field nobody asked for. */
+#define OPERATIONS_NOT_REQUESTED INT32_MIN
+
 static void fill_topic(kafka_req_t *r, kafka_MetadataResponse_MetadataResponseTopic_t *mt,
-                       broker_topic_t *t)
+                       broker_topic_t *t, bool with_operations)
 {
+    mt->TopicAuthorizedOperations = with_operations ? TOPIC_OPERATIONS : OPERATIONS_NOT_REQUESTED;
     int32_t node = (int32_t)r->cfg->node_id;
     int32_t n = broker_topic_partitions(t);
     mt->ErrorCode = 0;
@@ -65,6 +99,7 @@ static void fill_topic(kafka_req_t *r, kafka_MetadataResponse_MetadataResponseTo
         p->ErrorCode = 0;
         p->PartitionIndex = i;
         p->LeaderId = node;
+        p->LeaderEpoch = 0; /* this broker's only epoch, as Fetch and ListOffsets say */
         p->ReplicaNodes = nodes;
         p->ReplicaNodes_n = 1;
         p->IsrNodes = nodes;
@@ -90,6 +125,9 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
     resp->Brokers[0].Rack = NULL;
     resp->ClusterId = broker_cluster_id(b);
     resp->ControllerId = (int32_t)r->cfg->node_id;
+    resp->ClusterAuthorizedOperations =
+        req->IncludeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED;
+    bool ops = req->IncludeTopicAuthorizedOperations;
 
     bool all = req->Topics_n < 0 || (r->api_version == 0 && req->Topics_n == 0);
     if (all) {
@@ -97,7 +135,7 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
         resp->Topics_n = n;
         resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(n ? n : 1));
         for (int i = 0; i < n; i++)
-            fill_topic(r, &resp->Topics[i], broker_topic_at(b, i));
+            fill_topic(r, &resp->Topics[i], broker_topic_at(b, i), ops);
         return KAFKA_REQ_DONE;
     }
     bool may_create =
@@ -109,6 +147,14 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
         kafka_MetadataResponse_MetadataResponseTopic_t *mt = &resp->Topics[i];
         const char *name = req->Topics[i].Name ? req->Topics[i].Name : "";
         mt->Name = name;
+        mt->TopicAuthorizedOperations = OPERATIONS_NOT_REQUESTED;
+        if (broker_topic_name_reserved(name)) {
+            /* Kafka's internal topics are never auto-created as user topics; Kafka answers
+             * this for them until its coordinators have made them. */
+            mt->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            mt->IsInternal = true;
+            continue;
+        }
         broker_topic_t *t = broker_topic_find(b, name);
         if (!t && !broker_topic_name_valid(name)) {
             mt->ErrorCode = KAFKA_ERR_INVALID_TOPIC_EXCEPTION;
@@ -129,7 +175,7 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
             mt->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
             continue;
         }
-        fill_topic(r, mt, t);
+        fill_topic(r, mt, t, ops);
     }
     return KAFKA_REQ_DONE;
 }
@@ -209,7 +255,11 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
             continue;
         }
         res->ErrorMessage = why;
-        if (rc == HD_EEXIST)
+        if (broker_topic_name_reserved(res->Name)) {
+            /* As Kafka answers for its reserved metadata topic. */
+            res->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
+            res->ErrorMessage = "creation of an internal topic is prohibited";
+        } else if (rc == HD_EEXIST)
             res->ErrorCode = KAFKA_ERR_TOPIC_ALREADY_EXISTS;
         else if (rc == HD_ERANGE)
             res->ErrorCode = KAFKA_ERR_INVALID_PARTITIONS;
@@ -241,6 +291,76 @@ int kafka__handle_DeleteTopics(kafka_req_t *r, void *req_, void *resp_)
                                        : rc == HD_ENOTFOUND ? KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION
                                                             : KAFKA_ERR_KAFKA_STORAGE_ERROR;
     }
+    return KAFKA_REQ_DONE;
+}
+
+/* ---- DeleteRecords ---- */
+
+int kafka__handle_DeleteRecords(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_DeleteRecordsRequest_t *req = req_;
+    kafka_DeleteRecordsResponse_t *resp = resp_;
+    int32_t nt = req->Topics_n < 0 ? 0 : req->Topics_n;
+    resp->ThrottleTimeMs = 0;
+    resp->Topics_n = nt;
+    resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(nt ? nt : 1));
+    for (int32_t i = 0; i < nt; i++) {
+        kafka_DeleteRecordsRequest_DeleteRecordsTopic_t *qt = &req->Topics[i];
+        kafka_DeleteRecordsResponse_DeleteRecordsTopicResult_t *rt = &resp->Topics[i];
+        rt->Name = qt->Name ? qt->Name : "";
+        int32_t np = qt->Partitions_n < 0 ? 0 : qt->Partitions_n;
+        rt->Partitions_n = np;
+        rt->Partitions = kafka__alloc(r, sizeof *rt->Partitions * (size_t)(np ? np : 1));
+        broker_topic_t *t = broker_topic_find(r->broker, rt->Name);
+        for (int32_t k = 0; k < np; k++) {
+            kafka_DeleteRecordsResponse_DeleteRecordsPartitionResult_t *rp = &rt->Partitions[k];
+            rp->PartitionIndex = qt->Partitions[k].PartitionIndex;
+            rp->LowWatermark = -1;
+            broker_partition_t *p = t ? broker_topic_partition(t, rp->PartitionIndex) : NULL;
+            if (!p) {
+                rp->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            int64_t low;
+            int rc = broker_partition_delete_records(p, qt->Partitions[k].Offset, &low);
+            if (rc == 0) {
+                rp->ErrorCode = 0;
+                rp->LowWatermark = low;
+            } else if (rc == HD_ERANGE) {
+                rp->ErrorCode = KAFKA_ERR_OFFSET_OUT_OF_RANGE;
+            } else {
+                say_warn("topic %s: DeleteRecords on partition %" PRId32 " failed: %s", rt->Name,
+                         rp->PartitionIndex, hd_strerror(rc));
+                rp->ErrorCode = KAFKA_ERR_KAFKA_STORAGE_ERROR;
+            }
+        }
+    }
+    return KAFKA_REQ_DONE;
+}
+
+/* ---- DescribeCluster ---- */
+
+int kafka__handle_DescribeCluster(kafka_req_t *r, void *req_, void *resp_)
+{
+    kafka_DescribeClusterRequest_t *req = req_;
+    kafka_DescribeClusterResponse_t *resp = resp_;
+    char host[256];
+    int32_t port;
+    kafka__advertised(r->cfg, host, sizeof host, &port);
+    resp->ThrottleTimeMs = 0;
+    resp->ErrorCode = 0;
+    resp->ErrorMessage = NULL;
+    resp->EndpointType = req->EndpointType;
+    resp->ClusterId = broker_cluster_id(r->broker);
+    resp->ControllerId = (int32_t)r->cfg->node_id;
+    resp->Brokers_n = 1;
+    resp->Brokers = kafka__alloc(r, sizeof *resp->Brokers);
+    resp->Brokers[0].BrokerId = (int32_t)r->cfg->node_id;
+    resp->Brokers[0].Host = kafka__strdup(r, host);
+    resp->Brokers[0].Port = port;
+    resp->Brokers[0].Rack = NULL;
+    resp->ClusterAuthorizedOperations =
+        req->IncludeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED;
     return KAFKA_REQ_DONE;
 }
 
@@ -282,98 +402,6 @@ int kafka__handle_CreatePartitions(kafka_req_t *r, void *req_, void *resp_)
                          : rc == HD_EINVAL ? KAFKA_ERR_INVALID_PARTITIONS
                                            : KAFKA_ERR_KAFKA_STORAGE_ERROR;
         res->ErrorMessage = rc == 0 ? NULL : why;
-    }
-    return KAFKA_REQ_DONE;
-}
-
-/* ---- DescribeConfigs ---- */
-
-enum { SOURCE_TOPIC = 1, SOURCE_STATIC_BROKER = 4, SOURCE_DEFAULT = 5 };
-
-static bool wanted(const kafka_DescribeConfigsRequest_DescribeConfigsResource_t *res,
-                   const char *name)
-{
-    if (res->ConfigurationKeys_n < 0)
-        return true;
-    for (int32_t i = 0; i < res->ConfigurationKeys_n; i++)
-        if (res->ConfigurationKeys[i] && !strcmp(res->ConfigurationKeys[i], name))
-            return true;
-    return false;
-}
-
-int kafka__handle_DescribeConfigs(kafka_req_t *r, void *req_, void *resp_)
-{
-    kafka_DescribeConfigsRequest_t *req = req_;
-    kafka_DescribeConfigsResponse_t *resp = resp_;
-    int32_t n = req->Resources_n < 0 ? 0 : req->Resources_n;
-    resp->ThrottleTimeMs = 0;
-    resp->Results_n = n;
-    resp->Results = kafka__alloc(r, sizeof *resp->Results * (size_t)(n ? n : 1));
-    for (int32_t i = 0; i < n; i++) {
-        kafka_DescribeConfigsRequest_DescribeConfigsResource_t *rs = &req->Resources[i];
-        kafka_DescribeConfigsResponse_DescribeConfigsResult_t *out = &resp->Results[i];
-        out->ResourceType = rs->ResourceType;
-        out->ResourceName = rs->ResourceName ? rs->ResourceName : "";
-        out->ErrorMessage = NULL;
-        hd_config_entry_t ents[64];
-        broker_config_entry_t tents[32];
-        int count = 0;
-        const char *names[64];
-        const char *values[64];
-        bool is_default[64];
-        int8_t sources[64];
-        if (rs->ResourceType == 2) {
-            broker_topic_t *t = broker_topic_find(r->broker, out->ResourceName);
-            if (!t) {
-                out->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-                out->ErrorMessage = "unknown topic";
-                continue;
-            }
-            int m = broker_topic_describe_config(t, tents, 32);
-            for (int k = 0; k < m; k++) {
-                names[count] = tents[k].name;
-                values[count] = kafka__strdup(r, tents[k].value);
-                is_default[count] = tents[k].is_default;
-                sources[count] = tents[k].is_default ? SOURCE_DEFAULT : SOURCE_TOPIC;
-                count++;
-            }
-        } else if (rs->ResourceType == 4) {
-            char id[24];
-            snprintf(id, sizeof id, "%" PRId64, r->cfg->node_id);
-            if (out->ResourceName[0] && strcmp(out->ResourceName, id)) {
-                out->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
-                out->ErrorMessage = "unknown broker id";
-                continue;
-            }
-            int m = hd_config_entries(r->cfg, ents, 64);
-            for (int k = 0; k < m; k++) {
-                names[count] = ents[k].name;
-                values[count] = kafka__strdup(r, ents[k].value);
-                is_default[count] = ents[k].is_default;
-                sources[count] = ents[k].is_default ? SOURCE_DEFAULT : SOURCE_STATIC_BROKER;
-                count++;
-            }
-        } else {
-            out->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
-            out->ErrorMessage = "only topic (2) and broker (4) resources are supported";
-            continue;
-        }
-        out->ErrorCode = 0;
-        out->Configs = kafka__alloc(r, sizeof *out->Configs * (size_t)(count ? count : 1));
-        int32_t w = 0;
-        for (int k = 0; k < count; k++) {
-            if (!wanted(rs, names[k]))
-                continue;
-            kafka_DescribeConfigsResponse_DescribeConfigsResourceResult_t *c = &out->Configs[w++];
-            c->Name = names[k];
-            c->Value = values[k];
-            c->ReadOnly = rs->ResourceType == 4;
-            c->IsDefault = is_default[k];
-            c->ConfigSource = sources[k];
-            c->IsSensitive = false;
-            c->Synonyms_n = 0;
-        }
-        out->Configs_n = w;
     }
     return KAFKA_REQ_DONE;
 }

@@ -1,4 +1,4 @@
-/* Produce (v3-7).
+/* Produce (v3-9).
  *
  * Behaviour notes:
  * - Each partition's records field must hold exactly one RecordBatch v2; it is validated (CRC-32C,
@@ -16,11 +16,13 @@
  *   range includes v0; every client Herald targets sends v3 or later.
  * - Topics with schema validation (confluent.value.schema.validation and friends) have every
  *   record checked against the schema registry before anything is appended. In reject mode one
- *   bad record fails its partition's whole batch with INVALID_RECORD (the versions advertised
- *   have no ErrorMessage or RecordErrors, so the reason, naming the record and the failing
- *   rule, is logged). In dlq mode the good records are appended (as a new uncompressed batch)
- *   and each bad one goes to the dead-letter topic; an idempotent producer's batch cannot be
- *   split without breaking its sequence numbers, so it is refused whole as in reject mode. */
+ *   bad record fails its partition's whole batch with INVALID_RECORD; from v8 the answer names
+ *   each bad record (RecordErrors: its index in the batch and the failing rule, at most
+ *   MAX_RECORD_ERRORS of them) and ErrorMessage says why (the reason is logged too). In dlq mode
+ * the good records are appended (as a new uncompressed batch) and each bad one goes to the
+ * dead-letter topic; an idempotent producer's batch cannot be split without breaking its sequence
+ * numbers, so it is refused whole as in reject mode.
+ * - From v8 every refused partition carries ErrorMessage, the broker's reason. */
 #include "kafka/handler_int.h"
 #include "obs/obs.h"
 #include "util/err.h"
@@ -97,13 +99,18 @@ typedef struct vrec {
     char *why;
 } vrec_t;
 
+/* Bad records named in one partition's answer, at most. */
+#define MAX_RECORD_ERRORS 1000
+
 typedef struct vctx {
     kafka_req_t *r;
     broker_topic_t *t;
-    bool collect; /* dlq mode: keep every record (else stop at the first bad one) */
+    bool collect; /* dlq mode: keep every record (else only the bad ones' indexes and reasons) */
     vrec_t *recs;
     int n, cap, nbad;
     char why[800];
+    kafka_ProduceResponse_BatchIndexAndErrorMessage_t *errs; /* reject mode, for RecordErrors */
+    int nerrs;
 } vctx_t;
 
 static int validate_cb(void *ctx, const broker_record_t *rec)
@@ -119,8 +126,15 @@ static int validate_cb(void *ctx, const broker_record_t *rec)
         snprintf(v->why, sizeof v->why, "record %d: %s", v->n, why);
     v->nbad += bad;
     if (!v->collect) {
+        if (bad && v->nerrs < MAX_RECORD_ERRORS) {
+            if (!v->errs)
+                v->errs = kafka__alloc(v->r, sizeof *v->errs * MAX_RECORD_ERRORS);
+            v->errs[v->nerrs].BatchIndex = v->n;
+            v->errs[v->nerrs++].BatchIndexErrorMessage =
+                hd_arena_strndup(&v->r->arena, why, strlen(why));
+        }
         v->n++;
-        return bad ? 1 : 0;
+        return 0;
     }
     /* Dead-letter mode keeps every record, headers decoded, to rebuild the batch. */
     broker_header_t *hs = kafka__alloc(v->r, sizeof *hs * (size_t)(rec->headers_count + 1));
@@ -147,9 +161,9 @@ static int validate_cb(void *ctx, const broker_record_t *rec)
 
 /* Checks a batch for a validating topic. Returns 0 (append `*batch` as it is, which may have
  * been replaced by a rebuilt one holding the good records; *len 0: nothing is left to append)
- * or HD_EMALFORMED (refuse the batch). */
+ * or HD_EMALFORMED (refuse the batch; pr's RecordErrors and ErrorMessage say why). */
 static int validate_batch(kafka_req_t *r, broker_topic_t *t, broker_partition_t *p, uint8_t **batch,
-                          size_t *len)
+                          size_t *len, kafka_ProduceResponse_PartitionProduceResponse_t *pr)
 {
     const broker_topic_config_t *tc = broker_topic_config(t);
     broker_batch_hdr_t h;
@@ -168,6 +182,18 @@ static int validate_batch(kafka_req_t *r, broker_topic_t *t, broker_partition_t 
         if (v.nbad) {
             say_warn_every(1, "conn %s: produce to %s-%d refused by schema validation: %s", r->peer,
                            broker_topic_name(t), broker_partition_index(p), v.why);
+            if (v.collect) {
+                /* dlq mode, but a record could not be kept for rebuilding: refused whole. */
+                v.errs = kafka__alloc(r, sizeof *v.errs * (size_t)v.nbad);
+                for (int i = 0; i < v.n && v.nerrs < MAX_RECORD_ERRORS; i++)
+                    if (v.recs[i].bad) {
+                        v.errs[v.nerrs].BatchIndex = i;
+                        v.errs[v.nerrs++].BatchIndexErrorMessage = v.recs[i].why;
+                    }
+            }
+            pr->RecordErrors = v.errs;
+            pr->RecordErrors_n = v.nerrs;
+            pr->ErrorMessage = kafka__strdup(r, v.why);
             return HD_EMALFORMED;
         }
         return 0;
@@ -251,6 +277,7 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
                                     &why) < 0)
                 t = NULL;
         }
+        bool reserved = broker_topic_name_reserved(name);
         for (int32_t k = 0; k < np; k++) {
             kafka_ProduceRequest_PartitionProduceData_t *pd = &td->PartitionData[k];
             kafka_ProduceResponse_PartitionProduceResponse_t *pr = &tr->PartitionResponses[k];
@@ -258,6 +285,12 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             pr->BaseOffset = -1;
             pr->LogAppendTimeMs = -1;
             pr->LogStartOffset = -1;
+            if (reserved) {
+                /* Kafka refuses appends to its internal topics from clients. */
+                pr->ErrorCode = KAFKA_ERR_INVALID_TOPIC_EXCEPTION;
+                any_error = true;
+                continue;
+            }
             if (old_format) {
                 pr->ErrorCode = KAFKA_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
                 any_error = true;
@@ -286,7 +319,7 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             uint8_t *batch = (uint8_t *)(uintptr_t)pd->Records.v.p;
             size_t blen = pd->Records.v.len;
             if (broker_topic_config(t)->schema_validation && r->registry) {
-                if (validate_batch(r, t, p, &batch, &blen) < 0) {
+                if (validate_batch(r, t, p, &batch, &blen, pr) < 0) {
                     pr->ErrorCode = KAFKA_ERR_INVALID_RECORD;
                     pr->LogStartOffset = broker_partition_start(p);
                     any_error = true;
@@ -304,6 +337,7 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             pr->LogStartOffset = broker_partition_start(p);
             if (rc < 0) {
                 pr->ErrorCode = produce_error(rc);
+                pr->ErrorMessage = why && *why ? why : NULL;
                 any_error = true;
                 say_warn_every(5, "conn %s: produce to %s-%d rejected: %s", r->peer, name,
                                pd->Index, why);

@@ -83,10 +83,10 @@ typedef struct kafka_schema {
 /* Every API herald advertises: X(Name, key, min_version, max_version, first flexible version).
  * The ApiVersions response is built from this list, so what is advertised is what is parsed. */
 #define KAFKA_APIS(X)                                                                              \
-    X(Produce, 0, 0, 7, 9)                                                                         \
+    X(Produce, 0, 0, 9, 9)                                                                         \
     X(Fetch, 1, 4, 11, 12)                                                                         \
     X(ListOffsets, 2, 1, 7, 6)                                                                     \
-    X(Metadata, 3, 0, 6, 9)                                                                        \
+    X(Metadata, 3, 0, 8, 9)                                                                        \
     X(OffsetCommit, 8, 0, 7, 8)                                                                    \
     X(OffsetFetch, 9, 0, 7, 6)                                                                     \
     X(FindCoordinator, 10, 0, 2, 3)                                                                \
@@ -99,11 +99,15 @@ typedef struct kafka_schema {
     X(ApiVersions, 18, 0, 3, 3)                                                                    \
     X(CreateTopics, 19, 0, 4, 5)                                                                   \
     X(DeleteTopics, 20, 0, 3, 4)                                                                   \
+    X(DeleteRecords, 21, 0, 2, 2)                                                                  \
     X(InitProducerId, 22, 0, 4, 2)                                                                 \
     X(DescribeConfigs, 32, 0, 2, 4)                                                                \
+    X(AlterConfigs, 33, 0, 2, 2)                                                                   \
     X(CreatePartitions, 37, 0, 1, 2)                                                               \
     X(DeleteGroups, 42, 0, 1, 2)                                                                   \
-    X(OffsetDelete, 47, 0, 0, 1)
+    X(IncrementalAlterConfigs, 44, 0, 1, 1)                                                        \
+    X(OffsetDelete, 47, 0, 0, 1)                                                                   \
+    X(DescribeCluster, 60, 0, 1, 0)
 
 /* Every generated struct, over all APIs. */
 #define KAFKA_API_STRUCTS_(Name, key, lo, hi, flex) KAFKA_STRUCTS_##Name(KAFKA_EACH_STRUCT_)

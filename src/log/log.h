@@ -41,6 +41,10 @@ typedef struct log_partition log_partition_t;
  * the first torn or corrupt batch and everything after it are truncated and indexes rebuilt.
  * After a clean close no segment data is read. Returns 0, HD_EINVAL (bad cfg) or -errno. */
 int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t **out);
+/* Replaces the partition's settings (a topic's configs were altered); they apply from the next
+ * append, roll and retention pass. zero_max_rate is kept. Returns 0 or HD_EINVAL (bad cfg, then
+ * nothing changes). Loop thread. */
+int log_partition_set_config(log_partition_t *p, const log_config_t *cfg);
 /* Clean close: trims preallocation, syncs, writes the clean-shutdown marker, drops the
  * creator's ref. NULL ok. close_dirty skips all of that (tests use it to simulate a crash). */
 void log_partition_close(log_partition_t *p);

@@ -268,6 +268,17 @@ static int validate_config(const log_config_t *cfg)
     return 0;
 }
 
+int log_partition_set_config(log_partition_t *p, const log_config_t *cfg)
+{
+    int rc = validate_config(cfg);
+    if (rc < 0)
+        return rc;
+    int64_t zero_max_rate = p->cfg.zero_max_rate;
+    p->cfg = *cfg;
+    p->cfg.zero_max_rate = zero_max_rate;
+    return 0;
+}
+
 int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t **out)
 {
     int rc = validate_config(cfg);

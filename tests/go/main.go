@@ -307,6 +307,37 @@ func admin(ctx context.Context, addr, op string, a []string) obj {
 			cs[c.Key] = []any{c.MaybeValue(), c.Source.String()}
 		}
 		out["configs"] = cs
+	case "alter-configs": // topic op... (k=v SET, -k DELETE, +k=v APPEND, ~k=v SUBTRACT)
+		var acs []kadm.AlterConfig
+		for _, s := range a[1:] {
+			op := kadm.SetConfig
+			switch s[0] {
+			case '-':
+				acs = append(acs, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: s[1:]})
+				continue
+			case '+':
+				op, s = kadm.AppendConfig, s[1:]
+			case '~':
+				op, s = kadm.SubtractConfig, s[1:]
+			}
+			k, v, _ := strings.Cut(s, "=")
+			acs = append(acs, kadm.AlterConfig{Op: op, Name: k, Value: kadm.StringPtr(v)})
+		}
+		rs, err := adm.AlterTopicConfigs(ctx, acs, a[0])
+		if err == nil && len(rs) == 1 {
+			err = rs[0].Err
+		}
+		out["error"] = errString(err)
+	case "delete-records": // topic partition offset
+		var os kadm.Offsets
+		os.AddOffset(a[0], int32(atoi(a[1])), int64(atoi(a[2])), -1)
+		rs, err := adm.DeleteRecords(ctx, os)
+		if err != nil {
+			fail("delete records: %v", err)
+		}
+		r, _ := rs.Lookup(a[0], int32(atoi(a[1])))
+		out["error"] = errString(r.Err)
+		out["low"] = r.LowWatermark
 	case "update-partitions":
 		r, err := adm.UpdatePartitions(ctx, atoi(a[1]), a[0])
 		if err == nil {

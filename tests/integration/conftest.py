@@ -44,6 +44,8 @@ class Broker:
         self.port = port or free_port()
         self.addr = "127.0.0.1:%d" % self.port
         self.http_port = free_port()
+        while self.http_port == self.port:  # two probes may get the same free port
+            self.http_port = free_port()
         self.http = "http://127.0.0.1:%d" % self.http_port
         self.extra_args = list(extra_args)
         self.env = dict(env or {})

@@ -114,3 +114,24 @@ def test_admin_topics_configs_offsets(kafka_target):
     assert franz("admin", a, "list-topics")["topics"][fa] == 5
     assert franz("admin", a, "delete-topic", fa)["error"] is None
     assert fa not in franz("admin", a, "list-topics")["topics"]
+
+
+def test_admin_alter_configs_and_delete_records(broker):
+    """kadm's AlterTopicConfigs (IncrementalAlterConfigs) and DeleteRecords."""
+    a = broker.addr
+    assert franz("admin", a, "create-topic", "fz", 1, "retention.ms=7200000")["error"] is None
+    assert franz("admin", a, "alter-configs", "fz", "segment.ms=90000", "-retention.ms",
+                 "+cleanup.policy=delete", "compression.type=zstd")["error"] is None
+    cfg = franz("admin", a, "describe-configs", "fz")["configs"]
+    assert cfg["segment.ms"] == ["90000", "DYNAMIC_TOPIC_CONFIG"]
+    assert cfg["retention.ms"][1] == "DEFAULT_CONFIG"
+    assert cfg["compression.type"] == ["zstd", "DYNAMIC_TOPIC_CONFIG"]
+    assert "INVALID_CONFIG" in franz("admin", a, "alter-configs", "fz", "segment.ms=x")["error"]
+    assert "INVALID_CONFIG" in franz("admin", a, "alter-configs", "fz", "~segment.ms=1")["error"]
+
+    franz("produce", a, "fz", "none", 10, 1)
+    r = franz("admin", a, "delete-records", "fz", 0, 4)
+    assert (r["error"], r["low"]) == (None, 4)
+    lo = franz("admin", a, "list-offsets", "fz", "start")["offsets"]
+    assert lo["0"][0] == 4
+    assert "OFFSET_OUT_OF_RANGE" in franz("admin", a, "delete-records", "fz", 0, 11)["error"]

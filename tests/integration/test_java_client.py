@@ -202,3 +202,98 @@ def test_admin_list_offsets(java, kafka_target):
     assert lo(str(BASE_TS + 100)) == {"0": [-1, -1], "1": [-1, -1]}
     # KIP-734: the record with the largest timestamp.
     assert lo("max-timestamp") == {"0": [9, BASE_TS + 18], "1": [9, BASE_TS + 19]}
+
+
+def test_admin_incremental_alter_configs(java, broker):
+    """Admin.incrementalAlterConfigs (IncrementalAlterConfigs v1, flexible): SET, DELETE, APPEND,
+    SUBTRACT, validateOnly, and the errors Kafka gives; the result survives a restart."""
+    a = broker.addr
+    java.ok("admin", a, "create-topic", "jalt", 1, "retention.ms=3600000")
+
+    def cfg():
+        return java.ok("admin", a, "describe-configs", "topic", "jalt")["configs"]
+
+    java.ok("admin", a, "alter-configs", "topic", "jalt", "segment.ms=60000",
+            "max.message.bytes=2000000", "-retention.ms", "+cleanup.policy=delete")
+    c = cfg()
+    assert c["segment.ms"]["value"] == "60000"
+    assert c["segment.ms"]["source"] == "DYNAMIC_TOPIC_CONFIG"
+    assert c["max.message.bytes"]["value"] == "2000000"
+    assert c["retention.ms"]["source"] == "DEFAULT_CONFIG"
+    assert c["cleanup.policy"] == {"value": "delete", "source": "DYNAMIC_TOPIC_CONFIG",
+                                   "readOnly": False, "sensitive": False}
+
+    java.ok("admin", a, "alter-configs", "topic", "jalt", "--validate-only", "segment.ms=1")
+    assert cfg()["segment.ms"]["value"] == "60000"
+
+    r = java.send("admin", a, "alter-configs", "topic", "jalt", "retention.ms=later")
+    assert not r["ok"] and "InvalidConfigurationException" in r["error"], r
+    r = java.send("admin", a, "alter-configs", "topic", "jalt", "~retention.ms=1")
+    assert not r["ok"] and "InvalidConfigurationException" in r["error"], r
+    r = java.send("admin", a, "alter-configs", "topic", "jalt", "no.such=1")
+    assert not r["ok"] and "InvalidConfigurationException" in r["error"], r
+    r = java.send("admin", a, "alter-configs", "topic", "jalt-missing", "segment.ms=1")
+    assert not r["ok"] and "UnknownTopicOrPartition" in r["error"], r
+    node = java.ok("admin", a, "describe-cluster")["nodes"][0][0]
+    r = java.send("admin", a, "alter-configs", "broker", node, "log.retention.ms=1")
+    assert not r["ok"] and "InvalidRequestException" in r["error"], r
+
+    broker.restart()
+    c = cfg()
+    assert (c["segment.ms"]["value"], c["max.message.bytes"]["value"]) == ("60000", "2000000")
+    assert c["retention.ms"]["source"] == "DEFAULT_CONFIG"
+
+
+def test_admin_delete_records_and_authorized_operations(java, broker):
+    """Admin.deleteRecords (KIP-107) moves the log start durably; describeCluster and
+    describeTopics with includeAuthorizedOperations report every operation (no authorizer)."""
+    a = broker.addr
+    java.ok("admin", a, "create-topic", "jdr", 1)
+    produce(java, broker, "jdr", "lz4", 30, 1)
+    assert java.ok("admin", a, "delete-records", "jdr", 0, 10)["lowWatermark"] == 10
+    assert java.ok("admin", a, "list-offsets", "jdr", "earliest")["offsets"] == {"0": [10, -1]}
+    got = java.ok("consume", a, "jdr", 20, 30000)["records"]
+    assert [r["o"] for r in got] == list(range(10, 30))
+    # Below the current start: nothing changes; above the high watermark: out of range.
+    assert java.ok("admin", a, "delete-records", "jdr", 0, 5)["lowWatermark"] == 10
+    r = java.send("admin", a, "delete-records", "jdr", 0, 31)
+    assert not r["ok"] and "OffsetOutOfRange" in r["error"], r
+    broker.restart()
+    assert java.ok("admin", a, "list-offsets", "jdr", "earliest")["offsets"] == {"0": [10, -1]}
+    assert java.ok("admin", a, "delete-records", "jdr", 0, 30)["lowWatermark"] == 30
+    assert java.ok("admin", a, "list-offsets", "jdr", "earliest")["offsets"] == {"0": [30, -1]}
+
+    c = java.ok("admin", a, "describe-cluster", "--ops")
+    assert c["authorizedOperations"] == ["ALTER", "ALTER_CONFIGS", "CLUSTER_ACTION", "CREATE",
+                                         "DESCRIBE", "DESCRIBE_CONFIGS", "IDEMPOTENT_WRITE"]
+    t = java.ok("admin", a, "describe-topic", "jdr", "--ops")
+    assert t["authorizedOperations"] == ["ALTER", "ALTER_CONFIGS", "CREATE", "DELETE", "DESCRIBE",
+                                         "DESCRIBE_CONFIGS", "READ", "WRITE"]
+    assert java.ok("admin", a, "describe-topic", "jdr")["partitions"][0]["leader"] == \
+        c["nodes"][0][0]
+
+
+@pytest.mark.parametrize("topic_codec,sent", [("gzip", "none"), ("snappy", "zstd"),
+                                               ("lz4", "none"), ("zstd", "gzip"),
+                                               ("uncompressed", "lz4")])
+def test_topic_compression_type_recompresses(java, broker, topic_codec, sent):
+    """A topic-level compression.type: the Java idempotent producer's batches are stored with
+    the topic's codec, keeping producer id and sequences, and read back unchanged."""
+    topic = "jz-" + topic_codec
+    java.ok("admin", broker.addr, "create-topic", topic, 1, "compression.type=" + topic_codec)
+    cfg = java.ok("admin", broker.addr, "describe-configs", "topic", topic)["configs"]
+    assert cfg["compression.type"]["value"] == topic_codec
+    n = 40
+    where = produce(java, broker, topic, sent, n, 1)
+    got = java.ok("consume", broker.addr, topic, n, 30000)["records"]
+    assert len(got) == n
+    for r in got:
+        want = expected(where[(r["p"], r["o"])], sent)
+        assert (r["k"], r["v"], r["ts"], r["h"]) == (want["k"], want["v"], want["ts"], want["h"])
+    seq, pids = 0, set()
+    for b in kafkaraw.fetch_all_batches(broker.addr, topic, 0):
+        assert b.codec == CODECS["none" if topic_codec == "uncompressed" else topic_codec]
+        assert b.base_sequence == seq and b.crc_ok
+        seq += b.count
+        pids.add(b.producer_id)
+    assert seq == n and len(pids) == 1 and min(pids) >= 0

@@ -101,9 +101,10 @@ def test_api_versions_v3_flexible(broker):
             keys[k] = (lo, hi)
         r.i32()  # throttle
         assert r.uvarint() == 0 and r.remaining() == 0
-        # Produce 0-2 may be advertised for librdkafka's feature probe; 3 and 7 must be in.
-        assert keys[kr.PRODUCE][0] <= 3 and keys[kr.PRODUCE][1] == 7
-        assert keys[kr.METADATA] == (0, 6) and keys[kr.FETCH] == (4, 11)
+        # Produce 0-2 may be advertised for librdkafka's feature probe; 3, 7 and 9 (the
+        # flexible version with per-record errors) must be in.
+        assert keys[kr.PRODUCE][0] <= 3 and keys[kr.PRODUCE][1] == 9
+        assert keys[kr.METADATA] == (0, 8) and keys[kr.FETCH] == (4, 11)
 
 
 def test_bad_crc_gets_corrupt_message(broker):

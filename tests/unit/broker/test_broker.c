@@ -539,6 +539,120 @@ static void test_offset_for_time_finds_first_record_at_or_after(void **state)
     assert_int_equal(broker_partition_offset_for_time(p, 2004, &off, &ts), HD_ENOTFOUND);
 }
 
+static const char *config_value(broker_topic_t *t, const char *name, bool *is_default)
+{
+    static broker_config_entry_t ents[40];
+    int n = broker_topic_describe_config(t, ents, 40);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(ents[i].name, name)) {
+            *is_default = ents[i].is_default;
+            return ents[i].value;
+        }
+    fail_msg("no setting %s", name);
+    return NULL;
+}
+
+static void test_alter_config_is_all_or_nothing_and_durable(void **state)
+{
+    fixture_t *f = *state;
+    const char *why = "";
+    broker_topic_t *t;
+    broker_config_kv_t kv[] = {{"retention.ms", "12345"}, {"segment.ms", "999"}};
+    assert_int_equal(broker_topic_create(f->b, "alt", 1, kv, 2, false, &t, &why), 0);
+    bool dflt;
+    /* SET, DELETE and APPEND in one change. */
+    broker_config_op_t ops[] = {{"max.message.bytes", "5000", BROKER_CONFIG_SET},
+                                {"retention.ms", NULL, BROKER_CONFIG_DELETE},
+                                {"cleanup.policy", "delete", BROKER_CONFIG_APPEND},
+                                {"compression.type", "lz4", BROKER_CONFIG_SET}};
+    assert_int_equal(broker_topic_alter_config(f->b, t, ops, 4, false, false, &why), 0);
+    assert_int_equal(broker_topic_config(t)->max_message_bytes, 5000);
+    assert_int_equal(broker_topic_config(t)->retention_ms, f->cfg.retention_ms);
+    assert_int_equal(broker_topic_config(t)->compression, 3);
+    assert_string_equal(config_value(t, "retention.ms", &dflt), "604800000");
+    assert_true(dflt);
+    assert_string_equal(config_value(t, "cleanup.policy", &dflt), "delete");
+    assert_false(dflt);
+    /* Failures change nothing: a bad value after a good one, an unknown name, APPEND on a
+     * non-list setting, a value that would break the definition file. */
+    broker_config_op_t bad1[] = {{"segment.ms", "1", BROKER_CONFIG_SET},
+                                 {"retention.ms", "soon", BROKER_CONFIG_SET}};
+    assert_int_equal(broker_topic_alter_config(f->b, t, bad1, 2, false, false, &why), HD_EINVAL);
+    broker_config_op_t bad2[] = {{"no.such", "1", BROKER_CONFIG_SET}};
+    assert_int_equal(broker_topic_alter_config(f->b, t, bad2, 1, false, false, &why), HD_EINVAL);
+    broker_config_op_t bad3[] = {{"segment.ms", "1", BROKER_CONFIG_APPEND}};
+    assert_int_equal(broker_topic_alter_config(f->b, t, bad3, 1, false, false, &why), HD_EINVAL);
+    broker_config_op_t bad4[] = {{"herald.key.schema.subject", "a\npartitions=9", 0}};
+    assert_int_equal(broker_topic_alter_config(f->b, t, bad4, 1, false, false, &why), HD_EINVAL);
+    broker_config_op_t bad5[] = {{"cleanup.policy", "compact", BROKER_CONFIG_APPEND}};
+    assert_int_equal(broker_topic_alter_config(f->b, t, bad5, 1, false, false, &why), HD_EINVAL);
+    /* validate_only changes nothing either. */
+    broker_config_op_t dry[] = {{"segment.ms", "1", BROKER_CONFIG_SET}};
+    assert_int_equal(broker_topic_alter_config(f->b, t, dry, 1, false, true, &why), 0);
+    assert_int_equal(broker_topic_config(t)->segment_ms, 999);
+    /* Growing the topic keeps the altered overrides; a restart finds them all. */
+    assert_int_equal(broker_topic_add_partitions(f->b, t, 3, false, &why), 0);
+    reopen(f);
+    t = broker_topic_find(f->b, "alt");
+    assert_int_equal(broker_topic_partitions(t), 3);
+    assert_int_equal(broker_topic_config(t)->max_message_bytes, 5000);
+    assert_int_equal(broker_topic_config(t)->segment_ms, 999);
+    assert_int_equal(broker_topic_config(t)->compression, 3);
+    config_value(t, "retention.ms", &dflt);
+    assert_true(dflt);
+    /* replace (AlterConfigs): unlisted overrides go back to their defaults. */
+    broker_config_op_t only[] = {{"retention.bytes", "100000", BROKER_CONFIG_SET}};
+    assert_int_equal(broker_topic_alter_config(f->b, t, only, 1, true, false, &why), 0);
+    reopen(f);
+    t = broker_topic_find(f->b, "alt");
+    assert_int_equal(broker_topic_config(t)->retention_bytes, 100000);
+    assert_int_equal(broker_topic_config(t)->segment_ms, f->cfg.roll_ms);
+    assert_int_equal(broker_topic_config(t)->compression, -1);
+    /* Reserved names are never topics. */
+    assert_int_equal(broker_topic_create(f->b, "__consumer_offsets", 1, NULL, 0, false, &t, &why),
+                     HD_EINVAL);
+}
+
+static void test_delete_records_moves_the_start_durably(void **state)
+{
+    fixture_t *f = *state;
+    broker_partition_t *p = make_topic(f, "dr");
+    broker_append_t r;
+    const char *why = "";
+    for (int i = 0; i < 4; i++) {
+        make_batch(&f->batch, 5, -1, -1, -1);
+        assert_int_equal(broker_partition_append(p, f->batch.p, f->batch.len, 7, &r, &why), 0);
+    }
+    wait_durable(p, 20);
+    int64_t low;
+    assert_int_equal(broker_partition_delete_records(p, 21, &low), HD_ERANGE);
+    assert_int_equal(broker_partition_delete_records(p, 7, &low), 0);
+    assert_int_equal(low, 7);
+    assert_int_equal(broker_partition_start(p), 7);
+    assert_int_equal(broker_partition_delete_records(p, 3, &low), 0);
+    assert_int_equal(low, 7);
+    hd_buf_t out;
+    hd_buf_init(&out);
+    assert_int_equal(broker_partition_read(p, 6, 1 << 20, &out), HD_ERANGE);
+    assert_true(broker_partition_read(p, 7, 1 << 20, &out) > 0);
+    broker_batch_hdr_t h;
+    broker_batch_hdr_decode(out.p, &h);
+    assert_int_equal(h.base_offset, 5); /* the batch holding offset 7 */
+    int64_t off, ts;
+    assert_int_equal(broker_partition_offset_for_time(p, 0, &off, &ts), 0);
+    assert_int_equal(off, 7);
+    reopen(f);
+    p = broker_topic_partition(broker_topic_find(f->b, "dr"), 0);
+    assert_int_equal(broker_partition_start(p), 7);
+    assert_int_equal(broker_partition_delete_records(p, -1, &low), 0);
+    assert_int_equal(low, 20);
+    reopen(f);
+    p = broker_topic_partition(broker_topic_find(f->b, "dr"), 0);
+    assert_int_equal(broker_partition_start(p), 20);
+    assert_int_equal(broker_partition_end(p), 20);
+    hd_buf_deinit(&out);
+}
+
 static bool exists(const char *root, const char *name)
 {
     char path[256];
@@ -713,6 +827,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_thousands_of_producers_keep_their_state_across_restart,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_producer_starts_afresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alter_config_is_all_or_nothing_and_durable, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_delete_records_moves_the_start_durably, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_spares_the_log_scan_and_carries_state_forward,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_rebuild_is_retried_not_half_kept, setup,

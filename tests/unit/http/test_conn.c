@@ -794,7 +794,9 @@ static void test_connection_close_closes_after_the_answer(void **state)
 static void test_idle_connection_is_closed_after_the_timeout(void **state)
 {
     fixture_t *f = *state;
-    f->cfg.http_idle_timeout_ms = 100;
+    /* Generous against a loaded machine: the check that it is not closed early only fails if
+     * this process is descheduled for most of a second. */
+    f->cfg.http_idle_timeout_ms = 1000;
     conn_open(f);
     send_str(f, "GET /topics HTTP/1.1\r\n\r\n");
     answer_t a;
@@ -806,7 +808,7 @@ static void test_idle_connection_is_closed_after_the_timeout(void **state)
     assert_false(f->eof);
     wait_closed(f);
     int64_t waited = hd_mono_ms() - t0;
-    assert_true(waited >= 90 && waited < 2000);
+    assert_true(waited >= 990);
     assert_int_equal(f->in.len, 0); /* closed without an answer */
 }
 

@@ -105,7 +105,7 @@ static void test_apiversions_v3_response_header_is_v0(void **state)
         0x00, 0x00, 0x00, 0x4d,                  /* correlation 77 */
         0x00, 0x00,                              /* ErrorCode */
         0x15,                                    /* compact count 20 + 1 */
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00 /* {Produce, 0, 7}, tags */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x09, 0x00 /* {Produce, 0, 9}, tags */
     };
     assert_true(b.len >= 4 + sizeof head);
     assert_memory_equal(b.p + 4, head, sizeof head);

@@ -32,10 +32,14 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.AlterConfigsOptions;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.DeletedRecords;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.clients.admin.GroupListing;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.MemberDescription;
@@ -56,6 +60,7 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -110,11 +115,13 @@ public final class Driver {
         return switch (f[0]) {
         case "produce" -> produce(f[1], f[2], f[3], Integer.parseInt(f[4]),
                                   Integer.parseInt(f[5]));
-        case "consume" -> consume(f[1], f[2], Integer.parseInt(f[3]), Long.parseLong(f[4]));
+        case "consume" -> consume(f[1], f[2], Integer.parseInt(f[3]), Long.parseLong(f[4]),
+                                  Arrays.copyOfRange(f, 5, f.length));
         case "group-open" -> groupOpen(f[1], f[2], f[3], f[4], Integer.parseInt(f[5]));
         case "group-wait" -> groupWait(f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]));
         case "group-poll" -> groupPoll(f[1], Integer.parseInt(f[2]), Long.parseLong(f[3]));
         case "group-close" -> groupClose(f[1]);
+        case "send" -> send(f[1], f[2], Integer.parseInt(f[3]), Arrays.copyOfRange(f, 4, f.length));
         case "admin" -> admin(f[1], f[2], Arrays.copyOfRange(f, 3, f.length));
         default -> throw new IllegalArgumentException("unknown command " + f[0]);
         };
@@ -165,6 +172,45 @@ public final class Driver {
         }
     }
 
+    /** Sends the hex-encoded values to one partition in one batch (idempotent producer, no
+     *  retries of refused batches); each result is {offset} or {error}. */
+    private Map<String, Object> send(String bootstrap, String topic, int partition,
+                                     String[] hexValues) throws Exception {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 200);
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000);
+        List<Future<RecordMetadata>> sent = new ArrayList<>();
+        try (KafkaProducer<byte[], byte[]> prod =
+                 new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            for (String hex : hexValues)
+                sent.add(prod.send(new ProducerRecord<>(topic, partition, null, unhex(hex))));
+            prod.flush();
+            List<Object> results = new ArrayList<>();
+            for (Future<RecordMetadata> fu : sent) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                try {
+                    m.put("offset", fu.get(30, TimeUnit.SECONDS).offset());
+                } catch (ExecutionException e) {
+                    m.put("error", describe(e));
+                }
+                results.add(m);
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("results", results);
+            return out;
+        }
+    }
+
+    static byte[] unhex(String s) {
+        byte[] b = new byte[s.length() / 2];
+        for (int i = 0; i < b.length; i++)
+            b[i] = (byte) Integer.parseInt(s.substring(2 * i, 2 * i + 2), 16);
+        return b;
+    }
+
     static Map<String, Object> recordJson(ConsumerRecord<byte[], byte[]> r) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("p", r.partition());
@@ -191,12 +237,19 @@ public final class Driver {
         return p;
     }
 
-    /** Reads every partition of topic from the start, without a group, until count records. */
-    private Map<String, Object> consume(String bootstrap, String topic, int count, long timeoutMs) {
+    /** Reads every partition of topic from the start, without a group, until count records;
+     *  extra consumer settings come as key=value. */
+    private Map<String, Object> consume(String bootstrap, String topic, int count, long timeoutMs,
+                                        String[] settings) {
         List<Object> recs = new ArrayList<>();
+        Properties props = consumerProps(bootstrap, "java-reader");
+        for (String kv : settings) {
+            String[] p = kv.split("=", 2);
+            props.put(p[0], p[1]);
+        }
         try (KafkaConsumer<byte[], byte[]> c =
-                 new KafkaConsumer<>(consumerProps(bootstrap, "java-reader"),
-                                     new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+                 new KafkaConsumer<>(props, new ByteArrayDeserializer(),
+                                     new ByteArrayDeserializer())) {
             List<TopicPartition> tps = new ArrayList<>();
             c.partitionsFor(topic).forEach(pi -> tps.add(new TopicPartition(topic, pi.partition())));
             c.assign(tps);
@@ -321,6 +374,17 @@ public final class Driver {
 
     /* ---- the AdminClient ---- */
 
+    /** Sorted names of a set of ACL operations, or null. */
+    static List<String> opNames(Set<AclOperation> ops) {
+        if (ops == null)
+            return null;
+        List<String> names = new ArrayList<>();
+        for (AclOperation op : ops)
+            names.add(op.name());
+        names.sort(null);
+        return names;
+    }
+
     private Map<String, Object> admin(String bootstrap, String op, String[] a) throws Exception {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -345,10 +409,17 @@ public final class Driver {
             case "list-topics" -> out.put("topics", new TreeMap<>(admin.listTopics().namesToListings().get(
                 ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS)).keySet());
             case "describe-topic" -> {
-                TopicDescription d = admin.describeTopics(List.of(a[0])).allTopicNames()
-                                         .get(ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-                                         .get(a[0]);
+                /* name [--ops]: with --ops, the authorized operations too */
+                boolean ops = a.length > 1 && a[1].equals("--ops");
+                TopicDescription d =
+                    admin.describeTopics(List.of(a[0]),
+                                         new DescribeTopicsOptions().includeAuthorizedOperations(ops))
+                        .allTopicNames()
+                        .get(ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+                        .get(a[0]);
                 out.put("name", d.name());
+                if (ops)
+                    out.put("authorizedOperations", opNames(d.authorizedOperations()));
                 out.put("internal", d.isInternal());
                 List<Object> parts = new ArrayList<>();
                 for (TopicPartitionInfo pi : d.partitions()) {
@@ -380,16 +451,38 @@ public final class Driver {
                 out.put("configs", entries);
             }
             case "alter-configs" -> {
-                /* topic name config=value ... (incremental SET) */
-                ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, a[1]);
+                /* topic|broker name [--validate-only] op... (incrementalAlterConfigs), each op
+                 * config=value (SET), -config (DELETE), +config=value (APPEND) or
+                 * ~config=value (SUBTRACT) */
+                ConfigResource res = new ConfigResource(
+                    a[0].equals("broker") ? ConfigResource.Type.BROKER : ConfigResource.Type.TOPIC,
+                    a[1]);
                 List<AlterConfigOp> ops = new ArrayList<>();
+                boolean validateOnly = false;
                 for (int i = 2; i < a.length; i++) {
-                    String[] kv = a[i].split("=", 2);
-                    ops.add(new AlterConfigOp(new ConfigEntry(kv[0], kv[1]),
-                                              AlterConfigOp.OpType.SET));
+                    String s = a[i];
+                    if (s.equals("--validate-only")) {
+                        validateOnly = true;
+                        continue;
+                    }
+                    AlterConfigOp.OpType type = AlterConfigOp.OpType.SET;
+                    if (s.startsWith("-")) {
+                        ops.add(new AlterConfigOp(new ConfigEntry(s.substring(1), null),
+                                                  AlterConfigOp.OpType.DELETE));
+                        continue;
+                    }
+                    if (s.startsWith("+") || s.startsWith("~")) {
+                        type = s.startsWith("+") ? AlterConfigOp.OpType.APPEND
+                                                 : AlterConfigOp.OpType.SUBTRACT;
+                        s = s.substring(1);
+                    }
+                    String[] kv = s.split("=", 2);
+                    ops.add(new AlterConfigOp(new ConfigEntry(kv[0], kv[1]), type));
                 }
-                admin.incrementalAlterConfigs(Map.of(res, ops)).all().get(
-                    ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                admin.incrementalAlterConfigs(Map.of(res, ops),
+                                              new AlterConfigsOptions().validateOnly(validateOnly))
+                    .all()
+                    .get(ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
             }
             case "create-partitions" -> admin.createPartitions(
                 Map.of(a[0], NewPartitions.increaseTo(Integer.parseInt(a[1])))).all().get(
@@ -416,14 +509,24 @@ public final class Driver {
                 out.put("offsets", offs);
             }
             case "delete-records" -> {
-                /* topic partition beforeOffset */
+                /* topic partition beforeOffset: the new low watermark */
                 TopicPartition tp = new TopicPartition(a[0], Integer.parseInt(a[1]));
-                admin.deleteRecords(Map.of(tp, RecordsToDelete.beforeOffset(Long.parseLong(a[2]))))
-                    .all()
-                    .get(ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                DeletedRecords dr =
+                    admin.deleteRecords(
+                             Map.of(tp, RecordsToDelete.beforeOffset(Long.parseLong(a[2]))))
+                        .lowWatermarks()
+                        .get(tp)
+                        .get(ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                out.put("lowWatermark", dr.lowWatermark());
             }
             case "describe-cluster" -> {
-                DescribeClusterResult r = admin.describeCluster();
+                /* [--ops]: with the authorized operations */
+                boolean ops = a.length > 0 && a[0].equals("--ops");
+                DescribeClusterResult r = admin.describeCluster(
+                    new DescribeClusterOptions().includeAuthorizedOperations(ops));
+                if (ops)
+                    out.put("authorizedOperations", opNames(r.authorizedOperations().get(
+                                                        ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS)));
                 out.put("clusterId", r.clusterId().get(ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS));
                 out.put("controller",
                         r.controller().get(ADMIN_TIMEOUT_MS, TimeUnit.MILLISECONDS).id());
