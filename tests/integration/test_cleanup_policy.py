@@ -59,3 +59,18 @@ def test_retention_spares_compacted_topics(broker_factory):
         assert start("pol-delete") > 0 and start("pol-both") > 0, "retention never ran"
         time.sleep(0.6)  # three more retention passes
         assert start("pol-compact") == 0
+
+
+def test_altered_with_append_and_subtract(broker):
+    """IncrementalAlterConfigs APPEND / SUBTRACT on the list setting (kadm, see test_franz_go)."""
+    from test_franz_go import franz
+    a = broker.addr
+    create_topic(a, "calt", 1)
+    assert franz("admin", a, "alter-configs", "calt", "+cleanup.policy=compact")["error"] is None
+    assert policy(a, "calt") == ("compact,delete", False)
+    assert franz("admin", a, "alter-configs", "calt", "~cleanup.policy=delete")["error"] is None
+    assert policy(a, "calt") == ("compact", False)
+    assert "INVALID_CONFIG" in franz("admin", a, "alter-configs", "calt",
+                                     "cleanup.policy=compacted")["error"]
+    broker.restart()
+    assert policy(a, "calt") == ("compact", False)
