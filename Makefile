@@ -16,11 +16,13 @@ DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-
 	chromium fonts-dejavu-core curl wrk python3-venv openjdk-17-jdk-headless maven
 # Extra Debian packages only `make bench` needs: the peer brokers, their C clients, gnuplot and
 # wrk (the HTTP load generator; also in DEB_PACKAGES, as the tests check the bench's wrk script).
-BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox wrk
+BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox wrk \
+	rabbitmq-server librabbitmq-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
-	fuzz-smoke bench bench-http bench-registry format format-check headers docs-check clean js-deps sr-venv \
+	fuzz-smoke bench bench-http bench-registry bench-queues bench-obs format format-check \
+	headers docs-check clean js-deps sr-venv \
 	compat-deps compat-java compat-py compat-go compat-kafka test-kafka
 
 all: build
@@ -110,9 +112,9 @@ run: build
 TSAN_BUILD ?= build-tsan
 unit-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_TSAN=ON >/dev/null
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_broker_test_broker unit_broker_test_group \
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_log_test_journal unit_broker_test_broker unit_broker_test_group \
 		unit_broker_test_records
-	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'flusher|broker'
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'flusher|journal|broker'
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -202,12 +204,20 @@ bench-deps:
 	fi
 
 # Runs every scenario against Herald, NATS JetStream and Redis Streams, then the HTTP API's
-# (bench/http.sh), then validation on produce (bench/registry.sh), and rewrites
-# docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a short smoke run.
+# (bench/http.sh), then validation on produce (bench/registry.sh) and the work queues
+# (bench/queues.sh), and rewrites docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a
+# short smoke run.
 bench: bench-deps build
 	BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh
+	BUILD=$(CURDIR)/$(BUILD) bench/queues.sh
+	BUILD=$(CURDIR)/$(BUILD) bench/obs.sh
+
+# Only the work-queue benchmark: receive+ack with 1, 4 and 16 workers against Herald
+# subscriptions, RabbitMQ quorum queues and NATS JetStream work queues.
+bench-queues: bench-deps build
+	BUILD=$(CURDIR)/$(BUILD) bench/queues.sh
 
 # Only the HTTP API's benchmarks: HTTP against Kafka produce, stream latency, memory of streams.
 bench-http: bench-deps build
@@ -217,6 +227,11 @@ bench-http: bench-deps build
 # Avro records (the schema registry's), in the same run.
 bench-registry: build
 	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh
+
+# Only the observability overhead: durable produce with the catalog and scrapes on against off,
+# and /metrics scrape time with 1,000 partitions and 100 groups.
+bench-obs: build
+	BUILD=$(CURDIR)/$(BUILD) bench/obs.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

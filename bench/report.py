@@ -2,8 +2,10 @@
 """Aggregates one bench/run.sh result directory into docs/benchmarks.md and docs/bench/*.png.
 
 The blocks of docs/benchmarks.md between <!-- http-bench:start --> and <!-- http-bench:end -->
-(bench/http_report.py's) and between <!-- registry-bench:start --> and <!-- registry-bench:end -->
-(bench/registry_report.py's) are kept as they are.
+(bench/http_report.py's), between <!-- registry-bench:start --> and <!-- registry-bench:end -->
+(bench/registry_report.py's), between <!-- queues-bench:start --> and <!-- queues-bench:end -->
+(bench/queues_report.py's) and between <!-- obs-bench:start --> and <!-- obs-bench:end -->
+(bench/obs_tools.py report's) are kept as they are.
 
 Input (written by run.sh): runs.jsonl (one line per run: scenario, rep, system, cmd, ok, result),
 machine.json, disk.json, footprint.txt, configs/. Each table cell is the median over the
@@ -328,7 +330,9 @@ def curve_section(t, xs, fmt, label):
 # produce, from bench/registry.sh); this report keeps them when it rewrites the rest.
 KEEP_START, KEEP_END = "<!-- http-bench:start -->", "<!-- http-bench:end -->"
 KEEP_BLOCKS = [(KEEP_START, KEEP_END),
-               ("<!-- registry-bench:start -->", "<!-- registry-bench:end -->")]
+               ("<!-- registry-bench:start -->", "<!-- registry-bench:end -->"),
+               ("<!-- queues-bench:start -->", "<!-- queues-bench:end -->"),
+               ("<!-- obs-bench:start -->", "<!-- obs-bench:end -->")]
 
 
 def kept_block(path):
@@ -364,8 +368,8 @@ def render(out, docs):
     L.append("These numbers come from a small, shared, noisy machine where the client and the broker "
              "share 2 cores. Read them as rough relative positions, not as capacity figures.\n")
 
-    L.append("To reproduce: `make bench` (about 25 minutes here; installs nats-server, redis-server, their C clients and "
-             "gnuplot first), `BENCH_QUICK=1 make bench` for a few minutes' smoke run, or "
+    L.append("To reproduce: `make bench` (about 25 minutes here; installs nats-server, redis-server, "
+             "rabbitmq-server, their C clients and gnuplot first), `BENCH_QUICK=1 make bench` for a few minutes' smoke run, or "
              "`HERALD_BIN=path/to/herald bench/run.sh` for another broker build. bench/run.sh lists every knob. "
              "`make bench` then runs the HTTP API's benchmarks (bench/http.sh, alone: `make bench-http`), "
              "whose section closes this page. "

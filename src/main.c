@@ -24,6 +24,8 @@ static void usage(FILE *out)
             "  herald consume TOPIC [options]                       print records\n"
             "  herald group list|describe|delete|reset-offsets ...  consumer groups\n"
             "  herald schema register|get|list|check|delete ...     the schema registry\n"
+            "  herald sub create|list|describe|delete|redrive|purge subscriptions (queues)\n"
+            "  herald doctor [--http URL]                           architecture health\n"
             "  herald config-doc                                    settings as Markdown\n"
             "  herald --version\n\n"
             "Run `herald serve --help` for the broker's settings and `herald <command> "
@@ -202,6 +204,10 @@ int main(int argc, char **argv)
         return cli_group_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "schema"))
         return cli_schema_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sub"))
+        return cli_sub_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "doctor"))
+        return cli_doctor_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "config-doc")) {
         hd_config_print_markdown(stdout);
         return 0;

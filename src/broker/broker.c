@@ -237,6 +237,7 @@ log_partition_t *broker__partition_log(broker_partition_t *p)
         return p->log;
     log_config_t lc;
     broker__log_config_of(&p->topic->cfg, &lc);
+    lc.journal = p->topic->broker->journal;
     int rc = log_partition_open(p->dir, &lc, &p->log);
     if (rc < 0) {
         p->log = NULL;
@@ -320,6 +321,8 @@ static void partition_free(broker_partition_t *p, bool destroy)
         return;
     broker_t *b = p->topic->broker;
     fire_all(p, destroy ? HD_ENOTFOUND : HD_ECLOSED);
+    if (destroy)
+        log_partition_forget(p->log); /* a journal must not replay it into a new topic */
     log_partition_close(p->log);
     p->log = NULL;
     if (destroy)
@@ -374,7 +377,9 @@ int broker__internal_topic_open(broker_t *b, const char *name, const char *dir,
     broker_partition_t *p = hd_calloc(1, sizeof *p);
     p->topic = t;
     p->dir = hd_strdup(dir);
-    int rc = log_partition_open(p->dir, lc, &p->log);
+    log_config_t jlc = *lc;
+    jlc.journal = b->journal;
+    int rc = log_partition_open(p->dir, &jlc, &p->log);
     if (rc < 0) {
         say_error("partition %s: cannot open: %s", p->dir, hd_strerror(rc));
         free(p->dir);
@@ -835,9 +840,18 @@ int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_
         say_error("data dir %s: cannot write metadata: %s", cfg->data_dir, hd_strerror(rc));
         goto fail;
     }
+    if (cfg->journal) {
+        /* Replays the journal into the partitions before anything else opens them. */
+        log_journal_config_t jc = {cfg->journal_file_bytes, cfg->checkpoint_interval_ms,
+                                   cfg->checkpoint_interval_bytes};
+        if ((rc = log_journal_open(b->data_dir, &jc, &b->journal)) < 0)
+            goto fail;
+    }
     rc = log_flusher_start(notify, notify_ctx, &b->flusher);
     if (rc < 0)
         goto fail;
+    if (b->journal)
+        log_flusher_set_journal(b->flusher, b->journal);
     /* After a clean shutdown every partition log is whole, so logs are opened on first use and
      * start-up does not depend on the number of partitions. After a crash all are opened (and
      * recovered) now. The marker is removed before anything else is written. */
@@ -929,6 +943,7 @@ void broker_close(broker_t *b)
     for (int i = 0; i < b->ninternal; i++)
         topic_free(b->internal[i], false);
     free(b->internal);
+    log_journal_close(b->journal); /* after every log is closed */
     if (b->open_ok) {
         /* Every log is closed (and marked clean by log/): the next start may open lazily. */
         char *marker = path_join(b->data_dir, CLEAN_MARKER);
@@ -1049,6 +1064,24 @@ int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len
     if (b->append_observer && !p->topic->internal)
         b->append_observer(b->append_observer_ctx, p, hd_slice(batch, len), &h, client_id);
     return 0;
+}
+
+ssize_t broker_partition_read_quiet(broker_partition_t *p, int64_t offset, size_t max_bytes,
+                                    hd_buf_t *out)
+{
+    int64_t hwm = broker_partition_hwm(p);
+    if (offset < broker_partition_start(p) || offset > hwm)
+        return HD_ERANGE;
+    if (offset == hwm)
+        return 0;
+    log_partition_t *log = broker__partition_log(p);
+    return log ? log_partition_read(log, offset, hwm, max_bytes, out) : -EIO;
+}
+
+void broker_topic_count_out(broker_topic_t *t, uint64_t records, uint64_t bytes)
+{
+    t->stats.records_out += records;
+    t->stats.bytes_out += bytes;
 }
 
 ssize_t broker_partition_read(broker_partition_t *p, int64_t offset, size_t max_bytes,

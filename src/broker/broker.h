@@ -180,6 +180,14 @@ void broker_set_append_observer(broker_t *b, broker_append_observer_fn fn, void 
  * is always whole). Returns bytes copied, or HD_ERANGE when offset is outside [start, hwm]. */
 ssize_t broker_partition_read(broker_partition_t *p, int64_t offset, size_t max_bytes,
                               hd_buf_t *out);
+/* The same without counting what is read into the topic's records_out/bytes_out: for readers
+ * that look at batches without handing them to a consumer as they are (the delivery engine,
+ * which reads a batch again for every few records it leases and counts its deliveries itself
+ * with broker_topic_count_out(); lag and replay scans). */
+ssize_t broker_partition_read_quiet(broker_partition_t *p, int64_t offset, size_t max_bytes,
+                                    hd_buf_t *out);
+/* Counts records and bytes delivered out of t by a reader that uses the quiet read. */
+void broker_topic_count_out(broker_topic_t *t, uint64_t records, uint64_t bytes);
 /* The first offset whose record timestamp is >= ts, and that record's timestamp; HD_ENOTFOUND
  * when there is none below the high watermark. */
 /* The first record with the largest timestamp below the high watermark (ListOffsets

@@ -119,6 +119,7 @@ struct broker {
     int ntopics, cap_topics;
     hd_strmap_t topic_index; /* name -> topic, for the topics above */
     log_flusher_t *flusher;
+    log_journal_t *journal;     /* NULL unless log.journal.enable */
     broker_partition_t *active; /* partitions with waiters */
     int64_t next_pid, pid_limit;
     bool clean_start; /* the last shutdown was clean: partition logs open on first use */

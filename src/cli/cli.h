@@ -14,5 +14,9 @@ int cli_consume_main(int argc, char **argv);
 int cli_group_main(int argc, char **argv);
 /* `herald schema ...` talks to a schema registry over HTTP (libcurl), not to Kafka. */
 int cli_schema_main(int argc, char **argv);
+/* `herald sub ...` manages subscriptions over Herald's HTTP API (libcurl). */
+int cli_sub_main(int argc, char **argv);
+/* `herald doctor` asks a running broker's HTTP API for its architecture check. */
+int cli_doctor_main(int argc, char **argv);
 
 #endif

@@ -3,6 +3,7 @@
  * printed as the registry gives them (schemas as JSON text); registry errors are printed as
  * "herald schema: <message> (error <code>)" and exit 1. */
 #include "cli/cli.h"
+#include "cli/http.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
@@ -49,79 +50,16 @@ typedef struct opts {
     bool deleted, permanent;
 } opts_t;
 
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-} resp_t;
-
-static size_t on_data(char *p, size_t size, size_t n, void *ctx)
-{
-    resp_t *r = ctx;
-    size_t add = size * n;
-    if (r->len + add > MAX_FILE)
-        return 0;
-    char *nb = realloc(r->body, r->len + add + 1);
-    if (!nb)
-        return 0;
-    r->body = nb;
-    memcpy(r->body + r->len, p, add);
-    r->len += add;
-    r->body[r->len] = '\0';
-    return add;
-}
+typedef cli_resp_t resp_t;
 
 /* Performs one request; returns 0 with the answer in *r, or -1 after printing why. */
 static int call(const opts_t *o, const char *method, const char *path, const char *body, resp_t *r)
 {
-    memset(r, 0, sizeof *r);
-    CURL *c = curl_easy_init();
-    if (!c) {
-        fprintf(stderr, "herald schema: cannot start libcurl\n");
-        return -1;
-    }
-    size_t n = strlen(o->registry) + strlen(path) + 2;
-    char *url = malloc(n);
-    snprintf(url, n, "%s%s", o->registry, path);
-    /* A trailing slash on the base URL is tolerated. */
-    size_t bl = strlen(o->registry);
-    if (bl && o->registry[bl - 1] == '/')
-        snprintf(url, n, "%.*s%s", (int)(bl - 1), o->registry, path);
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, "Accept: " SR_TYPE ", application/json");
-    h = curl_slist_append(h, "Content-Type: " SR_TYPE);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    CURLcode rc = curl_easy_perform(c);
-    int out = 0;
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "herald schema: %s %s: %s\n", method, url, curl_easy_strerror(rc));
-        out = -1;
-    } else {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(url);
-    return out;
+    return cli_http_call("schema", o->registry, method, path, SR_TYPE, SR_TYPE ", application/json",
+                         body, r);
 }
 
-/* Percent-encodes a path segment (caller frees with curl_free). Out of memory aborts, as
- * hd_malloc does. */
-static char *seg(const char *s)
-{
-    char *e = curl_easy_escape(NULL, s, 0);
-    if (!e)
-        abort();
-    return e;
-}
+static char *seg(const char *s) { return cli_http_seg(s); }
 
 /* Prints a registry error answer and returns CLI_EXIT_FAIL. */
 static int fail_answer(const resp_t *r)

@@ -20,6 +20,8 @@
 /* Delays due sooner than this stay in memory; later ones go to the delay store. */
 #define DL_PARK_MIN_MS 2000
 #define READ_BYTES (1u << 20)
+#define PULL_MIN_BYTES (64u << 10)
+#define PULL_BYTES_PER_RECORD 2048u
 #define MAX_INFLATED (64u << 20)
 /* How long a dead letter waits before trying again when its topic cannot take it. */
 #define DEAD_RETRY_MS 1000
@@ -185,7 +187,7 @@ static int read_at(delivery_sub_t *s, broker_partition_t *bp, int32_t p, int64_t
         return HD_ENOTFOUND;
     if (!(s->rpart == p && off >= s->rbase && off < s->rend)) {
         hd_buf_reset(&s->rbuf);
-        ssize_t n = broker_partition_read(bp, off, READ_BYTES, &s->rbuf);
+        ssize_t n = broker_partition_read_quiet(bp, off, READ_BYTES, &s->rbuf);
         s->rpart = -1;
         if (n <= 0)
             return n == 0 ? HD_ENOTFOUND : (int)n;
@@ -449,6 +451,7 @@ typedef struct recv {
     bool stop;
     delivery_msg_cb cb;
     void *ctx;
+    broker_topic_t *topic; /* the subscription's topic: deliveries are counted out of it */
 } recv_t;
 
 static void lease(recv_t *rv, dl_entry_t *e, const broker_record_t *rec)
@@ -469,6 +472,11 @@ static void lease(recv_t *rv, dl_entry_t *e, const broker_record_t *rec)
     m.delivery_count = e->count;
     m.lease_deadline_ms = e->when;
     receipt_fmt(m.receipt, e->partition, e->offset, e->token);
+    /* Each delivery counts once as records out of the topic (the engine's reads do not: it
+     * reads a batch again for every few records it leases). Bytes: key, value and headers. */
+    broker_topic_count_out(rv->topic, 1,
+                           (uint64_t)(rec->key_null ? 0 : rec->key.len) +
+                               (rec->value_null ? 0 : rec->value.len) + rec->headers.len);
     rv->got++;
     rv->cb(rv->ctx, &m);
 }
@@ -629,7 +637,14 @@ static void pull(recv_t *rv, broker_partition_t *bp)
     while (!rv->stop && rv->got < rv->want && dp->next < hwm &&
            dp->next - dp->win.floor < DELIVERY_WINDOW) {
         hd_buf_reset(&buf);
-        ssize_t n = broker_partition_read(bp, dp->next, READ_BYTES, &buf);
+        /* Read about what is wanted (a consumer that asks for a few records at a time must not
+         * copy a megabyte each time); the first batch comes whole whatever the limit. */
+        size_t want_bytes = (size_t)(rv->want - rv->got) * PULL_BYTES_PER_RECORD;
+        if (want_bytes < PULL_MIN_BYTES)
+            want_bytes = PULL_MIN_BYTES;
+        if (want_bytes > READ_BYTES)
+            want_bytes = READ_BYTES;
+        ssize_t n = broker_partition_read_quiet(bp, dp->next, want_bytes, &buf);
         if (n <= 0)
             break;
         int64_t before = dp->next;
@@ -683,7 +698,7 @@ int delivery_receive(delivery_sub_t *s, int max, delivery_msg_cb cb, void *ctx)
         return HD_ENOTFOUND;
     int64_t now = dl__now(s->d);
     dl__timers(s, now);
-    recv_t rv = {s, NULL, 0, now, max, 0, false, cb, ctx};
+    recv_t rv = {s, NULL, 0, now, max, 0, false, cb, ctx, t};
     /* Redeliveries (and records freed by their key) first. */
     dl_entry_t *e;
     while (rv.got < max && (e = dl__ready_pop(s))) {

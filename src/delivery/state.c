@@ -113,7 +113,7 @@ int dl__scan(broker_partition_t *p, int64_t from, int64_t to, broker_record_cb f
     int rc = 0;
     while (off < to && rc == 0) {
         hd_buf_reset(&buf);
-        ssize_t n = broker_partition_read(p, off, REPLAY_READ_BYTES, &buf);
+        ssize_t n = broker_partition_read_quiet(p, off, REPLAY_READ_BYTES, &buf);
         if (n <= 0) {
             rc = (int)n;
             break;

@@ -172,6 +172,15 @@ int http__json_dump(json_t *j, hd_buf_t *out);
  * wins. Returns a new reference. */
 json_t *http__record_json(int32_t partition, const broker_record_t *rec);
 
+/* record_fast.c: appends the JSON text of http__json_dump(http__record_json(partition, rec)) to
+ * out without building a tree, for the usual records (keys and values that are not JSON text,
+ * headers with distinct UTF-8 names). Returns 0, or 1 (out unchanged) when it declines: then
+ * render with http__record_json. */
+int http__record_json_fast(int32_t partition, const broker_record_t *rec, hd_buf_t *out);
+/* record_fast.c: appends p[0..n) (valid UTF-8) as a JSON string, escaped as http__json_dump
+ * escapes strings. */
+void http__json_put_string(hd_buf_t *out, const void *p, size_t n);
+
 /* Decodes the API's JSON form of a record to produce ({"key" | "key_b64", "value" |
  * "value_b64", "headers", "partition", "timestamp"}) into `out`, allocating in r->arena. A JSON
  * string is stored as its UTF-8 characters (so a Kafka consumer, and the key partitioner, see
@@ -245,6 +254,14 @@ void http__events_get(http_req_t *r);
 void http__sse_start(http_req_t *r);
 /* ws.c: GET /topics/{topic}/ws, a WebSocket stream */
 void http__ws_start(http_req_t *r);
+/* ws.c: the handshake every WebSocket endpoint shares. check_upgrade checks that r is a valid
+ * RFC 6455 upgrade request (GET, HTTP/1.1, Upgrade, Connection, version 13, a key of 16
+ * bytes); it answers 400 or 426 and returns false when it is not, else sets *key (r's header).
+ * accept_head appends the 101 response head for that key; returns 0 or HD_EINVAL (no SHA-1). */
+bool http__ws_check_upgrade(http_req_t *r, const char **key);
+int http__ws_accept_head(const char *key, hd_buf_t *head);
+/* ws_sub.c: GET /subscriptions/{name}/ws, a WebSocket consumer of a subscription */
+void http__sub_ws_start(http_req_t *r);
 
 /* ---- live streams: the engine shared by SSE and WebSocket (stream.c) ---- */
 
@@ -325,6 +342,8 @@ void http__asset_serve(http_req_t *r, const http_asset_t *a);
 
 /* rest_console.c: the event catalog, its AsyncAPI export and the console's JSON */
 void http__catalog(http_req_t *r);
+/* GET /health/architecture: the architecture check (obs/doctor.c) */
+void http__architecture(http_req_t *r);
 void http__asyncapi(http_req_t *r);
 void http__console_overview(http_req_t *r);
 void http__console_history(http_req_t *r);

@@ -1,8 +1,8 @@
 /* The event catalog and the console's JSON: GET /catalog, GET /asyncapi.json,
- * GET /console/api/overview and GET /console/api/history. What they show is kept by obs/; this
- * file adds what only the HTTP layer knows: the registry's schemas, the subscriptions (as
- * consumers in the catalog, with their stats in the overview), the server addresses, and which
- * optional features this build serves. */
+ * GET /health/architecture, GET /console/api/overview and GET /console/api/history. What they show
+ * is kept by obs/; this file adds what only the HTTP layer knows: the registry's schemas, the
+ * subscriptions (as consumers in the catalog, with their stats in the overview), the server
+ * addresses, and which optional features this build serves. */
 #include "http/http_int.h"
 #include "obs/obs.h"
 
@@ -58,6 +58,8 @@ static void add_subscriptions(json_t *cat, delivery_t *d)
             json_object_set_new(c, "backlog", json_integer(ds.backlog));
             json_object_set_new(c, "in_flight", json_integer(ds.in_flight));
             json_object_set_new(c, "dead_lettered", json_integer(ds.dead_lettered));
+            if (st->filter_type)
+                json_object_set_new(c, "filter_type", json_string(st->filter_type));
             json_array_append_new(consumers, c);
         }
     }
@@ -71,6 +73,33 @@ static json_t *catalog(http_req_t *r)
 }
 
 void http__catalog(http_req_t *r) { http_respond_json(r, 200, catalog(r)); }
+
+/* obs_subject_exists_fn over the registry. */
+static bool subject_exists(void *ctx, const char *subject)
+{
+    registry_t *reg = ctx;
+    int32_t *vs = NULL;
+    registry_err_t err;
+    int n = reg ? registry_versions(reg, subject, false, &vs, &err) : -1;
+    free(vs);
+    return n > 0;
+}
+
+/* obs_sub_topic_fn over the delivery engine. */
+static const char *sub_topic(void *ctx, const char *name)
+{
+    delivery_sub_t *s = ctx ? delivery_sub_find(ctx, name) : NULL;
+    return s ? delivery_sub_settings(s)->topic : NULL;
+}
+
+void http__architecture(http_req_t *r)
+{
+    json_t *cat = catalog(r);
+    json_t *j = obs_doctor_json(r->broker, cat, r->srv->registry ? subject_exists : NULL,
+                                r->srv->registry, sub_topic, r->srv->delivery);
+    json_decref(cat);
+    http_respond_json(r, 200, j);
+}
 
 void http__asyncapi(http_req_t *r)
 {

@@ -18,6 +18,7 @@
  * {"error_code": 40401, "message": "..."} with the matching HTTP status. Changes are answered
  * once they are durable in the registry's log. */
 #include "http/http_int.h"
+#include "obs/obs.h"
 #include "registry/registry.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -362,6 +363,9 @@ void http__sr_register(http_req_t *r)
         int64_t at;
         registry_err_t err;
         if (registry_register(reg, r->params[0], &in, &id, &at, &err) < 0) {
+            /* A breaking change attempted: the architecture check counts them. */
+            if (err.code == REGISTRY_EINCOMPATIBLE)
+                obs_doctor_incompatible(r->params[0]);
             sr_fail(r, &err);
         } else {
             json_t *j = json_object();

@@ -35,11 +35,13 @@ static const route_t routes[] = {
     {HTTP_POST, "/subscriptions/{name}/extend", http__sub_extend},
     {HTTP_POST, "/subscriptions/{name}/redrive", http__sub_redrive},
     {HTTP_POST, "/subscriptions/{name}/purge", http__sub_purge},
+    {HTTP_GET, "/subscriptions/{name}/ws", http__sub_ws_start},
     {HTTP_GET, "/", http__index},
     {HTTP_GET, "/openapi.json", http__openapi},
     {HTTP_GET, "/examples/*", http__static},
     /* the event catalog and the console (rest_console.c, assets.c) */
     {HTTP_GET, "/catalog", http__catalog},
+    {HTTP_GET, "/health/architecture", http__architecture},
     {HTTP_GET, "/asyncapi.json", http__asyncapi},
     {HTTP_GET, "/console/api/overview", http__console_overview},
     {HTTP_GET, "/console/api/history", http__console_history},

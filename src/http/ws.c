@@ -210,9 +210,11 @@ static bool header_has_token(const http_req_t *r, const char *name, const char *
     return false;
 }
 
-/* Checks the upgrade request; answers and returns false when it is not a valid one. */
-static bool check_handshake(http_req_t *r, const char **key)
+bool http__ws_check_upgrade(http_req_t *r, const char **key)
 {
+    /* Whatever follows a refused upgrade request cannot be read as HTTP: close after it. */
+    if (r->conn->upgrade)
+        r->conn->keep_alive = false;
     if (r->head) {
         http_problem(r, 400, "a WebSocket handshake must be a GET request");
         return false;
@@ -252,36 +254,41 @@ static bool check_handshake(http_req_t *r, const char **key)
     return true;
 }
 
-void http__ws_start(http_req_t *r)
+int http__ws_accept_head(const char *key, hd_buf_t *head)
 {
-    /* Whatever follows a refused upgrade request cannot be read as HTTP: close after it. */
-    if (r->conn->upgrade)
-        r->conn->keep_alive = false;
-    const char *key;
-    if (!check_handshake(r, &key))
-        return;
-    http_stream_t *s = http__stream_open(r, http_query(r, "last_event_id"));
-    if (!s)
-        return;
-
     char cat[64];
     int n = snprintf(cat, sizeof cat, "%s%s", key, ws_guid);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!EVP_Digest(cat, (size_t)n, md, &mdlen, EVP_sha1(), NULL)) {
-        http__stream_free(s);
-        http_problem(r, 500, "SHA-1 is not available");
-        return;
-    }
-    hd_buf_t head;
-    hd_buf_init(&head);
+    if (n < 0 || (size_t)n >= sizeof cat ||
+        !EVP_Digest(cat, (size_t)n, md, &mdlen, EVP_sha1(), NULL))
+        return HD_EINVAL;
     static const char h1[] = "HTTP/1.1 101 Switching Protocols\r\n"
                              "Upgrade: websocket\r\n"
                              "Connection: Upgrade\r\n"
                              "Sec-WebSocket-Accept: ";
-    hd_buf_put(&head, h1, sizeof h1 - 1);
-    hd_base64_encode(hd_slice(md, mdlen), &head);
-    hd_buf_put(&head, "\r\n\r\n", 4);
+    hd_buf_put(head, h1, sizeof h1 - 1);
+    hd_base64_encode(hd_slice(md, mdlen), head);
+    hd_buf_put(head, "\r\n\r\n", 4);
+    return 0;
+}
+
+void http__ws_start(http_req_t *r)
+{
+    const char *key;
+    if (!http__ws_check_upgrade(r, &key))
+        return;
+    http_stream_t *s = http__stream_open(r, http_query(r, "last_event_id"));
+    if (!s)
+        return;
+    hd_buf_t head;
+    hd_buf_init(&head);
+    if (http__ws_accept_head(key, &head) < 0) {
+        hd_buf_deinit(&head);
+        http__stream_free(s);
+        http_problem(r, 500, "SHA-1 is not available");
+        return;
+    }
 
     ws_t *ws = hd_calloc(1, sizeof *ws);
     ws->s = s;

@@ -1,4 +1,5 @@
-/* The group-commit flusher: one thread that owns every fdatasync of partition data.
+/* The group-commit flusher: one thread that owns every fdatasync of partition data (or, with a
+ * journal, of the journal: journal.c).
  *
  * The loop thread marks partitions dirty after appending. The flusher sleeps on a condition
  * variable; when woken it takes the whole dirty set, syncs each partition (one fdatasync covers
@@ -31,8 +32,20 @@ struct log_flusher {
     size_t tickets_cap;
     void (*notify)(void *ctx);
     void *ctx;
-    hd_hist_t sync_hist; /* duration of each round's syncs; read by any thread */
+    log_journal_t *journal; /* set before the first round; then read-only */
+    hd_hist_t sync_hist;    /* duration of each round's syncs; read by any thread */
 };
+
+/* Sizes the per-round scratch arrays for n partitions (flusher thread). */
+static void ensure_scratch(log_flusher_t *f, size_t n)
+{
+    if (f->tickets_cap >= n)
+        return;
+    f->tickets_cap = n;
+    f->tickets = hd_realloc(f->tickets, n * sizeof *f->tickets);
+    f->needed = hd_realloc(f->needed, n * sizeof *f->needed);
+    f->synced = hd_realloc(f->synced, n * sizeof *f->synced);
+}
 
 static void *flusher_main(void *arg)
 {
@@ -55,18 +68,37 @@ static void *flusher_main(void *arg)
 
         bool advanced = false;
         int64_t round_t0 = hd_mono_ns();
+        if (f->journal) {
+            /* Every dirty partition's batches are in the journal: one sync of it (usually one
+             * fdatasync) makes the whole round durable, however many partitions it wrote. The
+             * snapshots are taken first, so each covers only records written before the sync. */
+            ensure_scratch(f, n);
+            bool any = false;
+            for (size_t i = 0; i < n; i++) {
+                atomic_store(&work[i]->flush_queued, false);
+                f->needed[i] = log__partition_sync_begin(work[i], &f->tickets[i]);
+                any = any || f->needed[i];
+            }
+            bool synced = !any || log__journal_sync(f->journal) == 0;
+            for (size_t i = 0; i < n; i++) {
+                log_partition_t *p = work[i];
+                if (f->needed[i]) {
+                    int64_t before = log_partition_durable_offset(p);
+                    log__partition_sync_end(p, &f->tickets[i], synced);
+                    if (log_partition_durable_offset(p) > before)
+                        advanced = true;
+                }
+                log_partition_unref(p);
+            }
+            n = 0;
+        }
         if (n >= LOG_FLUSH_SYNCFS_MIN) {
             /* Many dirty partitions: one syncfs writes all of them back with a single journal
              * commit, where an fdatasync per partition would commit it once each. Snapshots are
              * taken before the syncfs, so each covers only what was written before it. If the
              * syncfs fails, every partition falls back to its own fdatasync, which attributes
              * the error to the right files. */
-            if (f->tickets_cap < n) {
-                f->tickets_cap = n;
-                f->tickets = hd_realloc(f->tickets, n * sizeof *f->tickets);
-                f->needed = hd_realloc(f->needed, n * sizeof *f->needed);
-                f->synced = hd_realloc(f->synced, n * sizeof *f->synced);
-            }
+            ensure_scratch(f, n);
             for (size_t i = 0; i < n; i++) {
                 atomic_store(&work[i]->flush_queued, false);
                 f->needed[i] = log__partition_sync_begin(work[i], &f->tickets[i]);
@@ -140,6 +172,13 @@ void log_flusher_mark_dirty(log_flusher_t *f, log_partition_t *p)
 }
 
 const hd_hist_t *log_flusher_sync_hist(const log_flusher_t *f) { return &f->sync_hist; }
+
+void log_flusher_set_journal(log_flusher_t *f, log_journal_t *j)
+{
+    pthread_mutex_lock(&f->mu);
+    f->journal = j;
+    pthread_mutex_unlock(&f->mu);
+}
 
 void log_flusher_stop(log_flusher_t *f)
 {

@@ -27,6 +27,9 @@ typedef struct log_config {
     bool preallocate;      /* preallocate segment space ahead of the writes (LOG_PREALLOC_*) */
     int64_t zero_max_rate; /* bytes/s appended above which nothing is zeroed ahead of the data
                               (LOG_ZERO_*); default 32 MiB/s */
+    /* The journal that records this partition's appends (NULL: none, the default). Borrowed;
+     * the partition's directory must lie under the journal's base directory. */
+    struct log_journal *journal;
 } log_config_t;
 
 void log_config_defaults(log_config_t *cfg);
@@ -50,9 +53,14 @@ int log_partition_set_config(log_partition_t *p, const log_config_t *cfg);
 void log_partition_close(log_partition_t *p);
 /* log_partition_close() of v[0..n) (NULL entries skipped) with one syncfs per filesystem instead
  * of fdatasyncs per file: a shutdown with many partitions takes one sync. Any partition whose
- * syncfs or preparation failed is closed on its own, as log_partition_close() does. */
-void log_partition_close_many(log_partition_t **v, size_t n);
+ * syncfs or preparation failed is closed on its own, as log_partition_close() does. Returns 0,
+ * or the first error of a partition that could not be closed cleanly. */
+int log_partition_close_many(log_partition_t **v, size_t n);
 void log_partition_close_dirty(log_partition_t *p);
+/* Call before closing a partition that is being deleted: with a journal, records that its
+ * earlier appends are void, so that a replay never puts them into a partition created later in
+ * the same directory. No-op without a journal. Loop thread. */
+void log_partition_forget(log_partition_t *p);
 /* Removes the partition's files and directory (after close). */
 int log_partition_destroy_dir(const char *dir);
 /* Atomic refcount, thread-safe; the last unref frees. */
@@ -125,5 +133,42 @@ void log_flusher_mark_dirty(log_flusher_t *f, log_partition_t *p);
 void log_flusher_stop(log_flusher_t *f);
 /* Durations of the flusher's rounds (every sync of one group commit). Any thread. */
 const hd_hist_t *log_flusher_sync_hist(const log_flusher_t *f);
+/* Makes every round sync the journal `j` once instead of each dirty partition's files: the
+ * partitions marked dirty must all record their appends in j. Call before the first
+ * log_flusher_mark_dirty(); j must outlive the flusher. */
+void log_flusher_set_journal(log_flusher_t *f, struct log_journal *j);
+
+/* --- Write-ahead journal (journal.c documents the files) --- */
+
+typedef struct log_journal log_journal_t;
+
+/* Default size of a journal file. */
+#define LOG_JOURNAL_FILE_BYTES (64LL * 1024 * 1024)
+
+typedef struct log_journal_config {
+    int64_t file_bytes;                /* log.journal.file.bytes: each file's preallocation */
+    int64_t checkpoint_interval_ms;    /* log.recovery.checkpoint.interval.ms */
+    int64_t checkpoint_interval_bytes; /* log.recovery.checkpoint.interval.bytes */
+} log_journal_config_t;
+
+void log_journal_config_defaults(log_journal_config_t *cfg);
+/* Opens the journal of the data directory `base` (files in base/journal, created if missing)
+ * and recovers: replays every record after the last checkpoint into its partition (opened for
+ * the replay with default settings, then closed cleanly), cuts a torn tail, checkpoints, and
+ * starts the checkpoint thread. Call before any partition under base is opened. Returns 0,
+ * HD_EINVAL (bad cfg) or -errno. */
+int log_journal_open(const char *base, const log_journal_config_t *cfg, log_journal_t **out);
+/* Makes every segment write recorded before now durable in the segments, rewrites the
+ * partitions' markers, and moves the replay start to the journal's end; deletes the journal
+ * files before it. The checkpoint thread calls it every interval. Any thread except the loop
+ * thread (it syncs). Returns 0 or -errno (the journal then keeps the previous checkpoint). */
+int log_journal_checkpoint(log_journal_t *j);
+/* Stops the checkpoint thread, writes a last checkpoint if every attached partition was closed
+ * cleanly, frees. Call after the flusher stopped and the partitions were closed. NULL ok.
+ * close_dirty skips the checkpoint (tests use it to simulate a crash). */
+void log_journal_close(log_journal_t *j);
+void log_journal_close_dirty(log_journal_t *j);
+/* The sticky error after a failed journal write or sync (appends are refused), or 0. */
+int log_journal_error(const log_journal_t *j);
 
 #endif

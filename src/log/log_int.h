@@ -198,6 +198,11 @@ int log__segment_read_hdr(const log_segment_t *s, int64_t pos, uint8_t hdr[LOG_B
 /* Unlinks the three files (the fds stay valid until the last unref). */
 void log__segment_unlink(log_segment_t *s);
 
+/* The fields of a partition's clean-shutdown marker (partition.c documents the file). */
+typedef struct log__marker {
+    int64_t active_base, end_offset, active_size, idx_n, tidx_n, tidx_last_ts, max_ts;
+} log__marker_t;
+
 /* The partition. Loop thread, except the fields under `lock` and the atomics. */
 struct log_partition {
     atomic_int refs;
@@ -222,6 +227,71 @@ struct log_partition {
     _Atomic int64_t durable;
 
     atomic_bool flush_queued; /* flusher.c: already in the flusher's dirty set */
+
+    /* With a journal (journal.c): the partition's name in journal records (its directory
+     * relative to the journal's base), whether it was appended to since the last checkpoint, and
+     * the marker describing it after the last completed append (lock), which the checkpoint
+     * writes once the segments are synced. */
+    log_journal_t *journal;
+    char *jname;
+    size_t jname_len;
+    atomic_bool ckpt_dirty;
+    atomic_bool detached;      /* closed: taken out of the journal's registry */
+    log__marker_t snap_marker; /* lock */
+    int64_t ckpt_base; /* lock: segments from this base on may hold data no sync covered yet */
 };
+
+/* partition.c: the marker of a checkpoint (fields of the clean-shutdown marker). */
+void log__partition_marker_snapshot(log_partition_t *p, log__marker_t *m);
+/* Notes that a checkpoint synced everything m describes. */
+void log__partition_checkpointed(log_partition_t *p, const log__marker_t *m);
+/* Writes m as p's marker file. Returns 0 or -errno (not synced). */
+int log__partition_marker_put(log_partition_t *p, const log__marker_t *m);
+
+/* journal.c */
+#define LOG_JOURNAL_REC_HDR 32
+#define LOG_JOURNAL_NAME_MAX 255
+#define LOG_JOURNAL_KIND_BATCH 1
+#define LOG_JOURNAL_KIND_EOF 2
+#define LOG_JOURNAL_KIND_FORGET 3
+
+/* A decoded journal record; name and batch point into the parsed buffer. */
+typedef struct log_journal_rec {
+    uint8_t kind;
+    const char *name;
+    size_t name_len;
+    const uint8_t *batch;
+    size_t batch_len;
+    int64_t base_offset;
+} log_journal_rec_t;
+
+/* Bytes of a record with that name and batch (header, padding). */
+size_t log__journal_record_len(size_t name_len, size_t batch_len);
+/* Validates the record at p (avail bytes readable) of file seq. Returns its length,
+ * HD_EINCOMPLETE (it may continue past avail) or HD_ECORRUPT (the journal ends there). */
+ssize_t log__journal_record_parse(const uint8_t *p, size_t avail, uint64_t seq,
+                                  log_journal_rec_t *rec);
+/* Calls cb for each batch and forget record of buf (file seq) up to the first record that does not
+ * parse
+ * (*end = its error) or through the end-of-file record (*end = 0). Returns the bytes of valid
+ * records, or cb's error. */
+ssize_t log__journal_scan(const uint8_t *buf, size_t len, uint64_t seq, int *end,
+                          int (*cb)(void *ctx, const log_journal_rec_t *rec), void *ctx);
+/* Loop thread: writes one batch record. Returns 0 or the (sticky) error. */
+int log__journal_append(log_journal_t *j, const char *name, size_t name_len, int64_t base,
+                        const uint8_t *batch, size_t len);
+/* Loop thread: writes a forget record for the partition `name` (see journal.c). */
+int log__journal_forget(log_journal_t *j, const char *name, size_t name_len);
+/* Loop thread: publishes the end of the records written so far to checkpoints; call after the
+ * appending partitions published their state. */
+void log__journal_commit(log_journal_t *j);
+/* Flusher thread: fdatasyncs every journal file written since the last call (and the
+ * directory after a new file). Returns 0 or the sticky error. */
+int log__journal_sync(log_journal_t *j);
+/* Registers p (opened with cfg.journal = j): sets p->jname. HD_EINVAL if p's directory is not
+ * under the journal's base. */
+int log__journal_attach(log_journal_t *j, log_partition_t *p);
+/* Unregisters p at close; `clean` when its data was synced. */
+void log__journal_detach(log_journal_t *j, log_partition_t *p, bool clean);
 
 #endif

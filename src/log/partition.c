@@ -46,9 +46,7 @@
 #define MARKER_MAGIC 0x48444353u
 #define MARKER_LEN 68
 
-typedef struct marker {
-    int64_t active_base, end_offset, active_size, idx_n, tidx_n, tidx_last_ts, max_ts;
-} marker_t;
+typedef log__marker_t marker_t;
 
 void log_config_defaults(log_config_t *cfg)
 {
@@ -59,6 +57,7 @@ void log_config_defaults(log_config_t *cfg)
     cfg->index_interval_bytes = 4096;
     cfg->preallocate = false;
     cfg->zero_max_rate = LOG_ZERO_MAX_RATE;
+    cfg->journal = NULL;
 }
 
 static char *join(const char *dir, const char *name)
@@ -155,21 +154,33 @@ static bool marker_read(const char *dir, marker_t *m)
            m->end_offset - m->active_base <= UINT32_MAX + 1LL;
 }
 
-static int marker_write(log_partition_t *p)
+/* The marker describing p as it is now. Loop thread. */
+static void marker_fill(const log_partition_t *p, marker_t *m)
 {
-    log_segment_t *s = p->segs[p->nsegs - 1];
+    const log_segment_t *s = p->segs[p->nsegs - 1];
+    m->active_base = s->base_offset;
+    m->end_offset = p->leo;
+    m->active_size = s->size;
+    m->idx_n = s->idx_file_n;
+    m->tidx_n = s->tidx_file_n;
+    m->tidx_last_ts = s->tidx_last_ts;
+    m->max_ts = s->max_ts;
+}
+
+static int marker_put(const char *dir, const marker_t *m)
+{
     uint8_t b[MARKER_LEN];
     log__put_u32(b, MARKER_MAGIC);
     log__put_u32(b + 4, 1);
-    int64_t f[] = {s->base_offset, p->leo,          s->size,  s->idx_file_n,
-                   s->tidx_file_n, s->tidx_last_ts, s->max_ts};
+    int64_t f[] = {m->active_base, m->end_offset,   m->active_size, m->idx_n,
+                   m->tidx_n,      m->tidx_last_ts, m->max_ts};
     for (size_t i = 0; i < HD_ARRAY_LEN(f); i++)
         log__put_u64(b + 8 + 8 * i, (uint64_t)f[i]);
     log__put_u32(b + 64, hd_crc32c(0, b, 64));
     /* Overwritten in place: a write torn by a crash fails the CRC and only costs a full scan
      * at the next open, as no marker would; creating a new file and renaming it over the old
      * one cost a directory update per partition (0.27 ms each at shutdown here). */
-    char *path = join(p->dir, MARKER_NAME);
+    char *path = join(dir, MARKER_NAME);
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     free(path);
     if (fd < 0)
@@ -180,6 +191,43 @@ static int marker_write(log_partition_t *p)
         rc = hd_io.ftruncate(fd, MARKER_LEN);
     close(fd);
     return rc;
+}
+
+static int marker_write(log_partition_t *p)
+{
+    marker_t m;
+    marker_fill(p, &m);
+    return marker_put(p->dir, &m);
+}
+
+void log__partition_marker_snapshot(log_partition_t *p, log__marker_t *m)
+{
+    pthread_mutex_lock(&p->lock);
+    *m = p->snap_marker;
+    pthread_mutex_unlock(&p->lock);
+}
+
+void log__partition_checkpointed(log_partition_t *p, const log__marker_t *m)
+{
+    pthread_mutex_lock(&p->lock);
+    if (m->active_base > p->ckpt_base)
+        p->ckpt_base = m->active_base;
+    pthread_mutex_unlock(&p->lock);
+}
+
+int log__partition_marker_put(log_partition_t *p, const log__marker_t *m)
+{
+    /* A partition closed meanwhile wrote its own, newer marker. */
+    if (atomic_load(&p->detached))
+        return 0;
+    return marker_put(p->dir, m);
+}
+
+/* Takes p out of its journal's registry at close. */
+static void journal_detach(log_partition_t *p, bool clean)
+{
+    if (p->journal && !atomic_exchange(&p->detached, true))
+        log__journal_detach(p->journal, p, clean);
 }
 
 static void segs_push(log_partition_t *p, log_segment_t *s)
@@ -211,6 +259,7 @@ static void partition_free(log_partition_t *p)
         log__segment_unref(p->segs[i]);
     free(p->segs);
     free(p->dir);
+    free(p->jname);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -274,8 +323,10 @@ int log_partition_set_config(log_partition_t *p, const log_config_t *cfg)
     if (rc < 0)
         return rc;
     int64_t zero_max_rate = p->cfg.zero_max_rate;
+    log_journal_t *journal = p->cfg.journal; /* fixed for the partition's life */
     p->cfg = *cfg;
     p->cfg.zero_max_rate = zero_max_rate;
+    p->cfg.journal = journal;
     return 0;
 }
 
@@ -290,6 +341,8 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
     atomic_init(&p->refs, 1);
     atomic_init(&p->durable, 0);
     atomic_init(&p->flush_queued, false);
+    atomic_init(&p->ckpt_dirty, false);
+    atomic_init(&p->detached, false);
     pthread_mutex_init(&p->lock, NULL);
     p->dir = hd_strdup(dir);
     p->cfg = *cfg;
@@ -390,6 +443,10 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
                  dir, (long long)p->leo);
     }
     atomic_store(&p->durable, p->leo);
+    marker_fill(p, &p->snap_marker);
+    p->ckpt_base = act->base_offset; /* open synced (or found clean) everything before */
+    if (cfg->journal && (rc = log__journal_attach(cfg->journal, p)) < 0)
+        goto fail;
     free(bases);
     free(fsize);
     *out = p;
@@ -445,28 +502,54 @@ static int close_prepare(log_partition_t *p)
     return rc;
 }
 
-void log_partition_close(log_partition_t *p)
+/* log_partition_close(), returning 0 when the close was clean, or the error. */
+static int close_partition(log_partition_t *p)
 {
-    if (!p)
-        return;
     log_segment_t *act = p->segs[p->nsegs - 1];
     int rc = close_prepare(p);
-    if (rc == 0)
-        rc = sync_indexes(p);
-    if (rc == 0)
-        rc = hd_io.fdatasync(act->log_fd); /* covers the trim */
-    if (rc == 0)
-        rc = log_partition_sync(p);
+    if (p->journal) {
+        /* The segments written since the last checkpoint are not synced, whatever the durable
+         * offset says (the journal made it durable): sync them and their indexes here. */
+        log__sync_ticket_t t;
+        pthread_mutex_lock(&p->lock);
+        int64_t from = p->ckpt_base;
+        pthread_mutex_unlock(&p->lock);
+        if (rc == 0)
+            rc = sync_indexes(p);
+        for (size_t i = 0; rc == 0 && i < p->nsegs; i++)
+            if (p->segs[i]->base_offset >= from)
+                rc = hd_io.fdatasync(p->segs[i]->log_fd); /* covers the trim */
+        if (rc == 0)
+            rc = hd_io_fsync_dir(p->dir);
+        if (rc == 0 && log__partition_sync_begin(p, &t))
+            log__partition_sync_end(p, &t, true);
+    } else {
+        if (rc == 0)
+            rc = sync_indexes(p);
+        if (rc == 0)
+            rc = hd_io.fdatasync(act->log_fd); /* covers the trim */
+        if (rc == 0)
+            rc = log_partition_sync(p);
+    }
     if (rc == 0)
         rc = marker_write(p);
     if (rc < 0)
         say_error("partition %s: unclean close: %s", p->dir, hd_strerror(rc));
+    journal_detach(p, rc == 0);
     log_partition_unref(p);
+    return rc;
 }
 
-void log_partition_close_many(log_partition_t **v, size_t n)
+void log_partition_close(log_partition_t *p)
+{
+    if (p)
+        (void)close_partition(p);
+}
+
+int log_partition_close_many(log_partition_t **v, size_t n)
 {
     bool *want = hd_calloc(n ? n : 1, sizeof *want), *ok = hd_calloc(n ? n : 1, sizeof *ok);
+    int err = 0;
     for (size_t i = 0; i < n; i++)
         want[i] = v[i] && close_prepare(v[i]) == 0;
     log__partitions_syncfs(v, want, ok, n);
@@ -485,16 +568,35 @@ void log_partition_close_many(log_partition_t **v, size_t n)
         pthread_mutex_lock(&p->lock);
         bool clean = ok[i] && !p->sync_err && atomic_load(&p->durable) == p->leo;
         pthread_mutex_unlock(&p->lock);
-        if (clean && marker_write(p) == 0)
+        if (clean && marker_write(p) == 0) {
+            journal_detach(p, true);
             log_partition_unref(p);
-        else
-            log_partition_close(p); /* each file on its own, which also reports the error */
+        } else {
+            /* Each file on its own, which also reports the error. */
+            int rc = close_partition(p);
+            if (rc < 0 && err == 0)
+                err = rc;
+        }
     }
     free(want);
     free(ok);
+    return err;
 }
 
-void log_partition_close_dirty(log_partition_t *p) { log_partition_unref(p); }
+void log_partition_forget(log_partition_t *p)
+{
+    if (p && p->journal && !atomic_load(&p->detached) &&
+        log__journal_forget(p->journal, p->jname, p->jname_len) == 0)
+        log__journal_commit(p->journal);
+}
+
+void log_partition_close_dirty(log_partition_t *p)
+{
+    if (!p)
+        return;
+    journal_detach(p, false);
+    log_partition_unref(p);
+}
 
 int log_partition_destroy_dir(const char *dir)
 {
@@ -661,6 +763,33 @@ int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t
         if (!s->file_longer)
             hd_io.ftruncate(s->log_fd, (off_t)pos);
         return rc;
+    }
+    if (p->journal) {
+        /* The journal record is what makes the batch durable; the segment is synced by the
+         * next checkpoint, so its writeback is left to the kernel and nothing is zeroed ahead.
+         * If the record cannot be written the append fails (the journal refuses every later
+         * one), so the segment never holds an acknowledged batch the journal lacks. */
+        rc = log__journal_append(p->journal, p->jname, p->jname_len, h.base_offset, batch, len);
+        if (rc < 0) {
+            if (!s->file_longer)
+                hd_io.ftruncate(s->log_fd, (off_t)pos);
+            return rc;
+        }
+        log__segment_index_commit(s, &h, pos, iw, tw);
+        if (pos == 0) {
+            s->first_ts = h.max_timestamp;
+            s->created_ms = hd_wall_ms();
+        }
+        p->leo = s->next_offset;
+        p->size_bytes += (int64_t)len;
+        pthread_mutex_lock(&p->lock);
+        p->snap_leo = p->leo;
+        marker_fill(p, &p->snap_marker);
+        pthread_mutex_unlock(&p->lock);
+        atomic_store(&p->ckpt_dirty, true);
+        log__journal_commit(p->journal);
+        *base_offset = h.base_offset;
+        return 0;
     }
 #ifdef SYNC_FILE_RANGE_WRITE
     /* Start writing the batch to disk now (asynchronous, errors surface at the sync): the

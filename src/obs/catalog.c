@@ -69,6 +69,9 @@ typedef struct cat_type {
     uint16_t name_len;
     char name[CAT_TYPE_MAX + 1];
     uint64_t records, bytes;
+    /* Records classified one by one (not estimated from an uninflated compressed batch), and
+     * those of them with trace context: the share without it is untraced / classified. */
+    uint64_t classified, traced;
     int64_t first_ms, last_ms;
     uint64_t rate_records; /* records at the last rate update */
     int64_t rate_ms;
@@ -311,6 +314,7 @@ void obs__classify(const broker_record_t *rec, obs__classified_t *c)
     c->name = hd_slice(NULL, 0);
     c->schema_id = 0;
     c->ctype = hd_slice(NULL, 0);
+    c->traced = false;
     hd_slice_t area = rec->headers;
     hd_slice_t ce_type = {NULL, 0};
     bool have_ce = false;
@@ -325,6 +329,9 @@ void obs__classify(const broker_record_t *rec, obs__classified_t *c)
             have_ce = true;
         } else if (h.name.len == 12 && starts_nocase(h.name, "content-type")) {
             c->ctype = h.value;
+        } else if (!c->traced &&
+                   (slice_is(h.name, "traceparent") || slice_is(h.name, "ce_traceparent"))) {
+            c->traced = obs_traceparent_parse((const char *)h.value.p, h.value.len, NULL);
         }
     }
     if (have_ce && ce_type.len > 0 && ce_type.len <= CAT_TYPE_MAX) {
@@ -384,6 +391,8 @@ static int observe_record(void *ctx, const broker_record_t *rec)
     }
     cat_type_t *ty = o->t->types[i];
     ty->records++;
+    ty->classified++;
+    ty->traced += c.traced;
     ty->bytes += rec->value_null ? 0 : rec->value.len;
     ty->last_ms = o->now_ms;
     o->touched |= 1u << i;
@@ -628,6 +637,8 @@ static json_t *type_json(const cat_type_t *ty, obs_schema_resolver_fn resolve, v
         json_object_set_new(o, "content_type", json_string(ty->ctype));
     json_object_set_new(o, "records", json_integer((json_int_t)ty->records));
     json_object_set_new(o, "bytes", json_integer((json_int_t)ty->bytes));
+    json_object_set_new(o, "records_classified", json_integer((json_int_t)ty->classified));
+    json_object_set_new(o, "records_traced", json_integer((json_int_t)ty->traced));
     json_object_set_new(o, "rate", json_real(ty->rate));
     json_object_set_new(o, "first_seen", time_json(ty->first_ms));
     json_object_set_new(o, "last_seen", time_json(ty->last_ms));

@@ -1,5 +1,6 @@
 /* The console's short memory: every interval (10 s by default) a sample of each topic's
- * records per second in and out and each consumer group's total lag, kept in a ring of the last
+ * records per second in and out, each consumer group's total lag and each subscription's
+ * backlog and dead letters, kept in a ring of the last
  * OBS_HISTORY_SLOTS samples (an hour at 10 s); and the overview of topics and groups now. Both
  * are read from broker/ when sampled or asked, so nothing here runs per record.
  *
@@ -20,7 +21,11 @@
 #define HISTORY_MAX_SERIES 256
 #define HISTORY_MIN_INTERVAL_MS 1000
 
-enum { SERIES_TOPIC, SERIES_GROUP };
+enum {
+    SERIES_TOPIC = OBS__SERIES_TOPIC,
+    SERIES_GROUP = OBS__SERIES_GROUP,
+    SERIES_SUB = OBS__SERIES_SUB
+};
 
 typedef struct series {
     char *name;
@@ -28,8 +33,8 @@ typedef struct series {
     uint64_t prev_in, prev_out; /* topic counters at the previous sample */
     int absent;                 /* consecutive samples without the topic or group */
     bool seen;                  /* present in the sample being taken */
-    float a[OBS_HISTORY_SLOTS]; /* topics: records/s in; groups: lag in records */
-    float b[OBS_HISTORY_SLOTS]; /* topics: records/s out */
+    float a[OBS_HISTORY_SLOTS]; /* topics: records/s in; groups: lag; subscriptions: backlog */
+    float b[OBS_HISTORY_SLOTS]; /* topics: records/s out; subscriptions: dead letters */
 } series_t;
 
 static struct {
@@ -40,7 +45,16 @@ static struct {
     int count;
     series_t *series[HISTORY_MAX_SERIES];
     int nseries;
+    obs_sub_source_t subs;
 } h = {.interval_ms = 10000};
+
+void obs_history_set_subs(const obs_sub_source_t *src)
+{
+    if (src)
+        h.subs = *src;
+    else
+        memset(&h.subs, 0, sizeof h.subs);
+}
 
 void obs_history_init(int64_t interval_ms)
 {
@@ -126,6 +140,17 @@ static void sample(broker_t *b, int64_t now_ms)
         s->a[slot] = (float)group_lag(b, id);
         s->seen = true;
     }
+    int nsub = h.subs.count ? h.subs.count(h.subs.ctx) : 0;
+    for (int i = 0; i < nsub; i++) {
+        obs_sub_sample_t ss;
+        h.subs.at(h.subs.ctx, i, &ss);
+        series_t *s = series_get(ss.name, SERIES_SUB);
+        if (!s)
+            continue;
+        s->a[slot] = (float)ss.backlog;
+        s->b[slot] = (float)ss.dead_lettered;
+        s->seen = true;
+    }
     for (int i = 0; i < h.nseries;) {
         series_t *s = h.series[i];
         if (!s->seen && ++s->absent >= OBS_HISTORY_SLOTS) {
@@ -166,14 +191,14 @@ json_t *obs_history_json(void)
     json_t *times = json_array();
     for (int k = 0; k < h.count; k++)
         json_array_append_new(times, json_integer(h.times[(first + k) % OBS_HISTORY_SLOTS]));
-    json_t *topics = json_object(), *groups = json_object();
+    json_t *topics = json_object(), *groups = json_object(), *subs = json_object();
     for (int i = 0; i < h.nseries; i++) {
         const series_t *s = h.series[i];
         json_t *a = json_array(), *bb = json_array();
         for (int k = 0; k < h.count; k++) {
             int slot = (first + k) % OBS_HISTORY_SLOTS;
             json_array_append_new(a, num(s->a[slot]));
-            if (s->kind == SERIES_TOPIC)
+            if (s->kind != SERIES_GROUP)
                 json_array_append_new(bb, num(s->b[slot]));
         }
         json_t *o = json_object();
@@ -181,6 +206,10 @@ json_t *obs_history_json(void)
             json_object_set_new(o, "in", a);
             json_object_set_new(o, "out", bb);
             json_object_set_new(topics, s->name, o);
+        } else if (s->kind == SERIES_SUB) {
+            json_object_set_new(o, "backlog", a);
+            json_object_set_new(o, "dead_letters", bb);
+            json_object_set_new(subs, s->name, o);
         } else {
             json_decref(bb);
             json_object_set_new(o, "lag", a);
@@ -193,7 +222,32 @@ json_t *obs_history_json(void)
     json_object_set_new(j, "times", times);
     json_object_set_new(j, "topics", topics);
     json_object_set_new(j, "groups", groups);
+    json_object_set_new(j, "subscriptions", subs);
     return j;
+}
+
+int obs__history_samples(void) { return h.count; }
+
+int64_t obs__history_interval_ms(void) { return h.interval_ms; }
+
+int obs__history_nseries(void) { return h.nseries; }
+
+const char *obs__history_series(int i, int *kind)
+{
+    *kind = h.series[i]->kind;
+    return h.series[i]->name;
+}
+
+int obs__history_tail(int i, bool b, int n, double *out)
+{
+    if (n > h.count)
+        n = h.count;
+    const series_t *s = h.series[i];
+    for (int k = 0; k < n; k++) {
+        int slot = (h.head - n + k + 2 * OBS_HISTORY_SLOTS) % OBS_HISTORY_SLOTS;
+        out[k] = (double)(b ? s->b[slot] : s->a[slot]);
+    }
+    return n;
 }
 
 /* The latest rate of a topic ("in" or "out"), or null before two samples. */

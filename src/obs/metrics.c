@@ -371,7 +371,7 @@ static int64_t record_time(broker_partition_t *p, int64_t offset)
     hd_buf_init(&data);
     hd_buf_init(&scratch);
     first_ts_t f = {offset, -1, false};
-    ssize_t n = broker_partition_read(p, offset, 1, &data);
+    ssize_t n = broker_partition_read_quiet(p, offset, 1, &data);
     if (n >= BROKER_BATCH_HEADER_LEN)
         broker_batch_for_each(hd_slice(data.p, (size_t)n), 64u << 20, &scratch, first_ts_cb, &f);
     hd_buf_deinit(&data);

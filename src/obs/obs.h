@@ -78,17 +78,52 @@ json_t *obs_asyncapi(const json_t *catalog, const char *kafka_host, const char *
 
 /* Samples every interval_ms (at least 1000). */
 void obs_history_init(int64_t interval_ms);
+/* Subscriptions, as the history samples them: obs/ does not call delivery/, so the server
+ * hands it a source. count(ctx) says how many there are, at(ctx, i, out) fills one (strings
+ * borrowed until the next call). */
+typedef struct obs_sub_sample {
+    const char *name, *topic;
+    int64_t backlog, dead_lettered;
+} obs_sub_sample_t;
+typedef struct obs_sub_source {
+    int (*count)(void *ctx);
+    void (*at)(void *ctx, int i, obs_sub_sample_t *out);
+    void *ctx;
+} obs_sub_source_t;
+/* Installs the source (copied; NULL removes it). */
+void obs_history_set_subs(const obs_sub_source_t *src);
 /* Call often (every 100 ms or so): takes a sample when the interval has passed, and updates
  * the catalog's rates. now_ms is the wall clock. */
 void obs_tick(broker_t *b, int64_t now_ms);
 /* The samples kept (the last OBS_HISTORY_SLOTS): {"interval_ms", "times": [ms...], "topics":
- * {name: {"in": [records/s...], "out": [...]}}, "groups": {id: {"lag": [records...]}}}; a
- * series has null where it did not exist. Returns a new reference. */
+ * {name: {"in": [records/s...], "out": [...]}}, "groups": {id: {"lag": [records...]}},
+ * "subscriptions": {name: {"backlog": [...], "dead_letters": [...]}}}; a series has null where
+ * it did not exist. Returns a new reference. */
 json_t *obs_history_json(void);
 #define OBS_HISTORY_SLOTS 360
 /* Topics and groups now, for the console: {"topics": [{name, partitions, records, bytes,
  * in_rate, out_rate, ...}], "groups": [{group, state, members, lag, partitions: [...]}]}. */
 json_t *obs_overview_json(broker_t *b);
+
+/* ---- architecture health (doctor.c; docs/doctor.md) ---- */
+
+/* The registry refused an incompatible registration under subject (HTTP 409): a breaking
+ * change attempted. Counted per subject since the broker started. */
+void obs_doctor_incompatible(const char *subject);
+/* Frees those counts. */
+void obs_doctor_free(void);
+/* Whether the registry has a live version under subject. */
+typedef bool (*obs_subject_exists_fn)(void *ctx, const char *subject);
+/* The topic of the subscription called name, or NULL when there is none (any more). */
+typedef const char *(*obs_sub_topic_fn)(void *ctx, const char *name);
+/* The architecture check as JSON (GET /health/architecture): {"status": "ok" | "warning" |
+ * "error", "counts", "checks", "thresholds", "trace_context", "findings": [{check, category,
+ * severity, message, and the topic, type, group, subscription, subject, producers or consumers
+ * behind it}]}. catalog is obs_catalog_json's result with the subscriptions added as consumers
+ * (each may carry "filter_type"), borrowed. The callbacks may be NULL (no registry: every type
+ * lacks a schema; no subscriptions). Returns a new reference. */
+json_t *obs_doctor_json(broker_t *b, const json_t *catalog, obs_subject_exists_fn has_subject,
+                        void *hctx, obs_sub_topic_fn sub_topic, void *sctx);
 
 /* ---- trace context (trace.c) ---- */
 

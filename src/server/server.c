@@ -55,6 +55,21 @@ static void on_delivery_tick(uv_timer_t *t)
     delivery_tick(s->delivery);
 }
 
+/* The history's view of the subscriptions (obs/ does not call delivery/). */
+static int subs_count(void *ctx) { return delivery_sub_count(ctx); }
+
+static void subs_at(void *ctx, int i, obs_sub_sample_t *out)
+{
+    delivery_sub_t *sub = delivery_sub_at(ctx, i);
+    const delivery_settings_t *st = delivery_sub_settings(sub);
+    delivery_stats_t ds;
+    delivery_sub_stats(sub, &ds);
+    out->name = st->name;
+    out->topic = st->topic;
+    out->backlog = ds.backlog;
+    out->dead_lettered = ds.dead_lettered;
+}
+
 static void finish_stop(server_t *s)
 {
     while (s->conns)
@@ -156,6 +171,8 @@ int server_run(const hd_config_t *cfg)
         say_error("subscriptions: cannot open: %s", hd_strerror(rc));
         goto fail;
     }
+    obs_sub_source_t subs = {subs_count, subs_at, s.delivery};
+    obs_history_set_subs(&subs);
     struct sockaddr_storage sa;
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
@@ -240,9 +257,11 @@ int server_run(const hd_config_t *cfg)
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
     obs_otlp_stop();
+    obs_history_set_subs(NULL);
     delivery_close(s.delivery);
     registry_close(s.registry);
     obs_catalog_free(s.broker);
+    obs_doctor_free();
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
@@ -250,9 +269,11 @@ int server_run(const hd_config_t *cfg)
     say_info("herald stopped cleanly");
     return 0;
 fail:
+    obs_history_set_subs(NULL);
     delivery_close(s.delivery);
     registry_close(s.registry);
     obs_catalog_free(s.broker);
+    obs_doctor_free();
     broker_close(s.broker);
     uv_close((uv_handle_t *)&s.durable_async, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);

@@ -74,6 +74,23 @@
       "Preallocate segment space ahead of writes, in steps from 64 KiB doubling to 16 MiB (an "    \
       "fsync is cheaper when the file size does not change); below 32 MiB/s per partition, also "  \
       "write zeros a little ahead of the data, so syncs overwrite initialized blocks")             \
+    X(BOOL, journal, "log.journal.enable", "journal", "HERALD_LOG_JOURNAL_ENABLE", 0, 0, 1,        \
+      "Record every batch in one write-ahead journal per data directory and sync only it per "     \
+      "group commit, whatever the number of partitions written; segments are synced by "           \
+      "checkpoints, and recovery replays the journal from the last one")                           \
+    X(INT, journal_file_bytes, "log.journal.file.bytes", "journal-file-bytes",                     \
+      "HERALD_LOG_JOURNAL_FILE_BYTES", 67108864, 1048576, 1073741824,                              \
+      "Size of each preallocated journal file")                                                    \
+    X(INT, checkpoint_interval_ms, "log.recovery.checkpoint.interval.ms",                          \
+      "checkpoint-interval-ms", "HERALD_LOG_RECOVERY_CHECKPOINT_INTERVAL_MS", 10000, 100,          \
+      86400000,                                                                                    \
+      "With the journal: sync the segments and move the replay start at least this often (while "  \
+      "anything was written), which bounds recovery after a crash")                                \
+    X(INT, checkpoint_interval_bytes, "log.recovery.checkpoint.interval.bytes",                    \
+      "checkpoint-interval-bytes", "HERALD_LOG_RECOVERY_CHECKPOINT_INTERVAL_BYTES", 268435456,     \
+      1048576, INT64_MAX,                                                                          \
+      "With the journal: also checkpoint once this many journal bytes were written since the "     \
+      "last checkpoint")                                                                           \
     X(INT, max_connections, "max.connections", "max-connections", "HERALD_MAX_CONNECTIONS", 10000, \
       1, 1000000, "Connections accepted at once; more are closed on accept")                       \
     X(INT, producer_id_expiration_ms, "producer.id.expiration.ms", "producer-id-expiration-ms",    \

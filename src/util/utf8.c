@@ -3,6 +3,8 @@
  * (ED A0..BF) and code points above U+10FFFF (F4 90..BF) without decoding the code point. */
 #include "util/utf8.h"
 
+#include <string.h>
+
 #include <stdint.h>
 
 bool hd_utf8_valid(const void *p, size_t len)
@@ -13,6 +15,14 @@ bool hd_utf8_valid(const void *p, size_t len)
         uint8_t c = s[i];
         if (c < 0x80) {
             i++;
+            /* ASCII runs, eight bytes at a time */
+            while (len - i >= 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & 0x8080808080808080ull)
+                    break;
+                i += 8;
+            }
             continue;
         }
         size_t n;

@@ -20,7 +20,7 @@ from test_http_browser import CHROMIUM, Node, png_size
 
 REPO = Path(__file__).resolve().parents[2]
 DOC_IMG = REPO / "docs" / "img"
-PAGES = ("topics", "groups", "subscriptions", "catalog", "charts", "tail")
+PAGES = ("topics", "groups", "subscriptions", "catalog", "charts", "health", "tail")
 TIMEOUT = 10
 
 
@@ -120,7 +120,8 @@ def test_console_in_chromium(broker_factory, js_dir, tmp_path):
 
     # Topics: counts as stored, and the rate cards.
     topics = pages["topics"]
-    assert topics["nav"] == ["topics", "groups", "subscriptions", "catalog", "tail", "charts"]
+    assert topics["nav"] == ["topics", "groups", "subscriptions", "catalog", "tail", "charts",
+                            "health"]
     assert topics["cards"]["topics"] == "3" and topics["cards"]["groups"] == "2"
     rows = {r["topic"]: r for r in topics["rows"]}
     assert (rows["orders"]["partitions"], rows["orders"]["records"],
@@ -182,6 +183,21 @@ def test_console_in_chromium(broker_factory, js_dir, tmp_path):
     assert sorted(s["name"] for s in charts["in"]) == ["mailer-dlq", "orders", "payments"]
     assert all(s["points"] >= 4 for s in charts["in"] if s["name"] != "mailer-dlq"), charts
     assert sorted(s["name"] for s in charts["lag"]) == ["audit", "shipping"]
+
+    # Health: a panel per category; the untyped-contract and trace findings name their type
+    # and producers (no record here has a schema or a traceparent).
+    health = pages["health"]
+    assert health["categories"] == ["event_explosion", "weak_contracts", "observability",
+                                    "fragile_consumers", "coupling"]
+    assert health["status"] in ("warning", "error")
+    found = {(f["check"], f["message"].split(" ")[0]): f for f in health["findings"]}
+    f = found[("unschematized_type", "com.example.order.placed")]
+    assert f["severity"] == "warning" and f["category"] == "weak_contracts"
+    assert {"topic orders", "type com.example.order.placed", "producer web-shop"} <= \
+        set(f["subjects"]), f
+    f = found[("untraced_type", "com.example.payment.captured")]
+    assert {"topic payments", "producer billing"} <= set(f["subjects"]), f
+    assert ("unconsumed_type", "com.example.order.placed") not in found  # shipping reads it
 
     # Live tail: the record produced while it was open, once, where it was stored.
     tail = done["tail"]

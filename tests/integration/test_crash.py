@@ -17,6 +17,14 @@ from conftest import wait_until
 HERE = Path(__file__).resolve().parent
 
 
+@pytest.fixture(autouse=True, params=["segments", "journal"])
+def storage(request, monkeypatch):
+    """Every test here runs twice: partitions synced on their own, and with the journal."""
+    if request.param == "journal":
+        monkeypatch.setenv("HERALD_LOG_JOURNAL_ENABLE", "1")
+    return request.param
+
+
 def read_acks(path):
     """{n: offset} from complete lines of the child's ack file."""
     acks = {}

@@ -1,11 +1,20 @@
 """A clean restart (SIGTERM, start again on the same data dir) keeps topics, records, offsets,
 configs and timestamps."""
+import pytest
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import ConfigResource
 
 from clients import admin, consume, create_topic, make_consumer, produce_all
 
 BASE_TS = 1_600_000_000_000
+
+
+@pytest.fixture(autouse=True, params=["segments", "journal"])
+def storage(request, monkeypatch):
+    """Every test here runs twice: partitions synced on their own, and with the journal."""
+    if request.param == "journal":
+        monkeypatch.setenv("HERALD_LOG_JOURNAL_ENABLE", "1")
+    return request.param
 
 
 def snapshot(addr, topic, partitions, count):

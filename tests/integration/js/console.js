@@ -1,5 +1,6 @@
 // Drives the web console (served by Herald at /) in headless Chromium for
-// test_console_browser.py: visits every page, reports what each shows as JSON, saves a
+// test_console_browser.py: visits every page (the Health page too), reports what each shows as
+// JSON, saves a
 // screenshot of each, presses Redrive on the first subscription with dead letters, then opens
 // the live tail of a topic and waits for a record whose value contains MARK (the test produces
 // it after "ready").
@@ -88,6 +89,19 @@ function readCharts() {
   return {
     in: series("chart-in"), out: series("chart-out"), lag: series("chart-lag"),
     legend: [...document.querySelectorAll("#chart-in .legend span")].map((s) => s.textContent),
+  };
+}
+
+function readHealth() {
+  const t = (el) => el.textContent.trim();
+  return {
+    status: t(document.querySelector('[data-card="status"] .v')),
+    categories: [...document.querySelectorAll(".panel[data-category]")].map((p) => p.dataset.category),
+    findings: [...document.querySelectorAll("tr[data-finding]")].map((r) => ({
+      check: r.dataset.finding, severity: r.dataset.severity, category: r.dataset.category,
+      message: t(r.querySelector('[data-field="message"]')),
+      subjects: [...r.querySelectorAll('[data-field="subjects"] .pill')].map(t),
+    })),
   };
 }
 
@@ -181,6 +195,10 @@ async function main() {
     await visit("#/charts", "#chart-in polyline.series");
     pages.charts = await page.evaluate(readCharts);
     await shot("charts");
+
+    await visit("#/health", ".panel[data-category]");
+    pages.health = await page.evaluate(readHealth);
+    await shot("health");
 
     await page.evaluate((t) => { location.hash = `#/tail/${encodeURIComponent(t)}`; }, topic);
     await page.waitForSelector('#tail-state[data-state="live"]', { timeout });

@@ -6,6 +6,7 @@
 //   #/catalog         event types, lineage graph             GET /catalog
 //   #/tail/<topic>    live tail of a topic                   SSE GET /topics/<topic>/events
 //   #/charts          rates and lag over the last hour       GET /console/api/history
+//   #/health          the architecture check's findings      GET /health/architecture
 // A page's refresh() runs every REFRESH_MS while it is shown. Everything from the broker is
 // inserted as text (never as HTML): topic names, types, client ids and samples come from
 // clients.
@@ -371,6 +372,68 @@
     };
   }
 
+  // The architecture check (docs/doctor.md): a panel per category, each finding with its
+  // severity, what it says, and the topics, types, groups, subscriptions, subjects and
+  // producers behind it.
+  const CATEGORIES = [
+    ["event_explosion", "Event explosion"], ["weak_contracts", "Weak contracts"],
+    ["observability", "Observability"], ["fragile_consumers", "Fragile consumers"],
+    ["coupling", "Coupling"],
+  ];
+  const SEVERITY_PILL = { error: "bad", warning: "warn", info: "" };
+
+  function healthPage() {
+    const root = h("div", {});
+    const subjects = (f) => {
+      const out = [];
+      for (const k of ["topic", "type", "group", "subscription", "subject"])
+        if (typeof f[k] === "string") out.push(h("span", { class: "pill", dataset: { kind: k } }, `${k} ${f[k]}`));
+      for (const p of f.producers || []) out.push(h("span", { class: "pill", dataset: { kind: "producer" } }, `producer ${p}`));
+      for (const c of f.consumers || []) {
+        const id = typeof c === "string" ? c : `${c.kind} ${c.id}`;
+        out.push(h("span", { class: "pill", dataset: { kind: "consumer" } }, `consumer ${id}`));
+      }
+      return out;
+    };
+    return {
+      root,
+      async refresh() {
+        const doc = await getJSON("/health/architecture");
+        const order = { error: 0, warning: 1, info: 2 };
+        const panels = CATEGORIES.map(([cat, title]) => {
+          const fs = doc.findings.filter((f) => f.category === cat)
+            .sort((a, b) => order[a.severity] - order[b.severity]);
+          const rows = fs.map((f) => h("tr", { dataset: { finding: f.check, severity: f.severity, category: cat } },
+            h("td", { dataset: { field: "severity" } }, h("span", { class: `pill ${SEVERITY_PILL[f.severity] || ""}` }, f.severity)),
+            h("td", { dataset: { field: "message" } }, f.message),
+            h("td", { dataset: { field: "subjects" } }, subjects(f))));
+          const checks = doc.checks.filter((c) => c.category === cat).map((c) => c.title).join(" · ");
+          return h("div", { class: "panel", dataset: { category: cat } },
+            h("h3", {}, title, " ", h("span", { class: `pill ${fs.length ? (SEVERITY_PILL[fs[0].severity] || "") : "ok"}` },
+              fs.length ? `${fs.length} finding${fs.length === 1 ? "" : "s"}` : "ok")),
+            h("p", { class: "muted" }, checks),
+            table([["Severity"], ["Finding"], ["Behind it"]], rows, "Nothing found."));
+        });
+        const tc = doc.trace_context || {};
+        const share = typeof tc.untraced_share === "number" ? Math.round(tc.untraced_share * 100) + " %" : "–";
+        fill(root,
+          h("h2", {}, "Architecture health"),
+          h("div", { class: "cards" },
+            card(doc.status, "status", "status"),
+            card(int(doc.counts.error), "errors", "error"),
+            card(int(doc.counts.warning), "warnings", "warning"),
+            card(int(doc.counts.info), "info", "info"),
+            card(share, "records without trace context", "untraced")),
+          panels,
+          h("p", { class: "muted" },
+            `Growth, dead-letter and coupling checks read the last samples (every ${doc.sample_interval_ms / 1000} s, ` +
+            `${doc.samples} so far). The same report: herald doctor.`));
+        const st = root.querySelector('[data-card="status"] .v');
+        if (st) st.className = `v status-${doc.status}`;
+      },
+    };
+  }
+
   // The pages in the navigation. A page with `feature` shows only when the overview reports
   // that feature as present (GET /console/api/overview: features). Webhooks (with endpoint
   // health) add their page here, with its own renderer, when that feature is built in; nothing
@@ -382,6 +445,7 @@
     { id: "catalog", title: "Catalog", make: catalogPage, feature: "catalog" },
     { id: "tail", title: "Live tail", make: tailPage },
     { id: "charts", title: "Charts", make: chartsPage },
+    { id: "health", title: "Health", make: healthPage },
   ];
 
   let features = {};
