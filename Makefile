@@ -23,7 +23,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
 	fuzz-smoke bench bench-http bench-registry bench-queues bench-obs format format-check \
 	headers docs-check clean js-deps sr-venv \
-	compat-deps compat-java compat-py compat-go
+	compat-deps compat-java compat-py compat-go compat-kafka test-kafka
 
 all: build
 
@@ -53,7 +53,7 @@ js-deps: deps
 COMPAT := $(BUILD)/compat
 JAVA_SOURCES := tests/java/pom.xml $(shell find tests/java/src -name '*.java' 2>/dev/null)
 
-compat-deps: compat-java compat-py compat-go
+compat-deps: compat-java compat-py compat-go compat-kafka
 
 # The PyPI client lives in a virtualenv of Debian's python3; pip's cache stays in $(COMPAT).
 compat-py: $(COMPAT)/venv/.installed
@@ -82,6 +82,17 @@ compat-go: $(COMPAT)/go/herald-franz
 $(COMPAT)/go/herald-franz: tests/go/go.mod tests/go/go.sum tests/go/main.go
 	@command -v go >/dev/null || { echo "go is needed for the franz-go tests"; exit 1; }
 	cd tests/go && $(GO_ENV) go build -o $(CURDIR)/$@ .
+
+# Apache Kafka itself (tests/kafka: the kafka_2.13 broker and kafka-tools with their runtime
+# dependencies), for the tests that run the same cases against a real Kafka broker in KRaft mode
+# and Kafka's command-line tools against Herald.
+compat-kafka: $(COMPAT)/kafka/.done
+
+$(COMPAT)/kafka/.done: tests/kafka/pom.xml | deps
+	rm -rf $(COMPAT)/kafka
+	mvn -B -q -Dstyle.color=never -f tests/kafka/pom.xml -Dmaven.repo.local=$(CURDIR)/$(COMPAT)/m2 \
+		-Dherald.out=$(CURDIR)/$(COMPAT)/kafka package
+	@touch $@
 
 $(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -127,6 +138,10 @@ integration: asan js-deps sr-venv compat-deps
 	HERALD_BIN=$(CURDIR)/$(ASAN_BUILD)/herald HERALD_SR_PYTHON=$(SR_VENV)/bin/python \
 		HERALD_COMPAT_DIR=$(CURDIR)/$(COMPAT) \
 		$(PY) -m pytest -q tests/integration
+
+# Only the application-level cases against the real Apache Kafka broker (no herald involved).
+test-kafka: compat-deps
+	HERALD_COMPAT_DIR=$(CURDIR)/$(COMPAT) $(PY) -m pytest -q -m kafka tests/integration
 
 fuzz-build: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_FUZZ=ON \

@@ -40,8 +40,14 @@ typedef struct broker_topic_config {
     int64_t index_interval_bytes;
     bool preallocate;
     bool log_append_time; /* message.timestamp.type=LogAppendTime */
-    int8_t compression;   /* compression.type: -1 producer (stored as sent), else the codec
-                             (BROKER_CODEC_*) every batch is stored with */
+    /* cleanup.policy as set: "delete" (default), "compact" or both. Compaction is not performed:
+     * a compacted topic keeps every record (a superset of what Kafka's cleaner would leave, in
+     * which the newest value of each key still wins), and without "delete" nothing is removed by
+     * retention.ms / retention.bytes, as in Kafka. */
+    char cleanup_policy[24];
+    bool cleanup_delete;
+    int8_t compression; /* compression.type: -1 producer (stored as sent), else the codec
+                           (BROKER_CODEC_*) every batch is stored with */
     /* Validation on produce against the schema registry (registry/): a record's value (key)
      * must carry a schema of the value (key) subject. One flag to test on the hot path. */
     bool schema_validation;       /* either of the two below */

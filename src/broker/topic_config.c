@@ -31,6 +31,41 @@ void broker__topic_config_defaults(const hd_config_t *c, broker_topic_config_t *
     tc->preallocate = c->preallocate;
     tc->log_append_time = false;
     tc->compression = -1;
+    snprintf(tc->cleanup_policy, sizeof tc->cleanup_policy, "delete");
+    tc->cleanup_delete = true;
+}
+
+/* cleanup.policy: a comma-separated list of "delete" and "compact" (spaces around items
+ * allowed, as Kafka's list parser does); stored normalized, e.g. "compact,delete". */
+static int cleanup_policy_set(broker_topic_config_t *tc, const char *value, const char **why)
+{
+    bool del = false, compact = false;
+    const char *p = value;
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, ",");
+        size_t m = n;
+        while (m > 0 && p[m - 1] == ' ')
+            m--;
+        if (m == 6 && !strncmp(p, "delete", 6))
+            del = true;
+        else if (m == 7 && !strncmp(p, "compact", 7))
+            compact = true;
+        else {
+            *why = "cleanup.policy must be a list of 'delete' and 'compact'";
+            return HD_EINVAL;
+        }
+        if (!p[n])
+            break;
+        p += n + 1;
+    }
+    snprintf(tc->cleanup_policy, sizeof tc->cleanup_policy, "%s",
+             compact && del ? "compact,delete"
+             : compact      ? "compact"
+                            : "delete");
+    tc->cleanup_delete = del;
+    return 0;
 }
 
 static int parse_i64(const char *s, int64_t *out)
@@ -90,13 +125,8 @@ int broker__topic_config_set(broker_topic_config_t *tc, const char *name, const 
         }
         return 0;
     }
-    if (!strcmp(name, "cleanup.policy")) {
-        if (strcmp(value, "delete")) {
-            *why = "cleanup.policy: only 'delete' is supported";
-            return HD_EINVAL;
-        }
-        return 0;
-    }
+    if (!strcmp(name, "cleanup.policy"))
+        return cleanup_policy_set(tc, value, why);
     if (!strcmp(name, "compression.type")) {
         for (int i = 0; i < (int)(sizeof compression_names / sizeof compression_names[0]); i++)
             if (!strcmp(value, compression_names[i])) {
@@ -187,7 +217,7 @@ int broker_topic_describe_config(const broker_topic_t *t, broker_config_entry_t 
 #undef ADD_INT
     ADD("preallocate", "%s", tc->preallocate ? "true" : "false");
     ADD("message.timestamp.type", "%s", tc->log_append_time ? "LogAppendTime" : "CreateTime");
-    ADD("cleanup.policy", "%s", "delete");
+    ADD("cleanup.policy", "%s", tc->cleanup_policy);
     ADD("compression.type", "%s", compression_names[tc->compression + 1]);
     ADD("min.insync.replicas", "%s", "1");
     ADD("confluent.value.schema.validation", "%s", tc->value_schema_validation ? "true" : "false");
@@ -206,8 +236,9 @@ void broker__log_config_of(const broker_topic_config_t *tc, log_config_t *lc)
     log_config_defaults(lc);
     lc->segment_bytes = tc->segment_bytes;
     lc->segment_ms = tc->segment_ms;
-    lc->retention_ms = tc->retention_ms;
-    lc->retention_bytes = tc->retention_bytes;
+    /* Without "delete" in cleanup.policy nothing expires (see broker_topic_config_t). */
+    lc->retention_ms = tc->cleanup_delete ? tc->retention_ms : -1;
+    lc->retention_bytes = tc->cleanup_delete ? tc->retention_bytes : -1;
     lc->index_interval_bytes = (int32_t)tc->index_interval_bytes;
     lc->preallocate = tc->preallocate;
 }

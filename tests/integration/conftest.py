@@ -1,6 +1,7 @@
 """Harness for herald's integration tests: start `herald serve` on a free 127.0.0.1 port with a
 temporary data directory, and stop it by pid afterwards. The broker binary comes from $HERALD_BIN
 (default: <repo>/build/herald). Every wait is bounded."""
+import itertools
 import os
 import signal
 import socket
@@ -143,6 +144,9 @@ def pytest_runtest_makereport(item, call):
     if rep.failed:
         for b in getattr(item, "_herald_brokers", []):
             rep.sections.append(("herald log %s" % b.addr, b.log_tail()))
+        k = getattr(item, "funcargs", {}).get("kafka_target")
+        if getattr(k, "kind", None) == "kafka":
+            rep.sections.append(("kafka log %s" % k.addr, k.log_tail()))
 
 
 @pytest.fixture
@@ -184,6 +188,36 @@ def broker_factory(request, tmp_path):
 @pytest.fixture
 def broker(broker_factory):
     return broker_factory()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    """One real Apache Kafka broker (KRaft) for the whole session, shared by every test that
+    asks for it; such tests use names of their own (unique())."""
+    from kafka_broker import start_kafka
+    k = start_kafka(tmp_path_factory.mktemp("kafka"))
+    yield k
+    k.stop()
+
+
+@pytest.fixture(params=["herald", pytest.param("kafka", marks=pytest.mark.kafka)])
+def kafka_target(request):
+    """The broker an application-level test runs against: a fresh herald (the `broker` fixture)
+    or the session's Apache Kafka. Both have .kind, .addr, .port and restart(). The same
+    assertions hold for both; `pytest -m kafka` (make test-kafka) runs only the Kafka side."""
+    if request.param == "herald":
+        b = request.getfixturevalue("broker")
+        b.kind = "herald"
+        return b
+    return request.getfixturevalue("kafka_broker")
+
+
+_unique = itertools.count(1)
+
+
+def unique(name):
+    """name with a suffix no other test of this session uses (Kafka is shared by all)."""
+    return "%s-%d-%d" % (name, os.getpid() % 10000, next(_unique))
 
 
 def wait_until(pred, timeout, interval=0.1, what="condition"):

@@ -1,6 +1,7 @@
 """franz-go (kgo and kadm, tests/go, built by `make compat-go`) against the real herald: the
 idempotent producer with every codec, a consumer group that splits partitions, commits and
-resumes, and admin calls."""
+resumes, and admin calls. Every case runs against herald and against Apache Kafka itself (the
+kafka_target fixture) with the same assertions."""
 import json
 import subprocess
 
@@ -8,6 +9,7 @@ import pytest
 
 import kafkaraw
 from compat import GO_BIN, require
+from conftest import unique
 
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 BASE_TS = 1_700_000_000_000
@@ -31,8 +33,9 @@ def expected(i, codec):
 
 
 @pytest.mark.parametrize("codec", list(CODECS))
-def test_idempotent_produce_consume_each_codec(broker, codec):
-    topic = "fz-" + codec
+def test_idempotent_produce_consume_each_codec(kafka_target, codec):
+    broker = kafka_target
+    topic = unique("fz-" + codec)
     assert franz("admin", broker.addr, "create-topic", topic, 3)["error"] is None
     n = 60
     offs = franz("produce", broker.addr, topic, codec, n, 3)["offsets"]
@@ -61,10 +64,11 @@ def test_idempotent_produce_consume_each_codec(broker, codec):
     assert len(pids) == 1
 
 
-def test_group_splits_commits_and_resumes(broker):
-    a = broker.addr
-    assert franz("admin", a, "create-topic", "fg", 4)["error"] is None
-    out = franz("group", a, "fgrp", "fg", 4, 2, 40, 0)
+def test_group_splits_commits_and_resumes(kafka_target):
+    a = kafka_target.addr
+    fg, fgrp = unique("fg"), unique("fgrp")
+    assert franz("admin", a, "create-topic", fg, 4)["error"] is None
+    out = franz("group", a, fgrp, fg, 4, 2, 40, 0)
     asg = out["assignments"]
     assert sorted(asg[0] + asg[1]) == [0, 1, 2, 3] and asg[0] and asg[1], asg
     pairs = []
@@ -73,42 +77,43 @@ def test_group_splits_commits_and_resumes(broker):
             assert r["p"] in asg[member], (member, r, asg)
             pairs.append((r["p"], r["o"]))
     assert sorted(pairs) == sorted(map(tuple, out["produced"])), "each record once"
-    assert franz("admin", a, "fetch-offsets", "fgrp")["offsets"] == \
-        {"fg:%d" % p: 10 for p in range(4)}
-    assert franz("admin", a, "list-groups")["groups"] == {"fgrp": ["Empty", "consumer", "classic"]}
-    g = franz("admin", a, "describe-group", "fgrp")["group"]
+    assert franz("admin", a, "fetch-offsets", fgrp)["offsets"] == \
+        {fg + ":%d" % p: 10 for p in range(4)}
+    assert franz("admin", a, "list-groups")["groups"][fgrp] == ["Empty", "consumer", "classic"]
+    g = franz("admin", a, "describe-group", fgrp)["group"]
     assert (g["state"], g["members"], g["error"]) == ("Empty", [], None)
 
     # A new member resumes after the commits: it sees only the 20 new records.
-    out = franz("group", a, "fgrp", "fg", 4, 1, 20, 40)
+    out = franz("group", a, fgrp, fg, 4, 1, 20, 40)
     assert out["assignments"] == [[0, 1, 2, 3]]
     assert sorted((r["p"], r["o"]) for r in out["records"][0]) == \
         [(p, o) for p in range(4) for o in range(10, 15)]
-    assert franz("admin", a, "fetch-offsets", "fgrp")["offsets"] == \
-        {"fg:%d" % p: 15 for p in range(4)}
-    assert franz("admin", a, "delete-group", "fgrp")["error"] is None
-    assert franz("admin", a, "list-groups")["groups"] == {}
+    assert franz("admin", a, "fetch-offsets", fgrp)["offsets"] == \
+        {fg + ":%d" % p: 15 for p in range(4)}
+    assert franz("admin", a, "delete-group", fgrp)["error"] is None
+    assert fgrp not in franz("admin", a, "list-groups")["groups"]
 
 
-def test_admin_topics_configs_offsets(broker):
-    a = broker.addr
-    assert franz("admin", a, "create-topic", "fa", 2, "retention.ms=7200000")["error"] is None
-    assert "TOPIC_ALREADY_EXISTS" in franz("admin", a, "create-topic", "fa", 2)["error"]
-    cfg = franz("admin", a, "describe-configs", "fa")["configs"]
+def test_admin_topics_configs_offsets(kafka_target):
+    a = kafka_target.addr
+    fa = unique("fa")
+    assert franz("admin", a, "create-topic", fa, 2, "retention.ms=7200000")["error"] is None
+    assert "TOPIC_ALREADY_EXISTS" in franz("admin", a, "create-topic", fa, 2)["error"]
+    cfg = franz("admin", a, "describe-configs", fa)["configs"]
     assert cfg["retention.ms"] == ["7200000", "DYNAMIC_TOPIC_CONFIG"]
     assert cfg["cleanup.policy"] == ["delete", "DEFAULT_CONFIG"]
 
-    franz("produce", a, "fa", "lz4", 20, 2)  # record i: partition i % 2, offset i // 2
-    lo = lambda spec: franz("admin", a, "list-offsets", "fa", spec)["offsets"]  # noqa: E731
+    franz("produce", a, fa, "lz4", 20, 2)  # record i: partition i % 2, offset i // 2
+    lo = lambda spec: franz("admin", a, "list-offsets", fa, spec)["offsets"]  # noqa: E731
     assert lo("start") == {"0": [0, -1, 0], "1": [0, -1, 0]}
     assert lo("end") == {"0": [10, -1, 0], "1": [10, -1, 0]}
     assert lo("max") == {"0": [9, BASE_TS + 18, 0], "1": [9, BASE_TS + 19, 0]}
     assert lo(str(BASE_TS + 5)) == {"0": [3, BASE_TS + 6, 0], "1": [2, BASE_TS + 5, 0]}
 
-    assert franz("admin", a, "update-partitions", "fa", 5)["error"] is None
-    assert franz("admin", a, "list-topics")["topics"] == {"fa": 5}
-    assert franz("admin", a, "delete-topic", "fa")["error"] is None
-    assert franz("admin", a, "list-topics")["topics"] == {}
+    assert franz("admin", a, "update-partitions", fa, 5)["error"] is None
+    assert franz("admin", a, "list-topics")["topics"][fa] == 5
+    assert franz("admin", a, "delete-topic", fa)["error"] is None
+    assert fa not in franz("admin", a, "list-topics")["topics"]
 
 
 def test_consumer_protocol_group(broker_factory):

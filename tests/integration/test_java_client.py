@@ -1,13 +1,15 @@
 """Apache Kafka's Java client (kafka-clients 4.x, tests/java) against the real herald: the
 idempotent producer with every codec, consumer groups on the classic protocol and on the consumer
 protocol of KIP-848 (group.protocol=consumer), and the AdminClient. One JVM serves the whole
-module (see compat.JavaDriver)."""
+module (see compat.JavaDriver). The application-level cases run against herald and against Apache
+Kafka itself (the kafka_target fixture) with the same assertions."""
 import time
 
 import pytest
 
 import kafkaraw
 from compat import JavaDriver
+from conftest import unique
 
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 BASE_TS = 1_700_000_000_000
@@ -43,8 +45,9 @@ def produce(java, broker, topic, codec, count, partitions):
 
 
 @pytest.mark.parametrize("codec", list(CODECS))
-def test_idempotent_producer_each_codec(java, broker, codec):
-    topic = "jc-" + codec
+def test_idempotent_producer_each_codec(java, kafka_target, codec):
+    broker = kafka_target
+    topic = unique("jc-" + codec)
     java.ok("admin", broker.addr, "create-topic", topic, 3)
     n = 60
     where = produce(java, broker, topic, codec, n, 3)
@@ -80,8 +83,9 @@ def test_idempotent_producer_each_codec(java, broker, codec):
     assert len(pids) == 1
 
 
-def test_classic_group_split_commit_resume(java, broker):
-    topic, group = "jg", "java-group"
+def test_classic_group_split_commit_resume(java, kafka_target):
+    broker = kafka_target
+    topic, group = unique("jg"), unique("java-group")
     java.ok("admin", broker.addr, "create-topic", topic, 4)
 
     # Two members share the four partitions.
@@ -132,30 +136,40 @@ def test_classic_group_split_commit_resume(java, broker):
     java.ok("admin", broker.addr, "delete-group", group)
     listed = java.ok("admin", broker.addr, "list-groups")["groups"]
     assert group not in [g["groupId"] for g in listed]
-    r = java.send("admin", broker.addr, "describe-group", group)
-    assert r["ok"] and r["state"] == "Dead", r
 
 
-def test_admin_topics_configs_partitions(java, broker):
+def test_describe_unknown_group(java, kafka_target, request):
+    if kafka_target.kind == "herald":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "DescribeGroups v5-6 are not advertised yet: herald answers an unknown group with "
+            "state Dead (v0-4) where Kafka 4 answers GROUP_ID_NOT_FOUND (v6, KIP-1043); see "
+            "docs/kafka-compat.md")))
+    r = java.send("admin", kafka_target.addr, "describe-group", unique("never-seen"))
+    assert not r["ok"] and "GroupIdNotFoundException" in r["error"], r
+
+
+def test_admin_topics_configs_partitions(java, kafka_target):
+    broker = kafka_target
     a = broker.addr
+    ja, jbad = unique("ja"), unique("jbad")
     cluster = java.ok("admin", a, "describe-cluster")
     assert len(cluster["nodes"]) == 1 and cluster["clusterId"]
     node, host, port = cluster["nodes"][0]
     assert (host, port) == ("127.0.0.1", broker.port) and cluster["controller"] == node
 
-    java.ok("admin", a, "create-topic", "ja", 2, "retention.ms=3600000", "segment.bytes=1048576")
-    r = java.send("admin", a, "create-topic", "ja", 2)
+    java.ok("admin", a, "create-topic", ja, 2, "retention.ms=3600000", "segment.bytes=1048576")
+    r = java.send("admin", a, "create-topic", ja, 2)
     assert not r["ok"] and "TopicExists" in r["error"], r
-    r = java.send("admin", a, "create-topic", "jbad", 1, "no.such.config=1")
+    r = java.send("admin", a, "create-topic", jbad, 1, "no.such.config=1")
     assert not r["ok"] and "InvalidConfiguration" in r["error"], r
-    assert "ja" in java.ok("admin", a, "list-topics")["topics"]
+    assert ja in java.ok("admin", a, "list-topics")["topics"]
 
-    d = java.ok("admin", a, "describe-topic", "ja")
+    d = java.ok("admin", a, "describe-topic", ja)
     assert d["internal"] is False
     assert d["partitions"] == [{"partition": p, "leader": node, "replicas": [node], "isr": [node]}
                                for p in range(2)]
 
-    cfg = java.ok("admin", a, "describe-configs", "topic", "ja")["configs"]
+    cfg = java.ok("admin", a, "describe-configs", "topic", ja)["configs"]
     assert cfg["retention.ms"] == {"value": "3600000", "source": "DYNAMIC_TOPIC_CONFIG",
                                    "readOnly": False, "sensitive": False}
     assert cfg["segment.bytes"]["value"] == "1048576"
@@ -164,24 +178,25 @@ def test_admin_topics_configs_partitions(java, broker):
     bcfg = java.ok("admin", a, "describe-configs", "broker", node)["configs"]
     assert bcfg["auto.create.topics.enable"]["value"] == "true"
 
-    java.ok("admin", a, "create-partitions", "ja", 5)
-    assert len(java.ok("admin", a, "describe-topic", "ja")["partitions"]) == 5
-    r = java.send("admin", a, "create-partitions", "ja", 3)
+    java.ok("admin", a, "create-partitions", ja, 5)
+    assert len(java.ok("admin", a, "describe-topic", ja)["partitions"]) == 5
+    r = java.send("admin", a, "create-partitions", ja, 3)
     assert not r["ok"] and "InvalidPartitions" in r["error"], r
 
-    java.ok("admin", a, "delete-topic", "ja")
-    assert "ja" not in java.ok("admin", a, "list-topics")["topics"]
-    r = java.send("admin", a, "describe-topic", "ja")
+    java.ok("admin", a, "delete-topic", ja)
+    assert ja not in java.ok("admin", a, "list-topics")["topics"]
+    r = java.send("admin", a, "describe-topic", ja)
     assert not r["ok"] and "UnknownTopicOrPartition" in r["error"], r
 
 
-def test_admin_list_offsets(java, broker):
-    a = broker.addr
-    java.ok("admin", a, "create-topic", "jo", 2)
-    produce(java, broker, "jo", "gzip", 20, 2)  # record i: partition i % 2, offset i // 2
+def test_admin_list_offsets(java, kafka_target):
+    a = kafka_target.addr
+    jo = unique("jo")
+    java.ok("admin", a, "create-topic", jo, 2)
+    produce(java, kafka_target, jo, "gzip", 20, 2)  # record i: partition i % 2, offset i // 2
 
     def lo(spec):
-        return java.ok("admin", a, "list-offsets", "jo", spec)["offsets"]
+        return java.ok("admin", a, "list-offsets", jo, spec)["offsets"]
 
     assert lo("earliest") == {"0": [0, -1], "1": [0, -1]}
     assert lo("latest") == {"0": [10, -1], "1": [10, -1]}

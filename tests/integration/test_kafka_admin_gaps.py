@@ -111,12 +111,19 @@ def test_incremental_alter_configs_raw(broker):
         err, _ = kr.produce(c, "cfg-i", 0, kr.record_batch([(None, b"ok")]))
         assert err == 0
 
-        # APPEND / SUBTRACT: list settings only; cleanup.policy keeps only what Herald does.
+        # APPEND / SUBTRACT: list settings only; cleanup.policy holds delete and compact.
         assert incremental_v0(c, [(TOPIC, "cfg-i", [("cleanup.policy", APPEND, "delete")])]) \
             == [(0, None)]
         assert describe_configs_v0(c, TOPIC, "cfg-i")["cleanup.policy"] == ("delete", False)
+        assert incremental_v0(c, [(TOPIC, "cfg-i", [("cleanup.policy", APPEND, "compact")])]) \
+            == [(0, None)]
+        assert describe_configs_v0(c, TOPIC, "cfg-i")["cleanup.policy"] == ("compact,delete",
+                                                                           False)
+        assert incremental_v0(c, [(TOPIC, "cfg-i", [("cleanup.policy", SUBTRACT,
+                                                     "compact")])]) == [(0, None)]
+        assert describe_configs_v0(c, TOPIC, "cfg-i")["cleanup.policy"] == ("delete", False)
         (err, msg), = incremental_v0(c, [(TOPIC, "cfg-i", [("cleanup.policy", APPEND,
-                                                            "compact")])])
+                                                            "compacted")])])
         assert err == INVALID_CONFIG and "cleanup.policy" in msg
         (err, msg), = incremental_v0(c, [(TOPIC, "cfg-i", [("retention.ms", APPEND, "5")])])
         assert err == INVALID_CONFIG and "list" in msg

@@ -1,7 +1,8 @@
 """The same application-level checks with Debian's confluent-kafka (1.7.0, librdkafka 2.0.2) and
 a current one from PyPI (tests/python/requirements.txt, built by `make compat-py`), each run in
 its own Python process: the idempotent producer with every codec, and a consumer group that
-splits partitions, commits and resumes from its commits."""
+splits partitions, commits and resumes from its commits. Every case runs against herald and
+against Apache Kafka itself (the kafka_target fixture) with the same assertions."""
 import json
 import subprocess
 import time
@@ -11,7 +12,7 @@ import pytest
 import kafkaraw
 from clients import create_topic
 from compat import VENV_PY, require
-from conftest import wait_until
+from conftest import unique, wait_until
 from test_consumer_protocol import list_groups
 from test_groups import HERE, PY, Worker, produce_range, workers  # noqa: F401 (fixture)
 
@@ -27,9 +28,10 @@ def python_for(client):
 
 @pytest.mark.parametrize("codec", list(CODECS))
 @pytest.mark.parametrize("client", list(CLIENTS))
-def test_idempotent_roundtrip_each_codec(broker, client, codec):
+def test_idempotent_roundtrip_each_codec(kafka_target, client, codec):
+    broker = kafka_target
     py = python_for(client)
-    topic = "ck-%s-%s" % (client, codec)
+    topic = unique("ck-%s-%s" % (client, codec))
     create_topic(broker.addr, topic, 3)
     n = 90
     r = subprocess.run([py, str(HERE / "ck_roundtrip.py"), broker.addr, topic, codec, str(n),
@@ -59,9 +61,11 @@ def test_idempotent_roundtrip_each_codec(broker, client, codec):
 
 @pytest.mark.parametrize("assignor", ["range", "cooperative-sticky"])
 @pytest.mark.parametrize("client", list(CLIENTS))
-def test_group_splits_commits_and_resumes(broker, tmp_path, workers, client, assignor):  # noqa: F811
+def test_group_splits_commits_and_resumes(kafka_target, tmp_path, workers, client,  # noqa: F811
+                                          assignor):
+    broker = kafka_target
     py = python_for(client)
-    topic, group = "gr", "g-%s" % client
+    topic, group = unique("gr"), unique("g-%s" % client)
     create_topic(broker.addr, topic, 6)
     expected = produce_range(broker.addr, topic, 0, 300)
     args = ("--assignor", assignor)

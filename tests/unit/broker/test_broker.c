@@ -584,7 +584,7 @@ static void test_alter_config_is_all_or_nothing_and_durable(void **state)
     assert_int_equal(broker_topic_alter_config(f->b, t, bad3, 1, false, false, &why), HD_EINVAL);
     broker_config_op_t bad4[] = {{"herald.key.schema.subject", "a\npartitions=9", 0}};
     assert_int_equal(broker_topic_alter_config(f->b, t, bad4, 1, false, false, &why), HD_EINVAL);
-    broker_config_op_t bad5[] = {{"cleanup.policy", "compact", BROKER_CONFIG_APPEND}};
+    broker_config_op_t bad5[] = {{"cleanup.policy", "compacted", BROKER_CONFIG_APPEND}};
     assert_int_equal(broker_topic_alter_config(f->b, t, bad5, 1, false, false, &why), HD_EINVAL);
     /* validate_only changes nothing either. */
     broker_config_op_t dry[] = {{"segment.ms", "1", BROKER_CONFIG_SET}};
