@@ -6,7 +6,7 @@ import subprocess
 
 import requests
 
-from conftest import HERALD_BIN
+from conftest import HERALD_BIN, wait_until
 from test_subscriptions import T, mk_topic, produce, receive, settle, stats
 
 
@@ -62,7 +62,8 @@ def test_sub_redrive_and_purge_real_dead_letters(broker):
     msgs = receive(b, "cli-w", max=10)
     assert [m["value"] for m in msgs] == ["job0", "job1", "job2"]
     assert settle(b, "cli-w", "nack", [m["receipt"] for m in msgs], error="bad") == ["ok"] * 3
-    assert stats(b, "cli-w")["dead_lettered"] == 3
+    # Dead-lettering follows the nacks: the records are appended to the DLQ topic and made durable.
+    wait_until(lambda: stats(b, "cli-w")["dead_lettered"] == 3, 10, what="three dead letters")
 
     r = requests.get(b.http + "/topics/cli-w-dlq/records?partition=0&offset=1&limit=1",
                      timeout=T)
@@ -74,7 +75,7 @@ def test_sub_redrive_and_purge_real_dead_letters(broker):
     again = receive(b, "cli-w", max=10, wait_ms=2000)
     assert [m["value"] for m in again] == [at1["value"]] and again[0]["delivery_count"] == 1
     assert settle(b, "cli-w", "ack", [again[0]["receipt"]]) == ["ok"]
-    assert stats(b, "cli-w")["dead_lettered"] == 2
+    wait_until(lambda: stats(b, "cli-w")["dead_lettered"] == 2, 10, what="two dead letters")
     rc, out, _ = sub(b, "purge", "cli-w")
     assert (rc, out) == (0, "purged 2\n")
     assert stats(b, "cli-w")["dead_lettered"] == 0
