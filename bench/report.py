@@ -431,8 +431,9 @@ def render(out, docs):
     L.append("These numbers come from a small, shared, noisy machine where the client and the broker "
              "share 2 cores. Read them as rough relative positions, not as capacity figures.\n")
 
-    L.append("To reproduce: `make bench` (about 25 minutes here; installs nats-server, redis-server, "
-             "rabbitmq-server, their C clients and gnuplot first), `BENCH_QUICK=1 make bench` for a few minutes' smoke run, or "
+    L.append("To reproduce: `make bench` (about an hour here; installs nats-server, redis-server, "
+             "rabbitmq-server, their C clients and gnuplot first, and Apache Kafka's jars with `make compat-kafka`), "
+             "`BENCH_QUICK=1 make bench` for a smoke run, or "
              "`HERALD_BIN=path/to/herald bench/run.sh` for another broker build. bench/run.sh lists every knob. "
              "`make bench` then runs the HTTP API's benchmarks (bench/http.sh, alone: `make bench-http`), "
              "whose section closes this page. "
