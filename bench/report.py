@@ -368,7 +368,8 @@ def kafka_footprint_section(footprint):
         if not v:
             return "not measured"
         s = fmtf(statistics.median(v))
-        return s + (" (%s–%s)" % (fmtf(min(v)), fmtf(max(v))) if len(v) > 1 else "")
+        lo, hi = fmtf(min(v)), fmtf(max(v))
+        return s + (" (%s–%s)" % (lo, hi) if lo != hi else "")
 
     def ratio(hv, kv):
         if not hv or kv is None:
@@ -513,7 +514,8 @@ def render(out, docs):
         if not v:
             return "not measured"
         s = fmtf(statistics.median(v))
-        return s + (" (%s–%s)" % (fmtf(min(v)), fmtf(max(v))) if len(v) > 1 else "")
+        lo, hi = fmtf(min(v)), fmtf(max(v))
+        return s + (" (%s–%s)" % (lo, hi) if lo != hi else "")
 
     mib = lambda k: "%.1f MiB" % (k / 1024)
     rows = [["idle RSS of `herald serve`", fp("idle_rss_kib", "herald", mib)],

@@ -60,12 +60,15 @@ kafka_footprint() {
         say "footprint: $sys did not start"
         return
     }
+    rm -f "$WORK/conns.out"
     if "$BUILD/herald_bench" --mode create --partitions 1000 --size 100 --topic footprint \
         --addr "$SERVER_ADDR" --system "$sys" >>"$OUT/logs/footprint.log" 2>&1; then
         "$BUILD/herald_bench" --mode connections --connections 1000 --addr "$SERVER_ADDR" \
             >"$WORK/conns.out" 2>>"$OUT/logs/footprint.log" &
         local cpid=$!
-        for _ in $(seq 100); do
+        # Kafka accepts from a listen backlog of 50 (socket.listen.backlog.size): the 1,000
+        # connections can take seconds to open while it settles the new partitions.
+        for _ in $(seq 600); do
             grep -q opened "$WORK/conns.out" 2>/dev/null && break
             sleep 0.1
         done
