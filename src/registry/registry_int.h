@@ -326,4 +326,60 @@ bool registry__js_format_check(const char *format, const char *s, size_t len);
 /* Writes the node's location as "<pointer>" from its document root into buf. */
 void registry__js_node_location(const registry__js_node_t *n, char *buf, size_t cap);
 
+/* ---- A flat JSON document (jsonschema_doc.c): payloads parsed for validation without a
+ * jansson tree. Layout and reading rules at the top of that file. ---- */
+
+enum {
+    REGISTRY__JV_NULL,
+    REGISTRY__JV_TRUE,
+    REGISTRY__JV_FALSE,
+    REGISTRY__JV_INT,
+    REGISTRY__JV_REAL,
+    REGISTRY__JV_STRING,
+    REGISTRY__JV_ARRAY,
+    REGISTRY__JV_OBJECT,
+};
+
+/* Deeper documents are left to jansson (which allows 2048 levels). */
+#define REGISTRY__JDOC_MAX_DEPTH 512
+
+typedef struct registry__jv {
+    uint8_t kind;  /* REGISTRY__JV_* */
+    uint32_t n;    /* string: bytes; array: items; object: members */
+    uint32_t skip; /* nodes of this subtree, itself included: the next sibling is at this + skip */
+    union {
+        int64_t i;
+        double d;
+        const char *s; /* not NUL-terminated when it points into the parsed text */
+    } u;
+} registry__jv_t;
+
+/* One document's nodes and decoded strings; reused from one parse to the next. Not shared. */
+typedef struct registry__jdoc {
+    registry__jv_t *v;
+    size_t n, cap;
+    char *str; /* decoded strings (those with escapes) */
+    size_t nstr, capstr;
+    uint32_t *slots; /* duplicate-key table */
+    size_t capslots;
+} registry__jdoc_t;
+
+void registry__jdoc_init(registry__jdoc_t *d);
+void registry__jdoc_deinit(registry__jdoc_t *d);
+/* Frees the buffers when a large document made them grow past what is worth keeping. */
+void registry__jdoc_trim(registry__jdoc_t *d);
+/* Parses JSON text into d (replacing what it held); strings may point into `text`, which must
+ * outlive the use of d. Returns 0, or HD_EMALFORMED when the text is not JSON or is a case
+ * left to jansson (see jsonschema_doc.c): then d holds nothing usable. */
+int registry__jdoc_parse(registry__jdoc_t *d, const char *text, size_t len);
+/* Builds d from a jansson value, which must outlive the use of d. */
+void registry__jdoc_from_json(registry__jdoc_t *d, const json_t *j);
+
+/* Validates JSON text against a compiled schema with the flat document (jsonschema_fast.c):
+ * the answers and errors of registry_jsonschema_validate over json_loadb(text,
+ * JSON_DECODE_ANY), without building the jansson tree. Returns 0, HD_EINVAL, HD_ERANGE, or
+ * HD_EMALFORMED when the text is not JSON (jansson's reason in *jerr). Any thread. */
+int registry__js_validate_text(const registry_jsonschema_t *s, const char *text, size_t len,
+                               registry_error_t *err, json_error_t *jerr);
+
 #endif
