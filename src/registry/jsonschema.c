@@ -680,23 +680,36 @@ static void match_ctx_init(void)
     pcre2_set_heap_limit(match_ctx, 8192); /* KiB */
 }
 
-int registry__js_regex_search(const registry__js_regex_t *re, const char *s, size_t len, void *md)
+static int regex_search(const registry__js_regex_t *re, const char *s, size_t len, void *md,
+                        uint32_t options)
 {
     pthread_once(&match_ctx_once, match_ctx_init);
     pcre2_match_data *own = NULL;
     if (!md)
         md = own = pcre2_match_data_create(1, NULL);
     HD_ASSERT(md);
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, match_ctx);
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, options, md, match_ctx);
     pcre2_match_data_free(own);
     if (rc >= 0)
         return 1;
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
     if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
-        rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_NOMEMORY)
+        rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_NOMEMORY ||
+        rc == PCRE2_ERROR_JIT_STACKLIMIT)
         return HD_ERANGE;
     return 0; /* invalid UTF-8 in the subject: it matches nothing */
+}
+
+int registry__js_regex_search(const registry__js_regex_t *re, const char *s, size_t len, void *md)
+{
+    return regex_search(re, s, len, md, 0);
+}
+
+int registry__js_regex_search_utf8(const registry__js_regex_t *re, const char *s, size_t len,
+                                   void *md)
+{
+    return regex_search(re, s, len, md, PCRE2_NO_UTF_CHECK);
 }
 
 /* ECMA-262 \s is Unicode white space and line terminators; PCRE2's, without UCP (which would
@@ -765,6 +778,9 @@ static int regex_compile(registry_jsonschema_t *s, const char *src, size_t len,
         *why = "not a valid regular expression";
         return HD_EMALFORMED;
     }
+    /* Compiled to machine code where PCRE2 can (same answers; the match limit still applies,
+     * and a match that outgrows the JIT stack is a work bound hit, as in the interpreter). */
+    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
     if (s->ncodes == s->capcodes) {
         s->capcodes = s->capcodes ? s->capcodes * 2 : 8;
         s->codes = hd_realloc(s->codes, s->capcodes * sizeof *s->codes);
@@ -1132,6 +1148,43 @@ static int compile_dependencies(cstate_t *cs, registry__js_node_t *n, json_t *o)
     return 0;
 }
 
+/* The lookup aids of registry__js_node_t for the walk over flat documents. */
+static int compile_lookup(cstate_t *cs, registry__js_node_t *n)
+{
+    if (n->nprops) {
+        size_t size = 8;
+        while (size < n->nprops * 2)
+            size *= 2;
+        if (!(n->prop_slots = alloc(cs, size * sizeof *n->prop_slots)))
+            return cs->rc;
+        n->prop_mask = (uint32_t)(size - 1);
+        for (size_t i = 0; i < n->nprops; i++) {
+            uint32_t h = (uint32_t)registry__js_key_hash(n->props[i].name, n->props[i].len);
+            while (n->prop_slots[h & n->prop_mask])
+                h++;
+            n->prop_slots[h & n->prop_mask] = (uint32_t)i + 1;
+        }
+    }
+    if (n->nrequired) {
+        if (!(n->required_prop = alloc(cs, n->nrequired * sizeof *n->required_prop)))
+            return cs->rc;
+        for (size_t i = 0; i < n->nrequired; i++) {
+            const registry__js_named_t *p = registry__js_named_find(
+                n->props, n->nprops, n->required[i].name, n->required[i].len);
+            n->required_prop[i] = p ? (int32_t)(p - n->props) : -1;
+        }
+    }
+    return 0;
+}
+
+static const registry__jv_t *flatten(cstate_t *cs, const json_t *j)
+{
+    registry__jv_t *v = alloc(cs, registry__jv_count(j) * sizeof *v);
+    if (v)
+        registry__jv_fill(v, j);
+    return v;
+}
+
 static int compile_objects(cstate_t *cs, registry__js_node_t *n, json_t *o)
 {
     json_t *v;
@@ -1177,6 +1230,8 @@ static int compile_objects(cstate_t *cs, registry__js_node_t *n, json_t *o)
             return cs->rc;
         n->collects = true;
     }
+    if (compile_lookup(cs, n))
+        return cs->rc;
     return compile_dependencies(cs, n, o);
 }
 
@@ -1233,10 +1288,14 @@ static int compile_scalars(cstate_t *cs, registry__js_node_t *n, json_t *o)
             return cs->rc;
         }
         n->enum_ = v;
+        if (!(n->enum_v = flatten(cs, v)))
+            return cs->rc;
     }
     if ((v = json_object_get(o, "const"))) {
         n->const_ = v;
         n->has_const = true;
+        if (!(n->const_v = flatten(cs, v)))
+            return cs->rc;
     }
     if ((v = json_object_get(o, "multipleOf"))) {
         if (!get_number(cs, n, v, "multipleOf", &n->multiple_of))
@@ -1329,6 +1388,21 @@ static int fill_node(cstate_t *cs, registry__js_node_t *n)
     if (compile_scalars(cs, n, o) || compile_arrays(cs, n, o) || compile_objects(cs, n, o) ||
         compile_applicators(cs, n, o))
         return cs->rc;
+    n->kw =
+        (n->enum_ || n->has_const ? REGISTRY__JS_KW_VALUES : 0) |
+        (n->minimum.set || n->maximum.set || n->multiple_of > 0 ? REGISTRY__JS_KW_NUMBER : 0) |
+        (n->min_length >= 0 || n->max_length >= 0 || n->pattern.code || n->format
+             ? REGISTRY__JS_KW_STRING
+             : 0) |
+        (n->min_items >= 0 || n->max_items >= 0 || n->nprefix || n->items || n->contains ||
+                 n->unique_items
+             ? REGISTRY__JS_KW_ARRAY
+             : 0) |
+        (n->min_props >= 0 || n->max_props >= 0 || n->nrequired || n->ndep_required || n->nprops ||
+                 n->npattern_props || n->additional_props || n->property_names || n->ndep_schemas
+             ? REGISTRY__JS_KW_OBJECT
+             : 0) |
+        (n->nall_of || n->nany_of || n->none_of || n->not_ || n->if_ ? REGISTRY__JS_KW_APPLY : 0);
     return 0;
 }
 

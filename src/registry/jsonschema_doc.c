@@ -57,10 +57,10 @@ void registry__jdoc_trim(registry__jdoc_t *d)
         registry__jdoc_deinit(d);
 }
 
-static uint32_t node_new(pstate_t *ps)
+static inline uint32_t node_new(pstate_t *ps)
 {
     registry__jdoc_t *d = ps->d;
-    if (d->n == d->cap) {
+    if (__builtin_expect(d->n == d->cap, 0)) {
         d->cap = d->cap ? d->cap * 2 : 256;
         d->v = hd_realloc(d->v, d->cap * sizeof *d->v);
     }
@@ -246,6 +246,7 @@ static int parse_string(pstate_t *ps, registry__jv_t *v)
 {
     const uint8_t *start = ++ps->p, *end = ps->end;
     const uint8_t *p = start;
+    bool ascii = true;
     v->kind = REGISTRY__JV_STRING;
     v->skip = 1;
     for (;;) {
@@ -256,6 +257,7 @@ static int parse_string(pstate_t *ps, registry__jv_t *v)
             break;
         if (*p == '\\') {
             ps->p = p;
+            v->ascii = false;
             return string_escaped(ps, start, v);
         }
         if (*p < 0x20)
@@ -264,7 +266,9 @@ static int parse_string(pstate_t *ps, registry__jv_t *v)
         if (!k)
             return HD_EMALFORMED;
         p += k;
+        ascii = false;
     }
+    v->ascii = ascii;
     if ((size_t)(p - start) > UINT32_MAX)
         return HD_EMALFORMED;
     v->u.s = (const char *)start;
@@ -525,24 +529,24 @@ int registry__jdoc_parse(registry__jdoc_t *d, const char *text, size_t len)
 
 /* ---- from jansson ---- */
 
-static size_t count_nodes(const json_t *j)
+size_t registry__jv_count(const json_t *j)
 {
     size_t n = 1;
     if (json_is_array(j)) {
         for (size_t i = 0; i < json_array_size(j); i++)
-            n += count_nodes(json_array_get(j, i));
+            n += registry__jv_count(json_array_get(j, i));
     } else if (json_is_object(j)) {
         const char *k;
         json_t *val;
-        json_object_foreach((json_t *)j, k, val) n += 1 + count_nodes(val);
+        json_object_foreach((json_t *)j, k, val) n += 1 + registry__jv_count(val);
     }
     return n;
 }
 
-static uint32_t fill(registry__jdoc_t *d, const json_t *j)
+static void fill(registry__jv_t *base, size_t *at_n, const json_t *j)
 {
-    uint32_t at = (uint32_t)d->n++;
-    registry__jv_t *v = &d->v[at];
+    size_t at = (*at_n)++;
+    registry__jv_t *v = &base[at];
     memset(v, 0, sizeof *v);
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
@@ -553,13 +557,13 @@ static uint32_t fill(registry__jdoc_t *d, const json_t *j)
         json_t *val;
         json_object_keylen_foreach((json_t *)j, k, kl, val)
         {
-            registry__jv_t *key = &d->v[d->n++];
+            registry__jv_t *key = &base[(*at_n)++];
             memset(key, 0, sizeof *key);
             key->kind = REGISTRY__JV_STRING;
             key->skip = 1;
             key->n = (uint32_t)kl;
             key->u.s = k;
-            fill(d, val);
+            fill(base, at_n, val);
         }
         break;
     }
@@ -567,7 +571,7 @@ static uint32_t fill(registry__jdoc_t *d, const json_t *j)
         v->kind = REGISTRY__JV_ARRAY;
         v->n = (uint32_t)json_array_size(j);
         for (size_t i = 0; i < json_array_size(j); i++)
-            fill(d, json_array_get(j, i));
+            fill(base, at_n, json_array_get(j, i));
         break;
     case JSON_STRING:
         v->kind = REGISTRY__JV_STRING;
@@ -592,13 +596,18 @@ static uint32_t fill(registry__jdoc_t *d, const json_t *j)
         v->kind = REGISTRY__JV_NULL;
         break;
     }
-    d->v[at].skip = (uint32_t)(d->n - at);
-    return at;
+    base[at].skip = (uint32_t)(*at_n - at);
+}
+
+void registry__jv_fill(registry__jv_t *out, const json_t *j)
+{
+    size_t n = 0;
+    fill(out, &n, j);
 }
 
 void registry__jdoc_from_json(registry__jdoc_t *d, const json_t *j)
 {
-    size_t n = count_nodes(j);
+    size_t n = registry__jv_count(j);
     d->n = 0;
     d->nstr = 0;
     if (n > d->cap) {
@@ -606,5 +615,6 @@ void registry__jdoc_from_json(registry__jdoc_t *d, const json_t *j)
         d->v = hd_malloc(n * sizeof *d->v);
         d->cap = n;
     }
-    fill(d, j);
+    registry__jv_fill(d->v, j);
+    d->n = n;
 }

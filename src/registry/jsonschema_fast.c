@@ -41,12 +41,34 @@ static inline double number_value(jv j)
     return j->kind == REGISTRY__JV_INT ? (double)j->u.i : j->u.d;
 }
 
+/* memcmp(a, b, n) == 0 for the short keys of objects, without a call. */
+static inline bool bytes_equal(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t x0, x1, y0, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return !memcmp(a, b, n);
+}
+
 /* The member of object `obj` named (k, kl), or NULL. */
 static jv member_find(jv obj, const char *k, size_t kl)
 {
     jv key = first_child(obj);
     for (uint32_t i = 0; i < obj->n; i++) {
-        if (key->n == kl && !memcmp(key->u.s, k, kl))
+        if (key->n == kl && bytes_equal(key->u.s, k, kl))
             return key + 1;
         key = next_sibling(key + 1);
     }
@@ -227,50 +249,6 @@ static const char *show(jv j, char *buf, size_t cap)
 }
 
 /* ---- Equality and hashing (numbers by value, objects without order) ---- */
-
-/* A flat value against a jansson one (const and enum values of the schema). */
-static bool equal_json(jv a, const json_t *b, long *work)
-{
-    (*work)++;
-    if (is_number(a) && json_is_number(b)) {
-        if (a->kind == REGISTRY__JV_INT && json_is_integer(b))
-            return a->u.i == json_integer_value(b);
-        return number_value(a) == json_number_value(b);
-    }
-    switch (a->kind) {
-    case REGISTRY__JV_STRING:
-        return json_is_string(b) && json_string_length(b) == a->n &&
-               !memcmp(json_string_value(b), a->u.s, a->n);
-    case REGISTRY__JV_ARRAY: {
-        if (!json_is_array(b) || json_array_size(b) != a->n)
-            return false;
-        jv x = first_child(a);
-        for (size_t i = 0; i < a->n; i++, x = next_sibling(x))
-            if (!equal_json(x, json_array_get(b, i), work))
-                return false;
-        return true;
-    }
-    case REGISTRY__JV_OBJECT: {
-        if (!json_is_object(b) || json_object_size(b) != a->n)
-            return false;
-        jv key = first_child(a);
-        for (size_t i = 0; i < a->n; i++, key = next_sibling(key + 1)) {
-            json_t *vb = json_object_getn(b, key->u.s, key->n);
-            if (!vb || !equal_json(key + 1, vb, work))
-                return false;
-        }
-        return true;
-    }
-    case REGISTRY__JV_TRUE:
-        return json_is_true(b);
-    case REGISTRY__JV_FALSE:
-        return json_is_false(b);
-    case REGISTRY__JV_NULL:
-        return json_is_null(b);
-    default:
-        return false;
-    }
-}
 
 static bool equal_w(jv a, jv b, long *work)
 {
@@ -508,7 +486,7 @@ static bool check_string(vctx_t *v, const registry__js_node_t *n, jv inst)
     const char *s = inst->u.s;
     size_t len = inst->n;
     if (n->min_length >= 0 || n->max_length >= 0) {
-        size_t cp = code_points(s, len);
+        size_t cp = inst->ascii ? len : code_points(s, len);
         if (n->min_length >= 0 && cp < (size_t)n->min_length)
             return fail(v, "minLength", "string of %zu characters is shorter than %lld", cp,
                         (long long)n->min_length);
@@ -518,7 +496,7 @@ static bool check_string(vctx_t *v, const registry__js_node_t *n, jv inst)
     }
     if (n->pattern.code) {
         v->work += (long)(len / 64);
-        int m = registry__js_regex_search(&n->pattern, s, len, v->md);
+        int m = registry__js_regex_search_utf8(&n->pattern, s, len, v->md);
         if (m < 0)
             return limit(v, "pattern", "pattern match over its work limit");
         if (!m)
@@ -596,6 +574,10 @@ static bool check_array(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t 
     return true;
 }
 
+/* Objects and schemas up to these sizes get the hashed property lookup (stack arrays). */
+#define LOOKUP_MAX_PROPS 256
+#define LOOKUP_MAX_MEMBERS 128
+
 static bool check_object(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t *a)
 {
     size_t size = inst->n;
@@ -605,10 +587,34 @@ static bool check_object(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t
     if (n->max_props >= 0 && size > (size_t)n->max_props)
         return fail(v, "maxProperties", "object of %zu properties has more than %lld", size,
                     (long long)n->max_props);
-    for (size_t i = 0; i < n->nrequired; i++)
-        if (!member_find(inst, n->required[i].name, n->required[i].len))
+    /* Each member's entry in properties (through the node's hash table), found once for the
+     * required check and the per-key loop; `have` marks the properties present. */
+    uint8_t have[LOOKUP_MAX_PROPS];
+    uint16_t pidx[LOOKUP_MAX_MEMBERS]; /* index in props + 1; 0: none */
+    bool lookup = n->nprops && n->nprops <= LOOKUP_MAX_PROPS && size <= LOOKUP_MAX_MEMBERS;
+    if (lookup) {
+        memset(have, 0, n->nprops);
+        jv key = first_child(inst);
+        for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
+            pidx[i] = 0;
+            uint32_t h = (uint32_t)registry__js_key_hash(key->u.s, key->n), at;
+            while ((at = n->prop_slots[h & n->prop_mask])) {
+                const registry__js_named_t *p = &n->props[at - 1];
+                if (p->len == key->n && bytes_equal(p->name, key->u.s, key->n)) {
+                    pidx[i] = (uint16_t)at;
+                    have[at - 1] = 1;
+                    break;
+                }
+                h++;
+            }
+        }
+    }
+    for (size_t i = 0; i < n->nrequired; i++) {
+        int32_t rp = lookup ? n->required_prop[i] : -1;
+        if (rp >= 0 ? !have[rp] : !member_find(inst, n->required[i].name, n->required[i].len))
             return fail(v, "required", "required property \"%.60s\" is missing",
                         n->required[i].name);
+    }
     for (size_t d = 0; d < n->ndep_required; d++) {
         const registry__js_dep_req_t *dr = &n->dep_required[d];
         if (!member_find(inst, dr->name, dr->len))
@@ -635,7 +641,9 @@ static bool check_object(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t
                 }
             }
             bool matched = false;
-            const registry__js_named_t *p = registry__js_named_find(n->props, n->nprops, k, kl);
+            const registry__js_named_t *p =
+                lookup ? (pidx[i] ? &n->props[pidx[i] - 1] : NULL)
+                       : registry__js_named_find(n->props, n->nprops, k, kl);
             if (p) {
                 matched = true;
                 if (!eval(v, p->node, val, NULL)) {
@@ -647,7 +655,7 @@ static bool check_object(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t
             }
             for (size_t j = 0; j < n->npattern_props; j++) {
                 const registry__js_pattern_prop_t *pp = &n->pattern_props[j];
-                int m = registry__js_regex_search(&pp->re, k, kl, v->md);
+                int m = registry__js_regex_search_utf8(&pp->re, k, kl, v->md);
                 if (m < 0)
                     return limit(v, "patternProperties", "pattern match over its work limit");
                 if (!m)
@@ -846,25 +854,29 @@ static bool eval_keywords(vctx_t *v, const registry__js_node_t *n, jv inst, ann_
     if (n->has_type && !(n->types & t))
         return fail(v, "type", "%s is not of type %s", show(inst, b1, sizeof b1),
                     type_names(n->types, b2, sizeof b2));
-    if (n->has_const && !equal_json(inst, n->const_, &v->work))
-        return fail(v, "const", "%s is not the constant value", show(inst, b1, sizeof b1));
-    if (n->enum_) {
-        bool found = false;
-        for (size_t i = 0; i < json_array_size(n->enum_) && !found; i++)
-            found = equal_json(inst, json_array_get(n->enum_, i), &v->work);
-        if (!found)
-            return fail(v, "enum", "%s is not one of the %zu enum values",
-                        show(inst, b1, sizeof b1), json_array_size(n->enum_));
+    unsigned kw = n->kw;
+    if (kw & REGISTRY__JS_KW_VALUES) {
+        if (n->has_const && !equal_w(inst, n->const_v, &v->work))
+            return fail(v, "const", "%s is not the constant value", show(inst, b1, sizeof b1));
+        if (n->enum_v) {
+            bool found = false;
+            jv e = first_child(n->enum_v);
+            for (size_t i = 0; i < n->enum_v->n && !found; i++, e = next_sibling(e))
+                found = equal_w(inst, e, &v->work);
+            if (!found)
+                return fail(v, "enum", "%s is not one of the %zu enum values",
+                            show(inst, b1, sizeof b1), (size_t)n->enum_v->n);
+        }
     }
-    if ((t & REGISTRY__JS_NUMBER) && !check_number(v, n, inst))
+    if ((t & REGISTRY__JS_NUMBER) && (kw & REGISTRY__JS_KW_NUMBER) && !check_number(v, n, inst))
         return false;
-    if ((t & REGISTRY__JS_STRING) && !check_string(v, n, inst))
+    if ((t & REGISTRY__JS_STRING) && (kw & REGISTRY__JS_KW_STRING) && !check_string(v, n, inst))
         return false;
-    if ((t & REGISTRY__JS_ARRAY) && !check_array(v, n, inst, a))
+    if ((t & REGISTRY__JS_ARRAY) && (kw & REGISTRY__JS_KW_ARRAY) && !check_array(v, n, inst, a))
         return false;
-    if ((t & REGISTRY__JS_OBJECT) && !check_object(v, n, inst, a))
+    if ((t & REGISTRY__JS_OBJECT) && (kw & REGISTRY__JS_KW_OBJECT) && !check_object(v, n, inst, a))
         return false;
-    if (!check_applicators(v, n, inst, a))
+    if ((kw & REGISTRY__JS_KW_APPLY) && !check_applicators(v, n, inst, a))
         return false;
     /* References last, as in jsonschema_validate.c. */
     if (n->ref && !eval_ref(v, n->ref, "$ref", inst, a))
