@@ -34,7 +34,7 @@ typedef struct pstate {
     registry__jdoc_t *d;
     const uint8_t *p, *end;
     int depth;
-} pstate_t;
+} pstate_t; /* for the string and number scanners */
 
 void registry__jdoc_init(registry__jdoc_t *d) { memset(d, 0, sizeof *d); }
 
@@ -42,7 +42,6 @@ void registry__jdoc_deinit(registry__jdoc_t *d)
 {
     free(d->v);
     free(d->str);
-    free(d->slots);
     memset(d, 0, sizeof *d);
 }
 
@@ -52,25 +51,15 @@ void registry__jdoc_deinit(registry__jdoc_t *d)
 
 void registry__jdoc_trim(registry__jdoc_t *d)
 {
-    if (d->cap * sizeof *d->v > KEEP_BYTES || d->capstr > KEEP_BYTES ||
-        d->capslots * sizeof *d->slots > KEEP_BYTES)
+    if (d->cap * sizeof *d->v > KEEP_BYTES || d->capstr > KEEP_BYTES)
         registry__jdoc_deinit(d);
 }
 
-static inline uint32_t node_new(pstate_t *ps)
+static inline const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end)
 {
-    registry__jdoc_t *d = ps->d;
-    if (__builtin_expect(d->n == d->cap, 0)) {
-        d->cap = d->cap ? d->cap * 2 : 256;
-        d->v = hd_realloc(d->v, d->cap * sizeof *d->v);
-    }
-    return (uint32_t)d->n++;
-}
-
-static inline void skip_ws(pstate_t *ps)
-{
-    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
-        ps->p++;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
 }
 
 /* Length of the UTF-8 sequence at p (strict: no overlong forms, surrogates or code points past
@@ -376,155 +365,169 @@ static bool key_equal(const registry__jv_t *a, const registry__jv_t *b)
     return a->n == b->n && !memcmp(a->u.s, b->u.s, a->n);
 }
 
-/* Returns whether two members of the object at `obj` have the same key. */
-static bool has_duplicate_keys(registry__jdoc_t *d, uint32_t obj)
+/* An open array or object. `keys` is a 128-bit filter of the object's keys so far: a key whose
+ * bit is clear is new; one whose bit is set is compared with the earlier keys. */
+typedef struct frame {
+    uint32_t at;
+    uint32_t count;
+    uint64_t keys[2];
+} frame_t;
+
+static inline unsigned key_bit(const registry__jv_t *k)
 {
-    uint32_t nm = d->v[obj].n;
-    if (nm < 2)
-        return false;
-    if (nm <= 8) {
-        const registry__jv_t *keys[8];
-        uint32_t k = obj + 1;
-        for (uint32_t i = 0; i < nm; i++) {
-            keys[i] = &d->v[k];
-            for (uint32_t j = 0; j < i; j++)
-                if (key_equal(keys[i], keys[j]))
-                    return true;
-            k += 1 + d->v[k + 1].skip;
-        }
-        return false;
-    }
-    size_t size = 16;
-    while (size < (size_t)nm * 2)
-        size *= 2;
-    if (size > d->capslots) {
-        free(d->slots);
-        d->slots = hd_malloc(size * sizeof *d->slots);
-        d->capslots = size;
-    }
-    memset(d->slots, 0, size * sizeof *d->slots);
-    uint32_t k = obj + 1;
-    for (uint32_t i = 0; i < nm; i++) {
-        const registry__jv_t *key = &d->v[k];
-        uint64_t h = key->n * 0x9E3779B97F4A7C15ULL;
-        if (key->n) {
-            uint8_t a = (uint8_t)key->u.s[0], b = (uint8_t)key->u.s[key->n - 1],
-                    c = (uint8_t)key->u.s[key->n / 2];
-            h ^= ((uint64_t)a << 16 | (uint64_t)b << 8 | c) * 0xC2B2AE3D27D4EB4FULL;
-        }
-        size_t s = (size_t)(h >> 32) & (size - 1);
-        while (d->slots[s]) {
-            if (key_equal(key, &d->v[d->slots[s] - 1]))
-                return true;
-            s = (s + 1) & (size - 1);
-        }
-        d->slots[s] = k + 1;
-        k += 1 + d->v[k + 1].skip;
-    }
-    return false;
+    if (!k->n)
+        return 0;
+    uint32_t h = k->n * 0x9E3779B1u ^ (uint8_t)k->u.s[0] * 0x85EBCA77u ^
+                 (uint8_t)k->u.s[k->n - 1] * 0xC2B2AE3Du ^ (uint8_t)k->u.s[k->n / 2];
+    return (h ^ h >> 15) & 127;
 }
 
-static int parse_value(pstate_t *ps)
+/* Whether key node `k`, the next member of the object in f, repeats one of its earlier keys. */
+static bool duplicate_key(const registry__jv_t *v, frame_t *f, const registry__jv_t *k)
 {
-    registry__jdoc_t *d = ps->d;
-    skip_ws(ps);
-    if (ps->p == ps->end)
-        return HD_EMALFORMED;
-    uint32_t at = node_new(ps);
-    registry__jv_t *v = &d->v[at];
-    uint8_t c = *ps->p;
-    int rc;
-    switch (c) {
-    case '"':
-        return parse_string(ps, v);
-    case '{':
-    case '[': {
-        if (++ps->depth > REGISTRY__JDOC_MAX_DEPTH)
-            return HD_EMALFORMED;
-        bool obj = c == '{';
-        ps->p++;
-        v->kind = obj ? REGISTRY__JV_OBJECT : REGISTRY__JV_ARRAY;
-        uint32_t count = 0;
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == (obj ? '}' : ']')) {
-            ps->p++;
-        } else {
-            for (;;) {
-                if (obj) {
-                    skip_ws(ps);
-                    if (ps->p == ps->end || *ps->p != '"')
-                        return HD_EMALFORMED;
-                    uint32_t k = node_new(ps);
-                    if ((rc = parse_string(ps, &d->v[k])) < 0)
-                        return rc;
-                    skip_ws(ps);
-                    if (ps->p == ps->end || *ps->p != ':')
-                        return HD_EMALFORMED;
-                    ps->p++;
-                }
-                if ((rc = parse_value(ps)) < 0)
-                    return rc;
-                count++;
-                skip_ws(ps);
-                if (ps->p == ps->end)
-                    return HD_EMALFORMED;
-                if (*ps->p == ',') {
-                    ps->p++;
-                    continue;
-                }
-                if (*ps->p != (obj ? '}' : ']'))
-                    return HD_EMALFORMED;
-                ps->p++;
-                break;
-            }
-        }
-        ps->depth--;
-        v = &d->v[at]; /* the array may have moved */
-        v->n = count;
-        v->skip = (uint32_t)(d->n - at);
-        if (obj && has_duplicate_keys(d, at))
-            return HD_EMALFORMED;
-        return 0;
+    unsigned bit = key_bit(k);
+    uint64_t m = 1ULL << (bit & 63);
+    if (!(f->keys[bit >> 6] & m)) {
+        f->keys[bit >> 6] |= m;
+        return false;
     }
-    case 't':
-    case 'f':
-    case 'n': {
-        static const char *const words[] = {"true", "false", "null"};
-        static const uint8_t kinds[] = {REGISTRY__JV_TRUE, REGISTRY__JV_FALSE, REGISTRY__JV_NULL};
-        int w = c == 't' ? 0 : c == 'f' ? 1 : 2;
-        size_t wl = strlen(words[w]);
-        if ((size_t)(ps->end - ps->p) < wl || memcmp(ps->p, words[w], wl))
-            return HD_EMALFORMED;
-        ps->p += wl;
-        v->kind = kinds[w];
-        v->skip = 1;
-        v->n = 0;
-        return 0;
-    }
-    default:
-        return parse_number(ps, v);
-    }
+    const registry__jv_t *e = &v[f->at + 1];
+    for (uint32_t i = 0; i < f->count; i++, e += 1 + e[1].skip)
+        if (key_equal(e, k))
+            return true;
+    return false;
 }
 
 int registry__jdoc_parse(registry__jdoc_t *d, const char *text, size_t len)
 {
     d->n = 0;
     d->nstr = 0;
-    if (len >= UINT32_MAX)
+    if (len >= UINT32_MAX / 2)
         return HD_EMALFORMED;
-    /* Decoded strings are never longer than their escaped text (plus a NUL each, and a string
-     * takes at least two bytes of quotes), so this buffer never grows during the parse. */
+    /* Every node takes at least two bytes of text but the last ("[1,2]": three nodes, five
+     * bytes), so len / 2 + 2 nodes always suffice and the loop below never checks for room.
+     * Decoded strings are never longer than their escaped text (plus a NUL each, and a string
+     * takes at least two bytes of quotes), so the string buffer does not grow either. */
+    size_t need = len / 2 + 2;
+    if (d->cap < need) {
+        free(d->v);
+        d->cap = need < 256 ? 256 : need;
+        d->v = hd_malloc(d->cap * sizeof *d->v);
+    }
     if (d->capstr < len + 1) {
         free(d->str);
         d->capstr = len + 1;
         d->str = hd_malloc(d->capstr);
     }
-    pstate_t ps = {d, (const uint8_t *)text, (const uint8_t *)text + len, 0};
-    int rc = parse_value(&ps);
-    if (rc < 0)
-        return rc;
-    skip_ws(&ps);
-    return ps.p == ps.end ? 0 : HD_EMALFORMED;
+    frame_t stack[REGISTRY__JDOC_MAX_DEPTH];
+    int depth = 0;
+    registry__jv_t *v = d->v;
+    size_t n = 0;
+    const uint8_t *p = (const uint8_t *)text, *end = p + len;
+    pstate_t ps = {d, p, end, 0};
+
+value:
+    p = skip_ws(p, end);
+    if (p == end)
+        return HD_EMALFORMED;
+    switch (*p) {
+    case '{':
+    case '[': {
+        bool obj = *p == '{';
+        if (depth == REGISTRY__JDOC_MAX_DEPTH)
+            return HD_EMALFORMED;
+        uint32_t at = (uint32_t)n++;
+        v[at].kind = obj ? REGISTRY__JV_OBJECT : REGISTRY__JV_ARRAY;
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == (obj ? '}' : ']')) {
+            p++;
+            v[at].n = 0;
+            v[at].skip = 1;
+            goto after_value;
+        }
+        stack[depth++] = (frame_t){at, 0, {0, 0}};
+        if (obj)
+            goto key;
+        goto value;
+    }
+    case '"':
+        ps.p = p;
+        if (parse_string(&ps, &v[n]) < 0)
+            return HD_EMALFORMED;
+        n++;
+        p = ps.p;
+        goto after_value;
+    case 't':
+        if (end - p < 4 || memcmp(p, "true", 4))
+            return HD_EMALFORMED;
+        p += 4;
+        v[n].kind = REGISTRY__JV_TRUE;
+        goto literal;
+    case 'f':
+        if (end - p < 5 || memcmp(p, "false", 5))
+            return HD_EMALFORMED;
+        p += 5;
+        v[n].kind = REGISTRY__JV_FALSE;
+        goto literal;
+    case 'n':
+        if (end - p < 4 || memcmp(p, "null", 4))
+            return HD_EMALFORMED;
+        p += 4;
+        v[n].kind = REGISTRY__JV_NULL;
+        goto literal;
+    default:
+        ps.p = p;
+        if (parse_number(&ps, &v[n]) < 0)
+            return HD_EMALFORMED;
+        n++;
+        p = ps.p;
+        goto after_value;
+    }
+literal:
+    v[n].n = 0;
+    v[n].skip = 1;
+    n++;
+after_value:
+    if (depth == 0)
+        goto done;
+    p = skip_ws(p, end);
+    if (p == end)
+        return HD_EMALFORMED;
+    {
+        frame_t *f = &stack[depth - 1];
+        bool obj = v[f->at].kind == REGISTRY__JV_OBJECT;
+        f->count++;
+        if (*p == ',') {
+            p++;
+            if (obj)
+                goto key;
+            goto value;
+        }
+        if (*p != (obj ? '}' : ']'))
+            return HD_EMALFORMED;
+        p++;
+        v[f->at].n = f->count;
+        v[f->at].skip = (uint32_t)(n - f->at);
+        depth--;
+        goto after_value;
+    }
+key:
+    p = skip_ws(p, end);
+    if (p == end || *p != '"')
+        return HD_EMALFORMED;
+    ps.p = p;
+    if (parse_string(&ps, &v[n]) < 0 || duplicate_key(v, &stack[depth - 1], &v[n]))
+        return HD_EMALFORMED;
+    n++;
+    p = skip_ws(ps.p, end);
+    if (p == end || *p != ':')
+        return HD_EMALFORMED;
+    p++;
+    goto value;
+done:
+    d->n = n;
+    p = skip_ws(p, end);
+    return p == end ? 0 : HD_EMALFORMED;
 }
 
 /* ---- from jansson ---- */

@@ -222,8 +222,6 @@ typedef struct registry__jdoc {
     size_t n, cap;
     char *str; /* decoded strings (those with escapes) */
     size_t nstr, capstr;
-    uint32_t *slots; /* duplicate-key table */
-    size_t capslots;
 } registry__jdoc_t;
 
 void registry__jdoc_init(registry__jdoc_t *d);
