@@ -688,7 +688,11 @@ static int regex_search(const registry__js_regex_t *re, const char *s, size_t le
     if (!md)
         md = own = pcre2_match_data_create(1, NULL);
     HD_ASSERT(md);
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, options, md, match_ctx);
+    /* pcre2_jit_match skips pcre2_match's checks of its arguments, the UTF check among them,
+     * so only a subject known to be valid UTF-8 goes there directly. */
+    int rc = re->jit && (options & PCRE2_NO_UTF_CHECK)
+                 ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, match_ctx)
+                 : pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, options, md, match_ctx);
     pcre2_match_data_free(own);
     if (rc >= 0)
         return 1;
@@ -780,7 +784,7 @@ static int regex_compile(registry_jsonschema_t *s, const char *src, size_t len,
     }
     /* Compiled to machine code where PCRE2 can (same answers; the match limit still applies,
      * and a match that outgrows the JIT stack is a work bound hit, as in the interpreter). */
-    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    out->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     if (s->ncodes == s->capcodes) {
         s->capcodes = s->capcodes ? s->capcodes * 2 : 8;
         s->codes = hd_realloc(s->codes, s->capcodes * sizeof *s->codes);

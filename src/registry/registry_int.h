@@ -303,6 +303,7 @@ typedef struct registry__js_named {
 typedef struct registry__js_regex {
     void *code;
     const char *src;
+    bool jit; /* compiled to machine code too */
 } registry__js_regex_t;
 
 typedef struct registry__js_pattern_prop {
