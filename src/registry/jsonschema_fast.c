@@ -496,7 +496,9 @@ static bool check_string(vctx_t *v, const registry__js_node_t *n, jv inst)
     }
     if (n->pattern.code) {
         v->work += (long)(len / 64);
-        int m = registry__js_regex_search_utf8(&n->pattern, s, len, v->md);
+        int m = n->pattern.simple && inst->ascii && len <= REGISTRY__JS_SIMPLE_MAX_SUBJECT
+                    ? registry__js_simple_match(n->pattern.simple, s, len)
+                    : registry__js_regex_search_utf8(&n->pattern, s, len, v->md);
         if (m < 0)
             return limit(v, "pattern", "pattern match over its work limit");
         if (!m)
@@ -655,7 +657,9 @@ static bool check_object(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t
             }
             for (size_t j = 0; j < n->npattern_props; j++) {
                 const registry__js_pattern_prop_t *pp = &n->pattern_props[j];
-                int m = registry__js_regex_search_utf8(&pp->re, k, kl, v->md);
+                int m = pp->re.simple && key->ascii && kl <= REGISTRY__JS_SIMPLE_MAX_SUBJECT
+                            ? registry__js_simple_match(pp->re.simple, k, kl)
+                            : registry__js_regex_search_utf8(&pp->re, k, kl, v->md);
                 if (m < 0)
                     return limit(v, "patternProperties", "pattern match over its work limit");
                 if (!m)

@@ -299,11 +299,34 @@ typedef struct registry__js_named {
     registry__js_node_t *node;
 } registry__js_named_t;
 
+/* A simple pattern (jsonschema_regex.c): a sequence of ASCII classes with counts. */
+#define REGISTRY__JS_SIMPLE_MAX_ATOMS 24
+#define REGISTRY__JS_SIMPLE_INF 0xFFFF       /* an unbounded count */
+#define REGISTRY__JS_SIMPLE_MAX_SUBJECT 1024 /* longer subjects go to PCRE2 */
+
+typedef struct registry__js_simple_atom {
+    uint64_t set[2]; /* the class: bit c for ASCII character c */
+    uint16_t min, max;
+} registry__js_simple_atom_t;
+
+typedef struct registry__js_simple {
+    registry__js_simple_atom_t atoms[REGISTRY__JS_SIMPLE_MAX_ATOMS];
+    uint8_t natoms;
+    bool end; /* anchored at the end */
+} registry__js_simple_t;
+
+/* Reads an ECMA-262 pattern as a simple pattern; false when it is not one. */
+bool registry__js_simple_compile(const char *src, size_t len, registry__js_simple_t *out);
+/* Whether an ASCII subject matches (PCRE2's answer for subjects up to
+ * REGISTRY__JS_SIMPLE_MAX_SUBJECT bytes). */
+bool registry__js_simple_match(const registry__js_simple_t *re, const char *s, size_t len);
+
 /* A compiled regular expression (pcre2_code *, kept opaque here) with its source. */
 typedef struct registry__js_regex {
     void *code;
     const char *src;
-    bool jit; /* compiled to machine code too */
+    bool jit;                            /* compiled to machine code too */
+    const registry__js_simple_t *simple; /* NULL: not a simple pattern */
 } registry__js_regex_t;
 
 typedef struct registry__js_pattern_prop {
@@ -414,6 +437,10 @@ int registry__js_regex_search(const registry__js_regex_t *re, const char *s, siz
 /* The same for a subject known to be valid UTF-8 (it skips PCRE2's check of the subject). */
 int registry__js_regex_search_utf8(const registry__js_regex_t *re, const char *s, size_t len,
                                    void *md);
+/* Compiles an ECMA-262 pattern into out (code and jit; the pcre2_code goes to s->codes).
+ * Returns 0, or HD_EMALFORMED with a static reason in *why. */
+int registry__js_regex_compile(registry_jsonschema_t *s, const char *src, size_t len,
+                               registry__js_regex_t *out, const char **why);
 /* Returns whether `src` is an ECMA-262 regular expression this module accepts. */
 bool registry__js_regex_valid(const char *src, size_t len);
 /* JSON Schema equality: numbers by value (1 == 1.0), objects regardless of key order. */
