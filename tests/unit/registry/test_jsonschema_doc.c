@@ -84,8 +84,10 @@ static void check_number(registry__jdoc_t *d, const char *text)
 {
     json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
     int rc = parse(d, text);
-    if (rc < 0)
+    if (rc < 0) {
+        json_decref(j);
         return; /* jansson decides */
+    }
     assert_non_null(j);
     if (json_is_integer(j)) {
         assert_int_equal(d->v[0].kind, REGISTRY__JV_INT);
