@@ -422,7 +422,10 @@ static uint32_t inst_types(jv j)
     case REGISTRY__JV_INT:
         return REGISTRY__JS_NUMBER | REGISTRY__JS_INTEGER;
     case REGISTRY__JV_REAL:
-        return REGISTRY__JS_NUMBER | (j->u.d == floor(j->u.d) ? REGISTRY__JS_INTEGER : 0);
+        /* d == floor(d) without a libm call: past 2^53 every double is an integer. */
+        return REGISTRY__JS_NUMBER |
+               (fabs(j->u.d) >= 0x1p53 || j->u.d == (double)(int64_t)j->u.d ? REGISTRY__JS_INTEGER
+                                                                            : 0);
     case REGISTRY__JV_TRUE:
     case REGISTRY__JV_FALSE:
         return REGISTRY__JS_BOOLEAN;
@@ -930,9 +933,13 @@ typedef struct tctx {
 static pthread_key_t tctx_key;
 static pthread_once_t tctx_once = PTHREAD_ONCE_INIT;
 
+/* The key frees a thread's context when the thread ends; this pointer finds it quickly. */
+static _Thread_local tctx_t *tctx_mine;
+
 static void tctx_free(void *p)
 {
     tctx_t *t = p;
+    tctx_mine = NULL;
     registry__jdoc_deinit(&t->doc);
     pcre2_match_data_free(t->v.md);
     free(t);
@@ -942,8 +949,11 @@ static void tctx_key_init(void) { HD_ASSERT(pthread_key_create(&tctx_key, tctx_f
 
 static tctx_t *tctx_get(void)
 {
+    tctx_t *t = tctx_mine;
+    if (t)
+        return t;
     pthread_once(&tctx_once, tctx_key_init);
-    tctx_t *t = pthread_getspecific(tctx_key);
+    t = pthread_getspecific(tctx_key);
     if (!t) {
         t = hd_malloc(sizeof *t);
         memset(t, 0, offsetof(tctx_t, v.refs));
@@ -952,6 +962,7 @@ static tctx_t *tctx_get(void)
         HD_ASSERT(t->v.md);
         HD_ASSERT(pthread_setspecific(tctx_key, t) == 0);
     }
+    tctx_mine = t;
     return t;
 }
 
