@@ -231,7 +231,7 @@ static int string_escaped(pstate_t *ps, const uint8_t *start, registry__jv_t *v)
 }
 
 /* A string; ps->p is at the opening quote. */
-static int parse_string(pstate_t *ps, registry__jv_t *v)
+static inline __attribute__((always_inline)) int parse_string(pstate_t *ps, registry__jv_t *v)
 {
     const uint8_t *start = ++ps->p, *end = ps->end;
     const uint8_t *p = start;

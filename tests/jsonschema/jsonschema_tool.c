@@ -371,6 +371,9 @@ static int cmd_bench(int argc, char **argv)
     fclose(f);
     if (!n)
         return 1;
+    size_t total_bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        total_bytes += recs[i].len;
     /* Each measurement loops over the records for about `secs` seconds. */
     double t_jparse = 0, t_jfull = 0, t_fast = 0, t_fparse = 0;
     long bad = 0;
@@ -415,7 +418,7 @@ static int cmd_bench(int argc, char **argv)
     printf("{\"records\": %zu, \"mean_bytes\": %.0f, \"jansson_parse_free_us\": %.3f, "
            "\"jansson_path_us\": %.3f, \"flat_parse_us\": %.3f, \"flat_path_us\": %.3f, "
            "\"invalid\": %ld}\n",
-           n, 0.0, t_jparse, t_jfull, t_fparse, t_fast, bad);
+           n, (double)total_bytes / (double)n, t_jparse, t_jfull, t_fparse, t_fast, bad);
     for (size_t i = 0; i < n; i++)
         free((char *)recs[i].p - 5);
     free(recs);
