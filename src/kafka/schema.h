@@ -98,7 +98,7 @@ typedef struct kafka_schema {
     X(Heartbeat, 12, 0, 3, 4)                                                                      \
     X(LeaveGroup, 13, 0, 3, 4)                                                                     \
     X(SyncGroup, 14, 0, 3, 4)                                                                      \
-    X(DescribeGroups, 15, 0, 4, 5)                                                                 \
+    X(DescribeGroups, 15, 0, 6, 5)                                                                 \
     X(ListGroups, 16, 0, 5, 3)                                                                     \
     X(ApiVersions, 18, 0, 3, 3)                                                                    \
     X(CreateTopics, 19, 0, 4, 5)                                                                   \
@@ -108,12 +108,12 @@ typedef struct kafka_schema {
     X(DescribeConfigs, 32, 0, 2, 4)                                                                \
     X(AlterConfigs, 33, 0, 2, 2)                                                                   \
     X(CreatePartitions, 37, 0, 1, 2)                                                               \
-    X(DeleteGroups, 42, 0, 1, 2)                                                                   \
+    X(DeleteGroups, 42, 0, 3, 2)                                                                   \
     X(IncrementalAlterConfigs, 44, 0, 1, 1)                                                        \
     X(OffsetDelete, 47, 0, 0, 1)                                                                   \
     X(DescribeCluster, 60, 0, 1, 0)                                                                \
     X(ConsumerGroupHeartbeat, 68, 0, 1, 0)                                                         \
-    X(ConsumerGroupDescribe, 69, 0, 0, 0)                                                          \
+    X(ConsumerGroupDescribe, 69, 0, 1, 0)                                                          \
     X(ShareGroupHeartbeat, 76, 1, 1, 0)                                                            \
     X(ShareGroupDescribe, 77, 1, 1, 0)                                                             \
     X(ShareFetch, 78, 1, 1, 0)                                                                     \
