@@ -75,7 +75,8 @@ typedef struct broker__offset {
     int64_t offset;
     int32_t leader_epoch;
     int64_t commit_ms;
-    char *metadata;
+    char *metadata; /* metadata_len bytes (any byte, NUL included), then a NUL */
+    size_t metadata_len;
 } broker__offset_t;
 
 typedef struct broker__member broker__member_t;         /* group.c */

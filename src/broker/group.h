@@ -148,7 +148,8 @@ typedef struct broker_offset_commit {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    const char *metadata; /* NULL is stored as "" */
+    const char *metadata; /* metadata_len bytes, kept byte for byte; NULL is stored as "" */
+    size_t metadata_len;
 } broker_offset_commit_t;
 
 typedef struct broker_offset {
@@ -156,6 +157,7 @@ typedef struct broker_offset {
     int32_t leader_epoch;
     int64_t commit_ms;
     const char *metadata; /* owned by the store; valid until the next change */
+    size_t metadata_len;  /* its length: metadata may hold NUL bytes (a client's own) */
 } broker_offset_t;
 
 /* Whether the group's member may commit now (generation -1 with an empty member id is the

@@ -37,6 +37,18 @@
 
 static const char *nz(const char *s) { return s ? s : ""; }
 
+/* Committed metadata for a response: the stored bytes, copied (the store may change them). */
+static kafka_bytes_t metadata_copy(kafka_req_t *r, const char *m, size_t len)
+{
+    kafka_bytes_t b = {hd_slice(NULL, 0), false};
+    if (len) {
+        uint8_t *p = kafka__alloc(r, len);
+        memcpy(p, m, len);
+        b.v = hd_slice(p, len);
+    }
+    return b;
+}
+
 static kafka_bytes_t bytes_copy(kafka_req_t *r, hd_slice_t s)
 {
     kafka_bytes_t b;
@@ -322,8 +334,8 @@ int kafka__handle_OffsetCommit(kafka_req_t *r, void *req_, void *resp_)
             if (!err && (!topic || p->PartitionIndex < 0 ||
                          p->PartitionIndex >= broker_topic_partitions(topic)))
                 err = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else if (!err && p->CommittedMetadata &&
-                     (int64_t)strlen(p->CommittedMetadata) > r->cfg->offset_metadata_max_bytes)
+            else if (!err &&
+                     (int64_t)p->CommittedMetadata.v.len > r->cfg->offset_metadata_max_bytes)
                 err = KAFKA_ERR_OFFSET_METADATA_TOO_LARGE;
             rt->Partitions[k].ErrorCode = err;
             if (err)
@@ -332,7 +344,9 @@ int kafka__handle_OffsetCommit(kafka_req_t *r, void *req_, void *resp_)
             cs[nc].partition = p->PartitionIndex;
             cs[nc].offset = p->CommittedOffset;
             cs[nc].leader_epoch = r->api_version >= 6 ? p->CommittedLeaderEpoch : -1;
-            cs[nc].metadata = nz(p->CommittedMetadata);
+            /* Byte for byte, NUL bytes included; null is stored as "". */
+            cs[nc].metadata = (const char *)p->CommittedMetadata.v.p;
+            cs[nc].metadata_len = p->CommittedMetadata.v.len;
             nc++;
         }
     }
@@ -361,11 +375,11 @@ static void fill_fetched(kafka_req_t *r, const char *group, const char *topic,
     if (group[0] && broker_offsets_get(r->broker, group, topic, partition, &o)) {
         p->CommittedOffset = o.offset;
         p->CommittedLeaderEpoch = o.leader_epoch;
-        p->Metadata = kafka__strdup(r, o.metadata);
+        p->Metadata = metadata_copy(r, o.metadata, o.metadata_len);
     } else {
         p->CommittedOffset = -1;
         p->CommittedLeaderEpoch = -1;
-        p->Metadata = "";
+        p->Metadata = (kafka_bytes_t){hd_slice(NULL, 0), false}; /* "" */
     }
 }
 
@@ -395,7 +409,7 @@ static int collect_offset(void *ctx, const char *topic, int32_t partition, const
     p->PartitionIndex = partition;
     p->CommittedOffset = o->offset;
     p->CommittedLeaderEpoch = o->leader_epoch;
-    p->Metadata = kafka__strdup(fa->r, o->metadata);
+    p->Metadata = metadata_copy(fa->r, o->metadata, o->metadata_len);
     p->ErrorCode = 0;
     return 0;
 }

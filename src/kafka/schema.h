@@ -8,6 +8,8 @@
  *   ints, bool, double    int8_t .. int64_t, uint16_t, bool, double
  *   uuid                  uint8_t Name[16]
  *   string                const char *Name (NUL-terminated, arena copy on decode; NULL = null)
+ *   string as bytes       kafka_bytes_t Name (kind SBYTES: a string on the wire whose bytes must
+ *                         survive exactly, NUL bytes included, e.g. committed offset metadata)
  *   bytes, records        kafka_bytes_t Name (slice into the request frame on decode)
  *   array of T            T *Name; int32_t Name_n;  (Name_n == -1 means null)
  *   struct T              T *Name (NULL = null; a non-nullable NULL is sent with defaults)
@@ -42,6 +44,7 @@ typedef struct kafka_bytes {
     X(UUID)                                                                                        \
     X(STR)                                                                                         \
     X(BYTES)                                                                                       \
+    X(SBYTES)                                                                                      \
     X(RECORDS)                                                                                     \
     X(ARR_I8)                                                                                      \
     X(ARR_I32)                                                                                     \
@@ -140,6 +143,7 @@ enum {
 #define KAFKA_DECL_UUID(N, C) uint8_t N[16];
 #define KAFKA_DECL_STR(N, C) const char *N;
 #define KAFKA_DECL_BYTES(N, C) kafka_bytes_t N;
+#define KAFKA_DECL_SBYTES(N, C) kafka_bytes_t N;
 #define KAFKA_DECL_RECORDS(N, C) kafka_bytes_t N;
 #define KAFKA_DECL_ARR_I8(N, C)                                                                    \
     int8_t *N;                                                                                     \
