@@ -706,7 +706,9 @@ static int16_t heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_c
     if (epoch == 0 && req->nowned != 0)
         return answer_error(out, req, BROKER_GERR_INVALID_REQUEST,
                             "TopicPartitions must be empty when (re-)joining.");
-    if (epoch == 0 && req->ntopics <= 0 && !(req->regex && req->regex[0]))
+    /* As Kafka: null, not empty, is refused (a Java client subscribed to a Pattern that matches
+     * nothing yet joins with an empty list). */
+    if (epoch == 0 && req->ntopics < 0 && !req->regex)
         return answer_error(out, req, BROKER_GERR_INVALID_REQUEST,
                             "SubscribedTopicNames or SubscribedTopicRegex must be set in first "
                             "request.");
