@@ -190,7 +190,8 @@ int kafka__handle_ConsumerGroupDescribe(kafka_req_t *r, void *req_, void *resp_)
                 kafka__alloc(r, sizeof *m->SubscribedTopicNames * (size_t)(mi.ntopics + 1));
             for (int t = 0; t < mi.ntopics; t++)
                 m->SubscribedTopicNames[t] = kafka__strdup(r, mi.topics[t]);
-            m->SubscribedTopicRegex = mi.regex ? kafka__strdup(r, mi.regex) : NULL;
+            /* "" without a regex, as Kafka reports it. */
+            m->SubscribedTopicRegex = mi.regex ? kafka__strdup(r, mi.regex) : "";
             m->MemberType = 1; /* a consumer-protocol member (KIP-1099) */
             m->Assignment = describe_assignment(r, mi.assigned, mi.nassigned);
             m->TargetAssignment = describe_assignment(r, mi.target, mi.ntarget);
