@@ -289,7 +289,7 @@ typedef struct broker_cg_member_info {
     int32_t member_epoch;
     const char *const *topics;
     int ntopics;
-    const char *regex; /* the SubscribedTopicRegex, or NULL */
+    const char *regex;                /* the SubscribedTopicRegex, or NULL */
     const broker_cg_part_t *assigned; /* what the member owns now */
     int nassigned;
     const broker_cg_part_t *target; /* where the group wants it to be */
