@@ -35,6 +35,16 @@ def coordinator_ready(addr, group):
         time.sleep(0.3)
 
 
+def join_consumer_group(conn, group, member, topic):
+    """A consumer-protocol member joins (retried while Kafka still loads its coordinator)."""
+    deadline = time.monotonic() + 30
+    while True:
+        err = heartbeat(conn, group, member, 0, topics=[topic], owned={}, rebalance_ms=30000)[0]
+        if err not in (14, 15, 16) or time.monotonic() > deadline:
+            return err
+        time.sleep(0.3)
+
+
 def describe_groups(addr, version, groups, ops=False):
     """[(error, message, group id, state, protocol type, protocol data, members, operations)]."""
     flex = version >= 5
@@ -96,8 +106,7 @@ def test_describe_groups_each_version(kafka_target):
         assert err == 0
         # A consumer-protocol group with one member.
         member = "m-" + consumer + "-0123456789"
-        assert heartbeat(c, consumer, member, 0, topics=[topic], owned={},
-                         rebalance_ms=30000)[0] == 0
+        assert join_consumer_group(c, consumer, member, topic) == 0
 
     for v in range(0, 7):
         got = describe_groups(a, v, [classic, nope, consumer, ""], ops=v >= 3)
@@ -172,8 +181,7 @@ def test_delete_groups_each_version(kafka_target):
     coordinator_ready(a, busy)
     with Conn(a) as c:
         kafkaraw.metadata_v1(c, [topic])
-        assert heartbeat(c, busy, "m-" + busy + "-0123456789", 0, topics=[topic], owned={},
-                         rebalance_ms=30000)[0] == 0
+        assert join_consumer_group(c, busy, "m-" + busy + "-0123456789", topic) == 0
     for v in range(0, 4):
         nope = unique("del-nope")
         with Conn(a) as c:
@@ -203,8 +211,7 @@ def test_list_groups_filters_ignore_case(kafka_target):
     coordinator_ready(a, group)
     with Conn(a) as c:
         kafkaraw.metadata_v1(c, [topic])
-        assert heartbeat(c, group, "m-" + group + "-0123456789", 0, topics=[topic], owned={},
-                         rebalance_ms=30000)[0] == 0
+        assert join_consumer_group(c, group, "m-" + group + "-0123456789", topic) == 0
 
     def listed(states, types):
         # Kafka answers NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS until every partition of
