@@ -14,6 +14,7 @@ from compat import VENV_PY, JavaDriver, require
 from conftest import unique
 from clients import create_topic
 from kafkaraw import Conn, array, i8, i32, i64, string, uvarint
+from test_group_api_versions import coordinator_ready
 from test_groups import HERE
 
 OFFSET_FETCH = 9
@@ -143,6 +144,7 @@ def test_metadata_over_the_limit_is_refused(kafka_target):
     # OffsetCommit v2: group, generation -1, member "", retention -1, offset 5 with metadata.
     body = (string(group) + i32(-1) + string("") + i64(-1) +
             array([string(topic) + array([i32(0) + i64(5) + string("x" * 4097)])]))
+    coordinator_ready(addr, group)  # as clients do: FindCoordinator first
     deadline = time.monotonic() + 30
     while True:
         with Conn(addr) as c:
