@@ -335,6 +335,7 @@ int kafka__handle_ListOffsets(kafka_req_t *r, void *req_, void *resp_)
             pr->PartitionIndex = lp->PartitionIndex;
             pr->Timestamp = -1;
             pr->Offset = -1;
+            pr->OldStyleOffsets_n = 0;
             broker_partition_t *p = t ? broker_topic_partition(t, lp->PartitionIndex) : NULL;
             if (!p) {
                 pr->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -367,6 +368,12 @@ int kafka__handle_ListOffsets(kafka_req_t *r, void *req_, void *resp_)
             }
             if (pr->ErrorCode == 0 && pr->Offset >= 0)
                 pr->LeaderEpoch = 0;
+            if (r->api_version == 0) {
+                /* v0 answers a list of at most MaxNumOffsets offsets: the one found, if any. */
+                pr->OldStyleOffsets = kafka__alloc(r, sizeof *pr->OldStyleOffsets);
+                pr->OldStyleOffsets[0] = pr->Offset;
+                pr->OldStyleOffsets_n = pr->Offset >= 0 && lp->MaxNumOffsets > 0 ? 1 : 0;
+            }
         }
     }
     return KAFKA_REQ_DONE;
