@@ -6,14 +6,16 @@ FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PY := /usr/bin/python3
 
-# Debian packages the build, the tests and the benchmarks need.
+# Debian packages the build, the tests and the benchmarks need (burrow, a lag checker that reads
+# __consumer_offsets, with the ZooKeeper it requires for itself: test_consumer_offsets_topic.py).
 DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
 	libjansson-dev libpcre2-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev \
 	kcat libavro-dev libcurl4-openssl-dev \
 	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
 	python3-websockets python3-prometheus-client python3-jsonschema json-schema-test-suite \
-	chromium fonts-dejavu-core curl wrk python3-venv openjdk-17-jdk-headless maven
+	chromium fonts-dejavu-core curl wrk python3-venv openjdk-17-jdk-headless maven \
+	burrow zookeeper
 # Extra Debian packages only `make bench` needs: the peer brokers, their C clients, gnuplot and
 # wrk (the HTTP load generator; also in DEB_PACKAGES, as the tests check the bench's wrk script).
 BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox wrk \
