@@ -335,8 +335,8 @@ int broker__gmeta_decode(hd_slice_t value, broker__gmeta_t *out)
     hd_slice_t leader = read_str(&r, false, true, &null_leader);
     out->state_ms = ver >= 2 ? hd_read_i64(&r) : -1;
     int32_t n = hd_read_count(&r, (int32_t)(value.len / MEMBER_MIN_BYTES + 1));
-    if (r.err || !c_string(ptype) || !c_string(proto) || !c_string(leader))
-        return HD_EMALFORMED;
+    if (r.err || n < 0 || !c_string(ptype) || !c_string(proto) || !c_string(leader))
+        return HD_EMALFORMED; /* n -1 (a null array) is not a member list */
     out->protocol_type = dup_slice(ptype);
     out->protocol = dup_nslice(proto, null_proto);
     out->leader = dup_nslice(leader, null_leader);

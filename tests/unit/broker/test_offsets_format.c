@@ -194,6 +194,10 @@ static void test_group_metadata_round_trips(void **state)
     assert_null(d.leader);
     assert_int_equal(d.nmembers, 0);
     broker__gmeta_free(&d);
+    /* A null member array (count -1) is malformed, not a huge allocation (found by fuzzing). */
+    v.len -= 4;
+    hd_buf_put_i32be(&v, -1);
+    assert_int_equal(broker__gmeta_decode(hd_buf_slice(&v), &d), HD_EMALFORMED);
     hd_buf_deinit(&v);
 }
 
