@@ -44,11 +44,13 @@
 #include "util/say.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PARTS_FILE "partitions"
@@ -247,7 +249,9 @@ static void batch_seal(batch_t *bt)
 static int append_batch(broker_t *b, broker__opart_t *op, batch_t *bt, int64_t *end)
 {
     batch_seal(bt);
-    log_partition_t *log = op->part->log;
+    log_partition_t *log = broker__partition_log(op->part);
+    if (!log)
+        return -EIO;
     int64_t base;
     int rc = log_partition_append(log, b->obatch.p, b->obatch.len, &base);
     if (rc < 0) {
@@ -768,15 +772,12 @@ static int open_topic(broker_t *b, const char *dir, int32_t nparts, const uint8_
             t->override_values[t->noverrides++] = hd_strdup(values[i]);
         }
     }
+    t->cfg.segment_bytes = b->cfg->offsets_segment_bytes; /* below the topic minimum in tests */
+    t->cfg.preallocate = false;
     t->parts = hd_calloc((size_t)nparts, sizeof *t->parts);
     b->offsets_topic = t;
     b->oparts = hd_calloc((size_t)nparts, sizeof *b->oparts);
     b->noparts = nparts;
-    log_config_t lc;
-    log_config_defaults(&lc);
-    lc.segment_bytes = b->cfg->offsets_segment_bytes;
-    lc.preallocate = false;
-    lc.journal = b->journal;
     for (int32_t i = 0; i < nparts; i++) {
         char sub[16];
         snprintf(sub, sizeof sub, "%d", i);
@@ -787,11 +788,12 @@ static int open_topic(broker_t *b, const char *dir, int32_t nparts, const uint8_
         t->parts[i] = p;
         t->nparts = i + 1;
         b->oparts[i].part = p;
-        int rc = log_partition_open(p->dir, &lc, &p->log);
-        if (rc < 0) {
-            p->log = NULL;
-            say_error("partition %s: cannot open: %s", p->dir, hd_strerror(rc));
-            return rc;
+        /* A partition that was never written has no directory: it is made on first use
+         * (broker__partition_log), so a new data directory starts without 50 empty logs. */
+        struct stat st;
+        if (stat(p->dir, &st) == 0 && !broker__partition_log(p)) {
+            say_error("partition %s: cannot open", p->dir);
+            return HD_ECORRUPT;
         }
     }
     return 0;
@@ -857,7 +859,7 @@ static int convert_legacy(broker_t *b, const char *dir, replay_t *rp)
         if ((rc = compact_part(b, i, true)) < 0)
             return rc;
         b->oparts[i].compact_pending = false;
-        if ((rc = log_partition_sync(b->oparts[i].part->log)) < 0)
+        if (b->oparts[i].part->log && (rc = log_partition_sync(b->oparts[i].part->log)) < 0)
             return rc;
     }
     b->oreplaying = true;
@@ -882,7 +884,8 @@ int broker__offsets_open(broker_t *b)
     replay_t rp = {b, false, 0, 0};
     b->oreplaying = true;
     for (int32_t i = 0; rc == 0 && i < b->noparts; i++)
-        rc = replay_log(&rp, b->oparts[i].part->log);
+        if (b->oparts[i].part->log)
+            rc = replay_log(&rp, b->oparts[i].part->log);
     if (rc == 0 && has_legacy_segments(dir))
         rc = convert_legacy(b, dir, &rp);
     b->oreplaying = false;
@@ -922,9 +925,10 @@ int64_t broker_offsets_log_bytes(const broker_t *b)
 static int compact_part(broker_t *b, int32_t pi, bool force)
 {
     broker__opart_t *op = &b->oparts[pi];
-    if (op->compact_pending || !op->part->log)
+    if (op->compact_pending)
         return 0;
-    int64_t size = log_partition_size_bytes(op->part->log);
+    /* A partition never written has no log yet; a forced snapshot of its groups makes one. */
+    int64_t size = op->part->log ? log_partition_size_bytes(op->part->log) : 0;
     if (!force && (size <= b->cfg->offsets_segment_bytes || size <= 2 * op->snapshot_bytes))
         return 0;
     hd_buf_t k, v;
