@@ -75,7 +75,8 @@ typedef struct broker__offset {
     int64_t offset;
     int32_t leader_epoch;
     int64_t commit_ms;
-    char *metadata;
+    char *metadata; /* metadata_len bytes (any byte, NUL included), then a NUL */
+    size_t metadata_len;
 } broker__offset_t;
 
 /* One partition of __consumer_offsets and its compaction state (offsets.c). */
@@ -133,6 +134,7 @@ struct broker {
     broker_topic_t **topics;
     int ntopics, cap_topics;
     hd_strmap_t topic_index; /* name -> topic, for the topics above */
+    uint64_t topics_gen;     /* advances whenever a topic is created or deleted */
     log_flusher_t *flusher;
     log_journal_t *journal;     /* NULL unless log.journal.enable */
     broker_partition_t *active; /* partitions with waiters */
@@ -259,7 +261,7 @@ struct broker__gmeta {
 int32_t broker__offsets_partition_for(const char *group, int32_t nparts);
 void broker__okey_offset(hd_buf_t *k, const char *group, const char *topic, int32_t partition);
 void broker__oval_offset(hd_buf_t *v, int64_t offset, int32_t epoch, const char *meta,
-                         int64_t commit_ms);
+                         size_t meta_len, int64_t commit_ms);
 void broker__okey_group(hd_buf_t *k, const char *group);
 void broker__gmeta_encode(hd_buf_t *v, const broker__gmeta_t *m);
 /* Parse a record: 0 (OTHER for record types Herald does not keep) or HD_EMALFORMED. */
@@ -269,6 +271,18 @@ int broker__orec_parse_legacy(const broker_record_t *rec, broker__orec_t *out);
  * broker__gmeta_free), or HD_EMALFORMED. */
 int broker__gmeta_decode(hd_slice_t value, broker__gmeta_t *out);
 void broker__gmeta_free(broker__gmeta_t *m);
+
+/* topic_regex.c: KIP-848 topic regular expressions (RE2/J-compatible subset of PCRE2). */
+typedef struct broker__topic_regex broker__topic_regex_t;
+/* Longest SubscribedTopicRegex accepted. */
+#define BROKER_TOPIC_REGEX_MAX 4096
+/* Compiles a pattern for whole-name matching. Returns 0, or HD_EINVAL with the reason written to
+ * `why` (as Kafka's message puts it after "is not a valid regular expression: "). */
+int broker__topic_regex_compile(const char *pattern, broker__topic_regex_t **out, char *why,
+                                size_t whylen);
+/* Whether the whole topic name matches (bounded; a match that hits a limit is no match). */
+bool broker__topic_regex_matches(const broker__topic_regex_t *re, const char *topic);
+void broker__topic_regex_free(broker__topic_regex_t *re);
 
 /* offsets.c */
 /* The __consumer_offsets partition that holds the group's records. */

@@ -141,8 +141,16 @@ static void table_set(broker_group_t *g, const char *topic, int32_t partition, i
         *pp = o;
         g->noffsets++;
     }
+    /* Kept byte for byte, NUL bytes included (confluent-kafka sends its metadata with the C
+     * string's terminator, and reads back exactly what it sent). */
     free(o->metadata);
-    o->metadata = hd_strndup(meta ? meta : "", meta ? meta_len : 0);
+    if (!meta)
+        meta_len = 0;
+    o->metadata = hd_malloc(meta_len + 1);
+    if (meta_len)
+        memcpy(o->metadata, meta, meta_len);
+    o->metadata[meta_len] = '\0';
+    o->metadata_len = meta_len;
     o->offset = offset;
     o->leader_epoch = epoch;
     o->commit_ms = commit_ms;
@@ -286,7 +294,8 @@ int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset
     batch_begin(&bt, &b->obatch, now);
     for (int i = 0; i < n; i++) {
         broker__okey_offset(&k, group_id, c[i].topic, c[i].partition);
-        broker__oval_offset(&v, c[i].offset, c[i].leader_epoch, c[i].metadata, now);
+        broker__oval_offset(&v, c[i].offset, c[i].leader_epoch, c[i].metadata,
+                            c[i].metadata ? c[i].metadata_len : 0, now);
         batch_add_buf(&bt, &k, &v);
         if (b->obatch.len < BATCH_SOFT_MAX && i != n - 1)
             continue;
@@ -294,9 +303,8 @@ int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset
             goto fail;
         /* Each batch is applied once it is in the log, so the table always equals a replay. */
         for (; first <= i; first++) {
-            const char *m = c[first].metadata ? c[first].metadata : "";
             table_set(g, c[first].topic, c[first].partition, c[first].offset, c[first].leader_epoch,
-                      now, m, strlen(m));
+                      now, c[first].metadata, c[first].metadata_len);
         }
         if (i != n - 1)
             batch_begin(&bt, &b->obatch, now);
@@ -331,6 +339,7 @@ bool broker_offsets_get(broker_t *b, const char *group_id, const char *topic, in
     out->leader_epoch = (*pp)->leader_epoch;
     out->commit_ms = (*pp)->commit_ms;
     out->metadata = (*pp)->metadata;
+    out->metadata_len = (*pp)->metadata_len;
     return true;
 }
 
@@ -362,7 +371,7 @@ void broker_offsets_each(broker_t *b, const char *group_id, broker_offset_cb cb,
     int n = g->noffsets;
     for (int i = 0; i < n; i++) {
         broker_offset_t o = {all[i]->offset, all[i]->leader_epoch, all[i]->commit_ms,
-                             all[i]->metadata};
+                             all[i]->metadata, all[i]->metadata_len};
         if (cb(ctx, all[i]->topic, all[i]->partition, &o))
             break;
     }
@@ -949,7 +958,8 @@ static int compact_part(broker_t *b, int32_t pi, bool force)
         for (int j = 0; j < g->noffsets; j++) {
             broker__offset_t *o = all[j];
             broker__okey_offset(&k, g->id, o->topic, o->partition);
-            broker__oval_offset(&v, o->offset, o->leader_epoch, o->metadata, o->commit_ms);
+            broker__oval_offset(&v, o->offset, o->leader_epoch, o->metadata, o->metadata_len,
+                                o->commit_ms);
             batch_add_buf(&bt, &k, &v);
         }
         free(all);

@@ -13,6 +13,7 @@
  *         0, 2:  i64 offset, str metadata, i64 commit timestamp (ms)
  *         1:     i64 offset, str metadata, i64 commit timestamp, i64 expire timestamp
  *         3:     i64 offset, i32 leader epoch (-1: none), str metadata, i64 commit timestamp
+ *                (metadata: the client's bytes exactly, NUL bytes included)
  *         4:     as 3 in Kafka's flexible encoding (compact strings: uvarint length + 1, and
  *                an empty tagged-field section: uvarint 0)
  *       Herald writes key version 1 and value version 3, as Kafka 4.x does.
@@ -131,13 +132,15 @@ void broker__okey_offset(hd_buf_t *k, const char *group, const char *topic, int3
 }
 
 void broker__oval_offset(hd_buf_t *v, int64_t offset, int32_t epoch, const char *meta,
-                         int64_t commit_ms)
+                         size_t meta_len, int64_t commit_ms)
 {
     hd_buf_reset(v);
     hd_buf_put_i16be(v, 3);
     hd_buf_put_i64be(v, offset);
     hd_buf_put_i32be(v, epoch);
-    put_str(v, meta ? meta : "");
+    hd_buf_put_i16be(v, (int16_t)(meta ? meta_len : 0)); /* the client's bytes, NULs included */
+    if (meta && meta_len)
+        hd_buf_put(v, meta, meta_len);
     hd_buf_put_i64be(v, commit_ms);
 }
 
@@ -253,7 +256,7 @@ int broker__orec_parse(const broker_record_t *rec, broker__orec_t *out)
             hd_read_skip(&v, hd_read_uvarint32(&v));
         }
     }
-    if (v.err || !c_string(out->metadata))
+    if (v.err) /* metadata is kept byte for byte: it may hold NUL bytes */
         return HD_EMALFORMED;
     return 0;
 }
@@ -294,7 +297,7 @@ int broker__orec_parse_legacy(const broker_record_t *rec, broker__orec_t *out)
     out->leader_epoch = hd_read_i32(&v);
     out->commit_ms = hd_read_i64(&v);
     out->metadata = read_s(&v, false);
-    if (v.err || ver != 0 || !c_string(out->metadata))
+    if (v.err || ver != 0)
         return HD_EMALFORMED;
     return 0;
 }

@@ -61,7 +61,7 @@ static void test_offset_commit_record_is_kafkas_key_1_value_3(void **state)
     static const uint8_t key[] = {0, 1, 0, 1, 'g', 0, 2, 't', 'p', 0, 0, 0, 7};
     assert_int_equal(k.len, sizeof key);
     assert_memory_equal(k.p, key, sizeof key);
-    broker__oval_offset(&v, 0x0102030405060708, -1, " m", 0x1122334455667788);
+    broker__oval_offset(&v, 0x0102030405060708, -1, " m", 2, 0x1122334455667788);
     static const uint8_t val[] = {0,    3,    1,    2,    3,    4,    5,    6,   7,
                                   8,    0xff, 0xff, 0xff, 0xff, 0,    2,    ' ', 'm',
                                   0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
@@ -127,7 +127,7 @@ static void test_older_and_flexible_offset_values_are_read(void **state)
     v.len -= 3;
     r = record(&k, &v);
     assert_int_equal(broker__orec_parse(&r, &o), HD_EMALFORMED);
-    broker__oval_offset(&v, 1, 1, "", 1);
+    broker__oval_offset(&v, 1, 1, "", 0, 1);
     v.p[1] = 9;
     r = record(&k, &v);
     assert_int_equal(broker__orec_parse(&r, &o), HD_EMALFORMED);
