@@ -8,14 +8,16 @@ PY := /usr/bin/python3
 # Integration tests run in parallel processes (pytest-xdist); most of their time is spent waiting.
 TEST_WORKERS ?= 3
 
-# Debian packages the build, the tests and the benchmarks need.
+# Debian packages the build, the tests and the benchmarks need (burrow, a lag checker that reads
+# __consumer_offsets, with the ZooKeeper it requires for itself: test_consumer_offsets_topic.py).
 DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
 	libjansson-dev libpcre2-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev \
 	kcat libavro-dev libcurl4-openssl-dev \
 	python3 python3-pytest python3-pytest-xdist python3-confluent-kafka python3-kafka python3-requests \
 	python3-websockets python3-prometheus-client python3-jsonschema json-schema-test-suite \
-	chromium fonts-dejavu-core curl wrk python3-venv openjdk-17-jdk-headless maven
+	chromium fonts-dejavu-core curl wrk python3-venv openjdk-17-jdk-headless maven \
+	burrow zookeeper
 # Extra Debian packages only `make bench` needs: the peer brokers, their C clients, gnuplot and
 # wrk (the HTTP load generator; also in DEB_PACKAGES, as the tests check the bench's wrk script).
 BENCH_PACKAGES := nats-server libnats-dev redis-server libhiredis-dev gnuplot-nox wrk \
@@ -115,7 +117,7 @@ TSAN_BUILD ?= build-tsan
 unit-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_TSAN=ON >/dev/null
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_log_test_journal unit_broker_test_broker unit_broker_test_group \
-		unit_broker_test_group_consumer unit_broker_test_records
+		unit_broker_test_group_consumer unit_broker_test_records unit_broker_test_offsets_format
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'flusher|journal|broker'
 
 unit: build

@@ -138,6 +138,14 @@ static int rm_rf(const char *path)
     return rmdir(path) < 0 ? -errno : 0;
 }
 
+char *broker__path_join(const char *a, const char *b) { return path_join(a, b); }
+int broker__mkdir_p(const char *path) { return mkdir_p(path); }
+int broker__read_small(const char *path, char **out) { return read_small(path, out); }
+int broker__write_atomic(const char *dir, const char *path, const char *text)
+{
+    return write_atomic(dir, path, text);
+}
+
 /* ---- accessors ---- */
 
 const char *broker_cluster_id(const broker_t *b) { return b->cluster_id; }
@@ -974,7 +982,8 @@ static void close_logs(broker_t *b)
             broker__producers_save(b->topics[i]->parts[k]);
             take_log(&l, b->topics[i]->parts[k]);
         }
-    take_log(&l, b->offsets_part);
+    for (int32_t i = 0; b->offsets_topic && i < b->offsets_topic->nparts; i++)
+        take_log(&l, b->offsets_topic->parts[i]);
     for (int i = 0; i < b->ninternal; i++)
         take_log(&l, b->internal[i]->parts[0]);
     log_partition_close_many(l.v, l.n);
@@ -988,8 +997,8 @@ void broker_close(broker_t *b)
     for (int i = 0; i < b->ntopics; i++)
         for (int32_t k = 0; k < b->topics[i]->nparts; k++)
             fire_all(b->topics[i]->parts[k], HD_ECLOSED);
-    if (b->offsets_part)
-        fire_all(b->offsets_part, HD_ECLOSED);
+    for (int32_t i = 0; b->offsets_topic && i < b->offsets_topic->nparts; i++)
+        fire_all(b->offsets_topic->parts[i], HD_ECLOSED);
     for (int i = 0; i < b->ninternal; i++)
         fire_all(b->internal[i]->parts[0], HD_ECLOSED);
     broker__groups_free(b);

@@ -71,6 +71,11 @@ bool broker_topic_name_valid(const char *name);
  * __cluster_metadata): never created as ordinary topics, by any path. */
 bool broker_topic_name_reserved(const char *name);
 broker_topic_t *broker_topic_find(broker_t *b, const char *name);
+/* Kafka's internal topic that clients may read, __consumer_offsets (broker/offsets.c), by name;
+ * NULL for any other name. It is not among the topics above (broker_topic_find, _count, _at):
+ * the Kafka protocol's Metadata, DescribeConfigs, ListOffsets and Fetch reach it through this,
+ * and every write path refuses its name (broker_topic_name_reserved). */
+broker_topic_t *broker_internal_topic_find(broker_t *b, const char *name);
 /* Creates a topic with `partitions` partitions and the given config overrides. With
  * validate_only, checks everything and creates nothing. Returns 0, HD_EEXIST, HD_EINVAL (bad
  * or reserved name, partition count or config; *why says which) or -errno. */

@@ -79,6 +79,14 @@ typedef struct broker__offset {
     size_t metadata_len;
 } broker__offset_t;
 
+/* One partition of __consumer_offsets and its compaction state (offsets.c). */
+typedef struct broker__opart {
+    broker_partition_t *part;
+    int64_t snapshot_bytes; /* size of the last snapshot written */
+    bool compact_pending;   /* delete segments below compact_base once durable */
+    int64_t compact_base, compact_end;
+} broker__opart_t;
+
 typedef struct broker__member broker__member_t;         /* group.c */
 typedef struct broker__pending broker__pending_t;       /* group.c */
 typedef struct broker__completion broker__completion_t; /* group.c */
@@ -112,6 +120,10 @@ struct broker_group {
     int noffsets;
     int64_t empty_since_ms; /* wall clock: when the group was created or last became Empty */
     broker__cgroup_t *cg;   /* non-NULL: a consumer-protocol (KIP-848) group */
+    /* The GroupMetadataValue last written to __consumer_offsets for this group (NULL: none, or
+     * its tombstone): re-written by compaction, tombstoned when the group goes away. */
+    uint8_t *meta_rec;
+    size_t meta_len;
 };
 
 struct broker {
@@ -144,11 +156,11 @@ struct broker {
     int64_t next_expiry_ms;        /* wall clock: when offsets.c next looks for expired offsets */
     broker__completion_t *cq_head, *cq_tail;
     bool cq_firing;
-    broker_topic_t *offsets_topic; /* internal, not listed among the topics */
-    broker_partition_t *offsets_part;
-    int64_t offsets_snapshot_bytes; /* size of the last snapshot written */
-    bool compact_pending;           /* delete segments below compact_base once durable */
-    int64_t compact_base, compact_end;
+    /* __consumer_offsets (offsets.c): not among the topics; read-only to Kafka clients. */
+    broker_topic_t *offsets_topic;
+    broker__opart_t *oparts; /* one per partition of offsets_topic */
+    int32_t noparts;
+    bool oreplaying; /* replaying the offsets log: groups are restored, nothing is appended */
     hd_buf_t obatch;
     /* Internal logs of capability modules (broker_internal_log_open), closed with the broker. */
     broker_topic_t **internal;
@@ -183,7 +195,13 @@ void broker__producers_save(broker_partition_t *p);
 int broker__producers_parse(const uint8_t *b, size_t len, int64_t *offset, broker__producer_t **out,
                             int *count);
 
-/* broker.c: a one-partition topic that is not listed (the offsets log). */
+/* broker.c: small-file helpers (paths, an atomic durable rewrite). */
+char *broker__path_join(const char *a, const char *b);
+int broker__mkdir_p(const char *path);
+int broker__read_small(const char *path, char **out);
+int broker__write_atomic(const char *dir, const char *path, const char *text);
+
+/* broker.c: a one-partition topic that is not listed (the internal logs). */
 int broker__internal_topic_open(broker_t *b, const char *name, const char *dir,
                                 const log_config_t *lc, broker_topic_t **out);
 void broker__internal_topic_free(broker_topic_t *t);
@@ -204,6 +222,56 @@ const char *broker__cgroup_state(const broker__cgroup_t *cg);
 /* Removes members whose session or revocation deadline passed. */
 void broker__cgroup_tick(broker_t *b, broker_group_t *g, int64_t now);
 
+/* group.c: a classic group's state as a GroupMetadata record (pointers borrowed from the group;
+ * the caller frees only out->members), and the state such a record restores at replay (m NULL:
+ * the group's tombstone). */
+typedef struct broker__gmeta broker__gmeta_t;
+void broker__group_meta(broker_t *b, const broker_group_t *g, broker__gmeta_t *out);
+void broker__group_restore(broker_t *b, broker_group_t *g, const broker__gmeta_t *m);
+
+/* offsets_format.c: the records of __consumer_offsets (Kafka's; the format is documented
+ * there). Key versions: */
+enum { BROKER__OKEY_LEGACY_OFFSET = 0, BROKER__OKEY_OFFSET = 1, BROKER__OKEY_GROUP = 2 };
+enum { BROKER__OREC_OTHER, BROKER__OREC_OFFSET, BROKER__OREC_GROUP, BROKER__OREC_SNAPSHOT };
+/* One parsed record; slices point into the record. */
+typedef struct broker__orec {
+    int type;
+    hd_slice_t group, topic;
+    int32_t partition;
+    bool tombstone; /* null value */
+    int64_t offset;
+    int32_t leader_epoch;
+    int64_t commit_ms;
+    hd_slice_t metadata;
+    hd_slice_t value; /* GROUP: the GroupMetadataValue, for broker__gmeta_decode() */
+} broker__orec_t;
+typedef struct broker__gmember {
+    char *member_id, *instance_id, *client_id, *client_host;
+    int32_t rebalance_ms, session_ms;
+    hd_slice_t subscription, assignment;
+} broker__gmember_t;
+struct broker__gmeta {
+    char *protocol_type, *protocol, *leader;
+    int32_t generation;
+    int64_t state_ms;
+    broker__gmember_t *members;
+    int nmembers;
+};
+/* Kafka's partition of a group: abs(Java hashCode of the id) % nparts. */
+int32_t broker__offsets_partition_for(const char *group, int32_t nparts);
+void broker__okey_offset(hd_buf_t *k, const char *group, const char *topic, int32_t partition);
+void broker__oval_offset(hd_buf_t *v, int64_t offset, int32_t epoch, const char *meta,
+                         size_t meta_len, int64_t commit_ms);
+void broker__okey_group(hd_buf_t *k, const char *group);
+void broker__gmeta_encode(hd_buf_t *v, const broker__gmeta_t *m);
+/* Parse a record: 0 (OTHER for record types Herald does not keep) or HD_EMALFORMED. */
+int broker__orec_parse(const broker_record_t *rec, broker__orec_t *out);
+int broker__orec_parse_legacy(const broker_record_t *rec, broker__orec_t *out);
+/* 0 with *out owning its strings (the bytes stay slices of value; free with
+ * broker__gmeta_free), or HD_EMALFORMED. */
+int broker__gmeta_decode(hd_slice_t value, broker__gmeta_t *out);
+void broker__gmeta_free(broker__gmeta_t *m);
+
 /* topic_regex.c: KIP-848 topic regular expressions (RE2/J-compatible subset of PCRE2). */
 typedef struct broker__topic_regex broker__topic_regex_t;
 /* Longest SubscribedTopicRegex accepted. */
@@ -217,15 +285,25 @@ bool broker__topic_regex_matches(const broker__topic_regex_t *re, const char *to
 void broker__topic_regex_free(broker__topic_regex_t *re);
 
 /* offsets.c */
+/* The __consumer_offsets partition that holds the group's records. */
+broker_partition_t *broker__offsets_part_of(broker_t *b, const char *group);
+/* Appends g's GroupMetadata record (a classic group that completed a rebalance or became
+ * Empty). Not waited for: a crash before it is durable restores the previous state. */
+void broker__offsets_write_group(broker_t *b, broker_group_t *g);
+/* The group is going away: appends its GroupMetadata tombstone if it has a record (not while
+ * replaying) and forgets the record. */
+void broker__offsets_forget_group(broker_t *b, broker_group_t *g);
 /* The wall clock of commit times and offset expiry (b->wall_ms, else hd_wall_ms). */
 int64_t broker__wall(broker_t *b);
 int broker__offsets_open(broker_t *b);
 void broker__offsets_close(broker_t *b);
 void broker__offsets_free_group(broker_group_t *g);
 void broker__offsets_tick(broker_t *b);
-/* Applies one offsets-log batch to the in-memory tables, as replay does (fuzz target). */
-int broker__offsets_apply(broker_t *b, hd_slice_t batch);
-/* Appends a group tombstone and forgets the group's offsets (the caller frees the group). */
+/* Applies one __consumer_offsets batch (legacy: one of the format before) to the in-memory
+ * tables, as replay does (fuzz target). */
+int broker__offsets_apply(broker_t *b, hd_slice_t batch, bool legacy);
+/* Appends tombstones for the group's offsets and its GroupMetadata and forgets the offsets
+ * (the caller frees the group); *durable_at is in the group's partition. */
 int broker__offsets_delete_group(broker_t *b, broker_group_t *g, int64_t *durable_at);
 /* Deletes every group's committed offsets of `topic` (which was just deleted), as tombstones in
  * the offsets log, so a topic created later under the same name starts without them. */

@@ -426,6 +426,7 @@ static void group_free(broker_group_t *g)
     free(g->protocol_type);
     free(g->protocol);
     free(g->leader);
+    free(g->meta_rec);
     free(g);
 }
 
@@ -444,9 +445,14 @@ static void group_unlink_free(broker_t *b, broker_group_t *g)
 
 void broker__group_maybe_drop(broker_t *b, broker_group_t *g)
 {
-    if (g && g->state == BROKER__EMPTY && !g->nmembers && !g->npending && !g->noffsets &&
-        !(g->cg && broker__cgroup_nmembers(g->cg)))
-        group_unlink_free(b, g);
+    if (!g || g->state != BROKER__EMPTY || g->nmembers || g->npending || g->noffsets ||
+        (g->cg && broker__cgroup_nmembers(g->cg)))
+        return;
+    /* A replayed group record may be followed by the group's offsets: decided after replay. */
+    if (b->oreplaying && g->meta_rec)
+        return;
+    broker__offsets_forget_group(b, g);
+    group_unlink_free(b, g);
 }
 
 void broker__groups_free(broker_t *b)
@@ -586,6 +592,7 @@ static void complete_join(broker_t *b, broker_group_t *g)
         free(g->leader);
         g->leader = NULL;
         say_info("group %s: empty at generation %d", g->id, g->generation);
+        broker__offsets_write_group(b, g);
         return;
     }
     g->protocol = select_protocol(g);
@@ -755,6 +762,7 @@ static void join(broker_t *b, const broker_join_req_t *req, broker_join_waiter_t
             }
             member_update(m, req, now);
             if (g->state == BROKER__STABLE && !changed && !was_leader) {
+                broker__offsets_write_group(b, g); /* the new member id, as Kafka persists it */
                 answer_join(b, g, w, BROKER_GERR_NONE, m->id, false);
                 return;
             }
@@ -902,6 +910,7 @@ static void sync(broker_t *b, const char *group_id, int32_t generation, const ch
     }
     g->state = BROKER__STABLE;
     say_info("group %s: stable at generation %d", g->id, g->generation);
+    broker__offsets_write_group(b, g);
     for (int i = 0; i < g->nmembers; i++) {
         broker__member_t *x = g->members[i];
         answer_sync(b, g, take_sync(x), BROKER_GERR_NONE,
@@ -1139,16 +1148,106 @@ void broker_group_member(const broker_group_t *g, int i, broker_member_info_t *o
 
 int16_t broker_group_delete(broker_t *b, const char *group_id, int64_t *durable_at)
 {
-    *durable_at = broker_partition_end(b->offsets_part);
+    *durable_at = group_id ? broker_partition_end(broker__offsets_part_of(b, group_id)) : 0;
     /* The empty id names no group: GROUP_ID_NOT_FOUND, as Kafka 4 answers. */
     broker_group_t *g = group_id && group_id[0] ? broker__group_get(b, group_id, false) : NULL;
     if (!g)
         return BROKER_GERR_GROUP_ID_NOT_FOUND;
     if (g->nmembers || g->state != BROKER__EMPTY || (g->cg && broker__cgroup_nmembers(g->cg)))
         return BROKER_GERR_NON_EMPTY_GROUP;
-    if (g->noffsets && broker__offsets_delete_group(b, g, durable_at) < 0)
+    if ((g->noffsets || g->meta_rec) && broker__offsets_delete_group(b, g, durable_at) < 0)
         return BROKER_GERR_KAFKA_STORAGE_ERROR;
     group_unlink_free(b, g);
     say_info("group %s: deleted", group_id);
     return BROKER_GERR_NONE;
+}
+
+/* ---- the group's record in __consumer_offsets ---- */
+
+void broker__group_meta(broker_t *b, const broker_group_t *g, broker__gmeta_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->protocol_type = g->protocol_type ? g->protocol_type : "";
+    out->generation = g->generation;
+    out->state_ms = broker__wall(b);
+    if (!g->nmembers)
+        return; /* Empty: null protocol and leader, as Kafka writes it */
+    out->protocol = g->protocol ? g->protocol : "";
+    out->leader = g->leader ? g->leader : g->members[0]->id;
+    out->members = hd_calloc((size_t)g->nmembers, sizeof *out->members);
+    out->nmembers = g->nmembers;
+    for (int i = 0; i < g->nmembers; i++) {
+        const broker__member_t *m = g->members[i];
+        broker__gmember_t *x = &out->members[i];
+        x->member_id = m->id;
+        x->instance_id = m->instance_id;
+        x->client_id = m->client_id;
+        x->client_host = m->client_host;
+        x->rebalance_ms = m->rebalance_ms;
+        x->session_ms = m->session_ms;
+        x->subscription = member_metadata(m, g->protocol);
+        x->assignment = hd_slice(m->assignment, m->assignment_len);
+    }
+}
+
+void broker__group_restore(broker_t *b, broker_group_t *g, const broker__gmeta_t *m)
+{
+    if (g->cg) {
+        if (broker__cgroup_nmembers(g->cg))
+            return; /* a consumer-protocol group has no classic record */
+        broker__cgroup_free(g->cg);
+        g->cg = NULL;
+    }
+    for (int i = g->nmembers; i-- > 0;)
+        remove_member(b, g, i, BROKER_GERR_UNKNOWN_MEMBER_ID);
+    for (int i = 0; i < g->npending; i++)
+        free(g->pending[i].id);
+    g->npending = 0;
+    free(g->protocol_type);
+    free(g->protocol);
+    free(g->leader);
+    g->protocol_type = g->protocol = g->leader = NULL;
+    g->state = BROKER__EMPTY;
+    g->initial_delay = false;
+    g->generation = m ? m->generation : 0;
+    if (m && m->protocol_type[0])
+        g->protocol_type = hd_strdup(m->protocol_type);
+    if (m && m->state_ms > 0 && !m->nmembers)
+        g->empty_since_ms = m->state_ms;
+    if (!m || !m->nmembers || !g->protocol_type) {
+        cq_flush(b);
+        return;
+    }
+    /* Stable, as Kafka loads it: the members keep their ids, generation and assignments, and
+     * leave by session expiry unless they heartbeat. */
+    int64_t now = broker__now(b);
+    g->protocol = hd_strdup(m->protocol);
+    for (int i = 0; i < m->nmembers; i++) {
+        const broker__gmember_t *x = &m->members[i];
+        if (find_member(g, x->member_id) >= 0)
+            continue;
+        broker__member_t *mm = hd_calloc(1, sizeof *mm);
+        mm->id = hd_strdup(x->member_id);
+        mm->instance_id = dup_or_null(x->instance_id);
+        mm->client_id = hd_strdup(x->client_id);
+        mm->client_host = hd_strdup(x->client_host);
+        mm->session_ms = x->session_ms;
+        mm->rebalance_ms = x->rebalance_ms;
+        mm->nprotocols = 1;
+        mm->proto_names = hd_malloc(sizeof *mm->proto_names);
+        mm->proto_meta = hd_malloc(sizeof *mm->proto_meta);
+        mm->proto_names[0] = hd_strdup(m->protocol);
+        mm->proto_meta[0] = hd_slice(dup_bytes(x->subscription), x->subscription.len);
+        set_assignment(mm, x->assignment);
+        mm->last_seen = now;
+        mm->synced = true;
+        if (g->nmembers == g->cap_members) {
+            g->cap_members = g->cap_members ? g->cap_members * 2 : 4;
+            g->members = hd_realloc(g->members, (size_t)g->cap_members * sizeof *g->members);
+        }
+        g->members[g->nmembers++] = mm;
+    }
+    g->leader = hd_strdup(find_member(g, m->leader) >= 0 ? m->leader : g->members[0]->id);
+    g->state = BROKER__STABLE;
+    cq_flush(b);
 }

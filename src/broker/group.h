@@ -1,6 +1,6 @@
 /* Consumer groups: the classic group coordinator (JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
  * generations, session and rebalance timeouts, static members) and the committed-offsets store
- * (an internal log replayed at startup). Loop thread only.
+ * (__consumer_offsets, in Kafka's record format, replayed at startup). Loop thread only.
  *
  * The coordinator's answers are Kafka ErrorCodes (int16_t, BROKER_GERR_*): the state machine is
  * Kafka's own, so its outcomes are expressed in Kafka's vocabulary and kafka/ passes them
@@ -164,12 +164,14 @@ typedef struct broker_offset {
  * "simple consumer" path, allowed while the group has no members). Creates nothing. */
 int16_t broker_group_commit_check(broker_t *b, const char *group_id, int32_t generation,
                                   const char *member_id, const char *instance_id);
-/* Stores the commits in memory and appends them to the offsets log. *durable_at is the offsets
- * log position to wait for with broker_offsets_wait(). Returns 0, HD_ETOOBIG or -errno. */
+/* Stores the commits in memory and appends them to the group's partition of
+ * __consumer_offsets. *durable_at is the position there to wait for with broker_offsets_wait().
+ * Returns 0, HD_ETOOBIG or -errno. */
 int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset_commit_t *c, int n,
                           int64_t *durable_at);
-/* Fires w (w->target is set here) once the offsets log is durable up to `durable_at`. */
-void broker_offsets_wait(broker_t *b, int64_t durable_at, broker_waiter_t *w);
+/* Fires w (w->target is set here) once the group's partition of __consumer_offsets is durable
+ * up to `durable_at` (a position returned for that group). */
+void broker_offsets_wait(broker_t *b, const char *group_id, int64_t durable_at, broker_waiter_t *w);
 /* Returns true and fills *out when the group has a commit for the partition. */
 bool broker_offsets_get(broker_t *b, const char *group_id, const char *topic, int32_t partition,
                         broker_offset_t *out);
@@ -211,7 +213,8 @@ typedef struct broker_member_info {
 void broker_group_member(const broker_group_t *g, int i, broker_member_info_t *out);
 
 /* DeleteGroups: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND (also for the empty
- * id), or NONE (its offsets are removed; a tombstone is appended, durable at *durable_at). */
+ * id), or NONE (its offsets and group metadata are removed: tombstones are appended, durable at
+ * *durable_at in the group's partition, see broker_offsets_wait()). */
 int16_t broker_group_delete(broker_t *b, const char *group_id, int64_t *durable_at);
 
 /* ---- consumer-protocol groups (KIP-848, group_consumer.c) ---- */
@@ -303,8 +306,9 @@ void broker_cgroup_member(const broker_group_t *g, int i, broker_cg_member_info_
 void broker_group_set_clock(broker_t *b, int64_t (*now_ms)(void));
 /* For tests: the wall clock of commit times and offsets.retention.minutes (hd_wall_ms). */
 void broker_offsets_set_wall_clock(broker_t *b, int64_t (*wall_ms)(void));
-/* Rewrites the offsets log as one snapshot if it grew past offsets.topic.segment.bytes and
- * holds mostly superseded commits. Called from broker_group_tick(); exposed for tests. */
+/* Rewrites each partition of __consumer_offsets that grew past offsets.topic.segment.bytes and
+ * holds mostly superseded records as one snapshot (every one with force). Returns 1 if a
+ * snapshot was written, 0 or -errno. Called from broker_group_tick(); exposed for tests. */
 int broker_offsets_compact(broker_t *b, bool force);
 /* Size of the offsets log in bytes (tests, metrics). */
 int64_t broker_offsets_log_bytes(const broker_t *b);

@@ -132,11 +132,17 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
 
     bool all = req->Topics_n < 0 || (r->api_version == 0 && req->Topics_n == 0);
     if (all) {
+        /* Kafka lists its internal topics too (clients leave them out of subscriptions). */
         int n = broker_topic_count(b);
-        resp->Topics_n = n;
-        resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(n ? n : 1));
+        broker_topic_t *internal = broker_internal_topic_find(b, "__consumer_offsets");
+        resp->Topics_n = n + (internal ? 1 : 0);
+        resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(n + 1));
         for (int i = 0; i < n; i++)
             fill_topic(r, &resp->Topics[i], broker_topic_at(b, i), ops);
+        if (internal) {
+            fill_topic(r, &resp->Topics[n], internal, ops);
+            resp->Topics[n].IsInternal = true;
+        }
         return KAFKA_REQ_DONE;
     }
     bool may_create =
@@ -162,6 +168,12 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
         }
         const char *name = req->Topics[i].Name;
         mt->Name = name;
+        broker_topic_t *internal = broker_internal_topic_find(b, name);
+        if (internal) {
+            fill_topic(r, mt, internal, ops);
+            mt->IsInternal = true;
+            continue;
+        }
         if (broker_topic_name_reserved(name)) {
             /* Kafka's internal topics are never auto-created as user topics; Kafka answers
              * this for them until its coordinators have made them. */
@@ -269,7 +281,10 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
             continue;
         }
         res->ErrorMessage = why;
-        if (broker_topic_name_reserved(res->Name)) {
+        if (broker_internal_topic_find(r->broker, res->Name)) {
+            res->ErrorCode = KAFKA_ERR_TOPIC_ALREADY_EXISTS; /* as Kafka answers */
+            res->ErrorMessage = "the internal topic exists already";
+        } else if (broker_topic_name_reserved(res->Name)) {
             /* As Kafka answers for its reserved metadata topic. */
             res->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
             res->ErrorMessage = "creation of an internal topic is prohibited";
@@ -300,6 +315,11 @@ int kafka__handle_DeleteTopics(kafka_req_t *r, void *req_, void *resp_)
     for (int32_t i = 0; i < n; i++) {
         const char *name = req->TopicNames[i] ? req->TopicNames[i] : "";
         resp->Responses[i].Name = name;
+        if (broker_internal_topic_find(r->broker, name)) {
+            /* Herald keeps its group state there: read-only (docs/kafka-compat.md). */
+            resp->Responses[i].ErrorCode = KAFKA_ERR_INVALID_REQUEST;
+            continue;
+        }
         int rc = broker_topic_delete(r->broker, name);
         resp->Responses[i].ErrorCode = rc == 0              ? 0
                                        : rc == HD_ENOTFOUND ? KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION
@@ -326,10 +346,15 @@ int kafka__handle_DeleteRecords(kafka_req_t *r, void *req_, void *resp_)
         rt->Partitions_n = np;
         rt->Partitions = kafka__alloc(r, sizeof *rt->Partitions * (size_t)(np ? np : 1));
         broker_topic_t *t = broker_topic_find(r->broker, rt->Name);
+        bool internal = broker_topic_name_reserved(rt->Name);
         for (int32_t k = 0; k < np; k++) {
             kafka_DeleteRecordsResponse_DeleteRecordsPartitionResult_t *rp = &rt->Partitions[k];
             rp->PartitionIndex = qt->Partitions[k].PartitionIndex;
             rp->LowWatermark = -1;
+            if (internal) {
+                rp->ErrorCode = KAFKA_ERR_INVALID_TOPIC_EXCEPTION; /* as Kafka answers */
+                continue;
+            }
             broker_partition_t *p = t ? broker_topic_partition(t, rp->PartitionIndex) : NULL;
             if (!p) {
                 rp->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -393,6 +418,11 @@ int kafka__handle_CreatePartitions(kafka_req_t *r, void *req_, void *resp_)
         kafka_CreatePartitionsResponse_CreatePartitionsTopicResult_t *res = &resp->Results[i];
         res->Name = ct->Name ? ct->Name : "";
         broker_topic_t *t = broker_topic_find(r->broker, res->Name);
+        if (broker_internal_topic_find(r->broker, res->Name)) {
+            res->ErrorCode = KAFKA_ERR_INVALID_REQUEST;
+            res->ErrorMessage = "the internal topic __consumer_offsets is read-only";
+            continue;
+        }
         if (!t) {
             res->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
             res->ErrorMessage = "unknown topic";

@@ -62,6 +62,8 @@ int kafka__handle_DescribeConfigs(kafka_req_t *r, void *req_, void *resp_)
         int8_t sources[64];
         if (rs->ResourceType == 2) {
             broker_topic_t *t = broker_topic_find(r->broker, out->ResourceName);
+            if (!t)
+                t = broker_internal_topic_find(r->broker, out->ResourceName);
             if (!t) {
                 out->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                 out->ErrorMessage = "unknown topic";
@@ -155,6 +157,9 @@ static alter_result_t alter_one(kafka_req_t *r, const alter_resource_t *rs, bool
     if (rs->type != RESOURCE_TOPIC)
         return (alter_result_t){KAFKA_ERR_INVALID_REQUEST,
                                 "only topic (2) and broker (4) resources are supported"};
+    if (broker_internal_topic_find(r->broker, rs->name))
+        return (alter_result_t){KAFKA_ERR_INVALID_REQUEST,
+                                "the internal topic __consumer_offsets is read-only"};
     broker_topic_t *t = broker_topic_find(r->broker, rs->name);
     if (!t)
         return (alter_result_t){KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION, "unknown topic"};

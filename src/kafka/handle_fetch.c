@@ -95,6 +95,8 @@ static size_t fetch_run(fetch_state_t *st, bool *any_error)
         kafka_FetchRequest_FetchTopic_t *ft = &req->Topics[i];
         kafka_FetchResponse_FetchableTopicResponse_t *tr = &resp->Responses[i];
         broker_topic_t *t = broker_topic_find(b, tr->Topic);
+        if (!t)
+            t = broker_internal_topic_find(b, tr->Topic); /* __consumer_offsets is readable */
         for (int32_t k = 0; k < tr->Partitions_n; k++, idx++) {
             kafka_FetchRequest_FetchPartition_t *fp = &ft->Partitions[k];
             kafka_FetchResponse_PartitionData_t *pd = &tr->Partitions[k];
@@ -325,12 +327,15 @@ int kafka__handle_ListOffsets(kafka_req_t *r, void *req_, void *resp_)
         tr->Partitions_n = np;
         tr->Partitions = kafka__alloc(r, sizeof *tr->Partitions * (size_t)(np ? np : 1));
         broker_topic_t *t = broker_topic_find(b, tr->Name);
+        if (!t)
+            t = broker_internal_topic_find(b, tr->Name);
         for (int32_t k = 0; k < np; k++) {
             kafka_ListOffsetsRequest_ListOffsetsPartition_t *lp = &lt->Partitions[k];
             kafka_ListOffsetsResponse_ListOffsetsPartitionResponse_t *pr = &tr->Partitions[k];
             pr->PartitionIndex = lp->PartitionIndex;
             pr->Timestamp = -1;
             pr->Offset = -1;
+            pr->OldStyleOffsets_n = 0;
             broker_partition_t *p = t ? broker_topic_partition(t, lp->PartitionIndex) : NULL;
             if (!p) {
                 pr->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -363,6 +368,12 @@ int kafka__handle_ListOffsets(kafka_req_t *r, void *req_, void *resp_)
             }
             if (pr->ErrorCode == 0 && pr->Offset >= 0)
                 pr->LeaderEpoch = 0;
+            if (r->api_version == 0) {
+                /* v0 answers a list of at most MaxNumOffsets offsets: the one found, if any. */
+                pr->OldStyleOffsets = kafka__alloc(r, sizeof *pr->OldStyleOffsets);
+                pr->OldStyleOffsets[0] = pr->Offset;
+                pr->OldStyleOffsets_n = pr->Offset >= 0 && lp->MaxNumOffsets > 0 ? 1 : 0;
+            }
         }
     }
     return KAFKA_REQ_DONE;

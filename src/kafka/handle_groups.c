@@ -81,6 +81,10 @@ typedef struct durable_state {
     broker_waiter_t w;
     /* Called with the storage error before finishing, to mark the affected entries. */
     void (*on_error)(kafka_req_t *r, int16_t err);
+    /* DeleteGroups: more groups to wait for, each in its own partition of the offsets topic. */
+    const char **groups;
+    int64_t *ats;
+    int n, next;
 } durable_state_t;
 
 static void durable_abort(kafka_req_t *r)
@@ -94,14 +98,22 @@ static const kafka__deferred_t durable_ops = {durable_abort, NULL, durable_abort
 static void on_durable(broker_waiter_t *w, int err)
 {
     durable_state_t *st = w->ctx;
+    if (!err && st->next < st->n) {
+        int i = st->next++;
+        broker_offsets_wait(st->r->broker, st->groups[i], st->ats[i], &st->w);
+        return;
+    }
     if (err && st->on_error)
         st->on_error(st->r, err == HD_ECLOSED ? KAFKA_ERR_COORDINATOR_NOT_AVAILABLE
                                               : KAFKA_ERR_KAFKA_STORAGE_ERROR);
     kafka__finish(st->r);
 }
 
-static int finish_when_durable(kafka_req_t *r, int64_t target,
-                               void (*on_error)(kafka_req_t *r, int16_t err))
+/* Answers once the group's partition of the offsets topic is durable up to target (and then,
+ * with groups/ats, each of those in turn). */
+static int finish_when_durable(kafka_req_t *r, const char *group, int64_t target,
+                               void (*on_error)(kafka_req_t *r, int16_t err), const char **groups,
+                               int64_t *ats, int n)
 {
     durable_state_t *st = kafka__alloc(r, sizeof *st);
     memset(st, 0, sizeof *st);
@@ -110,8 +122,11 @@ static int finish_when_durable(kafka_req_t *r, int64_t target,
     st->on_error = on_error;
     st->w.cb = on_durable;
     st->w.ctx = st;
+    st->groups = groups;
+    st->ats = ats;
+    st->n = n;
     r->_state = st;
-    broker_offsets_wait(r->broker, target, &st->w);
+    broker_offsets_wait(r->broker, group, target, &st->w);
     return KAFKA_REQ_PENDING;
 }
 
@@ -360,7 +375,7 @@ int kafka__handle_OffsetCommit(kafka_req_t *r, void *req_, void *resp_)
         commit_failed(r, KAFKA_ERR_KAFKA_STORAGE_ERROR);
         return KAFKA_REQ_DONE;
     }
-    return finish_when_durable(r, at, commit_failed);
+    return finish_when_durable(r, group, at, commit_failed, NULL, NULL, 0);
 }
 
 /* ---- OffsetFetch ---- */
@@ -619,18 +634,23 @@ int kafka__handle_DeleteGroups(kafka_req_t *r, void *req_, void *resp_)
     resp->ThrottleTimeMs = 0;
     resp->Results_n = n;
     resp->Results = kafka__alloc(r, sizeof *resp->Results * (size_t)(n + 1));
-    int64_t wait_for = -1;
+    /* Each deleted group's tombstones are waited for in its own partition. */
+    const char **groups = kafka__alloc(r, sizeof *groups * (size_t)(n + 1));
+    int64_t *ats = kafka__alloc(r, sizeof *ats * (size_t)(n + 1));
+    int nwait = 0;
     for (int32_t i = 0; i < n; i++) {
         const char *id = nz(req->GroupsNames[i]);
         int64_t at;
         resp->Results[i].GroupId = id;
         resp->Results[i].ErrorCode = broker_group_delete(r->broker, id, &at);
-        if (!resp->Results[i].ErrorCode && at > wait_for)
-            wait_for = at;
+        if (!resp->Results[i].ErrorCode) {
+            groups[nwait] = id;
+            ats[nwait++] = at;
+        }
     }
-    if (wait_for < 0)
+    if (!nwait)
         return KAFKA_REQ_DONE;
-    return finish_when_durable(r, wait_for, NULL);
+    return finish_when_durable(r, groups[0], ats[0], NULL, groups + 1, ats + 1, nwait - 1);
 }
 
 int kafka__handle_OffsetDelete(kafka_req_t *r, void *req_, void *resp_)
@@ -672,5 +692,5 @@ int kafka__handle_OffsetDelete(kafka_req_t *r, void *req_, void *resp_)
     }
     if (wait_for < 0)
         return KAFKA_REQ_DONE;
-    return finish_when_durable(r, wait_for, NULL);
+    return finish_when_durable(r, group, wait_for, NULL, NULL, NULL, 0);
 }

@@ -92,7 +92,7 @@ typedef struct kafka_schema {
 #define KAFKA_APIS(X)                                                                              \
     X(Produce, 0, 0, 9, 9)                                                                         \
     X(Fetch, 1, 4, 11, 12)                                                                         \
-    X(ListOffsets, 2, 1, 7, 6)                                                                     \
+    X(ListOffsets, 2, 0, 7, 6)                                                                     \
     X(Metadata, 3, 0, 12, 9)                                                                       \
     X(OffsetCommit, 8, 0, 9, 8)                                                                    \
     X(OffsetFetch, 9, 0, 9, 6)                                                                     \

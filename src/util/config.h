@@ -145,10 +145,14 @@
       "HERALD_OFFSETS_RETENTION_MINUTES", 10080, 1, 52560000,                                      \
       "Minutes a group without members keeps its committed offsets: each one is deleted this "     \
       "long after the later of its commit and the moment the group became empty")                  \
+    X(INT, offsets_topic_num_partitions, "offsets.topic.num.partitions",                           \
+      "offsets-topic-num-partitions", "HERALD_OFFSETS_TOPIC_NUM_PARTITIONS", 50, 1, 1000,          \
+      "Partitions of __consumer_offsets when the data directory is created (fixed afterwards, as " \
+      "in Kafka): a group's records go to the partition Kafka would pick for this count")          \
     X(INT, offsets_segment_bytes, "offsets.topic.segment.bytes", "offsets-segment-bytes",          \
       "HERALD_OFFSETS_TOPIC_SEGMENT_BYTES", 16777216, 65536, 1073741824,                           \
-      "Segment size of the internal committed-offsets log; it is compacted into one snapshot "     \
-      "once it is larger than this and twice the last snapshot")                                   \
+      "Segment size of each partition of __consumer_offsets; a partition is compacted into one "   \
+      "snapshot once it is larger than this and twice its last snapshot")                          \
     X(BOOL, catalog_enable, "catalog.enable", "catalog-enable", "HERALD_CATALOG_ENABLE", 1, 0, 1,  \
       "Keep the event catalog (GET /catalog): classify every appended record by its event type")   \
     X(INT, console_sample_interval_ms, "console.sample.interval.ms", "console-sample-interval-ms", \

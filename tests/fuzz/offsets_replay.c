@@ -1,7 +1,9 @@
-/* Fuzz target: the committed-offsets log replay (broker/offsets.c), i.e. the parser of the
- * records Herald reads back from DATA_DIR/__consumer_offsets at startup. The input is one
- * RecordBatch whose records are replayed into a broker's group tables; a damaged disk must
- * never crash it. Every 256 inputs the broker is reopened (which also replays what it wrote). */
+/* Fuzz target: the replay of __consumer_offsets (broker/offsets.c, offsets_format.c), i.e. the
+ * parsers of the records Herald reads back from DATA_DIR/__consumer_offsets at startup: Kafka's
+ * OffsetCommit and GroupMetadata records, and the format before them. The input is one byte
+ * choosing the format (odd: the old one) and one RecordBatch whose records are replayed into a
+ * broker's group tables (groups restored with their members); a damaged disk must never crash
+ * it. Every 256 inputs the broker is compacted and reopened (which replays what it wrote). */
 #include "broker/broker_int.h"
 #include "util/config.h"
 #include "util/say.h"
@@ -44,11 +46,13 @@ static void open_broker(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > (1u << 20))
+    if (size < 1 || size > (1u << 20))
         return 0;
     if (!b)
         open_broker();
-    broker__offsets_apply(b, hd_slice(data, size));
+    broker__offsets_apply(b, hd_slice(data + 1, size - 1), data[0] & 1);
+    /* Restored members expire, empty groups are written and dropped, as after a start. */
+    broker_group_tick(b);
     /* Whatever was applied must be consistent enough to snapshot and read back. */
     size_t n = 0;
     for (int i = 0; i < broker_group_count(b); i++)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "broker/broker_int.h"
 #include "broker/group.h"
 #include "log/batch_builder.h"
 #include "util/err.h"
@@ -411,7 +412,7 @@ static void commit_bytes_durably(fixture_t *f, const char *group, int32_t part, 
     assert_int_equal(broker_offsets_commit(f->b, group, &c, 1, &at), 0);
     broker_waiter_t w = {.cb = on_durable};
     fired = false;
-    broker_offsets_wait(f->b, at, &w);
+    broker_offsets_wait(f->b, group, at, &w);
     for (int i = 0; i < 5000 && !fired; i++) {
         usleep(1000);
         broker_on_durable(f->b);
@@ -583,11 +584,12 @@ static void test_delete_of_a_live_group_is_refused(void **state)
                      BROKER_GERR_UNKNOWN_MEMBER_ID);
 }
 
-/* The newest segment file of the offsets log. */
-static void last_segment(fixture_t *f, char *out, size_t n)
+/* The newest segment file of the group's partition of __consumer_offsets. */
+static void last_segment(fixture_t *f, const char *group, char *out, size_t n)
 {
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/__consumer_offsets", f->dir.root);
+    char dir[160];
+    snprintf(dir, sizeof dir, "%s/__consumer_offsets/%d", f->dir.root,
+             broker__offsets_partition_for(group, (int32_t)f->cfg.offsets_topic_num_partitions));
     DIR *d = opendir(dir);
     assert_non_null(d);
     struct dirent *e;
@@ -610,7 +612,7 @@ static void test_torn_tail_loses_only_the_last_commit(void **state)
     broker_close(f->b);
     f->b = NULL;
     char seg[512];
-    last_segment(f, seg, sizeof seg);
+    last_segment(f, "svc", seg, sizeof seg);
     struct stat st;
     assert_int_equal(stat(seg, &st), 0);
     assert_int_equal(truncate(seg, st.st_size - 5), 0); /* cut into the last batch */
