@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 
-SYSTEMS = ["herald", "nats", "redis-always", "redis-everysec"]
+SYSTEMS = ["herald", "herald-journal", "herald-nojournal", "herald-base", "herald-nosync", "nats", "redis-always", "redis-everysec"]
 THROUGHPUT = ["produce-1k", "produce-100"]
 PARTITIONS = [1, 10, 100, 1000]
 PRODUCERS = [1, 4, 16]

@@ -102,6 +102,8 @@
 /* Spare files kept for reuse; see "Spare files" above. */
 #define LOG_JOURNAL_SPARES 4
 #define SPARE_PREFIX "spare-"
+/* Pending journal bytes from which an append starts their writeback. */
+#define LOG_JOURNAL_WB_STEP (64 * 1024)
 
 typedef struct jfile {
     atomic_int refs;
@@ -120,6 +122,7 @@ struct log_journal {
     /* Loop thread only: the file being written and the next write position in it. */
     jfile_t *cur;
     int64_t pos;
+    int64_t wb_from; /* writeback not yet started from here */
     hd_buf_t wbuf;
 
     pthread_mutex_t mu;
@@ -505,6 +508,7 @@ static int file_create(log_journal_t *j, uint64_t seq, int64_t size)
     pthread_mutex_unlock(&j->mu);
     j->cur = f;
     j->pos = 0;
+    j->wb_from = 0;
     return 0;
 }
 
@@ -570,11 +574,18 @@ static int write_record(log_journal_t *j, uint8_t kind, const char *name, size_t
         set_err(j, rc, "write");
         return rc;
     }
-#ifdef SYNC_FILE_RANGE_WRITE
-    /* Start writeback now, so the round's fdatasync mostly waits for writes under way. */
-    (void)sync_file_range(j->cur->fd, (off_t)j->pos, (off_t)rlen, SYNC_FILE_RANGE_WRITE);
-#endif
     j->pos += (int64_t)rlen;
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* Start writeback of what is pending once it reaches LOG_JOURNAL_WB_STEP, so the round's
+     * fdatasync mostly waits for writes under way; smaller tails are submitted by the fdatasync
+     * itself. Not per record: each call submits to the disk queue (a VM exit on a virtual disk),
+     * which at 1,000 partitions of one-record batches was a quarter of the broker's time. */
+    if (j->pos - j->wb_from >= LOG_JOURNAL_WB_STEP) {
+        (void)sync_file_range(j->cur->fd, (off_t)j->wb_from, (off_t)(j->pos - j->wb_from),
+                              SYNC_FILE_RANGE_WRITE);
+        j->wb_from = j->pos;
+    }
+#endif
     pthread_mutex_lock(&j->mu);
     j->cur->dirty = true;
     j->written_total += (int64_t)rlen;
