@@ -102,8 +102,8 @@
 /* Spare files kept for reuse; see "Spare files" above. */
 #define LOG_JOURNAL_SPARES 4
 #define SPARE_PREFIX "spare-"
-/* Pending journal bytes from which an append starts their writeback. */
-#define LOG_JOURNAL_WB_STEP (64 * 1024)
+/* Staged journal bytes from which the loop thread writes them itself (see `stage`). */
+#define LOG_JOURNAL_STAGE_MAX (1024 * 1024)
 
 typedef struct jfile {
     atomic_int refs;
@@ -119,11 +119,20 @@ struct log_journal {
     int base_fd; /* for syncfs of the data directory's filesystem */
     log_journal_config_t cfg;
 
-    /* Loop thread only: the file being written and the next write position in it. */
+    /* Loop thread only: the file being written and the end of its records, written or staged. */
     jfile_t *cur;
     int64_t pos;
-    int64_t wb_from; /* writeback not yet started from here */
-    hd_buf_t wbuf;
+
+    /* Records are staged in memory (`stage`, under mu: appended by the loop thread, taken by
+     * stage_write) and written to `cur` from `stage_pos` in chunks: by the flusher just before its
+     * fdatasync, by the loop thread when LOG_JOURNAL_STAGE_MAX is reached or the file rotates.
+     * A writer holds `wmu` from taking a chunk until its pwrite returned, so chunks are written
+     * in order, and whoever next takes wmu finds every chunk taken before written. `wchunk` is
+     * the wmu holder's buffer, swapped with `stage`. */
+    pthread_mutex_t wmu;
+    hd_buf_t stage;    /* mu */
+    int64_t stage_pos; /* mu: where stage's first byte goes in cur */
+    hd_buf_t wchunk;   /* wmu */
 
     pthread_mutex_t mu;
     jfile_t **files; /* mu: open files, oldest first (the last is cur) */
@@ -228,12 +237,11 @@ ssize_t log__journal_record_parse(const uint8_t *p, size_t avail, uint64_t seq,
     return (ssize_t)len;
 }
 
-/* Encodes one record into b (replacing its contents). */
+/* Encodes one record at the end of b. */
 static void record_build(hd_buf_t *b, uint64_t seq, uint8_t kind, const char *name, size_t nlen,
                          int64_t base, const uint8_t *batch, size_t blen)
 {
     size_t len = log__journal_record_len(nlen, blen);
-    b->len = 0;
     uint8_t *p = hd_buf_ensure(b, len);
     memset(p, 0, LOG_JOURNAL_REC_HDR);
     log__put_u32(p, REC_MAGIC);
@@ -249,7 +257,7 @@ static void record_build(hd_buf_t *b, uint64_t seq, uint8_t kind, const char *na
         memcpy(p + LOG_JOURNAL_REC_HDR + nlen, batch, blen);
     memset(p + LOG_JOURNAL_REC_HDR + nlen + blen, 0, len - LOG_JOURNAL_REC_HDR - nlen - blen);
     log__put_u32(p + 4, hd_crc32c(0, p + 8, len - 8));
-    b->len = len;
+    b->len += len;
 }
 
 /* ---- the checkpoint file ---- */
@@ -505,10 +513,10 @@ static int file_create(log_journal_t *j, uint64_t seq, int64_t size)
     }
     j->files[j->nfiles++] = f;
     j->dir_dirty = true;
-    pthread_mutex_unlock(&j->mu);
+    j->stage_pos = 0; /* the stage is empty: rotation wrote it out */
     j->cur = f;
+    pthread_mutex_unlock(&j->mu);
     j->pos = 0;
-    j->wb_from = 0;
     return 0;
 }
 
@@ -543,6 +551,43 @@ static void set_err(log_journal_t *j, int rc, const char *what)
 
 /* ---- appends (loop thread) ---- */
 
+/* Writes out what is staged (see `stage`); any thread. With `writeback`, also starts the
+ * chunk's writeback (for chunks written ahead of the flusher's sync). A failure is sticky. */
+static int stage_write(log_journal_t *j, bool writeback)
+{
+    pthread_mutex_lock(&j->wmu);
+    pthread_mutex_lock(&j->mu);
+    hd_buf_t chunk = j->stage;
+    j->stage = j->wchunk;
+    j->stage.len = 0;
+    jfile_t *f = j->cur;
+    int64_t at = j->stage_pos;
+    j->stage_pos += (int64_t)chunk.len;
+    if (chunk.len) {
+        f->dirty = true;
+        atomic_fetch_add(&f->refs, 1);
+    }
+    pthread_mutex_unlock(&j->mu);
+    int rc = 0;
+    if (chunk.len) {
+        rc = hd_io_pwrite_all(f->fd, chunk.p, chunk.len, (off_t)at);
+#ifdef SYNC_FILE_RANGE_WRITE
+        if (rc == 0 && writeback)
+            (void)sync_file_range(f->fd, (off_t)at, (off_t)chunk.len, SYNC_FILE_RANGE_WRITE);
+#else
+        (void)writeback;
+#endif
+        jfile_unref(f);
+    }
+    chunk.len = 0;
+    j->wchunk = chunk;
+    pthread_mutex_unlock(&j->wmu);
+    if (rc < 0)
+        set_err(j, rc, "write");
+    return rc;
+}
+
+/* Stages one record (loop thread). Rotation and a full stage write it out on this thread. */
 static int write_record(log_journal_t *j, uint8_t kind, const char *name, size_t name_len,
                         int64_t base, const uint8_t *batch, size_t len)
 {
@@ -552,44 +597,30 @@ static int write_record(log_journal_t *j, uint8_t kind, const char *name, size_t
     size_t rlen = log__journal_record_len(name_len, len);
     if (j->pos + (int64_t)rlen + LOG_JOURNAL_REC_HDR > j->cur->size) {
         /* Rotate: close this file with an end-of-file record, continue in the next. */
-        record_build(&j->wbuf, j->cur->seq, LOG_JOURNAL_KIND_EOF, NULL, 0, 0, NULL, 0);
-        rc = hd_io_pwrite_all(j->cur->fd, j->wbuf.p, j->wbuf.len, (off_t)j->pos);
+        pthread_mutex_lock(&j->mu);
+        record_build(&j->stage, j->cur->seq, LOG_JOURNAL_KIND_EOF, NULL, 0, 0, NULL, 0);
+        pthread_mutex_unlock(&j->mu);
+        rc = stage_write(j, false);
         int64_t size = j->cfg.file_bytes;
         if (size < (int64_t)rlen + LOG_JOURNAL_REC_HDR)
             size = (int64_t)rlen + LOG_JOURNAL_REC_HDR;
-        if (rc == 0) {
-            pthread_mutex_lock(&j->mu);
-            j->cur->dirty = true;
-            pthread_mutex_unlock(&j->mu);
+        if (rc == 0)
             rc = file_create(j, j->cur->seq + 1, size);
-        }
         if (rc < 0) {
             set_err(j, rc, "rotation");
             return rc;
         }
     }
-    record_build(&j->wbuf, j->cur->seq, kind, name, name_len, base, batch, len);
-    rc = hd_io_pwrite_all(j->cur->fd, j->wbuf.p, j->wbuf.len, (off_t)j->pos);
-    if (rc < 0) {
-        set_err(j, rc, "write");
-        return rc;
-    }
-    j->pos += (int64_t)rlen;
-#ifdef SYNC_FILE_RANGE_WRITE
-    /* Start writeback of what is pending once it reaches LOG_JOURNAL_WB_STEP, so the round's
-     * fdatasync mostly waits for writes under way; smaller tails are submitted by the fdatasync
-     * itself. Not per record: each call submits to the disk queue (a VM exit on a virtual disk),
-     * which at 1,000 partitions of one-record batches was a quarter of the broker's time. */
-    if (j->pos - j->wb_from >= LOG_JOURNAL_WB_STEP) {
-        (void)sync_file_range(j->cur->fd, (off_t)j->wb_from, (off_t)(j->pos - j->wb_from),
-                              SYNC_FILE_RANGE_WRITE);
-        j->wb_from = j->pos;
-    }
-#endif
     pthread_mutex_lock(&j->mu);
-    j->cur->dirty = true;
+    record_build(&j->stage, j->cur->seq, kind, name, name_len, base, batch, len);
     j->written_total += (int64_t)rlen;
+    bool full = j->stage.len >= LOG_JOURNAL_STAGE_MAX;
     pthread_mutex_unlock(&j->mu);
+    j->pos += (int64_t)rlen;
+    /* Large batches are written ahead of the round, with their writeback started, so the
+     * fdatasync mostly waits for writes under way; small ones wait for the flusher. */
+    if (full && (rc = stage_write(j, true)) < 0)
+        return rc;
     return 0;
 }
 
@@ -620,6 +651,10 @@ int log__journal_sync(log_journal_t *j)
 {
     int rc = atomic_load(&j->err);
     if (rc)
+        return rc;
+    /* Every record of the round is staged or written: write the rest, then sync every file
+     * written to (stage_write marked them dirty). */
+    if ((rc = stage_write(j, false)) < 0)
         return rc;
     jfile_t *local[4], **v = local;
     pthread_mutex_lock(&j->mu);
@@ -1111,11 +1146,13 @@ static void journal_free(log_journal_t *j)
         jfile_unref(j->files[i]);
     free(j->files);
     free(j->parts);
-    hd_buf_deinit(&j->wbuf);
+    hd_buf_deinit(&j->stage);
+    hd_buf_deinit(&j->wchunk);
     if (j->base_fd >= 0)
         close(j->base_fd);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
+    pthread_mutex_destroy(&j->wmu);
     pthread_mutex_destroy(&j->ckpt_mu);
     free(j->base);
     free(j->dir);
@@ -1133,8 +1170,10 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     j->cfg = *cfg;
     j->base_fd = -1;
     atomic_init(&j->err, 0);
-    hd_buf_init(&j->wbuf);
+    hd_buf_init(&j->stage);
+    hd_buf_init(&j->wchunk);
     pthread_mutex_init(&j->mu, NULL);
+    pthread_mutex_init(&j->wmu, NULL);
     pthread_mutex_init(&j->ckpt_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
