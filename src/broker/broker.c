@@ -650,10 +650,7 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
     random_topic_id(t->id);
     rc = broker__topic_save(b, t, partitions);
     if (rc == 0) {
-        /* The logs are created now (directories, first segments), as Kafka does, not by the
-         * first produce to each partition: with 1,000 partitions that creation took a fifth of
-         * the broker's time in the first seconds of produce. */
-        rc = topic_open_partitions(t, 0, partitions, true);
+        rc = topic_open_partitions(t, 0, partitions, false);
         if (rc < 0) {
             char *file = topic_file(b, name);
             unlink(file);
