@@ -6,8 +6,18 @@
  *
  * Threads: appends (log__journal_append/commit) run on the loop thread; log__journal_sync() on
  * the flusher thread; checkpoints on the journal's own checkpoint thread (or the caller of
- * log_journal_checkpoint()). They share `mu` (the file list, the written end, the registry of
- * partitions) and the atomic sticky error. Checkpoints are serialized by `ckpt_mu`.
+ * log_journal_checkpoint()). They share `mu` (the file list, the written end, the staged records,
+ * the registry of partitions) and the atomic sticky error. Checkpoints are serialized by
+ * `ckpt_mu`, writes of staged records by `wmu`.
+ *
+ * Writes: an append only encodes its record into an in-memory stage. The flusher writes the
+ * whole stage with one pwrite just before the round's fdatasync, so a round that carries 1,000
+ * one-record batches of 1,000 partitions costs the journal one pwrite and one fdatasync (a write
+ * and a writeback start per record cost a quarter of the broker's time there). The loop thread
+ * writes the stage itself, starting its writeback, once it holds LOG_JOURNAL_STAGE_MAX bytes, and
+ * before a rotation. A staged record is lost by a crash like a written but unsynced one: it was
+ * not acknowledged. A failed write is sticky like a failed sync; the segment may then hold the
+ * batches of the failed round, never acknowledged.
  *
  * Files, in "<base>/journal/":
  *
@@ -68,12 +78,28 @@
  * journal and the old checkpoint, so the next start replays again, skipping what the first attempt
  * appended.
  *
- * Limits: replay opens partitions with the default log settings, so a segment it fills may roll
- * at a different size than its topic's. Checkpoints syncfs the filesystem of the data directory,
- * which must hold every partition (log.dirs is one directory). A forget record lost in a crash
- * whose directory deletion and re-creation survived lets replay put the deleted partition's
- * batches into the new one; the new one had nothing acknowledged then, since its records come
- * after the forget record in the journal. */
+ * Limits:
+ * - Every byte is written twice (journal and segment) and the segments are made durable by
+ *   checkpoints instead of by the rounds: disk bandwidth, not syncs, bounds large-batch produce
+ *   earlier than without the journal, and a checkpoint's syncfs writes back up to
+ *   log.recovery.checkpoint.interval.bytes of segment data at once.
+ * - One journal per data directory, one flusher: rounds are serialized, so a round's latency is
+ *   one fdatasync of this file plus the wait for the round before it.
+ * - The journal costs nothing per partition in a round, but every batch still costs one pwrite to
+ *   its partition's segment on the loop thread; with one-record batches over 1,000 partitions that
+ *   write (and the first one's creation of the partition's files) is most of the broker's time.
+ * - Replay opens partitions with the default log settings, so a segment it fills may roll at a
+ *   different size than its topic's.
+ * - Checkpoints syncfs the filesystem of the data directory, which must hold every partition
+ *   (log.dirs is one directory); other writers on that filesystem lengthen checkpoints.
+ * - Recovery reads at most one checkpoint interval of journal (by default 256 MiB or 10 s of
+ *   writes) plus the segment bytes after each partition's checkpointed marker.
+ * - A forget record lost in a crash whose directory deletion and re-creation survived lets replay
+ *   put the deleted partition's batches into the new one; the new one had nothing acknowledged
+ *   then, since its records come after the forget record in the journal.
+ * - Records are staged in memory until the next round: at most LOG_JOURNAL_STAGE_MAX plus one
+ *   record, however long an fdatasync stalls, since the loop thread then writes the stage itself.
+ */
 #include "log/log_int.h"
 #include "util/crc32c.h"
 #include "util/err.h"
