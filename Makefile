@@ -5,13 +5,15 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PY := /usr/bin/python3
+# Integration tests run in parallel processes (pytest-xdist); most of their time is spent waiting.
+TEST_WORKERS ?= 3
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
 	libuv1-dev libsqlite3-dev zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev libssl-dev \
 	libjansson-dev libpcre2-dev libhttp-parser-dev libwslay-dev librdkafka-dev libcmocka-dev \
 	kcat libavro-dev libcurl4-openssl-dev \
-	python3 python3-pytest python3-confluent-kafka python3-kafka python3-requests \
+	python3 python3-pytest python3-pytest-xdist python3-confluent-kafka python3-kafka python3-requests \
 	python3-websockets python3-prometheus-client python3-jsonschema json-schema-test-suite \
 	chromium fonts-dejavu-core curl wrk python3-venv openjdk-17-jdk-headless maven
 # Extra Debian packages only `make bench` needs: the peer brokers, their C clients, gnuplot and
@@ -145,7 +147,7 @@ $(SR_VENV)/.done:
 integration: asan js-deps sr-venv compat-deps
 	HERALD_BIN=$(CURDIR)/$(ASAN_BUILD)/herald HERALD_SR_PYTHON=$(SR_VENV)/bin/python \
 		HERALD_COMPAT_DIR=$(CURDIR)/$(COMPAT) \
-		$(PY) -m pytest -q tests/integration
+		$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests/integration
 
 # Only the application-level cases against the real Apache Kafka broker (no herald involved).
 test-kafka: compat-deps
@@ -157,12 +159,13 @@ fuzz-build: deps
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
 # A short run of every fuzz target over its corpus (part of `make test`).
+FUZZ_SMOKE_SECONDS ?= 6
 fuzz-smoke: fuzz-build
 	@for f in $(FUZZ_BUILD)/fuzz/fuzz_*; do \
 		name=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$name; \
 		dict=""; [ -f tests/fuzz/$$name.dict ] && dict="-dict=tests/fuzz/$$name.dict"; \
-		echo "fuzz $$name (10 s)"; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
-		$$f -max_total_time=10 -max_len=65536 $$dict $(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name \
+		echo "fuzz $$name ($(FUZZ_SMOKE_SECONDS) s)"; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+		$$f -max_total_time=$(FUZZ_SMOKE_SECONDS) -max_len=65536 $$dict $(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name \
 			-artifact_prefix=$(FUZZ_BUILD)/ >$(FUZZ_BUILD)/$$name.log 2>&1 \
 			|| { tail -40 $(FUZZ_BUILD)/$$name.log; exit 1; }; \
 	done

@@ -41,17 +41,21 @@ class Broker:
         self.tmp_dir = Path(tmp_dir)
         self.data_dir = self.tmp_dir / "data"
         self.log_path = self.tmp_dir / "herald.log"
+        self.own_ports = port is None
+        self._pick_ports(port)
+        self.extra_args = list(extra_args)
+        self.env = dict(env or {})
+        self.proc = None
+        self.starts = 0
+        self.stop_timed_out = False
+
+    def _pick_ports(self, port):
         self.port = port or free_port()
         self.addr = "127.0.0.1:%d" % self.port
         self.http_port = free_port()
         while self.http_port == self.port:  # two probes may get the same free port
             self.http_port = free_port()
         self.http = "http://127.0.0.1:%d" % self.http_port
-        self.extra_args = list(extra_args)
-        self.env = dict(env or {})
-        self.proc = None
-        self.starts = 0
-        self.stop_timed_out = False
 
     def argv(self):
         return [HERALD_BIN, "serve", "--kafka-addr", self.addr, "--data-dir", str(self.data_dir),
@@ -78,6 +82,14 @@ class Broker:
             if self.proc.poll() is not None:
                 rc = self.proc.returncode
                 self.proc = None
+                if self.starts == 1 and self.own_ports and "address already in use" in \
+                        self.log_tail(5) and not getattr(self, "_port_retried", False):
+                    # Another test process took a probed port before herald bound it (tests
+                    # run in parallel): probe again, once.
+                    self._port_retried = True
+                    self.starts = 0
+                    self._pick_ports(None)
+                    return self.start(timeout)
                 pytest.fail("herald exited with %s during startup\n%s" % (rc, self.log_tail()))
             if port_open(self.port) and port_open(self.http_port):
                 return self
@@ -135,6 +147,14 @@ class Broker:
             if i >= 0:
                 return text[max(0, i - 200):i + 3000]
         return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (make test runs the suite in parallel), every case against the real
+    Apache Kafka broker goes to one worker, so one Kafka JVM serves them all."""
+    for item in items:
+        if item.get_closest_marker("kafka"):
+            item.add_marker(pytest.mark.xdist_group("kafka"))
 
 
 @pytest.hookimpl(hookwrapper=True)
