@@ -10,14 +10,16 @@
  * the registry of partitions) and the atomic sticky error. Checkpoints are serialized by
  * `ckpt_mu`, writes of staged records by `wmu`.
  *
- * Writes: an append only encodes its record into an in-memory stage. The flusher writes the
- * whole stage with one pwrite just before the round's fdatasync, so a round that carries 1,000
- * one-record batches of 1,000 partitions costs the journal one pwrite and one fdatasync (a write
- * and a writeback start per record cost a quarter of the broker's time there). The loop thread
- * writes the stage itself, starting its writeback, once it holds LOG_JOURNAL_STAGE_MAX bytes, and
- * before a rotation. A staged record is lost by a crash like a written but unsynced one: it was
- * not acknowledged. A failed write is sticky like a failed sync; the segment may then hold the
- * batches of the failed round, never acknowledged.
+ * Writes: an append encodes its record into an in-memory stage. While the flusher is idle (light
+ * load) the append writes the stage at once and starts its writeback, so the round it wakes finds
+ * the bytes on their way; while a round is under way the records stay staged and the flusher
+ * writes them all with one pwrite just before the next round's fdatasync, so a round that carries
+ * 1,000 one-record batches of 1,000 partitions costs the journal about one pwrite and one
+ * fdatasync (a write and a writeback start per record cost a quarter of the broker's time
+ * there). The loop thread also writes the stage itself, starting its writeback, once it holds
+ * LOG_JOURNAL_STAGE_MAX bytes, and before a rotation. A staged record is lost by a crash like a
+ * written but unsynced one: it was not acknowledged. A failed write is sticky like a failed sync;
+ * the segment may then hold the batches of the failed round, never acknowledged.
  *
  * Files, in "<base>/journal/":
  *
@@ -156,9 +158,10 @@ struct log_journal {
      * in order, and whoever next takes wmu finds every chunk taken before written. `wchunk` is
      * the wmu holder's buffer, swapped with `stage`. */
     pthread_mutex_t wmu;
-    hd_buf_t stage;    /* mu */
-    int64_t stage_pos; /* mu: where stage's first byte goes in cur */
-    hd_buf_t wchunk;   /* wmu */
+    hd_buf_t stage;      /* mu */
+    int64_t stage_pos;   /* mu: where stage's first byte goes in cur */
+    hd_buf_t wchunk;     /* wmu */
+    atomic_bool syncing; /* the flusher is in log__journal_sync */
 
     pthread_mutex_t mu;
     jfile_t **files; /* mu: open files, oldest first (the last is cur) */
@@ -663,6 +666,11 @@ int log__journal_forget(log_journal_t *j, const char *name, size_t name_len)
 
 void log__journal_commit(log_journal_t *j)
 {
+    /* With the flusher idle (light load), write now and start the writeback, so the round this
+     * append wakes finds its bytes on their way to the disk; with a round under way, leave them
+     * staged for the next one, which writes them all at once. */
+    if (!atomic_load(&j->syncing))
+        (void)stage_write(j, true); /* an error is sticky: the next sync reports it */
     pthread_mutex_lock(&j->mu);
     j->end_seq = j->cur->seq;
     j->end_pos = j->pos;
@@ -673,7 +681,7 @@ int log_journal_error(const log_journal_t *j) { return atomic_load(&((log_journa
 
 /* ---- syncs (flusher thread) ---- */
 
-int log__journal_sync(log_journal_t *j)
+static int sync_files(log_journal_t *j)
 {
     int rc = atomic_load(&j->err);
     if (rc)
@@ -712,6 +720,14 @@ int log__journal_sync(log_journal_t *j)
     if (rc < 0)
         /* A failed fdatasync may have dropped the dirty pages: a later one proves nothing. */
         set_err(j, rc, "fdatasync");
+    return rc;
+}
+
+int log__journal_sync(log_journal_t *j)
+{
+    atomic_store(&j->syncing, true);
+    int rc = sync_files(j);
+    atomic_store(&j->syncing, false);
     return rc;
 }
 
@@ -1196,6 +1212,7 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     j->cfg = *cfg;
     j->base_fd = -1;
     atomic_init(&j->err, 0);
+    atomic_init(&j->syncing, false);
     hd_buf_init(&j->stage);
     hd_buf_init(&j->wchunk);
     pthread_mutex_init(&j->mu, NULL);
