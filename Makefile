@@ -214,11 +214,12 @@ bench-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-# Runs every scenario against Herald, NATS JetStream and Redis Streams, then the HTTP API's
+# Runs every scenario against Herald, NATS JetStream, Redis Streams and Apache Kafka (the jars
+# compat-kafka fetched for the tests, fsyncing per write and with its defaults), then the HTTP API's
 # (bench/http.sh), then validation on produce (bench/registry.sh) and the work queues
 # (bench/queues.sh), and rewrites docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a
 # short smoke run.
-bench: bench-deps build bench-franz
+bench: bench-deps build compat-kafka bench-franz
 	BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh

@@ -20,7 +20,9 @@ import statistics
 import subprocess
 import sys
 
-SYSTEMS = ["herald", "herald-journal", "herald-nojournal", "herald-base", "herald-nosync", "nats", "redis-always", "redis-everysec"]
+SYSTEMS = ["herald", "herald-journal", "herald-nojournal", "herald-base", "herald-nosync", "nats",
+           "redis-always", "redis-everysec", "kafka-durable", "kafka-default"]
+KAFKA_SYSTEMS = ["kafka-durable", "kafka-default"]
 THROUGHPUT = ["produce-1k", "produce-100"]
 PARTITIONS = [1, 10, 100, 1000]
 PRODUCERS = [1, 4, 16]
@@ -351,6 +353,69 @@ def kept_block(path):
     return "\n".join(block for _, block in sorted(found))
 
 
+def kafka_footprint_section(footprint):
+    """Herald beside Apache Kafka: memory, start time and what has to be installed."""
+    ksys = next((s for s in KAFKA_SYSTEMS if any(k[1] == s for k in footprint
+                                                 if k[0] != "idle_rss_kib")), None)
+    if not ksys:
+        return ""
+
+    def med(key, system):
+        v = footprint.get((key, system))
+        return statistics.median(v) if v else None
+
+    def cell(key, system, fmtf):
+        v = footprint.get((key, system))
+        if not v:
+            return "not measured"
+        s = fmtf(statistics.median(v))
+        lo, hi = fmtf(min(v)), fmtf(max(v))
+        return s + (" (%s–%s)" % (lo, hi) if lo != hi else "")
+
+    def ratio(hv, kv):
+        if not hv or kv is None:
+            return "–"
+        return "%.0f×" % (kv / hv) if kv / hv >= 10 else "%.1f×" % (kv / hv)
+
+    mib = lambda k: "%.1f MiB" % (k / 1024)
+    msf = lambda x: "%.1f s" % (x / 1000) if x >= 1000 else "%.0f ms" % x
+    kidle = [v for s in KAFKA_SYSTEMS for v in footprint.get(("idle_rss_kib", s), [])]
+    footprint = dict(footprint)
+    if kidle:
+        footprint[("idle_rss_kib", "kafka-any")] = kidle
+    empty = [v for s in KAFKA_SYSTEMS for v in footprint.get(("startup_empty_ms", s), [])]
+    if empty:
+        footprint[("startup_empty_ms", "kafka-any")] = empty
+    jars, jre = med("install_jars_bytes", ksys), med("jre_kib", ksys)
+    install = (jars or 0) + (jre or 0) * 1024 if jars else None
+    herald_bin = med("stripped_bytes", "herald")
+    rows = [
+        ["idle RSS", cell("idle_rss_kib", "herald", mib), cell("idle_rss_kib", "kafka-any", mib),
+         ratio(med("idle_rss_kib", "herald"), med("idle_rss_kib", "kafka-any"))],
+        ["RSS with 1,000 partitions and %s idle TCP connections"
+         % cell("connections_opened", ksys, lambda x: "%d" % x),
+         cell("busy_rss_kib", "herald", mib), cell("busy_rss_kib", ksys, mib),
+         ratio(med("busy_rss_kib", "herald"), med("busy_rss_kib", ksys))],
+        ["exec to answering requests, empty storage (Kafka: cold JVM)", "–",
+         cell("startup_empty_ms", "kafka-any", msf), "–"],
+        ["exec to answering requests, 1,000 partitions on disk (Herald: to accepting connections)",
+         cell("startup_ms", "herald", msf), cell("startup_ms", ksys, msf),
+         ratio(med("startup_ms", "herald"), med("startup_ms", ksys))],
+        ["installed to run it",
+         cell("stripped_bytes", "herald", lambda x: "%.2f MiB stripped binary" % (x / 1048576)),
+         ("%.0f MiB: %.0f MiB in the %d jars it loaded classes from (%.0f MiB fetched), %.0f MiB "
+          "Java runtime (Debian's JRE package)" % (
+              install / 1048576, jars / 1048576, med("install_jars_count", ksys) or 0,
+              (med("lib_jars_bytes", ksys) or 0) / 1048576, (jre or 0) / 1024))
+         if install else "not measured",
+         ratio(herald_bin, install)],
+    ]
+    return ("Beside Apache Kafka (%s; the flush setting changes none of these). Kafka's idle RSS and "
+            "empty start are over both of its configurations; the busy RSS and the start with 1,000 "
+            "partitions use the same herald_bench steps as Herald's rows.\n\n" % ksys
+            + md_table(["measure", "herald", "Apache Kafka", "Kafka / Herald"], rows) + "\n")
+
+
 def render(out, docs):
     runs, machine, disk, footprint, configs = load(out)
     t = Table(runs)
@@ -368,8 +433,9 @@ def render(out, docs):
     L.append("These numbers come from a small, shared, noisy machine where the client and the broker "
              "share 2 cores. Read them as rough relative positions, not as capacity figures.\n")
 
-    L.append("To reproduce: `make bench` (about 25 minutes here; installs nats-server, redis-server, "
-             "rabbitmq-server, their C clients and gnuplot first), `BENCH_QUICK=1 make bench` for a few minutes' smoke run, or "
+    L.append("To reproduce: `make bench` (about an hour here; installs nats-server, redis-server, "
+             "rabbitmq-server, their C clients and gnuplot first, and Apache Kafka's jars with `make compat-kafka`), "
+             "`BENCH_QUICK=1 make bench` for a smoke run, or "
              "`HERALD_BIN=path/to/herald bench/run.sh` for another broker build. bench/run.sh lists every knob. "
              "`make bench` then runs the HTTP API's benchmarks (bench/http.sh, alone: `make bench-http`), "
              "whose section closes this page. "
@@ -386,8 +452,12 @@ def render(out, docs):
     if disk.get("dsync_4k_writes_per_s"):
         rows.append(["synchronous 4 KiB writes (dd oflag=dsync)", "%.0f writes/s" % disk["dsync_4k_writes_per_s"]])
     for k, label in [("herald_version", "herald"), ("herald_bin", "herald binary"), ("nats_server", "nats-server"),
-                     ("redis_server", "redis-server"), ("librdkafka", "librdkafka"), ("cnats", "cnats"),
+                     ("redis_server", "redis-server"), ("kafka", "Apache Kafka (kafka_2.13)"),
+                     ("java", "Java runtime of Kafka"), ("kafka_heap", "Kafka's JVM heap (-Xms = -Xmx)"),
+                     ("librdkafka", "librdkafka"), ("cnats", "cnats"),
                      ("hiredis", "hiredis"), ("bench_commit", "bench commit")]:
+        if k in ("kafka", "java", "kafka_heap") and not any(s in t.systems for s in KAFKA_SYSTEMS):
+            continue
         value = machine.get(k, "?")
         if k == "herald_bin" and os.path.isabs(value):
             # Name the binary relative to the repository, never by this machine's paths.
@@ -445,7 +515,8 @@ def render(out, docs):
         if not v:
             return "not measured"
         s = fmtf(statistics.median(v))
-        return s + (" (%s–%s)" % (fmtf(min(v)), fmtf(max(v))) if len(v) > 1 else "")
+        lo, hi = fmtf(min(v)), fmtf(max(v))
+        return s + (" (%s–%s)" % (lo, hi) if lo != hi else "")
 
     mib = lambda k: "%.1f MiB" % (k / 1024)
     rows = [["idle RSS of `herald serve`", fp("idle_rss_kib", "herald", mib)],
@@ -458,6 +529,7 @@ def render(out, docs):
         if s != "herald":
             rows.append(["idle RSS of %s (for context)" % s, fp("idle_rss_kib", s, mib)])
     L.append(md_table(["measure", "value"], rows) + "\n")
+    L.append(kafka_footprint_section(footprint))
 
     L.append(targets_section(t, disk, footprint))
 
@@ -483,6 +555,21 @@ def render(out, docs):
   `XREAD COUNT 1000 BLOCK 100`, one call outstanding, as independent consumers.
 - **redis-everysec**: the same with `appendfsync everysec`: replies come before the fsync (up to ~1 s of
   acknowledged writes can be lost). Not durable per record; shown as the common production setting.
+- **kafka-durable**: Apache Kafka %s itself, one KRaft process that is broker and controller, with
+  `log.flush.interval.messages=1`: every append to a partition is written and fsynced (the segment and
+  its index) before the Produce is answered, as Herald does (checked with `strace -f`: one `fsync` of
+  the partition's `.log` per write to it). Driven by the same client as Herald (herald_bench,
+  librdkafka), so the two are compared client for client. Replication factor 1, so acks=all waits
+  for nothing else.
+- **kafka-default**: the same broker with Kafka's default flush policy (none): appends go to the page
+  cache and the kernel writes them back; acknowledged records can be lost on a power failure. The
+  setting Kafka clusters usually run, leaving durability to replication (absent on one node).
+- The Kafka JVM runs as bin/kafka-server-start.sh runs it: G1 with a 20 ms pause goal and a fixed
+  heap of %s (-Xms = -Xmx, the script's default, `BENCH_KAFKA_HEAP` changes it); the broker keeps
+  records in the page cache, not on its heap, and 1 GiB leaves a 2-core machine's memory to the
+  cache. Each run formats a fresh storage (`kafka-storage format`, once per invocation, copied) and
+  waits until the broker answers an ApiVersions request; Kafka binds its client port only once it can
+  serve, so that is also when it first accepts a connection.
 - Every Kafka client setting: acks=all, enable.idempotence=false, linger.ms=1 (0.5 in the latency
   scenario: lower medians and 99th percentiles here than 1, see docs/performance.md), compression none,
   max.in.flight.requests.per.connection=5; the in-flight limit is enforced per record by the load
@@ -493,7 +580,8 @@ def render(out, docs):
 - MB/s is 10^6 bytes of record *values* per second; keys, headers and protocol overhead are not counted.
 - Latency records carry their intended send time, so a stalled producer shows up as latency
   (no coordinated omission).
-""" % machine.get("nats_server", "nats-server"))
+""" % (machine.get("nats_server", "nats-server"), machine.get("kafka", "4.x"),
+       machine.get("kafka_heap", "1g")))
 
     L.append("## Exact configurations\n")
     for name, text in configs.items():

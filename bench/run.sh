@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs Herald's benchmark suite against Herald, NATS JetStream and Redis Streams on this machine and
-# regenerates docs/benchmarks.md and docs/bench/*.png (through bench/report.py).
+# Runs Herald's benchmark suite against Herald, NATS JetStream, Redis Streams and Apache Kafka on this
+# machine and regenerates docs/benchmarks.md and docs/bench/*.png (through bench/report.py).
 #
 # Every run gets a freshly started server on a free 127.0.0.1 port with an empty data directory,
 # and every server is stopped by its pid afterwards. Repetitions are interleaved (rep 1 of every
@@ -12,8 +12,11 @@
 #   HERALD_BIN=path        the broker to measure (default $BUILD/herald)
 #   HERALD_ARGS="..."      extra `herald serve` flags (default: none, Herald's defaults)
 #   BENCH_QUICK=1          shrink every scenario for a smoke run of a few minutes
+#   BENCH_QUICK=2          a check of the scripts only (a few thousand records, no disk figures)
 #   BENCH_REPS=n           repetitions per scenario and system (default 3)
-#   BENCH_SYSTEMS="..."    subset of: herald nats redis-always redis-everysec
+#   BENCH_SYSTEMS="..."    subset of: herald nats redis-always redis-everysec kafka-durable kafka-default
+#   BENCH_KAFKA_HEAP=size  the Kafka JVM's heap, -Xms and -Xmx (default 1g; bench/kafka_server.py)
+#   KAFKA_LIB=dir          Apache Kafka's jars (default $BUILD/compat/kafka/lib, from `make compat-kafka`)
 #   BENCH_SCENARIOS="..."  subset of scenario names (see SCENARIOS below); footprint is separate
 #   BENCH_FOOTPRINT=0      skip the footprint measurements
 #   BENCH_CATCHUP_BYTES=n  backlog size of the catch-up scenario (default 1 GiB)
@@ -22,6 +25,7 @@
 #   BENCH_DIR=dir          where data directories go (default /var/tmp; must be a real disk)
 #   BENCH_PROBE_SCENARIOS="..."  scenarios run alongside bench/stall_probe.c (default: latency)
 #   BENCH_NO_DOCS=1        keep results in bench/results/ only, do not rewrite docs/
+#   BENCH_OUT=dir          where results go (default bench/results/<UTC time>)
 #   BENCH_BASELINE=rev     also measure a build of this commit (e.g. HEAD~1) as the system
 #                          herald-base, side by side; built once from `git archive` under
 #                          $BUILD/baseline/<commit>/ (default: none)
@@ -41,13 +45,16 @@ HERALD_BIN=${HERALD_BIN:-$BUILD/herald}
 HERALD_ARGS=${HERALD_ARGS-}
 QUICK=${BENCH_QUICK:-0}
 REPS=${BENCH_REPS:-3}
-SYSTEMS=${BENCH_SYSTEMS:-"herald nats redis-always redis-everysec"}
+SYSTEMS=${BENCH_SYSTEMS:-"herald nats redis-always redis-everysec kafka-durable kafka-default"}
 INFLIGHT=${BENCH_INFLIGHT:-1000}
 DEEP_INFLIGHT=${BENCH_DEEP_INFLIGHT:-10000}
 CATCHUP_BYTES=${BENCH_CATCHUP_BYTES:-1073741824}
 PROBE_SCENARIOS=${BENCH_PROBE_SCENARIOS:-latency}
 
-if [ "$QUICK" = 1 ]; then
+if [ "$QUICK" = 2 ]; then
+    N_1K=3000 N_100=3000 N_DEEP=3000 LAT_SECS=2 N_FANOUT=2000 N_SCALE=3000 DD_MB=8 RUN_TIMEOUT=120
+    CATCHUP_BYTES=${BENCH_CATCHUP_BYTES:-3145728}
+elif [ "$QUICK" = 1 ]; then
     N_1K=50000 N_100=100000 N_DEEP=100000 LAT_SECS=5 N_FANOUT=20000 N_SCALE=20000 DD_MB=256 RUN_TIMEOUT=180
     CATCHUP_BYTES=${BENCH_CATCHUP_BYTES:-67108864}
 else
@@ -80,13 +87,16 @@ SCENARIOS=(
 )
 
 STAMP=$(date -u +%Y%m%d-%H%M%S)
-OUT=$ROOT/bench/results/$STAMP
+OUT=${BENCH_OUT:-$ROOT/bench/results/$STAMP}
 WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/herald-bench.XXXXXX")
 mkdir -p "$OUT/configs" "$OUT/logs"
 RUNS=$OUT/runs.jsonl
 : >"$RUNS"
 
 say() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# shellcheck source=bench/run_kafka.sh
+. "$ROOT/bench/run_kafka.sh"
 
 SERVER_PID=
 SERVER_ADDR=
@@ -113,12 +123,13 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; 
 stop_server() {
     [ -n "$SERVER_PID" ] || return 0
     kill -TERM "$SERVER_PID" 2>/dev/null
-    for _ in $(seq 100); do
+    # Kafka's controlled shutdown takes seconds; the others stop at once.
+    for _ in $(seq 300); do
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$SERVER_PID" 2>/dev/null; then
-        say "pid $SERVER_PID ignored SIGTERM for 10 s; sending SIGKILL"
+        say "pid $SERVER_PID ignored SIGTERM for 30 s; sending SIGKILL"
         kill -KILL "$SERVER_PID" 2>/dev/null
     fi
     wait "$SERVER_PID" 2>/dev/null
@@ -162,6 +173,14 @@ start_server() {
     mkdir -p "$dir"
     write_config "$sys" "$port" "$dir"
     local log=$OUT/logs/$sys.log
+    if is_kafka "$sys"; then
+        # bench/kafka_server.py picks its ports and waits until Kafka answers a request.
+        if ! kafka_start "$sys" "$dir" "$log"; then
+            say "$sys did not start (see $log)"
+            return 1
+        fi
+        return 0
+    fi
     case $sys in
     herald | herald-*)
         local bin=$HERALD_BIN extra= preload=
@@ -195,7 +214,7 @@ start_server() {
 
 driver_for() {
     case $1 in
-    herald | herald-*) echo "$BUILD/herald_bench" ;;
+    herald | herald-* | kafka-*) echo "$BUILD/herald_bench" ;;
     nats) echo "$BUILD/nats_bench" ;;
     redis-*) echo "$BUILD/redis_bench" ;;
     esac
@@ -315,6 +334,10 @@ info = {
     "librdkafka": sh("pkg-config --modversion rdkafka"),
     "cnats": sh("pkg-config --modversion libnats"),
     "hiredis": sh("pkg-config --modversion hiredis"),
+    "kafka": " ".join(os.path.basename(p)[len("kafka_2.13-"):-len(".jar")]
+                      for p in __import__("glob").glob("$KAFKA_LIB/kafka_2.13-*.jar")),
+    "java": sh("java -version 2>&1 | head -1"),
+    "kafka_heap": "${BENCH_KAFKA_HEAP:-1g}",
     "bench_commit": sh("git -C '$ROOT' rev-parse --short HEAD"),
     "quick": "$QUICK" == "1",
     "reps": $REPS,
@@ -368,8 +391,10 @@ footprint() {
         start_server "$sys" || continue
         sleep 1
         echo "idle_rss_kib $sys $(rss_kib "$SERVER_PID")" >>"$fp"
+        if is_kafka "$sys"; then echo "startup_empty_ms $sys $KAFKA_READY_MS" >>"$fp"; fi
         stop_server
     done
+    kafka_footprint "$fp"
     case " $SYSTEMS " in *" herald "*) ;; *) return ;; esac
     [ -x "$HERALD_BIN" ] || return
     local stripped=$WORK/herald.stripped
@@ -378,7 +403,7 @@ footprint() {
 
     start_server herald || return
     local dir addr=$SERVER_ADDR
-    dir=$(ls -d "$WORK"/herald-*)
+    dir=$(ls -d "$WORK"/herald-[0-9]*)
     if "$BUILD/herald_bench" --mode create --partitions 1000 --size 100 --topic footprint \
         --addr "$addr" --system herald >>"$OUT/logs/footprint.log" 2>&1; then
         "$BUILD/herald_bench" --mode connections --connections 1000 --addr "$addr" \
@@ -417,9 +442,12 @@ main() {
     if [ -n "${BENCH_BASELINE:-}" ]; then
         baseline_build "$BENCH_BASELINE" || say "no baseline: herald-base runs will be recorded as failed"
     fi
+    kafka_check
     machine_info
-    disk_info
-    cat "$OUT/disk.json" >&2
+    if [ "$QUICK" != 2 ]; then
+        disk_info
+        cat "$OUT/disk.json" >&2
+    fi
     for sys in $SYSTEMS; do
         local dir=$WORK/config-sample
         mkdir -p "$dir"
@@ -429,6 +457,7 @@ main() {
         redis-*) sed "s|$dir|DATA_DIR|" "$dir/redis.conf" >"$OUT/configs/$sys.conf" ;;
         herald) echo "herald serve --kafka-addr 127.0.0.1:PORT --data-dir DATA_DIR/data $HERALD_ARGS" \
             >"$OUT/configs/herald.cmdline" ;;
+        kafka-*) kafka_config_sample "$sys" ;;
         esac
         rm -rf "$dir"
     done

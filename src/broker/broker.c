@@ -533,6 +533,7 @@ static void topics_push(broker_t *b, broker_topic_t *t)
         b->topics = hd_realloc(b->topics, (size_t)b->cap_topics * sizeof *b->topics);
     }
     b->topics[b->ntopics++] = t;
+    b->topics_gen++;
     hd_strmap_put(&b->topic_index, t->name, t);
 }
 
@@ -688,6 +689,7 @@ int broker_topic_delete(broker_t *b, const char *name)
     while (b->topics[i] != t)
         i++;
     b->topics[i] = b->topics[--b->ntopics];
+    b->topics_gen++;
     hd_strmap_del(&b->topic_index, t->name);
     /* name may be t->name: the offsets go first, while it is still valid. */
     broker__offsets_drop_topic(b, name);

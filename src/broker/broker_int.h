@@ -75,7 +75,8 @@ typedef struct broker__offset {
     int64_t offset;
     int32_t leader_epoch;
     int64_t commit_ms;
-    char *metadata;
+    char *metadata; /* metadata_len bytes (any byte, NUL included), then a NUL */
+    size_t metadata_len;
 } broker__offset_t;
 
 typedef struct broker__member broker__member_t;         /* group.c */
@@ -121,6 +122,7 @@ struct broker {
     broker_topic_t **topics;
     int ntopics, cap_topics;
     hd_strmap_t topic_index; /* name -> topic, for the topics above */
+    uint64_t topics_gen;     /* advances whenever a topic is created or deleted */
     log_flusher_t *flusher;
     log_journal_t *journal;     /* NULL unless log.journal.enable */
     broker_partition_t *active; /* partitions with waiters */
@@ -201,6 +203,18 @@ bool broker__cgroup_subscribes(const broker__cgroup_t *cg, const char *topic);
 const char *broker__cgroup_state(const broker__cgroup_t *cg);
 /* Removes members whose session or revocation deadline passed. */
 void broker__cgroup_tick(broker_t *b, broker_group_t *g, int64_t now);
+
+/* topic_regex.c: KIP-848 topic regular expressions (RE2/J-compatible subset of PCRE2). */
+typedef struct broker__topic_regex broker__topic_regex_t;
+/* Longest SubscribedTopicRegex accepted. */
+#define BROKER_TOPIC_REGEX_MAX 4096
+/* Compiles a pattern for whole-name matching. Returns 0, or HD_EINVAL with the reason written to
+ * `why` (as Kafka's message puts it after "is not a valid regular expression: "). */
+int broker__topic_regex_compile(const char *pattern, broker__topic_regex_t **out, char *why,
+                                size_t whylen);
+/* Whether the whole topic name matches (bounded; a match that hits a limit is no match). */
+bool broker__topic_regex_matches(const broker__topic_regex_t *re, const char *topic);
+void broker__topic_regex_free(broker__topic_regex_t *re);
 
 /* offsets.c */
 /* The wall clock of commit times and offset expiry (b->wall_ms, else hd_wall_ms). */

@@ -1140,9 +1140,8 @@ void broker_group_member(const broker_group_t *g, int i, broker_member_info_t *o
 int16_t broker_group_delete(broker_t *b, const char *group_id, int64_t *durable_at)
 {
     *durable_at = broker_partition_end(b->offsets_part);
-    if (!group_id || !group_id[0])
-        return BROKER_GERR_INVALID_GROUP_ID;
-    broker_group_t *g = broker__group_get(b, group_id, false);
+    /* The empty id names no group: GROUP_ID_NOT_FOUND, as Kafka 4 answers. */
+    broker_group_t *g = group_id && group_id[0] ? broker__group_get(b, group_id, false) : NULL;
     if (!g)
         return BROKER_GERR_GROUP_ID_NOT_FOUND;
     if (g->nmembers || g->state != BROKER__EMPTY || (g->cg && broker__cgroup_nmembers(g->cg)))

@@ -43,6 +43,7 @@ enum {
     BROKER_GERR_UNRELEASED_INSTANCE_ID = 111,
     BROKER_GERR_UNSUPPORTED_ASSIGNOR = 112,
     BROKER_GERR_STALE_MEMBER_EPOCH = 113,
+    BROKER_GERR_INVALID_REGULAR_EXPRESSION = 128,
 };
 
 /* Longest group id, member id, instance id or client id accepted (Kafka has no limit; these
@@ -147,7 +148,8 @@ typedef struct broker_offset_commit {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    const char *metadata; /* NULL is stored as "" */
+    const char *metadata; /* metadata_len bytes, kept byte for byte; NULL is stored as "" */
+    size_t metadata_len;
 } broker_offset_commit_t;
 
 typedef struct broker_offset {
@@ -155,6 +157,7 @@ typedef struct broker_offset {
     int32_t leader_epoch;
     int64_t commit_ms;
     const char *metadata; /* owned by the store; valid until the next change */
+    size_t metadata_len;  /* its length: metadata may hold NUL bytes (a client's own) */
 } broker_offset_t;
 
 /* Whether the group's member may commit now (generation -1 with an empty member id is the
@@ -207,8 +210,8 @@ typedef struct broker_member_info {
 } broker_member_info_t;
 void broker_group_member(const broker_group_t *g, int i, broker_member_info_t *out);
 
-/* DeleteGroups: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND, INVALID_GROUP_ID or
- * NONE (its offsets are removed; a tombstone is appended, durable at *durable_at). */
+/* DeleteGroups: NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND (also for the empty
+ * id), or NONE (its offsets are removed; a tombstone is appended, durable at *durable_at). */
 int16_t broker_group_delete(broker_t *b, const char *group_id, int64_t *durable_at);
 
 /* ---- consumer-protocol groups (KIP-848, group_consumer.c) ---- */
@@ -229,7 +232,7 @@ typedef struct broker_cg_heartbeat {
     int32_t rebalance_ms;      /* -1: unchanged */
     const char *const *topics; /* subscribed topic names */
     int32_t ntopics;           /* -1: unchanged */
-    const char *regex;         /* NULL: unchanged; a non-empty one is refused */
+    const char *regex;         /* NULL: unchanged; "": none; else a topic regex (RE2/J-like) */
     const char *assignor;      /* NULL: unchanged ("uniform" by default, or "range") */
     const broker_cg_part_t *owned; /* the partitions the member owns now */
     int32_t nowned;                /* -1: unchanged */
@@ -286,6 +289,7 @@ typedef struct broker_cg_member_info {
     int32_t member_epoch;
     const char *const *topics;
     int ntopics;
+    const char *regex;                /* the SubscribedTopicRegex, or NULL */
     const broker_cg_part_t *assigned; /* what the member owns now */
     int nassigned;
     const broker_cg_part_t *target; /* where the group wants it to be */

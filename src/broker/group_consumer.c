@@ -25,6 +25,12 @@
  *   (instance id) leaving with epoch -2 keeps its assignment until its session expires; a new
  *   member with the same instance id takes its place and its partitions.
  *
+ * - Subscriptions name topics, or give a regex (SubscribedTopicRegex, KIP-848's broker-side
+ *   patterns; syntax in topic_regex.c), or both: a member subscribes to the union. A regex is
+ *   evaluated against the topics when it is set and again whenever a topic is created or deleted
+ *   (on the next heartbeat of any member of the group), and the group epoch advances when what it
+ *   matches changes, so a topic created after the subscription is assigned like any other.
+ *
  * Group state is kept in memory only: after a restart every member's heartbeat answers
  * UNKNOWN_MEMBER_ID and the members rejoin (committed offsets are durable, as for every group). */
 #include "broker/broker_int.h"
@@ -62,6 +68,12 @@ typedef struct cmember {
     int32_t rebalance_ms;
     char **topics; /* sorted */
     int ntopics;
+    char *regex;               /* SubscribedTopicRegex, NULL when none */
+    broker__topic_regex_t *re; /* compiled regex */
+    char **rtopics;            /* the topics the regex matched, sorted */
+    int nrtopics;
+    uint64_t rgen;   /* broker topics_gen when rtopics was computed */
+    bool rdirty;     /* the regex changed: resolve it again */
     pset_t assigned; /* owned now (as far as the coordinator lets it) */
     pset_t revoking; /* being revoked: still owned until the member says otherwise */
     pset_t target;
@@ -136,12 +148,12 @@ static void pset_free(pset_t *s)
 
 /* ---- members ---- */
 
-static bool member_subscribes(const cmember_t *m, const char *topic)
+static bool sorted_has(char *const *v, int n, const char *topic)
 {
-    int lo = 0, hi = m->ntopics - 1;
+    int lo = 0, hi = n - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
-        int c = strcmp(m->topics[mid], topic);
+        int c = strcmp(v[mid], topic);
         if (!c)
             return true;
         if (c < 0)
@@ -150,6 +162,19 @@ static bool member_subscribes(const cmember_t *m, const char *topic)
             hi = mid - 1;
     }
     return false;
+}
+
+/* Subscribed by name or through the member's regex. */
+static bool member_subscribes(const cmember_t *m, const char *topic)
+{
+    return sorted_has(m->topics, m->ntopics, topic) || sorted_has(m->rtopics, m->nrtopics, topic);
+}
+
+static void free_strv(char **v, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
 static void member_free(cmember_t *m)
@@ -161,9 +186,10 @@ static void member_free(cmember_t *m)
     free(m->rack_id);
     free(m->client_id);
     free(m->client_host);
-    for (int i = 0; i < m->ntopics; i++)
-        free(m->topics[i]);
-    free(m->topics);
+    free_strv(m->topics, m->ntopics);
+    free(m->regex);
+    broker__topic_regex_free(m->re);
+    free_strv(m->rtopics, m->nrtopics);
     pset_free(&m->assigned);
     pset_free(&m->revoking);
     pset_free(&m->target);
@@ -302,12 +328,15 @@ static int subscribed_topics(broker_t *b, const broker__cgroup_t *cg, broker_top
 {
     int total = 0;
     for (int i = 0; i < cg->n; i++)
-        total += cg->members[i]->ntopics;
+        total += cg->members[i]->ntopics + cg->members[i]->nrtopics;
     const char **names = hd_malloc((size_t)(total ? total : 1) * sizeof *names);
     int k = 0;
-    for (int i = 0; i < cg->n; i++)
+    for (int i = 0; i < cg->n; i++) {
         for (int j = 0; j < cg->members[i]->ntopics; j++)
             names[k++] = cg->members[i]->topics[j];
+        for (int j = 0; j < cg->members[i]->nrtopics; j++)
+            names[k++] = cg->members[i]->rtopics[j];
+    }
     qsort(names, (size_t)k, sizeof *names, str_cmp);
     broker_topic_t **ts = hd_malloc((size_t)(k ? k : 1) * sizeof *ts);
     int nt = 0;
@@ -342,6 +371,63 @@ static uint64_t metadata_hash(broker_t *b, const broker__cgroup_t *cg)
     }
     free(ts);
     return h;
+}
+
+/* ---- regex subscriptions ---- */
+
+/* Sets the member's regex (NULL or "": none), taking `re`. Returns whether it changed. */
+static bool member_set_regex(cmember_t *m, const char *regex, broker__topic_regex_t *re)
+{
+    if (regex && !regex[0])
+        regex = NULL;
+    if ((!regex && !m->regex) || (regex && m->regex && !strcmp(regex, m->regex))) {
+        broker__topic_regex_free(re);
+        return false;
+    }
+    free(m->regex);
+    broker__topic_regex_free(m->re);
+    m->regex = regex ? hd_strdup(regex) : NULL;
+    m->re = regex ? re : NULL;
+    if (!regex)
+        broker__topic_regex_free(re);
+    m->rdirty = true;
+    return true;
+}
+
+/* Evaluates the members' regexes again where the regex or the set of topics changed since the
+ * last time (a topic created after the subscription is picked up here, on the next heartbeat of
+ * any member). Returns whether any member's matched topics changed. Topics are matched against
+ * the broker's own topics only: Kafka's internal topics are never listed among them. */
+static bool resolve_regexes(broker_t *b, broker__cgroup_t *cg)
+{
+    bool changed = false;
+    int nt = broker_topic_count(b);
+    for (int i = 0; i < cg->n; i++) {
+        cmember_t *m = cg->members[i];
+        if (!m->rdirty && m->rgen == b->topics_gen)
+            continue;
+        m->rdirty = false;
+        m->rgen = b->topics_gen;
+        char **v = NULL;
+        int n = 0;
+        if (m->re) {
+            v = hd_malloc((size_t)(nt ? nt : 1) * sizeof *v);
+            for (int t = 0; t < nt; t++) {
+                const char *name = broker_topic_name(broker_topic_at(b, t));
+                if (broker__topic_regex_matches(m->re, name))
+                    v[n++] = hd_strdup(name);
+            }
+            qsort(v, (size_t)n, sizeof *v, str_cmp);
+        }
+        bool same = n == m->nrtopics;
+        for (int k = 0; same && k < n; k++)
+            same = !strcmp(v[k], m->rtopics[k]);
+        free_strv(m->rtopics, m->nrtopics);
+        m->rtopics = v;
+        m->nrtopics = n;
+        changed |= !same;
+    }
+    return changed;
 }
 
 /* ---- assignors ---- */
@@ -594,7 +680,7 @@ static char made_id[23];
 
 /* Returns the answer's error code (0 on success). */
 static int16_t heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_cg_answer_t *out,
-                         pset_t *owned)
+                         pset_t *owned, broker__topic_regex_t **re)
 {
     const hd_config_t *cfg = b->cfg;
     int64_t now = broker__now(b);
@@ -620,12 +706,12 @@ static int16_t heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_c
     if (epoch == 0 && req->nowned != 0)
         return answer_error(out, req, BROKER_GERR_INVALID_REQUEST,
                             "TopicPartitions must be empty when (re-)joining.");
-    if (epoch == 0 && req->ntopics <= 0 && !(req->regex && req->regex[0]))
+    /* As Kafka: null, not empty, is refused (a Java client subscribed to a Pattern that matches
+     * nothing yet joins with an empty list). */
+    if (epoch == 0 && req->ntopics < 0 && !req->regex)
         return answer_error(out, req, BROKER_GERR_INVALID_REQUEST,
-                            "SubscribedTopicNames must be set in first request.");
-    if (req->regex && req->regex[0])
-        return answer_error(out, req, BROKER_GERR_INVALID_REQUEST,
-                            "topic regex subscriptions are not supported; subscribe to names");
+                            "SubscribedTopicNames or SubscribedTopicRegex must be set in first "
+                            "request.");
     if (req->ntopics > CG_MAX_TOPICS)
         return answer_error(out, req, BROKER_GERR_INVALID_REQUEST, "too many subscribed topics");
     if (req->assignor && strcmp(req->assignor, "uniform") && strcmp(req->assignor, "range"))
@@ -743,6 +829,12 @@ static int16_t heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, broker_c
         m->rebalance_ms = req->rebalance_ms;
     if (req->ntopics >= 0 && member_set_topics(m, req->topics, req->ntopics))
         changed = true;
+    if (req->regex) {
+        changed |= member_set_regex(m, req->regex, *re);
+        *re = NULL;
+    }
+    if (resolve_regexes(b, cg))
+        changed = true;
     if (req->assignor && (!cg->assignor || strcmp(cg->assignor, req->assignor))) {
         set_str(&cg->assignor, req->assignor);
         changed = true;
@@ -780,8 +872,22 @@ void broker_cgroup_heartbeat(broker_t *b, const broker_cg_heartbeat_t *req, brok
         answer_error(out, req, BROKER_GERR_INVALID_REQUEST, "too many owned partitions");
         return;
     }
+    /* The regex is checked before anything else, as Kafka does: a bad one changes nothing. */
+    broker__topic_regex_t *re = NULL;
+    if (req->regex && req->regex[0]) {
+        static char why[400];
+        char reason[200];
+        if (broker__topic_regex_compile(req->regex, &re, reason, sizeof reason) < 0) {
+            snprintf(why, sizeof why,
+                     "SubscribedTopicRegex `%.64s%s` is not a valid regular expression: %s.",
+                     req->regex, strlen(req->regex) > 64 ? "..." : "", reason);
+            answer_error(out, req, BROKER_GERR_INVALID_REGULAR_EXPRESSION, why);
+            return;
+        }
+    }
     owned_set(req, &owned);
-    (void)heartbeat(b, req, out, &owned);
+    (void)heartbeat(b, req, out, &owned, &re);
+    broker__topic_regex_free(re); /* not taken: the heartbeat failed */
     pset_free(&owned);
 }
 
@@ -856,6 +962,7 @@ void broker_cgroup_member(const broker_group_t *g, int i, broker_cg_member_info_
     out->member_epoch = m->epoch;
     out->topics = (const char *const *)m->topics;
     out->ntopics = m->ntopics;
+    out->regex = m->regex;
     out->assigned = m->assigned.v;
     out->nassigned = m->assigned.n;
     out->target = m->target.v;

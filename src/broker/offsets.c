@@ -13,7 +13,8 @@
  *   type 1, group deleted:   str group
  *   type 2, snapshot start:  (nothing) - forget everything before this record
  * Record value of type 0 (a null value deletes that one offset):
- *   i16 version (0), i64 offset, i32 leader_epoch, i64 commit_ms, str metadata
+ *   i16 version (0), i64 offset, i32 leader_epoch, i64 commit_ms, str metadata (the client's
+ *   bytes exactly, NUL bytes included)
  * Types 1 and 2 have a null value. Records that do not parse are skipped with a warning.
  *
  * Startup replays every batch from the log start. Recovery (log/) has already cut a torn or
@@ -109,8 +110,16 @@ static void table_set(broker_group_t *g, const char *topic, int32_t partition, i
         *pp = o;
         g->noffsets++;
     }
+    /* Kept byte for byte, NUL bytes included (confluent-kafka sends its metadata with the C
+     * string's terminator, and reads back exactly what it sent). */
     free(o->metadata);
-    o->metadata = hd_strndup(meta ? meta : "", meta ? meta_len : 0);
+    if (!meta)
+        meta_len = 0;
+    o->metadata = hd_malloc(meta_len + 1);
+    if (meta_len)
+        memcpy(o->metadata, meta, meta_len);
+    o->metadata[meta_len] = '\0';
+    o->metadata_len = meta_len;
     o->offset = offset;
     o->leader_epoch = epoch;
     o->commit_ms = commit_ms;
@@ -223,14 +232,17 @@ static void key_offset(hd_buf_t *k, const char *group, const char *topic, int32_
     hd_buf_put_i32be(k, partition);
 }
 
-static void value_offset(hd_buf_t *v, int64_t offset, int32_t epoch, int64_t ts, const char *meta)
+static void value_offset(hd_buf_t *v, int64_t offset, int32_t epoch, int64_t ts, const char *meta,
+                         size_t meta_len)
 {
     hd_buf_reset(v);
     hd_buf_put_i16be(v, 0);
     hd_buf_put_i64be(v, offset);
     hd_buf_put_i32be(v, epoch);
     hd_buf_put_i64be(v, ts);
-    put_str(v, meta ? meta : "");
+    hd_buf_put_i16be(v, (int16_t)(meta ? meta_len : 0));
+    if (meta && meta_len)
+        hd_buf_put(v, meta, meta_len);
 }
 
 /* Appends the sealed batch; returns 0 and the log end after it, or an error. */
@@ -271,7 +283,7 @@ int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset
     batch_begin(&bt, &b->obatch, now);
     for (int i = 0; i < n; i++) {
         key_offset(&k, group_id, c[i].topic, c[i].partition);
-        value_offset(&v, c[i].offset, c[i].leader_epoch, now, c[i].metadata);
+        value_offset(&v, c[i].offset, c[i].leader_epoch, now, c[i].metadata, c[i].metadata_len);
         batch_add(&bt, &k, &v);
         if (b->obatch.len < BATCH_SOFT_MAX && i != n - 1)
             continue;
@@ -279,9 +291,8 @@ int broker_offsets_commit(broker_t *b, const char *group_id, const broker_offset
             goto fail;
         /* Each batch is applied once it is in the log, so the table always equals a replay. */
         for (; first <= i; first++) {
-            const char *m = c[first].metadata ? c[first].metadata : "";
             table_set(g, c[first].topic, c[first].partition, c[first].offset, c[first].leader_epoch,
-                      now, m, strlen(m));
+                      now, c[first].metadata, c[first].metadata_len);
         }
         if (i != n - 1)
             batch_begin(&bt, &b->obatch, now);
@@ -316,6 +327,7 @@ bool broker_offsets_get(broker_t *b, const char *group_id, const char *topic, in
     out->leader_epoch = (*pp)->leader_epoch;
     out->commit_ms = (*pp)->commit_ms;
     out->metadata = (*pp)->metadata;
+    out->metadata_len = (*pp)->metadata_len;
     return true;
 }
 
@@ -347,7 +359,7 @@ void broker_offsets_each(broker_t *b, const char *group_id, broker_offset_cb cb,
     int n = g->noffsets;
     for (int i = 0; i < n; i++) {
         broker_offset_t o = {all[i]->offset, all[i]->leader_epoch, all[i]->commit_ms,
-                             all[i]->metadata};
+                             all[i]->metadata, all[i]->metadata_len};
         if (cb(ctx, all[i]->topic, all[i]->partition, &o))
             break;
     }
@@ -496,7 +508,7 @@ static int replay_record(void *ctx, const broker_record_t *rec)
     replay_t *rp = ctx;
     hd_reader_t r = hd_reader_init(rec->key);
     int16_t type = rec->key_null ? -1 : hd_read_i16(&r);
-    char *group = NULL, *topic = NULL, *meta = NULL;
+    char *group = NULL, *topic = NULL;
     if (type == REC_SNAPSHOT) {
         drop_all_offsets(rp->b);
         rp->applied++;
@@ -532,16 +544,16 @@ static int replay_record(void *ctx, const broker_record_t *rec)
     int64_t offset = hd_read_i64(&v);
     int32_t epoch = hd_read_i32(&v);
     int64_t ts = hd_read_i64(&v);
-    meta = read_str(&v);
-    if (v.err || ver != 0)
+    int16_t meta_len = hd_read_i16(&v);
+    hd_slice_t m = meta_len >= 0 ? hd_read_bytes(&v, (size_t)meta_len) : hd_slice(NULL, 0);
+    if (v.err || ver != 0 || meta_len < 0)
         goto bad;
-    table_set(broker__group_get(rp->b, group, true), topic, partition, offset, epoch, ts, meta,
-              strlen(meta));
+    table_set(broker__group_get(rp->b, group, true), topic, partition, offset, epoch, ts,
+              (const char *)m.p, m.len);
 done:
     rp->applied++;
     free(group);
     free(topic);
-    free(meta);
     return 0;
 bad:
     rp->skipped++;
@@ -549,7 +561,6 @@ bad:
                    rec->offset);
     free(group);
     free(topic);
-    free(meta);
     return 0;
 }
 
@@ -680,7 +691,8 @@ int broker_offsets_compact(broker_t *b, bool force)
         for (uint32_t j = 0; j < g->nobuckets; j++)
             for (broker__offset_t *o = g->obuckets[j]; o; o = o->next) {
                 key_offset(&k, g->id, o->topic, o->partition);
-                value_offset(&v, o->offset, o->leader_epoch, o->commit_ms, o->metadata);
+                value_offset(&v, o->offset, o->leader_epoch, o->commit_ms, o->metadata,
+                             o->metadata_len);
                 batch_add(&bt, &k, &v);
             }
     }

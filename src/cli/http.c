@@ -1,7 +1,9 @@
-/* The blocking HTTP request of the REST commands (see http.h), with libcurl. */
+/* The blocking HTTP request of the REST commands (see http.h), with libcurl (loaded at run time,
+ * util/curl_dl.h). */
 #include "cli/http.h"
 
-#include <curl/curl.h>
+#include "util/curl_dl.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,13 @@ int cli_http_call(const char *who, const char *base, const char *method, const c
                   const char *content_type, const char *accept, const char *body, cli_resp_t *r)
 {
     memset(r, 0, sizeof *r);
-    CURL *c = curl_easy_init();
+    const char *why = "";
+    const hd_curl_t *cu = hd_curl(&why);
+    if (!cu) {
+        fprintf(stderr, "herald %s: %s\n", who, why);
+        return -1;
+    }
+    CURL *c = cu->easy_init();
     if (!c) {
         fprintf(stderr, "herald %s: cannot start libcurl\n", who);
         return -1;
@@ -43,37 +51,53 @@ int cli_http_call(const char *who, const char *base, const char *method, const c
     snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
     snprintf(ac, sizeof ac, "Accept: %s", accept);
     struct curl_slist *h = NULL;
-    h = curl_slist_append(h, ac);
-    h = curl_slist_append(h, ct);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    h = cu->slist_append(h, ac);
+    h = cu->slist_append(h, ct);
+    cu->easy_setopt(c, CURLOPT_URL, url);
+    cu->easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    cu->easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    cu->easy_setopt(c, CURLOPT_WRITEDATA, r);
+    cu->easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    CURLcode rc = curl_easy_perform(c);
+        cu->easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    CURLcode rc = cu->easy_perform(c);
     int out = 0;
     if (rc != CURLE_OK) {
-        fprintf(stderr, "herald %s: %s %s: %s\n", who, method, url, curl_easy_strerror(rc));
+        fprintf(stderr, "herald %s: %s %s: %s\n", who, method, url, cu->easy_strerror(rc));
         free(r->body);
         memset(r, 0, sizeof *r);
         out = -1;
     } else {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+        cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    cu->slist_free_all(h);
+    cu->easy_cleanup(c);
     free(url);
     return out;
 }
 
 char *cli_http_seg(const char *s)
 {
-    char *e = curl_easy_escape(NULL, s, 0);
+    /* RFC 3986: everything but the unreserved characters is percent-encoded. */
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *e = malloc(3 * n + 1);
     if (!e)
         abort();
+    char *o = e;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o = '\0';
     return e;
 }

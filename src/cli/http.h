@@ -1,5 +1,5 @@
 /* The HTTP client the REST commands share (`herald schema`, `herald sub`): one blocking request
- * with libcurl. curl_global_init() is the caller's. */
+ * with libcurl, loaded on first use (util/curl_dl.h). */
 #ifndef CLI_HTTP_H
 #define CLI_HTTP_H
 
@@ -20,7 +20,8 @@ typedef struct cli_resp {
  * the answer in *r, or -1 after printing "herald <who>: <why>" (then r->body is NULL). */
 int cli_http_call(const char *who, const char *base, const char *method, const char *path,
                   const char *content_type, const char *accept, const char *body, cli_resp_t *r);
-/* Percent-encodes a path segment; free with curl_free(). Out of memory aborts. */
+/* Percent-encodes a path segment (every byte but RFC 3986's unreserved ones); free with free().
+ * Out of memory aborts. */
 char *cli_http_seg(const char *s);
 
 #endif

@@ -5,7 +5,6 @@
 #include "cli/cli.h"
 #include "cli/http.h"
 
-#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -161,7 +160,7 @@ static int cmd_register(const opts_t *o, const char *subject)
         return CLI_EXIT_USAGE;
     char *s = seg(subject), path[1024];
     snprintf(path, sizeof path, "/subjects/%s/versions", s);
-    curl_free(s);
+    free(s);
     resp_t r;
     int rc = CLI_EXIT_FAIL;
     if (call(o, "POST", path, body, &r) == 0) {
@@ -209,8 +208,8 @@ static int cmd_get(const opts_t *o, const char *subject, const char *version)
         char *s = seg(subject), *v = seg(version ? version : "latest");
         snprintf(path, sizeof path, "/subjects/%s/versions/%s%s", s, v,
                  o->deleted ? "?deleted=true" : "");
-        curl_free(s);
-        curl_free(v);
+        free(s);
+        free(v);
     }
     resp_t r;
     int rc = CLI_EXIT_FAIL;
@@ -247,7 +246,7 @@ static int cmd_list(const opts_t *o, const char *subject)
     if (subject) {
         char *s = seg(subject);
         snprintf(path, sizeof path, "/subjects/%s/versions%s", s, q);
-        curl_free(s);
+        free(s);
     } else {
         snprintf(path, sizeof path, "/subjects%s", q);
     }
@@ -268,11 +267,11 @@ static int cmd_check(const opts_t *o, const char *subject)
     if (o->version) {
         char *v = seg(o->version);
         snprintf(path, sizeof path, "/compatibility/subjects/%s/versions/%s?verbose=true", s, v);
-        curl_free(v);
+        free(v);
     } else {
         snprintf(path, sizeof path, "/compatibility/subjects/%s/versions?verbose=true", s);
     }
-    curl_free(s);
+    free(s);
     resp_t r;
     int rc = CLI_EXIT_FAIL;
     if (call(o, "POST", path, body, &r) == 0) {
@@ -303,11 +302,11 @@ static int cmd_delete(const opts_t *o, const char *subject, const char *version)
     if (version) {
         char *v = seg(version);
         snprintf(path, sizeof path, "/subjects/%s/versions/%s%s", s, v, q);
-        curl_free(v);
+        free(v);
     } else {
         snprintf(path, sizeof path, "/subjects/%s%s", s, q);
     }
-    curl_free(s);
+    free(s);
     resp_t r;
     int rc = CLI_EXIT_FAIL;
     if (call(o, "DELETE", path, NULL, &r) == 0) {
@@ -410,7 +409,6 @@ int cli_schema_main(int argc, char **argv)
     }
     int nargs = argc - optind;
     char **args = argv + optind;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = CLI_EXIT_USAGE;
     if (!strcmp(sub, "register") && nargs == 1)
         rc = cmd_register(&o, args[0]);
@@ -425,6 +423,5 @@ int cli_schema_main(int argc, char **argv)
         rc = cmd_delete(&o, args[0], nargs == 2 ? args[1] : NULL);
     else
         fprintf(stderr, "herald schema: bad arguments for '%s'\n%s", sub, usage);
-    curl_global_cleanup();
     return rc;
 }

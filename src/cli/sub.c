@@ -4,7 +4,6 @@
 #include "cli/cli.h"
 #include "cli/http.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -156,7 +155,7 @@ static char *sub_path(const char *name, const char *suffix)
     if (!p)
         abort();
     snprintf(p, len, "/subscriptions/%s%s", n, suffix);
-    curl_free(n);
+    free(n);
     return p;
 }
 
@@ -404,7 +403,6 @@ int cli_sub_main(int argc, char **argv)
         fprintf(stderr, "herald sub: --from and --to go with redrive\n");
         goto out;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     if (creating && nargs == 1)
         rc = cmd_create(&o, args[0]);
     else if (!strcmp(cmd, "list") && nargs == 0)
@@ -419,7 +417,6 @@ int cli_sub_main(int argc, char **argv)
         rc = cmd_purge(&o, args[0]);
     else
         fprintf(stderr, "herald sub: bad arguments for '%s'\n%s", cmd, usage);
-    curl_global_cleanup();
 out:
     json_decref(o.create);
     json_decref(o.backoff);

@@ -121,6 +121,27 @@ static kafka_bytes_t read_bytes_value(hd_reader_t *r, bool flex, bool nullable)
     return b;
 }
 
+/* A string on the wire (i16 or compact length), kept as a slice of the frame. */
+static kafka_bytes_t read_string_bytes(hd_reader_t *r, bool flex, bool nullable)
+{
+    kafka_bytes_t b = {hd_slice(NULL, 0), false};
+    int64_t n = read_len(r, flex, false);
+    if (r->err)
+        return b;
+    if (n == -1) {
+        if (!nullable)
+            hd_reader_fail(r, HD_EMALFORMED);
+        b.is_null = true;
+        return b;
+    }
+    if (n > KAFKA_STRING_MAX || (size_t)n > hd_reader_left(r)) {
+        hd_reader_fail(r, HD_EMALFORMED);
+        return b;
+    }
+    b.v = hd_read_bytes(r, (size_t)n);
+    return b;
+}
+
 static void decode_struct(const kafka_schema_t *s, int16_t v, bool flex, hd_reader_t *r,
                           uint8_t *base, hd_arena_t *a);
 
@@ -258,6 +279,9 @@ static void decode_value(const kafka_field_t *f, int16_t v, bool flex, hd_reader
     case KAFKA_K_BYTES:
     case KAFKA_K_RECORDS:
         *(kafka_bytes_t *)p = read_bytes_value(r, flex, is_nullable(f, v));
+        break;
+    case KAFKA_K_SBYTES:
+        *(kafka_bytes_t *)p = read_string_bytes(r, flex, is_nullable(f, v));
         break;
     case KAFKA_K_ARR_I8:
     case KAFKA_K_ARR_I32:
@@ -476,6 +500,19 @@ static int encode_value(const kafka_field_t *f, int16_t v, bool flex, const uint
         break;
     case KAFKA_K_STR:
         return put_string(out, flex, is_nullable(f, v), load_ptr(base, f->off));
+    case KAFKA_K_SBYTES: {
+        const kafka_bytes_t *b = (const kafka_bytes_t *)p;
+        if (b->is_null) {
+            put_len(out, flex, false, is_nullable(f, v) ? -1 : 0);
+            break;
+        }
+        if (b->v.len > KAFKA_STRING_MAX || (b->v.len && !b->v.p))
+            return HD_EINVAL;
+        put_len(out, flex, false, (int64_t)b->v.len);
+        if (b->v.len)
+            hd_buf_put(out, b->v.p, b->v.len);
+        break;
+    }
     case KAFKA_K_BYTES:
     case KAFKA_K_RECORDS: {
         const kafka_bytes_t *b = (const kafka_bytes_t *)p;
@@ -554,6 +591,7 @@ static bool holds_default(const kafka_field_t *f, const uint8_t *base)
         return load_ptr(base, f->off) == NULL;
     case KAFKA_K_BYTES:
     case KAFKA_K_RECORDS:
+    case KAFKA_K_SBYTES:
         return ((const kafka_bytes_t *)p)->v.len == 0;
     case KAFKA_K_STRUCT:
         return load_ptr(base, f->off) == NULL;

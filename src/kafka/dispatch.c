@@ -7,8 +7,10 @@
  * versions, except ApiVersions whose response header is always v0.
  *
  * An unknown API key, or a version outside the advertised range, closes the connection, as Kafka
- * does; ApiVersions with a too-new version instead gets the v0-format UNSUPPORTED_VERSION answer
- * listing the versions Herald speaks (KIP-511). */
+ * does, and is logged as what it is (an unsupported version of an API Herald serves, an API of
+ * Kafka's that Herald does not serve, or a key Kafka does not know). ApiVersions at any version
+ * Herald does not serve instead gets the v0-format UNSUPPORTED_VERSION answer that lists
+ * ApiVersions' own range, as Kafka answers (KIP-511). */
 #include "kafka/handler_int.h"
 #include "obs/obs.h"
 #include "util/addr.h"
@@ -60,6 +62,114 @@ const kafka__handler_t kafka__handlers[] = {
     {KAFKA_API_ShareAcknowledge, kafka__handle_ShareAcknowledge},
 };
 const int kafka__nhandlers = (int)(sizeof kafka__handlers / sizeof kafka__handlers[0]);
+
+/* Kafka's names of its API keys (AK ApiKeys), for the log line of a request Herald does not
+ * serve: an API Kafka has but Herald does not implement is named, a key Kafka does not know is
+ * only numbered. */
+static const char *const kafka_api_names[] = {
+    "Produce",
+    "Fetch",
+    "ListOffsets",
+    "Metadata",
+    "LeaderAndIsr",
+    "StopReplica",
+    "UpdateMetadata",
+    "ControlledShutdown",
+    "OffsetCommit",
+    "OffsetFetch",
+    "FindCoordinator",
+    "JoinGroup",
+    "Heartbeat",
+    "LeaveGroup",
+    "SyncGroup",
+    "DescribeGroups",
+    "ListGroups",
+    "SaslHandshake",
+    "ApiVersions",
+    "CreateTopics",
+    "DeleteTopics",
+    "DeleteRecords",
+    "InitProducerId",
+    "OffsetForLeaderEpoch",
+    "AddPartitionsToTxn",
+    "AddOffsetsToTxn",
+    "EndTxn",
+    "WriteTxnMarkers",
+    "TxnOffsetCommit",
+    "DescribeAcls",
+    "CreateAcls",
+    "DeleteAcls",
+    "DescribeConfigs",
+    "AlterConfigs",
+    "AlterReplicaLogDirs",
+    "DescribeLogDirs",
+    "SaslAuthenticate",
+    "CreatePartitions",
+    "CreateDelegationToken",
+    "RenewDelegationToken",
+    "ExpireDelegationToken",
+    "DescribeDelegationToken",
+    "DeleteGroups",
+    "ElectLeaders",
+    "IncrementalAlterConfigs",
+    "AlterPartitionReassignments",
+    "ListPartitionReassignments",
+    "OffsetDelete",
+    "DescribeClientQuotas",
+    "AlterClientQuotas",
+    "DescribeUserScramCredentials",
+    "AlterUserScramCredentials",
+    "Vote",
+    "BeginQuorumEpoch",
+    "EndQuorumEpoch",
+    "DescribeQuorum",
+    "AlterPartition",
+    "UpdateFeatures",
+    "Envelope",
+    "FetchSnapshot",
+    "DescribeCluster",
+    "DescribeProducers",
+    "BrokerRegistration",
+    "BrokerHeartbeat",
+    "UnregisterBroker",
+    "DescribeTransactions",
+    "ListTransactions",
+    "AllocateProducerIds",
+    "ConsumerGroupHeartbeat",
+    "ConsumerGroupDescribe",
+    "ControllerRegistration",
+    "GetTelemetrySubscriptions",
+    "PushTelemetry",
+    "AssignReplicasToDirs",
+    "ListConfigResources",
+    "DescribeTopicPartitions",
+    "ShareGroupHeartbeat",
+    "ShareGroupDescribe",
+    "ShareFetch",
+    "ShareAcknowledge",
+    "AddRaftVoter",
+    "RemoveRaftVoter",
+    "UpdateRaftVoter",
+    "InitializeShareGroupState",
+    "ReadShareGroupState",
+    "WriteShareGroupState",
+    "DeleteShareGroupState",
+    "ReadShareGroupStateSummary",
+    "StreamsGroupHeartbeat",
+    "StreamsGroupDescribe",
+    "DescribeShareGroupOffsets",
+    "AlterShareGroupOffsets",
+    "DeleteShareGroupOffsets",
+    "StreamsGroupTopologyDescriptionUpdate",
+    "UnregisterController",
+};
+
+/* Kafka's name of an API key, or NULL. */
+static const char *kafka_api_name(int16_t key)
+{
+    size_t n = sizeof kafka_api_names / sizeof kafka_api_names[0];
+    return key >= 0 && (size_t)key < n ? kafka_api_names[key] : NULL;
+}
 
 static kafka__handler_fn find_handler(int16_t key)
 {
@@ -176,21 +286,35 @@ int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len)
     r->api_key = h.api_key;
     r->api_version = h.api_version;
     r->correlation_id = h.correlation_id;
-    if (rc == HD_EUNSUPPORTED && h.api && h.api_key == KAFKA_API_ApiVersions &&
-        h.api_version > h.api->max_version) {
+    if (rc == HD_EUNSUPPORTED && h.api && h.api_key == KAFKA_API_ApiVersions) {
+        /* Any version Herald does not serve, older or newer (KIP-511; Kafka answers a negative
+         * version the same way). The body is not parsed: its layout is unknown. */
+        say_debug("conn %s: ApiVersions version %d is not supported (%d-%d); answering "
+                  "UNSUPPORTED_VERSION",
+                  r->peer, h.api_version, h.api->min_version, h.api->max_version);
         kafka_apiversions_fallback_encode(h.correlation_id, &r->out);
         return KAFKA_REQ_DONE;
     }
     kafka__handler_fn fn = rc == 0 ? find_handler(h.api_key) : NULL;
     if (rc < 0 || !fn) {
         r->has_response = false;
-        if (rc == HD_EMALFORMED)
+        if (rc == HD_EMALFORMED) {
             say_warn("conn %s: malformed request header; closing", r->peer);
-        else if (!h.api || !fn)
-            say_warn("conn %s: unsupported API key %d; closing", r->peer, h.api_key);
-        else
-            say_warn("conn %s: %s version %d is not supported (%d-%d); closing", r->peer,
-                     h.api->name, h.api_version, h.api->min_version, h.api->max_version);
+        } else if (h.api) {
+            /* A key Herald serves, at a version outside its range: Kafka closes the
+             * connection too (only ApiVersions has an error answer for this). */
+            say_warn("conn %s: unsupported version %d of %s (key %d; Herald serves %d-%d); "
+                     "closing",
+                     r->peer, h.api_version, h.api->name, h.api_key, h.api->min_version,
+                     h.api->max_version);
+        } else if (kafka_api_name(h.api_key)) {
+            say_warn("conn %s: unsupported API %s (key %d, version %d): Herald does not serve "
+                     "it; closing",
+                     r->peer, kafka_api_name(h.api_key), h.api_key, h.api_version);
+        } else {
+            say_warn("conn %s: unknown API key %d (version %d); closing", r->peer, h.api_key,
+                     h.api_version);
+        }
         return KAFKA_REQ_CLOSE;
     }
     const kafka_api_t *api = h.api;

@@ -79,6 +79,7 @@ static void dump_struct(const kafka_schema_t *s, int16_t v, const uint8_t *base,
             put_str(out, ptr_at(base, f->off));
             break;
         case KAFKA_K_BYTES:
+        case KAFKA_K_SBYTES:
         case KAFKA_K_RECORDS: {
             const kafka_bytes_t *b = (const kafka_bytes_t *)p;
             if (b->is_null)

@@ -65,7 +65,8 @@
     X(STALE_MEMBER_EPOCH, 113)                                                                     \
     X(INVALID_RECORD_STATE, 121)                                                                   \
     X(SHARE_SESSION_NOT_FOUND, 122)                                                                \
-    X(INVALID_SHARE_SESSION_EPOCH, 123)
+    X(INVALID_SHARE_SESSION_EPOCH, 123)                                                            \
+    X(INVALID_REGULAR_EXPRESSION, 128)
 
 enum {
 #define KAFKA_ERR_ENUM(name, code) KAFKA_ERR_##name = (code),

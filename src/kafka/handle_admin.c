@@ -147,8 +147,11 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
     for (int32_t i = 0; i < req->Topics_n; i++) {
         kafka_MetadataResponse_MetadataResponseTopic_t *mt = &resp->Topics[i];
         mt->TopicAuthorizedOperations = OPERATIONS_NOT_REQUESTED;
-        if (!req->Topics[i].Name) {
-            /* v12: a topic asked for by id only. */
+        static const uint8_t zero_id[16];
+        if (!req->Topics[i].Name || memcmp(req->Topics[i].TopicId, zero_id, 16)) {
+            /* v12: a topic asked for by id. A non-zero id wins over the name, as in Kafka: the
+             * Java client asks for the topics of a KIP-848 assignment by id with Name "" (its
+             * default), not null. */
             memcpy(mt->TopicId, req->Topics[i].TopicId, 16);
             broker_topic_t *t = broker_topic_find_id(b, req->Topics[i].TopicId);
             if (t)

@@ -1,18 +1,21 @@
 /* The consumer-group APIs of KIP-848: ConsumerGroupHeartbeat (v0-1) and ConsumerGroupDescribe
- * (v0). The coordinator is broker/group_consumer.c; these handlers translate between the decoded
+ * (v0-1). The coordinator is broker/group_consumer.c; these handlers translate between the decoded
  * structs and it.
  *
  * Behaviour notes (see also docs/kafka-compat.md):
  * - Assignments travel as topic ids (the ids Metadata v10+ reports), grouped by topic in the
  *   order of the ids; the Assignment is null when it did not change since the last heartbeat.
  * - v0 joins may leave the member id empty: the coordinator makes one. v1 clients make their own.
- * - A topic regex subscription (v1) is answered INVALID_REQUEST: only topic names are supported.
+ * - A topic regex subscription (v1) is evaluated by the coordinator (group_consumer.c).
  * - ConsumerGroupDescribe answers GROUP_ID_NOT_FOUND for unknown and for classic groups (the
- *   Admin client then describes those with DescribeGroups), and reports topic names beside ids. */
+ *   Admin client then describes those with DescribeGroups) with Kafka's messages, and
+ *   INVALID_GROUP_ID for the empty id; it reports topic names beside ids, each member's regex,
+ *   and from v1 the member type (always 1, consumer: classic members never join these groups). */
 #include "broker/group.h"
 #include "kafka/handler_int.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *nz(const char *s) { return s ? s : ""; }
@@ -147,19 +150,23 @@ int kafka__handle_ConsumerGroupDescribe(kafka_req_t *r, void *req_, void *resp_)
         const char *id = nz(req->GroupIds[i]);
         broker_group_t *g = id[0] ? broker_group_find(r->broker, id) : NULL;
         d->GroupId = id;
-        d->GroupState = "Dead";
+        d->GroupState = "";
         d->AssignorName = "";
         d->AuthorizedOperations = INT32_MIN;
         if (!id[0]) {
-            d->ErrorCode = KAFKA_ERR_INVALID_GROUP_ID;
-            d->ErrorMessage = "GroupId can't be empty.";
+            d->ErrorCode = KAFKA_ERR_INVALID_GROUP_ID; /* and no message, as Kafka */
             continue;
         }
         if (!g || !broker_group_is_consumer(g)) {
+            size_t len = strlen(id) + 40;
+            char *msg = kafka__alloc(r, len);
+            snprintf(msg, len, g ? "Group %s is not a consumer group." : "Group %s not found.", id);
             d->ErrorCode = KAFKA_ERR_GROUP_ID_NOT_FOUND;
-            d->ErrorMessage = g ? "Group is not a consumer group." : "Group not found.";
+            d->ErrorMessage = msg;
             continue;
         }
+        if (req->IncludeAuthorizedOperations)
+            d->AuthorizedOperations = KAFKA_GROUP_AUTHORIZED_OPS;
         broker_cg_info_t info;
         broker_cgroup_info(g, &info);
         d->GroupState = kafka__strdup(r, broker_group_state(g));
@@ -183,7 +190,9 @@ int kafka__handle_ConsumerGroupDescribe(kafka_req_t *r, void *req_, void *resp_)
                 kafka__alloc(r, sizeof *m->SubscribedTopicNames * (size_t)(mi.ntopics + 1));
             for (int t = 0; t < mi.ntopics; t++)
                 m->SubscribedTopicNames[t] = kafka__strdup(r, mi.topics[t]);
-            m->SubscribedTopicRegex = NULL;
+            /* "" without a regex, as Kafka reports it. */
+            m->SubscribedTopicRegex = mi.regex ? kafka__strdup(r, mi.regex) : "";
+            m->MemberType = 1; /* a consumer-protocol member (KIP-1099) */
             m->Assignment = describe_assignment(r, mi.assigned, mi.nassigned);
             m->TargetAssignment = describe_assignment(r, mi.target, mi.ntarget);
         }

@@ -1,6 +1,6 @@
 /* Consumer-group APIs: JoinGroup (v0-5), SyncGroup (v0-3), Heartbeat (v0-3), LeaveGroup (v0-3),
- * OffsetCommit (v0-9), OffsetFetch (v0-9), DescribeGroups (v0-4), ListGroups (v0-5),
- * DeleteGroups (v0-1) and OffsetDelete (v0). The coordinator itself is broker/group.c; these
+ * OffsetCommit (v0-9), OffsetFetch (v0-9), DescribeGroups (v0-6), ListGroups (v0-5),
+ * DeleteGroups (v0-3) and OffsetDelete (v0). The coordinator itself is broker/group.c; these
  * handlers translate between the decoded structs and it.
  *
  * Behaviour notes (see also docs/kafka-compat.md):
@@ -15,9 +15,11 @@
  *   commit and for unknown groups. A null topic list (v2+) means every committed offset. v8+
  *   answers several groups; v9 checks a consumer-protocol member's epoch (group-level
  *   STALE_MEMBER_EPOCH / UNKNOWN_MEMBER_ID), as Kafka does.
- * - DescribeGroups answers an unknown group with error 0 and state "Dead"; member metadata and
- *   assignments are sent only while the group is Stable, as Kafka does. A consumer-protocol group
- *   is answered as Dead too: ConsumerGroupDescribe describes it.
+ * - DescribeGroups answers an unknown group (and the empty id) with state "Dead", error 0 up to
+ *   v5 and GROUP_ID_NOT_FOUND with "Group <id> not found." from v6 (KIP-1043), as Kafka 4 does;
+ *   a consumer-protocol group likewise ("... is not a classic group.": ConsumerGroupDescribe
+ *   describes it). Member metadata and assignments are sent only while the group is Stable.
+ *   Authorized operations, when asked for, are every group operation (no authorizer).
  * - ListGroups also lists share groups (KIP-932, handle_share.c) with type "share".
  * - ListGroups v5 reports each group's type, "classic" or "consumer" (KIP-848, whose APIs are in
  *   handle_cgroups.c), and filters on it. Members of "consumer" groups commit with OffsetCommit
@@ -34,6 +36,18 @@
 #include <strings.h>
 
 static const char *nz(const char *s) { return s ? s : ""; }
+
+/* Committed metadata for a response: the stored bytes, copied (the store may change them). */
+static kafka_bytes_t metadata_copy(kafka_req_t *r, const char *m, size_t len)
+{
+    kafka_bytes_t b = {hd_slice(NULL, 0), false};
+    if (len) {
+        uint8_t *p = kafka__alloc(r, len);
+        memcpy(p, m, len);
+        b.v = hd_slice(p, len);
+    }
+    return b;
+}
 
 static kafka_bytes_t bytes_copy(kafka_req_t *r, hd_slice_t s)
 {
@@ -320,8 +334,8 @@ int kafka__handle_OffsetCommit(kafka_req_t *r, void *req_, void *resp_)
             if (!err && (!topic || p->PartitionIndex < 0 ||
                          p->PartitionIndex >= broker_topic_partitions(topic)))
                 err = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else if (!err && p->CommittedMetadata &&
-                     (int64_t)strlen(p->CommittedMetadata) > r->cfg->offset_metadata_max_bytes)
+            else if (!err &&
+                     (int64_t)p->CommittedMetadata.v.len > r->cfg->offset_metadata_max_bytes)
                 err = KAFKA_ERR_OFFSET_METADATA_TOO_LARGE;
             rt->Partitions[k].ErrorCode = err;
             if (err)
@@ -330,7 +344,9 @@ int kafka__handle_OffsetCommit(kafka_req_t *r, void *req_, void *resp_)
             cs[nc].partition = p->PartitionIndex;
             cs[nc].offset = p->CommittedOffset;
             cs[nc].leader_epoch = r->api_version >= 6 ? p->CommittedLeaderEpoch : -1;
-            cs[nc].metadata = nz(p->CommittedMetadata);
+            /* Byte for byte, NUL bytes included; null is stored as "". */
+            cs[nc].metadata = (const char *)p->CommittedMetadata.v.p;
+            cs[nc].metadata_len = p->CommittedMetadata.v.len;
             nc++;
         }
     }
@@ -359,11 +375,11 @@ static void fill_fetched(kafka_req_t *r, const char *group, const char *topic,
     if (group[0] && broker_offsets_get(r->broker, group, topic, partition, &o)) {
         p->CommittedOffset = o.offset;
         p->CommittedLeaderEpoch = o.leader_epoch;
-        p->Metadata = kafka__strdup(r, o.metadata);
+        p->Metadata = metadata_copy(r, o.metadata, o.metadata_len);
     } else {
         p->CommittedOffset = -1;
         p->CommittedLeaderEpoch = -1;
-        p->Metadata = "";
+        p->Metadata = (kafka_bytes_t){hd_slice(NULL, 0), false}; /* "" */
     }
 }
 
@@ -393,7 +409,7 @@ static int collect_offset(void *ctx, const char *topic, int32_t partition, const
     p->PartitionIndex = partition;
     p->CommittedOffset = o->offset;
     p->CommittedLeaderEpoch = o->leader_epoch;
-    p->Metadata = kafka__strdup(fa->r, o->metadata);
+    p->Metadata = metadata_copy(fa->r, o->metadata, o->metadata_len);
     p->ErrorCode = 0;
     return 0;
 }
@@ -496,16 +512,28 @@ int kafka__handle_DescribeGroups(kafka_req_t *r, void *req_, void *resp_)
         const char *id = nz(req->Groups[i]);
         broker_group_t *g = id[0] ? broker_group_find(r->broker, id) : NULL;
         d->GroupId = id;
-        d->AuthorizedOperations = INT32_MIN;
-        d->ErrorCode = id[0] ? KAFKA_ERR_NONE : KAFKA_ERR_INVALID_GROUP_ID;
+        d->ErrorCode = KAFKA_ERR_NONE;
+        d->ErrorMessage = NULL;
+        d->AuthorizedOperations =
+            req->IncludeAuthorizedOperations ? KAFKA_GROUP_AUTHORIZED_OPS : INT32_MIN;
         if (!g || broker_group_is_consumer(g)) {
-            /* A consumer-protocol group is described by ConsumerGroupDescribe (Kafka answers
-             * DescribeGroups v6+ with GROUP_ID_NOT_FOUND for it; earlier versions say Dead). */
+            /* As Kafka 4: an unknown group (the empty id included) and a consumer-protocol
+             * group (described by ConsumerGroupDescribe) are Dead with no error up to v5; v6
+             * answers GROUP_ID_NOT_FOUND with a message (KIP-1043). */
             d->GroupState = "Dead";
             d->ProtocolType = "";
             d->ProtocolData = "";
             d->Members_n = 0;
             d->Members = NULL;
+            if (r->api_version >= 6) {
+                size_t len = strlen(id) + 40;
+                char *msg = kafka__alloc(r, len);
+                snprintf(msg, len, g ? "Group %s is not a classic group." : "Group %s not found.",
+                         id);
+                d->ErrorCode = KAFKA_ERR_GROUP_ID_NOT_FOUND;
+                d->ErrorMessage = msg;
+                d->AuthorizedOperations = INT32_MIN;
+            }
             continue;
         }
         const char *state = broker_group_state(g);

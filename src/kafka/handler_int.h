@@ -33,6 +33,11 @@ char *kafka__strdup(kafka_req_t *r, const char *s);
  * host replaced by this machine's name. */
 void kafka__advertised(const hd_config_t *cfg, char *host, size_t hostlen, int32_t *port);
 
+/* The authorized operations of a group as Kafka reports them without an authorizer: every
+ * operation a group supports (READ 3, DELETE 6, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS
+ * 11, as bits of AK's AclOperation codes). */
+#define KAFKA_GROUP_AUTHORIZED_OPS ((1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11))
+
 /* group_seen.c: the consumer group a client last named in a group request, for attributing its
  * fetches ("" when none). */
 void kafka__group_note(kafka_req_t *r, const char *group);

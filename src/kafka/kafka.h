@@ -130,9 +130,10 @@ int kafka_response_decode(const kafka_api_t *api, int16_t version, hd_reader_t *
 
 /* ---- Special cases ---- */
 
-/* Appends the complete framed answer to an ApiVersions request whose version is newer than herald
- * serves: response header v0, then a v0 body with ErrorCode 35 (UNSUPPORTED_VERSION) and
- * ApiKeys = [{18, min, max}] of ApiVersions, and no throttle time (COMPAT §3, KIP-511). */
+/* Appends the complete framed answer to an ApiVersions request at a version herald does not
+ * serve (older or newer): response header v0, then a v0 body with ErrorCode 35
+ * (UNSUPPORTED_VERSION) and ApiKeys = [{18, min, max}] of ApiVersions, and no throttle time (COMPAT
+ * §3, KIP-511). */
 void kafka_apiversions_fallback_encode(int32_t correlation_id, hd_buf_t *out);
 
 /* ---- Debugging ---- */

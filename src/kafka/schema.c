@@ -16,6 +16,7 @@
 #define OFFN_UUID(S, N) 0
 #define OFFN_STR(S, N) 0
 #define OFFN_BYTES(S, N) 0
+#define OFFN_SBYTES(S, N) 0
 #define OFFN_RECORDS(S, N) 0
 #define OFFN_ARR_I8(S, N) offsetof(kafka_##S##_t, N##_n)
 #define OFFN_ARR_I32(S, N) offsetof(kafka_##S##_t, N##_n)
@@ -35,6 +36,7 @@
 #define CHILD_UUID(C) NULL
 #define CHILD_STR(C) NULL
 #define CHILD_BYTES(C) NULL
+#define CHILD_SBYTES(C) NULL
 #define CHILD_RECORDS(C) NULL
 #define CHILD_ARR_I8(C) NULL
 #define CHILD_ARR_I32(C) NULL

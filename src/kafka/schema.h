@@ -8,6 +8,8 @@
  *   ints, bool, double    int8_t .. int64_t, uint16_t, bool, double
  *   uuid                  uint8_t Name[16]
  *   string                const char *Name (NUL-terminated, arena copy on decode; NULL = null)
+ *   string as bytes       kafka_bytes_t Name (kind SBYTES: a string on the wire whose bytes must
+ *                         survive exactly, NUL bytes included, e.g. committed offset metadata)
  *   bytes, records        kafka_bytes_t Name (slice into the request frame on decode)
  *   array of T            T *Name; int32_t Name_n;  (Name_n == -1 means null)
  *   struct T              T *Name (NULL = null; a non-nullable NULL is sent with defaults)
@@ -42,6 +44,7 @@ typedef struct kafka_bytes {
     X(UUID)                                                                                        \
     X(STR)                                                                                         \
     X(BYTES)                                                                                       \
+    X(SBYTES)                                                                                      \
     X(RECORDS)                                                                                     \
     X(ARR_I8)                                                                                      \
     X(ARR_I32)                                                                                     \
@@ -98,7 +101,7 @@ typedef struct kafka_schema {
     X(Heartbeat, 12, 0, 3, 4)                                                                      \
     X(LeaveGroup, 13, 0, 3, 4)                                                                     \
     X(SyncGroup, 14, 0, 3, 4)                                                                      \
-    X(DescribeGroups, 15, 0, 4, 5)                                                                 \
+    X(DescribeGroups, 15, 0, 6, 5)                                                                 \
     X(ListGroups, 16, 0, 5, 3)                                                                     \
     X(ApiVersions, 18, 0, 3, 3)                                                                    \
     X(CreateTopics, 19, 0, 4, 5)                                                                   \
@@ -108,12 +111,12 @@ typedef struct kafka_schema {
     X(DescribeConfigs, 32, 0, 2, 4)                                                                \
     X(AlterConfigs, 33, 0, 2, 2)                                                                   \
     X(CreatePartitions, 37, 0, 1, 2)                                                               \
-    X(DeleteGroups, 42, 0, 1, 2)                                                                   \
+    X(DeleteGroups, 42, 0, 3, 2)                                                                   \
     X(IncrementalAlterConfigs, 44, 0, 1, 1)                                                        \
     X(OffsetDelete, 47, 0, 0, 1)                                                                   \
     X(DescribeCluster, 60, 0, 1, 0)                                                                \
     X(ConsumerGroupHeartbeat, 68, 0, 1, 0)                                                         \
-    X(ConsumerGroupDescribe, 69, 0, 0, 0)                                                          \
+    X(ConsumerGroupDescribe, 69, 0, 1, 0)                                                          \
     X(ShareGroupHeartbeat, 76, 1, 1, 0)                                                            \
     X(ShareGroupDescribe, 77, 1, 1, 0)                                                             \
     X(ShareFetch, 78, 1, 1, 0)                                                                     \
@@ -140,6 +143,7 @@ enum {
 #define KAFKA_DECL_UUID(N, C) uint8_t N[16];
 #define KAFKA_DECL_STR(N, C) const char *N;
 #define KAFKA_DECL_BYTES(N, C) kafka_bytes_t N;
+#define KAFKA_DECL_SBYTES(N, C) kafka_bytes_t N;
 #define KAFKA_DECL_RECORDS(N, C) kafka_bytes_t N;
 #define KAFKA_DECL_ARR_I8(N, C)                                                                    \
     int8_t *N;                                                                                     \

@@ -31,7 +31,7 @@
 #include "util/monotime.h"
 #include "util/say.h"
 
-#include <curl/curl.h>
+#include "util/curl_dl.h"
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -74,6 +74,7 @@ bool obs_otlp_on;
 
 static struct {
     /* Set before the thread starts, then read-only. */
+    const hd_curl_t *cu;
     char *url;
     int64_t rate;
     pthread_t thread;
@@ -394,18 +395,18 @@ static void post(CURL *curl, struct curl_slist *hdrs, const span_t *spans, size_
         atomic_fetch_add(&x.failed, n);
         return;
     }
-    curl_easy_setopt(curl, CURLOPT_URL, x.url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)OTLP_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-    CURLcode rc = curl_easy_perform(curl);
+    x.cu->easy_setopt(curl, CURLOPT_URL, x.url);
+    x.cu->easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    x.cu->easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    x.cu->easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    x.cu->easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)OTLP_TIMEOUT_MS);
+    x.cu->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+    x.cu->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    x.cu->easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    CURLcode rc = x.cu->easy_perform(curl);
     long status = 0;
     if (rc == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        x.cu->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     free(body);
     if (rc == CURLE_OK && status >= 200 && status < 300) {
         atomic_fetch_add(&x.exported, n);
@@ -415,7 +416,7 @@ static void post(CURL *curl, struct curl_slist *hdrs, const span_t *spans, size_
     atomic_fetch_add(&x.failed, n);
     atomic_fetch_add(&x.posts_failed, 1);
     if (rc != CURLE_OK)
-        say_warn_every(60, "otlp export to %s failed: %s", x.url, curl_easy_strerror(rc));
+        say_warn_every(60, "otlp export to %s failed: %s", x.url, x.cu->easy_strerror(rc));
     else
         say_warn_every(60, "otlp export to %s failed: HTTP %ld", x.url, status);
 }
@@ -434,8 +435,8 @@ static void deadline_in(struct timespec *ts, int64_t ms)
 static void *exporter_main(void *arg)
 {
     (void)arg;
-    CURL *curl = curl_easy_init();
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    CURL *curl = x.cu->easy_init();
+    struct curl_slist *hdrs = x.cu->slist_append(NULL, "Content-Type: application/json");
     span_t *batch = hd_malloc(sizeof *batch * OTLP_BATCH);
     int64_t stop_by = 0;
     pthread_mutex_lock(&x.mu);
@@ -467,8 +468,8 @@ static void *exporter_main(void *arg)
     }
     pthread_mutex_unlock(&x.mu);
     free(batch);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(curl);
+    x.cu->slist_free_all(hdrs);
+    x.cu->easy_cleanup(curl);
     return NULL;
 }
 
@@ -484,6 +485,9 @@ int obs_otlp_start(const hd_config_t *cfg, const char **why)
         *why = "otel.exporter.otlp.endpoint must be http://HOST:PORT (or https://)";
         return HD_EINVAL;
     }
+    x.cu = hd_curl(why);
+    if (!x.cu)
+        return HD_EUNSUPPORTED;
     size_t n = strlen(e);
     while (n > scheme && e[n - 1] == '/')
         n--;
@@ -506,7 +510,6 @@ int obs_otlp_start(const hd_config_t *cfg, const char **why)
     x.head = x.count = 0;
     x.stop = false;
     hd_buf_init(&x.scratch);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -537,7 +540,6 @@ void obs_otlp_stop(void)
     pthread_cond_signal(&x.cond);
     pthread_mutex_unlock(&x.mu);
     pthread_join(x.thread, NULL);
-    curl_global_cleanup();
     free(x.ring);
     free(x.url);
     x.ring = NULL;

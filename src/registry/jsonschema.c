@@ -665,138 +665,26 @@ static registry__js_named_t *child_map(cstate_t *cs, registry__js_node_t *n, jso
     return a;
 }
 
-/* ---- Regular expressions (ECMA-262 through PCRE2) ---- */
-
-static pthread_once_t match_ctx_once = PTHREAD_ONCE_INIT;
-static pcre2_match_context *match_ctx;
-
-static void match_ctx_init(void)
-{
-    match_ctx = pcre2_match_context_create(NULL);
-    HD_ASSERT(match_ctx);
-    /* Bounds on one match, so a catastrophic pattern fails fast instead of stalling the loop. */
-    pcre2_set_match_limit(match_ctx, 200000);
-    pcre2_set_depth_limit(match_ctx, 5000);
-    pcre2_set_heap_limit(match_ctx, 8192); /* KiB */
-}
-
-int registry__js_regex_search(const registry__js_regex_t *re, const char *s, size_t len, void *md)
-{
-    pthread_once(&match_ctx_once, match_ctx_init);
-    pcre2_match_data *own = NULL;
-    if (!md)
-        md = own = pcre2_match_data_create(1, NULL);
-    HD_ASSERT(md);
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, match_ctx);
-    pcre2_match_data_free(own);
-    if (rc >= 0)
-        return 1;
-    if (rc == PCRE2_ERROR_NOMATCH)
-        return 0;
-    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
-        rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_NOMEMORY)
-        return HD_ERANGE;
-    return 0; /* invalid UTF-8 in the subject: it matches nothing */
-}
-
-/* ECMA-262 \s is Unicode white space and line terminators; PCRE2's, without UCP (which would
- * also widen \d and \w, unlike ECMA-262), is ASCII only. */
-#define ECMA_SPACE                                                                                 \
-    "\\t\\n\\x0b\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
-
-/* Compiles an ECMA-262 pattern. Returns 0, or HD_EMALFORMED with a static reason in *why. */
-static int regex_compile(registry_jsonschema_t *s, const char *src, size_t len,
-                         registry__js_regex_t *out, const char **why)
-{
-    if (len > REGISTRY_JSONSCHEMA_MAX_PATTERN) {
-        *why = "regular expression too long";
-        return HD_EMALFORMED;
-    }
-    /* Rewrite \s, \S and \v; refuse letter escapes ECMA-262 does not have (\Z, \A, \h, ...),
-     * which PCRE2 would read as its own. Everything else maps one to one under the options
-     * below (\uXXXX through ALT_BSUX, [^] through ALLOW_EMPTY_CLASS). */
-    char *t = hd_malloc(len * (sizeof ECMA_SPACE + 8) + 1);
-    size_t n = 0;
-    bool in_class = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = src[i];
-        if (c == '\\' && i + 1 < len) {
-            char d = src[i + 1];
-            if (d == 's' || (d == 'S' && !in_class)) {
-                const char *rep =
-                    in_class ? ECMA_SPACE : (d == 's' ? "[" ECMA_SPACE "]" : "[^" ECMA_SPACE "]");
-                memcpy(t + n, rep, strlen(rep));
-                n += strlen(rep);
-            } else if (d == 'v') {
-                memcpy(t + n, "\\x0b", 4);
-                n += 4;
-            } else if (((d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z')) &&
-                       !strchr("bBdDwWsSfnrtcxukpP", d)) {
-                free(t);
-                *why = "not an ECMA-262 escape";
-                return HD_EMALFORMED;
-            } else {
-                t[n++] = c;
-                t[n++] = d;
-            }
-            i++;
-            continue;
-        }
-        if (c == '[' && !in_class)
-            in_class = true;
-        else if (c == ']' && in_class)
-            in_class = false;
-        t[n++] = c;
-    }
-    pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
-    HD_ASSERT(cc);
-    pcre2_set_compile_extra_options(cc, PCRE2_EXTRA_ALT_BSUX);
-    pcre2_set_newline(cc, PCRE2_NEWLINE_ANYCRLF);
-    pcre2_set_parens_nest_limit(cc, 100);
-    int err = 0;
-    PCRE2_SIZE off = 0;
-    pcre2_code *code =
-        pcre2_compile((PCRE2_SPTR)t, n,
-                      PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS,
-                      &err, &off, cc);
-    pcre2_compile_context_free(cc);
-    free(t);
-    if (!code) {
-        *why = "not a valid regular expression";
-        return HD_EMALFORMED;
-    }
-    if (s->ncodes == s->capcodes) {
-        s->capcodes = s->capcodes ? s->capcodes * 2 : 8;
-        s->codes = hd_realloc(s->codes, s->capcodes * sizeof *s->codes);
-    }
-    s->codes[s->ncodes++] = code;
-    out->code = code;
-    return 0;
-}
-
-bool registry__js_regex_valid(const char *src, size_t len)
-{
-    registry_jsonschema_t tmp;
-    memset(&tmp, 0, sizeof tmp);
-    registry__js_regex_t re;
-    const char *why = "";
-    bool ok = regex_compile(&tmp, src, len, &re, &why) == 0;
-    for (size_t i = 0; i < tmp.ncodes; i++)
-        pcre2_code_free(tmp.codes[i]);
-    free(tmp.codes);
-    return ok;
-}
-
 static int node_regex(cstate_t *cs, registry__js_node_t *n, const char *kw, const char *src,
                       size_t len, registry__js_regex_t *out)
 {
     const char *why = "";
-    if (regex_compile(cs->s, src, len, out, &why)) {
+    if (registry__js_regex_compile(cs->s, src, len, out, &why)) {
         set_error(cs, n, kw, HD_EMALFORMED, "%s: %s: \"%.100s\"", kw, why, src);
         return cs->rc;
     }
     out->src = dup_n(cs, src, len);
-    return out->src ? 0 : cs->rc;
+    if (!out->src)
+        return cs->rc;
+    registry__js_simple_t simple;
+    if (registry__js_simple_compile(src, len, &simple)) {
+        registry__js_simple_t *p = alloc(cs, sizeof *p);
+        if (!p)
+            return cs->rc;
+        *p = simple;
+        out->simple = p;
+    }
+    return 0;
 }
 
 /* ---- $ref resolution ---- */
@@ -1132,6 +1020,43 @@ static int compile_dependencies(cstate_t *cs, registry__js_node_t *n, json_t *o)
     return 0;
 }
 
+/* The lookup aids of registry__js_node_t for the walk over flat documents. */
+static int compile_lookup(cstate_t *cs, registry__js_node_t *n)
+{
+    if (n->nprops) {
+        size_t size = 8;
+        while (size < n->nprops * 2)
+            size *= 2;
+        if (!(n->prop_slots = alloc(cs, size * sizeof *n->prop_slots)))
+            return cs->rc;
+        n->prop_mask = (uint32_t)(size - 1);
+        for (size_t i = 0; i < n->nprops; i++) {
+            uint32_t h = (uint32_t)registry__js_key_hash(n->props[i].name, n->props[i].len);
+            while (n->prop_slots[h & n->prop_mask])
+                h++;
+            n->prop_slots[h & n->prop_mask] = (uint32_t)i + 1;
+        }
+    }
+    if (n->nrequired) {
+        if (!(n->required_prop = alloc(cs, n->nrequired * sizeof *n->required_prop)))
+            return cs->rc;
+        for (size_t i = 0; i < n->nrequired; i++) {
+            const registry__js_named_t *p = registry__js_named_find(
+                n->props, n->nprops, n->required[i].name, n->required[i].len);
+            n->required_prop[i] = p ? (int32_t)(p - n->props) : -1;
+        }
+    }
+    return 0;
+}
+
+static const registry__jv_t *flatten(cstate_t *cs, const json_t *j)
+{
+    registry__jv_t *v = alloc(cs, registry__jv_count(j) * sizeof *v);
+    if (v)
+        registry__jv_fill(v, j);
+    return v;
+}
+
 static int compile_objects(cstate_t *cs, registry__js_node_t *n, json_t *o)
 {
     json_t *v;
@@ -1177,6 +1102,8 @@ static int compile_objects(cstate_t *cs, registry__js_node_t *n, json_t *o)
             return cs->rc;
         n->collects = true;
     }
+    if (compile_lookup(cs, n))
+        return cs->rc;
     return compile_dependencies(cs, n, o);
 }
 
@@ -1233,10 +1160,14 @@ static int compile_scalars(cstate_t *cs, registry__js_node_t *n, json_t *o)
             return cs->rc;
         }
         n->enum_ = v;
+        if (!(n->enum_v = flatten(cs, v)))
+            return cs->rc;
     }
     if ((v = json_object_get(o, "const"))) {
         n->const_ = v;
         n->has_const = true;
+        if (!(n->const_v = flatten(cs, v)))
+            return cs->rc;
     }
     if ((v = json_object_get(o, "multipleOf"))) {
         if (!get_number(cs, n, v, "multipleOf", &n->multiple_of))
@@ -1329,6 +1260,21 @@ static int fill_node(cstate_t *cs, registry__js_node_t *n)
     if (compile_scalars(cs, n, o) || compile_arrays(cs, n, o) || compile_objects(cs, n, o) ||
         compile_applicators(cs, n, o))
         return cs->rc;
+    n->kw =
+        (n->enum_ || n->has_const ? REGISTRY__JS_KW_VALUES : 0) |
+        (n->minimum.set || n->maximum.set || n->multiple_of > 0 ? REGISTRY__JS_KW_NUMBER : 0) |
+        (n->min_length >= 0 || n->max_length >= 0 || n->pattern.code || n->format
+             ? REGISTRY__JS_KW_STRING
+             : 0) |
+        (n->min_items >= 0 || n->max_items >= 0 || n->nprefix || n->items || n->contains ||
+                 n->unique_items
+             ? REGISTRY__JS_KW_ARRAY
+             : 0) |
+        (n->min_props >= 0 || n->max_props >= 0 || n->nrequired || n->ndep_required || n->nprops ||
+                 n->npattern_props || n->additional_props || n->property_names || n->ndep_schemas
+             ? REGISTRY__JS_KW_OBJECT
+             : 0) |
+        (n->nall_of || n->nany_of || n->none_of || n->not_ || n->if_ ? REGISTRY__JS_KW_APPLY : 0);
     return 0;
 }
 

@@ -16,7 +16,11 @@
  *
  * Work is bounded three ways: nesting depth, a step budget per call, and a stack of the $ref
  * targets being evaluated: reaching the same target again for the same value is a cycle that
- * would never end, and fails at once. */
+ * would never end, and fails at once.
+ *
+ * Payloads validated on produce take jsonschema_fast.c instead, the same walk over a flat
+ * document parsed from the payload's text; both must answer alike (jsonschema_tool and the fuzz
+ * target jsonschema_text check it), so a change here is a change there. */
 #include "registry/registry_int.h"
 #include "util/err.h"
 #include "util/mem.h"

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Largest schema text accepted (42209 above). */
 #define REGISTRY_MAX_SCHEMA_BYTES (1 << 20)
@@ -186,6 +187,81 @@ int registry__avro_decode(const registry__avro_t *a, hd_slice_t payload, char *w
 bool registry__avro_resolve(const avro_node_t *reader, const avro_node_t *writer, json_t *msgs);
 const char *registry__avro_kind_name(int kind);
 
+/* ---- A flat JSON document (jsonschema_doc.c): payloads parsed for validation without a
+ * jansson tree. Layout and reading rules at the top of that file. ---- */
+
+enum {
+    REGISTRY__JV_NULL,
+    REGISTRY__JV_TRUE,
+    REGISTRY__JV_FALSE,
+    REGISTRY__JV_INT,
+    REGISTRY__JV_REAL,
+    REGISTRY__JV_STRING,
+    REGISTRY__JV_ARRAY,
+    REGISTRY__JV_OBJECT,
+};
+
+/* Deeper documents are left to jansson (which allows 2048 levels). */
+#define REGISTRY__JDOC_MAX_DEPTH 512
+
+typedef struct registry__jv {
+    uint8_t kind;  /* REGISTRY__JV_* */
+    bool ascii;    /* a string known to be ASCII only (its length is its code points) */
+    uint32_t n;    /* string: bytes; array: items; object: members */
+    uint32_t skip; /* nodes of this subtree, itself included: the next sibling is at this + skip */
+    union {
+        int64_t i;
+        double d;
+        const char *s; /* not NUL-terminated when it points into the parsed text */
+    } u;
+} registry__jv_t;
+
+/* One document's nodes and decoded strings; reused from one parse to the next. Not shared. */
+typedef struct registry__jdoc {
+    registry__jv_t *v;
+    size_t n, cap;
+    char *str; /* decoded strings (those with escapes) */
+    size_t nstr, capstr;
+} registry__jdoc_t;
+
+void registry__jdoc_init(registry__jdoc_t *d);
+void registry__jdoc_deinit(registry__jdoc_t *d);
+/* Frees the buffers when a large document made them grow past what is worth keeping. */
+void registry__jdoc_trim(registry__jdoc_t *d);
+/* Parses JSON text into d (replacing what it held); strings may point into `text`, which must
+ * outlive the use of d. Returns 0, or HD_EMALFORMED when the text is not JSON or is a case
+ * left to jansson (see jsonschema_doc.c): then d holds nothing usable. */
+int registry__jdoc_parse(registry__jdoc_t *d, const char *text, size_t len);
+/* Builds d from a jansson value, which must outlive the use of d. */
+void registry__jdoc_from_json(registry__jdoc_t *d, const json_t *j);
+/* The nodes a jansson value takes, and the value written as nodes into out (that many);
+ * strings are borrowed from j. */
+size_t registry__jv_count(const json_t *j);
+void registry__jv_fill(registry__jv_t *out, const json_t *j);
+
+/* The hash of an object key in the property tables of registry__js_node_t (prop_slots). */
+static inline uint64_t registry__js_key_hash(const char *s, size_t n)
+{
+    /* Fixed-size loads inside the key only (a payload's key may end its buffer). */
+    uint64_t a, b;
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        a = x;
+        b = y;
+    } else {
+        a = n ? (uint64_t)(uint8_t)s[0] << 16 | (uint64_t)(uint8_t)s[n / 2] << 8 | (uint8_t)s[n - 1]
+              : 0;
+        b = 0;
+    }
+    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ULL) ^ n) * 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 29);
+}
+
 /* ---- JSON Schema: the compiled form (jsonschema.c builds it, jsonschema_validate.c and
  * jsonschema_compat.c read it). Nodes live in the schema's arena and never change after
  * compile, so any thread may read them. ---- */
@@ -204,6 +280,16 @@ enum {
     REGISTRY__JS_ALL = (1u << 7) - 1,
 };
 
+/* Bits of registry__js_node_t.kw. */
+enum {
+    REGISTRY__JS_KW_VALUES = 1u << 0, /* enum, const */
+    REGISTRY__JS_KW_NUMBER = 1u << 1,
+    REGISTRY__JS_KW_STRING = 1u << 2,
+    REGISTRY__JS_KW_ARRAY = 1u << 3,
+    REGISTRY__JS_KW_OBJECT = 1u << 4,
+    REGISTRY__JS_KW_APPLY = 1u << 5, /* allOf, anyOf, oneOf, not, if */
+};
+
 typedef struct registry__js_node registry__js_node_t;
 
 /* A name (object key; may hold NUL bytes) with the subschema that applies to it. */
@@ -213,10 +299,34 @@ typedef struct registry__js_named {
     registry__js_node_t *node;
 } registry__js_named_t;
 
+/* A simple pattern (jsonschema_regex.c): a sequence of ASCII classes with counts. */
+#define REGISTRY__JS_SIMPLE_MAX_ATOMS 24
+#define REGISTRY__JS_SIMPLE_INF 0xFFFF       /* an unbounded count */
+#define REGISTRY__JS_SIMPLE_MAX_SUBJECT 1024 /* longer subjects go to PCRE2 */
+
+typedef struct registry__js_simple_atom {
+    uint64_t set[2]; /* the class: bit c for ASCII character c */
+    uint16_t min, max;
+} registry__js_simple_atom_t;
+
+typedef struct registry__js_simple {
+    registry__js_simple_atom_t atoms[REGISTRY__JS_SIMPLE_MAX_ATOMS];
+    uint8_t natoms;
+    bool end; /* anchored at the end */
+} registry__js_simple_t;
+
+/* Reads an ECMA-262 pattern as a simple pattern; false when it is not one. */
+bool registry__js_simple_compile(const char *src, size_t len, registry__js_simple_t *out);
+/* Whether an ASCII subject matches (PCRE2's answer for subjects up to
+ * REGISTRY__JS_SIMPLE_MAX_SUBJECT bytes). */
+bool registry__js_simple_match(const registry__js_simple_t *re, const char *s, size_t len);
+
 /* A compiled regular expression (pcre2_code *, kept opaque here) with its source. */
 typedef struct registry__js_regex {
     void *code;
     const char *src;
+    bool jit;                            /* compiled to machine code too */
+    const registry__js_simple_t *simple; /* NULL: not a simple pattern */
 } registry__js_regex_t;
 
 typedef struct registry__js_pattern_prop {
@@ -241,59 +351,70 @@ typedef struct registry__js_bound {
 } registry__js_bound_t;
 
 struct registry__js_node {
-    json_t *json;                /* the schema object or boolean, borrowed from its document */
-    registry__js_node_t *parent; /* the node that first reached this one (for locations) */
-    const char *seg;             /* this node's pointer segments below `parent`, "/items/0" */
-    const char *base;            /* base URI ("" for a document without $id) */
+    /* The fields are grouped by what reads them, the groups the walks read most first, so that
+     * an evaluation touches few cache lines: every evaluation, then strings, numbers, objects,
+     * arrays, applicators, and last what only compilation, compatibility and messages read. */
     int dialect;
-    int boolean; /* -1: an object schema; 0: false; 1: true */
-
+    int boolean;    /* -1: an object schema; 0: false; 1: true */
     uint32_t types; /* REGISTRY__JS_*; REGISTRY__JS_ALL when `type` is absent */
+    unsigned kw;    /* REGISTRY__JS_KW_*: which groups of keywords this node has */
     bool has_type;
-    const json_t *enum_; /* array or NULL */
-    const json_t *const_;
+    bool collects; /* has unevaluatedProperties or unevaluatedItems */
     bool has_const;
-
-    registry__js_bound_t minimum, maximum;
-    double multiple_of; /* 0: absent */
-    json_t *multiple_of_json;
+    bool unique_items;
+    registry__js_node_t *ref;
+    registry__js_node_t *dynamic_ref;
+    /* enum (an array) and const as flat values, for the walk over flat documents */
+    const registry__jv_t *enum_v, *const_v;
 
     int64_t min_length, max_length; /* -1: absent; counted in code points */
     registry__js_regex_t pattern;   /* code NULL: absent */
     const char *format;             /* NULL: absent */
 
-    registry__js_node_t **prefix; /* prefixItems, or items as an array (tuple form) */
-    size_t nprefix;
-    registry__js_node_t *items; /* items past the prefix (items or additionalItems) */
-    registry__js_node_t *contains;
-    int64_t min_contains, max_contains; /* min 1 and max -1 when absent */
-    int64_t min_items, max_items;       /* -1: absent */
-    bool unique_items;
-    registry__js_node_t *unevaluated_items;
+    registry__js_bound_t minimum, maximum;
+    double multiple_of; /* 0: absent */
+    json_t *multiple_of_json;
 
     registry__js_named_t *props; /* sorted by (len, bytes) for binary search */
     size_t nprops;
-    registry__js_pattern_prop_t *pattern_props;
-    size_t npattern_props;
-    registry__js_node_t *additional_props;
-    registry__js_node_t *property_names;
-    registry__js_node_t *unevaluated_props;
+    /* props as an open addressing table (index + 1; 0: empty; prop_mask + 1 slots, keyed by
+     * registry__js_key_hash), and each required name's index in props (-1: not among them);
+     * built at compile for the walk over flat documents */
+    uint32_t *prop_slots;
+    uint32_t prop_mask;
+    int32_t *required_prop;
     registry__js_named_t *required; /* node unused */
     size_t nrequired;
+    registry__js_node_t *additional_props;
     int64_t min_props, max_props; /* -1: absent */
+    registry__js_pattern_prop_t *pattern_props;
+    size_t npattern_props;
+    registry__js_node_t *property_names;
     registry__js_dep_req_t *dep_required;
     size_t ndep_required;
     registry__js_named_t *dep_schemas;
     size_t ndep_schemas;
+    registry__js_node_t *unevaluated_props;
+
+    registry__js_node_t **prefix; /* prefixItems, or items as an array (tuple form) */
+    size_t nprefix;
+    registry__js_node_t *items;   /* items past the prefix (items or additionalItems) */
+    int64_t min_items, max_items; /* -1: absent */
+    registry__js_node_t *contains;
+    int64_t min_contains, max_contains; /* min 1 and max -1 when absent */
+    registry__js_node_t *unevaluated_items;
 
     registry__js_node_t **all_of, **any_of, **one_of;
     size_t nall_of, nany_of, none_of;
     registry__js_node_t *not_;
     registry__js_node_t *if_, *then_, *else_;
-    registry__js_node_t *ref;
-    registry__js_node_t *dynamic_ref;
 
-    bool collects; /* has unevaluatedProperties or unevaluatedItems */
+    const json_t *enum_; /* array or NULL */
+    const json_t *const_;
+    json_t *json;                /* the schema object or boolean, borrowed from its document */
+    registry__js_node_t *parent; /* the node that first reached this one (for locations) */
+    const char *seg;             /* this node's pointer segments below `parent`, "/items/0" */
+    const char *base;            /* base URI ("" for a document without $id) */
 };
 
 struct registry_jsonschema {
@@ -313,6 +434,13 @@ const registry__js_named_t *registry__js_named_find(const registry__js_named_t *
  * 1 on a match, 0 on none, HD_ERANGE when the match limit was hit. `md` is a
  * pcre2_match_data * sized for one pair, or NULL to use a temporary one. */
 int registry__js_regex_search(const registry__js_regex_t *re, const char *s, size_t len, void *md);
+/* The same for a subject known to be valid UTF-8 (it skips PCRE2's check of the subject). */
+int registry__js_regex_search_utf8(const registry__js_regex_t *re, const char *s, size_t len,
+                                   void *md);
+/* Compiles an ECMA-262 pattern into out (code and jit; the pcre2_code goes to s->codes).
+ * Returns 0, or HD_EMALFORMED with a static reason in *why. */
+int registry__js_regex_compile(registry_jsonschema_t *s, const char *src, size_t len,
+                               registry__js_regex_t *out, const char **why);
 /* Returns whether `src` is an ECMA-262 regular expression this module accepts. */
 bool registry__js_regex_valid(const char *src, size_t len);
 /* JSON Schema equality: numbers by value (1 == 1.0), objects regardless of key order. */
@@ -325,5 +453,12 @@ int registry__js_validate_at(const registry_jsonschema_t *s, const registry__js_
 bool registry__js_format_check(const char *format, const char *s, size_t len);
 /* Writes the node's location as "<pointer>" from its document root into buf. */
 void registry__js_node_location(const registry__js_node_t *n, char *buf, size_t cap);
+
+/* Validates JSON text against a compiled schema with the flat document (jsonschema_fast.c):
+ * the answers and errors of registry_jsonschema_validate over json_loadb(text,
+ * JSON_DECODE_ANY), without building the jansson tree. Returns 0, HD_EINVAL, HD_ERANGE, or
+ * HD_EMALFORMED when the text is not JSON (jansson's reason in *jerr). Any thread. */
+int registry__js_validate_text(const registry_jsonschema_t *s, const char *text, size_t len,
+                               registry_error_t *err, json_error_t *jerr);
 
 #endif

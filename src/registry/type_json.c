@@ -108,16 +108,14 @@ static void json_free(void *p) { registry_jsonschema_free(p); }
 static int json_validate(void *compiled, hd_slice_t payload, char *why, size_t whylen)
 {
     json_error_t e;
-    json_t *j = json_loadb((const char *)payload.p, payload.len, JSON_DECODE_ANY, &e);
-    if (!j) {
+    registry_error_t err;
+    int rc = registry__js_validate_text(compiled, (const char *)payload.p, payload.len, &err, &e);
+    if (rc == 0)
+        return 0;
+    if (rc == HD_EMALFORMED) {
         snprintf(why, whylen, "the payload is not JSON: %s (column %d)", e.text, e.column);
         return HD_EINVAL;
     }
-    registry_error_t err;
-    int rc = registry_jsonschema_validate(compiled, j, &err);
-    json_decref(j);
-    if (rc == 0)
-        return 0;
     snprintf(why, whylen, "%s at \"%s\" (keyword %s, schema %s)", err.message, err.instance_path,
              err.keyword[0] ? err.keyword : "?", err.schema_path);
     return HD_EINVAL;

@@ -59,7 +59,10 @@ class KafkaBroker:
         self.props = self.tmp_dir / "server.properties"
         self.log4j = self.tmp_dir / "log4j2.properties"
         self.proc = None
-        self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # One that starts with "-" would be read as an option by the storage tool (1 in 64).
+        self.cluster_id = "-"
+        while self.cluster_id.startswith("-"):
+            self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
     def configure(self):
         self.props.write_text("\n".join([

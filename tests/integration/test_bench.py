@@ -173,3 +173,101 @@ def test_franz_producer_counts_match_what_the_log_holds(broker):
         assert len(m.value()) == 200
         per_part.setdefault(m.partition(), []).append(m.offset())
     assert {p: sorted(v) for p, v in per_part.items()} == {p: list(range(1000)) for p in range(3)}
+
+
+KAFKA_LIB = Path(os.environ.get("HERALD_COMPAT_DIR", str(REPO / "build" / "compat"))) / "kafka" / "lib"
+
+
+def need_kafka():
+    """Apache Kafka's jars from `make compat-kafka`: under `make test` (which sets
+    HERALD_COMPAT_DIR after fetching them) their absence is a failure, elsewhere a skip."""
+    if list(KAFKA_LIB.glob("kafka_2.13-*.jar")):
+        return
+    msg = "Apache Kafka's jars are not in %s: run `make compat-kafka`" % KAFKA_LIB
+    if os.environ.get("HERALD_COMPAT_DIR"):
+        pytest.fail(msg, pytrace=False)
+    pytest.skip(msg)
+
+
+def run_sh(tmp_path, **env):
+    out = tmp_path / "out"
+    e = dict(os.environ, BUILD=str(BIN_DIR), KAFKA_LIB=str(KAFKA_LIB), BENCH_QUICK="2",
+             BENCH_REPS="1", BENCH_FOOTPRINT="0", BENCH_NO_DOCS="1", BENCH_OUT=str(out),
+             BENCH_DIR=str(tmp_path))
+    e.update(env)
+    r = subprocess.run(["bash", str(REPO / "bench" / "run.sh")], env=e, capture_output=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr.decode()[-3000:]
+    runs = [json.loads(l) for l in (out / "runs.jsonl").read_text().splitlines() if l]
+    return out, runs, r.stderr.decode()
+
+
+def test_run_sh_runs_apache_kafka_durable_and_stops_it(tmp_path):
+    """bench/run.sh's Kafka path end to end, in its check mode: one Kafka broker started through
+    bench/kafka_server.py with the durable configuration, driven by herald_bench, stopped by pid,
+    its data directory removed, and its column in the report."""
+    need(HERALD_BENCH)
+    need_kafka()
+    out, runs, err = run_sh(tmp_path, BENCH_SYSTEMS="kafka-durable",
+                            BENCH_SCENARIOS="partitions-10")
+    assert [(r["scenario"], r["system"], r["ok"]) for r in runs] == [
+        ("partitions-10", "kafka-durable", True)], err
+    res = runs[0]["result"]
+    assert (res["records"], res["errors"], res["partitions"], res["bytes"]) == (
+        3000, 0, 10, 3000 * 1024)
+    props = (out / "configs" / "kafka-durable.properties").read_text()
+    assert "\nlog.flush.interval.messages=1\n" in props
+    assert "process.roles=broker,controller" in props and "-Xmx1g" in props
+    log = (out / "logs" / "kafka-durable.log").read_text(errors="replace")
+    # Started once, and shut down by SIGTERM (cleanly) before run.sh ended.
+    assert log.count("[KafkaRaftServer nodeId=1] Kafka Server started") == 1
+    assert "Terminating process due to signal SIGTERM" in log
+    assert "[BrokerServer id=1] shut down completed" in log
+    assert not list(tmp_path.glob("herald-bench.*"))
+    md = (out / "benchmarks.md").read_text()
+    assert "| partitions | kafka-durable rec/s |" in md
+    assert "**kafka-durable**: Apache Kafka 4." in md and "log.flush.interval.messages=1" in md
+
+
+def test_run_sh_leaves_kafka_out_without_its_jars(tmp_path):
+    out, runs, err = run_sh(tmp_path, BENCH_SYSTEMS="kafka-default", KAFKA_LIB=str(tmp_path / "none"),
+                            BENCH_SCENARIOS="partitions-1")
+    assert runs == []
+    assert "Apache Kafka's jars are not in" in err and "Kafka is left out" in err
+
+
+def test_report_renders_kafka_beside_herald(tmp_path):
+    lines = []
+    for rep, (h, kd, kf) in enumerate([(40000, 10000, 60000), (50000, 12000, 80000)], 1):
+        for system, v in (("herald", h), ("kafka-durable", kd), ("kafka-default", kf)):
+            lines.append(json.dumps({"scenario": "partitions-100", "rep": rep, "system": system,
+                                     "cmd": "x", "ok": True,
+                                     "result": {"records_per_s": v, "mb_per_s": v / 1000,
+                                                "errors": 0}}))
+    (tmp_path / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "machine.json").write_text(json.dumps({"reps": 2, "kafka": "4.4.0",
+                                                       "kafka_heap": "1g"}))
+    (tmp_path / "footprint.txt").write_text("\n".join([
+        "idle_rss_kib herald 4096", "busy_rss_kib herald 20480", "startup_ms herald 10",
+        "stripped_bytes herald 1048576", "idle_rss_kib kafka-durable 409600",
+        "idle_rss_kib kafka-default 401408", "startup_empty_ms kafka-durable 5000",
+        "startup_empty_ms kafka-default 7000", "connections_opened kafka-durable 1000",
+        "busy_rss_kib kafka-durable 614400", "startup_ms kafka-durable 8000",
+        "install_jars_bytes kafka-durable 31457280", "install_jars_count kafka-durable 30",
+        "lib_jars_bytes kafka-durable 52428800", "jre_kib kafka-durable 194560", ""]))
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "report.py"), str(tmp_path)],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    md = (tmp_path / "benchmarks.md").read_text()
+    assert ("| partitions | herald rec/s | kafka-durable rec/s | kafka-default rec/s | "
+            "kafka-durable / herald | kafka-default / herald |") in md
+    assert ("| 100 | 45,000 (40,000–50,000) | 11,000 (10,000–12,000) | 70,000 (60,000–80,000) | "
+            "0.24× | 1.56× |") in md
+    assert "| idle RSS | 4.0 MiB | 396.0 MiB (392.0 MiB–400.0 MiB) | 99× |" in md
+    assert ("| RSS with 1,000 partitions and 1000 idle TCP connections | 20.0 MiB | 600.0 MiB | "
+            "30× |") in md
+    assert "| – | 6.0 s (5.0 s–7.0 s) | – |" in md
+    assert "| 10 ms | 8.0 s | 800× |" in md
+    assert ("| 1.00 MiB stripped binary | 220 MiB: 30 MiB in the 30 jars it loaded classes from "
+            "(50 MiB fetched), 190 MiB Java runtime (Debian's JRE package) | 220× |") in md
+    assert "| Apache Kafka (kafka_2.13) | `4.4.0` |" in md

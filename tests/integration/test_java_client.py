@@ -3,6 +3,7 @@ idempotent producer with every codec, consumer groups on the classic protocol an
 protocol of KIP-848 (group.protocol=consumer), and the AdminClient. One JVM serves the whole
 module (see compat.JavaDriver). The application-level cases run against herald and against Apache
 Kafka itself (the kafka_target fixture) with the same assertions."""
+import re
 import time
 
 import pytest
@@ -138,14 +139,72 @@ def test_classic_group_split_commit_resume(java, kafka_target):
     assert group not in [g["groupId"] for g in listed]
 
 
-def test_describe_unknown_group(java, kafka_target, request):
-    if kafka_target.kind == "herald":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "DescribeGroups v5-6 are not advertised yet: herald answers an unknown group with "
-            "state Dead (v0-4) where Kafka 4 answers GROUP_ID_NOT_FOUND (v6, KIP-1043); see "
-            "docs/kafka-compat.md")))
+def test_describe_unknown_group(java, kafka_target):
+    """DescribeGroups v6 (KIP-1043): an unknown group is GROUP_ID_NOT_FOUND, which the Admin
+    client raises, after ConsumerGroupDescribe answered the same."""
     r = java.send("admin", kafka_target.addr, "describe-group", unique("never-seen"))
     assert not r["ok"] and "GroupIdNotFoundException" in r["error"], r
+
+
+def regex_topics(base):
+    """Topic names for the regex cases, and the regex (Java and RE2/J syntax alike) that takes
+    exactly the first three and any later "<base>.<letter>": not a longer name, not a prefix."""
+    return ([base + ".a", base + ".b", base + ".c", base + ".a.x", "z" + base + ".a"],
+            re.escape(base) + r"\.[a-z]")
+
+
+@pytest.mark.parametrize("kind", ["re2", "pattern"])
+def test_regex_subscription_picks_up_new_topics(java, kafka_target, kind):
+    """group.protocol=consumer with a regex: "re2" is subscribe(SubscriptionPattern), evaluated by
+    the broker from ConsumerGroupHeartbeat's SubscribedTopicRegex (KIP-848); "pattern" is
+    subscribe(java.util.regex.Pattern), evaluated by the client against metadata. Both take the
+    matching topics, and a matching topic created later is assigned without a new subscription."""
+    a = kafka_target.addr
+    base = unique("jrx-" + kind)
+    (ta, tb, tc, longer, prefixed), regex = regex_topics(base)
+    java.ok("admin", a, "create-topic", ta, 2)
+    java.ok("admin", a, "create-topic", tb, 1)
+    java.ok("admin", a, "create-topic", longer, 1)
+    java.ok("admin", a, "create-topic", prefixed, 1)
+    group = unique("jrx-g")
+    java.ok("group-open", "rx", a, group, "%s:%s" % (kind, regex), 1, "consumer")
+    try:
+        w = java.ok("group-wait", "rx", 3, 45000, timeout=60)
+        assert w["topicAssignments"] == [sorted(["%s:0" % ta, "%s:1" % ta, "%s:0" % tb])], w
+        produce(java, kafka_target, ta, "none", 4, 2)
+        produce(java, kafka_target, tb, "none", 3, 1)
+        produce(java, kafka_target, longer, "none", 2, 1)
+        out = java.ok("group-poll", "rx", 7, 30000, timeout=45)
+        got = sorted((r["t"], r["p"], r["o"]) for r in out["records"][0])
+        assert got == sorted([(ta, p, o) for p in range(2) for o in range(2)] +
+                             [(tb, 0, o) for o in range(3)]), got
+
+        # A topic created after the subscription joins it.
+        java.ok("admin", a, "create-topic", tc, 2)
+        w = java.ok("group-wait", "rx", 5, 60000, timeout=75)
+        assert w["topicAssignments"] == [sorted(["%s:0" % ta, "%s:1" % ta, "%s:0" % tb,
+                                                 "%s:0" % tc, "%s:1" % tc])], w
+        produce(java, kafka_target, tc, "gzip", 4, 2)
+        out = java.ok("group-poll", "rx", 4, 30000, timeout=45)
+        assert sorted((r["t"], r["p"], r["o"]) for r in out["records"][0]) == \
+            [(tc, p, o) for p in range(2) for o in range(2)]
+        offsets = java.ok("admin", a, "group-offsets", group)["offsets"]
+        assert offsets == {"%s:0" % ta: 2, "%s:1" % ta: 2, "%s:0" % tb: 3, "%s:0" % tc: 2,
+                           "%s:1" % tc: 2}, offsets
+    finally:
+        java.ok("group-close", "rx")
+
+
+def test_invalid_regex_subscription(java, kafka_target):
+    """A SubscriptionPattern the broker cannot compile fails the consumer's poll with
+    InvalidRegularExpression (error 128), on herald as on Kafka."""
+    a = kafka_target.addr
+    java.ok("group-open", "badrx", a, unique("jrx-bad"), "re2:jrx-(", 1, "consumer")
+    try:
+        r = java.send("group-wait", "badrx", 1, 20000, timeout=40)
+    finally:
+        java.send("group-close", "badrx")
+    assert not r["ok"] and "InvalidRegularExpression" in r["error"], r
 
 
 def test_admin_topics_configs_partitions(java, kafka_target):
@@ -345,7 +404,7 @@ def test_consumer_protocol_group(java, broker_factory):
     assert offsets == {"%s:%d" % (topic, p): 35 for p in range(4)}
     java.ok("admin", broker.addr, "delete-group", group)
     r = java.send("admin", broker.addr, "describe-group", group)
-    assert r["ok"] and r["state"] == "Dead", r
+    assert not r["ok"] and "GroupIdNotFoundException" in r["error"], r
 
 
 def test_admin_incremental_alter_configs(java, broker):

@@ -8,6 +8,7 @@ import json
 import subprocess
 import threading
 import time
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -475,3 +476,19 @@ def test_subscription_deliveries_carry_trace_context_spans_and_latency(broker_fa
     fams = scrape(b)
     assert sample(fams, f, f + "_count", kind="subscription", group="workers") == 1
     assert sample(fams, f, f + "_sum", kind="subscription", group="workers") >= 3
+
+
+def mapped_libraries(b):
+    return {Path(line.split()[-1]).name for line in
+            Path("/proc/%d/maps" % b.proc.pid).read_text().splitlines()
+            if ".so" in line.split()[-1]}
+
+
+def test_libcurl_is_loaded_only_to_export_spans(broker_factory, collector):
+    """libcurl and its twenty libraries are mapped only by a broker that exports spans."""
+    plain = broker_factory()
+    libs = mapped_libraries(plain)
+    assert any(n.startswith("libuv.so") for n in libs), libs
+    assert not any(n.startswith("libcurl") for n in libs), sorted(libs)
+    exporting = broker_factory("--otlp-endpoint", collector.url)
+    assert any(n.startswith("libcurl") for n in mapped_libraries(exporting))

@@ -10,8 +10,22 @@
  *
  *   jsonschema_tool pairs FILE
  *     FILE holds a JSON array of {"schema": ..., "instances": [...]}; prints, per schema, one
- *     line of '1' (valid), '0' (invalid) or 'E' (schema refused) per instance. */
+ *     line of '1' (valid), '0' (invalid) or 'E' (schema refused) per instance.
+ *
+ *   jsonschema_tool bench SCHEMA VALUES [SECONDS [STEPS]]
+ *     Micro-benchmark of validation on produce: VALUES holds records as herald_bench --values
+ *     reads them (a 4-byte big-endian length, then the record in the schema registry's wire
+ *     format), SCHEMA the JSON Schema they are checked against. Prints one JSON line with the
+ *     microseconds per record of each step: jansson's parse, the walk over its tree, freeing it
+ *     (the path validation on produce took before the flat document), and the flat document's
+ *     parse and walk (the path it takes now).
+ *
+ * In `suite` and `pairs`, every instance is also validated as JSON text through the flat
+ * document (registry__js_validate_text), which must give the same answer and the same error
+ * (keyword, message, both paths) as the walk over the jansson tree: a difference fails the
+ * case ("FAIL ... text path differs") and, in `pairs`, prints 'D'. */
 #include "registry/registry.h"
+#include "registry/registry_int.h"
 #include "util/err.h"
 
 #include <dirent.h>
@@ -20,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct remotes {
     const char *dir;
@@ -68,6 +83,24 @@ typedef struct tally {
     int cases, passed;
 } tally_t;
 
+/* Validates `inst` again as JSON text through the flat document; returns whether the answer
+ * and the error equal (rc, err) of the walk over the jansson tree. */
+static bool text_path_agrees(const registry_jsonschema_t *s, const json_t *inst, int rc,
+                             const registry_error_t *err, registry_error_t *got, int *got_rc)
+{
+    char *text = json_dumps(inst, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (!text)
+        return false;
+    json_error_t je;
+    *got_rc = registry__js_validate_text(s, text, strlen(text), got, &je);
+    free(text);
+    if (*got_rc != rc)
+        return false;
+    return rc == 0 || (!strcmp(err->keyword, got->keyword) && !strcmp(err->message, got->message) &&
+                       !strcmp(err->instance_path, got->instance_path) &&
+                       !strcmp(err->schema_path, got->schema_path));
+}
+
 /* Runs one suite file; returns its tally. Failures go to stderr. */
 static tally_t run_file(const char *path, const char *name, unsigned flags, remotes_t *rem)
 {
@@ -98,6 +131,19 @@ static tally_t run_file(const char *path, const char *name, unsigned flags, remo
             bool want = json_is_true(json_object_get(tc, "valid"));
             int rc = crc ? crc : registry_jsonschema_validate(s, json_object_get(tc, "data"), &err);
             bool got = rc == 0;
+            registry_error_t terr;
+            int trc = rc;
+            if (!crc && !text_path_agrees(s, json_object_get(tc, "data"), rc, &err, &terr, &trc)) {
+                fprintf(stderr,
+                        "FAIL %s: %s / %s: text path differs: %s (%s at %s, %s: %s) against %s "
+                        "(%s at %s, %s: %s)\n",
+                        name, json_string_value(json_object_get(g, "description")),
+                        json_string_value(json_object_get(tc, "description")), hd_strerror(trc),
+                        terr.keyword, terr.instance_path, terr.schema_path, terr.message,
+                        hd_strerror(rc), err.keyword, err.instance_path, err.schema_path,
+                        err.message);
+                continue;
+            }
             if (got == want && (rc == 0 || rc == HD_EINVAL)) {
                 t.passed++;
                 continue;
@@ -256,6 +302,15 @@ static int cmd_pairs(int argc, char **argv)
         json_t *insts = json_object_get(pair, "instances");
         for (size_t k = 0; k < json_array_size(insts); k++) {
             int rc = crc ? crc : registry_jsonschema_validate(s, json_array_get(insts, k), &err);
+            registry_error_t terr;
+            int trc;
+            if (!crc && !text_path_agrees(s, json_array_get(insts, k), rc, &err, &terr, &trc)) {
+                fprintf(stderr,
+                        "pair %zu instance %zu: text path differs: %s (%s) against %s (%s)\n", i, k,
+                        hd_strerror(trc), terr.message, hd_strerror(rc), err.message);
+                putchar('D');
+                continue;
+            }
             putchar(crc ? 'E' : rc == 0 ? '1' : rc == HD_EINVAL ? '0' : 'L');
         }
         putchar('\n');
@@ -265,12 +320,121 @@ static int cmd_pairs(int argc, char **argv)
     return 0;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: the machine may be busy */
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct rec {
+    const char *p;
+    size_t len;
+} rec_t;
+
+static int cmd_bench(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s bench SCHEMA VALUES [SECONDS [STEPS]]\n", argv[0]);
+        return 2;
+    }
+    double secs = argc > 4 ? atof(argv[4]) : 2.0;
+    const char *steps = argc > 5 ? argv[5] : "0123"; /* which measurements (for profiling) */
+    json_t *schema = load(argv[2]);
+    registry_jsonschema_t *s = NULL;
+    registry_error_t err;
+    if (!schema || registry_jsonschema_compile(schema, NULL, NULL, 0, &s, &err) < 0) {
+        fprintf(stderr, "%s: not a schema\n", argv[2]);
+        return 1;
+    }
+    FILE *f = fopen(argv[3], "rb");
+    if (!f) {
+        perror(argv[3]);
+        return 1;
+    }
+    size_t cap = 0, n = 0;
+    rec_t *recs = NULL;
+    unsigned char hdr[4];
+    while (fread(hdr, 1, 4, f) == 4) {
+        size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+        char *p = malloc(len ? len : 1);
+        if (!p || fread(p, 1, len, f) != len || len < 5) {
+            fprintf(stderr, "%s: truncated record\n", argv[3]);
+            return 1;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            recs = realloc(recs, cap * sizeof *recs);
+        }
+        recs[n++] = (rec_t){p + 5, len - 5}; /* past the wire-format header */
+    }
+    fclose(f);
+    if (!n)
+        return 1;
+    size_t total_bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        total_bytes += recs[i].len;
+    /* Each measurement loops over the records for about `secs` seconds. */
+    double t_jparse = 0, t_jfull = 0, t_fast = 0, t_fparse = 0;
+    long bad = 0;
+    for (int m = 0; m < 4; m++) {
+        if (!strchr(steps, '0' + m))
+            continue;
+        size_t done = 0;
+        double t0 = now_s(), t;
+        registry__jdoc_t doc;
+        registry__jdoc_init(&doc);
+        do {
+            for (size_t i = 0; i < n; i++) {
+                const rec_t *r = &recs[i];
+                if (m == 0) {
+                    json_t *j = json_loadb(r->p, r->len, JSON_DECODE_ANY, NULL);
+                    json_decref(j);
+                } else if (m == 1) {
+                    json_t *j = json_loadb(r->p, r->len, JSON_DECODE_ANY, NULL);
+                    bad += registry_jsonschema_validate(s, j, &err) != 0;
+                    json_decref(j);
+                } else if (m == 2) {
+                    bad += registry__jdoc_parse(&doc, r->p, r->len) != 0;
+                } else {
+                    json_error_t je;
+                    bad += registry__js_validate_text(s, r->p, r->len, &err, &je) != 0;
+                }
+            }
+            done += n;
+            t = now_s() - t0;
+        } while (t < secs);
+        registry__jdoc_deinit(&doc);
+        double us = t * 1e6 / (double)done;
+        if (m == 0)
+            t_jparse = us;
+        else if (m == 1)
+            t_jfull = us;
+        else if (m == 2)
+            t_fparse = us;
+        else
+            t_fast = us;
+    }
+    printf("{\"records\": %zu, \"mean_bytes\": %.0f, \"jansson_parse_free_us\": %.3f, "
+           "\"jansson_path_us\": %.3f, \"flat_parse_us\": %.3f, \"flat_path_us\": %.3f, "
+           "\"invalid\": %ld}\n",
+           n, (double)total_bytes / (double)n, t_jparse, t_jfull, t_fparse, t_fast, bad);
+    for (size_t i = 0; i < n; i++)
+        free((char *)recs[i].p - 5);
+    free(recs);
+    registry_jsonschema_free(s);
+    json_decref(schema);
+    return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "suite"))
         return cmd_suite(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "pairs"))
         return cmd_pairs(argc, argv);
-    fprintf(stderr, "usage: %s suite ... | pairs FILE\n", argv[0]);
+    if (argc >= 2 && !strcmp(argv[1], "bench"))
+        return cmd_bench(argc, argv);
+    fprintf(stderr, "usage: %s suite ... | pairs FILE | bench SCHEMA VALUES [SECONDS]\n", argv[0]);
     return 2;
 }

@@ -403,10 +403,10 @@ static void on_durable(broker_waiter_t *w, int err)
     fired = true;
 }
 
-static void commit_durably(fixture_t *f, const char *group, int32_t part, int64_t off,
-                           const char *meta)
+static void commit_bytes_durably(fixture_t *f, const char *group, int32_t part, int64_t off,
+                                 const char *meta, size_t meta_len)
 {
-    broker_offset_commit_t c = {"orders", part, off, 3, meta};
+    broker_offset_commit_t c = {"orders", part, off, 3, meta, meta_len};
     int64_t at;
     assert_int_equal(broker_offsets_commit(f->b, group, &c, 1, &at), 0);
     broker_waiter_t w = {.cb = on_durable};
@@ -417,6 +417,12 @@ static void commit_durably(fixture_t *f, const char *group, int32_t part, int64_
         broker_on_durable(f->b);
     }
     assert_true(fired);
+}
+
+static void commit_durably(fixture_t *f, const char *group, int32_t part, int64_t off,
+                           const char *meta)
+{
+    commit_bytes_durably(f, group, part, off, meta, meta ? strlen(meta) : 0);
 }
 
 static void test_commits_survive_reopen_with_metadata(void **state)
@@ -438,6 +444,37 @@ static void test_commits_survive_reopen_with_metadata(void **state)
     assert_false(broker_offsets_get(f->b, "svc", "orders", 1, &o));
     assert_int_equal(broker_group_count(f->b), 2);
     assert_string_equal(broker_group_state(broker_group_find(f->b, "svc")), "Empty");
+}
+
+/* Metadata is the client's bytes exactly: leading and trailing spaces, and NUL bytes
+ * (confluent-kafka commits its metadata with the C string's terminator), in memory, after a
+ * reopen (replay of the offsets log) and after compaction rewrote the log. */
+static void test_commit_metadata_is_kept_byte_for_byte(void **state)
+{
+    fixture_t *f = *state;
+    static const char spaced[] = "       Hello";
+    static const char nul[] = "h\xc3\xa9llo\0 tail\0";
+    commit_durably(f, "md", 0, 1, spaced);
+    commit_bytes_durably(f, "md", 1, 2, nul, sizeof nul - 1);
+    commit_bytes_durably(f, "md", 2, 3, "\0", 1);
+    for (int round = 0; round < 3; round++) {
+        if (round == 1)
+            reopen(f);
+        if (round == 2) {
+            assert_true(broker_offsets_compact(f->b, true) >= 0);
+            reopen(f);
+        }
+        broker_offset_t o;
+        assert_true(broker_offsets_get(f->b, "md", "orders", 0, &o));
+        assert_int_equal(o.metadata_len, 12);
+        assert_memory_equal(o.metadata, spaced, 12);
+        assert_true(broker_offsets_get(f->b, "md", "orders", 1, &o));
+        assert_int_equal(o.metadata_len, sizeof nul - 1);
+        assert_memory_equal(o.metadata, nul, sizeof nul - 1);
+        assert_true(broker_offsets_get(f->b, "md", "orders", 2, &o));
+        assert_int_equal(o.metadata_len, 1);
+        assert_int_equal(o.metadata[0], 0);
+    }
 }
 
 static void test_delete_group_and_offset_survive_reopen(void **state)
@@ -477,7 +514,7 @@ static void test_deleting_a_topic_deletes_its_committed_offsets(void **state)
     commit_durably(f, "only-orders", 0, 5, "");
     commit_durably(f, "only-orders", 3, 8, "");
     commit_durably(f, "both", 1, 6, "");
-    broker_offset_commit_t c = {"audit", 1, 42, 3, "m"};
+    broker_offset_commit_t c = {"audit", 1, 42, 3, "m", 1};
     int64_t at;
     assert_int_equal(broker_offsets_commit(f->b, "both", &c, 1, &at), 0);
     assert_int_equal(broker_topic_delete(f->b, "orders"), 0);
@@ -623,6 +660,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_answers_may_reenter_the_coordinator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commits_survive_reopen_with_metadata, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_metadata_is_kept_byte_for_byte, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_deleting_a_topic_deletes_its_committed_offsets, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_offsets_of_an_empty_group_expire_after_the_retention,

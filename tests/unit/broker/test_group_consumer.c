@@ -81,6 +81,7 @@ typedef struct hbreq {
     const char *assignor;
     int32_t rebalance_ms;
     int16_t version;
+    const char *regex; /* SubscribedTopicRegex; NULL: unchanged */
 } hbreq_t;
 
 static hb_t heartbeat(fixture_t *f, hbreq_t q)
@@ -92,6 +93,7 @@ static hb_t heartbeat(fixture_t *f, hbreq_t q)
     r.instance_id = q.instance;
     r.rebalance_ms = q.rebalance_ms ? q.rebalance_ms : (q.epoch == 0 ? 30000 : -1);
     r.assignor = q.assignor;
+    r.regex = q.regex;
     r.client_id = "c";
     r.client_host = "/127.0.0.1";
     char buf[256];
@@ -474,9 +476,64 @@ static void test_classic_group_with_offsets_becomes_consumer_group(void **state)
     assert_null(broker_group_find(f->b, "g"));
 }
 
+/* SubscribedTopicRegex: whole-name matches only, evaluated again when a topic appears (the group
+ * epoch moves and the member gets the new partitions), refused with INVALID_REGULAR_EXPRESSION
+ * when it does not compile or uses what RE2/J does not have. */
+static void test_regex_subscription_follows_new_topics(void **state)
+{
+    fixture_t *f = *state;
+    const char *why = "";
+    broker_topic_t *t;
+    assert_int_equal(broker_topic_create(f->b, "ord", 1, NULL, 0, false, &t, &why), 0);
+    assert_int_equal(broker_topic_create(f->b, "xorders", 1, NULL, 0, false, &t, &why), 0);
+    static const char *const bad[] = {"ord(",       "(a)\\1",     "(?=o).*", "(?<!x)orders",
+                                      "(?>o)rders", "(*ACCEPT)o", "(?R)?"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hb_t r = heartbeat(f, (hbreq_t){.id = "m", .epoch = 0, .regex = bad[i], .owned = 0});
+        assert_int_equal(r.err, BROKER_GERR_INVALID_REGULAR_EXPRESSION);
+    }
+    assert_int_equal(broker_group_count(f->b), 0); /* a refused join makes nothing */
+
+    hb_t a = heartbeat(f, (hbreq_t){.id = "m", .epoch = 0, .regex = "ord[a-z]*", .owned = 0});
+    assert_int_equal(a.err, 0);
+    assert_int_equal(a.mask, 0x3f); /* "orders"; "ord" has no partition of orders; not xorders */
+    broker_cg_info_t info;
+    broker_group_t *g = broker_group_find(f->b, "g");
+    broker_cgroup_info(g, &info);
+    int32_t epoch = info.group_epoch;
+    broker_cg_member_info_t mi;
+    broker_cgroup_member(g, 0, &mi);
+    assert_string_equal(mi.regex, "ord[a-z]*");
+    assert_int_equal(mi.ntopics, 0);
+    assert_int_equal(mi.ntarget, 7); /* orders 0-5 and ord 0 */
+
+    /* A matching topic created later is assigned on the next heartbeat. */
+    assert_int_equal(broker_topic_create(f->b, "ordnew", 2, NULL, 0, false, &t, &why), 0);
+    hb_t b = beat(f, "m", a.epoch, a.mask);
+    assert_int_equal(b.err, 0);
+    broker_cgroup_info(g, &info);
+    assert_true(info.group_epoch > epoch);
+    broker_cgroup_member(g, 0, &mi);
+    assert_int_equal(mi.ntarget, 9);
+    /* A topic that does not match changes nothing. */
+    epoch = info.group_epoch;
+    assert_int_equal(broker_topic_create(f->b, "other", 2, NULL, 0, false, &t, &why), 0);
+    assert_int_equal(beat(f, "m", b.epoch, b.mask).err, 0);
+    broker_cgroup_info(g, &info);
+    assert_int_equal(info.group_epoch, epoch);
+    /* The regex is dropped with "": nothing is left. */
+    hb_t c = heartbeat(f, (hbreq_t){.id = "m", .epoch = b.epoch, .regex = "", .owned = 0});
+    assert_int_equal(c.err, 0);
+    broker_cgroup_member(g, 0, &mi);
+    assert_null(mi.regex);
+    assert_int_equal(mi.ntarget, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_regex_subscription_follows_new_topics, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_first_member_gets_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v0_join_without_member_id_gets_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_member_waits_for_revocation, setup, teardown),

@@ -114,6 +114,7 @@ static void fill_field(const kafka_field_t *f, int16_t v, bool flex, int mode, u
         set_ptr(base, f->off, null ? NULL : make_string(a, seed));
         break;
     case KAFKA_K_BYTES:
+    case KAFKA_K_SBYTES: /* a string held as bytes: the blob has NUL bytes, which must survive */
     case KAFKA_K_RECORDS: {
         kafka_bytes_t *b = (kafka_bytes_t *)p;
         b->is_null = null;
@@ -212,6 +213,7 @@ static void compare_struct(const kafka_schema_t *s, int16_t v, const uint8_t *x,
             break;
         }
         case KAFKA_K_BYTES:
+        case KAFKA_K_SBYTES:
         case KAFKA_K_RECORDS: {
             const kafka_bytes_t *bx = (const kafka_bytes_t *)px, *by = (const kafka_bytes_t *)py;
             ok = bx->is_null == by->is_null && hd_slice_eq(bx->v, by->v);

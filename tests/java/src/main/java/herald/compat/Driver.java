@@ -29,6 +29,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
@@ -54,6 +55,7 @@ import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.SubscriptionPattern;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -135,6 +137,8 @@ public final class Driver {
         case "send" -> send(f[1], f[2], Integer.parseInt(f[3]), Arrays.copyOfRange(f, 4, f.length));
         case "admin" -> admin(f[1], f[2], Arrays.copyOfRange(f, 3, f.length));
         case "share-open", "share-poll", "share-close", "share-describe" -> shares.run(f);
+        case "commit-metadata" -> OffsetCommands.commitMetadata(f[1], f[2], f[3],
+                                                                Arrays.copyOfRange(f, 4, f.length));
         default -> throw new IllegalArgumentException("unknown command " + f[0]);
         };
     }
@@ -225,6 +229,7 @@ public final class Driver {
 
     static Map<String, Object> recordJson(ConsumerRecord<byte[], byte[]> r) {
         Map<String, Object> m = new LinkedHashMap<>();
+        m.put("t", r.topic());
         m.put("p", r.partition());
         m.put("o", r.offset());
         m.put("k", str(r.key()));
@@ -290,7 +295,10 @@ public final class Driver {
     }
 
     /** One more member (client id <name>-<n>) on the protocol "classic" or "consumer", static
-     * when instanceId is not null. */
+     * when instanceId is not null. `topic` is a topic name, or "re2:<regex>" for a regex the
+     * broker evaluates (subscribe(SubscriptionPattern), consumer protocol only), or
+     * "pattern:<regex>" for a java.util.regex.Pattern the client evaluates against metadata
+     * (refreshed every second here, so new topics are seen soon). */
     private static void addMember(Group g, String name, String bootstrap, String groupId,
                                   String topic, String protocol, String instanceId) {
         String clientId = name + "-" + g.next++;
@@ -303,9 +311,11 @@ public final class Driver {
             p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
             p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500);
         }
+        if (topic.startsWith("pattern:"))
+            p.put(ConsumerConfig.METADATA_MAX_AGE_CONFIG, 1000);
         KafkaConsumer<byte[], byte[]> c =
             new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        c.subscribe(List.of(topic), new ConsumerRebalanceListener() {
+        ConsumerRebalanceListener listener = new ConsumerRebalanceListener() {
             private void log(String what, Collection<TopicPartition> tps) {
                 List<Integer> ps = new ArrayList<>();
                 tps.forEach(tp -> ps.add(tp.partition()));
@@ -327,7 +337,13 @@ public final class Driver {
             public void onPartitionsLost(Collection<TopicPartition> tps) {
                 log("lost", tps);
             }
-        });
+        };
+        if (topic.startsWith("re2:"))
+            c.subscribe(new SubscriptionPattern(topic.substring(4)), listener);
+        else if (topic.startsWith("pattern:"))
+            c.subscribe(Pattern.compile(topic.substring(8)), listener);
+        else
+            c.subscribe(List.of(topic), listener);
         g.members.add(c);
         g.received.add(new ArrayList<>());
         g.clientIds.add(clientId);
@@ -367,6 +383,18 @@ public final class Driver {
                 g.received.get(i).add(recordJson(r));
     }
 
+    /** Each member's assignment as sorted "topic:partition" strings. */
+    private static List<Object> topicAssignments(Group g) {
+        List<Object> out = new ArrayList<>();
+        for (KafkaConsumer<byte[], byte[]> c : g.members) {
+            List<String> tps = new ArrayList<>();
+            c.assignment().forEach(tp -> tps.add(tp.topic() + ":" + tp.partition()));
+            tps.sort(null);
+            out.add(tps);
+        }
+        return out;
+    }
+
     private static List<Object> assignments(Group g) {
         List<Object> out = new ArrayList<>();
         for (KafkaConsumer<byte[], byte[]> c : g.members) {
@@ -401,6 +429,7 @@ public final class Driver {
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("assignments", assignments(g));
+        out.put("topicAssignments", topicAssignments(g));
         out.put("clients", new ArrayList<>(g.clientIds));
         out.put("events", new ArrayList<>(g.events));
         g.events.clear();
@@ -425,6 +454,7 @@ public final class Driver {
         }
         out.put("records", records);
         out.put("assignments", assignments(g));
+        out.put("topicAssignments", topicAssignments(g));
         out.put("clients", new ArrayList<>(g.clientIds));
         out.put("events", new ArrayList<>(g.events));
         g.events.clear();

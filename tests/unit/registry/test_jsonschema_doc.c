@@ -1,0 +1,334 @@
+/* The flat JSON document (registry/jsonschema_doc.c) and validation of JSON text through it:
+ * the node layout, strings in place or decoded, numbers read exactly as jansson reads them, the
+ * cases it leaves to jansson (and that the answer is then jansson's reading), and non-JSON
+ * payloads reported with jansson's reason. That the walk over the flat document answers as the
+ * walk over the jansson tree is checked on every test-suite case by jsonschema_tool. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "registry/registry_int.h"
+#include "util/err.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse(registry__jdoc_t *d, const char *text)
+{
+    return registry__jdoc_parse(d, text, strlen(text));
+}
+
+static void test_nodes_follow_document_order_with_subtree_sizes(void **state)
+{
+    (void)state;
+    registry__jdoc_t d;
+    registry__jdoc_init(&d);
+    const char *t = " {\"a\": [1, 2.5, \"x\"], \"b\": {\"c\": null}, \"d\": true} ";
+    assert_int_equal(parse(&d, t), 0);
+    const registry__jv_t *v = d.v;
+    assert_int_equal(d.n, 12);
+    assert_int_equal(v[0].kind, REGISTRY__JV_OBJECT);
+    assert_int_equal(v[0].n, 3);
+    assert_int_equal(v[0].skip, 12);
+    assert_int_equal(v[1].kind, REGISTRY__JV_STRING);
+    assert_memory_equal(v[1].u.s, "a", 1);
+    assert_int_equal(v[2].kind, REGISTRY__JV_ARRAY);
+    assert_int_equal(v[2].n, 3);
+    assert_int_equal(v[2].skip, 4);
+    assert_int_equal(v[3].kind, REGISTRY__JV_INT);
+    assert_int_equal(v[3].u.i, 1);
+    assert_int_equal(v[4].kind, REGISTRY__JV_REAL);
+    assert_true(v[4].u.d == 2.5);
+    assert_int_equal(v[5].kind, REGISTRY__JV_STRING);
+    assert_int_equal(v[5].n, 1);
+    assert_memory_equal(v[6].u.s, "b", 1);
+    assert_int_equal(v[7].kind, REGISTRY__JV_OBJECT);
+    assert_int_equal(v[7].skip, 3);
+    assert_int_equal(v[9].kind, REGISTRY__JV_NULL);
+    assert_memory_equal(v[10].u.s, "d", 1);
+    assert_int_equal(v[11].kind, REGISTRY__JV_TRUE);
+    /* The next sibling of "a"'s value is the key "b". */
+    assert_ptr_equal(&v[2] + v[2].skip, &v[6]);
+    registry__jdoc_deinit(&d);
+}
+
+static void test_plain_strings_stay_in_place_escaped_ones_are_decoded(void **state)
+{
+    (void)state;
+    registry__jdoc_t d;
+    registry__jdoc_init(&d);
+    const char *plain = "\"plain text\"";
+    assert_int_equal(parse(&d, plain), 0);
+    assert_ptr_equal(d.v[0].u.s, plain + 1);
+    assert_int_equal(d.v[0].n, 10);
+    assert_true(d.v[0].ascii);
+
+    assert_int_equal(parse(&d, "\"a\\\"b\\\\\\/\\n\\u00e9\\ud83d\\ude00\""), 0);
+    const char want[] = "a\"b\\/\n\xc3\xa9\xf0\x9f\x98\x80";
+    assert_int_equal(d.v[0].n, sizeof want - 1);
+    assert_memory_equal(d.v[0].u.s, want, sizeof want - 1);
+    assert_false(d.v[0].ascii);
+
+    assert_int_equal(parse(&d, "\"caf\xc3\xa9\""), 0);
+    assert_int_equal(d.v[0].n, 5);
+    assert_false(d.v[0].ascii);
+    registry__jdoc_deinit(&d);
+}
+
+/* Both readings of a number: the same kind and the same bits, or the flat parser declines. */
+static void check_number(registry__jdoc_t *d, const char *text)
+{
+    json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+    int rc = parse(d, text);
+    if (rc < 0) {
+        json_decref(j);
+        return; /* jansson decides */
+    }
+    assert_non_null(j);
+    if (json_is_integer(j)) {
+        assert_int_equal(d->v[0].kind, REGISTRY__JV_INT);
+        assert_int_equal(d->v[0].u.i, json_integer_value(j));
+    } else {
+        assert_int_equal(d->v[0].kind, REGISTRY__JV_REAL);
+        double a = d->v[0].u.d, b = json_real_value(j);
+        if (memcmp(&a, &b, sizeof a))
+            fail_msg("%s: %.17g against jansson's %.17g", text, a, b);
+    }
+    json_decref(j);
+}
+
+static void test_numbers_are_read_as_jansson_reads_them(void **state)
+{
+    (void)state;
+    registry__jdoc_t d;
+    registry__jdoc_init(&d);
+    static const char *const fixed[] = {"0",
+                                        "-0",
+                                        "-0.0",
+                                        "7",
+                                        "123456789012345678",
+                                        "-123456789012345678",
+                                        "1.5",
+                                        "0.1",
+                                        "0.30000000000000004",
+                                        "1e22",
+                                        "1e23",
+                                        "1E+2",
+                                        "123.456e-7",
+                                        "9007199254740993.0",
+                                        "2.2250738585072014e-308",
+                                        "4.9e-324",
+                                        "1e-400",
+                                        "0.000001",
+                                        "100000000000000000000.5",
+                                        "3.141592653589793238462643383279",
+                                        "1.7976931348623157e308"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        check_number(&d, fixed[i]);
+    /* Random decimals around the fast path's edges (up to 20 digits, exponents to +-30). */
+    srand(14);
+    for (int k = 0; k < 20000; k++) {
+        char buf[64];
+        size_t n = 0;
+        if (rand() % 2)
+            buf[n++] = '-';
+        int ndig = 1 + rand() % 20, dot = rand() % (ndig + 1);
+        for (int i = 0; i < ndig; i++) {
+            if (i == dot && i > 0)
+                buf[n++] = '.';
+            buf[n++] = (char)('0' + (i == 0 ? 1 + rand() % 9 : rand() % 10));
+        }
+        if (rand() % 3 == 0)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "e%d", rand() % 61 - 30);
+        buf[n] = '\0';
+        check_number(&d, buf);
+    }
+    registry__jdoc_deinit(&d);
+}
+
+static void test_declines_what_it_leaves_to_jansson(void **state)
+{
+    (void)state;
+    registry__jdoc_t d;
+    registry__jdoc_init(&d);
+    static const char *const declined[] = {"{\"a\": 1, \"a\": 2}", /* duplicate keys */
+                                           "\"\\u0000\"",          /* jansson refuses NUL */
+                                           "12345678901234567890", /* past 18 digits */
+                                           "1e400",                /* overflows a double */
+                                           "\"\\ud800\"",          /* lone surrogates */
+                                           "\"\\udc00\"",          /* */
+                                           "[1,]",
+                                           "01",
+                                           "1.",
+                                           ".5",
+                                           "-",
+                                           "1e",
+                                           "+1",
+                                           "tru",
+                                           "nul",
+                                           "{\"a\" 1}",
+                                           "{a: 1}",
+                                           "[1 2]",
+                                           "\"\x01\"",
+                                           "\"\xc0\x80\"",
+                                           "\"\xed\xa0\x80\"",
+                                           "\"\xf4\x90\x80\x80\"",
+                                           "\"\xe2\x82\"",
+                                           "1 2",
+                                           "",
+                                           "   ",
+                                           "\"open",
+                                           "[",
+                                           "{\"a\":1",
+                                           "\"\\x\"",
+                                           "\"\\u12g4\""};
+    for (size_t i = 0; i < sizeof declined / sizeof declined[0]; i++)
+        if (parse(&d, declined[i]) != HD_EMALFORMED)
+            fail_msg("accepted %s", declined[i]);
+    /* Nesting past REGISTRY__JDOC_MAX_DEPTH. */
+    char deep[2 * REGISTRY__JDOC_MAX_DEPTH + 3];
+    memset(deep, '[', REGISTRY__JDOC_MAX_DEPTH + 1);
+    memset(deep + REGISTRY__JDOC_MAX_DEPTH + 1, ']', REGISTRY__JDOC_MAX_DEPTH + 1);
+    deep[sizeof deep - 1] = '\0';
+    assert_int_equal(parse(&d, deep), HD_EMALFORMED);
+    deep[0] = ' ';
+    deep[sizeof deep - 2] = ' ';
+    assert_int_equal(parse(&d, deep), 0);
+    registry__jdoc_deinit(&d);
+}
+
+static void test_many_keys_are_not_taken_for_duplicates(void **state)
+{
+    (void)state;
+    registry__jdoc_t d;
+    registry__jdoc_init(&d);
+    char buf[8192];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "{");
+    for (int i = 0; i < 400; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+    snprintf(buf + n, sizeof buf - n, "}");
+    assert_int_equal(parse(&d, buf), 0);
+    assert_int_equal(d.v[0].n, 400);
+    snprintf(buf + n, sizeof buf - n, ",\"k123\":0}");
+    assert_int_equal(parse(&d, buf), HD_EMALFORMED);
+    registry__jdoc_deinit(&d);
+}
+
+static registry_jsonschema_t *compile(const char *schema)
+{
+    json_t *s = json_loads(schema, JSON_DECODE_ANY, NULL);
+    assert_non_null(s);
+    registry_jsonschema_t *c = NULL;
+    assert_int_equal(registry_jsonschema_compile(s, NULL, NULL, 0, &c, NULL), 0);
+    json_decref(s);
+    return c;
+}
+
+static int validate(const registry_jsonschema_t *c, const char *text, registry_error_t *err,
+                    json_error_t *je)
+{
+    return registry__js_validate_text(c, text, strlen(text), err, je);
+}
+
+/* jansson keeps a repeated key where it first stood, with the last value: so does the answer. */
+static void test_duplicate_keys_are_read_as_jansson_reads_them(void **state)
+{
+    (void)state;
+    registry_jsonschema_t *c = compile("{\"properties\": {\"a\": {\"type\": \"integer\"}}}");
+    registry_error_t err;
+    json_error_t je;
+    assert_int_equal(validate(c, "{\"a\": \"x\", \"b\": 0, \"a\": 1}", &err, &je), 0);
+    assert_int_equal(validate(c, "{\"a\": 1, \"b\": 0, \"a\": \"x\"}", &err, &je), HD_EINVAL);
+    assert_string_equal(err.keyword, "type");
+    assert_string_equal(err.instance_path, "/a");
+    assert_string_equal(err.schema_path, "#/properties/a/type");
+    assert_string_equal(err.message, "\"x\" is not of type integer");
+    registry_jsonschema_free(c);
+}
+
+static void test_errors_name_keyword_pointers_and_value(void **state)
+{
+    (void)state;
+    registry_jsonschema_t *c =
+        compile("{\"type\": \"object\", \"additionalProperties\": false, \"required\": [\"id\"],"
+                " \"properties\": {\"id\": {\"type\": \"string\", \"pattern\": \"^[A-Z]{3}$\"},"
+                " \"n\": {\"type\": \"array\", \"items\": {\"enum\": [1, 2.5, \"x\"]}}}}");
+    registry_error_t err;
+    json_error_t je;
+    assert_int_equal(validate(c, "{\"id\": \"ABC\", \"n\": [1, 2.5, \"x\", 1.0]}", &err, &je), 0);
+    assert_int_equal(validate(c, "{\"id\": \"ABC\", \"n\": [1, 3]}", &err, &je), HD_EINVAL);
+    assert_string_equal(err.keyword, "enum");
+    assert_string_equal(err.instance_path, "/n/1");
+    assert_string_equal(err.schema_path, "#/properties/n/items/enum");
+    assert_string_equal(err.message, "3 is not one of the 3 enum values");
+    assert_int_equal(validate(c, "{\"id\": \"AB\\u0043D\"}", &err, &je), HD_EINVAL);
+    assert_string_equal(err.keyword, "pattern");
+    assert_string_equal(err.instance_path, "/id");
+    assert_int_equal(validate(c, "{\"id\": \"ABC\", \"a/b~\": 1}", &err, &je), HD_EINVAL);
+    assert_string_equal(err.keyword, "additionalProperties");
+    assert_string_equal(err.instance_path, "/a~1b~0");
+    assert_string_equal(err.message, "property \"a/b~\" is not allowed");
+    assert_int_equal(validate(c, "{}", &err, &je), HD_EINVAL);
+    assert_string_equal(err.message, "required property \"id\" is missing");
+    registry_jsonschema_free(c);
+}
+
+static void test_non_json_payloads_get_janssons_reason(void **state)
+{
+    (void)state;
+    registry_jsonschema_t *c = compile("true");
+    registry_error_t err;
+    json_error_t je;
+    assert_int_equal(validate(c, "{\"a\": tru}", &err, &je), HD_EMALFORMED);
+    assert_true(strstr(je.text, "invalid token") != NULL);
+    assert_int_equal(je.column, 9);
+    assert_int_equal(validate(c, "[1, 2", &err, &je), HD_EMALFORMED);
+    assert_int_equal(validate(c, "12345678901234567890", &err, &je), HD_EMALFORMED);
+    assert_true(strstr(je.text, "too big") != NULL);
+    /* Declined by the flat parser, accepted by jansson: jansson's reading is validated. */
+    assert_int_equal(validate(c, "{\"a\": 1, \"a\": 2}", &err, &je), 0);
+    registry_jsonschema_free(c);
+}
+
+static void test_large_payloads_validate_and_buffers_are_given_back(void **state)
+{
+    (void)state;
+    registry_jsonschema_t *c = compile("{\"items\": {\"type\": \"integer\", \"maximum\": 9}}");
+    size_t n = 3 << 20;
+    char *big = malloc(n + 1);
+    big[0] = '[';
+    for (size_t i = 1; i + 1 < n; i += 2) {
+        big[i] = (char)('0' + i % 10);
+        big[i + 1] = ',';
+    }
+    big[n - 2] = ' ';
+    big[n - 1] = ']';
+    big[n] = '\0';
+    registry_error_t err;
+    json_error_t je;
+    assert_int_equal(registry__js_validate_text(c, big, n, &err, &je), 0);
+    big[n - 3] = 'x';
+    assert_int_equal(registry__js_validate_text(c, big, n, &err, &je), HD_EMALFORMED);
+    free(big);
+    registry_jsonschema_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nodes_follow_document_order_with_subtree_sizes),
+        cmocka_unit_test(test_plain_strings_stay_in_place_escaped_ones_are_decoded),
+        cmocka_unit_test(test_numbers_are_read_as_jansson_reads_them),
+        cmocka_unit_test(test_declines_what_it_leaves_to_jansson),
+        cmocka_unit_test(test_many_keys_are_not_taken_for_duplicates),
+        cmocka_unit_test(test_duplicate_keys_are_read_as_jansson_reads_them),
+        cmocka_unit_test(test_errors_name_keyword_pointers_and_value),
+        cmocka_unit_test(test_non_json_payloads_get_janssons_reason),
+        cmocka_unit_test(test_large_payloads_validate_and_buffers_are_given_back),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
