@@ -24,8 +24,8 @@
 #include "util/base64.h"
 #include "util/err.h"
 #include "util/mem.h"
+#include "util/sha1.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -258,17 +258,16 @@ int http__ws_accept_head(const char *key, hd_buf_t *head)
 {
     char cat[64];
     int n = snprintf(cat, sizeof cat, "%s%s", key, ws_guid);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (n < 0 || (size_t)n >= sizeof cat ||
-        !EVP_Digest(cat, (size_t)n, md, &mdlen, EVP_sha1(), NULL))
+    if (n < 0 || (size_t)n >= sizeof cat)
         return HD_EINVAL;
+    uint8_t md[HD_SHA1_LEN];
+    hd_sha1(cat, (size_t)n, md);
     static const char h1[] = "HTTP/1.1 101 Switching Protocols\r\n"
                              "Upgrade: websocket\r\n"
                              "Connection: Upgrade\r\n"
                              "Sec-WebSocket-Accept: ";
     hd_buf_put(head, h1, sizeof h1 - 1);
-    hd_base64_encode(hd_slice(md, mdlen), head);
+    hd_base64_encode(hd_slice(md, sizeof md), head);
     hd_buf_put(head, "\r\n\r\n", 4);
     return 0;
 }
