@@ -27,7 +27,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: all deps bench-deps build asan run test unit unit-asan unit-tsan integration fuzz \
 	fuzz-smoke bench bench-http bench-registry bench-queues bench-obs format format-check \
 	headers docs-check clean js-deps sr-venv \
-	compat-deps compat-java compat-py compat-go compat-kafka test-kafka
+	compat-deps compat-java compat-py compat-go compat-kafka test-kafka bench-franz
 
 all: build
 
@@ -86,6 +86,14 @@ compat-go: $(COMPAT)/go/herald-franz
 $(COMPAT)/go/herald-franz: tests/go/go.mod tests/go/go.sum tests/go/main.go
 	@command -v go >/dev/null || { echo "go is needed for the franz-go tests"; exit 1; }
 	cd tests/go && $(GO_ENV) go build -o $(CURDIR)/$@ .
+
+# The franz-go producer of bench/run.sh's *-franz scenarios (bench/franz), with the same module
+# and build caches as compat-go.
+bench-franz: $(BUILD)/franz_bench
+
+$(BUILD)/franz_bench: bench/franz/go.mod bench/franz/go.sum bench/franz/main.go
+	@command -v go >/dev/null || { echo "go is needed for the franz-go bench producer"; exit 1; }
+	cd bench/franz && $(GO_ENV) go build -o $(CURDIR)/$@ .
 
 # Apache Kafka itself (tests/kafka: the kafka_2.13 broker and kafka-tools with their runtime
 # dependencies), for the tests that run the same cases against a real Kafka broker in KRaft mode
@@ -213,7 +221,7 @@ bench-deps:
 # (bench/http.sh), then validation on produce (bench/registry.sh) and the work queues
 # (bench/queues.sh), and rewrites docs/benchmarks.md and docs/bench/*.png. BENCH_QUICK=1 for a
 # short smoke run.
-bench: bench-deps build compat-kafka
+bench: bench-deps build compat-kafka bench-franz
 	BUILD=$(CURDIR)/$(BUILD) bench/run.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/http.sh
 	BUILD=$(CURDIR)/$(BUILD) bench/registry.sh

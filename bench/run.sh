@@ -26,6 +26,17 @@
 #   BENCH_PROBE_SCENARIOS="..."  scenarios run alongside bench/stall_probe.c (default: latency)
 #   BENCH_NO_DOCS=1        keep results in bench/results/ only, do not rewrite docs/
 #   BENCH_OUT=dir          where results go (default bench/results/<UTC time>)
+#   BENCH_BASELINE=rev     also measure a build of this commit (e.g. HEAD~1) as the system
+#                          herald-base, side by side; built once from `git archive` under
+#                          $BUILD/baseline/<commit>/ (default: none)
+# Herald variants usable in BENCH_SYSTEMS besides herald (the build under test, its defaults):
+#   herald-journal, herald-nojournal  the same build with log.journal.enable forced on or off
+#   herald-base    the BENCH_BASELINE build, its defaults
+#   herald-nosync  the build under test with every sync a no-op (bench/shim/nosync_shim.c): the
+#                  floor of the latency target, not durable
+# Scenarios whose arguments start with "franz" use bench/franz (franz-go, many partitions per
+# Produce request, as Kafka's Java client sends them) instead of herald_bench (librdkafka, one
+# partition per request); they run against Herald's variants only.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -67,6 +78,12 @@ SCENARIOS=(
     "producers-1|--mode produce --size 1024 --records $N_SCALE --partitions 16 --producers 1"
     "producers-4|--mode produce --size 1024 --records $N_SCALE --partitions 16 --producers 4"
     "producers-16|--mode produce --size 1024 --records $N_SCALE --partitions 16 --producers 16"
+    # The same with franz-go as the producer (see the top of this file).
+    "partitions-1-franz|franz --mode produce --size 1024 --records $N_SCALE --partitions 1"
+    "partitions-100-franz|franz --mode produce --size 1024 --records $N_SCALE --partitions 100"
+    "partitions-1000-franz|franz --mode produce --size 1024 --records $N_SCALE --partitions 1000"
+    "producers-1-franz|franz --mode produce --size 1024 --records $N_SCALE --partitions 16 --producers 1"
+    "producers-16-franz|franz --mode produce --size 1024 --records $N_SCALE --partitions 16 --producers 16"
 )
 
 STAMP=$(date -u +%Y%m%d-%H%M%S)
@@ -165,10 +182,17 @@ start_server() {
         return 0
     fi
     case $sys in
-    herald)
+    herald | herald-*)
+        local bin=$HERALD_BIN extra= preload=
+        case $sys in
+        herald-journal) extra="--journal true" ;;
+        herald-nojournal) extra="--journal false" ;;
+        herald-base) bin=$BASE_BIN ;;
+        herald-nosync) preload=$BUILD/nosync_shim.so ;;
+        esac
         # shellcheck disable=SC2086
-        "$HERALD_BIN" serve --kafka-addr "127.0.0.1:$port" --http-addr 127.0.0.1:0 --data-dir "$dir/data" $HERALD_ARGS \
-            >>"$log" 2>&1 &
+        LD_PRELOAD=$preload "$bin" serve --kafka-addr "127.0.0.1:$port" --http-addr 127.0.0.1:0 --data-dir "$dir/data" \
+            $HERALD_ARGS $extra >>"$log" 2>&1 &
         SERVER_ADDR=127.0.0.1:$port
         ;;
     nats)
@@ -190,7 +214,7 @@ start_server() {
 
 driver_for() {
     case $1 in
-    herald | kafka-*) echo "$BUILD/herald_bench" ;;
+    herald | herald-* | kafka-*) echo "$BUILD/herald_bench" ;;
     nats) echo "$BUILD/nats_bench" ;;
     redis-*) echo "$BUILD/redis_bench" ;;
     esac
@@ -216,6 +240,11 @@ EOF
 run_one() {
     local scenario=$1 args=$2 rep=$3 sys=$4 driver out rc
     driver=$(driver_for "$sys")
+    if [[ $args == franz\ * ]]; then
+        [[ $sys == herald || $sys == herald-* ]] || return 0
+        driver=$BUILD/franz_bench
+        args=${args#franz }
+    fi
     if [ ! -x "$driver" ]; then
         record "$scenario" "$rep" "$sys" "" 0 "driver $driver not built"
         return
@@ -258,6 +287,25 @@ run_one() {
         say "  $sys died during $scenario"
     fi
     stop_server
+}
+
+# Builds the herald binary of commit $1 (once; kept under $BUILD/baseline/) and sets BASE_BIN.
+BASE_BIN=
+baseline_build() {
+    local sha dir
+    sha=$(git -C "$ROOT" rev-parse --short=12 "$1^{commit}") || return 1
+    dir=$BUILD/baseline/$sha
+    if [ ! -x "$dir/build/herald" ]; then
+        say "building the baseline $1 ($sha) in $dir"
+        rm -rf "$dir"
+        mkdir -p "$dir/src"
+        git -C "$ROOT" archive "$sha" | tar -x -C "$dir/src" || return 1
+        cmake -S "$dir/src" -B "$dir/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERALD_TESTS=OFF \
+            >"$dir/build.log" 2>&1 && cmake --build "$dir/build" -j2 --target herald >>"$dir/build.log" 2>&1 ||
+            { say "baseline build failed (see $dir/build.log)"; return 1; }
+    fi
+    BASE_BIN=$dir/build/herald
+    echo "$sha" >"$OUT/baseline_commit"
 }
 
 machine_info() {
@@ -309,7 +357,14 @@ disk_info() {
     rm -f "$f"
     dsync=$(dd if=/dev/zero of="$f" bs=4k count=2000 oflag=dsync 2>&1 | tail -1)
     rm -f "$f"
-    python3 - "$OUT/disk.json" "$seq" "$dsync" "$DD_MB" <<'EOF'
+    # One journal round's sync: pwrite of 8 KiB + fdatasync into an initialized file.
+    local probe=
+    if [ -x "$BUILD/journal_sync_probe" ]; then
+        mkdir -p "$WORK/probe"
+        probe=$("$BUILD/journal_sync_probe" "$WORK/probe" 8192 1000 1 2>/dev/null | grep '^zeroed+fdatasync')
+        rm -rf "$WORK/probe"
+    fi
+    python3 - "$OUT/disk.json" "$seq" "$dsync" "$DD_MB" "$probe" <<'EOF'
 import json, re, sys
 def parse(line):
     m = re.match(r"(\d+) bytes .* copied, ([0-9.,]+) s", line)
@@ -318,7 +373,10 @@ b, s = parse(sys.argv[2])
 b2, s2 = parse(sys.argv[3])
 json.dump({"seq_write_mb_per_s": b / 1e6 / s if s else None, "seq_write_mib": int(sys.argv[4]),
            "seq_raw": sys.argv[2], "dsync_4k_writes_per_s": (b2 / 4096) / s2 if s2 else None,
-           "dsync_raw": sys.argv[3]}, open(sys.argv[1], "w"), indent=1)
+           "dsync_raw": sys.argv[3],
+           "fdatasync_p50_us": float(re.search(r"p50 +([0-9.]+)", sys.argv[5]).group(1))
+           if re.search(r"p50 +([0-9.]+)", sys.argv[5]) else None,
+           "fdatasync_raw": sys.argv[5]}, open(sys.argv[1], "w"), indent=1)
 EOF
 }
 
@@ -345,7 +403,7 @@ footprint() {
 
     start_server herald || return
     local dir addr=$SERVER_ADDR
-    dir=$(ls -d "$WORK"/herald-*)
+    dir=$(ls -d "$WORK"/herald-[0-9]*)
     if "$BUILD/herald_bench" --mode create --partitions 1000 --size 100 --topic footprint \
         --addr "$addr" --system herald >>"$OUT/logs/footprint.log" 2>&1; then
         "$BUILD/herald_bench" --mode connections --connections 1000 --addr "$addr" \
@@ -381,6 +439,9 @@ footprint() {
 main() {
     say "results in $OUT; data in $WORK"
     [ -x "$HERALD_BIN" ] || say "HERALD_BIN $HERALD_BIN is missing: Herald runs will be recorded as failed"
+    if [ -n "${BENCH_BASELINE:-}" ]; then
+        baseline_build "$BENCH_BASELINE" || say "no baseline: herald-base runs will be recorded as failed"
+    fi
     kafka_check
     machine_info
     if [ "$QUICK" != 2 ]; then

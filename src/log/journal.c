@@ -6,8 +6,20 @@
  *
  * Threads: appends (log__journal_append/commit) run on the loop thread; log__journal_sync() on
  * the flusher thread; checkpoints on the journal's own checkpoint thread (or the caller of
- * log_journal_checkpoint()). They share `mu` (the file list, the written end, the registry of
- * partitions) and the atomic sticky error. Checkpoints are serialized by `ckpt_mu`.
+ * log_journal_checkpoint()). They share `mu` (the file list, the written end, the staged records,
+ * the registry of partitions) and the atomic sticky error. Checkpoints are serialized by
+ * `ckpt_mu`, writes of staged records by `wmu`.
+ *
+ * Writes: an append encodes its record into an in-memory stage. While the flusher is idle (light
+ * load) the append writes the stage at once and starts its writeback, so the round it wakes finds
+ * the bytes on their way; while a round is under way the records stay staged and the flusher
+ * writes them all with one pwrite just before the next round's fdatasync, so a round that carries
+ * 1,000 one-record batches of 1,000 partitions costs the journal about one pwrite and one
+ * fdatasync (a write and a writeback start per record cost a quarter of the broker's time
+ * there). The loop thread also writes the stage itself, starting its writeback, once it holds
+ * LOG_JOURNAL_STAGE_MAX bytes, and before a rotation. A staged record is lost by a crash like a
+ * written but unsynced one: it was not acknowledged. A failed write is sticky like a failed sync;
+ * the segment may then hold the batches of the failed round, never acknowledged.
  *
  * Files, in "<base>/journal/":
  *
@@ -68,12 +80,28 @@
  * journal and the old checkpoint, so the next start replays again, skipping what the first attempt
  * appended.
  *
- * Limits: replay opens partitions with the default log settings, so a segment it fills may roll
- * at a different size than its topic's. Checkpoints syncfs the filesystem of the data directory,
- * which must hold every partition (log.dirs is one directory). A forget record lost in a crash
- * whose directory deletion and re-creation survived lets replay put the deleted partition's
- * batches into the new one; the new one had nothing acknowledged then, since its records come
- * after the forget record in the journal. */
+ * Limits:
+ * - Every byte is written twice (journal and segment) and the segments are made durable by
+ *   checkpoints instead of by the rounds: disk bandwidth, not syncs, bounds large-batch produce
+ *   earlier than without the journal, and a checkpoint's syncfs writes back up to
+ *   log.recovery.checkpoint.interval.bytes of segment data at once.
+ * - One journal per data directory, one flusher: rounds are serialized, so a round's latency is
+ *   one fdatasync of this file plus the wait for the round before it.
+ * - The journal costs nothing per partition in a round, but every batch still costs one pwrite to
+ *   its partition's segment on the loop thread; with one-record batches over 1,000 partitions that
+ *   write (and the first one's creation of the partition's files) is most of the broker's time.
+ * - Replay opens partitions with the default log settings, so a segment it fills may roll at a
+ *   different size than its topic's.
+ * - Checkpoints syncfs the filesystem of the data directory, which must hold every partition
+ *   (log.dirs is one directory); other writers on that filesystem lengthen checkpoints.
+ * - Recovery reads at most one checkpoint interval of journal (by default 256 MiB or 10 s of
+ *   writes) plus the segment bytes after each partition's checkpointed marker.
+ * - A forget record lost in a crash whose directory deletion and re-creation survived lets replay
+ *   put the deleted partition's batches into the new one; the new one had nothing acknowledged
+ *   then, since its records come after the forget record in the journal.
+ * - Records are staged in memory until the next round: at most LOG_JOURNAL_STAGE_MAX plus one
+ *   record, however long an fdatasync stalls, since the loop thread then writes the stage itself.
+ */
 #include "log/log_int.h"
 #include "util/crc32c.h"
 #include "util/err.h"
@@ -102,6 +130,8 @@
 /* Spare files kept for reuse; see "Spare files" above. */
 #define LOG_JOURNAL_SPARES 4
 #define SPARE_PREFIX "spare-"
+/* Staged journal bytes from which the loop thread writes them itself (see `stage`). */
+#define LOG_JOURNAL_STAGE_MAX (1024 * 1024)
 
 typedef struct jfile {
     atomic_int refs;
@@ -117,10 +147,21 @@ struct log_journal {
     int base_fd; /* for syncfs of the data directory's filesystem */
     log_journal_config_t cfg;
 
-    /* Loop thread only: the file being written and the next write position in it. */
+    /* Loop thread only: the file being written and the end of its records, written or staged. */
     jfile_t *cur;
     int64_t pos;
-    hd_buf_t wbuf;
+
+    /* Records are staged in memory (`stage`, under mu: appended by the loop thread, taken by
+     * stage_write) and written to `cur` from `stage_pos` in chunks: by the flusher just before its
+     * fdatasync, by the loop thread when LOG_JOURNAL_STAGE_MAX is reached or the file rotates.
+     * A writer holds `wmu` from taking a chunk until its pwrite returned, so chunks are written
+     * in order, and whoever next takes wmu finds every chunk taken before written. `wchunk` is
+     * the wmu holder's buffer, swapped with `stage`. */
+    pthread_mutex_t wmu;
+    hd_buf_t stage;      /* mu */
+    int64_t stage_pos;   /* mu: where stage's first byte goes in cur */
+    hd_buf_t wchunk;     /* wmu */
+    atomic_bool syncing; /* the flusher is in log__journal_sync */
 
     pthread_mutex_t mu;
     jfile_t **files; /* mu: open files, oldest first (the last is cur) */
@@ -225,12 +266,11 @@ ssize_t log__journal_record_parse(const uint8_t *p, size_t avail, uint64_t seq,
     return (ssize_t)len;
 }
 
-/* Encodes one record into b (replacing its contents). */
+/* Encodes one record at the end of b. */
 static void record_build(hd_buf_t *b, uint64_t seq, uint8_t kind, const char *name, size_t nlen,
                          int64_t base, const uint8_t *batch, size_t blen)
 {
     size_t len = log__journal_record_len(nlen, blen);
-    b->len = 0;
     uint8_t *p = hd_buf_ensure(b, len);
     memset(p, 0, LOG_JOURNAL_REC_HDR);
     log__put_u32(p, REC_MAGIC);
@@ -246,7 +286,7 @@ static void record_build(hd_buf_t *b, uint64_t seq, uint8_t kind, const char *na
         memcpy(p + LOG_JOURNAL_REC_HDR + nlen, batch, blen);
     memset(p + LOG_JOURNAL_REC_HDR + nlen + blen, 0, len - LOG_JOURNAL_REC_HDR - nlen - blen);
     log__put_u32(p + 4, hd_crc32c(0, p + 8, len - 8));
-    b->len = len;
+    b->len += len;
 }
 
 /* ---- the checkpoint file ---- */
@@ -502,8 +542,9 @@ static int file_create(log_journal_t *j, uint64_t seq, int64_t size)
     }
     j->files[j->nfiles++] = f;
     j->dir_dirty = true;
-    pthread_mutex_unlock(&j->mu);
+    j->stage_pos = 0; /* the stage is empty: rotation wrote it out */
     j->cur = f;
+    pthread_mutex_unlock(&j->mu);
     j->pos = 0;
     return 0;
 }
@@ -539,6 +580,43 @@ static void set_err(log_journal_t *j, int rc, const char *what)
 
 /* ---- appends (loop thread) ---- */
 
+/* Writes out what is staged (see `stage`); any thread. With `writeback`, also starts the
+ * chunk's writeback (for chunks written ahead of the flusher's sync). A failure is sticky. */
+static int stage_write(log_journal_t *j, bool writeback)
+{
+    pthread_mutex_lock(&j->wmu);
+    pthread_mutex_lock(&j->mu);
+    hd_buf_t chunk = j->stage;
+    j->stage = j->wchunk;
+    j->stage.len = 0;
+    jfile_t *f = j->cur;
+    int64_t at = j->stage_pos;
+    j->stage_pos += (int64_t)chunk.len;
+    if (chunk.len) {
+        f->dirty = true;
+        atomic_fetch_add(&f->refs, 1);
+    }
+    pthread_mutex_unlock(&j->mu);
+    int rc = 0;
+    if (chunk.len) {
+        rc = hd_io_pwrite_all(f->fd, chunk.p, chunk.len, (off_t)at);
+#ifdef SYNC_FILE_RANGE_WRITE
+        if (rc == 0 && writeback)
+            (void)sync_file_range(f->fd, (off_t)at, (off_t)chunk.len, SYNC_FILE_RANGE_WRITE);
+#else
+        (void)writeback;
+#endif
+        jfile_unref(f);
+    }
+    chunk.len = 0;
+    j->wchunk = chunk;
+    pthread_mutex_unlock(&j->wmu);
+    if (rc < 0)
+        set_err(j, rc, "write");
+    return rc;
+}
+
+/* Stages one record (loop thread). Rotation and a full stage write it out on this thread. */
 static int write_record(log_journal_t *j, uint8_t kind, const char *name, size_t name_len,
                         int64_t base, const uint8_t *batch, size_t len)
 {
@@ -548,37 +626,30 @@ static int write_record(log_journal_t *j, uint8_t kind, const char *name, size_t
     size_t rlen = log__journal_record_len(name_len, len);
     if (j->pos + (int64_t)rlen + LOG_JOURNAL_REC_HDR > j->cur->size) {
         /* Rotate: close this file with an end-of-file record, continue in the next. */
-        record_build(&j->wbuf, j->cur->seq, LOG_JOURNAL_KIND_EOF, NULL, 0, 0, NULL, 0);
-        rc = hd_io_pwrite_all(j->cur->fd, j->wbuf.p, j->wbuf.len, (off_t)j->pos);
+        pthread_mutex_lock(&j->mu);
+        record_build(&j->stage, j->cur->seq, LOG_JOURNAL_KIND_EOF, NULL, 0, 0, NULL, 0);
+        pthread_mutex_unlock(&j->mu);
+        rc = stage_write(j, false);
         int64_t size = j->cfg.file_bytes;
         if (size < (int64_t)rlen + LOG_JOURNAL_REC_HDR)
             size = (int64_t)rlen + LOG_JOURNAL_REC_HDR;
-        if (rc == 0) {
-            pthread_mutex_lock(&j->mu);
-            j->cur->dirty = true;
-            pthread_mutex_unlock(&j->mu);
+        if (rc == 0)
             rc = file_create(j, j->cur->seq + 1, size);
-        }
         if (rc < 0) {
             set_err(j, rc, "rotation");
             return rc;
         }
     }
-    record_build(&j->wbuf, j->cur->seq, kind, name, name_len, base, batch, len);
-    rc = hd_io_pwrite_all(j->cur->fd, j->wbuf.p, j->wbuf.len, (off_t)j->pos);
-    if (rc < 0) {
-        set_err(j, rc, "write");
-        return rc;
-    }
-#ifdef SYNC_FILE_RANGE_WRITE
-    /* Start writeback now, so the round's fdatasync mostly waits for writes under way. */
-    (void)sync_file_range(j->cur->fd, (off_t)j->pos, (off_t)rlen, SYNC_FILE_RANGE_WRITE);
-#endif
-    j->pos += (int64_t)rlen;
     pthread_mutex_lock(&j->mu);
-    j->cur->dirty = true;
+    record_build(&j->stage, j->cur->seq, kind, name, name_len, base, batch, len);
     j->written_total += (int64_t)rlen;
+    bool full = j->stage.len >= LOG_JOURNAL_STAGE_MAX;
     pthread_mutex_unlock(&j->mu);
+    j->pos += (int64_t)rlen;
+    /* Large batches are written ahead of the round, with their writeback started, so the
+     * fdatasync mostly waits for writes under way; small ones wait for the flusher. */
+    if (full && (rc = stage_write(j, true)) < 0)
+        return rc;
     return 0;
 }
 
@@ -595,6 +666,11 @@ int log__journal_forget(log_journal_t *j, const char *name, size_t name_len)
 
 void log__journal_commit(log_journal_t *j)
 {
+    /* With the flusher idle (light load), write now and start the writeback, so the round this
+     * append wakes finds its bytes on their way to the disk; with a round under way, leave them
+     * staged for the next one, which writes them all at once. */
+    if (!atomic_load(&j->syncing))
+        (void)stage_write(j, true); /* an error is sticky: the next sync reports it */
     pthread_mutex_lock(&j->mu);
     j->end_seq = j->cur->seq;
     j->end_pos = j->pos;
@@ -605,10 +681,14 @@ int log_journal_error(const log_journal_t *j) { return atomic_load(&((log_journa
 
 /* ---- syncs (flusher thread) ---- */
 
-int log__journal_sync(log_journal_t *j)
+static int sync_files(log_journal_t *j)
 {
     int rc = atomic_load(&j->err);
     if (rc)
+        return rc;
+    /* Every record of the round is staged or written: write the rest, then sync every file
+     * written to (stage_write marked them dirty). */
+    if ((rc = stage_write(j, false)) < 0)
         return rc;
     jfile_t *local[4], **v = local;
     pthread_mutex_lock(&j->mu);
@@ -640,6 +720,14 @@ int log__journal_sync(log_journal_t *j)
     if (rc < 0)
         /* A failed fdatasync may have dropped the dirty pages: a later one proves nothing. */
         set_err(j, rc, "fdatasync");
+    return rc;
+}
+
+int log__journal_sync(log_journal_t *j)
+{
+    atomic_store(&j->syncing, true);
+    int rc = sync_files(j);
+    atomic_store(&j->syncing, false);
     return rc;
 }
 
@@ -1100,11 +1188,13 @@ static void journal_free(log_journal_t *j)
         jfile_unref(j->files[i]);
     free(j->files);
     free(j->parts);
-    hd_buf_deinit(&j->wbuf);
+    hd_buf_deinit(&j->stage);
+    hd_buf_deinit(&j->wchunk);
     if (j->base_fd >= 0)
         close(j->base_fd);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
+    pthread_mutex_destroy(&j->wmu);
     pthread_mutex_destroy(&j->ckpt_mu);
     free(j->base);
     free(j->dir);
@@ -1122,8 +1212,11 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     j->cfg = *cfg;
     j->base_fd = -1;
     atomic_init(&j->err, 0);
-    hd_buf_init(&j->wbuf);
+    atomic_init(&j->syncing, false);
+    hd_buf_init(&j->stage);
+    hd_buf_init(&j->wchunk);
     pthread_mutex_init(&j->mu, NULL);
+    pthread_mutex_init(&j->wmu, NULL);
     pthread_mutex_init(&j->ckpt_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -147,6 +147,34 @@ def test_report_medians_ratios_and_probe_table(tmp_path):
     assert not os.path.isabs(md.split("Raw results: `")[1].split("`")[0])
 
 
+def franz_bench_path():
+    for d in (BIN_DIR, REPO / "build"):
+        if (d / "franz_bench").exists():
+            return d / "franz_bench"
+    pytest.skip("franz_bench is not built (make bench-franz)")
+
+
+def test_franz_producer_counts_match_what_the_log_holds(broker):
+    """bench/franz (franz-go, many partitions per Produce request): what it reports acknowledged
+    is what the log holds, spread round-robin over the partitions."""
+    r = subprocess.run([str(franz_bench_path()), "--mode", "produce", "--addr", broker.addr,
+                        "--system", "herald", "--records", "3000", "--size", "200",
+                        "--partitions", "3", "--producers", "2", "--inflight", "500",
+                        "--topic", "bench-franz", "--timeout", "60s"],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    res = json.loads([l for l in r.stdout.decode().splitlines() if l.startswith("{")][-1])
+    assert (res["records"], res["errors"], res["bytes"], res["partitions"], res["producers"],
+            res["note"]) == (3000, 0, 600000, 3, 2, "franz-go")
+    got = read_all(broker.addr, "bench-franz", 3, 3000)
+    assert len(got) == 3000
+    per_part = {}
+    for m in got:
+        assert len(m.value()) == 200
+        per_part.setdefault(m.partition(), []).append(m.offset())
+    assert {p: sorted(v) for p, v in per_part.items()} == {p: list(range(1000)) for p in range(3)}
+
+
 KAFKA_LIB = Path(os.environ.get("HERALD_COMPAT_DIR", str(REPO / "build" / "compat"))) / "kafka" / "lib"
 
 

@@ -12,8 +12,8 @@ BASE_TS = 1_600_000_000_000
 @pytest.fixture(autouse=True, params=["segments", "journal"])
 def storage(request, monkeypatch):
     """Every test here runs twice: partitions synced on their own, and with the journal."""
-    if request.param == "journal":
-        monkeypatch.setenv("HERALD_LOG_JOURNAL_ENABLE", "1")
+    # Both explicit, whichever is the default.
+    monkeypatch.setenv("HERALD_LOG_JOURNAL_ENABLE", "1" if request.param == "journal" else "0")
     return request.param
 
 

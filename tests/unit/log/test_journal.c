@@ -232,6 +232,7 @@ static void test_torn_journal_tail_is_cut_at_every_byte(void **state)
         if (!rec_len)
             rec_len = LOG_JOURNAL_REC_HDR + 3 + e.b.len;
         bool last = cut >= rec_len;
+        assert_int_equal(log__journal_sync(e.j), 0); /* the round writes the staged records */
         log_partition_close_dirty(p);
         log_journal_close_dirty(e.j);
         char path[200];
@@ -272,6 +273,7 @@ static void test_journal_file_cut_inside_a_record_ends_replay(void **state)
     int64_t base;
     assert_int_equal(append(&e, p, 2, 40, &base), 0);
     assert_int_equal(append(&e, p, 3, 40, &base), 0);
+    assert_int_equal(log__journal_sync(e.j), 0); /* the round writes the staged records */
     log_partition_close_dirty(p);
     log_journal_close_dirty(e.j);
     char path[200];
@@ -314,6 +316,7 @@ static void test_replay_skips_records_of_a_deleted_partition(void **state)
     hd_buf_t want;
     hd_buf_init(&want);
     size_t want_len = read_all(p, &want);
+    assert_int_equal(log__journal_sync(e.j), 0); /* the round writes the staged records */
     log_partition_close_dirty(p);
     log_journal_close_dirty(e.j);
     char path[200];
@@ -399,6 +402,7 @@ static void test_replay_follows_rotation_across_files(void **state)
         assert_int_equal(append(&e, i % 2 ? q : p, 4, 200, &base), 0);
     assert_true(count_journal_files(&e) >= 8);
     int64_t pend = log_partition_end_offset(p), qend = log_partition_end_offset(q);
+    assert_int_equal(log__journal_sync(e.j), 0); /* the round writes the staged records */
     log_partition_close_dirty(p);
     log_partition_close_dirty(q);
     log_journal_close_dirty(e.j);
@@ -452,34 +456,47 @@ static void test_checkpoint_moves_the_replay_start_and_drops_files(void **state)
     env_done(&e);
 }
 
-/* ENOSPC on the journal write: the append fails and changes nothing, every later append is
- * refused (the error is sticky), and after a restart the log holds exactly what was appended
- * before and takes appends again. */
+/* ENOSPC on the journal write (made by the round's sync, which writes the staged records): the
+ * sync fails and no durable offset moves, every later append is refused (the error is sticky),
+ * and after a restart the log holds what was acknowledged, possibly followed by the whole batch
+ * whose round failed (its segment write had passed), and takes appends again. */
 static void test_enospc_on_journal_write_fails_appends_until_restart(void **state)
 {
     (void)state;
     env_t e;
     env_init(&e, 1 << 20);
     log_partition_t *p = open_p(&e, "e-0");
+    log_flusher_t *f = NULL;
+    assert_int_equal(log_flusher_start(NULL, NULL, &f), 0);
+    log_flusher_set_journal(f, e.j);
     int64_t base;
     assert_int_equal(append(&e, p, 2, 30, &base), 0);
+    log_flusher_mark_dirty(f, p);
+    for (int k = 0; k < 2000 && log_partition_durable_offset(p) < 2; k++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    assert_int_equal(log_partition_durable_offset(p), 2);
     pwrites = 0;
     fail_at = 2; /* the segment write passes, the journal write fails */
     hd_io.pwrite = counting_pwrite;
-    assert_int_equal(append(&e, p, 3, 30, &base), -ENOSPC);
+    assert_int_equal(append(&e, p, 3, 30, &base), 0);
+    log_flusher_mark_dirty(f, p);
+    for (int k = 0; k < 2000 && !log_journal_error(e.j); k++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     hd_io = hd_fileio_default;
-    assert_int_equal(log_partition_end_offset(p), 2);
     assert_int_equal(log_journal_error(e.j), -ENOSPC);
+    assert_int_equal(log_partition_durable_offset(p), 2);
     assert_int_equal(append(&e, p, 3, 30, &base), -ENOSPC);
     assert_int_equal(log__journal_sync(e.j), -ENOSPC);
+    log_flusher_stop(f);
+    assert_int_equal(log_partition_durable_offset(p), 2);
     log_partition_close_dirty(p);
     log_journal_close_dirty(e.j);
     env_open_journal(&e);
     e.cfg.journal = e.j;
     p = open_p(&e, "e-0");
-    assert_int_equal(log_partition_end_offset(p), 2);
+    assert_int_equal(log_partition_end_offset(p), 5);
     assert_int_equal(append(&e, p, 3, 30, &base), 0);
-    assert_int_equal(base, 2);
+    assert_int_equal(base, 5);
     log_partition_close(p);
     log_journal_close(e.j);
     env_done(&e);
@@ -523,6 +540,7 @@ static void test_failed_recovery_recovers_on_the_next_open(void **state)
     int64_t base;
     for (int i = 0; i < 5; i++)
         assert_int_equal(append(&e, p, 2, 60, &base), 0);
+    assert_int_equal(log__journal_sync(e.j), 0); /* the round writes the staged records */
     log_partition_close_dirty(p);
     log_journal_close_dirty(e.j);
     char path[200];
@@ -583,6 +601,7 @@ static void test_checkpointed_files_are_reused_and_old_records_ignored(void **st
         assert_int_equal(append(&e, p, 4, 200, &base), 0);
     assert_true(count_spares(&e) < spares);
     int64_t end = log_partition_end_offset(p);
+    assert_int_equal(log__journal_sync(e.j), 0); /* the round writes the staged records */
     log_partition_close_dirty(p);
     log_journal_close_dirty(e.j);
     /* The newest file is a reused one: only the records written since hold its seq. */
@@ -630,6 +649,7 @@ static void test_record_of_another_file_does_not_parse(void **state)
     log_partition_t *p = open_p(&e, "h-0");
     int64_t base;
     assert_int_equal(append(&e, p, 2, 60, &base), 0);
+    assert_int_equal(log__journal_sync(e.j), 0); /* the round writes the staged records */
     char jpath[200];
     snprintf(jpath, sizeof jpath, "%s/journal/00000000000000000000.jnl", e.d.root);
     int fd = open(jpath, O_RDONLY);
