@@ -994,10 +994,38 @@ static bool fcheck_object(vctx_t *v, const registry__js_node_t *n, jv inst)
         return false;
     if (n->max_props >= 0 && size > (size_t)n->max_props)
         return false;
-    /* As check_object: each member's property found once, for required and the member loop. */
     uint8_t have[LOOKUP_MAX_PROPS];
     uint16_t pidx[LOOKUP_MAX_MEMBERS];
     bool lookup = n->nprops && n->nprops <= LOOKUP_MAX_PROPS && size <= LOOKUP_MAX_MEMBERS;
+    if (lookup && !n->ndep_required && !n->property_names && !n->npattern_props) {
+        /* One pass: each member's property and its value, then `required` from what was seen.
+         * The full walk checks `required` first; the answer is the same, and a bound this
+         * order meets first abandons this walk as it would. */
+        memset(have, 0, n->nprops);
+        jv key = first_child(inst);
+        for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
+            uint32_t h = (uint32_t)registry__js_key_hash(key->u.s, key->n), at;
+            const registry__js_node_t *sub = n->additional_props;
+            while ((at = n->prop_slots[h & n->prop_mask])) {
+                const registry__js_named_t *p = &n->props[at - 1];
+                if (p->len == key->n && bytes_equal(p->name, key->u.s, key->n)) {
+                    have[at - 1] = 1;
+                    sub = p->node;
+                    break;
+                }
+                h++;
+            }
+            if (sub && !feval(v, sub, key + 1))
+                return false;
+        }
+        for (size_t i = 0; i < n->nrequired; i++)
+            if (n->required_prop[i] >= 0
+                    ? !have[n->required_prop[i]]
+                    : !member_find(inst, n->required[i].name, n->required[i].len))
+                return false;
+        goto dep_schemas;
+    }
+    /* As check_object: each member's property found once, for required and the member loop. */
     if (lookup) {
         memset(have, 0, n->nprops);
         jv key = first_child(inst);
@@ -1062,6 +1090,7 @@ static bool fcheck_object(vctx_t *v, const registry__js_node_t *n, jv inst)
                 return false;
         }
     }
+dep_schemas:
     for (size_t d = 0; d < n->ndep_schemas; d++) {
         const registry__js_named_t *ds = &n->dep_schemas[d];
         if (member_find(inst, ds->name, ds->len) && !feval(v, ds->node, inst))
