@@ -602,7 +602,7 @@ static bool check_object(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t
         jv key = first_child(inst);
         for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
             pidx[i] = 0;
-            uint32_t h = (uint32_t)registry__js_key_hash(key->u.s, key->n), at;
+            uint32_t h = key->hash, at;
             while ((at = n->prop_slots[h & n->prop_mask])) {
                 const registry__js_named_t *p = &n->props[at - 1];
                 if (p->len == key->n && bytes_equal(p->name, key->u.s, key->n)) {
@@ -1004,7 +1004,7 @@ static bool fcheck_object(vctx_t *v, const registry__js_node_t *n, jv inst)
         memset(have, 0, n->nprops);
         jv key = first_child(inst);
         for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
-            uint32_t h = (uint32_t)registry__js_key_hash(key->u.s, key->n), at;
+            uint32_t h = key->hash, at;
             const registry__js_node_t *sub = n->additional_props;
             while ((at = n->prop_slots[h & n->prop_mask])) {
                 const registry__js_named_t *p = &n->props[at - 1];
@@ -1031,7 +1031,7 @@ static bool fcheck_object(vctx_t *v, const registry__js_node_t *n, jv inst)
         jv key = first_child(inst);
         for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
             pidx[i] = 0;
-            uint32_t h = (uint32_t)registry__js_key_hash(key->u.s, key->n), at;
+            uint32_t h = key->hash, at;
             while ((at = n->prop_slots[h & n->prop_mask])) {
                 const registry__js_named_t *p = &n->props[at - 1];
                 if (p->len == key->n && bytes_equal(p->name, key->u.s, key->n)) {

@@ -209,6 +209,7 @@ typedef struct registry__jv {
     bool ascii;    /* a string known to be ASCII only (its length is its code points) */
     uint32_t n;    /* string: bytes; array: items; object: members */
     uint32_t skip; /* nodes of this subtree, itself included: the next sibling is at this + skip */
+    uint32_t hash; /* an object key: registry__js_key_hash of it (low 32 bits); else unset */
     union {
         int64_t i;
         double d;
