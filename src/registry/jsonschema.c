@@ -1278,6 +1278,72 @@ static int fill_node(cstate_t *cs, registry__js_node_t *n)
     return 0;
 }
 
+/* The plan of the pass-or-fail walk (jsonschema_fast.c) for one filled node: per instance kind,
+ * the checks eval_keywords would run, in its order. */
+static void plan_node(registry__js_node_t *n)
+{
+    static const uint32_t kind_type[8] = {
+        [REGISTRY__JV_NULL] = REGISTRY__JS_NULL,     [REGISTRY__JV_TRUE] = REGISTRY__JS_BOOLEAN,
+        [REGISTRY__JV_FALSE] = REGISTRY__JS_BOOLEAN, [REGISTRY__JV_INT] = REGISTRY__JS_NUMBER,
+        [REGISTRY__JV_REAL] = REGISTRY__JS_NUMBER,   [REGISTRY__JV_STRING] = REGISTRY__JS_STRING,
+        [REGISTRY__JV_ARRAY] = REGISTRY__JS_ARRAY,   [REGISTRY__JV_OBJECT] = REGISTRY__JS_OBJECT,
+    };
+    for (int k = 0; k < 8; k++) {
+        unsigned p = 0;
+        if (n->boolean == 0) {
+            n->plan[k] = REGISTRY__JS_P_FAIL;
+            continue;
+        }
+        if (n->boolean == 1) {
+            n->plan[k] = 0;
+            continue;
+        }
+        bool num = k == REGISTRY__JV_INT || k == REGISTRY__JV_REAL;
+        if (n->has_type && !(n->types & kind_type[k])) {
+            /* A number that is not of type number may still be an integer. */
+            if (k == REGISTRY__JV_REAL && (n->types & REGISTRY__JS_INTEGER))
+                p |= REGISTRY__JS_P_INTEGRAL;
+            else if (!(k == REGISTRY__JV_INT && (n->types & REGISTRY__JS_INTEGER)))
+                p |= REGISTRY__JS_P_FAIL;
+        }
+        if (n->kw & REGISTRY__JS_KW_VALUES)
+            p |= REGISTRY__JS_P_VALUES;
+        if (num && (n->kw & REGISTRY__JS_KW_NUMBER))
+            p |= REGISTRY__JS_P_NUMBER;
+        if (k == REGISTRY__JV_STRING && (n->kw & REGISTRY__JS_KW_STRING))
+            p |= REGISTRY__JS_P_STRING;
+        if (k == REGISTRY__JV_ARRAY && (n->kw & REGISTRY__JS_KW_ARRAY))
+            p |= REGISTRY__JS_P_ARRAY;
+        if (k == REGISTRY__JV_OBJECT && (n->kw & REGISTRY__JS_KW_OBJECT))
+            p |= REGISTRY__JS_P_OBJECT;
+        if (n->kw & REGISTRY__JS_KW_APPLY)
+            p |= REGISTRY__JS_P_APPLY;
+        if ((n->ref && n->dialect != REGISTRY__JS_DRAFT7) || n->dynamic_ref)
+            p |= REGISTRY__JS_P_REF;
+        if (n->collects && (k == REGISTRY__JV_ARRAY || k == REGISTRY__JV_OBJECT))
+            p |= REGISTRY__JS_P_SLOW;
+        n->plan[k] = (uint16_t)p;
+    }
+    /* draft-07 `$ref` replaces its node: follow the chain of such nodes to its end (a chain
+     * that comes back on itself is left to the full walk, which reports the cycle). */
+    if (n->boolean == -1 && n->dialect == REGISTRY__JS_DRAFT7 && n->ref) {
+        const registry__js_node_t *t = n;
+        uint32_t hops = 0;
+        while (t->boolean == -1 && t->dialect == REGISTRY__JS_DRAFT7 && t->ref &&
+               hops <= REGISTRY_JSONSCHEMA_MAX_DEPTH) {
+            t = t->ref;
+            hops++;
+        }
+        if (hops > REGISTRY_JSONSCHEMA_MAX_DEPTH) {
+            for (int k = 0; k < 8; k++)
+                n->plan[k] = REGISTRY__JS_P_SLOW;
+        } else {
+            n->plan_hops = hops;
+            n->plan_target = t;
+        }
+    }
+}
+
 int registry_jsonschema_compile(json_t *schema, registry_ref_resolver_fn resolve, void *ctx,
                                 unsigned flags, registry_jsonschema_t **out, registry_error_t *err)
 {
@@ -1315,6 +1381,9 @@ int registry_jsonschema_compile(json_t *schema, registry_ref_resolver_fn resolve
     }
     if (cs.rc)
         goto fail;
+    for (size_t i = 0; i < cs.nodes.cap; i++)
+        if (cs.nodes.keys[i])
+            plan_node(cs.nodes.vals[i]);
     hd_strmap_deinit(&cs.resources);
     hd_strmap_deinit(&cs.anchors);
     ptrmap_deinit(&cs.scopes);

@@ -365,22 +365,16 @@ static bool key_equal(const registry__jv_t *a, const registry__jv_t *b)
     return a->n == b->n && !memcmp(a->u.s, b->u.s, a->n);
 }
 
-/* An open array or object. `keys` is a 128-bit filter of the object's keys so far: a key whose
- * bit is clear is new; one whose bit is set is compared with the earlier keys. */
+/* An open array or object. `keys` is a 128-bit filter of the object's keys so far (by their
+ * hash, which the walk's property lookups use too): a key whose bit is clear is new; one whose
+ * bit is set is compared with the earlier keys. */
 typedef struct frame {
     uint32_t at;
     uint32_t count;
     uint64_t keys[2];
 } frame_t;
 
-static inline unsigned key_bit(const registry__jv_t *k)
-{
-    if (!k->n)
-        return 0;
-    uint32_t h = k->n * 0x9E3779B1u ^ (uint8_t)k->u.s[0] * 0x85EBCA77u ^
-                 (uint8_t)k->u.s[k->n - 1] * 0xC2B2AE3Du ^ (uint8_t)k->u.s[k->n / 2];
-    return (h ^ h >> 15) & 127;
-}
+static inline unsigned key_bit(const registry__jv_t *k) { return k->hash & 127; }
 
 /* Whether key node `k`, the next member of the object in f, repeats one of its earlier keys. */
 static bool duplicate_key(const registry__jv_t *v, frame_t *f, const registry__jv_t *k)
@@ -516,7 +510,10 @@ key:
     if (p == end || *p != '"')
         return HD_EMALFORMED;
     ps.p = p;
-    if (parse_string(&ps, &v[n]) < 0 || duplicate_key(v, &stack[depth - 1], &v[n]))
+    if (parse_string(&ps, &v[n]) < 0)
+        return HD_EMALFORMED;
+    v[n].hash = (uint32_t)registry__js_key_hash(v[n].u.s, v[n].n);
+    if (duplicate_key(v, &stack[depth - 1], &v[n]))
         return HD_EMALFORMED;
     n++;
     p = skip_ws(ps.p, end);
@@ -566,6 +563,7 @@ static void fill(registry__jv_t *base, size_t *at_n, const json_t *j)
             key->skip = 1;
             key->n = (uint32_t)kl;
             key->u.s = k;
+            key->hash = (uint32_t)registry__js_key_hash(k, kl);
             fill(base, at_n, val);
         }
         break;

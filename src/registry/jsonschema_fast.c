@@ -602,7 +602,7 @@ static bool check_object(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t
         jv key = first_child(inst);
         for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
             pidx[i] = 0;
-            uint32_t h = (uint32_t)registry__js_key_hash(key->u.s, key->n), at;
+            uint32_t h = key->hash, at;
             while ((at = n->prop_slots[h & n->prop_mask])) {
                 const registry__js_named_t *p = &n->props[at - 1];
                 if (p->len == key->n && bytes_equal(p->name, key->u.s, key->n)) {
@@ -923,6 +923,295 @@ static bool eval(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t *a)
     return ok;
 }
 
+/* ---- The pass-or-fail walk ----
+ *
+ * Most payloads are valid, and for those the walk above does work only a failure needs: it
+ * carries annotations, tests every keyword group of a node, and goes through each `$ref`
+ * node of a chain. This walk answers only whether the instance is valid: quiet throughout (no
+ * message, no pointer), without annotations (a node that collects them is left to the full
+ * walk), following each node's plan (the checks its keywords make for the instance's kind, in
+ * eval_keywords's order) and draft-07 `$ref` chains resolved at compile. It counts work and
+ * depth as the full walk does or more, and sets v->rc (abandon) where the full walk would hit a
+ * bound or cannot be followed: so when it passes, the full walk passes too. When it does not,
+ * validate_doc runs the full walk from the start for the answer and its message. */
+
+static bool feval(vctx_t *v, const registry__js_node_t *n, jv inst);
+
+/* Abandons the pass-or-fail walk (the full walk decides). */
+static bool fabandon(vctx_t *v)
+{
+    v->rc = HD_ERANGE;
+    return false;
+}
+
+static bool fcheck_array(vctx_t *v, const registry__js_node_t *n, jv inst)
+{
+    size_t size = inst->n;
+    if (n->min_items >= 0 && size < (size_t)n->min_items)
+        return false;
+    if (n->max_items >= 0 && size > (size_t)n->max_items)
+        return false;
+    jv item = first_child(inst);
+    size_t i = 0;
+    for (; i < size && i < n->nprefix; i++, item = next_sibling(item))
+        if (!feval(v, n->prefix[i], item))
+            return false;
+    if (n->items)
+        for (; i < size; i++, item = next_sibling(item))
+            if (!feval(v, n->items, item))
+                return false;
+    if (n->contains) {
+        int64_t matches = 0;
+        item = first_child(inst);
+        for (i = 0; i < size; i++, item = next_sibling(item)) {
+            if (feval(v, n->contains, item)) {
+                matches++;
+                if (n->max_contains < 0 && matches >= n->min_contains)
+                    break;
+                if (n->max_contains >= 0 && matches > n->max_contains)
+                    break;
+            }
+            if (v->rc)
+                return false;
+        }
+        if (matches < n->min_contains)
+            return false;
+        if (n->max_contains >= 0 && matches > n->max_contains)
+            return false;
+    }
+    if (n->unique_items) {
+        size_t x = 0, y = 0;
+        if (!all_unique(v, inst, &x, &y))
+            return false;
+    }
+    return true;
+}
+
+static bool fcheck_object(vctx_t *v, const registry__js_node_t *n, jv inst)
+{
+    size_t size = inst->n;
+    if (n->min_props >= 0 && size < (size_t)n->min_props)
+        return false;
+    if (n->max_props >= 0 && size > (size_t)n->max_props)
+        return false;
+    uint8_t have[LOOKUP_MAX_PROPS];
+    uint16_t pidx[LOOKUP_MAX_MEMBERS];
+    bool lookup = n->nprops && n->nprops <= LOOKUP_MAX_PROPS && size <= LOOKUP_MAX_MEMBERS;
+    if (lookup && !n->ndep_required && !n->property_names && !n->npattern_props) {
+        /* One pass: each member's property and its value, then `required` from what was seen.
+         * The full walk checks `required` first; the answer is the same, and a bound this
+         * order meets first abandons this walk as it would. */
+        memset(have, 0, n->nprops);
+        jv key = first_child(inst);
+        for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
+            uint32_t h = key->hash, at;
+            const registry__js_node_t *sub = n->additional_props;
+            while ((at = n->prop_slots[h & n->prop_mask])) {
+                const registry__js_named_t *p = &n->props[at - 1];
+                if (p->len == key->n && bytes_equal(p->name, key->u.s, key->n)) {
+                    have[at - 1] = 1;
+                    sub = p->node;
+                    break;
+                }
+                h++;
+            }
+            if (sub && !feval(v, sub, key + 1))
+                return false;
+        }
+        for (size_t i = 0; i < n->nrequired; i++)
+            if (n->required_prop[i] >= 0
+                    ? !have[n->required_prop[i]]
+                    : !member_find(inst, n->required[i].name, n->required[i].len))
+                return false;
+        goto dep_schemas;
+    }
+    /* As check_object: each member's property found once, for required and the member loop. */
+    if (lookup) {
+        memset(have, 0, n->nprops);
+        jv key = first_child(inst);
+        for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
+            pidx[i] = 0;
+            uint32_t h = key->hash, at;
+            while ((at = n->prop_slots[h & n->prop_mask])) {
+                const registry__js_named_t *p = &n->props[at - 1];
+                if (p->len == key->n && bytes_equal(p->name, key->u.s, key->n)) {
+                    pidx[i] = (uint16_t)at;
+                    have[at - 1] = 1;
+                    break;
+                }
+                h++;
+            }
+        }
+    }
+    for (size_t i = 0; i < n->nrequired; i++) {
+        int32_t rp = lookup ? n->required_prop[i] : -1;
+        if (rp >= 0 ? !have[rp] : !member_find(inst, n->required[i].name, n->required[i].len))
+            return false;
+    }
+    for (size_t d = 0; d < n->ndep_required; d++) {
+        const registry__js_dep_req_t *dr = &n->dep_required[d];
+        if (!member_find(inst, dr->name, dr->len))
+            continue;
+        for (size_t i = 0; i < dr->nreq; i++)
+            if (!member_find(inst, dr->req[i], dr->req_len[i]))
+                return false;
+    }
+    if (n->nprops || n->npattern_props || n->additional_props || n->property_names) {
+        jv key = first_child(inst);
+        for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
+            const char *k = key->u.s;
+            size_t kl = key->n;
+            jv val = key + 1;
+            if (n->property_names && !feval(v, n->property_names, key))
+                return false;
+            bool matched = false;
+            const registry__js_named_t *p =
+                lookup ? (pidx[i] ? &n->props[pidx[i] - 1] : NULL)
+                       : registry__js_named_find(n->props, n->nprops, k, kl);
+            if (p) {
+                matched = true;
+                if (!feval(v, p->node, val))
+                    return false;
+            }
+            for (size_t j = 0; j < n->npattern_props; j++) {
+                const registry__js_pattern_prop_t *pp = &n->pattern_props[j];
+                int m = pp->re.simple && key->ascii && kl <= REGISTRY__JS_SIMPLE_MAX_SUBJECT
+                            ? registry__js_simple_match(pp->re.simple, k, kl)
+                            : registry__js_regex_search_utf8(&pp->re, k, kl, v->md);
+                if (m < 0)
+                    return fabandon(v);
+                if (!m)
+                    continue;
+                matched = true;
+                if (!feval(v, pp->node, val))
+                    return false;
+            }
+            if (!matched && n->additional_props && !feval(v, n->additional_props, val))
+                return false;
+        }
+    }
+dep_schemas:
+    for (size_t d = 0; d < n->ndep_schemas; d++) {
+        const registry__js_named_t *ds = &n->dep_schemas[d];
+        if (member_find(inst, ds->name, ds->len) && !feval(v, ds->node, inst))
+            return false;
+    }
+    return true;
+}
+
+static bool fcheck_applicators(vctx_t *v, const registry__js_node_t *n, jv inst)
+{
+    for (size_t i = 0; i < n->nall_of; i++)
+        if (!feval(v, n->all_of[i], inst))
+            return false;
+    if (n->nany_of) {
+        bool any = false;
+        for (size_t i = 0; i < n->nany_of && !v->rc && !any; i++)
+            any = feval(v, n->any_of[i], inst);
+        if (v->rc || !any)
+            return false;
+    }
+    if (n->none_of) {
+        size_t matched = 0;
+        for (size_t i = 0; i < n->none_of && matched < 2 && !v->rc; i++)
+            matched += feval(v, n->one_of[i], inst);
+        if (v->rc || matched != 1)
+            return false;
+    }
+    if (n->not_) {
+        bool ok = feval(v, n->not_, inst);
+        if (v->rc || ok)
+            return false;
+    }
+    if (n->if_) {
+        bool cond = feval(v, n->if_, inst);
+        if (v->rc)
+            return false;
+        const registry__js_node_t *branch = cond ? n->then_ : n->else_;
+        if (branch && !feval(v, branch, inst))
+            return false;
+    }
+    return true;
+}
+
+/* The full walk's reference step without its cycle check: a cycle recurses until the depth
+ * bound abandons this walk, and the full walk then reports it. */
+static bool fref(vctx_t *v, const registry__js_node_t *target, jv inst)
+{
+    if (v->nrefs >= HD_ARRAY_LEN(v->refs) - 1)
+        return fabandon(v);
+    v->nrefs++;
+    bool ok = feval(v, target, inst);
+    v->nrefs--;
+    return ok;
+}
+
+static bool feval(vctx_t *v, const registry__js_node_t *n, jv inst)
+{
+    if (v->rc)
+        return false;
+    /* A draft-07 `$ref` chain: one evaluation and one reference per node the full walk would
+     * go through. */
+    uint32_t hops = n->plan_hops;
+    if (hops) {
+        n = n->plan_target;
+        v->work += hops;
+        v->nrefs += hops;
+    }
+    bool ok = false;
+    if (++v->work > REGISTRY_JSONSCHEMA_MAX_WORK ||
+        v->depth + hops >= REGISTRY_JSONSCHEMA_MAX_DEPTH || v->nrefs >= HD_ARRAY_LEN(v->refs)) {
+        fabandon(v);
+        goto out;
+    }
+    unsigned p = n->plan[inst->kind];
+    if (p & (REGISTRY__JS_P_FAIL | REGISTRY__JS_P_SLOW)) {
+        if (p & REGISTRY__JS_P_SLOW)
+            fabandon(v);
+        goto out;
+    }
+    if (p) {
+        v->depth += hops + 1;
+        ok = (!(p & REGISTRY__JS_P_INTEGRAL) || fabs(inst->u.d) >= 0x1p53 ||
+              inst->u.d == (double)(int64_t)inst->u.d);
+        if (ok && (p & REGISTRY__JS_P_VALUES)) {
+            if (n->has_const && !equal_w(inst, n->const_v, &v->work)) {
+                ok = false;
+            } else if (n->enum_v) {
+                bool found = false;
+                jv e = first_child(n->enum_v);
+                if (inst->kind == REGISTRY__JV_STRING) {
+                    /* equal_w on a string, inline. */
+                    for (size_t i = 0; i < n->enum_v->n && !found; i++, e = next_sibling(e)) {
+                        v->work++;
+                        found = e->kind == REGISTRY__JV_STRING && e->n == inst->n &&
+                                !memcmp(e->u.s, inst->u.s, inst->n);
+                    }
+                } else {
+                    for (size_t i = 0; i < n->enum_v->n && !found; i++, e = next_sibling(e))
+                        found = equal_w(inst, e, &v->work);
+                }
+                ok = found;
+            }
+        }
+        ok = ok && (!(p & REGISTRY__JS_P_NUMBER) || check_number(v, n, inst));
+        ok = ok && (!(p & REGISTRY__JS_P_STRING) || check_string(v, n, inst));
+        ok = ok && (!(p & REGISTRY__JS_P_ARRAY) || fcheck_array(v, n, inst));
+        ok = ok && (!(p & REGISTRY__JS_P_OBJECT) || fcheck_object(v, n, inst));
+        ok = ok && (!(p & REGISTRY__JS_P_APPLY) || fcheck_applicators(v, n, inst));
+        if (ok && (p & REGISTRY__JS_P_REF)) {
+            ok = (!n->ref || fref(v, n->ref, inst)) &&
+                 (!n->dynamic_ref || fref(v, n->dynamic_ref, inst));
+        }
+        v->depth -= hops + 1;
+    } else {
+        ok = true;
+    }
+out:
+    v->nrefs -= hops;
+    return ok && !v->rc;
+}
+
 /* ---- The per-thread context ---- */
 
 typedef struct tctx {
@@ -970,6 +1259,17 @@ static int validate_doc(tctx_t *t, const registry_jsonschema_t *s, registry_erro
 {
     vctx_t *v = &t->v;
     pcre2_match_data *md = v->md;
+    /* The pass-or-fail walk first; the full walk for anything else. */
+    memset(v, 0, offsetof(vctx_t, refs));
+    v->md = md;
+    v->nrefs = 0;
+    v->s = s;
+    v->quiet = 1;
+    if (feval(v, s->root, t->doc.v)) {
+        if (err)
+            memset(err, 0, sizeof *err);
+        return 0;
+    }
     /* The segment stacks are large and only read after a failure: leave them uninitialised. */
     memset(v, 0, offsetof(vctx_t, refs));
     v->md = md;

@@ -209,6 +209,7 @@ typedef struct registry__jv {
     bool ascii;    /* a string known to be ASCII only (its length is its code points) */
     uint32_t n;    /* string: bytes; array: items; object: members */
     uint32_t skip; /* nodes of this subtree, itself included: the next sibling is at this + skip */
+    uint32_t hash; /* an object key: registry__js_key_hash of it (low 32 bits); else unset */
     union {
         int64_t i;
         double d;
@@ -350,7 +351,28 @@ typedef struct registry__js_bound {
     double v;
 } registry__js_bound_t;
 
+/* Bits of registry__js_node_t.plan: what the first, pass-or-fail walk over a flat document
+ * (jsonschema_fast.c) runs for an instance of one kind. Built once the schema is compiled. */
+enum {
+    REGISTRY__JS_P_FAIL = 1u << 0,     /* every instance of this kind fails (type, `false`) */
+    REGISTRY__JS_P_INTEGRAL = 1u << 1, /* type integer: a real fails unless it is integral */
+    REGISTRY__JS_P_VALUES = 1u << 2,   /* const, enum */
+    REGISTRY__JS_P_NUMBER = 1u << 3,
+    REGISTRY__JS_P_STRING = 1u << 4,
+    REGISTRY__JS_P_ARRAY = 1u << 5,
+    REGISTRY__JS_P_OBJECT = 1u << 6,
+    REGISTRY__JS_P_APPLY = 1u << 7,
+    REGISTRY__JS_P_REF = 1u << 8,  /* $ref (2020-12, after the other keywords), $dynamicRef */
+    REGISTRY__JS_P_SLOW = 1u << 9, /* annotations are collected: left to the full walk */
+};
+
 struct registry__js_node {
+    /* The plan of the pass-or-fail walk, per REGISTRY__JV_* kind of the instance, and a draft-07
+     * node that is only `$ref` resolved to the end of its chain: plan_hops nodes that only refer
+     * on, then plan_target (hops 0 for every other node). */
+    uint16_t plan[8];
+    uint32_t plan_hops;
+    const registry__js_node_t *plan_target;
     /* The fields are grouped by what reads them, the groups the walks read most first, so that
      * an evaluation touches few cache lines: every evaluation, then strings, numbers, objects,
      * arrays, applicators, and last what only compilation, compatibility and messages read. */

@@ -277,6 +277,63 @@ static void test_errors_name_keyword_pointers_and_value(void **state)
     registry_jsonschema_free(c);
 }
 
+/* Valid payloads are answered by a pass-or-fail walk with draft-07 $ref chains resolved at
+ * compile; it must stop at the bounds the full walk stops at, and leave the error to it. */
+static void test_text_path_keeps_the_bounds_and_ref_chains(void **state)
+{
+    (void)state;
+    registry_error_t err;
+    json_error_t je;
+    /* A chain of three $ref nodes: passes, and a failure names the whole chain. */
+    registry_jsonschema_t *c =
+        compile("{\"definitions\": {\"a\": {\"$ref\": \"#/definitions/b\"},"
+                " \"b\": {\"$ref\": \"#/definitions/c\"}, \"c\": {\"type\": \"integer\"}},"
+                " \"properties\": {\"x\": {\"$ref\": \"#/definitions/a\"}}}");
+    assert_int_equal(validate(c, "{\"x\": 3, \"y\": \"z\"}", &err, &je), 0);
+    assert_string_equal(err.keyword, "");
+    assert_int_equal(validate(c, "{\"x\": 3.5}", &err, &je), HD_EINVAL);
+    assert_string_equal(err.keyword, "type");
+    assert_string_equal(err.instance_path, "/x");
+    assert_string_equal(err.schema_path, "#/properties/x/$ref/$ref/$ref/type");
+    registry_jsonschema_free(c);
+    /* A chain that comes back on itself, under not (its failure must not become success). */
+    c = compile(
+        "{\"definitions\": {\"a\": {\"$ref\": \"#/definitions/b\"},"
+        " \"b\": {\"$ref\": \"#/definitions/a\"}}, \"not\": {\"$ref\": \"#/definitions/a\"}}");
+    assert_int_equal(validate(c, "{}", &err, &je), HD_ERANGE);
+    assert_non_null(strstr(err.message, "cycle"));
+    registry_jsonschema_free(c);
+    /* A cycle through an applicator, in a branch of anyOf that another branch would pass. */
+    c = compile("{\"anyOf\": [{\"$ref\": \"#\"}, true]}");
+    assert_int_equal(validate(c, "1", &err, &je), HD_ERANGE);
+    registry_jsonschema_free(c);
+    /* Depth: a schema that descends with the instance. */
+    char inst[2001];
+    for (int i = 0; i < 1000; i++) {
+        inst[i] = '[';
+        inst[1999 - i] = ']';
+    }
+    inst[2000] = '\0';
+    c = compile("{\"items\": {\"$ref\": \"#\"}}");
+    assert_int_equal(validate(c, inst, &err, &je), HD_ERANGE);
+    assert_non_null(strstr(err.message, "deep"));
+    registry_jsonschema_free(c);
+    /* Work: 2^40 paths through anyOf, every one of them failing at the end. */
+    char schema[16384];
+    size_t n = (size_t)snprintf(schema, sizeof schema, "{\"$ref\": \"#/$defs/l0\", \"$defs\": {");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(schema + n, sizeof schema - n,
+                              "\"l%d\": {\"anyOf\": [{\"$ref\": \"#/$defs/l%d\"},"
+                              " {\"$ref\": \"#/$defs/l%d\"}]},",
+                              i, i + 1, i + 1);
+    snprintf(schema + n, sizeof schema - n,
+             "\"l40\": false}, \"$schema\": \"https://json-schema.org/draft/2020-12/schema\"}");
+    c = compile(schema);
+    assert_int_equal(validate(c, "1", &err, &je), HD_ERANGE);
+    assert_non_null(strstr(err.message, "work"));
+    registry_jsonschema_free(c);
+}
+
 static void test_non_json_payloads_get_janssons_reason(void **state)
 {
     (void)state;
@@ -327,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_many_keys_are_not_taken_for_duplicates),
         cmocka_unit_test(test_duplicate_keys_are_read_as_jansson_reads_them),
         cmocka_unit_test(test_errors_name_keyword_pointers_and_value),
+        cmocka_unit_test(test_text_path_keeps_the_bounds_and_ref_chains),
         cmocka_unit_test(test_non_json_payloads_get_janssons_reason),
         cmocka_unit_test(test_large_payloads_validate_and_buffers_are_given_back),
     };
