@@ -87,7 +87,8 @@ int kafka__handle_ConsumerGroupHeartbeat(kafka_req_t *r, void *req_, void *resp_
     resp->ThrottleTimeMs = 0;
     resp->ErrorCode = a.error;
     resp->ErrorMessage = a.message;
-    resp->MemberId = a.member_id ? kafka__strdup(r, a.member_id) : NULL;
+    /* An error answer carries no member id (null), as Kafka's. */
+    resp->MemberId = a.member_id && !a.error ? kafka__strdup(r, a.member_id) : NULL;
     resp->MemberEpoch = a.member_epoch;
     resp->HeartbeatIntervalMs = a.error ? 0 : a.heartbeat_ms;
     resp->Assignment = NULL;
