@@ -124,6 +124,12 @@ struct broker_group {
      * its tombstone): re-written by compaction, tombstoned when the group goes away. */
     uint8_t *meta_rec;
     size_t meta_len;
+    /* Between the leader's SyncGroup and its group record being durable (group.c): the
+     * members' SyncGroup answers wait for store_w, as Kafka answers them only once the
+     * assignment is stored. */
+    bool storing;
+    broker_waiter_t store_w;
+    broker_t *owner;
 };
 
 struct broker {
@@ -288,8 +294,11 @@ void broker__topic_regex_free(broker__topic_regex_t *re);
 /* The __consumer_offsets partition that holds the group's records. */
 broker_partition_t *broker__offsets_part_of(broker_t *b, const char *group);
 /* Appends g's GroupMetadata record (a classic group that completed a rebalance or became
- * Empty). Not waited for: a crash before it is durable restores the previous state. */
-void broker__offsets_write_group(broker_t *b, broker_group_t *g);
+ * Empty). Returns the offset to wait for with broker_offsets_wait() before the record is
+ * durable, 0 when nothing was written (replaying, no offsets topic), or a negative error. Only
+ * the leader's SyncGroup waits (group.c); a crash before the other records are durable restores
+ * the previous state. */
+int64_t broker__offsets_write_group(broker_t *b, broker_group_t *g);
 /* The group is going away: appends its GroupMetadata tombstone if it has a record (not while
  * replaying) and forgets the record. */
 void broker__offsets_forget_group(broker_t *b, broker_group_t *g);

@@ -401,6 +401,7 @@ broker_group_t *broker__group_get(broker_t *b, const char *id, bool create)
         return found;
     broker_group_t *g = hd_calloc(1, sizeof *g);
     g->id = hd_strdup(id);
+    g->owner = b;
     g->state = BROKER__EMPTY;
     g->empty_since_ms = broker__wall(b);
     if (b->ngroups == b->cap_groups) {
@@ -414,6 +415,7 @@ broker_group_t *broker__group_get(broker_t *b, const char *id, bool create)
 
 static void group_free(broker_group_t *g)
 {
+    broker_waiter_cancel(&g->store_w);
     for (int i = 0; i < g->nmembers; i++)
         member_free(g->members[i]);
     for (int i = 0; i < g->npending; i++)
@@ -549,12 +551,18 @@ static char *select_protocol(const broker_group_t *g)
 static void prepare_rebalance(broker_t *b, broker_group_t *g)
 {
     int64_t now = broker__now(b);
-    if (g->state == BROKER__COMPLETING) {
-        /* Followers waiting for the leader's assignment rejoin instead. */
+    if (g->storing) {
+        broker_waiter_cancel(&g->store_w);
+        g->storing = false;
+    }
+    if (g->state == BROKER__COMPLETING || g->state == BROKER__STABLE) {
+        /* Members waiting for the leader's assignment, or for it to be stored, rejoin
+         * instead. */
         for (int i = 0; i < g->nmembers; i++) {
             answer_sync(b, g, take_sync(g->members[i]), BROKER_GERR_REBALANCE_IN_PROGRESS,
                         hd_slice(NULL, 0));
-            set_assignment(g->members[i], hd_slice(NULL, 0));
+            if (g->state == BROKER__COMPLETING)
+                set_assignment(g->members[i], hd_slice(NULL, 0));
         }
     }
     if (g->state == BROKER__EMPTY && b->cfg->group_initial_rebalance_delay_ms > 0) {
@@ -863,6 +871,28 @@ static int member_of(broker_group_t *g, const char *member_id, const char *insta
     return idx;
 }
 
+/* Answers every member's parked SyncGroup: its assignment, or err. */
+static void answer_waiting_syncs(broker_t *b, broker_group_t *g, int16_t err)
+{
+    for (int i = 0; i < g->nmembers; i++) {
+        broker__member_t *x = g->members[i];
+        answer_sync(b, g, take_sync(x), err,
+                    err ? hd_slice(NULL, 0) : hd_slice(x->assignment, x->assignment_len));
+    }
+}
+
+static void on_group_stored(broker_waiter_t *w, int err)
+{
+    broker_group_t *g = w->ctx;
+    broker_t *b = g->owner;
+    g->storing = false;
+    if (err)
+        say_warn("group %s: the group record did not become durable (%s); members must rejoin",
+                 g->id, hd_strerror(err));
+    answer_waiting_syncs(b, g, err ? BROKER_GERR_COORDINATOR_NOT_AVAILABLE : BROKER_GERR_NONE);
+    cq_flush(b);
+}
+
 static void sync(broker_t *b, const char *group_id, int32_t generation, const char *member_id,
                  const char *instance_id, const broker_assignment_t *as, int nas,
                  broker_sync_waiter_t *w)
@@ -889,6 +919,8 @@ static void sync(broker_t *b, const char *group_id, int32_t generation, const ch
         answer_sync(b, NULL, w, BROKER_GERR_REBALANCE_IN_PROGRESS, hd_slice(NULL, 0));
         return;
     case BROKER__STABLE:
+        if (g->storing)
+            break; /* waits for the stored assignment with the others */
         answer_sync(b, g, w, BROKER_GERR_NONE, hd_slice(m->assignment, m->assignment_len));
         return;
     case BROKER__COMPLETING:
@@ -901,7 +933,7 @@ static void sync(broker_t *b, const char *group_id, int32_t generation, const ch
     m->sync_w = w;
     w->_member = m;
     m->synced = true;
-    if (!g->leader || strcmp(g->leader, m->id))
+    if (g->storing || !g->leader || strcmp(g->leader, m->id))
         return;
     for (int i = 0; i < nas; i++) {
         int k = find_member(g, as[i].member_id);
@@ -910,12 +942,22 @@ static void sync(broker_t *b, const char *group_id, int32_t generation, const ch
     }
     g->state = BROKER__STABLE;
     say_info("group %s: stable at generation %d", g->id, g->generation);
-    broker__offsets_write_group(b, g);
-    for (int i = 0; i < g->nmembers; i++) {
-        broker__member_t *x = g->members[i];
-        answer_sync(b, g, take_sync(x), BROKER_GERR_NONE,
-                    hd_slice(x->assignment, x->assignment_len));
+    int64_t end = broker__offsets_write_group(b, g);
+    if (end < 0) {
+        say_warn("group %s: the group record was not written (%s); members must rejoin", g->id,
+                 hd_strerror((int)end));
+        answer_waiting_syncs(b, g, BROKER_GERR_COORDINATOR_NOT_AVAILABLE);
+        return;
     }
+    if (end == 0) {
+        answer_waiting_syncs(b, g, BROKER_GERR_NONE);
+        return;
+    }
+    /* As Kafka: the answers wait until the assignment is durable. */
+    g->storing = true;
+    g->store_w.cb = on_group_stored;
+    g->store_w.ctx = g;
+    broker_offsets_wait(b, g->id, end, &g->store_w);
 }
 
 void broker_group_sync(broker_t *b, const char *group_id, int32_t generation, const char *member_id,

@@ -509,7 +509,7 @@ int broker__offsets_delete_group(broker_t *b, broker_group_t *g, int64_t *durabl
 
 /* ---- group metadata ---- */
 
-static void append_group_record(broker_t *b, broker_group_t *g, const hd_buf_t *value)
+static int64_t append_group_record(broker_t *b, broker_group_t *g, const hd_buf_t *value)
 {
     broker__opart_t *op = opart_of(b, g->id);
     hd_buf_t k;
@@ -522,7 +522,7 @@ static void append_group_record(broker_t *b, broker_group_t *g, const hd_buf_t *
     int rc = append_batch(b, op, &bt, &end);
     hd_buf_deinit(&k);
     if (rc < 0)
-        return; /* the log keeps the previous record; so does the group */
+        return rc; /* the log keeps the previous record; so does the group */
     free(g->meta_rec);
     g->meta_rec = NULL;
     g->meta_len = 0;
@@ -531,20 +531,22 @@ static void append_group_record(broker_t *b, broker_group_t *g, const hd_buf_t *
         memcpy(g->meta_rec, value->p, value->len);
         g->meta_len = value->len;
     }
+    return end;
 }
 
-void broker__offsets_write_group(broker_t *b, broker_group_t *g)
+int64_t broker__offsets_write_group(broker_t *b, broker_group_t *g)
 {
     if (!b->oparts || b->oreplaying)
-        return;
+        return 0;
     broker__gmeta_t m;
     broker__group_meta(b, g, &m);
     hd_buf_t v;
     hd_buf_init(&v);
     broker__gmeta_encode(&v, &m);
     free(m.members);
-    append_group_record(b, g, &v);
+    int64_t end = append_group_record(b, g, &v);
     hd_buf_deinit(&v);
+    return end;
 }
 
 void broker__offsets_forget_group(broker_t *b, broker_group_t *g)

@@ -75,7 +75,7 @@ def commit(addr, group, topic, parts):
             r = c.request(OFFSET_COMMIT, 6, body)
             r.i32()
             (_n, errs), = r.array(lambda r: (r.string(), r.array(lambda r: (r.i32(), r.i16()))))
-            if all(e != 14 and e != 15 for _p, e in errs):  # coordinator still loading
+            if all(e not in (14, 15, 16) for _p, e in errs):  # coordinator loading or moving
                 return [e for _p, e in errs]
             time.sleep(0.2)
     raise AssertionError("the coordinator did not take the commit")

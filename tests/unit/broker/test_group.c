@@ -154,6 +154,15 @@ static void advance(fixture_t *f, int64_t ms)
     broker_group_tick(f->b);
 }
 
+/* Lets the flusher make appends durable until *flag is set (at most 5 s). */
+static void until_durable(fixture_t *f, const bool *flag)
+{
+    for (int i = 0; i < 5000 && !*flag; i++) {
+        usleep(1000);
+        broker_on_durable(f->b);
+    }
+}
+
 /* Two members joined and synced: a is the leader. */
 static void make_stable(fixture_t *f, joined_t *a, joined_t *b)
 {
@@ -175,6 +184,9 @@ static void make_stable(fixture_t *f, joined_t *a, joined_t *b)
     broker_assignment_t as[2] = {{a->member_id, hd_slice("A", 1)},
                                  {b->member_id, hd_slice("B", 1)}};
     sync_as(f, &sa, a, as, 2);
+    /* The answers wait for the group record to be durable, as Kafka's. */
+    assert_false(sa.got || sb.got);
+    until_durable(f, &sa.got);
     assert_true(sa.got && sb.got);
     assert_string_equal(sa.assignment, "A");
     assert_string_equal(sb.assignment, "B");
@@ -316,6 +328,41 @@ static void test_join_errors(void **state)
     assert_int_equal(broker_group_count(f->b), 1);
 }
 
+/* SyncGroup answers wait for the group record; a rebalance that starts meanwhile answers them
+ * with REBALANCE_IN_PROGRESS, and the record becoming durable later answers nothing twice. */
+static void test_sync_answers_wait_for_the_stored_assignment(void **state)
+{
+    fixture_t *f = *state;
+    joined_t a, b;
+    join_as(f, &a, "", NULL, false, "range");
+    join_as(f, &b, "", NULL, false, "range");
+    advance(f, 150);
+    assert_true(a.got && b.got);
+    synced_t sa, sb, sb2;
+    sync_as(f, &sb, &b, NULL, 0);
+    broker_assignment_t as[2] = {{a.member_id, hd_slice("A", 1)}, {b.member_id, hd_slice("B", 1)}};
+    sync_as(f, &sa, &a, as, 2);
+    assert_false(sa.got || sb.got);
+    assert_string_equal(broker_group_state(broker_group_find(f->b, "g")), "Stable");
+    /* The follower asks again (a client retry): it waits with the others. */
+    sync_as(f, &sb2, &b, NULL, 0);
+    assert_true(sb.got && !sb2.got);
+    assert_int_equal(sb.error, BROKER_GERR_REBALANCE_IN_PROGRESS);
+    /* A third member joins before the record is durable. */
+    joined_t c;
+    join_as(f, &c, "", NULL, false, "range");
+    assert_true(sa.got && sb2.got);
+    assert_int_equal(sa.error, BROKER_GERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(sb2.error, BROKER_GERR_REBALANCE_IN_PROGRESS);
+    sa.got = sb2.got = false;
+    for (int i = 0; i < 100; i++) {
+        usleep(1000);
+        broker_on_durable(f->b);
+    }
+    assert_false(sa.got || sb2.got);
+    assert_string_equal(broker_group_state(broker_group_find(f->b, "g")), "PreparingRebalance");
+}
+
 static void test_static_member_rejoins_without_rebalance(void **state)
 {
     fixture_t *f = *state;
@@ -328,6 +375,7 @@ static void test_static_member_rejoins_without_rebalance(void **state)
     sync_as(f, &ss, &s, NULL, 0);
     broker_assignment_t as[2] = {{a.member_id, hd_slice("A", 1)}, {s.member_id, hd_slice("S", 1)}};
     sync_as(f, &sa, &a, as, 2);
+    until_durable(f, &ss.got);
     assert_string_equal(ss.assignment, "S");
     /* The static member restarts: same instance id, no member id. */
     joined_t s2;
@@ -651,6 +699,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_two_members_join_sync_and_heartbeat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_answers_wait_for_the_stored_assignment, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_leave_rebalances_the_rest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_session_removes_member, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_that_does_not_rejoin_is_dropped_at_the_deadline,
