@@ -146,7 +146,7 @@ $(SR_VENV)/.done:
 		'confluent-kafka[avro,json,schemaregistry]>=2.3' requests
 	touch $@
 
-integration: asan js-deps sr-venv compat-deps
+integration: asan js-deps sr-venv compat-deps bench-franz
 	HERALD_BIN=$(CURDIR)/$(ASAN_BUILD)/herald HERALD_SR_PYTHON=$(SR_VENV)/bin/python \
 		HERALD_COMPAT_DIR=$(CURDIR)/$(COMPAT) \
 		$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests/integration
