@@ -77,7 +77,7 @@ static inline const uint8_t *ws_run(const uint8_t *p, const uint8_t *end)
  * indented JSON mostly a single space after a colon; longer runs go to ws_run. */
 static inline const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end)
 {
-    if (p<end && * p> ' ')
+    if (p < end && (*p > ' '))
         return p;
     if (end - p >= 2 && *p == ' ' && p[1] > ' ')
         return p + 1;
