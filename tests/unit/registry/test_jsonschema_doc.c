@@ -79,6 +79,96 @@ static void test_plain_strings_stay_in_place_escaped_ones_are_decoded(void **sta
     registry__jdoc_deinit(&d);
 }
 
+/* The flat parser and jansson on one text: both refuse it, or both read an array whose first
+ * item is the same string (or the flat parser declines and jansson decides). */
+static void check_string_text(registry__jdoc_t *d, const char *text, size_t len)
+{
+    json_t *j = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+    int rc = registry__jdoc_parse(d, text, len);
+    if (!j) {
+        if (rc == 0)
+            fail_msg("accepted what jansson refuses: %.*s", (int)len, text);
+        return;
+    }
+    if (rc == 0) {
+        const json_t *s = json_array_get(j, 0);
+        assert_int_equal(d->v[0].kind, REGISTRY__JV_ARRAY);
+        assert_int_equal(d->v[1].kind, REGISTRY__JV_STRING);
+        assert_int_equal(d->v[1].n, json_string_length(s));
+        assert_memory_equal(d->v[1].u.s, json_string_value(s), d->v[1].n);
+        assert_int_equal(d->v[2].kind, REGISTRY__JV_INT);
+        assert_int_equal(d->v[2].u.i, 7);
+    }
+    json_decref(j);
+}
+
+/* The string and whitespace scans go 16 bytes at a time where SSE2 is there (and one byte at a
+ * time in the build of this test with REGISTRY_JDOC_SCALAR): a byte that ends or interrupts the
+ * plain run (a quote, an escape, a control character, valid and invalid UTF-8) at every place
+ * of strings around and across 16- and 32-byte blocks, and whitespace runs of every length. */
+static void test_scans_stop_at_every_position(void **state)
+{
+    (void)state;
+    registry__jdoc_t d;
+    registry__jdoc_init(&d);
+    static const char *const inserts[] = {
+        "\\\"", "\\n",  "\\u00e9", "\x01", "\x1f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "\xff", "\xc3", "\x7f",    "\"",   "\\"};
+    char text[128];
+    for (size_t lead = 0; lead < 3; lead++)
+        for (size_t len = 0; len <= 40; len++)
+            for (size_t at = 0; at <= len; at++)
+                for (size_t k = 0; k < sizeof inserts / sizeof *inserts; k++) {
+                    size_t n = 0;
+                    memcpy(text + n, "[   ", 1 + lead);
+                    n += 1 + lead;
+                    text[n++] = '"';
+                    for (size_t i = 0; i < at; i++)
+                        text[n++] = (char)('a' + i % 26);
+                    size_t il = strlen(inserts[k]);
+                    memcpy(text + n, inserts[k], il);
+                    n += il;
+                    for (size_t i = at; i < len; i++)
+                        text[n++] = (char)('A' + i % 26);
+                    memcpy(text + n, "\",7]", 5);
+                    n += 4;
+                    check_string_text(&d, text, n);
+                }
+    /* Whitespace runs of every length before and after tokens, and a byte that is not
+     * whitespace (vertical tab, form feed) at the end of a run. */
+    static const char ws[] = " \n\r\t";
+    for (size_t len = 0; len <= 40; len++)
+        for (int bad = 0; bad < 3; bad++) {
+            char t[256];
+            size_t n = 0;
+            t[n++] = '[';
+            for (size_t i = 0; i < len; i++)
+                t[n++] = ws[i % 4];
+            memcpy(t + n, "\"x\"", 3);
+            n += 3;
+            for (size_t i = 0; i < len; i++)
+                t[n++] = ws[(i + 1) % 4];
+            if (bad)
+                t[n++] = bad == 1 ? '\v' : '\f';
+            memcpy(t + n, ",7", 2);
+            n += 2;
+            for (size_t i = 0; i < len; i++)
+                t[n++] = ws[(i + 2) % 4];
+            t[n++] = ']';
+            json_t *j = json_loadb(t, n, JSON_DECODE_ANY, NULL);
+            int rc = registry__jdoc_parse(&d, t, n);
+            assert_int_equal(rc == 0, j != NULL);
+            assert_int_equal(rc == 0, !bad);
+            if (!rc) {
+                assert_int_equal(d.n, 3);
+                assert_memory_equal(d.v[1].u.s, "x", 1);
+                assert_int_equal(d.v[2].u.i, 7);
+            }
+            json_decref(j);
+        }
+    registry__jdoc_deinit(&d);
+}
+
 /* Both readings of a number: the same kind and the same bits, or the flat parser declines. */
 static void check_number(registry__jdoc_t *d, const char *text)
 {
@@ -379,6 +469,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nodes_follow_document_order_with_subtree_sizes),
         cmocka_unit_test(test_plain_strings_stay_in_place_escaped_ones_are_decoded),
+        cmocka_unit_test(test_scans_stop_at_every_position),
         cmocka_unit_test(test_numbers_are_read_as_jansson_reads_them),
         cmocka_unit_test(test_declines_what_it_leaves_to_jansson),
         cmocka_unit_test(test_many_keys_are_not_taken_for_duplicates),
