@@ -458,6 +458,11 @@ static void test_a_stable_group_is_restored_with_its_members(void **state)
     broker_sync_waiter_t sw = {.cb = on_sync, .ctx = &serr};
     broker_assignment_t as = {j.member_id, hd_slice("assigned", 8)};
     broker_group_sync(f->b, "g", j.generation, j.member_id, "inst", &as, 1, &sw);
+    /* Answered once the group record is durable. */
+    for (int i = 0; i < 5000 && serr == -1; i++) {
+        usleep(1000);
+        broker_on_durable(f->b);
+    }
     assert_int_equal(serr, 0);
     broker_close(f->b);
     assert_int_equal(broker_open(&f->cfg, noop_notify, NULL, &f->b), 0);
