@@ -467,6 +467,13 @@ int dl__settings_decode(delivery_sub_t *s, hd_slice_t txt, const char **why)
     st.ordering = ord && !strcmp(ord, "key") ? DELIVERY_ORDER_KEY : DELIVERY_ORDER_NONE;
     if ((rc = delivery_settings_check(&st, why)) < 0)
         goto out;
+    /* A subscription's name and topic never change: a later settings record that says
+     * otherwise is damage, not a rename. */
+    if (s->set.name && (strcmp(s->set.name, st.name) || strcmp(s->set.topic, st.topic))) {
+        *why = "name or topic differs from the subscription's own";
+        rc = HD_ECORRUPT;
+        goto out;
+    }
     dl__settings_copy(s, &st);
     rc = 0;
 out:
