@@ -405,8 +405,9 @@ static void *rmq_worker(void *arg)
         struct timeval tv = {0, 100000};
         amqp_maybe_release_buffers(c);
         amqp_rpc_reply_t r = amqp_consume_message(c, &env, &tv, 0);
-        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-            r.library_error == AMQP_STATUS_TIMEOUT)
+        const amqp_rpc_reply_t *rp = &r;
+        if (rp->reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            rp->library_error == AMQP_STATUS_TIMEOUT)
             continue;
         if (r.reply_type != AMQP_RESPONSE_NORMAL) {
             atomic_fetch_add(&g_errors, 1);
