@@ -611,7 +611,7 @@ int main(int argc, char **argv)
     int64_t acked = atomic_load(&g_acked);
     printf("{\"system\":\"%s\",\"mode\":\"queue\",\"workers\":%d,\"records\":%lld,\"size\":%d,"
            "\"max_unacked\":%d,\"acked\":%lld,\"redelivered\":%lld,\"errors\":%lld,"
-           "\"secs\":%.3f,\"msgs_per_sec\":%.1f,\"preload_secs\":%.3f%s}\n",
+           "\"secs\":%.6f,\"msgs_per_sec\":%.1f,\"preload_secs\":%.3f%s}\n",
            C.system, C.workers, (long long)C.records, C.size, C.max_unacked, (long long)acked,
            (long long)atomic_load(&g_redelivered), (long long)atomic_load(&g_errors), secs,
            (double)acked / secs, preload, timed_out ? ",\"timed_out\":true" : "");
