@@ -14,7 +14,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import KEEP_END as END, KEEP_START as START, md_table, ms, num  # noqa: E402
+from report import KEEP_END as END, KEEP_START as START, md_table, ms, num, publish_section  # noqa: E402,E501
 READERS = [("ws", "WebSocket (Python websockets)"), ("sse", "SSE (Python, raw socket)"),
            ("kafka", "Kafka consumer (Python confluent-kafka)"),
            ("kafka_c", "Kafka consumer (C librdkafka, herald_bench)")]
@@ -224,32 +224,13 @@ def render(out):
     return "\n".join(L) + "\n"
 
 
-def splice(doc, section):
-    """doc with its marked block replaced by section (appended when doc has none)."""
-    i, j = doc.find(START), doc.find(END)
-    if i >= 0 and j > i:
-        return doc[:i] + section.rstrip("\n") + doc[j + len(END):]
-    return doc.rstrip("\n") + "\n\n" + section
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("result_dir")
     ap.add_argument("--docs", help="docs/ directory whose benchmarks.md gets the section")
     a = ap.parse_args()
-    section = render(a.result_dir)
-    with open(os.path.join(a.result_dir, "benchmarks-http.md"), "w") as f:
-        f.write(section)
-    target = os.path.join(a.result_dir, "benchmarks-http.md")
-    if a.docs:
-        target = os.path.join(a.docs, "benchmarks.md")
-        try:
-            with open(target) as f:
-                doc = f.read()
-        except FileNotFoundError:
-            doc = "# Benchmarks\n"
-        with open(target, "w") as f:
-            f.write(splice(doc, section))
+    target = publish_section(render(a.result_dir), START, END, a.result_dir,
+                             "benchmarks-http.md", a.docs)
     print("report: %s" % target, file=sys.stderr)
 
 

@@ -22,6 +22,9 @@ import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import publish_section  # noqa: E402
+
 
 def http_json(method, url, body=None):
     data = json.dumps(body).encode() if body is not None else None
@@ -160,25 +163,10 @@ def render(out):
     return "\n".join(L) + "\n"
 
 
-def splice(doc, section):
-    i, j = doc.find(START), doc.find(END)
-    if i >= 0 and j > i:
-        return doc[:i] + section.rstrip("\n") + doc[j + len(END):]
-    return doc.rstrip("\n") + "\n\n" + section
-
-
 def report(a):
-    section = render(a.result_dir)
-    with open(os.path.join(a.result_dir, "benchmarks-obs.md"), "w") as f:
-        f.write(section)
+    path = publish_section(render(a.result_dir), START, END, a.result_dir, "benchmarks-obs.md",
+                           a.docs)
     if a.docs:
-        path = os.path.join(a.docs, "benchmarks.md")
-        try:
-            doc = open(path).read()
-        except FileNotFoundError:
-            doc = "# Benchmarks\n"
-        with open(path, "w") as f:
-            f.write(splice(doc, section))
         print("report: %s" % path, file=sys.stderr)
 
 

@@ -337,6 +337,30 @@ KEEP_BLOCKS = [(KEEP_START, KEEP_END),
                ("<!-- obs-bench:start -->", "<!-- obs-bench:end -->")]
 
 
+def publish_section(section, start, end, result_dir, filename, docs_dir=None):
+    """Writes a part's section to result_dir/filename and, with docs_dir, into the block between
+    start and end of docs_dir/benchmarks.md (appended when the markers are missing). Returns the
+    path written last."""
+    target = os.path.join(result_dir, filename)
+    with open(target, "w") as f:
+        f.write(section)
+    if docs_dir:
+        target = os.path.join(docs_dir, "benchmarks.md")
+        try:
+            with open(target) as f:
+                doc = f.read()
+        except FileNotFoundError:
+            doc = "# Benchmarks\n"
+        i, j = doc.find(start), doc.find(end)
+        if i >= 0 and j > i:
+            doc = doc[:i] + section.rstrip("\n") + doc[j + len(end):]
+        else:
+            doc = doc.rstrip("\n") + "\n\n" + section
+        with open(target, "w") as f:
+            f.write(doc)
+    return target
+
+
 def kept_block(path):
     """The marked blocks of the existing file at path, with their markers, in the file's order,
     each followed by an empty line; or ""."""
