@@ -108,9 +108,12 @@ typedef struct log_segment {
      * consumer following the log starts there instead of at the last index entry. */
     int64_t hint_pos, hint_offset;
     bool idx_dirty; /* index files written since open: sync them at clean close */
+    bool idx_fresh; /* created this run, index files not yet created (segment.c, "Index writes") */
 
     int64_t bytes_since_index;
-    /* In-memory copy of the indexes, loaded lazily (idx_loaded); appends go to file and memory. */
+    /* In-memory copy of the indexes, loaded lazily (idx_loaded). While loaded, appended entries
+     * go to memory and reach the files in groups (idx_n - idx_file_n of them are not written
+     * yet); while not, they go to the files only. */
     bool idx_loaded;
     log_idx_entry_t *idx;
     size_t idx_n, idx_cap;
@@ -161,7 +164,8 @@ void log__segment_ref(log_segment_t *s);
 void log__segment_unref(log_segment_t *s);
 /* Returns s->path with `ext` ("log", "index", "timeindex", or "" for the stem) appended. */
 const char *log__segment_path(log_segment_t *s, const char *ext);
-/* Creates (truncating) all three files and preallocates the log if prealloc > 0. */
+/* Creates (truncating) the .log and preallocates it if prealloc > 0; the index files are created
+ * by the first index write. */
 int log__segment_create(log_segment_t *s, int64_t prealloc);
 /* Opens the existing .log read-write; sets *file_size. */
 int log__segment_open_log(log_segment_t *s, int64_t *file_size);
@@ -173,14 +177,20 @@ void log__segment_close_index(log_segment_t *s);
  * invalid bytes followed (the caller truncates), 0 if the scan reached file_size, or -errno. */
 int log__segment_recover(log_segment_t *s, int64_t pos, int64_t expect, int64_t file_size,
                          int32_t interval);
-/* Notes one batch appended at `pos` for the indexes: writes entries to the files (not yet
- * counted) and returns whether entries were written in *idx_written and *tidx_written; the caller
- * commits with log__segment_index_commit() after the batch itself is written. */
+/* Notes one batch appended at `pos` for the indexes: returns in *idx_due and *tidx_due whether
+ * it gets entries, and, when the indexes are not loaded, writes them to the files (not yet
+ * counted); the caller commits with log__segment_index_commit() after the batch itself is
+ * written, which adds loaded entries to memory and writes them once LOG_IDX_PENDING_MAX wait. */
 int log__segment_index_prepare(log_segment_t *s, int32_t interval, const log_hdr_t *h, int64_t pos,
-                               bool *idx_written, bool *tidx_written);
-void log__segment_index_commit(log_segment_t *s, const log_hdr_t *h, int64_t pos, bool idx_written,
-                               bool tidx_written);
-/* Writes the final time-index entry (segment max timestamp) if it is not there yet. */
+                               bool *idx_due, bool *tidx_due);
+void log__segment_index_commit(log_segment_t *s, const log_hdr_t *h, int64_t pos, bool idx_due,
+                               bool tidx_due);
+/* Writes the index entries held in memory to the files (creating them if needed). */
+int log__segment_index_flush(log_segment_t *s);
+/* The timestamp of the last time-index entry written to the file (INT64_MIN if none). */
+int64_t log__segment_tidx_file_last_ts(const log_segment_t *s);
+/* Writes the entries held in memory, then the final time-index entry (segment max timestamp) if
+ * it is not there yet. */
 int log__segment_tidx_finalize(log_segment_t *s);
 /* Loads (and validates, rebuilding if invalid) the in-memory indexes. */
 int log__segment_index_load(log_segment_t *s, int32_t interval);

@@ -163,7 +163,7 @@ static void marker_fill(const log_partition_t *p, marker_t *m)
     m->active_size = s->size;
     m->idx_n = s->idx_file_n;
     m->tidx_n = s->tidx_file_n;
-    m->tidx_last_ts = s->tidx_last_ts;
+    m->tidx_last_ts = log__segment_tidx_file_last_ts(s); /* entries written, as idx_n, tidx_n */
     m->max_ts = s->max_ts;
 }
 
@@ -423,7 +423,7 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
         }
     }
     log_segment_t *act = p->segs[p->nsegs - 1];
-    if ((rc = log__segment_open_index(act)) < 0)
+    if (!act->idx_fresh && (rc = log__segment_open_index(act)) < 0)
         goto fail;
     /* Preallocation resumes with the first append (prealloc_ahead), so opening an idle
      * partition writes nothing. */
