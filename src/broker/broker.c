@@ -672,6 +672,7 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
         return rc;
     }
     topics_push(b, t);
+    broker__precreate_start(b, t);
     if (SAY_INFO <= say_level) {
         char np[16];
         snprintf(np, sizeof np, "%" PRId32, partitions);
@@ -702,6 +703,7 @@ int broker_topic_delete(broker_t *b, const char *name)
     /* name may be t->name: the offsets go first, while it is still valid. */
     broker__offsets_drop_topic(b, name);
     say_kv(SAY_INFO, "topic deleted", "topic", name);
+    broker__precreate_topic_gone(t); /* before its directories are removed */
     topic_free(t, true);
     return 0;
 }
@@ -915,6 +917,8 @@ int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_
         if ((rc = log_journal_open(b->data_dir, &jc, &b->journal)) < 0)
             goto fail;
     }
+    b->notify = notify;
+    b->notify_ctx = notify_ctx;
     rc = log_flusher_start(notify, notify_ctx, &b->flusher);
     if (rc < 0)
         goto fail;
@@ -1002,6 +1006,7 @@ void broker_close(broker_t *b)
     for (int i = 0; i < b->ninternal; i++)
         fire_all(b->internal[i]->parts[0], HD_ECLOSED);
     broker__groups_free(b);
+    broker__precreate_stop(b);
     /* The flusher's final round syncs everything; closing the logs then marks them clean. */
     if (b->flusher)
         log_flusher_stop(b->flusher);
@@ -1352,6 +1357,7 @@ static void fire_due(broker_partition_t *p, int64_t hwm)
 
 void broker_on_durable(broker_t *b)
 {
+    broker__precreate_drain(b);
     broker_partition_t *list = b->active;
     b->active = NULL;
     b->firing++;

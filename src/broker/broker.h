@@ -221,6 +221,13 @@ struct broker_waiter {
 
 /* Registers w (fires immediately, synchronously, if already reached). */
 void broker_waiter_add(broker_partition_t *p, broker_waiter_t *w);
+/* A topic just created has its partitions' directories and first segment files made by a
+ * thread (broker/precreate.c). Returns true if that is still under way: then w->cb(w, err) is
+ * called once it is done (err 0), or the topic was deleted or the broker closed meanwhile;
+ * false if there is nothing to wait for (w is not used). One waiter per topic. Loop thread. */
+bool broker_topic_precreate_wait(broker_topic_t *t, broker_waiter_t *w);
+/* Forgets w (its request is gone); t may be NULL or already have answered. */
+void broker_topic_precreate_cancel_wait(broker_topic_t *t, broker_waiter_t *w);
 /* Unlinks w if still registered; safe to call twice. */
 void broker_waiter_cancel(broker_waiter_t *w);
 /* Loop thread, after notify: fires every waiter whose target is reached. */

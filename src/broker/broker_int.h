@@ -6,6 +6,10 @@
 #include "broker/group.h"
 #include "util/strmap.h"
 
+#include <pthread.h>
+
+typedef struct broker__precreate broker__precreate_t; /* precreate.c */
+
 #define BROKER_PRODUCER_BATCHES 5
 
 typedef struct broker__pbatch {
@@ -64,6 +68,7 @@ struct broker_topic {
     int noverrides;
     broker_topic_stats_t stats;
     bool internal; /* an internal log (broker_internal_log_open, the offsets log) */
+    broker__precreate_t *precreate; /* its partition files being made ahead (precreate.c) */
 };
 
 /* One committed offset of a group, chained in the group's hash table (offsets.c). */
@@ -90,7 +95,10 @@ typedef struct broker__opart {
 typedef struct broker__member broker__member_t;         /* group.c */
 typedef struct broker__pending broker__pending_t;       /* group.c */
 typedef struct broker__completion broker__completion_t; /* group.c */
-typedef struct broker__cgroup broker__cgroup_t;         /* group_consumer.c */
+
+/* Topics with more partitions than this get no files ahead of need (precreate.c). */
+#define BROKER_PRECREATE_MAX 4096
+typedef struct broker__cgroup broker__cgroup_t; /* group_consumer.c */
 
 enum {
     BROKER__EMPTY,
@@ -171,7 +179,25 @@ struct broker {
     /* Internal logs of capability modules (broker_internal_log_open), closed with the broker. */
     broker_topic_t **internal;
     int ninternal;
+    void (*notify)(void *ctx); /* wakes the loop to run broker_on_durable(); any thread */
+    void *notify_ctx;
+    /* precreate.c: the thread making partition files ahead, its queue and finished jobs. */
+    pthread_t pre_thread;
+    bool pre_started;
+    pthread_mutex_t pre_mu;
+    pthread_cond_t pre_cv;
+    broker__precreate_t *pre_queue, *pre_done; /* pre_mu */
+    bool pre_stop;                             /* pre_mu */
 };
+
+/* precreate.c: queues the creation of t's partition files (a new topic; loop thread). */
+void broker__precreate_start(broker_t *b, broker_topic_t *t);
+/* The topic is being deleted: no more of its files are made; a waiting request is answered. */
+void broker__precreate_topic_gone(broker_topic_t *t);
+/* Loop thread, on notify: answers the requests whose topic's files are made. */
+void broker__precreate_drain(broker_t *b);
+/* Stops the thread; unfinished jobs are dropped and their requests answered HD_ECLOSED. */
+void broker__precreate_stop(broker_t *b);
 
 /* broker.c: the partition's log, opened on first use; NULL (logged) if it cannot be opened. */
 log_partition_t *broker__partition_log(broker_partition_t *p);

@@ -208,6 +208,32 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
 
 /* ---- CreateTopics ---- */
 
+/* Waiting for the partition files of the topics just created (broker/precreate.c): one thread
+ * makes them in order, so the request waits for its last topic's. */
+typedef struct create_state {
+    const kafka__deferred_t *ops;
+    kafka_req_t *r;
+    broker_topic_t *topic; /* NULL once answered */
+    broker_waiter_t w;
+} create_state_t;
+
+static void create_abort(kafka_req_t *r)
+{
+    create_state_t *st = r->_state;
+    broker_topic_precreate_cancel_wait(st->topic, &st->w);
+    st->topic = NULL;
+}
+
+static const kafka__deferred_t create_ops = {create_abort, NULL, create_abort};
+
+static void on_precreated(broker_waiter_t *w, int err)
+{
+    (void)err; /* the topics exist either way; a first write creates any missing file */
+    create_state_t *st = w->ctx;
+    st->topic = NULL;
+    kafka__finish(st->r);
+}
+
 int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
 {
     kafka_CreateTopicsRequest_t *req = req_;
@@ -217,6 +243,7 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
     resp->ThrottleTimeMs = 0;
     resp->Topics_n = n;
     resp->Topics = kafka__alloc(r, sizeof *resp->Topics * (size_t)(n ? n : 1));
+    broker_topic_t *last = NULL; /* the last topic created */
     for (int32_t i = 0; i < n; i++) {
         kafka_CreateTopicsRequest_CreatableTopic_t *ct = &req->Topics[i];
         kafka_CreateTopicsResponse_CreatableTopicResult_t *res = &resp->Topics[i];
@@ -274,10 +301,13 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
             kv[c].value = ct->Configs[c].Value;
         }
         const char *why = "";
+        broker_topic_t *t = NULL;
         int rc =
-            broker_topic_create(r->broker, res->Name, parts, kv, nc, req->validateOnly, NULL, &why);
+            broker_topic_create(r->broker, res->Name, parts, kv, nc, req->validateOnly, &t, &why);
         if (rc == 0) {
             res->ErrorCode = 0;
+            if (t)
+                last = t;
             continue;
         }
         res->ErrorMessage = why;
@@ -298,6 +328,19 @@ int kafka__handle_CreateTopics(kafka_req_t *r, void *req_, void *resp_)
             res->ErrorCode = KAFKA_ERR_INVALID_CONFIG;
         else
             res->ErrorCode = KAFKA_ERR_KAFKA_STORAGE_ERROR;
+    }
+    if (last) {
+        create_state_t *st = kafka__alloc(r, sizeof *st);
+        memset(st, 0, sizeof *st);
+        st->ops = &create_ops;
+        st->r = r;
+        st->topic = last;
+        st->w.cb = on_precreated;
+        st->w.ctx = st;
+        if (broker_topic_precreate_wait(last, &st->w)) {
+            r->_state = st;
+            return KAFKA_REQ_PENDING;
+        }
     }
     return KAFKA_REQ_DONE;
 }

@@ -89,7 +89,8 @@
  *   one fdatasync of this file plus the wait for the round before it.
  * - The journal costs nothing per partition in a round, but every batch still costs one pwrite to
  *   its partition's segment on the loop thread; with one-record batches over 1,000 partitions that
- *   write (and the first one's creation of the partition's files) is most of the broker's time.
+ *   write (and the first one's creation of the partition's directory and .log file) is most of
+ *   the broker's time.
  * - Replay opens partitions with the default log settings, so a segment it fills may roll at a
  *   different size than its topic's.
  * - Checkpoints syncfs the filesystem of the data directory, which must hold every partition

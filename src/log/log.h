@@ -63,6 +63,11 @@ void log_partition_close_dirty(log_partition_t *p);
 void log_partition_forget(log_partition_t *p);
 /* Removes the partition's files and directory (after close). */
 int log_partition_destroy_dir(const char *dir);
+/* Creates the directory of a partition that was never written, with its first (empty) segment
+ * file, and holds nothing open: what the first log_partition_open() would create, made ahead of
+ * need, so that the open finds it and creates no file. Any thread; a partition that has files
+ * already is left as it is. Returns 0 or -errno. */
+int log_partition_precreate(const char *dir);
 /* Atomic refcount, thread-safe; the last unref frees. */
 void log_partition_ref(log_partition_t *p);
 void log_partition_unref(log_partition_t *p);

@@ -131,6 +131,19 @@ static int list_segments(const char *dir, int64_t **out, size_t *n)
     return 0;
 }
 
+/* True if dir's first segment file is empty and no clean-shutdown marker is there. */
+static bool is_empty_log(const char *dir)
+{
+    log_segment_t *s = log__segment_new(dir, 0);
+    struct stat st;
+    bool empty = stat(log__segment_path(s, "log"), &st) == 0 && st.st_size == 0;
+    log__segment_unref(s);
+    char *path = join(dir, MARKER_NAME);
+    empty = empty && access(path, F_OK) != 0;
+    free(path);
+    return empty;
+}
+
 static bool marker_read(const char *dir, marker_t *m)
 {
     char *path = join(dir, MARKER_NAME);
@@ -353,6 +366,11 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
     bool dirty_scan = false;
     if ((rc = list_segments(dir, &bases, &nb)) < 0)
         goto fail;
+    if (nb == 1 && bases[0] == 0 && is_empty_log(dir)) {
+        /* Only an empty first segment (log_partition_precreate, or a crash before the first
+         * write): nothing to recover, opened as a new partition. */
+        nb = 0;
+    }
     if (nb == 0) {
         log_segment_t *s = log__segment_new(dir, 0);
         if ((rc = log__segment_create(s, 0)) < 0) {
@@ -613,6 +631,21 @@ int log_partition_destroy_dir(const char *dir)
     }
     closedir(d);
     return rmdir(dir) < 0 ? -errno : 0;
+}
+
+int log_partition_precreate(const char *dir)
+{
+    int rc = mkdir_p(dir);
+    if (rc < 0)
+        return rc;
+    log_segment_t *s = log__segment_new(dir, 0);
+    /* Without O_TRUNC: a log created meanwhile by an open keeps its data. */
+    int fd = open(log__segment_path(s, "log"), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    rc = fd < 0 ? -errno : 0;
+    if (fd >= 0)
+        close(fd);
+    log__segment_unref(s);
+    return rc;
 }
 
 /* Loop thread: closes the active segment and starts a new one at the log end offset. */

@@ -10,6 +10,7 @@ from kafka.admin import NewTopic as KpNewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 import kafkaraw as kr
+from kafkaraw import i16, i32, string
 from clients import admin, consume, error_code, produce_all
 
 
@@ -94,6 +95,63 @@ def test_create_describe_list_grow_delete(broker):
     reps = produce_all(broker.addr, [{"topic": "adm-b", "value": b"fresh", "partition": 0}])
     assert reps[0]["offset"] == 0
     assert [m.value() for m in consume(broker.addr, "adm-b", [0], 1)] == [b"fresh"]
+
+
+def test_created_topic_has_its_partition_files_when_answered(broker):
+    """CreateTopics answers once every partition's directory and first segment file exist
+    (made off the loop thread); nothing is written to them until a record arrives, the first
+    write opens them as a new log, and a topic deleted right after creation leaves no
+    directory."""
+    a = admin(broker.addr)
+    assert create(a, [NewTopic("pre-a", num_partitions=300, replication_factor=1)]) == \
+        {"pre-a": None}
+    topics = broker.data_dir / "topics"
+    for i in range(300):
+        seg = topics / ("pre-a-%d" % i) / ("0" * 20 + ".log")
+        assert seg.is_file() and seg.stat().st_size == 0, seg
+        # The index files come with the segment's first index entry, not before.
+        assert not (topics / ("pre-a-%d" % i) / ("0" * 20 + ".index")).exists()
+    reps = produce_all(broker.addr, [{"topic": "pre-a", "value": b"v%d" % i, "partition": i}
+                                     for i in (0, 7, 299)])
+    assert sorted((r["partition"], r["offset"]) for r in reps) == [(0, 0), (7, 0), (299, 0)]
+    assert [m.value() for m in consume(broker.addr, "pre-a", [7], 1)] == [b"v7"]
+    assert "recovered after an unclean shutdown" not in broker.log_text()
+
+    # Created and deleted at once, many times: no directory of it is left behind, and the
+    # name can be created again.
+    for k in range(5):
+        res = create(a, [NewTopic("pre-b", num_partitions=200, replication_factor=1)])
+        assert res == {"pre-b": None}
+        a.delete_topics(["pre-b"], request_timeout=10)["pre-b"].result(10)
+        assert not any(d.name.startswith("pre-b-") for d in topics.iterdir()), k
+    assert create(a, [NewTopic("pre-b", num_partitions=2, replication_factor=1)]) == \
+        {"pre-b": None}
+    reps = produce_all(broker.addr, [{"topic": "pre-b", "value": b"x", "partition": 1}])
+    assert (reps[0]["partition"], reps[0]["offset"]) == (1, 0)
+
+
+def test_topic_deleted_while_its_files_are_made_leaves_none(broker):
+    """A DeleteTopics pipelined right behind the CreateTopics of a large topic is handled while
+    the partition files are still being made: both succeed, the create is answered first, and no
+    directory of the topic is left (the maker stops at the deletion)."""
+    topics = broker.data_dir / "topics"
+    for k in range(3):
+        name = "pre-c%d" % k
+        create_body = (i32(1) + string(name) + i32(3000) + i16(1) + i32(0) + i32(0)
+                       + i32(30000))
+        delete_body = i32(1) + string(name) + i32(30000)
+        with kr.Conn(broker.addr, timeout=60) as c:
+            cc = c.send(19, 0, create_body)
+            dc = c.send(20, 0, delete_body)
+            corr, r = c.recv()
+            assert corr == cc
+            assert r.i32() == 1 and r.string() == name and r.i16() == 0
+            corr, r = c.recv()
+            assert corr == dc
+            assert r.i32() == 1 and r.string() == name and r.i16() == 0
+        left = [d.name for d in topics.iterdir() if d.name.startswith(name + "-")]
+        assert left == [], (k, len(left))
+    assert "pre-c0" not in admin(broker.addr).list_topics(timeout=10).topics
 
 
 def test_describe_broker_config(broker):
