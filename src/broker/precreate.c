@@ -6,8 +6,10 @@
  * connection meanwhile; Kafka too creates a partition's log when the partition is created.
  *
  * Nothing is held open: the files cost no descriptor until the partition is written. Topics with
- * more than BROKER_PRECREATE_MAX partitions, partitions added later, and auto-created topics are
- * left to their first write, as before; so is a topic whose job has not run when it is deleted.
+ * more than BROKER_PRECREATE_MAX partitions and partitions added later are left to their first
+ * write, as before. An auto-created topic is queued too, but nothing waits for it, so its first
+ * writes may open some partitions first: log_partition_precreate never truncates, and an open
+ * that finds an empty first segment opens it as a new log, so either order is safe.
  *
  * Threads: jobs are queued by the loop thread and run in order by one thread (started with the
  * first job), which hands each finished job back through the broker's notify callback (the
