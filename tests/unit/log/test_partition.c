@@ -1200,6 +1200,43 @@ static void test_index_entries_are_written_in_groups(void **state)
     bb_dir_remove(&d);
 }
 
+/* A precreated partition (directory and empty first segment, nothing open) opens as a new log
+ * without a recovery scan; precreating a partition that has data leaves it as it is. */
+static void test_precreated_partition_opens_as_new_and_data_is_never_truncated(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    assert_int_equal(log_partition_precreate(d.part), 0); /* d.part did not exist */
+    assert_int_equal(file_size_or_neg(d.part, "00000000000000000000.log"), 0);
+    assert_int_equal(file_size_or_neg(d.part, "00000000000000000000.index"), -1);
+    log_partition_t *p = NULL;
+    assert_true(open_counting_reads(d.part, &cfg, &p) == 0); /* nothing scanned */
+    assert_int_equal(log_partition_end_offset(p), 0);
+    assert_int_equal(append_one(p, 2, 0, 100), 0);
+    int64_t size = log_partition_size_bytes(p);
+    /* A late precreate (a race with the first open) must not touch the data. */
+    assert_int_equal(log_partition_precreate(d.part), 0);
+    assert_int_equal(append_one(p, 1, 0, 100), 2);
+    log_partition_close_dirty(p);
+    assert_int_equal(log_partition_precreate(d.part), 0);
+    p = open_part(&d, &cfg);
+    assert_int_equal(log_partition_end_offset(p), 3);
+    assert_true(log_partition_size_bytes(p) > size);
+    hd_buf_t out;
+    hd_buf_init(&out);
+    assert_true(log_partition_read(p, 1, 3, 1, &out) > 0);
+    assert_int_equal(bb_get_i64(out.p), 0);
+    hd_buf_reset(&out);
+    assert_true(log_partition_read(p, 2, 3, 1, &out) > 0);
+    assert_int_equal(bb_get_i64(out.p), 2);
+    hd_buf_deinit(&out);
+    log_partition_close(p);
+    bb_dir_remove(&d);
+}
+
 static int failing_fdatasync(int fd)
 {
     (void)fd;
@@ -1282,6 +1319,7 @@ int main(void)
         cmocka_unit_test(test_eio_on_append_leaves_log_consistent),
         cmocka_unit_test(test_enospc_on_index_write_fails_append_cleanly),
         cmocka_unit_test(test_index_entries_are_written_in_groups),
+        cmocka_unit_test(test_precreated_partition_opens_as_new_and_data_is_never_truncated),
         cmocka_unit_test(test_sync_advances_durable_offset),
         cmocka_unit_test(test_eio_on_sync_keeps_durable_offset),
     };
