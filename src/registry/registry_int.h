@@ -1,5 +1,6 @@
 /* Private to registry/: the in-memory model, the schema types, and the Avro schema tree.
- * Loop thread only. */
+ * The model is changed on the loop thread only (registry__apply, under `lock` held for writing);
+ * worker threads read it to validate produced records (registry_read_begin/end). */
 #ifndef REGISTRY_INT_H
 #define REGISTRY_INT_H
 
@@ -8,6 +9,7 @@
 #include "util/strmap.h"
 #include "util/arena.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,8 +57,10 @@ struct registry_schema {
     int nrefs;
     char *key;      /* identity: type, references and text */
     char idstr[12]; /* decimal id, the key of by_id */
-    json_t *doc;    /* parsed text */
-    void *compiled; /* for payload validation, built on first use */
+    json_t *doc;    /* parsed text (NULL only if a stored text does not parse); never replaced */
+    /* For payload validation, built on first use by whichever thread needs it first (under
+     * registry.compile_lock; read with an acquire load). */
+    void *compiled;
     bool compile_failed;
     int uses; /* versions (live or soft-deleted) that have this schema */
 };
@@ -88,6 +92,10 @@ struct registry {
     int global_compat; /* -1: not set (BACKWARD) */
     hd_buf_t scratch;
     int64_t skipped; /* replayed entries that did not apply */
+    /* Held for writing by registry__apply, for reading by threads other than the loop's while
+     * they validate (writers first: a stream of validations never starves a change). */
+    pthread_rwlock_t lock;
+    pthread_mutex_t compile_lock; /* building a schema's compiled form */
 };
 
 /* store.c: entries of the registry's log. Each change is one batch of entries, appended and
