@@ -180,8 +180,9 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
              * place (offsets are written into the batch header). */
             uint8_t *batch = (uint8_t *)(uintptr_t)pd->Records.v.p;
             size_t blen = pd->Records.v.len;
+            bool checked = false;
             if (broker_topic_config(t)->schema_validation && r->registry) {
-                if (kafka__produce_validate(r, i, k, t, p, &batch, &blen, pr) < 0) {
+                if (kafka__produce_validate(r, i, k, t, p, &batch, &blen, &checked, pr) < 0) {
                     pr->ErrorCode = KAFKA_ERR_INVALID_RECORD;
                     pr->LogStartOffset = broker_partition_start(p);
                     any_error = true;
@@ -194,8 +195,10 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
                     continue;
                 }
             }
-            int rc = broker_partition_append_as(p, batch, blen, r->api_version, r->client_id, &res,
-                                                &why);
+            int rc = checked ? broker_partition_append_checked(p, batch, blen, r->api_version,
+                                                               r->client_id, &res, &why)
+                             : broker_partition_append_as(p, batch, blen, r->api_version,
+                                                          r->client_id, &res, &why);
             pr->LogStartOffset = broker_partition_start(p);
             if (rc < 0) {
                 pr->ErrorCode = produce_error(rc);

@@ -48,9 +48,10 @@ void kafka__produce_prepare(kafka_req_t *r, int part);
 void kafka__produce_plan_free(kafka_req_t *r);
 /* The verdict on partition k of topic ti (position in the request) of validating topic t:
  * returns 0 (append *batch, which may be a rebuilt batch of the good records; *len 0: nothing
- * left to append) or HD_EMALFORMED (refused; pr's RecordErrors and ErrorMessage say why). */
+ * left to append; *checked: the batch was checked in full, broker_partition_append_checked()
+ * applies) or HD_EMALFORMED (refused; pr's RecordErrors and ErrorMessage say why). */
 int kafka__produce_validate(kafka_req_t *r, int32_t ti, int32_t k, broker_topic_t *t,
-                            broker_partition_t *p, uint8_t **batch, size_t *len,
+                            broker_partition_t *p, uint8_t **batch, size_t *len, bool *checked,
                             kafka_ProduceResponse_PartitionProduceResponse_t *pr);
 
 /* group_seen.c: the consumer group a client last named in a group request, for attributing its

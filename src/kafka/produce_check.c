@@ -65,13 +65,14 @@ typedef struct kafka__pplan {
     uint8_t *copy;        /* every partition's records, out of the request body */
 } kafka__pplan_t;
 
-static void check_init(kafka__pcheck_t *c, broker_topic_t *t, hd_slice_t batch)
+static void check_init(kafka__pcheck_t *c, broker_topic_t *t, broker_partition_t *p,
+                       hd_slice_t batch)
 {
     const broker_topic_config_t *tc = broker_topic_config(t);
     registry_target_of(t, &c->tg);
     memcpy(c->topic_id, broker_topic_id(t), sizeof c->topic_id);
     c->batch = batch;
-    c->max_inflated = (size_t)tc->max_message_bytes * 16 + (1 << 20);
+    c->max_inflated = broker_append_max_inflated(p);
     c->count = 0;
     if (batch.len >= BROKER_BATCH_HEADER_LEN) {
         broker_batch_hdr_t h;
@@ -168,10 +169,12 @@ int kafka__produce_plan(kafka_req_t *r, kafka_ProduceRequest_t *req, int max_par
             memcpy(pl->copy + at, rec->v.p, rec->v.len);
             rec->v.p = pl->copy + at;
             at += rec->v.len;
-            if (!v || !broker_topic_partition(t, td->PartitionData[k].Index))
+            broker_partition_t *p =
+                v ? broker_topic_partition(t, td->PartitionData[k].Index) : NULL;
+            if (!p)
                 continue;
             kafka__pcheck_t *c = &pl->checks[pl->nchecks];
-            check_init(c, t, rec->v);
+            check_init(c, t, p, rec->v);
             check_split(c, pl->nchecks, pl->nparts, &r->arena);
             pl->of[pos] = c;
             pl->nchecks++;
@@ -394,11 +397,15 @@ static int refuse(kafka_req_t *r, broker_topic_t *t, broker_partition_t *p, cons
 }
 
 static int verdict(kafka_req_t *r, broker_topic_t *t, broker_partition_t *p, kafka__pcheck_t *c,
-                   int nparts, uint8_t **batch, size_t *len,
+                   int nparts, uint8_t **batch, size_t *len, bool *checked,
                    kafka_ProduceResponse_PartitionProduceResponse_t *pr)
 {
     merged_t m;
     merge(r, c, nparts, &m);
+    /* Every record was walked (the last part walks the batch to its end) and the header and CRC
+     * checked: the append need not check them again. */
+    *checked = !m.header_bad && !m.malformed && m.nbad == 0 &&
+               c->max_inflated == broker_append_max_inflated(p);
     /* A batch the append refuses keeps the append's reason. */
     if (m.header_bad || m.malformed || m.nbad == 0)
         return 0;
@@ -435,7 +442,7 @@ static int verdict(kafka_req_t *r, broker_topic_t *t, broker_partition_t *p, kaf
 }
 
 int kafka__produce_validate(kafka_req_t *r, int32_t ti, int32_t k, broker_topic_t *t,
-                            broker_partition_t *p, uint8_t **batch, size_t *len,
+                            broker_partition_t *p, uint8_t **batch, size_t *len, bool *checked,
                             kafka_ProduceResponse_PartitionProduceResponse_t *pr)
 {
     kafka__pplan_t *pl = r->_plan;
@@ -446,15 +453,15 @@ int kafka__produce_validate(kafka_req_t *r, int32_t ti, int32_t k, broker_topic_
         if (now.value == c->tg.value && now.key == c->tg.key &&
             !strcmp(now.value_subject, c->tg.value_subject) &&
             !strcmp(now.key_subject, c->tg.key_subject))
-            return verdict(r, t, p, c, pl->nparts, batch, len, pr);
+            return verdict(r, t, p, c, pl->nparts, batch, len, checked, pr);
     }
     /* Not planned, or the topic changed since: checked now, on this thread. */
     kafka__pcheck_t now;
-    check_init(&now, t, hd_slice(*batch, *len));
+    check_init(&now, t, p, hd_slice(*batch, *len));
     check_split(&now, 0, 1, &r->arena);
     hd_buf_t scratch;
     hd_buf_init(&scratch);
     walk(r->registry, &now, &now.res[0], &r->arena, false, &scratch);
     hd_buf_deinit(&scratch);
-    return verdict(r, t, p, &now, 1, batch, len, pr);
+    return verdict(r, t, p, &now, 1, batch, len, checked, pr);
 }

@@ -3,6 +3,7 @@ validating topic is checked off the event loop, its records split over several t
 every request of a connection still runs in arrival order, the answers name the bad records in
 record order, registry changes during validation are safe, and a connection or the broker going
 away while records are being checked loses or leaks nothing."""
+import struct
 import threading
 import time
 
@@ -223,3 +224,31 @@ def test_dead_letter_mode_over_split_batches(broker_factory):
         h = dict(rec[4])
         assert h["herald.dlq.topic"] == b"vdlq" and h["herald.dlq.partition"] == b"0"
         assert h["herald.dlq.reason"].startswith(b"value is not in the schema registry wire")
+
+
+def recrc(b):
+    """A batch with its CRC-32C recomputed after an edit."""
+    return b[:17] + struct.pack(">I", kr.crc32c(b[21:])) + b[21:]
+
+
+def test_damaged_batches_keep_the_appends_answers(broker_factory):
+    # What the checking threads do not vouch for is checked again by the append, which gives
+    # its own answer, and nothing is stored.
+    broker = broker_factory("--validation-threads", "3")
+    sid = validating(broker, "vdamage")
+    good = batch(values(sid, 700))
+    bad_crc = good[:-1] + bytes([good[-1] ^ 1])
+    # A count one short (the last record is left over) and one too many (framing runs out).
+    short = recrc(good[:57] + struct.pack(">i", 699) + good[61:])
+    extra = recrc(good[:57] + struct.pack(">i", 701) + good[61:])
+    with kr.Conn(broker.addr) as c:
+        for b, want in ((bad_crc, kr.CORRUPT_MESSAGE), (short, INVALID_RECORD),
+                        (extra, INVALID_RECORD)):
+            produce_v8(c, "vdamage", b)
+            p = answer_v8(c.recv()[1], "vdamage")
+            assert (p["error"], p["base"]) == (want, -1)
+            assert p["message"] and p["record_errors"] == []
+        produce_v8(c, "vdamage", good)
+        p = answer_v8(c.recv()[1], "vdamage")
+        assert (p["error"], p["base"]) == (0, 0)
+    assert read_values(broker, "vdamage") == values(sid, 700)
