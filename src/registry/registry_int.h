@@ -248,6 +248,28 @@ void registry__jdoc_from_json(registry__jdoc_t *d, const json_t *j);
 size_t registry__jv_count(const json_t *j);
 void registry__jv_fill(registry__jv_t *out, const json_t *j);
 
+/* memcmp(a, b, n) == 0 for the short keys of objects, without a call. */
+static inline bool registry__bytes_equal(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t x0, x1, y0, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return !memcmp(a, b, n);
+}
+
 /* The hash of an object key in the property tables of registry__js_node_t (prop_slots). */
 static inline uint64_t registry__js_key_hash(const char *s, size_t n)
 {
@@ -490,5 +512,33 @@ void registry__js_node_location(const registry__js_node_t *n, char *buf, size_t 
  * HD_EMALFORMED when the text is not JSON (jansson's reason in *jerr). Any thread. */
 int registry__js_validate_text(const registry_jsonschema_t *s, const char *text, size_t len,
                                registry_error_t *err, json_error_t *jerr);
+
+/* The pass-or-fail walk's steps (jsonschema_fast.c), for the check made while parsing. The
+ * context is the walk's (quiet, no error detail). */
+typedef struct registry__js_vctx registry__js_vctx_t;
+/* Whether instance inst (any kind; a container's nodes follow it) passes node n. */
+bool registry__js_feval(registry__js_vctx_t *v, const registry__js_node_t *n,
+                        const registry__jv_t *inst);
+/* uniqueItems over array node arr (its items follow it). */
+bool registry__js_funique(registry__js_vctx_t *v, const registry__jv_t *arr);
+/* Set once a bound was reached or a case cannot be followed: the full walk must decide. */
+bool registry__js_fabandoned(const registry__js_vctx_t *v);
+/* Counts entering node n for an instance read while it is parsed, as feval counts it: returns
+ * the node whose plan applies (the end of a draft-07 $ref chain), or NULL when a bound is
+ * reached (abandoned); registry__js_fleave(v, *hops) once the instance is done. */
+const registry__js_node_t *registry__js_fenter(registry__js_vctx_t *v, const registry__js_node_t *n,
+                                               uint32_t *hops);
+void registry__js_fleave(registry__js_vctx_t *v, uint32_t hops);
+
+/* Objects whose schema has more properties than this are not checked by property slots. */
+#define REGISTRY__JS_LOOKUP_MAX_PROPS 256
+
+/* Checks JSON text against node `root` while parsing it (jsonschema_stream.c), with no
+ * document: 1 when it passes, 0 when it does not, -1 when this check cannot decide (text it
+ * leaves to the flat parser or jansson, keywords it leaves to the walks, a bound reached). On
+ * anything but 1 the caller validates the usual way, for the answer and its message. `d`
+ * lends its buffers (decoded strings, the keys of open objects). */
+int registry__js_stream_check(registry__js_vctx_t *v, const registry__js_node_t *root,
+                              registry__jdoc_t *d, const char *text, size_t len);
 
 #endif
