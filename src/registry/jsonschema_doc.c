@@ -78,14 +78,14 @@ static bool duplicate_key(const registry__jv_t *v, frame_t *f, const registry__j
     return false;
 }
 
-int registry__jdoc_parse(registry__jdoc_t *d, const char *text, size_t len)
+int registry__jdoc_reserve(registry__jdoc_t *d, size_t len)
 {
     d->n = 0;
     d->nstr = 0;
     if (len >= UINT32_MAX / 2)
         return HD_EMALFORMED;
     /* Every node takes at least two bytes of text but the last ("[1,2]": three nodes, five
-     * bytes), so len / 2 + 2 nodes always suffice and the loop below never checks for room.
+     * bytes), so len / 2 + 2 nodes always suffice and the parser never checks for room.
      * Decoded strings are never longer than their escaped text (plus a NUL each, and a string
      * takes at least two bytes of quotes), so the string buffer does not grow either. */
     size_t need = len / 2 + 2;
@@ -99,6 +99,13 @@ int registry__jdoc_parse(registry__jdoc_t *d, const char *text, size_t len)
         d->capstr = len + 1;
         d->str = hd_malloc(d->capstr);
     }
+    return 0;
+}
+
+int registry__jdoc_parse(registry__jdoc_t *d, const char *text, size_t len)
+{
+    if (registry__jdoc_reserve(d, len) < 0)
+        return HD_EMALFORMED;
     frame_t stack[REGISTRY__JDOC_MAX_DEPTH];
     int depth = 0;
     registry__jv_t *v = d->v;

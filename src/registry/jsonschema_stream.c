@@ -273,23 +273,9 @@ static int value(sctx_t *s, const registry__js_node_t *n, registry__jv_t *keep)
 int registry__js_stream_check(registry__js_vctx_t *v, const registry__js_node_t *root,
                               registry__jdoc_t *d, const char *text, size_t len)
 {
-    if (len >= UINT32_MAX / 2)
+    /* The key stack and decoded strings fit in what the flat parser would take. */
+    if (registry__jdoc_reserve(d, len) < 0)
         return S_DECLINE;
-    /* As the flat parser sizes them: a key takes at least two bytes of text, and a decoded
-     * string is never longer than its text. */
-    size_t need = len / 2 + 2;
-    if (d->cap < need) {
-        free(d->v);
-        d->cap = need < 256 ? 256 : need;
-        d->v = hd_malloc(d->cap * sizeof *d->v);
-    }
-    if (d->capstr < len + 1) {
-        free(d->str);
-        d->capstr = len + 1;
-        d->str = hd_malloc(d->capstr);
-    }
-    d->n = 0;
-    d->nstr = 0;
     const uint8_t *p = (const uint8_t *)text;
     sctx_t s = {v, {d, p, p + len, 0}, 0, 0};
     int rc = value(&s, root, NULL);

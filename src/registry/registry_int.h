@@ -237,6 +237,9 @@ void registry__jdoc_init(registry__jdoc_t *d);
 void registry__jdoc_deinit(registry__jdoc_t *d);
 /* Frees the buffers when a large document made them grow past what is worth keeping. */
 void registry__jdoc_trim(registry__jdoc_t *d);
+/* Empties d and sizes its buffers for parsing `len` bytes of text (nodes and decoded strings
+ * never need more). HD_EMALFORMED when the text is too long to parse. */
+int registry__jdoc_reserve(registry__jdoc_t *d, size_t len);
 /* Parses JSON text into d (replacing what it held); strings may point into `text`, which must
  * outlive the use of d. Returns 0, or HD_EMALFORMED when the text is not JSON or is a case
  * left to jansson (see jsonschema_doc.c): then d holds nothing usable. */

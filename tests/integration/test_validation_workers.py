@@ -8,6 +8,7 @@ import threading
 import time
 
 import kafkaraw as kr
+from test_produce_errors import answer_v8
 from test_registry import REC1, REC2, avro_order, call, mk_topic, ok, register, wire
 
 INVALID_RECORD = 87
@@ -17,18 +18,6 @@ INCREMENTAL_ALTER_CONFIGS = 44
 def produce_v8(conn, topic, batch):
     """Sends a Produce v8 and returns its correlation id (the answer is read by answer_v8)."""
     return conn.send(kr.PRODUCE, 8, kr.produce_body(topic, 0, batch))
-
-
-def answer_v8(r, topic):
-    def part(r):
-        return {"index": r.i32(), "error": r.i16(), "base": r.i64(), "append_time": r.i64(),
-                "log_start": r.i64(),
-                "record_errors": r.array(lambda r: (r.i32(), r.string())),
-                "message": r.string()}
-
-    (name, (p,)), = r.array(lambda r: (r.string(), r.array(part)))
-    assert name == topic and r.i32() == 0 and r.remaining() == 0
-    return p
 
 
 def alter_topic_config(conn, topic, name, value):
