@@ -38,6 +38,8 @@ typedef struct sctx {
 
 /* A value against n (NULL: anything); a scalar is also copied to *keep when keep is set. */
 static int value(sctx_t *s, const registry__js_node_t *n, registry__jv_t *keep);
+static inline __attribute__((always_inline)) int scalar_at(sctx_t *s, const registry__js_node_t *n,
+                                                           registry__jv_t *keep);
 
 static int scalar(sctx_t *s, const registry__js_node_t *n, const registry__jv_t *jv)
 {
@@ -182,7 +184,13 @@ static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
                 break;
             }
         }
-        rc = value(s, sub, arr ? &s->ps.d->v[s->nkeys] : NULL);
+        p = skip_ws(s->ps.p, end);
+        if (p < end && *p != '{' && *p != '[') {
+            s->ps.p = p;
+            rc = scalar_at(s, sub, arr ? &s->ps.d->v[s->nkeys] : NULL);
+        } else {
+            rc = value(s, sub, NULL); /* a container (unique items refused it above) */
+        }
         if (arr)
             s->nkeys++;
         if (rc != S_PASS)
@@ -221,53 +229,60 @@ close:
     return rc;
 }
 
-static int value(sctx_t *s, const registry__js_node_t *n, registry__jv_t *keep)
+/* A scalar at s->ps.p (not whitespace) against n; copied to *keep when keep is set. Inlined
+ * into the member and item loop: most values are scalars. */
+static inline __attribute__((always_inline)) int scalar_at(sctx_t *s, const registry__js_node_t *n,
+                                                           registry__jv_t *keep)
 {
-    const uint8_t *p = skip_ws(s->ps.p, s->ps.end), *end = s->ps.end;
-    if (p == end)
-        return S_DECLINE;
-    s->ps.p = p;
+    const uint8_t *p = s->ps.p, *end = s->ps.end;
     registry__jv_t local, *jv = keep ? keep : &local;
     jv->n = 0;
     jv->skip = 1;
     jv->ascii = false;
     switch (*p) {
-    case '{':
-    case '[': {
-        if (s->depth == REGISTRY__JDOC_MAX_DEPTH)
-            return S_DECLINE;
-        s->depth++;
-        int rc = container(s, n, *p == '{');
-        s->depth--;
-        return rc;
-    }
     case '"':
         if (parse_string(&s->ps, jv) < 0)
             return S_DECLINE;
-        return scalar(s, n, jv);
+        break;
     case 't':
         if (end - p < 4 || memcmp(p, "true", 4))
             return S_DECLINE;
         s->ps.p = p + 4;
         jv->kind = REGISTRY__JV_TRUE;
-        return scalar(s, n, jv);
+        break;
     case 'f':
         if (end - p < 5 || memcmp(p, "false", 5))
             return S_DECLINE;
         s->ps.p = p + 5;
         jv->kind = REGISTRY__JV_FALSE;
-        return scalar(s, n, jv);
+        break;
     case 'n':
         if (end - p < 4 || memcmp(p, "null", 4))
             return S_DECLINE;
         s->ps.p = p + 4;
         jv->kind = REGISTRY__JV_NULL;
-        return scalar(s, n, jv);
+        break;
     default:
         if (parse_number(&s->ps, jv) < 0)
             return S_DECLINE;
-        return scalar(s, n, jv);
     }
+    return scalar(s, n, jv);
+}
+
+static int value(sctx_t *s, const registry__js_node_t *n, registry__jv_t *keep)
+{
+    const uint8_t *p = skip_ws(s->ps.p, s->ps.end);
+    if (p == s->ps.end)
+        return S_DECLINE;
+    s->ps.p = p;
+    if (*p != '{' && *p != '[')
+        return scalar_at(s, n, keep);
+    if (s->depth == REGISTRY__JDOC_MAX_DEPTH)
+        return S_DECLINE;
+    s->depth++;
+    int rc = container(s, n, *p == '{');
+    s->depth--;
+    return rc;
 }
 
 int registry__js_stream_check(registry__js_vctx_t *v, const registry__js_node_t *root,
