@@ -260,7 +260,16 @@ static void run_held(conn_t *c)
             n = n->next;
         c->gate = n;
         q->held = false;
-        settle(c, q, kafka_req_run(&q->k));
+        if (c->drop_held) {
+            /* An earlier held request broke the protocol: the later ones are dropped
+             * unanswered, as they would not have been read. */
+            q->k.has_response = false;
+            q->k.done = true;
+            continue;
+        }
+        int res = kafka_req_run(&q->k);
+        c->drop_held = res == KAFKA_REQ_CLOSE;
+        settle(c, q, res);
     }
     c->in_process = !outer;
     if (outer && !c->closing) {

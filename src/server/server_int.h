@@ -45,6 +45,7 @@ struct conn {
     bool in_process; /* inside process_input(): completions must not re-enter it */
     bool close_after_flush;
     bool handle_closed; /* uv_close finished; freed once no part runs for it */
+    bool drop_held;     /* a held request broke the protocol: drop the ones behind it */
     creq_t *gate;       /* the first request not yet run (its parts still run, or an earlier's) */
     size_t held_bytes;  /* bodies and records kept for requests that have not run */
     int jobs;           /* parts of its requests running on worker threads */

@@ -241,3 +241,27 @@ def test_damaged_batches_keep_the_appends_answers(broker_factory):
         p = answer_v8(c.recv()[1], "vdamage")
         assert (p["error"], p["base"]) == (0, 0)
     assert read_values(broker, "vdamage") == values(sid, 700)
+
+
+def test_protocol_errors_behind_a_checked_request(broker_factory):
+    broker = broker_factory("--validation-threads", "2")
+    sid = validating(broker, "vproto")
+    first, last = values(sid, 1500, tag="first"), values(sid, 3, tag="last")
+    # An unknown API behind a request being checked: the earlier request is still answered,
+    # then the connection closes.
+    with kr.Conn(broker.addr) as c:
+        corr = produce_v8(c, "vproto", batch(first))
+        c.send_raw(kr.i32(10) + kr.i16(999) + kr.i16(0) + kr.i32(99) + kr.i16(-1))
+        got, r = c.recv()
+        assert got == corr and answer_v8(r, "vproto")["base"] == 0
+        assert c.closed_by_peer()
+    # An acks=0 produce that fails closes the connection when it runs (as Kafka does); a
+    # request sent behind it is not run, though it was read and checked meanwhile.
+    with kr.Conn(broker.addr) as c:
+        corr = produce_v8(c, "vproto", batch(first))
+        c.send(kr.PRODUCE, 8, kr.produce_body("vproto", 7, batch(last), acks=0))
+        produce_v8(c, "vproto", batch(last))
+        got, r = c.recv()
+        assert got == corr and answer_v8(r, "vproto")["base"] == 1500
+        assert c.closed_by_peer()
+    assert read_values(broker, "vproto") == first + first
