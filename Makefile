@@ -120,13 +120,15 @@ asan: deps
 run: build
 	./$(BUILD)/herald serve
 
-# The loop thread and the flusher thread share partition state: check them under TSan.
+# The loop thread and the flusher thread share partition state, and validation threads read the
+# schema registry while the loop thread changes it: check them under TSan.
 TSAN_BUILD ?= build-tsan
 unit-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_TSAN=ON >/dev/null
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_log_test_journal unit_broker_test_broker unit_broker_test_group \
-		unit_broker_test_group_consumer unit_broker_test_records unit_broker_test_offsets_format
-	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'flusher|journal|broker'
+		unit_broker_test_group_consumer unit_broker_test_records unit_broker_test_offsets_format \
+		unit_registry_test_threads
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'flusher|journal|broker|registry_test_threads'
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -9,6 +9,9 @@
 #                                 nested addresses, line items, enums, patterns), JSON Schema
 #                                 draft-07 registered under <topic>-value
 #   avro-validated / avro-plain   the same orders as Avro binary under an Avro schema
+#   json-deep-validated / json-deep-plain
+#                                 the JSON orders with BENCH_DEEP_INFLIGHT records in flight
+#                                 (several Produce requests at the broker at once)
 #
 # Every run gets a fresh `herald serve` on free 127.0.0.1 ports with an empty data directory,
 # stopped by its pid afterwards; the topic (one partition) is created and its schema registered
@@ -25,7 +28,9 @@
 #   BENCH_QUICK=1         short runs, for a smoke run of about a minute
 #   BENCH_REPS=n          repetitions of every scenario (default 3); the report shows medians
 #   BENCH_INFLIGHT=k      unacknowledged records of the producer (default 1000)
+#   BENCH_DEEP_INFLIGHT=k the same for the json-deep scenarios (default 10000)
 #   BENCH_REGISTRY_SCENARIOS="..."  subset of: json-validated json-plain avro-validated avro-plain
+#                         json-deep-validated json-deep-plain
 #   BENCH_DIR=dir         where data directories go (default /var/tmp; must be a real disk)
 #   BENCH_NO_DOCS=1       keep results in bench/results/ only, do not rewrite docs/
 set -uo pipefail
@@ -37,7 +42,8 @@ HERALD_ARGS=${HERALD_ARGS-}
 QUICK=${BENCH_QUICK:-0}
 REPS=${BENCH_REPS:-3}
 INFLIGHT=${BENCH_INFLIGHT:-1000}
-SCENARIOS=${BENCH_REGISTRY_SCENARIOS:-"json-validated json-plain avro-validated avro-plain"}
+DEEP_INFLIGHT=${BENCH_DEEP_INFLIGHT:-10000}
+SCENARIOS=${BENCH_REGISTRY_SCENARIOS:-"json-validated json-plain avro-validated avro-plain json-deep-validated json-deep-plain"}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 TOOLS=$ROOT/bench/registry_tools.py
@@ -135,8 +141,9 @@ EOF
 }
 
 run_one() {
-    local scenario=$1 rep=$2 fmt=${1%%-*} validate=0 setup hwm line rc cmd
-    [ "${scenario#*-}" = validated ] && validate=1
+    local scenario=$1 rep=$2 fmt=${1%%-*} validate=0 setup hwm line rc cmd inflight=$INFLIGHT
+    [ "${scenario%-validated}" != "$scenario" ] && validate=1
+    [ "${scenario#*-deep-}" != "$scenario" ] && inflight=$DEEP_INFLIGHT
     if ! start_server; then
         record "$scenario" "$rep" "" 0 "server did not start" "" ""
         return
@@ -153,9 +160,9 @@ run_one() {
     fi
     local n=$N_RECORDS
     [ "$scenario" = json-validated ] && n=$N_SLOW
-    cmd="herald_bench --mode produce --topic $TOPIC --values values-$fmt.bin --records $n --inflight $INFLIGHT --system herald-$scenario"
+    cmd="herald_bench --mode produce --topic $TOPIC --values values-$fmt.bin --records $n --inflight $inflight --system herald-$scenario"
     timeout "$RUN_TIMEOUT" "$BUILD/herald_bench" --mode produce --topic "$TOPIC" --values "$values" \
-        --records "$n" --inflight "$INFLIGHT" --system "herald-$scenario" \
+        --records "$n" --inflight "$inflight" --system "herald-$scenario" \
         --addr "$KAFKA_ADDR" >"$raw" 2>>"$OUT/logs/$scenario.log"
     rc=$?
     line=$(grep '^{' "$raw" | tail -1)
@@ -198,6 +205,7 @@ json.dump({
     "records_slow": $N_SLOW,
     "distinct": $DISTINCT,
     "inflight": $INFLIGHT,
+    "deep_inflight": $DEEP_INFLIGHT,
 }, open(sys.argv[1], "w"), indent=1)
 EOF
 }

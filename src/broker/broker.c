@@ -1065,9 +1065,30 @@ int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, i
     return broker_partition_append_as(p, batch, len, api_version, NULL, res, why);
 }
 
+size_t broker_append_max_inflated(const broker_partition_t *p)
+{
+    return (size_t)p->topic->cfg.max_message_bytes * 16 + (1 << 20);
+}
+
+static int append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
+                  const char *client_id, bool checked, broker_append_t *res, const char **why);
+
 int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len,
                                int16_t api_version, const char *client_id, broker_append_t *res,
                                const char **why)
+{
+    return append(p, batch, len, api_version, client_id, false, res, why);
+}
+
+int broker_partition_append_checked(broker_partition_t *p, uint8_t *batch, size_t len,
+                                    int16_t api_version, const char *client_id,
+                                    broker_append_t *res, const char **why)
+{
+    return append(p, batch, len, api_version, client_id, true, res, why);
+}
+
+static int append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
+                  const char *client_id, bool checked, broker_append_t *res, const char **why)
 {
     const broker_topic_config_t *tc = &p->topic->cfg;
     res->duplicate = false;
@@ -1079,8 +1100,12 @@ int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len
     broker_batch_hdr_t h;
     /* Records are checked in full (inflating compressed ones) so that nothing a consumer cannot
      * parse is ever stored. The inflated size is bounded to stop decompression bombs. */
-    size_t max_inflated = (size_t)tc->max_message_bytes * 16 + (1 << 20);
-    int rc = broker_batch_validate(hd_slice(batch, len), true, max_inflated, &h, why);
+    size_t max_inflated = broker_append_max_inflated(p);
+    int rc = 0;
+    if (checked)
+        broker_batch_hdr_decode(batch, &h);
+    else
+        rc = broker_batch_validate(hd_slice(batch, len), true, max_inflated, &h, why);
     if (rc < 0)
         return rc;
     if ((h.attributes & BROKER_ATTR_CODEC_MASK) == BROKER_CODEC_ZSTD && api_version < 7) {

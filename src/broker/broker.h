@@ -172,6 +172,14 @@ int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, i
 int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len,
                                int16_t api_version, const char *client_id, broker_append_t *res,
                                const char **why);
+/* broker_partition_append_as() for a batch already checked in full (broker_batch_validate()
+ * deep, or broker_batch_validate() and a broker_batch_for_each() walk to its end) with the
+ * partition's inflation bound, broker_append_max_inflated(): it is not checked again. */
+int broker_partition_append_checked(broker_partition_t *p, uint8_t *batch, size_t len,
+                                    int16_t api_version, const char *client_id,
+                                    broker_append_t *res, const char **why);
+/* The bound on a batch's inflated records that appends to p check against. */
+size_t broker_append_max_inflated(const broker_partition_t *p);
 
 /* ---- observing appends ---- */
 

@@ -586,10 +586,12 @@ bool http__registry_check(http_req_t *r, broker_topic_t *t, http_produce_rec_t *
     int kept = 0, nbad = 0;
     broker_record_in_t *bad = NULL;
     const char **whys = NULL;
+    registry_target_t tg;
+    registry_target_of(t, &tg);
     for (int i = 0; i < *n; i++) {
         registry_ce_t ce;
         registry_ce_from_headers(recs[i].rec.headers, recs[i].rec.nheaders, &ce);
-        if (registry_validate_record(reg, t, &recs[i].rec, &ce, why, sizeof why) == 0) {
+        if (registry_validate_target(reg, &tg, &recs[i].rec, &ce, why, sizeof why) == 0) {
             recs[kept++] = recs[i];
             continue;
         }

@@ -193,6 +193,7 @@ void kafka_req_deinit(kafka_req_t *r)
     if (d && d->free)
         d->free(r);
     r->_state = NULL;
+    kafka__produce_plan_free(r);
     hd_arena_deinit(&r->arena);
     hd_buf_deinit(&r->out);
     free(r->splices.v);
@@ -279,6 +280,19 @@ void kafka__finish(kafka_req_t *r)
 
 int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len)
 {
+    int rc = kafka_req_start(r, body, len);
+    if (rc == KAFKA_REQ_PREPARE) {
+        for (int i = 0; i < r->prep_parts; i++)
+            kafka_req_prepare(r, i);
+        rc = KAFKA_REQ_READY;
+    }
+    return rc == KAFKA_REQ_READY ? kafka_req_run(r) : rc;
+}
+
+void kafka_req_prepare(kafka_req_t *r, int part) { kafka__produce_prepare(r, part); }
+
+int kafka_req_start(kafka_req_t *r, uint8_t *body, size_t len)
+{
     r->_t0_ns = hd_mono_ns();
     hd_reader_t rd = hd_reader_init(hd_slice(body, len));
     kafka_request_header_t h;
@@ -347,8 +361,20 @@ int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len)
     }
     r->_resp = kafka__alloc(r, api->resp_size);
     kafka_defaults(api->resp, r->_resp);
+    r->_req = req;
+    r->_fn = fn;
+    if (r->api_key == KAFKA_API_Produce) {
+        r->prep_parts = kafka__produce_plan(r, req, r->max_parts > 1 ? r->max_parts : 1);
+        if (r->prep_parts > 0)
+            return KAFKA_REQ_PREPARE;
+    }
+    return KAFKA_REQ_READY;
+}
+
+int kafka_req_run(kafka_req_t *r)
+{
     r->_in_handle = true;
-    int res = fn(r, req, r->_resp);
+    int res = r->_fn(r, r->_req, r->_resp);
     r->_in_handle = false;
     if (res == KAFKA_REQ_PENDING && r->done)
         return KAFKA_REQ_DONE;

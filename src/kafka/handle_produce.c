@@ -18,10 +18,11 @@
  *   record checked against the schema registry before anything is appended. In reject mode one
  *   bad record fails its partition's whole batch with INVALID_RECORD; from v8 the answer names
  *   each bad record (RecordErrors: its index in the batch and the failing rule, at most
- *   MAX_RECORD_ERRORS of them) and ErrorMessage says why (the reason is logged too). In dlq mode
- * the good records are appended (as a new uncompressed batch) and each bad one goes to the
- * dead-letter topic; an idempotent producer's batch cannot be split without breaking its sequence
- * numbers, so it is refused whole as in reject mode.
+ *   1,000 of them) and ErrorMessage says why (the reason is logged too). In dlq mode the good
+ *   records are appended (as a new uncompressed batch) and each bad one goes to the dead-letter
+ *   topic; an idempotent producer's batch cannot be split without breaking its sequence numbers,
+ *   so it is refused whole as in reject mode. The records are checked on worker threads before
+ *   the request runs (produce_check.c).
  * - From v8 every refused partition carries ErrorMessage, the broker's reason. */
 #include "kafka/handler_int.h"
 #include "obs/obs.h"
@@ -89,155 +90,6 @@ static int16_t produce_error(int rc)
     default:
         return KAFKA_ERR_KAFKA_STORAGE_ERROR;
     }
-}
-
-/* ---- validation against the schema registry ---- */
-
-typedef struct vrec {
-    broker_record_in_t in;
-    bool bad;
-    char *why;
-} vrec_t;
-
-/* Bad records named in one partition's answer, at most. */
-#define MAX_RECORD_ERRORS 1000
-
-typedef struct vctx {
-    kafka_req_t *r;
-    broker_topic_t *t;
-    bool collect; /* dlq mode: keep every record (else only the bad ones' indexes and reasons) */
-    vrec_t *recs;
-    int n, cap, nbad;
-    char why[800];
-    kafka_ProduceResponse_BatchIndexAndErrorMessage_t *errs; /* reject mode, for RecordErrors */
-    int nerrs;
-    bool kept_fail; /* dlq mode: a record's headers could not be decoded to keep it */
-} vctx_t;
-
-static int validate_cb(void *ctx, const broker_record_t *rec)
-{
-    vctx_t *v = ctx;
-    broker_record_in_t in = {rec->key, rec->key_null, rec->value, rec->value_null, NULL,
-                             0,        rec->timestamp};
-    registry_ce_t ce;
-    registry_ce_from_area(rec->headers, rec->headers_count, &ce);
-    char why[700];
-    bool bad = registry_validate_record(v->r->registry, v->t, &in, &ce, why, sizeof why) < 0;
-    if (bad && !v->nbad)
-        snprintf(v->why, sizeof v->why, "record %d: %s", v->n, why);
-    v->nbad += bad;
-    if (!v->collect) {
-        if (bad && v->nerrs < MAX_RECORD_ERRORS) {
-            if (!v->errs)
-                v->errs = kafka__alloc(v->r, sizeof *v->errs * MAX_RECORD_ERRORS);
-            v->errs[v->nerrs].BatchIndex = v->n;
-            v->errs[v->nerrs++].BatchIndexErrorMessage =
-                hd_arena_strndup(&v->r->arena, why, strlen(why));
-        }
-        v->n++;
-        return 0;
-    }
-    /* Dead-letter mode keeps every record, headers decoded, to rebuild the batch. */
-    broker_header_t *hs = kafka__alloc(v->r, sizeof *hs * (size_t)(rec->headers_count + 1));
-    hd_slice_t area = rec->headers;
-    for (int32_t i = 0; i < rec->headers_count; i++)
-        if (broker_header_next(&area, &hs[i]) < 0) {
-            v->kept_fail = true;
-            return HD_EMALFORMED;
-        }
-    in.headers = hs;
-    in.nheaders = rec->headers_count;
-    if (v->n == v->cap) {
-        int cap = v->cap ? 2 * v->cap : 64;
-        vrec_t *nr = kafka__alloc(v->r, sizeof *nr * (size_t)cap);
-        if (v->n)
-            memcpy(nr, v->recs, sizeof *nr * (size_t)v->n);
-        v->recs = nr;
-        v->cap = cap;
-    }
-    v->recs[v->n].in = in;
-    v->recs[v->n].bad = bad;
-    v->recs[v->n].why = bad ? hd_arena_strndup(&v->r->arena, why, strlen(why)) : NULL;
-    v->n++;
-    return 0;
-}
-
-/* Checks a batch for a validating topic. Returns 0 (append `*batch` as it is, which may have
- * been replaced by a rebuilt one holding the good records; *len 0: nothing is left to append)
- * or HD_EMALFORMED (refuse the batch; pr's RecordErrors and ErrorMessage say why). */
-static int validate_batch(kafka_req_t *r, broker_topic_t *t, broker_partition_t *p, uint8_t **batch,
-                          size_t *len, kafka_ProduceResponse_PartitionProduceResponse_t *pr)
-{
-    const broker_topic_config_t *tc = broker_topic_config(t);
-    broker_batch_hdr_t h;
-    const char *bwhy = "";
-    hd_slice_t b = hd_slice(*batch, *len);
-    size_t max_inflated = (size_t)tc->max_message_bytes * 16 + (1 << 20);
-    /* Malformed batches are refused by the append itself, with its own reason. The header and
-     * CRC are checked here; the records' framing by the walk below, which stands in for a deep
-     * check (one pass over the records instead of two). */
-    if (broker_batch_validate(b, false, max_inflated, &h, &bwhy) < 0)
-        return 0;
-    vctx_t v = {.r = r, .t = t, .collect = tc->validation_dlq && h.producer_id < 0};
-    hd_buf_t scratch;
-    hd_buf_init(&scratch);
-    int rc = broker_batch_for_each(b, max_inflated, &scratch, validate_cb, &v);
-    if (rc < 0 && !v.kept_fail) {
-        hd_buf_deinit(&scratch);
-        return 0;
-    }
-    if (rc < 0 || v.nbad == 0 || !v.collect) {
-        hd_buf_deinit(&scratch);
-        if (v.nbad) {
-            say_warn_every(1, "conn %s: produce to %s-%d refused by schema validation: %s", r->peer,
-                           broker_topic_name(t), broker_partition_index(p), v.why);
-            if (v.collect) {
-                /* dlq mode, but a record could not be kept for rebuilding: refused whole. */
-                v.errs = kafka__alloc(r, sizeof *v.errs * (size_t)v.nbad);
-                for (int i = 0; i < v.n && v.nerrs < MAX_RECORD_ERRORS; i++)
-                    if (v.recs[i].bad) {
-                        v.errs[v.nerrs].BatchIndex = i;
-                        v.errs[v.nerrs++].BatchIndexErrorMessage = v.recs[i].why;
-                    }
-            }
-            pr->RecordErrors = v.errs;
-            pr->RecordErrors_n = v.nerrs;
-            pr->ErrorMessage = kafka__strdup(r, v.why);
-            return HD_EMALFORMED;
-        }
-        return 0;
-    }
-    /* Dead letters out, the good records rebuilt into one batch. */
-    broker_record_in_t *good = kafka__alloc(r, sizeof *good * (size_t)v.n);
-    broker_record_in_t *bad = kafka__alloc(r, sizeof *bad * (size_t)v.nbad);
-    const char **whys = kafka__alloc(r, sizeof *whys * (size_t)v.nbad);
-    int ng = 0, nb = 0;
-    for (int i = 0; i < v.n; i++) {
-        if (v.recs[i].bad) {
-            bad[nb] = v.recs[i].in;
-            whys[nb++] = v.recs[i].why;
-        } else {
-            good[ng++] = v.recs[i].in;
-        }
-    }
-    rc = registry_dead_letter(r->registry, t, broker_partition_index(p), bad, whys, nb);
-    if (rc < 0)
-        say_warn_every(5, "topic %s: %d dead letters not written: %s", broker_topic_name(t), nb,
-                       hd_strerror(rc));
-    *len = 0;
-    if (ng > 0) {
-        hd_buf_t out;
-        hd_buf_init(&out);
-        ssize_t n = broker_batch_build(good, ng, (size_t)tc->max_message_bytes, &out);
-        if (n > 0) {
-            *batch = kafka__alloc(r, (size_t)n);
-            memcpy(*batch, out.p, (size_t)n);
-            *len = (size_t)n;
-        }
-        hd_buf_deinit(&out);
-    }
-    hd_buf_deinit(&scratch);
-    return 0;
 }
 
 int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
@@ -323,12 +175,14 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             }
             const char *why = "";
             broker_append_t res;
-            /* The records slice points into the connection's own input buffer, which the broker
-             * may modify in place (offsets are written into the batch header). */
+            /* The records slice points into the connection's own input buffer (or, for a request
+             * planned for validation, into the plan's copy), which the broker may modify in
+             * place (offsets are written into the batch header). */
             uint8_t *batch = (uint8_t *)(uintptr_t)pd->Records.v.p;
             size_t blen = pd->Records.v.len;
+            bool checked = false;
             if (broker_topic_config(t)->schema_validation && r->registry) {
-                if (validate_batch(r, t, p, &batch, &blen, pr) < 0) {
+                if (kafka__produce_validate(r, i, k, t, p, &batch, &blen, &checked, pr) < 0) {
                     pr->ErrorCode = KAFKA_ERR_INVALID_RECORD;
                     pr->LogStartOffset = broker_partition_start(p);
                     any_error = true;
@@ -341,8 +195,10 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
                     continue;
                 }
             }
-            int rc = broker_partition_append_as(p, batch, blen, r->api_version, r->client_id, &res,
-                                                &why);
+            int rc = checked ? broker_partition_append_checked(p, batch, blen, r->api_version,
+                                                               r->client_id, &res, &why)
+                             : broker_partition_append_as(p, batch, blen, r->api_version,
+                                                          r->client_id, &res, &why);
             pr->LogStartOffset = broker_partition_start(p);
             if (rc < 0) {
                 pr->ErrorCode = produce_error(rc);

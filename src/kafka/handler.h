@@ -20,6 +20,8 @@ enum {
     KAFKA_REQ_DONE = 0,    /* response (if any) is in `out` */
     KAFKA_REQ_PENDING = 1, /* on_done() will be called once the response is ready */
     KAFKA_REQ_CLOSE = 2,   /* protocol violation: close the connection (after earlier replies) */
+    KAFKA_REQ_READY = 3,   /* kafka_req_start(): decoded; kafka_req_run() handles it */
+    KAFKA_REQ_PREPARE = 4, /* kafka_req_start(): decoded, with work for other threads first */
 };
 
 typedef struct kafka_req kafka_req_t;
@@ -34,13 +36,14 @@ void kafka_shares_free(kafka_shares_t *sh);
  * so. */
 void kafka_shares_tick(kafka_shares_t *sh);
 
-/* Owned by the connection; loop thread only. */
+/* Owned by the connection; loop thread only (but for kafka_req_prepare()). */
 struct kafka_req {
     /* Set by the connection before kafka_req_handle(). */
     broker_t *broker;
     registry_t *registry;   /* NULL: produced records are not validated */
     kafka_shares_t *shares; /* NULL: the share-group APIs answer errors */
     const hd_config_t *cfg;
+    int max_parts; /* how many threads may prepare this request at once (0 or 1: one) */
     void *conn;
     const char *peer;
     /* Deferred completion. */
@@ -59,11 +62,15 @@ struct kafka_req {
     kafka_splices_t splices; /* records sent from where they are (Fetch), inserted into out */
     bool has_response;       /* false for acks=0 Produce */
     bool done;
+    int prep_parts; /* KAFKA_REQ_PREPARE: kafka_req_prepare() parts 0..prep_parts-1 */
 
     /* Private to kafka/. */
     const void *_api;
     void *_resp;
     void *_state;
+    void *_plan; /* produce_check.c */
+    void *_req;  /* the decoded request, between start and run */
+    int (*_fn)(kafka_req_t *r, void *req, void *resp);
     bool _in_handle;
     int64_t _t0_ns; /* arrival, for metrics */
 };
@@ -72,8 +79,21 @@ void kafka_req_init(kafka_req_t *r);
 /* Frees the arena and output; aborts anything pending first. */
 void kafka_req_deinit(kafka_req_t *r);
 /* Decodes and handles one request frame body. The body may be modified in place (Produce writes
- * offsets into record batches) and must stay valid only until this returns. */
+ * offsets into record batches) and must stay valid only until this returns. Work that could be
+ * prepared on other threads is done here. */
 int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len);
+/* The same in steps, for a connection that prepares on worker threads and keeps requests in
+ * order. kafka_req_start() decodes the frame body: KAFKA_REQ_DONE or KAFKA_REQ_CLOSE (answered
+ * or refused already), KAFKA_REQ_READY (call kafka_req_run() when every earlier request of the
+ * connection has run; the body must stay valid until the request is freed), or
+ * KAFKA_REQ_PREPARE: the request no longer refers to the body; call kafka_req_prepare() for
+ * each part 0..prep_parts-1, on any threads (concurrently, one call per part), and when all
+ * have returned, kafka_req_run() on the loop thread, in order as for READY. Nothing but the
+ * prepare calls may touch the request meanwhile (not even kafka_req_deinit()).
+ * kafka_req_run() returns as kafka_req_handle(). */
+int kafka_req_start(kafka_req_t *r, uint8_t *body, size_t len);
+void kafka_req_prepare(kafka_req_t *r, int part);
+int kafka_req_run(kafka_req_t *r);
 /* The connection is going away: cancel waiters; on_done will not be called. */
 void kafka_req_abort(kafka_req_t *r);
 /* The timer armed with arm_timer fired. */

@@ -38,6 +38,22 @@ void kafka__advertised(const hd_config_t *cfg, char *host, size_t hostlen, int32
  * 11, as bits of AK's AclOperation codes). */
 #define KAFKA_GROUP_AUTHORIZED_OPS ((1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11))
 
+/* produce_check.c: schema validation of Produce batches, prepared on worker threads. */
+/* Plans the validation of a decoded Produce request: when a partition's topic validates, copies
+ * every partition's records out of the request body and returns how many parts (at most
+ * max_parts) the connection should run kafka__produce_prepare() for; 0: nothing to prepare. */
+int kafka__produce_plan(kafka_req_t *r, kafka_ProduceRequest_t *req, int max_parts);
+/* Checks the plan's part `part` (any thread; each part on one thread). */
+void kafka__produce_prepare(kafka_req_t *r, int part);
+void kafka__produce_plan_free(kafka_req_t *r);
+/* The verdict on partition k of topic ti (position in the request) of validating topic t:
+ * returns 0 (append *batch, which may be a rebuilt batch of the good records; *len 0: nothing
+ * left to append; *checked: the batch was checked in full, broker_partition_append_checked()
+ * applies) or HD_EMALFORMED (refused; pr's RecordErrors and ErrorMessage say why). */
+int kafka__produce_validate(kafka_req_t *r, int32_t ti, int32_t k, broker_topic_t *t,
+                            broker_partition_t *p, uint8_t **batch, size_t *len, bool *checked,
+                            kafka_ProduceResponse_PartitionProduceResponse_t *pr);
+
 /* group_seen.c: the consumer group a client last named in a group request, for attributing its
  * fetches ("" when none). */
 void kafka__group_note(kafka_req_t *r, const char *group);

@@ -41,34 +41,12 @@ static inline double number_value(jv j)
     return j->kind == REGISTRY__JV_INT ? (double)j->u.i : j->u.d;
 }
 
-/* memcmp(a, b, n) == 0 for the short keys of objects, without a call. */
-static inline bool bytes_equal(const char *a, const char *b, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t x0, x1, y0, y1;
-        memcpy(&x0, a, 8);
-        memcpy(&y0, b, 8);
-        memcpy(&x1, a + n - 8, 8);
-        memcpy(&y1, b + n - 8, 8);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-    }
-    if (n >= 4 && n < 8) {
-        uint32_t x0, x1, y0, y1;
-        memcpy(&x0, a, 4);
-        memcpy(&y0, b, 4);
-        memcpy(&x1, a + n - 4, 4);
-        memcpy(&y1, b + n - 4, 4);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-    }
-    return !memcmp(a, b, n);
-}
-
 /* The member of object `obj` named (k, kl), or NULL. */
 static jv member_find(jv obj, const char *k, size_t kl)
 {
     jv key = first_child(obj);
     for (uint32_t i = 0; i < obj->n; i++) {
-        if (key->n == kl && bytes_equal(key->u.s, k, kl))
+        if (key->n == kl && registry__bytes_equal(key->u.s, k, kl))
             return key + 1;
         key = next_sibling(key + 1);
     }
@@ -94,7 +72,7 @@ typedef struct ref_frame {
     const registry__jv_t *inst;
 } ref_frame_t;
 
-typedef struct vctx {
+typedef struct registry__js_vctx {
     const registry_jsonschema_t *s;
     registry_error_t *err;
     int quiet;     /* > 0: inside a branch whose failure does not decide the answer */
@@ -580,7 +558,7 @@ static bool check_array(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t 
 }
 
 /* Objects and schemas up to these sizes get the hashed property lookup (stack arrays). */
-#define LOOKUP_MAX_PROPS 256
+#define LOOKUP_MAX_PROPS REGISTRY__JS_LOOKUP_MAX_PROPS
 #define LOOKUP_MAX_MEMBERS 128
 
 static bool check_object(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t *a)
@@ -605,7 +583,7 @@ static bool check_object(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t
             uint32_t h = key->hash, at;
             while ((at = n->prop_slots[h & n->prop_mask])) {
                 const registry__js_named_t *p = &n->props[at - 1];
-                if (p->len == key->n && bytes_equal(p->name, key->u.s, key->n)) {
+                if (p->len == key->n && registry__bytes_equal(p->name, key->u.s, key->n)) {
                     pidx[i] = (uint16_t)at;
                     have[at - 1] = 1;
                     break;
@@ -1008,7 +986,7 @@ static bool fcheck_object(vctx_t *v, const registry__js_node_t *n, jv inst)
             const registry__js_node_t *sub = n->additional_props;
             while ((at = n->prop_slots[h & n->prop_mask])) {
                 const registry__js_named_t *p = &n->props[at - 1];
-                if (p->len == key->n && bytes_equal(p->name, key->u.s, key->n)) {
+                if (p->len == key->n && registry__bytes_equal(p->name, key->u.s, key->n)) {
                     have[at - 1] = 1;
                     sub = p->node;
                     break;
@@ -1034,7 +1012,7 @@ static bool fcheck_object(vctx_t *v, const registry__js_node_t *n, jv inst)
             uint32_t h = key->hash, at;
             while ((at = n->prop_slots[h & n->prop_mask])) {
                 const registry__js_named_t *p = &n->props[at - 1];
-                if (p->len == key->n && bytes_equal(p->name, key->u.s, key->n)) {
+                if (p->len == key->n && registry__bytes_equal(p->name, key->u.s, key->n)) {
                     pidx[i] = (uint16_t)at;
                     have[at - 1] = 1;
                     break;
@@ -1212,6 +1190,46 @@ out:
     return ok && !v->rc;
 }
 
+bool registry__js_feval(vctx_t *v, const registry__js_node_t *n, const registry__jv_t *inst)
+{
+    return feval(v, n, inst);
+}
+
+bool registry__js_fabandoned(const vctx_t *v) { return v->rc != 0; }
+
+bool registry__js_funique(vctx_t *v, const registry__jv_t *arr)
+{
+    size_t i, j;
+    return all_unique(v, arr, &i, &j) == 1;
+}
+
+const registry__js_node_t *registry__js_fenter(vctx_t *v, const registry__js_node_t *n,
+                                               uint32_t *hops_out)
+{
+    /* feval's accounting, for an instance checked while it is parsed. */
+    uint32_t hops = n->plan_hops;
+    if (hops) {
+        n = n->plan_target;
+        v->work += hops;
+        v->nrefs += hops;
+    }
+    *hops_out = hops;
+    if (v->rc || ++v->work > REGISTRY_JSONSCHEMA_MAX_WORK ||
+        v->depth + hops >= REGISTRY_JSONSCHEMA_MAX_DEPTH || v->nrefs >= HD_ARRAY_LEN(v->refs)) {
+        v->nrefs -= hops;
+        fabandon(v);
+        return NULL;
+    }
+    v->depth += hops + 1;
+    return n;
+}
+
+void registry__js_fleave(vctx_t *v, uint32_t hops)
+{
+    v->depth -= hops + 1;
+    v->nrefs -= hops;
+}
+
 /* ---- The per-thread context ---- */
 
 typedef struct tctx {
@@ -1255,16 +1273,23 @@ static tctx_t *tctx_get(void)
     return t;
 }
 
-static int validate_doc(tctx_t *t, const registry_jsonschema_t *s, registry_error_t *err)
+/* Readies the context for a pass-or-fail check. */
+static void quiet_start(vctx_t *v, const registry_jsonschema_t *s)
 {
-    vctx_t *v = &t->v;
     pcre2_match_data *md = v->md;
-    /* The pass-or-fail walk first; the full walk for anything else. */
     memset(v, 0, offsetof(vctx_t, refs));
     v->md = md;
     v->nrefs = 0;
     v->s = s;
     v->quiet = 1;
+}
+
+static int validate_doc(tctx_t *t, const registry_jsonschema_t *s, registry_error_t *err)
+{
+    vctx_t *v = &t->v;
+    pcre2_match_data *md = v->md;
+    /* The pass-or-fail walk first; the full walk for anything else. */
+    quiet_start(v, s);
     if (feval(v, s->root, t->doc.v)) {
         if (err)
             memset(err, 0, sizeof *err);
@@ -1294,6 +1319,14 @@ int registry__js_validate_text(const registry_jsonschema_t *s, const char *text,
 {
     tctx_t *t = tctx_get();
     int rc;
+    /* A check while parsing first (jsonschema_stream.c): it answers only "passes". */
+    quiet_start(&t->v, s);
+    if (registry__js_stream_check(&t->v, s->root, &t->doc, text, len) == 1) {
+        if (err)
+            memset(err, 0, sizeof *err);
+        registry__jdoc_trim(&t->doc);
+        return 0;
+    }
     if (registry__jdoc_parse(&t->doc, text, len) == 0) {
         rc = validate_doc(t, s, err);
     } else {

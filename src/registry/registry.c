@@ -149,8 +149,18 @@ registry_t *registry__new(broker_t *b, broker_partition_t *log)
     hd_strmap_init(&reg->by_id);
     hd_buf_init(&reg->scratch);
     reg->global_compat = -1;
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&reg->lock, &a);
+    pthread_rwlockattr_destroy(&a);
+    pthread_mutex_init(&reg->compile_lock, NULL);
     return reg;
 }
+
+void registry_read_begin(registry_t *reg) { pthread_rwlock_rdlock(&reg->lock); }
+
+void registry_read_end(registry_t *reg) { pthread_rwlock_unlock(&reg->lock); }
 
 int registry_open(broker_t *b, registry_t **out)
 {
@@ -204,6 +214,8 @@ void registry_close(registry_t *reg)
     hd_strmap_deinit(&reg->by_key);
     hd_strmap_deinit(&reg->by_id);
     hd_buf_deinit(&reg->scratch);
+    pthread_rwlock_destroy(&reg->lock);
+    pthread_mutex_destroy(&reg->compile_lock);
     free(reg);
 }
 
@@ -289,6 +301,10 @@ static registry_schema_t *schema_add(registry_t *reg, const registry__entry_t *e
         s->refs[i].version = e->refs[i].version;
     }
     snprintf(s->idstr, sizeof s->idstr, "%d", s->id);
+    /* Parsed now, on the loop thread, so that the document never changes once other threads
+     * may read it (a text that does not parse is reported when the schema is used). */
+    char why[200];
+    s->doc = registry__parse_text(s->text, strlen(s->text), NULL, why, sizeof why);
     if (reg->nschemas == reg->cap_schemas) {
         reg->cap_schemas = reg->cap_schemas ? 2 * reg->cap_schemas : 16;
         reg->schemas = hd_realloc(reg->schemas, sizeof *reg->schemas * (size_t)reg->cap_schemas);
@@ -310,7 +326,17 @@ static registry__ver_t *find_ver(registry__subject_t *s, int32_t version)
     return NULL;
 }
 
+static bool apply_locked(registry_t *reg, const registry__entry_t *e);
+
 bool registry__apply(registry_t *reg, const registry__entry_t *e)
+{
+    pthread_rwlock_wrlock(&reg->lock);
+    bool ok = apply_locked(reg, e);
+    pthread_rwlock_unlock(&reg->lock);
+    return ok;
+}
+
+static bool apply_locked(registry_t *reg, const registry__entry_t *e)
 {
     if (e->kind == REGISTRY__E_CONFIG) {
         if (!e->subject) {
@@ -581,12 +607,10 @@ static int collect_refs(registry_t *reg, const registry_ref_t *refs, int nrefs, 
             return -1;
         if (!rs->doc) {
             char why[200];
-            rs->doc = registry__parse_text(rs->text, strlen(rs->text), NULL, why, sizeof why);
-            if (!rs->doc) {
-                registry__err(err, REGISTRY_EINVALID_SCHEMA, "Invalid schema: reference '%s': %s",
-                              refs[i].name, why);
-                return -1;
-            }
+            json_decref(registry__parse_text(rs->text, strlen(rs->text), NULL, why, sizeof why));
+            registry__err(err, REGISTRY_EINVALID_SCHEMA, "Invalid schema: reference '%s': %s",
+                          refs[i].name, why);
+            return -1;
         }
         bool have = false;
         for (int k = 0; k < c->nref_docs && !have; k++)
@@ -656,11 +680,9 @@ static int stored_refs(registry_t *reg, registry_schema_t *s, cand_t *c, registr
     c->type = s->type;
     if (!s->doc) {
         char why[200];
-        s->doc = registry__parse_text(s->text, strlen(s->text), NULL, why, sizeof why);
-        if (!s->doc) {
-            registry__err(err, REGISTRY_ESTORE, "Stored schema %d does not parse: %s", s->id, why);
-            return -1;
-        }
+        json_decref(registry__parse_text(s->text, strlen(s->text), NULL, why, sizeof why));
+        registry__err(err, REGISTRY_ESTORE, "Stored schema %d does not parse: %s", s->id, why);
+        return -1;
     }
     c->doc = json_incref(s->doc);
     return collect_refs(reg, s->refs, s->nrefs, c, 0, err);
@@ -1020,25 +1042,31 @@ int64_t registry_log_end(registry_t *reg) { return broker_partition_end(reg->log
 
 void *registry__compiled(registry_t *reg, registry_schema_t *s, char *why, size_t whylen)
 {
-    if (s->compiled || s->compile_failed)
-        goto out;
+    void *done = __atomic_load_n(&s->compiled, __ATOMIC_ACQUIRE);
+    if (done)
+        return done;
     const registry__type_t *t = registry__type(s->type);
-    registry_err_t err;
-    cand_t c;
     if (!t) {
         snprintf(why, whylen, "schema %d is of type %s, which cannot be validated here", s->id,
                  registry_type_name(s->type));
         return NULL;
     }
-    if (stored_refs(reg, s, &c, &err) == 0)
-        s->compiled = t->compile(c.doc, c.ref_docs, c.ref_names, c.nref_docs, why, whylen);
-    else
-        snprintf(why, whylen, "%s", err.message);
-    cand_deinit(&c);
-    s->compile_failed = !s->compiled;
-    return s->compiled;
-out:
-    if (!s->compiled)
+    /* Any thread may be first; one builds while the others wait for its result. */
+    pthread_mutex_lock(&reg->compile_lock);
+    void *compiled = s->compiled;
+    if (!compiled && s->compile_failed) {
         snprintf(why, whylen, "schema %d cannot be compiled for validation", s->id);
-    return s->compiled;
+    } else if (!compiled) {
+        registry_err_t err;
+        cand_t c;
+        if (stored_refs(reg, s, &c, &err) == 0)
+            compiled = t->compile(c.doc, c.ref_docs, c.ref_names, c.nref_docs, why, whylen);
+        else
+            snprintf(why, whylen, "%s", err.message);
+        cand_deinit(&c);
+        s->compile_failed = !compiled;
+        __atomic_store_n(&s->compiled, compiled, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&reg->compile_lock);
+    return compiled;
 }

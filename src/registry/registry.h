@@ -205,6 +205,22 @@ void registry_ce_from_headers(const broker_header_t *h, int32_t n, registry_ce_t
  * passes. Returns 0, or HD_EINVAL with a sentence naming the failing rule in why[0..whylen). */
 int registry_validate(registry_t *reg, const char *subject, hd_slice_t payload, bool is_null,
                       const registry_ce_t *ce, char *why, size_t whylen);
+/* What validating a topic's records needs of its configs: copied on the loop thread, so that
+ * another thread can validate while the topic changes or goes away. */
+typedef struct registry_target {
+    bool value, key; /* which parts are validated */
+    char value_subject[300], key_subject[300];
+} registry_target_t;
+void registry_target_of(const broker_topic_t *t, registry_target_t *out);
+/* registry_validate_record() for a target. Safe on any thread between registry_read_begin() and
+ * registry_read_end() (the loop thread itself needs neither). */
+int registry_validate_target(registry_t *reg, const registry_target_t *tg,
+                             const broker_record_in_t *rec, const registry_ce_t *ce, char *why,
+                             size_t whylen);
+/* A thread other than the loop's reads the registry (validates) only between these; changes
+ * (registrations, deletions) wait meanwhile, so keep each span short (a few hundred records). */
+void registry_read_begin(registry_t *reg);
+void registry_read_end(registry_t *reg);
 /* Validates a record for topic t by its topic configs (value and/or key, with the subjects
  * herald.value.schema.subject / herald.key.schema.subject or <topic>-value / <topic>-key).
  * why starts with "value " or "key ". */

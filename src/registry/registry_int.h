@@ -1,5 +1,6 @@
 /* Private to registry/: the in-memory model, the schema types, and the Avro schema tree.
- * Loop thread only. */
+ * The model is changed on the loop thread only (registry__apply, under `lock` held for writing);
+ * worker threads read it to validate produced records (registry_read_begin/end). */
 #ifndef REGISTRY_INT_H
 #define REGISTRY_INT_H
 
@@ -8,6 +9,7 @@
 #include "util/strmap.h"
 #include "util/arena.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,8 +57,10 @@ struct registry_schema {
     int nrefs;
     char *key;      /* identity: type, references and text */
     char idstr[12]; /* decimal id, the key of by_id */
-    json_t *doc;    /* parsed text */
-    void *compiled; /* for payload validation, built on first use */
+    json_t *doc;    /* parsed text (NULL only if a stored text does not parse); never replaced */
+    /* For payload validation, built on first use by whichever thread needs it first (under
+     * registry.compile_lock; read with an acquire load). */
+    void *compiled;
     bool compile_failed;
     int uses; /* versions (live or soft-deleted) that have this schema */
 };
@@ -88,6 +92,10 @@ struct registry {
     int global_compat; /* -1: not set (BACKWARD) */
     hd_buf_t scratch;
     int64_t skipped; /* replayed entries that did not apply */
+    /* Held for writing by registry__apply, for reading by threads other than the loop's while
+     * they validate (writers first: a stream of validations never starves a change). */
+    pthread_rwlock_t lock;
+    pthread_mutex_t compile_lock; /* building a schema's compiled form */
 };
 
 /* store.c: entries of the registry's log. Each change is one batch of entries, appended and
@@ -229,6 +237,9 @@ void registry__jdoc_init(registry__jdoc_t *d);
 void registry__jdoc_deinit(registry__jdoc_t *d);
 /* Frees the buffers when a large document made them grow past what is worth keeping. */
 void registry__jdoc_trim(registry__jdoc_t *d);
+/* Empties d and sizes its buffers for parsing `len` bytes of text (nodes and decoded strings
+ * never need more). HD_EMALFORMED when the text is too long to parse. */
+int registry__jdoc_reserve(registry__jdoc_t *d, size_t len);
 /* Parses JSON text into d (replacing what it held); strings may point into `text`, which must
  * outlive the use of d. Returns 0, or HD_EMALFORMED when the text is not JSON or is a case
  * left to jansson (see jsonschema_doc.c): then d holds nothing usable. */
@@ -239,6 +250,28 @@ void registry__jdoc_from_json(registry__jdoc_t *d, const json_t *j);
  * strings are borrowed from j. */
 size_t registry__jv_count(const json_t *j);
 void registry__jv_fill(registry__jv_t *out, const json_t *j);
+
+/* memcmp(a, b, n) == 0 for the short keys of objects, without a call. */
+static inline bool registry__bytes_equal(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t x0, x1, y0, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return !memcmp(a, b, n);
+}
 
 /* The hash of an object key in the property tables of registry__js_node_t (prop_slots). */
 static inline uint64_t registry__js_key_hash(const char *s, size_t n)
@@ -482,5 +515,33 @@ void registry__js_node_location(const registry__js_node_t *n, char *buf, size_t 
  * HD_EMALFORMED when the text is not JSON (jansson's reason in *jerr). Any thread. */
 int registry__js_validate_text(const registry_jsonschema_t *s, const char *text, size_t len,
                                registry_error_t *err, json_error_t *jerr);
+
+/* The pass-or-fail walk's steps (jsonschema_fast.c), for the check made while parsing. The
+ * context is the walk's (quiet, no error detail). */
+typedef struct registry__js_vctx registry__js_vctx_t;
+/* Whether instance inst (any kind; a container's nodes follow it) passes node n. */
+bool registry__js_feval(registry__js_vctx_t *v, const registry__js_node_t *n,
+                        const registry__jv_t *inst);
+/* uniqueItems over array node arr (its items follow it). */
+bool registry__js_funique(registry__js_vctx_t *v, const registry__jv_t *arr);
+/* Set once a bound was reached or a case cannot be followed: the full walk must decide. */
+bool registry__js_fabandoned(const registry__js_vctx_t *v);
+/* Counts entering node n for an instance read while it is parsed, as feval counts it: returns
+ * the node whose plan applies (the end of a draft-07 $ref chain), or NULL when a bound is
+ * reached (abandoned); registry__js_fleave(v, *hops) once the instance is done. */
+const registry__js_node_t *registry__js_fenter(registry__js_vctx_t *v, const registry__js_node_t *n,
+                                               uint32_t *hops);
+void registry__js_fleave(registry__js_vctx_t *v, uint32_t hops);
+
+/* Objects whose schema has more properties than this are not checked by property slots. */
+#define REGISTRY__JS_LOOKUP_MAX_PROPS 256
+
+/* Checks JSON text against node `root` while parsing it (jsonschema_stream.c), with no
+ * document: 1 when it passes, 0 when it does not, -1 when this check cannot decide (text it
+ * leaves to the flat parser or jansson, keywords it leaves to the walks, a bound reached). On
+ * anything but 1 the caller validates the usual way, for the answer and its message. `d`
+ * lends its buffers (decoded strings, the keys of open objects). */
+int registry__js_stream_check(registry__js_vctx_t *v, const registry__js_node_t *root,
+                              registry__jdoc_t *d, const char *text, size_t len);
 
 #endif

@@ -216,12 +216,15 @@ int registry_validate(registry_t *reg, const char *subject, hd_slice_t payload, 
     return HD_EINVAL;
 }
 
-static const char *subject_of(const broker_topic_t *t, bool key, char *buf, size_t n)
+/* The subject of t's values (or keys) into buf: the configured one, else "<topic>-value". */
+static void subject_of(const broker_topic_t *t, bool key, char *buf, size_t n)
 {
     const broker_topic_config_t *tc = broker_topic_config(t);
     const char *s = key ? tc->key_subject : tc->value_subject;
-    if (s[0])
-        return s;
+    if (s[0]) {
+        snprintf(buf, n, "%s", s);
+        return;
+    }
     /* "<topic>-value", as snprintf would write it, without its cost on every record. */
     const char *name = broker_topic_name(t), *suffix = key ? "-key" : "-value";
     size_t nl = strlen(name), sl = strlen(suffix);
@@ -232,30 +235,45 @@ static const char *subject_of(const broker_topic_t *t, bool key, char *buf, size
     memcpy(buf, name, nl);
     memcpy(buf + nl, suffix, sl);
     buf[nl + sl] = '\0';
-    return buf;
+}
+
+void registry_target_of(const broker_topic_t *t, registry_target_t *out)
+{
+    const broker_topic_config_t *tc = broker_topic_config(t);
+    out->value = tc->value_schema_validation;
+    out->key = tc->key_schema_validation;
+    out->value_subject[0] = out->key_subject[0] = '\0';
+    if (out->value)
+        subject_of(t, false, out->value_subject, sizeof out->value_subject);
+    if (out->key)
+        subject_of(t, true, out->key_subject, sizeof out->key_subject);
+}
+
+int registry_validate_target(registry_t *reg, const registry_target_t *tg,
+                             const broker_record_in_t *rec, const registry_ce_t *ce, char *why,
+                             size_t whylen)
+{
+    char inner[700];
+    if (tg->value && registry_validate(reg, tg->value_subject, rec->value, rec->value_null, ce,
+                                       inner, sizeof inner) < 0) {
+        snprintf(why, whylen, "value %s", inner);
+        return HD_EINVAL;
+    }
+    if (tg->key && registry_validate(reg, tg->key_subject, rec->key, rec->key_null, NULL, inner,
+                                     sizeof inner) < 0) {
+        snprintf(why, whylen, "key %s", inner);
+        return HD_EINVAL;
+    }
+    return 0;
 }
 
 int registry_validate_record(registry_t *reg, const broker_topic_t *t,
                              const broker_record_in_t *rec, const registry_ce_t *ce, char *why,
                              size_t whylen)
 {
-    const broker_topic_config_t *tc = broker_topic_config(t);
-    char subj[300], inner[700];
-    if (tc->value_schema_validation) {
-        const char *s = subject_of(t, false, subj, sizeof subj);
-        if (registry_validate(reg, s, rec->value, rec->value_null, ce, inner, sizeof inner) < 0) {
-            snprintf(why, whylen, "value %s", inner);
-            return HD_EINVAL;
-        }
-    }
-    if (tc->key_schema_validation) {
-        const char *s = subject_of(t, true, subj, sizeof subj);
-        if (registry_validate(reg, s, rec->key, rec->key_null, NULL, inner, sizeof inner) < 0) {
-            snprintf(why, whylen, "key %s", inner);
-            return HD_EINVAL;
-        }
-    }
-    return 0;
+    registry_target_t tg;
+    registry_target_of(t, &tg);
+    return registry_validate_target(reg, &tg, rec, ce, why, whylen);
 }
 
 /* ---- dead letters ---- */

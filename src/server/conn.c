@@ -2,7 +2,15 @@
  * the order the requests arrived (clients match responses by position, kafka-python even fails
  * on reordering). Requests are pipelined: later requests are handled while an earlier one waits
  * for fsync or long-polls, but their answers queue behind it. Reading pauses when too many
- * requests are in flight or too many bytes wait to be written (backpressure on slow readers). */
+ * requests are in flight or too many bytes wait to be written (backpressure on slow readers).
+ *
+ * A request with work for other threads (Produce to a topic with schema validation) is prepared
+ * on libuv's worker pool, in parts run at once. Requests run in arrival order all the same: one
+ * that arrives while an earlier one is still being prepared is decoded at once (and its own
+ * preparation started, so that consecutive requests are checked in parallel), its body kept,
+ * and it runs when every earlier one has (`gate`). Kept bytes are bounded (MAX_HELD_BYTES). A
+ * request whose parts still run when its connection closes is freed by its last part, and the
+ * connection once none runs. */
 #include "kafka/kafka.h"
 #include "obs/obs.h"
 #include "server/server_int.h"
@@ -19,6 +27,13 @@
 #define MAX_INFLIGHT 128
 #define MAX_WRITE_BYTES (16u << 20)
 #define READ_CHUNK (64u << 10)
+#define MAX_HELD_BYTES (64u << 20)
+
+typedef struct prep_job {
+    uv_work_t w;
+    creq_t *q;
+    int part;
+} prep_job_t;
 
 static void process_input(conn_t *c);
 
@@ -26,7 +41,8 @@ static void maybe_resume(conn_t *c)
 {
     if (c->closing || c->reading || c->srv->stopping)
         return;
-    if (c->nreqs >= MAX_INFLIGHT || c->write_bytes > MAX_WRITE_BYTES)
+    if (c->nreqs >= MAX_INFLIGHT || c->write_bytes > MAX_WRITE_BYTES ||
+        c->held_bytes > MAX_HELD_BYTES)
         return;
     server__start_read(c);
 }
@@ -35,7 +51,9 @@ static void timer_close_cb(uv_handle_t *h) { free(h); }
 
 static void creq_free(creq_t *q)
 {
+    q->conn->held_bytes -= q->held_bytes;
     kafka_req_deinit(&q->k);
+    free(q->body);
     if (q->timer) {
         uv_timer_stop(q->timer);
         q->timer->data = NULL;
@@ -194,12 +212,131 @@ static void stop_timer(kafka_req_t *k)
         uv_timer_stop(q->timer);
 }
 
+static void req_setup(creq_t *q)
+{
+    conn_t *c = q->conn;
+    server_t *s = c->srv;
+    kafka_req_init(&q->k);
+    q->k.broker = s->broker;
+    q->k.registry = s->registry;
+    q->k.shares = s->shares;
+    q->k.cfg = s->cfg;
+    q->k.max_parts = s->prep_parts;
+    q->k.conn = c;
+    q->k.peer = c->peer;
+    q->k.on_done = on_req_done;
+    q->k.arm_timer = arm_timer;
+    q->k.stop_timer = stop_timer;
+}
+
+/* Records what kafka_req_run() (or kafka_req_start()) returned. */
+static void settle(conn_t *c, creq_t *q, int res)
+{
+    if (res == KAFKA_REQ_DONE) {
+        q->k.done = true;
+    } else if (res == KAFKA_REQ_CLOSE) {
+        q->k.done = true;
+        c->close_after_flush = true;
+    }
+}
+
+static void conn_free(conn_t *c)
+{
+    hd_buf_deinit(&c->in);
+    free(c);
+}
+
+/* Runs the held requests at the gate whose parts are done, in order. */
+static void run_held(conn_t *c)
+{
+    bool outer = !c->in_process;
+    c->in_process = true;
+    while (c->gate && !c->closing) {
+        creq_t *q = c->gate;
+        if (q->jobs > 0)
+            break;
+        creq_t *n = q->next;
+        while (n && !n->held)
+            n = n->next;
+        c->gate = n;
+        q->held = false;
+        if (c->drop_held) {
+            /* An earlier held request broke the protocol: the later ones are dropped
+             * unanswered, as they would not have been read. */
+            q->k.has_response = false;
+            q->k.done = true;
+            continue;
+        }
+        int res = kafka_req_run(&q->k);
+        c->drop_held = res == KAFKA_REQ_CLOSE;
+        settle(c, q, res);
+    }
+    c->in_process = !outer;
+    if (outer && !c->closing) {
+        process_input(c);
+        maybe_resume(c);
+    }
+}
+
+static void part_work(uv_work_t *w)
+{
+    prep_job_t *j = w->data;
+    kafka_req_prepare(&j->q->k, j->part);
+}
+
+static void part_done(uv_work_t *w, int status)
+{
+    (void)status; /* parts are never cancelled */
+    prep_job_t *j = w->data;
+    creq_t *q = j->q;
+    conn_t *c = q->conn;
+    c->srv->jobs--;
+    c->jobs--;
+    if (--q->jobs > 0)
+        return;
+    free(q->jobv);
+    q->jobv = NULL;
+    if (q->orphan) {
+        creq_free(q);
+        if (c->handle_closed && c->jobs == 0)
+            conn_free(c);
+        return;
+    }
+    run_held(c);
+}
+
+/* Starts q's parts on the worker pool. */
+static void start_parts(conn_t *c, creq_t *q)
+{
+    int n = q->k.prep_parts;
+    q->jobv = hd_calloc((size_t)n, sizeof *q->jobv);
+    for (int i = 0; i < n; i++) {
+        prep_job_t *j = &q->jobv[i];
+        j->q = q;
+        j->part = i;
+        j->w.data = j;
+        if (uv_queue_work(c->srv->loop, &j->w, part_work, part_done) == 0) {
+            q->jobs++;
+            c->jobs++;
+            c->srv->jobs++;
+        } else {
+            kafka_req_prepare(&q->k, i); /* no pool: here */
+        }
+    }
+    if (q->jobs == 0) {
+        free(q->jobv);
+        q->jobv = NULL;
+    }
+}
+
 /* Handles every complete frame in the input buffer, within the in-flight limit. */
 static void process_input(conn_t *c)
 {
     server_t *s = c->srv;
     c->in_process = true;
     while (!c->closing && !c->close_after_flush) {
+        if (c->held_bytes > MAX_HELD_BYTES)
+            break; /* resumed as the held requests run */
         if (c->nreqs >= MAX_INFLIGHT) {
             /* Answers that are ready make room; without this, frames already buffered would
              * wait for the next read event, which a client awaiting answers never sends. */
@@ -220,16 +357,7 @@ static void process_input(conn_t *c)
         }
         creq_t *q = hd_calloc(1, sizeof *q);
         q->conn = c;
-        kafka_req_init(&q->k);
-        q->k.broker = s->broker;
-        q->k.registry = s->registry;
-        q->k.shares = s->shares;
-        q->k.cfg = s->cfg;
-        q->k.conn = c;
-        q->k.peer = c->peer;
-        q->k.on_done = on_req_done;
-        q->k.arm_timer = arm_timer;
-        q->k.stop_timer = stop_timer;
+        req_setup(q);
         /* Queue first, so that a request completing synchronously inside handle() (a waiter
          * that is already satisfied) finds itself in order. */
         if (c->tail)
@@ -239,14 +367,31 @@ static void process_input(conn_t *c)
         c->tail = q;
         c->nreqs++;
         uint8_t *bp = c->in.p + c->in_pos + (body.p - avail.p);
-        int res = kafka_req_handle(&q->k, bp, body.len);
+        int res = kafka_req_start(&q->k, bp, body.len);
         c->in_pos += consumed;
-        if (res == KAFKA_REQ_DONE)
-            q->k.done = true;
-        else if (res == KAFKA_REQ_CLOSE) {
-            q->k.done = true;
-            c->close_after_flush = true;
+        if (res == KAFKA_REQ_READY && c->gate) {
+            /* It runs after the input has moved on: decoded again from a copy of its body. */
+            kafka_req_deinit(&q->k);
+            req_setup(q);
+            q->body = hd_malloc(body.len ? body.len : 1);
+            memcpy(q->body, bp, body.len);
+            res = kafka_req_start(&q->k, q->body, body.len);
         }
+        if (res == KAFKA_REQ_PREPARE || (res == KAFKA_REQ_READY && c->gate)) {
+            q->held = true;
+            q->held_bytes = body.len;
+            c->held_bytes += body.len;
+            if (!c->gate)
+                c->gate = q;
+            if (res == KAFKA_REQ_PREPARE)
+                start_parts(c, q);
+            if (c->gate == q && q->jobs == 0)
+                run_held(c); /* prepared here already (no worker pool) */
+            continue;
+        }
+        if (res == KAFKA_REQ_READY)
+            res = kafka_req_run(&q->k);
+        settle(c, q, res);
     }
     c->in_process = false;
     /* Compact the input buffer once per batch of frames. */
@@ -255,7 +400,7 @@ static void process_input(conn_t *c)
         c->in_pos = 0;
     }
     flush_out(c);
-    if (c->nreqs >= MAX_INFLIGHT && c->reading) {
+    if ((c->nreqs >= MAX_INFLIGHT || c->held_bytes > MAX_HELD_BYTES) && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
@@ -303,8 +448,9 @@ void server__start_read(conn_t *c)
 static void on_close(uv_handle_t *h)
 {
     conn_t *c = h->data;
-    hd_buf_deinit(&c->in);
-    free(c);
+    c->handle_closed = true;
+    if (c->jobs == 0)
+        conn_free(c);
 }
 
 void server__conn_close(conn_t *c)
@@ -316,10 +462,15 @@ void server__conn_close(conn_t *c)
     while (c->head) {
         creq_t *q = c->head;
         c->head = q->next;
+        if (q->jobs > 0) {
+            q->orphan = true; /* its last part frees it */
+            continue;
+        }
         kafka_req_abort(&q->k);
         creq_free(q);
     }
     c->tail = NULL;
+    c->gate = NULL;
     c->nreqs = 0;
     if (c->prev)
         c->prev->next = c->next;

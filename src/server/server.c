@@ -138,6 +138,15 @@ int server_run(const hd_config_t *cfg)
      * the heap instead, and give memory back only above a generous amount of free space. */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    /* Schema validation runs on libuv's worker pool, sized before its first use. */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    s.prep_parts = cfg->validation_threads > 0 ? (int)cfg->validation_threads
+                                               : (int)(ncpu < 1   ? 1
+                                                       : ncpu > 8 ? 8
+                                                                  : ncpu);
+    char nthreads[16];
+    snprintf(nthreads, sizeof nthreads, "%d", s.prep_parts);
+    setenv("UV_THREADPOOL_SIZE", nthreads, 1);
     s.loop = uv_default_loop();
     char host[256];
     int port;
@@ -258,6 +267,8 @@ int server_run(const hd_config_t *cfg)
            pid, "started-in", started);
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
+    while (s.jobs > 0)             /* requests of closed connections still being checked */
+        uv_run(s.loop, UV_RUN_ONCE);
     obs_otlp_stop();
     obs_history_set_subs(NULL);
     kafka_shares_free(s.shares);

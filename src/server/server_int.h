@@ -21,6 +21,13 @@ struct creq {
     conn_t *conn;
     uv_timer_t *timer; /* lazily made; closed asynchronously */
     uv_write_t wr;
+    /* Worker-thread preparation (kafka_req_prepare), and requests that wait to run behind it. */
+    uint8_t *body;     /* the frame body, copied: the request runs after the input moved on */
+    size_t held_bytes; /* counted in conn.held_bytes until freed */
+    bool held;         /* decoded, not yet run */
+    bool orphan;       /* the connection closed while parts were running: freed by the last */
+    int jobs;          /* parts still running */
+    struct prep_job *jobv;
 };
 
 struct conn {
@@ -37,6 +44,11 @@ struct conn {
     bool closing;
     bool in_process; /* inside process_input(): completions must not re-enter it */
     bool close_after_flush;
+    bool handle_closed; /* uv_close finished; freed once no part runs for it */
+    bool drop_held;     /* a held request broke the protocol: drop the ones behind it */
+    creq_t *gate;       /* the first request not yet run (its parts still run, or an earlier's) */
+    size_t held_bytes;  /* bodies and records kept for requests that have not run */
+    int jobs;           /* parts of its requests running on worker threads */
     char peer[80];
 };
 
@@ -58,6 +70,8 @@ struct server {
     kafka_shares_t *shares; /* share groups over the subscriptions */
     conn_t *conns;
     int nconns;
+    int jobs;       /* parts running on worker threads, over every connection */
+    int prep_parts; /* threads that prepare requests (schema.validation.threads, resolved) */
     bool stopping;
     int64_t stop_deadline;
 };

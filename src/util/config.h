@@ -93,6 +93,10 @@
       "last checkpoint")                                                                           \
     X(INT, max_connections, "max.connections", "max-connections", "HERALD_MAX_CONNECTIONS", 10000, \
       1, 1000000, "Connections accepted at once; more are closed on accept")                       \
+    X(INT, validation_threads, "schema.validation.threads", "validation-threads",                  \
+      "HERALD_SCHEMA_VALIDATION_THREADS", 0, 0, 64,                                                \
+      "Worker threads that check produced records against the schema registry, away from the "     \
+      "event loop; one Produce request's records are split over them (0: one per CPU, at most 8)") \
     X(INT, producer_id_expiration_ms, "producer.id.expiration.ms", "producer-id-expiration-ms",    \
       "HERALD_PRODUCER_ID_EXPIRATION_MS", 86400000, 1, INT64_MAX,                                  \
       "Forget an idle idempotent producer's sequence state after this")                            \

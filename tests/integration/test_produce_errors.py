@@ -12,7 +12,11 @@ INVALID_RECORD = 87
 
 
 def produce_v8(conn, topic, batch):
-    r = conn.request(kr.PRODUCE, 8, kr.produce_body(topic, 0, batch))
+    return answer_v8(conn.request(kr.PRODUCE, 8, kr.produce_body(topic, 0, batch)), topic)
+
+
+def answer_v8(r, topic):
+    """The one partition's answer of a Produce v8 response to one topic."""
 
     def part(r):
         return {"index": r.i32(), "error": r.i16(), "base": r.i64(), "append_time": r.i64(),

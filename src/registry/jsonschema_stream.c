@@ -1,0 +1,300 @@
+/* Checking JSON text against a compiled schema while it is parsed, for validation on produce.
+ *
+ * Most payloads are valid, and most payload schemas only say what members an object has and
+ * what each value looks like. For those, this pass reads the text once and checks each value as
+ * soon as it is read, with no document: an object's members are looked up in the node's
+ * property slots as their keys are read, each member's value is checked against its property's
+ * schema (or additionalProperties) as it is parsed, and `required`, minProperties and
+ * maxProperties are checked at the closing brace; an array's items likewise (prefixItems or a
+ * tuple, then items; minItems and maxItems at the bracket). Scalars are handed to the
+ * pass-or-fail walk (jsonschema_fast.c), which takes any keyword on a scalar. The work and depth
+ * are counted as that walk counts them.
+ *
+ * It answers only "passes", and only when it is sure: text it does not read as the flat parser
+ * would (not JSON, or a case left to jansson), a duplicate key in an object whose members are
+ * checked (jansson keeps the last value), and, on an object or array, keywords that need the
+ * whole value at once (applicators, $ref next to other keywords, enum and const, contains,
+ * uniqueItems, patternProperties, propertyNames, dependencies, unevaluated*) make it decline;
+ * a failing value stops it. In every case but "passes" the caller validates the usual way
+ * (flat document, pass-or-fail walk, full walk), which gives the answer and its message, so
+ * answers and messages are exactly those of the walks. The differential checks of the walks
+ * (jsonschema_tool, the jsonschema_text fuzz target) go through this pass first too. */
+#include "registry/jsonschema_scan.h"
+#include "registry/registry_int.h"
+#include "util/mem.h"
+
+enum { S_DECLINE = -1, S_FAIL = 0, S_PASS = 1 };
+
+/* Keywords on an object or array that need the whole value at once. */
+#define S_WHOLE                                                                                    \
+    (REGISTRY__JS_P_SLOW | REGISTRY__JS_P_APPLY | REGISTRY__JS_P_VALUES | REGISTRY__JS_P_REF)
+
+typedef struct sctx {
+    registry__js_vctx_t *v;
+    pstate_t ps;  /* the text; ps.d lends the string buffer */
+    size_t nkeys; /* keys of the open checked objects, on ps.d->v */
+    int depth;    /* open objects and arrays */
+} sctx_t;
+
+/* A value against n (NULL: anything); a scalar is also copied to *keep when keep is set. */
+static int value(sctx_t *s, const registry__js_node_t *n, registry__jv_t *keep);
+static inline __attribute__((always_inline)) int scalar_at(sctx_t *s, const registry__js_node_t *n,
+                                                           registry__jv_t *keep);
+
+static int scalar(sctx_t *s, const registry__js_node_t *n, const registry__jv_t *jv)
+{
+    if (!n || registry__js_feval(s->v, n, jv))
+        return S_PASS;
+    return registry__js_fabandoned(s->v) ? S_DECLINE : S_FAIL;
+}
+
+/* Whether the open object whose keys start at `base` has a member named (k, kl). */
+static bool has_key(const sctx_t *s, size_t base, const char *k, size_t kl)
+{
+    const registry__jv_t *keys = s->ps.d->v;
+    for (size_t i = base; i < s->nkeys; i++)
+        if (keys[i].n == kl && registry__bytes_equal(keys[i].u.s, k, kl))
+            return true;
+    return false;
+}
+
+/* The node a member applies, found by its key (pushed on the key stack): its property's, else
+ * additionalProperties (NULL: none). Sets *dup for a repeated key. */
+static const registry__js_node_t *member_node(sctx_t *s, const registry__js_node_t *n, size_t base,
+                                              uint64_t filter[2], uint8_t *have, bool *dup)
+{
+    registry__jv_t *key = &s->ps.d->v[s->nkeys];
+    uint32_t h = (uint32_t)registry__js_key_hash(key->u.s, key->n);
+    unsigned bit = h & 127;
+    uint64_t m = 1ULL << (bit & 63);
+    *dup = (filter[bit >> 6] & m) && has_key(s, base, key->u.s, key->n);
+    filter[bit >> 6] |= m;
+    s->nkeys++;
+    if (!n->nprops)
+        return n->additional_props;
+    uint32_t at;
+    while ((at = n->prop_slots[h & n->prop_mask])) {
+        const registry__js_named_t *p = &n->props[at - 1];
+        if (p->len == key->n && registry__bytes_equal(p->name, key->u.s, key->n)) {
+            have[at - 1] = 1;
+            return p->node;
+        }
+        h++;
+    }
+    return n->additional_props;
+}
+
+/* After the closing brace: the counts and `required`. */
+static bool object_done(const sctx_t *s, const registry__js_node_t *n, size_t base, uint32_t count,
+                        const uint8_t *have)
+{
+    if ((n->min_props >= 0 && count < (uint64_t)n->min_props) ||
+        (n->max_props >= 0 && count > (uint64_t)n->max_props))
+        return false;
+    for (size_t i = 0; i < n->nrequired; i++) {
+        int32_t rp = n->nprops && n->required_prop ? n->required_prop[i] : -1;
+        if (rp >= 0 ? !have[rp] : !has_key(s, base, n->required[i].name, n->required[i].len))
+            return false;
+    }
+    return true;
+}
+
+/* An object or an array (at its opening character) against n (NULL: anything). */
+static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
+{
+    const registry__js_node_t *n = NULL;
+    uint32_t hops = 0;
+    unsigned plan = 0;
+    if (n0) {
+        n = registry__js_fenter(s->v, n0, &hops);
+        if (!n)
+            return S_DECLINE;
+        plan = n->plan[obj ? REGISTRY__JV_OBJECT : REGISTRY__JV_ARRAY];
+        int rc = S_PASS;
+        if (plan & S_WHOLE)
+            rc = S_DECLINE;
+        else if (plan & REGISTRY__JS_P_FAIL)
+            rc = S_FAIL;
+        else if (obj && (plan & REGISTRY__JS_P_OBJECT) &&
+                 (n->nprops > REGISTRY__JS_LOOKUP_MAX_PROPS || n->ndep_required ||
+                  n->property_names || n->npattern_props || n->ndep_schemas))
+            rc = S_DECLINE;
+        else if (!obj && (plan & REGISTRY__JS_P_ARRAY) && n->contains)
+            rc = S_DECLINE;
+        if (rc != S_PASS) {
+            registry__js_fleave(s->v, hops);
+            return rc;
+        }
+    }
+    bool checked = plan & (obj ? REGISTRY__JS_P_OBJECT : REGISTRY__JS_P_ARRAY);
+    /* uniqueItems: the items (scalars only) are kept on the key stack after an array node, as
+     * a flat document would hold them, for the walk's check at the bracket. */
+    registry__jv_t *arr = NULL;
+    if (checked && !obj && n->unique_items) {
+        arr = &s->ps.d->v[s->nkeys++];
+        arr->kind = REGISTRY__JV_ARRAY;
+    }
+    uint8_t have[REGISTRY__JS_LOOKUP_MAX_PROPS];
+    uint64_t filter[2] = {0, 0};
+    if (checked && obj && n->nprops)
+        memset(have, 0, n->nprops);
+    size_t base = s->nkeys;
+    uint32_t count = 0;
+    const uint8_t *end = s->ps.end;
+    const uint8_t *p = skip_ws(s->ps.p + 1, end);
+    int rc = S_PASS;
+    if (p < end && *p == (obj ? '}' : ']')) {
+        p++;
+        goto close;
+    }
+    for (;;) {
+        const registry__js_node_t *sub = NULL;
+        if (obj) {
+            registry__jv_t key;
+            registry__jv_t *kp = checked ? &s->ps.d->v[s->nkeys] : &key;
+            if (p == end || *p != '"') {
+                rc = S_DECLINE;
+                break;
+            }
+            s->ps.p = p;
+            if (parse_string(&s->ps, kp) < 0) {
+                rc = S_DECLINE;
+                break;
+            }
+            if (checked) {
+                bool dup;
+                sub = member_node(s, n, base, filter, have, &dup);
+                if (dup) {
+                    rc = S_DECLINE; /* jansson keeps the last value: the walks decide */
+                    break;
+                }
+            }
+            p = skip_ws(s->ps.p, end);
+            if (p == end || *p != ':') {
+                rc = S_DECLINE;
+                break;
+            }
+            s->ps.p = p + 1;
+        } else {
+            s->ps.p = p;
+            if (checked)
+                sub = count < n->nprefix ? n->prefix[count] : n->items;
+            if (arr && (p == end || *p == '{' || *p == '[')) {
+                rc = S_DECLINE; /* unique containers: the walks decide */
+                break;
+            }
+        }
+        p = skip_ws(s->ps.p, end);
+        if (p < end && *p != '{' && *p != '[') {
+            s->ps.p = p;
+            rc = scalar_at(s, sub, arr ? &s->ps.d->v[s->nkeys] : NULL);
+        } else {
+            rc = value(s, sub, NULL); /* a container (unique items refused it above) */
+        }
+        if (arr)
+            s->nkeys++;
+        if (rc != S_PASS)
+            break;
+        count++;
+        p = skip_ws(s->ps.p, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            continue;
+        }
+        if (p == end || *p != (obj ? '}' : ']'))
+            rc = S_DECLINE;
+        else
+            p++;
+        break;
+    }
+close:
+    if (rc == S_PASS && checked) {
+        bool ok = obj ? object_done(s, n, base, count, have)
+                      : !((n->min_items >= 0 && count < (uint64_t)n->min_items) ||
+                          (n->max_items >= 0 && count > (uint64_t)n->max_items));
+        if (ok && arr) {
+            arr->n = count;
+            arr->skip = count + 1;
+            ok = registry__js_funique(s->v, arr);
+            if (!ok && registry__js_fabandoned(s->v))
+                rc = S_DECLINE;
+        }
+        if (rc == S_PASS)
+            rc = ok ? S_PASS : S_FAIL;
+    }
+    s->ps.p = p;
+    s->nkeys = base;
+    if (n)
+        registry__js_fleave(s->v, hops);
+    return rc;
+}
+
+/* A scalar at s->ps.p (not whitespace) against n; copied to *keep when keep is set. Inlined
+ * into the member and item loop: most values are scalars. */
+static inline __attribute__((always_inline)) int scalar_at(sctx_t *s, const registry__js_node_t *n,
+                                                           registry__jv_t *keep)
+{
+    const uint8_t *p = s->ps.p, *end = s->ps.end;
+    registry__jv_t local, *jv = keep ? keep : &local;
+    jv->n = 0;
+    jv->skip = 1;
+    jv->ascii = false;
+    switch (*p) {
+    case '"':
+        if (parse_string(&s->ps, jv) < 0)
+            return S_DECLINE;
+        break;
+    case 't':
+        if (end - p < 4 || memcmp(p, "true", 4))
+            return S_DECLINE;
+        s->ps.p = p + 4;
+        jv->kind = REGISTRY__JV_TRUE;
+        break;
+    case 'f':
+        if (end - p < 5 || memcmp(p, "false", 5))
+            return S_DECLINE;
+        s->ps.p = p + 5;
+        jv->kind = REGISTRY__JV_FALSE;
+        break;
+    case 'n':
+        if (end - p < 4 || memcmp(p, "null", 4))
+            return S_DECLINE;
+        s->ps.p = p + 4;
+        jv->kind = REGISTRY__JV_NULL;
+        break;
+    default:
+        if (parse_number(&s->ps, jv) < 0)
+            return S_DECLINE;
+    }
+    return scalar(s, n, jv);
+}
+
+static int value(sctx_t *s, const registry__js_node_t *n, registry__jv_t *keep)
+{
+    const uint8_t *p = skip_ws(s->ps.p, s->ps.end);
+    if (p == s->ps.end)
+        return S_DECLINE;
+    s->ps.p = p;
+    if (*p != '{' && *p != '[')
+        return scalar_at(s, n, keep);
+    if (s->depth == REGISTRY__JDOC_MAX_DEPTH)
+        return S_DECLINE;
+    s->depth++;
+    int rc = container(s, n, *p == '{');
+    s->depth--;
+    return rc;
+}
+
+int registry__js_stream_check(registry__js_vctx_t *v, const registry__js_node_t *root,
+                              registry__jdoc_t *d, const char *text, size_t len)
+{
+    /* The key stack and decoded strings fit in what the flat parser would take. */
+    if (registry__jdoc_reserve(d, len) < 0)
+        return S_DECLINE;
+    const uint8_t *p = (const uint8_t *)text;
+    sctx_t s = {v, {d, p, p + len, 0}, 0, 0};
+    int rc = value(&s, root, NULL);
+    if (rc != S_PASS)
+        return rc;
+    return skip_ws(s.ps.p, s.ps.end) == s.ps.end ? S_PASS : S_DECLINE;
+}

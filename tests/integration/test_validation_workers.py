@@ -1,0 +1,267 @@
+"""Schema validation on worker threads (schema.validation.threads): a Produce request to a
+validating topic is checked off the event loop, its records split over several threads, and yet
+every request of a connection still runs in arrival order, the answers name the bad records in
+record order, registry changes during validation are safe, and a connection or the broker going
+away while records are being checked loses or leaks nothing."""
+import struct
+import threading
+import time
+
+import kafkaraw as kr
+from test_produce_errors import answer_v8
+from test_registry import REC1, REC2, avro_order, call, mk_topic, ok, register, wire
+
+INVALID_RECORD = 87
+INCREMENTAL_ALTER_CONFIGS = 44
+
+
+def produce_v8(conn, topic, batch):
+    """Sends a Produce v8 and returns its correlation id (the answer is read by answer_v8)."""
+    return conn.send(kr.PRODUCE, 8, kr.produce_body(topic, 0, batch))
+
+
+def alter_topic_config(conn, topic, name, value):
+    """IncrementalAlterConfigs v0, one SET; returns the correlation id."""
+    body = (kr.i32(1) + kr.i8(2) + kr.string(topic)
+            + kr.i32(1) + kr.string(name) + kr.i8(0) + kr.string(value)
+            + kr.i8(0))
+    return conn.send(INCREMENTAL_ALTER_CONFIGS, 0, body)
+
+
+def alter_answer(r):
+    r.i32()  # throttle
+    (err, msg, rtype, rname), = r.array(
+        lambda r: (r.i16(), r.string(), r.i8(), r.string()))
+    assert r.remaining() == 0
+    return err, rname
+
+
+def validating(broker, topic):
+    sid = ok(register(broker, topic + "-value", REC1))["id"]
+    mk_topic(broker, topic, **{"confluent.value.schema.validation": "true"})
+    return sid
+
+
+def values(sid, n, bad=(), tag="v"):
+    out = []
+    for i in range(n):
+        if i in bad:
+            out.append(b"plain text %d" % i)  # not in the wire format
+        else:
+            out.append(wire(sid, avro_order(i, "%s%d" % (tag, i))))
+    return out
+
+
+def batch(vals):
+    return kr.record_batch([(None, v) for v in vals])
+
+
+def read_values(broker, topic):
+    return [rec[3] for b in kr.fetch_all_batches(broker.addr, topic, 0) for rec in b.records()]
+
+
+def test_split_batch_names_bad_records_in_order(broker_factory):
+    # Three threads: a batch of 700 records is checked in three ranges at once.
+    broker = broker_factory("--validation-threads", "3")
+    sid = validating(broker, "vsplit")
+    bad = [0, 233, 234, 350, 466, 467, 699]
+    with kr.Conn(broker.addr) as c:
+        produce_v8(c, "vsplit", batch(values(sid, 700, bad)))
+        _, r = c.recv()
+        p = answer_v8(r, "vsplit")
+        assert (p["error"], p["base"]) == (INVALID_RECORD, -1)
+        assert [i for i, _ in p["record_errors"]] == bad
+        assert all("not in the schema registry wire format" in m for _, m in p["record_errors"])
+        assert p["message"].startswith("record 0: value is not in the schema registry wire")
+        # Every record bad: the answer names the first 1,000, in order.
+        produce_v8(c, "vsplit", batch([b"x%d" % i for i in range(2500)]))
+        _, r = c.recv()
+        p = answer_v8(r, "vsplit")
+        assert p["error"] == INVALID_RECORD
+        assert [i for i, _ in p["record_errors"]] == list(range(1000))
+        # Nothing of either batch was appended; a good batch lands whole, byte for byte.
+        good = values(sid, 700)
+        produce_v8(c, "vsplit", batch(good))
+        _, r = c.recv()
+        p = answer_v8(r, "vsplit")
+        assert (p["error"], p["base"], p["record_errors"]) == (0, 0, [])
+    assert read_values(broker, "vsplit") == good
+
+
+def test_requests_of_a_connection_run_in_arrival_order(broker_factory):
+    broker = broker_factory("--validation-threads", "2")
+    sid = validating(broker, "vorder")
+    big, small = values(sid, 1500, tag="big"), values(sid, 1, tag="small")
+    with_bad = values(sid, 1500, bad={1200}, tag="bad")
+    with kr.Conn(broker.addr) as c:
+        # Sent before any answer is read: the broker has them all at once. The big batch takes
+        # longer to check than the small one behind it, and the config change behind the third
+        # must not apply before the third has run.
+        sent = [("p", produce_v8(c, "vorder", batch(big))),
+                ("p", produce_v8(c, "vorder", batch(small))),
+                ("p", produce_v8(c, "vorder", batch(with_bad))),
+                ("a", alter_topic_config(c, "vorder", "confluent.value.schema.validation",
+                                         "false")),
+                ("p", produce_v8(c, "vorder", batch(with_bad))),
+                ("p", produce_v8(c, "vorder", batch(small)))]
+        got = []
+        for kind, corr in sent:
+            corr_got, r = c.recv()
+            assert corr_got == corr
+            got.append(answer_v8(r, "vorder") if kind == "p" else alter_answer(r))
+    assert [(g["error"], g["base"]) for g in got[:3]] == [(0, 0), (0, 1500), (INVALID_RECORD, -1)]
+    assert [i for i, _ in got[2]["record_errors"]] == [1200]
+    assert got[3] == (0, "vorder")
+    assert [(g["error"], g["base"]) for g in got[4:]] == [(0, 1501), (0, 3001)]
+    assert read_values(broker, "vorder") == big + small + with_bad + small
+
+
+def test_registry_changes_while_records_are_checked(broker_factory):
+    broker = broker_factory("--validation-threads", "2")
+    sid = validating(broker, "vreg")
+    stop = threading.Event()
+    errors = []
+
+    def register_loop():
+        n = 0
+        try:
+            while not stop.is_set() and n < 400:
+                subject = "churn-%d" % (n % 40)
+                schema = {"type": "record", "name": "C%d" % n,
+                          "fields": [{"name": "f", "type": "int"}]}
+                ok(call(broker, "PUT", "/config/%s" % subject, {"compatibility": "NONE"}))
+                ok(register(broker, subject, schema))
+                if n % 3 == 0:
+                    ok(call(broker, "DELETE", "/subjects/%s" % subject))
+                    ok(call(broker, "DELETE", "/subjects/%s?permanent=true" % subject))
+                n += 1
+            # A compatible second version of the topic's own subject, mid-stream.
+            ok(register(broker, "vreg-value", REC2))
+        except Exception as e:  # reported by the main thread
+            errors.append(e)
+
+    t = threading.Thread(target=register_loop)
+    t.start()
+    answers = []
+    try:
+        with kr.Conn(broker.addr, timeout=30) as c:
+            for k in range(40):
+                vals = values(sid, 500, bad={k * 7 % 500}, tag="r%d-" % k)
+                produce_v8(c, "vreg", batch(vals))
+                produce_v8(c, "vreg", batch(values(sid, 500, tag="g%d-" % k)))
+                for _ in range(2):
+                    answers.append(answer_v8(c.recv()[1], "vreg"))
+    finally:
+        stop.set()
+        t.join(30)
+    assert not errors, errors
+    assert [a["error"] for a in answers] == [INVALID_RECORD, 0] * 40
+    assert [a["record_errors"][0][0] for a in answers[0::2]] == [k * 7 % 500 for k in range(40)]
+    assert [a["base"] for a in answers[1::2]] == [500 * k for k in range(40)]
+    assert len(read_values(broker, "vreg")) == 20000
+
+
+def test_connections_closed_mid_check_and_shutdown(broker_factory):
+    broker = broker_factory("--validation-threads", "2")
+    sid = validating(broker, "vclose")
+    vals = [values(sid, 3000, tag="c%d-" % i) for i in range(3)]
+    frames = [batch(v) for v in vals]
+    for _ in range(15):
+        with kr.Conn(broker.addr) as c:
+            for f in frames:
+                produce_v8(c, "vclose", f)
+        # closed at once, with parts of its requests still running
+    with kr.Conn(broker.addr) as c:
+        produce_v8(c, "vclose", batch(values(sid, 2)))
+        p = answer_v8(c.recv()[1], "vclose")
+        assert p["error"] == 0
+    # The acknowledged records are there once. Requests that were never answered may or may not
+    # have landed (before the broker saw the close), but only whole, and in any order with
+    # respect to the other connection's.
+    got = read_values(broker, "vclose")
+    last = values(sid, 2)
+    at = [i for i in range(len(got) - 1) if got[i:i + 2] == last]
+    assert len(at) == 1
+    rest = got[:at[0]] + got[at[0] + 2:]
+    assert len(rest) % 3000 == 0
+    assert all(rest[i:i + 3000] in vals for i in range(0, len(rest), 3000))
+    # SIGTERM while a connection's requests are being checked: a clean exit.
+    c = kr.Conn(broker.addr)
+    for f in frames * 3:
+        produce_v8(c, "vclose", f)
+    time.sleep(0.05)
+    assert broker.stop() == 0
+    c.close()
+    assert "herald stopped cleanly" in broker.log_text()
+
+
+def test_dead_letter_mode_over_split_batches(broker_factory):
+    broker = broker_factory("--validation-threads", "3")
+    sid = ok(register(broker, "vdlq-value", REC1))["id"]
+    mk_topic(broker, "vdlq", **{"confluent.value.schema.validation": "true",
+                                "herald.schema.validation.mode": "dlq"})
+    bad = [3, 400, 650]
+    vals = values(sid, 700, bad)
+    with kr.Conn(broker.addr) as c:
+        produce_v8(c, "vdlq", batch(vals))
+        p = answer_v8(c.recv()[1], "vdlq")
+    assert (p["error"], p["base"], p["record_errors"]) == (0, 0, [])
+    assert read_values(broker, "vdlq") == [v for i, v in enumerate(vals) if i not in bad]
+    dead = [rec for b in kr.fetch_all_batches(broker.addr, "vdlq.dlq", 0) for rec in b.records()]
+    assert [rec[3] for rec in dead] == [vals[i] for i in bad]
+    for rec in dead:
+        h = dict(rec[4])
+        assert h["herald.dlq.topic"] == b"vdlq" and h["herald.dlq.partition"] == b"0"
+        assert h["herald.dlq.reason"].startswith(b"value is not in the schema registry wire")
+
+
+def recrc(b):
+    """A batch with its CRC-32C recomputed after an edit."""
+    return b[:17] + struct.pack(">I", kr.crc32c(b[21:])) + b[21:]
+
+
+def test_damaged_batches_keep_the_appends_answers(broker_factory):
+    # What the checking threads do not vouch for is checked again by the append, which gives
+    # its own answer, and nothing is stored.
+    broker = broker_factory("--validation-threads", "3")
+    sid = validating(broker, "vdamage")
+    good = batch(values(sid, 700))
+    bad_crc = good[:-1] + bytes([good[-1] ^ 1])
+    # A count one short (the last record is left over) and one too many (framing runs out).
+    short = recrc(good[:57] + struct.pack(">i", 699) + good[61:])
+    extra = recrc(good[:57] + struct.pack(">i", 701) + good[61:])
+    with kr.Conn(broker.addr) as c:
+        for b, want in ((bad_crc, kr.CORRUPT_MESSAGE), (short, INVALID_RECORD),
+                        (extra, INVALID_RECORD)):
+            produce_v8(c, "vdamage", b)
+            p = answer_v8(c.recv()[1], "vdamage")
+            assert (p["error"], p["base"]) == (want, -1)
+            assert p["message"] and p["record_errors"] == []
+        produce_v8(c, "vdamage", good)
+        p = answer_v8(c.recv()[1], "vdamage")
+        assert (p["error"], p["base"]) == (0, 0)
+    assert read_values(broker, "vdamage") == values(sid, 700)
+
+
+def test_protocol_errors_behind_a_checked_request(broker_factory):
+    broker = broker_factory("--validation-threads", "2")
+    sid = validating(broker, "vproto")
+    first, last = values(sid, 1500, tag="first"), values(sid, 3, tag="last")
+    # An unknown API behind a request being checked: the earlier request is still answered,
+    # then the connection closes.
+    with kr.Conn(broker.addr) as c:
+        corr = produce_v8(c, "vproto", batch(first))
+        c.send_raw(kr.i32(10) + kr.i16(999) + kr.i16(0) + kr.i32(99) + kr.i16(-1))
+        got, r = c.recv()
+        assert got == corr and answer_v8(r, "vproto")["base"] == 0
+        assert c.closed_by_peer()
+    # An acks=0 produce that fails closes the connection when it runs (as Kafka does); a
+    # request sent behind it is not run, though it was read and checked meanwhile.
+    with kr.Conn(broker.addr) as c:
+        corr = produce_v8(c, "vproto", batch(first))
+        c.send(kr.PRODUCE, 8, kr.produce_body("vproto", 7, batch(last), acks=0))
+        produce_v8(c, "vproto", batch(last))
+        got, r = c.recv()
+        assert got == corr and answer_v8(r, "vproto")["base"] == 1500
+        assert c.closed_by_peer()
+    assert read_values(broker, "vproto") == first + first
