@@ -59,28 +59,31 @@ static bool has_key(const sctx_t *s, size_t base, const char *k, size_t kl)
 }
 
 /* The node a member applies, found by its key (pushed on the key stack): its property's, else
- * additionalProperties (NULL: none). Sets *dup for a repeated key. */
+ * additionalProperties (NULL: none). Sets *dup for a repeated key: a property's by its `have`
+ * mark, any other key through the object's 128-bit filter and, on a hit, the keys so far. */
 static const registry__js_node_t *member_node(sctx_t *s, const registry__js_node_t *n, size_t base,
                                               uint64_t filter[2], uint8_t *have, bool *dup)
 {
     registry__jv_t *key = &s->ps.d->v[s->nkeys];
     uint32_t h = (uint32_t)registry__js_key_hash(key->u.s, key->n);
+    *dup = false;
+    if (n->nprops) {
+        uint32_t at;
+        for (uint32_t i = h; (at = n->prop_slots[i & n->prop_mask]); i++) {
+            const registry__js_named_t *p = &n->props[at - 1];
+            if (p->len == key->n && registry__bytes_equal(p->name, key->u.s, key->n)) {
+                *dup = have[at - 1];
+                have[at - 1] = 1;
+                s->nkeys++;
+                return p->node;
+            }
+        }
+    }
     unsigned bit = h & 127;
     uint64_t m = 1ULL << (bit & 63);
     *dup = (filter[bit >> 6] & m) && has_key(s, base, key->u.s, key->n);
     filter[bit >> 6] |= m;
     s->nkeys++;
-    if (!n->nprops)
-        return n->additional_props;
-    uint32_t at;
-    while ((at = n->prop_slots[h & n->prop_mask])) {
-        const registry__js_named_t *p = &n->props[at - 1];
-        if (p->len == key->n && registry__bytes_equal(p->name, key->u.s, key->n)) {
-            have[at - 1] = 1;
-            return p->node;
-        }
-        h++;
-    }
     return n->additional_props;
 }
 

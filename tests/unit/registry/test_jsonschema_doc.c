@@ -338,6 +338,14 @@ static void test_duplicate_keys_are_read_as_jansson_reads_them(void **state)
     assert_string_equal(err.schema_path, "#/properties/a/type");
     assert_string_equal(err.message, "\"x\" is not of type integer");
     registry_jsonschema_free(c);
+    /* The check while parsing must not count a repeated key twice, a property's (found by its
+     * slot) nor another key (found by the object's filter): jansson sees one member. */
+    c = compile("{\"properties\": {\"a\": {}}, \"minProperties\": 2}");
+    assert_int_equal(validate(c, "{\"a\": 1, \"a\": 2}", &err, &je), HD_EINVAL);
+    assert_string_equal(err.keyword, "minProperties");
+    assert_int_equal(validate(c, "{\"b\": 1, \"b\": 2}", &err, &je), HD_EINVAL);
+    assert_int_equal(validate(c, "{\"a\": 1, \"b\": 2}", &err, &je), 0);
+    registry_jsonschema_free(c);
 }
 
 static void test_errors_name_keyword_pointers_and_value(void **state)
