@@ -206,13 +206,19 @@ int broker_inflate(int codec, hd_slice_t in, size_t max_out, hd_buf_t *out)
     }
 }
 
-/* Walks `count` records in r. Returns 0, HD_EMALFORMED, or cb's non-zero value. */
-static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, broker_record_cb cb, void *ctx)
+/* Walks `count` records in r, the first `first` only over their length. Returns 0,
+ * HD_EMALFORMED, or cb's non-zero value. */
+static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, int32_t first,
+                        broker_record_cb cb, void *ctx)
 {
     for (int32_t i = 0; i < h->records_count; i++) {
         int32_t len = hd_read_varint(r);
         if (r->err || len < 0 || (size_t)len > hd_reader_left(r))
             return HD_EMALFORMED;
+        if (i < first) {
+            hd_read_skip(r, (size_t)len);
+            continue;
+        }
         hd_reader_t rr = hd_reader_init(hd_read_bytes(r, (size_t)len));
         broker_record_t rec;
         memset(&rec, 0, sizeof rec);
@@ -268,6 +274,12 @@ static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, broker_reco
 int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scratch,
                           broker_record_cb cb, void *ctx)
 {
+    return broker_batch_for_each_from(batch, 0, max_inflated, scratch, cb, ctx);
+}
+
+int broker_batch_for_each_from(hd_slice_t batch, int32_t first, size_t max_inflated,
+                               hd_buf_t *scratch, broker_record_cb cb, void *ctx)
+{
     if (batch.len < BROKER_BATCH_HEADER_LEN)
         return HD_EMALFORMED;
     broker_batch_hdr_t h;
@@ -286,7 +298,7 @@ int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scrat
         recs = hd_buf_slice(scratch);
     }
     hd_reader_t r = hd_reader_init(recs);
-    return walk_records(&r, &h, cb, ctx);
+    return walk_records(&r, &h, first, cb, ctx);
 }
 
 int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_batch_hdr_t *h,

@@ -72,6 +72,10 @@ int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_b
 typedef int (*broker_record_cb)(void *ctx, const broker_record_t *rec);
 int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scratch,
                           broker_record_cb cb, void *ctx);
+/* The same from record `first` on: the records before it are passed over by their length
+ * alone (their own framing is not checked), the ones from it on checked and given to cb. */
+int broker_batch_for_each_from(hd_slice_t batch, int32_t first, size_t max_inflated,
+                               hd_buf_t *scratch, broker_record_cb cb, void *ctx);
 
 /* Inflates the records area of a batch with the given codec into out (appending). */
 int broker_inflate(int codec, hd_slice_t in, size_t max_out, hd_buf_t *out);

@@ -270,9 +270,13 @@ static void walk(registry_t *reg, kafka__pcheck_t *c, presult_t *res, hd_arena_t
     } else if (res->lo >= res->hi) {
         return;
     }
-    walk_t w = {.reg = reg, .c = c, .res = res, .a = a, .i = 0, .since_lock = worker ? 0 : -1};
+    /* Each part checks its own records' framing (the records before its range are passed
+     * over by their length); the last part reaches the batch's end, where the count and the
+     * trailing bytes are checked. */
+    walk_t w = {
+        .reg = reg, .c = c, .res = res, .a = a, .i = res->lo, .since_lock = worker ? 0 : -1};
     hd_buf_reset(scratch);
-    int rc = broker_batch_for_each(c->batch, c->max_inflated, scratch, walk_cb, &w);
+    int rc = broker_batch_for_each_from(c->batch, res->lo, c->max_inflated, scratch, walk_cb, &w);
     if (rc < 0)
         res->malformed = true;
 }
@@ -402,8 +406,9 @@ static int verdict(kafka_req_t *r, broker_topic_t *t, broker_partition_t *p, kaf
 {
     merged_t m;
     merge(r, c, nparts, &m);
-    /* Every record was walked (the last part walks the batch to its end) and the header and CRC
-     * checked: the append need not check them again. */
+    /* Every record's framing was checked by the part whose range holds it, the count and the
+     * end of the batch by the last part, the header and CRC by the first: the append need not
+     * check them again. */
     *checked = !m.header_bad && !m.malformed && m.nbad == 0 &&
                c->max_inflated == broker_append_max_inflated(p);
     /* A batch the append refuses keeps the append's reason. */

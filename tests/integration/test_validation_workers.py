@@ -4,6 +4,7 @@ every request of a connection still runs in arrival order, the answers name the 
 record order, registry changes during validation are safe, and a connection or the broker going
 away while records are being checked loses or leaks nothing."""
 import struct
+import time
 import threading
 import time
 
@@ -265,3 +266,38 @@ def test_protocol_errors_behind_a_checked_request(broker_factory):
         assert got == corr and answer_v8(r, "vproto")["base"] == 1500
         assert c.closed_by_peer()
     assert read_values(broker, "vproto") == first + first
+
+
+def batch_with_bad_record(vals, bad_at):
+    """A batch whose record bad_at has a byte past its last header (its framing is broken, its
+    length and the CRC are consistent)."""
+    ts = int(time.time() * 1000)
+    recs = []
+    for i, v in enumerate(vals):
+        r = kr.encode_record(i, 0, None, v)
+        if i == bad_at:
+            n = kr.Reader(r).varint()
+            body = r[len(r) - n:] + b"\x00"
+            r = kr.varint(len(body)) + body
+        recs.append(r)
+    n = len(vals)
+    after_crc = (kr.i16(0) + kr.i32(n - 1) + kr.i64(ts) + kr.i64(ts) + kr.i64(-1) + kr.i16(-1)
+                 + kr.i32(-1) + kr.i32(n) + b"".join(recs))
+    tail = kr.i32(0) + kr.i8(2) + struct.pack(">I", kr.crc32c(after_crc)) + after_crc
+    return kr.i64(0) + kr.i32(len(tail)) + tail
+
+
+def test_broken_records_in_any_part_are_refused(broker_factory):
+    # Three threads, 900 records: each part checks the framing of its own range only.
+    broker = broker_factory("--validation-threads", "3")
+    sid = validating(broker, "vframe")
+    vals = values(sid, 900)
+    with kr.Conn(broker.addr) as c:
+        for bad_at in (5, 450, 899):
+            produce_v8(c, "vframe", batch_with_bad_record(vals, bad_at))
+            p = answer_v8(c.recv()[1], "vframe")
+            assert (p["error"], p["base"], p["record_errors"]) == (INVALID_RECORD, -1, [])
+            assert p["message"]
+        produce_v8(c, "vframe", batch(vals))
+        assert answer_v8(c.recv()[1], "vframe")["base"] == 0
+    assert read_values(broker, "vframe") == vals
