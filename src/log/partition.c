@@ -893,6 +893,8 @@ static int append_journaled(log_partition_t *p, log_segment_t *s, const uint8_t 
     if (!direct) {
         if (!p->pend.len)
             p->pend_pos = pos;
+        if (!p->pend.cap) /* skip the small steps of doubling: each one copies */
+            (void)hd_buf_ensure(&p->pend, LOG_PEND_MAX / 4);
         hd_buf_put(&p->pend, batch, len);
     }
     int64_t grown = (int64_t)p->pend.cap - (int64_t)p->pend_counted;
