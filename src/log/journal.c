@@ -65,11 +65,11 @@
  *   LOG_JOURNAL_SPARES.
  *
  * A checkpoint: read the written end J; snapshot every partition appended since the last
- * checkpoint (the loop thread publishes each partition's state before it publishes J, so the
- * snapshots cover every record before J); syncfs the data directory's filesystem; write the
- * snapshots as markers; syncfs again; write the checkpoint slot (J) and fdatasync it; delete the
- * journal files before J's. A crash anywhere in it leaves the previous checkpoint, from which
- * replay is still correct.
+ * checkpoint, writing its pending segment bytes first (the loop thread publishes each partition's
+ * state before it publishes J, so the snapshots cover every record before J); syncfs the data
+ * directory's filesystem; write the snapshots as markers; syncfs again; write the checkpoint slot
+ * (J) and fdatasync it; delete the journal files before J's. A crash anywhere in it leaves the
+ * previous checkpoint, from which replay is still correct.
  *
  * Recovery (log_journal_open) reads the records after the checkpoint twice: first to find each
  * partition's last forget record, then to replay. Replay opens each partition named by a record
@@ -87,10 +87,11 @@
  *   log.recovery.checkpoint.interval.bytes of segment data at once.
  * - One journal per data directory, one flusher: rounds are serialized, so a round's latency is
  *   one fdatasync of this file plus the wait for the round before it.
- * - The journal costs nothing per partition in a round, but every batch still costs one pwrite to
- *   its partition's segment on the loop thread; with one-record batches over 1,000 partitions that
- *   write (and the first one's creation of the partition's directory and .log file) is most of
- *   the broker's time.
+ * - The journal costs nothing per partition in a round. Its segment writes wait in memory, up to
+ *   LOG_PEND_MAX per partition and LOG_PEND_TOTAL_MAX in all, and are written in chunks (see
+ *   "Pending writes" in partition.c); a checkpoint writes them before it syncs. Reads of a
+ *   partition write its pending bytes first, so a consumer following the log's end makes that
+ *   partition's segment writes one per fetch again.
  * - Replay opens partitions with the default log settings, so a segment it fills may roll at a
  *   different size than its topic's.
  * - Checkpoints syncfs the filesystem of the data directory, which must hold every partition
@@ -176,8 +177,9 @@ struct log_journal {
     bool unclean_detach;                 /* mu: a partition was closed without syncing */
     uint64_t spares[LOG_JOURNAL_SPARES]; /* mu: ids of spare files ready for reuse */
     size_t nspares;
-    uint64_t spare_next; /* mu: id for the next spare */
-    _Atomic int err;     /* sticky: the first write or sync failure */
+    uint64_t spare_next;        /* mu: id for the next spare */
+    _Atomic int err;            /* sticky: the first write or sync failure */
+    _Atomic int64_t pend_bytes; /* capacity of the partitions' pending segment buffers */
 
     pthread_mutex_t ckpt_mu; /* one checkpoint at a time */
     uint64_t ckpt_gen, ckpt_seq;
@@ -775,6 +777,32 @@ void log__journal_detach(log_journal_t *j, log_partition_t *p, bool clean)
     pthread_mutex_unlock(&j->mu);
 }
 
+/* ---- pending segment writes (partition.c) ---- */
+
+bool log__journal_pend_note(log_journal_t *j, int64_t delta)
+{
+    return atomic_fetch_add(&j->pend_bytes, delta) + delta > LOG_PEND_TOTAL_MAX;
+}
+
+void log__journal_pend_flush_all(log_journal_t *j)
+{
+    pthread_mutex_lock(&j->mu);
+    size_t n = j->nparts;
+    log_partition_t **v = hd_malloc((n ? n : 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = j->parts[i];
+        log_partition_ref(v[i]);
+    }
+    pthread_mutex_unlock(&j->mu);
+    /* Errors are logged and the bytes stay pending: each partition's next append, read or
+     * checkpoint retries them, and an append refuses to grow its buffer past LOG_PEND_MAX. */
+    for (size_t i = 0; i < n; i++) {
+        (void)log__partition_pend_flush(v[i], true);
+        log_partition_unref(v[i]);
+    }
+    free(v);
+}
+
 /* ---- checkpoints ---- */
 
 int log_journal_checkpoint(log_journal_t *j)
@@ -795,10 +823,12 @@ int log_journal_checkpoint(log_journal_t *j)
     if (seq == j->ckpt_seq && pos == j->ckpt_pos && n == 0)
         goto done;
     log__marker_t *snap = hd_malloc((n ? n : 1) * sizeof *snap);
-    for (size_t i = 0; i < n; i++)
-        log__partition_marker_snapshot(v[i], &snap[i]);
+    /* Each snapshot first writes the partition's pending segment bytes, so the syncfs below
+     * covers every batch before J (see partition.c, "Pending writes"). */
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = log__partition_marker_snapshot(v[i], &snap[i]);
     int64_t t0 = hd_mono_ns();
-    if (syncfs(j->base_fd) < 0)
+    if (rc == 0 && syncfs(j->base_fd) < 0)
         rc = -errno;
     for (size_t i = 0; i < n && rc == 0; i++) {
         log__partition_checkpointed(v[i], &snap[i]);
@@ -1213,6 +1243,7 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     j->cfg = *cfg;
     j->base_fd = -1;
     atomic_init(&j->err, 0);
+    atomic_init(&j->pend_bytes, 0);
     atomic_init(&j->syncing, false);
     hd_buf_init(&j->stage);
     hd_buf_init(&j->wchunk);

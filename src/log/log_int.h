@@ -249,10 +249,27 @@ struct log_partition {
     atomic_bool detached;      /* closed: taken out of the journal's registry */
     log__marker_t snap_marker; /* lock */
     int64_t ckpt_base; /* lock: segments from this base on may hold data no sync covered yet */
+    /* With a journal: batches appended but not yet written to the active segment's file
+     * (partition.c, "Pending writes"), the file position of pend's first byte, and pend's
+     * capacity as counted in the journal's total. */
+    hd_buf_t pend;       /* lock */
+    int64_t pend_pos;    /* lock */
+    size_t pend_counted; /* lock */
 };
 
-/* partition.c: the marker of a checkpoint (fields of the clean-shutdown marker). */
-void log__partition_marker_snapshot(log_partition_t *p, log__marker_t *m);
+/* Pending writes (partition.c): a partition writes its pending bytes once they would pass
+ * LOG_PEND_MAX; every partition's once the capacity of all pending buffers of a journal passes
+ * LOG_PEND_TOTAL_MAX. */
+#define LOG_PEND_MAX (64 * 1024)
+#define LOG_PEND_TOTAL_MAX (32 * 1024 * 1024)
+
+/* partition.c: any thread. Writes p's pending bytes to its active segment; `release` also frees
+ * the buffer. Returns 0 or -errno (the bytes stay pending). */
+int log__partition_pend_flush(log_partition_t *p, bool release);
+
+/* partition.c: the marker of a checkpoint (fields of the clean-shutdown marker), after writing
+ * the pending bytes it covers to the segment. Returns 0 or -errno (nothing to checkpoint). */
+int log__partition_marker_snapshot(log_partition_t *p, log__marker_t *m);
 /* Notes that a checkpoint synced everything m describes. */
 void log__partition_checkpointed(log_partition_t *p, const log__marker_t *m);
 /* Writes m as p's marker file. Returns 0 or -errno (not synced). */
@@ -292,6 +309,11 @@ int log__journal_append(log_journal_t *j, const char *name, size_t name_len, int
                         const uint8_t *batch, size_t len);
 /* Loop thread: writes a forget record for the partition `name` (see journal.c). */
 int log__journal_forget(log_journal_t *j, const char *name, size_t name_len);
+/* Adds delta to the capacity of the journal's pending segment buffers; returns whether the total
+ * now passes LOG_PEND_TOTAL_MAX. Any thread. */
+bool log__journal_pend_note(log_journal_t *j, int64_t delta);
+/* Loop thread: writes and frees every attached partition's pending bytes. */
+void log__journal_pend_flush_all(log_journal_t *j);
 /* Loop thread: publishes the end of the records written so far to checkpoints; call after the
  * appending partitions published their state. */
 void log__journal_commit(log_journal_t *j);

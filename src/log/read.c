@@ -1,13 +1,21 @@
 /* Reading the partition log: fetch reads, timestamp lookups and header scans. Loop thread.
  * Every read starts from the sparse offset index (segment.c), or from where the last read of the
  * segment stopped when that is closer, and walks batch headers with pread; the batches
- * themselves are copied with one pread per segment. Whole-log header scans read in chunks. */
+ * themselves are copied with one pread per segment. Whole-log header scans read in chunks. With a
+ * journal, each read first writes the partition's pending bytes (partition.c, "Pending writes"). */
 #include "log/log_int.h"
 #include "util/err.h"
 #include "util/fileio.h"
 #include "util/mem.h"
 
 #include <stdlib.h>
+
+/* Writes the partition's pending bytes (partition.c, "Pending writes") before a read, which may
+ * reach them: every read goes to the files. */
+static int pend_write(log_partition_t *p)
+{
+    return p->journal ? log__partition_pend_flush(p, false) : 0;
+}
 
 /* Index of the last segment whose base offset is <= offset (offset >= the start offset). */
 static size_t find_segment(const log_partition_t *p, int64_t offset)
@@ -54,6 +62,9 @@ ssize_t log_partition_read(log_partition_t *p, int64_t offset, int64_t max_offse
         max_offset = p->leo;
     if (offset >= max_offset)
         return 0;
+    int rc = pend_write(p);
+    if (rc < 0)
+        return rc;
     uint8_t hdr[LOG_BATCH_HEADER_LEN];
     log_hdr_t h;
     size_t copied = 0;
@@ -62,7 +73,6 @@ ssize_t log_partition_read(log_partition_t *p, int64_t offset, int64_t max_offse
         if (s->base_offset >= max_offset)
             break;
         int64_t pos = 0;
-        int rc;
         if (copied == 0) {
             rc = find_batch(p, s, offset, &pos, hdr, &h);
             if (rc < 0)
@@ -113,6 +123,9 @@ int log_partition_find_time(log_partition_t *p, int64_t ts, int64_t max_offset,
 {
     if (max_offset > p->leo)
         max_offset = p->leo;
+    int prc = pend_write(p);
+    if (prc < 0)
+        return prc;
     uint8_t hdr[LOG_BATCH_HEADER_LEN];
     log_hdr_t h;
     for (size_t i = 0; i < p->nsegs; i++) {
@@ -153,6 +166,9 @@ int log_partition_max_time(log_partition_t *p, int64_t max_offset, int64_t *ts)
 {
     if (max_offset > p->leo)
         max_offset = p->leo;
+    int prc = pend_write(p);
+    if (prc < 0)
+        return prc;
     uint8_t hdr[LOG_BATCH_HEADER_LEN];
     log_hdr_t h;
     int64_t best = -1;
@@ -198,6 +214,9 @@ int log_partition_scan(log_partition_t *p, int64_t from_offset, int64_t min_ts, 
         from_offset = log_partition_start_offset(p);
     if (from_offset >= p->leo)
         return 0;
+    int prc = pend_write(p);
+    if (prc < 0)
+        return prc;
     /* Headers are read LOG_SCAN_CHUNK bytes at a time: one pread covers hundreds of small
      * batches, where a pread per header made a scan of a million batches a million calls. */
     uint8_t *buf = hd_malloc(LOG_SCAN_CHUNK);

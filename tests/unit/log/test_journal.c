@@ -10,6 +10,7 @@
 #include "log/log_int.h"
 #include "util/err.h"
 #include "util/fileio.h"
+#include "util/mem.h"
 #include "util/say.h"
 
 #include <dirent.h>
@@ -458,8 +459,9 @@ static void test_checkpoint_moves_the_replay_start_and_drops_files(void **state)
 
 /* ENOSPC on the journal write (made by the round's sync, which writes the staged records): the
  * sync fails and no durable offset moves, every later append is refused (the error is sticky),
- * and after a restart the log holds what was acknowledged, possibly followed by the whole batch
- * whose round failed (its segment write had passed), and takes appends again. */
+ * and after a restart the log holds what was acknowledged, not the batch whose round failed (it
+ * waited in the partition's pending segment bytes, lost with the process), and takes appends
+ * again. */
 static void test_enospc_on_journal_write_fails_appends_until_restart(void **state)
 {
     (void)state;
@@ -476,7 +478,7 @@ static void test_enospc_on_journal_write_fails_appends_until_restart(void **stat
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     assert_int_equal(log_partition_durable_offset(p), 2);
     pwrites = 0;
-    fail_at = 2; /* the segment write passes, the journal write fails */
+    fail_at = 1; /* the segment write waits in memory; the journal write fails */
     hd_io.pwrite = counting_pwrite;
     assert_int_equal(append(&e, p, 3, 30, &base), 0);
     log_flusher_mark_dirty(f, p);
@@ -494,9 +496,9 @@ static void test_enospc_on_journal_write_fails_appends_until_restart(void **stat
     env_open_journal(&e);
     e.cfg.journal = e.j;
     p = open_p(&e, "e-0");
-    assert_int_equal(log_partition_end_offset(p), 5);
+    assert_int_equal(log_partition_end_offset(p), 2);
     assert_int_equal(append(&e, p, 3, 30, &base), 0);
-    assert_int_equal(base, 5);
+    assert_int_equal(base, 2);
     log_partition_close(p);
     log_journal_close(e.j);
     env_done(&e);
@@ -671,6 +673,225 @@ static void test_record_of_another_file_does_not_parse(void **state)
     env_done(&e);
 }
 
+/* ---- pending segment writes (partition.c, "Pending writes") ---- */
+
+enum { PN = 40 };
+
+typedef struct pend_env {
+    env_t e;
+    log_partition_t *p[PN];
+    hd_buf_t want[PN]; /* every batch appended to p[i], as stored */
+} pend_env_t;
+
+static void pend_open(pend_env_t *pe)
+{
+    for (int i = 0; i < PN; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "q-%d", i);
+        pe->p[i] = open_p(&pe->e, name);
+    }
+}
+
+static void pend_init(pend_env_t *pe)
+{
+    env_init(&pe->e, 1 << 20);
+    pe->e.cfg.segment_bytes = 48 * 1024; /* rolls, with bytes pending, along the way */
+    for (int i = 0; i < PN; i++)
+        hd_buf_init(&pe->want[i]);
+    pend_open(pe);
+}
+
+static void pend_done(pend_env_t *pe)
+{
+    for (int i = 0; i < PN; i++)
+        hd_buf_deinit(&pe->want[i]);
+    env_done(&pe->e);
+}
+
+/* Appends `rounds` one-record batches of `vlen` bytes to each partition in turn. */
+static void pend_append(pend_env_t *pe, int rounds, size_t vlen)
+{
+    for (int k = 0; k < rounds; k++)
+        for (int i = 0; i < PN; i++) {
+            int64_t base;
+            assert_int_equal(append(&pe->e, pe->p[i], 1, vlen + (size_t)(k % 7), &base), 0);
+            hd_buf_put(&pe->want[i], pe->e.b.p, pe->e.b.len);
+        }
+}
+
+static size_t pending_of(log_partition_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    size_t n = p->pend.len;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+/* Every partition reads back exactly what was appended to it. */
+static void pend_check(pend_env_t *pe)
+{
+    hd_buf_t got;
+    hd_buf_init(&got);
+    for (int i = 0; i < PN; i++) {
+        assert_int_equal(read_all(pe->p[i], &got), pe->want[i].len);
+        assert_memory_equal(got.p, pe->want[i].p, got.len);
+    }
+    hd_buf_deinit(&got);
+}
+
+/* The bytes of p's active segment file from pos on, as on disk (not through the log). */
+static bool file_holds(pend_env_t *pe, int i, int64_t pos, const uint8_t *want, size_t len)
+{
+    log_segment_t *s = pe->p[i]->segs[pe->p[i]->nsegs - 1];
+    uint8_t *buf = hd_malloc(len);
+    ssize_t n = pread(s->log_fd, buf, len, (off_t)pos);
+    bool same = n == (ssize_t)len && memcmp(buf, want, len) == 0;
+    free(buf);
+    return same;
+}
+
+/* Small batches to many partitions wait in memory, not in the segment files, and every read
+ * (before and after the partitions' own bound, a roll, a checkpoint) sees all of them. */
+static void test_pending_batches_are_read_back_before_and_after_flushes(void **state)
+{
+    (void)state;
+    pend_env_t pe;
+    pend_init(&pe);
+    pend_append(&pe, 3, 100);
+    /* Nothing of the three batches is in the file yet; a read writes them first. */
+    for (int i = 0; i < PN; i++) {
+        assert_int_equal(pending_of(pe.p[i]), pe.want[i].len);
+        assert_false(file_holds(&pe, i, 0, pe.want[i].p, pe.want[i].len));
+    }
+    pend_check(&pe);
+    for (int i = 0; i < PN; i++) {
+        assert_int_equal(pending_of(pe.p[i]), 0);
+        assert_true(file_holds(&pe, i, 0, pe.want[i].p, pe.want[i].len));
+    }
+    /* Past LOG_PEND_MAX per partition and past several rolls; then pending again. */
+    pend_append(&pe, 400, 300);
+    for (int i = 0; i < PN; i++) {
+        assert_true(pending_of(pe.p[i]) > 0);
+        assert_true(pending_of(pe.p[i]) <= LOG_PEND_MAX);
+        assert_true(log_partition_segment_count(pe.p[i]) > 2);
+    }
+    pend_check(&pe);
+    pend_append(&pe, 5, 100);
+    /* The offset and time lookups see pending batches too. */
+    int64_t ts;
+    assert_int_equal(log_partition_max_time(pe.p[0], log_partition_end_offset(pe.p[0]), &ts), 0);
+    assert_int_equal(ts, 1001);
+    assert_int_equal(pending_of(pe.p[0]), 0);
+    /* A checkpoint writes them all. */
+    assert_int_equal(log__journal_sync(pe.e.j), 0);
+    assert_int_equal(log_journal_checkpoint(pe.e.j), 0);
+    for (int i = 0; i < PN; i++)
+        assert_int_equal(pending_of(pe.p[i]), 0);
+    pend_check(&pe);
+    /* A clean close writes them too: reopened without replay, everything is there. */
+    pend_append(&pe, 2, 100);
+    for (int i = 0; i < PN; i++)
+        log_partition_close(pe.p[i]);
+    log_journal_close(pe.e.j);
+    env_open_journal(&pe.e);
+    pe.e.cfg.journal = pe.e.j;
+    pend_open(&pe);
+    pend_check(&pe);
+    for (int i = 0; i < PN; i++)
+        log_partition_close(pe.p[i]);
+    log_journal_close(pe.e.j);
+    pend_done(&pe);
+}
+
+/* The process dies (kill -9) with synced, acknowledged batches only in the pending buffers, some
+ * of them after a checkpoint: replay restores every one. A checkpoint that did not write the
+ * pending bytes first would move the replay start past batches no segment holds. */
+static void crash_with_pending(bool checkpoint)
+{
+    pend_env_t pe;
+    pend_init(&pe);
+    pend_append(&pe, 30, 200);
+    if (checkpoint) {
+        assert_int_equal(log__journal_sync(pe.e.j), 0);
+        for (int i = 0; i < PN; i++)
+            assert_true(pending_of(pe.p[i]) > 0);
+        assert_int_equal(log_journal_checkpoint(pe.e.j), 0);
+    }
+    pend_append(&pe, 3, 100);
+    assert_int_equal(log__journal_sync(pe.e.j), 0);
+    int64_t end[PN];
+    for (int i = 0; i < PN; i++) {
+        assert_true(pending_of(pe.p[i]) > 0);
+        end[i] = log_partition_end_offset(pe.p[i]);
+        log_partition_close_dirty(pe.p[i]); /* the pending bytes are lost */
+    }
+    log_journal_close_dirty(pe.e.j);
+    env_open_journal(&pe.e);
+    pe.e.cfg.journal = pe.e.j;
+    pend_open(&pe);
+    for (int i = 0; i < PN; i++)
+        assert_int_equal(log_partition_end_offset(pe.p[i]), end[i]);
+    pend_check(&pe);
+    for (int i = 0; i < PN; i++)
+        log_partition_close(pe.p[i]);
+    log_journal_close(pe.e.j);
+    pend_done(&pe);
+}
+
+static void test_crash_with_pending_batches_replays_them(void **state)
+{
+    (void)state;
+    crash_with_pending(false);
+}
+
+static void test_checkpoint_writes_pending_batches_before_moving_replay_start(void **state)
+{
+    (void)state;
+    crash_with_pending(true);
+}
+
+/* The buffers of all partitions together stay within LOG_PEND_TOTAL_MAX (plus one partition's
+ * growth): past it every partition's pending bytes are written and the buffers freed. */
+static void test_pending_buffers_are_bounded_in_total(void **state)
+{
+    (void)state;
+    enum { NP = 700 };
+    env_t e;
+    env_init(&e, 64 << 20);
+    log_partition_t **p = hd_calloc(NP, sizeof *p);
+    for (int i = 0; i < NP; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "t-%d", i);
+        p[i] = open_p(&e, name);
+    }
+    size_t peak = 0;
+    int64_t base;
+    for (int k = 0; k < 60; k++) {
+        for (int i = 0; i < NP; i++)
+            assert_int_equal(append(&e, p[i], 1, 1000, &base), 0);
+        size_t total = 0;
+        for (int i = 0; i < NP; i++)
+            total += p[i]->pend.cap;
+        if (total > peak)
+            peak = total;
+        if (k % 20 == 19)
+            assert_int_equal(log__journal_sync(e.j), 0);
+    }
+    assert_true(peak > LOG_PEND_TOTAL_MAX / 2);
+    assert_true(peak <= LOG_PEND_TOTAL_MAX + 2 * LOG_PEND_MAX);
+    hd_buf_t got;
+    hd_buf_init(&got);
+    for (int i = 0; i < NP; i += 37) {
+        read_all(p[i], &got);
+        assert_int_equal(log_partition_end_offset(p[i]), 60);
+    }
+    hd_buf_deinit(&got);
+    assert_int_equal(log_partition_close_many(p, NP), 0);
+    free(p);
+    log_journal_close(e.j);
+    env_done(&e);
+}
+
 int main(void)
 {
     say_level = SAY_ERROR;
@@ -688,6 +909,10 @@ int main(void)
         cmocka_unit_test(test_failed_recovery_recovers_on_the_next_open),
         cmocka_unit_test(test_record_of_another_file_does_not_parse),
         cmocka_unit_test(test_checkpointed_files_are_reused_and_old_records_ignored),
+        cmocka_unit_test(test_pending_batches_are_read_back_before_and_after_flushes),
+        cmocka_unit_test(test_crash_with_pending_batches_replays_them),
+        cmocka_unit_test(test_checkpoint_writes_pending_batches_before_moving_replay_start),
+        cmocka_unit_test(test_pending_buffers_are_bounded_in_total),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
