@@ -143,7 +143,10 @@ def format_storage(d, template):
         log4j = os.path.join(work, "log4j2.properties")
         with open(log4j, "w") as f:
             f.write(LOG4J2.format(log=os.path.join(work, "format.log")))
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # One that starts with "-" would be read as an option by the storage tool (1 in 64).
+        cid = "-"
+        while cid.startswith("-"):
+            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         r = subprocess.run(java_argv("kafka.tools.StorageTool", "format", "-t", cid, "-c", props,
                                      log4j=log4j, heap="256m"),
                            capture_output=True, text=True, timeout=180)

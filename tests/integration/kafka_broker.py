@@ -85,6 +85,10 @@ class KafkaBroker:
             "share.coordinator.state.topic.min.isr=1",
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=true",
+            # Tests write records with fixed timestamps years old (BASE_TS): Kafka's default
+            # retention by time would delete them under a test that reads them back, whenever
+            # its check (every five minutes) happens to run in between.
+            "log.retention.ms=-1",
             "",
         ]))
         self.log4j.write_text(LOG4J2.format(log=self.log_path, level="INFO"))
