@@ -579,17 +579,10 @@ static bool check_object(vctx_t *v, const registry__js_node_t *n, jv inst, ann_t
         memset(have, 0, n->nprops);
         jv key = first_child(inst);
         for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
-            pidx[i] = 0;
-            uint32_t h = key->hash, at;
-            while ((at = n->prop_slots[h & n->prop_mask])) {
-                const registry__js_named_t *p = &n->props[at - 1];
-                if (p->len == key->n && registry__bytes_equal(p->name, key->u.s, key->n)) {
-                    pidx[i] = (uint16_t)at;
-                    have[at - 1] = 1;
-                    break;
-                }
-                h++;
-            }
+            uint32_t at = registry__js_prop_slot(n, key->u.s, key->n, key->hash);
+            pidx[i] = (uint16_t)at;
+            if (at)
+                have[at - 1] = 1;
         }
     }
     for (size_t i = 0; i < n->nrequired; i++) {
@@ -982,16 +975,11 @@ static bool fcheck_object(vctx_t *v, const registry__js_node_t *n, jv inst)
         memset(have, 0, n->nprops);
         jv key = first_child(inst);
         for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
-            uint32_t h = key->hash, at;
+            uint32_t at = registry__js_prop_slot(n, key->u.s, key->n, key->hash);
             const registry__js_node_t *sub = n->additional_props;
-            while ((at = n->prop_slots[h & n->prop_mask])) {
-                const registry__js_named_t *p = &n->props[at - 1];
-                if (p->len == key->n && registry__bytes_equal(p->name, key->u.s, key->n)) {
-                    have[at - 1] = 1;
-                    sub = p->node;
-                    break;
-                }
-                h++;
+            if (at) {
+                have[at - 1] = 1;
+                sub = n->props[at - 1].node;
             }
             if (sub && !feval(v, sub, key + 1))
                 return false;
@@ -1008,17 +996,10 @@ static bool fcheck_object(vctx_t *v, const registry__js_node_t *n, jv inst)
         memset(have, 0, n->nprops);
         jv key = first_child(inst);
         for (size_t i = 0; i < size; i++, key = next_sibling(key + 1)) {
-            pidx[i] = 0;
-            uint32_t h = key->hash, at;
-            while ((at = n->prop_slots[h & n->prop_mask])) {
-                const registry__js_named_t *p = &n->props[at - 1];
-                if (p->len == key->n && registry__bytes_equal(p->name, key->u.s, key->n)) {
-                    pidx[i] = (uint16_t)at;
-                    have[at - 1] = 1;
-                    break;
-                }
-                h++;
-            }
+            uint32_t at = registry__js_prop_slot(n, key->u.s, key->n, key->hash);
+            pidx[i] = (uint16_t)at;
+            if (at)
+                have[at - 1] = 1;
         }
     }
     for (size_t i = 0; i < n->nrequired; i++) {

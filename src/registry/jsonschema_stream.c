@@ -67,17 +67,12 @@ static const registry__js_node_t *member_node(sctx_t *s, const registry__js_node
     registry__jv_t *key = &s->ps.d->v[s->nkeys];
     uint32_t h = (uint32_t)registry__js_key_hash(key->u.s, key->n);
     *dup = false;
-    if (n->nprops) {
-        uint32_t at;
-        for (uint32_t i = h; (at = n->prop_slots[i & n->prop_mask]); i++) {
-            const registry__js_named_t *p = &n->props[at - 1];
-            if (p->len == key->n && registry__bytes_equal(p->name, key->u.s, key->n)) {
-                *dup = have[at - 1];
-                have[at - 1] = 1;
-                s->nkeys++;
-                return p->node;
-            }
-        }
+    uint32_t at = n->nprops ? registry__js_prop_slot(n, key->u.s, key->n, h) : 0;
+    if (at) {
+        *dup = have[at - 1];
+        have[at - 1] = 1;
+        s->nkeys++;
+        return n->props[at - 1].node;
     }
     unsigned bit = h & 127;
     uint64_t m = 1ULL << (bit & 63);

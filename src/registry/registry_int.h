@@ -482,6 +482,20 @@ struct registry_jsonschema {
     size_t ncodes, capcodes;
 };
 
+/* The property of object node n named (k, kl), whose registry__js_key_hash is h, through the
+ * node's slots (n->nprops > 0): its index in n->props plus one, or 0 when it has none. */
+static inline uint32_t registry__js_prop_slot(const registry__js_node_t *n, const char *k,
+                                              size_t kl, uint32_t h)
+{
+    uint32_t at;
+    for (; (at = n->prop_slots[h & n->prop_mask]); h++) {
+        const registry__js_named_t *p = &n->props[at - 1];
+        if (p->len == kl && registry__bytes_equal(p->name, k, kl))
+            return at;
+    }
+    return 0;
+}
+
 /* Finds `name` in a sorted named list; NULL when absent. */
 const registry__js_named_t *registry__js_named_find(const registry__js_named_t *v, size_t n,
                                                     const char *name, size_t len);
