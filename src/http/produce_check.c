@@ -264,13 +264,10 @@ static void finish(check_t *ck)
         /* Recreated or reconfigured meanwhile: checked again, here, by its settings of now. */
         parts_free(ck);
         target_take(ck, t);
-        if (!broker_topic_config(t)->schema_validation) {
-            check_free(ck);
-            http__produce_append(r, t, ck->recs, ck->n);
-            return;
-        }
-        parts_make(ck, 1);
-        check_part(ck, &ck->parts[0], false);
+        if (broker_topic_config(t)->schema_validation) {
+            parts_make(ck, 1);
+            check_part(ck, &ck->parts[0], false);
+        } /* else no parts: no bad record */
     }
     int nbad = 0;
     for (int k = 0; k < ck->nparts; k++)

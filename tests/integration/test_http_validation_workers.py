@@ -483,6 +483,21 @@ def test_registry_and_topic_changes_while_a_check_is_held(broker_factory, tmp_pa
     assert st == 200, body
     assert body["offsets"] == [{"partition": 0, "offset": 300 + i} for i in range(299)]
     assert read_values(broker, "hchg") == vals + [v for i, v in enumerate(bad_vals) if i != 10]
+    # Validation turned off meanwhile: every record lands, the bad one too.
+    off_vals = values(sid, 300, bad={20}, tag="off")
+
+    def turn_off():
+        with kr.Conn(broker.addr) as k:
+            alter_topic_config(k, "hchg", "confluent.value.schema.validation", "false")
+            assert alter_answer(k.recv()[1]) == (0, "hchg")
+
+    st, body = held("hchg", turn_off, off_vals)
+    assert st == 200, body
+    assert body["offsets"] == [{"partition": 0, "offset": 599 + i} for i in range(300)]
+    assert read_values(broker, "hchg")[599:] == off_vals
+    with kr.Conn(broker.addr) as k:
+        alter_topic_config(k, "hchg", "confluent.value.schema.validation", "true")
+        assert alter_answer(k.recv()[1]) == (0, "hchg")
     # The topic deleted meanwhile.
     st, body = held("hchg", lambda: requests.delete(broker.http + "/topics/hchg", timeout=10))
     assert st == 404, body
