@@ -69,6 +69,8 @@ typedef struct part {
     char **why;
 } part_t;
 
+/* A request's check. Owned by the loop thread; its parts' threads read it (never the request)
+ * and write only their own part_t. */
 struct check {
     http_req_t *r; /* NULL once the connection closed: nothing is appended then */
     registry_t *reg;
@@ -88,6 +90,7 @@ struct check {
     hd_buf_t body;
 };
 
+/* Loop thread only. */
 static int checks_running;
 static const char *gate;
 static bool gate_read;
