@@ -5,6 +5,7 @@ offsets are gaps, as after log compaction), an all-bad batch leaves an empty bat
 next batches follow in sequence, retries are duplicates, and every reader (Kafka consumers, the
 HTTP records API, subscriptions) sees the same offsets, before and after a restart."""
 import json
+import re
 import struct
 import time
 
@@ -168,7 +169,10 @@ def produce_raw(c, topic, batch):
     return kr.produce(c, topic, 0, batch, version=8)
 
 
-def test_raw_retries_of_a_dead_lettered_batch_are_duplicates(broker):
+@pytest.mark.parametrize("journal", [False, True])
+def test_raw_retries_of_a_dead_lettered_batch_are_duplicates(broker_factory, journal):
+    # With the journal on, the kill -9 below leaves the batches to its replay.
+    broker = broker_factory(*(("--journal",) if journal else ()))
     topic = "raw"
     sid = setup_topic(broker, topic)
     with kr.Conn(broker.addr) as c:
@@ -214,9 +218,12 @@ def test_raw_retries_of_a_dead_lettered_batch_are_duplicates(broker):
 
     stored = batches(broker, topic)
     assert stored == [(0, 2, 2, pid, 0, [0, 2]), (3, 0, 1, pid, 3, []), (5, 1, 0, pid, 5, [5])]
-    # kill -9: recovery scans the stored batches; the producer state is rebuilt from them.
+    # kill -9: recovery scans the stored batches (or replays the journal); the producer state is
+    # rebuilt from them.
     broker.kill9()
     broker.start()
+    if journal:
+        assert re.search(r"replayed from .* batches applied, .* 0 gaps", broker.log_text())
     assert batches(broker, topic) == stored
     with kr.Conn(broker.addr) as c:
         assert produce_raw(c, topic, b1) == (0, 0)
