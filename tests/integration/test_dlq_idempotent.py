@@ -35,9 +35,9 @@ def zigzag(n):
             return out + bytes([b])
 
 
-def setup_topic(broker, topic):
+def setup_topic(broker, topic, **config):
     """Registers the Order schema as <topic>-value and makes a one-partition topic validating in
-    dlq mode. Returns the schema id."""
+    dlq mode (and any other config). Returns the schema id."""
     r = requests.post(broker.http + "/subjects/%s-value/versions" % topic,
                       headers={"Content-Type": SR},
                       data=json.dumps({"schema": json.dumps(ORDER)}), timeout=T)
@@ -45,8 +45,8 @@ def setup_topic(broker, topic):
     sid = r.json()["id"]
     r = requests.post(broker.http + "/topics", json={
         "name": topic, "partitions": 1,
-        "config": {"confluent.value.schema.validation": "true",
-                   "herald.schema.validation.mode": "dlq"}}, timeout=T)
+        "config": dict({"confluent.value.schema.validation": "true",
+                        "herald.schema.validation.mode": "dlq"}, **config)}, timeout=T)
     assert r.status_code == 201, r.text
     return sid
 
@@ -278,3 +278,26 @@ def test_franz_go_all_bad_batches_keep_the_sequence(broker):
     produce_all(broker.addr, [{"topic": topic, "partition": 0, "value": good(sid, 1)}])
     recs = franz("consume", broker.addr, topic, 1, 1)["records"]
     assert [(r["p"], r["o"]) for r in recs] == [(0, n)]
+
+
+def test_kept_batch_recompressed_by_topic_compression(broker):
+    topic = "zpay"
+    sid = setup_topic(broker, topic, **{"compression.type": "gzip"})
+    p = make_producer(broker.addr, enable_idempotence=True, linger_ms=100)
+    vals = [bad(0), good(sid, 1), bad(2), good(sid, 3), bad(4), bad(5)]
+    reps = produce_all(broker.addr, [{"topic": topic, "partition": 0, "value": v} for v in vals],
+                       producer=p)
+    assert [r["offset"] for r in reps] == list(range(6))
+    stored = kr.fetch_all_batches(broker.addr, topic, 0)
+    assert [(b.base_offset, b.count, b.last_offset_delta, b.codec, b.base_sequence)
+            for b in stored] == [(0, 2, 5, kr.CODEC_GZIP, 0)]
+    assert [r[0] for r in stored[0].records()] == [1, 3]
+    msgs = consume(broker.addr, topic, [0], 2, timeout=20)
+    assert [(m.offset(), m.value()) for m in msgs] == [(1, good(sid, 1)), (3, good(sid, 3))]
+    reps = produce_all(broker.addr, [{"topic": topic, "partition": 0, "value": bad(6)}],
+                       producer=p)
+    assert reps[0]["offset"] == 6
+    stored = kr.fetch_all_batches(broker.addr, topic, 0)
+    # The empty batch stays uncompressed: nothing to compress.
+    assert [(b.base_offset, b.count, b.codec, b.base_sequence) for b in stored[1:]] == \
+        [(6, 0, 0, 6)]
