@@ -78,7 +78,14 @@ def batches(broker, topic):
              [r[0] for r in b.records()]) for b in kr.fetch_all_batches(broker.addr, topic, 0)]
 
 
-def test_confluent_idempotent_batches_keep_offsets_and_sequences(broker):
+@pytest.fixture(scope="module")
+def java(tmp_path_factory):
+    d = JavaDriver(tmp_path_factory.mktemp("java") / "driver.log")
+    yield d
+    d.close()
+
+
+def test_confluent_idempotent_batches_keep_offsets_and_sequences(broker, java):
     topic = "pay"
     sid = setup_topic(broker, topic)
     p = make_producer(broker.addr, enable_idempotence=True, linger_ms=100)
@@ -106,6 +113,9 @@ def test_confluent_idempotent_batches_keep_offsets_and_sequences(broker):
     want = [(o, b"k%d" % o, good(sid, o), [("h", b"%d" % o)]) for o in kept]
     msgs = consume(broker.addr, topic, [0], len(kept), timeout=20)
     assert [(m.offset(), m.key(), m.value(), m.headers()) for m in msgs] == want
+    recs = java.ok("consume", broker.addr, topic, len(kept), 30000)["records"]
+    assert [(r["o"], r["k"], r["v"], r["h"]) for r in recs] == \
+        [(o, "k%d" % o, good(sid, o).decode(), [["h", "%d" % o]]) for o in kept]
 
     # The bad ones are dead-lettered with their key, headers and why.
     dl = consume(broker.addr, topic + ".dlq", [0], 4, timeout=20)
@@ -237,13 +247,6 @@ def test_raw_retries_of_a_dead_lettered_batch_are_duplicates(broker_factory, jou
     msgs = consume(broker.addr, topic, [0], 4, timeout=20)
     assert [(m.offset(), m.value()) for m in msgs] == \
         [(0, good(sid, 0)), (2, good(sid, 2)), (5, good(sid, 5)), (6, good(sid, 6))]
-
-
-@pytest.fixture(scope="module")
-def java(tmp_path_factory):
-    d = JavaDriver(tmp_path_factory.mktemp("java") / "driver.log")
-    yield d
-    d.close()
 
 
 def test_java_idempotent_producer_and_consumer(broker, java):
