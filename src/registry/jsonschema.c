@@ -1020,6 +1020,54 @@ static int compile_dependencies(cstate_t *cs, registry__js_node_t *n, json_t *o)
     return 0;
 }
 
+/* Whether a property name can be a key_slots entry: 1 to 16 bytes that a JSON string holds
+ * as they are (no escape, no control or non-ASCII byte). */
+static bool plain_short_name(const char *s, size_t len)
+{
+    if (len < 1 || len > 16)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((uint8_t)s[i] < 0x20 || (uint8_t)s[i] >= 0x80 || s[i] == '"' || s[i] == '\\')
+            return false;
+    return true;
+}
+
+/* key_slots: the plain short property names by their words (open addressing, at most half
+ * full). */
+static int compile_key_slots(cstate_t *cs, registry__js_node_t *n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n->nprops; i++)
+        count += plain_short_name(n->props[i].name, n->props[i].len);
+    if (!count || n->nprops > REGISTRY__JS_LOOKUP_MAX_PROPS)
+        return 0;
+    size_t size = 8;
+    while (size < count * 2)
+        size *= 2;
+    if (!(n->key_slots = alloc(cs, size * sizeof *n->key_slots)))
+        return cs->rc;
+    memset(n->key_slots, 0, size * sizeof *n->key_slots);
+    n->key_mask = (uint32_t)(size - 1);
+    for (size_t i = 0; i < n->nprops; i++) {
+        const registry__js_named_t *p = &n->props[i];
+        if (!plain_short_name(p->name, p->len))
+            continue;
+        char buf[16] = {0};
+        memcpy(buf, p->name, p->len);
+        uint64_t w[2];
+        registry__js_key_words(buf, p->len, w);
+        uint32_t h = registry__js_key_words_hash(w);
+        while (n->key_slots[h & n->key_mask].idx)
+            h++;
+        registry__js_key_slot_t *k = &n->key_slots[h & n->key_mask];
+        k->w[0] = w[0];
+        k->w[1] = w[1];
+        k->node = p->node;
+        k->idx = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
 /* The lookup aids of registry__js_node_t for the walk over flat documents. */
 static int compile_lookup(cstate_t *cs, registry__js_node_t *n)
 {
@@ -1036,6 +1084,8 @@ static int compile_lookup(cstate_t *cs, registry__js_node_t *n)
                 h++;
             n->prop_slots[h & n->prop_mask] = (uint32_t)i + 1;
         }
+        if (compile_key_slots(cs, n))
+            return cs->rc;
     }
     if (n->nrequired) {
         if (!(n->required_prop = alloc(cs, n->nrequired * sizeof *n->required_prop)))
@@ -1290,12 +1340,9 @@ static void plan_node(registry__js_node_t *n)
     };
     for (int k = 0; k < 8; k++) {
         unsigned p = 0;
-        if (n->boolean == 0) {
-            n->plan[k] = REGISTRY__JS_P_FAIL;
-            continue;
-        }
-        if (n->boolean == 1) {
-            n->plan[k] = 0;
+        if (n->boolean == 0 || n->boolean == 1) {
+            n->plan[k] = n->boolean ? 0 : REGISTRY__JS_P_FAIL;
+            n->plan_inline |= (uint8_t)(1u << k);
             continue;
         }
         bool num = k == REGISTRY__JV_INT || k == REGISTRY__JV_REAL;
@@ -1323,6 +1370,17 @@ static void plan_node(registry__js_node_t *n)
         if (n->collects && (k == REGISTRY__JV_ARRAY || k == REGISTRY__JV_OBJECT))
             p |= REGISTRY__JS_P_SLOW;
         n->plan[k] = (uint16_t)p;
+        /* What the check while parsing evaluates inline (jsonschema_stream.c, scalar()). */
+        bool inl = !(p & ~(unsigned)(REGISTRY__JS_P_FAIL | REGISTRY__JS_P_INTEGRAL |
+                                     REGISTRY__JS_P_VALUES | REGISTRY__JS_P_NUMBER |
+                                     REGISTRY__JS_P_STRING));
+        if ((p & REGISTRY__JS_P_VALUES) &&
+            (n->has_const || !n->enum_v || k != REGISTRY__JV_STRING))
+            inl = false;
+        if ((p & REGISTRY__JS_P_NUMBER) && n->multiple_of > 0)
+            inl = false;
+        if (inl && k < 8)
+            n->plan_inline |= (uint8_t)(1u << k);
     }
     /* draft-07 `$ref` replaces its node: follow the chain of such nodes to its end (a chain
      * that comes back on itself is left to the full walk, which reports the cycle). */

@@ -53,38 +53,11 @@ static jv member_find(jv obj, const char *k, size_t kl)
     return NULL;
 }
 
-#define MAX_SEGS 512
-
-typedef struct seg {
-    const char *s; /* NULL: an index */
-    size_t len;
-    size_t idx;
-} seg_t;
-
-typedef struct segs {
-    seg_t v[MAX_SEGS];
-    size_t n;
-    bool truncated;
-} segs_t;
-
-typedef struct ref_frame {
-    const registry__js_node_t *n;
-    const registry__jv_t *inst;
-} ref_frame_t;
-
-typedef struct registry__js_vctx {
-    const registry_jsonschema_t *s;
-    registry_error_t *err;
-    int quiet;     /* > 0: inside a branch whose failure does not decide the answer */
-    bool recorded; /* the deciding failure is recorded; the levels above add their steps */
-    int rc;        /* HD_ERANGE once a bound was hit: every evaluation fails from then on */
-    int depth;
-    long work;
-    pcre2_match_data *md;
-    ref_frame_t refs[REGISTRY_JSONSCHEMA_MAX_DEPTH];
-    size_t nrefs;
-    segs_t ipath, spath;
-} vctx_t;
+#define MAX_SEGS REGISTRY__JS_MAX_SEGS
+typedef registry__js_seg_t seg_t;
+typedef registry__js_segs_t segs_t;
+typedef registry__js_ref_frame_t ref_frame_t;
+typedef registry__js_vctx_t vctx_t;
 
 typedef struct ann {
     uint8_t *seen; /* one byte per property or item of the instance */

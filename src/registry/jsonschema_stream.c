@@ -41,11 +41,87 @@ static int value(sctx_t *s, const registry__js_node_t *n, registry__jv_t *keep);
 static inline __attribute__((always_inline)) int scalar_at(sctx_t *s, const registry__js_node_t *n,
                                                            registry__jv_t *keep);
 
-static int scalar(sctx_t *s, const registry__js_node_t *n, const registry__jv_t *jv)
+/* The string keywords of node n (plan bit STRING), as check_string in jsonschema_fast.c. */
+static inline bool string_ok(registry__js_vctx_t *v, const registry__js_node_t *n,
+                             const registry__jv_t *jv)
 {
-    if (!n || registry__js_feval(s->v, n, jv))
+    const char *str = jv->u.s;
+    size_t len = jv->n;
+    if (n->min_length >= 0 || n->max_length >= 0) {
+        size_t cp = len;
+        if (!jv->ascii)
+            for (size_t i = cp = 0; i < len; i++)
+                cp += ((uint8_t)str[i] & 0xC0) != 0x80;
+        if ((n->min_length >= 0 && cp < (size_t)n->min_length) ||
+            (n->max_length >= 0 && cp > (size_t)n->max_length))
+            return false;
+    }
+    if (n->pattern.code) {
+        v->work += (long)(len / 64);
+        int m = n->pattern.simple && jv->ascii && len <= REGISTRY__JS_SIMPLE_MAX_SUBJECT
+                    ? registry__js_simple_match(n->pattern.simple, str, len)
+                    : registry__js_regex_search_utf8(&n->pattern, str, len, v->md);
+        if (m < 0) {
+            v->rc = HD_ERANGE; /* the full walk reports the limit */
+            return false;
+        }
+        if (!m)
+            return false;
+    }
+    return !(n->format && (v->s->flags & REGISTRY_JSONSCHEMA_FORMAT_ASSERT) &&
+             !registry__js_format_check(n->format, str, len));
+}
+
+/* A scalar against n (NULL: anything). The plans marked inline (plan_inline) are evaluated
+ * here, as the pass-or-fail walk's node evaluation (feval) evaluates them, with its accounting
+ * of work; any other plan, and an evaluation at a bound, goes to that evaluation. */
+static inline __attribute__((always_inline)) int scalar(sctx_t *s, const registry__js_node_t *n,
+                                                        const registry__jv_t *jv)
+{
+    if (!n)
         return S_PASS;
-    return registry__js_fabandoned(s->v) ? S_DECLINE : S_FAIL;
+    registry__js_vctx_t *v = s->v;
+    uint32_t hops = n->plan_hops;
+    const registry__js_node_t *t = hops ? n->plan_target : n;
+    if (!(t->plan_inline >> jv->kind & 1) || v->rc ||
+        v->work + hops + 1 > REGISTRY_JSONSCHEMA_MAX_WORK ||
+        v->depth + hops >= REGISTRY_JSONSCHEMA_MAX_DEPTH ||
+        v->nrefs + hops >= HD_ARRAY_LEN(v->refs)) {
+        if (registry__js_feval(v, n, jv))
+            return S_PASS;
+        return registry__js_fabandoned(v) ? S_DECLINE : S_FAIL;
+    }
+    v->work += hops + 1;
+    unsigned p = t->plan[jv->kind];
+    if (!p)
+        return S_PASS;
+    if (p & REGISTRY__JS_P_FAIL)
+        return S_FAIL;
+    if ((p & REGISTRY__JS_P_INTEGRAL) &&
+        !(fabs(jv->u.d) >= 0x1p53 || jv->u.d == (double)(int64_t)jv->u.d))
+        return S_FAIL;
+    if (p & REGISTRY__JS_P_VALUES) { /* enum, on a string */
+        const registry__jv_t *e = t->enum_v + 1;
+        bool found = false;
+        for (size_t i = 0; i < t->enum_v->n && !found; i++, e += e->skip) {
+            v->work++;
+            found = e->kind == REGISTRY__JV_STRING && e->n == jv->n &&
+                    registry__bytes_equal(e->u.s, jv->u.s, jv->n);
+        }
+        if (!found)
+            return S_FAIL;
+    }
+    if (p & REGISTRY__JS_P_NUMBER) { /* the bounds (no multipleOf) */
+        double x = jv->kind == REGISTRY__JV_INT ? (double)jv->u.i : jv->u.d;
+        const registry__js_bound_t *lo = &t->minimum, *hi = &t->maximum;
+        if (lo->set && (lo->exclusive ? !(x > lo->v) : !(x >= lo->v)))
+            return S_FAIL;
+        if (hi->set && (hi->exclusive ? !(x < hi->v) : !(x <= hi->v)))
+            return S_FAIL;
+    }
+    if ((p & REGISTRY__JS_P_STRING) && !string_ok(v, t, jv))
+        return v->rc ? S_DECLINE : S_FAIL;
+    return S_PASS;
 }
 
 /* Whether the open object whose keys start at `base` has a member named (k, kl). */
@@ -80,6 +156,22 @@ static const registry__js_node_t *member_node(sctx_t *s, const registry__js_node
     filter[bit >> 6] |= m;
     s->nkeys++;
     return n->additional_props;
+}
+
+/* The slot of n's key_slots for the plain key (k, kl) of 1 to 16 bytes (16 readable at k),
+ * or NULL when no plain short property has that name. */
+static inline const registry__js_key_slot_t *key_slot(const registry__js_node_t *n, const char *k,
+                                                      size_t kl)
+{
+    uint64_t w[2];
+    registry__js_key_words(k, kl, w);
+    for (uint32_t h = registry__js_key_words_hash(w);; h++) {
+        const registry__js_key_slot_t *ks = &n->key_slots[h & n->key_mask];
+        if (ks->w[0] == w[0] && ks->w[1] == w[1])
+            return ks;
+        if (!ks->idx)
+            return NULL;
+    }
 }
 
 /* After the closing brace: the counts and `required`. */
@@ -155,6 +247,24 @@ static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
                 break;
             }
             s->ps.p = p;
+            if (checked && n->key_slots) {
+                /* A plain key of up to 16 bytes: its property from its words. */
+                const uint8_t *k = p + 1, *q = plain_run(k, end);
+                size_t kl = (size_t)(q - k);
+                if (q < end && *q == '"' && kl - 1 < 16 && end - k >= 16) {
+                    const registry__js_key_slot_t *ks = key_slot(n, (const char *)k, kl);
+                    if (ks) {
+                        if (have[ks->idx - 1]) {
+                            rc = S_DECLINE; /* jansson keeps the last value: the walks decide */
+                            break;
+                        }
+                        have[ks->idx - 1] = 1;
+                        sub = ks->node;
+                        p = skip_ws(q + 1, end);
+                        goto colon;
+                    }
+                }
+            }
             if (parse_string(&s->ps, kp) < 0) {
                 rc = S_DECLINE;
                 break;
@@ -168,6 +278,7 @@ static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
                 }
             }
             p = skip_ws(s->ps.p, end);
+        colon:
             if (p == end || *p != ':') {
                 rc = S_DECLINE;
                 break;

@@ -326,6 +326,15 @@ enum {
 
 typedef struct registry__js_node registry__js_node_t;
 
+/* A property whose name is 1 to 16 plain bytes (ASCII from 0x20, not '"' or '\\'), keyed by
+ * the name's bytes as two words, zero-padded (registry__js_key_words): the check while parsing
+ * finds such a property from the key's text without hashing it byte by byte. */
+typedef struct registry__js_key_slot {
+    uint64_t w[2];
+    const registry__js_node_t *node;
+    uint32_t idx; /* index in props + 1; 0: empty */
+} registry__js_key_slot_t;
+
 /* A name (object key; may hold NUL bytes) with the subschema that applies to it. */
 typedef struct registry__js_named {
     const char *name;
@@ -343,10 +352,19 @@ typedef struct registry__js_simple_atom {
     uint16_t min, max;
 } registry__js_simple_atom_t;
 
+#define REGISTRY__JS_SIMPLE_MAX_FIXED 64 /* longest fixed-length pattern matched by position */
+
 typedef struct registry__js_simple {
     registry__js_simple_atom_t atoms[REGISTRY__JS_SIMPLE_MAX_ATOMS];
     uint8_t natoms;
     bool end; /* anchored at the end */
+    /* Derived from the atoms: bit k of cbits[c] says whether ASCII character c is in atom k's
+     * class; when every count is fixed and the pattern is anchored at the end, fixed_len is
+     * the one length a subject can have (0: not so, or longer than
+     * REGISTRY__JS_SIMPLE_MAX_FIXED) and atom_at the atom of each position. */
+    uint16_t fixed_len;
+    uint8_t atom_at[REGISTRY__JS_SIMPLE_MAX_FIXED];
+    uint32_t cbits[128];
 } registry__js_simple_t;
 
 /* Reads an ECMA-262 pattern as a simple pattern; false when it is not one. */
@@ -404,6 +422,9 @@ struct registry__js_node {
      * node that is only `$ref` resolved to the end of its chain: plan_hops nodes that only refer
      * on, then plan_target (hops 0 for every other node). */
     uint16_t plan[8];
+    /* Bit k: the plan for kind k is one the check while parsing evaluates inline (type,
+     * integrality, enum of a string, the bounds, the string keywords). */
+    uint8_t plan_inline;
     uint32_t plan_hops;
     const registry__js_node_t *plan_target;
     /* The fields are grouped by what reads them, the groups the walks read most first, so that
@@ -432,6 +453,9 @@ struct registry__js_node {
 
     registry__js_named_t *props; /* sorted by (len, bytes) for binary search */
     size_t nprops;
+    /* The plain short names of props by their words (key_mask + 1 slots; NULL: none). */
+    registry__js_key_slot_t *key_slots;
+    uint32_t key_mask;
     /* props as an open addressing table (index + 1; 0: empty; prop_mask + 1 slots, keyed by
      * registry__js_key_hash), and each required name's index in props (-1: not among them);
      * built at compile for the walk over flat documents */
@@ -496,6 +520,31 @@ static inline uint32_t registry__js_prop_slot(const registry__js_node_t *n, cons
     return 0;
 }
 
+/* The words of a key of 1 to 16 bytes at s, zero-padded, for key_slots. The caller must be
+ * able to read 16 bytes at s (the bytes past the key are masked out). */
+static inline void registry__js_key_words(const char *s, size_t len, uint64_t w[2])
+{
+    uint64_t a, b;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + 8, 8);
+    /* The first k bytes of a word, in memory order. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define REGISTRY__JS_FIRST_BYTES(x, k) ((k) >= 8 ? (x) : (k) ? (x) & ~(~0ULL >> (8 * (k))) : 0)
+#else
+#define REGISTRY__JS_FIRST_BYTES(x, k) ((k) >= 8 ? (x) : (x) & ((1ULL << (8 * (k))) - 1))
+#endif
+    w[0] = REGISTRY__JS_FIRST_BYTES(a, len);
+    w[1] = len > 8 ? REGISTRY__JS_FIRST_BYTES(b, len - 8) : 0;
+#undef REGISTRY__JS_FIRST_BYTES
+}
+
+/* The slot of key_slots to probe first for words w. */
+static inline uint32_t registry__js_key_words_hash(const uint64_t w[2])
+{
+    uint64_t h = (w[0] ^ (w[1] * 0x9E3779B97F4A7C15ULL)) * 0xFF51AFD7ED558CCDULL;
+    return (uint32_t)(h >> 40);
+}
+
 /* Finds `name` in a sorted named list; NULL when absent. */
 const registry__js_named_t *registry__js_named_find(const registry__js_named_t *v, size_t n,
                                                     const char *name, size_t len);
@@ -530,9 +579,44 @@ void registry__js_node_location(const registry__js_node_t *n, char *buf, size_t 
 int registry__js_validate_text(const registry_jsonschema_t *s, const char *text, size_t len,
                                registry_error_t *err, json_error_t *jerr);
 
+/* The evaluation context of the walks over flat documents (jsonschema_fast.c), one per thread.
+ * Declared here so that the check made while parsing (jsonschema_stream.c) can evaluate the
+ * common scalar checks inline, with the walk's accounting of work, depth and references. */
+#define REGISTRY__JS_MAX_SEGS 512
+
+typedef struct registry__js_seg {
+    const char *s; /* NULL: an index */
+    size_t len;
+    size_t idx;
+} registry__js_seg_t;
+
+typedef struct registry__js_segs {
+    registry__js_seg_t v[REGISTRY__JS_MAX_SEGS];
+    size_t n;
+    bool truncated;
+} registry__js_segs_t;
+
+typedef struct registry__js_ref_frame {
+    const registry__js_node_t *n;
+    const registry__jv_t *inst;
+} registry__js_ref_frame_t;
+
+typedef struct registry__js_vctx {
+    const registry_jsonschema_t *s;
+    registry_error_t *err;
+    int quiet;     /* > 0: inside a branch whose failure does not decide the answer */
+    bool recorded; /* the deciding failure is recorded; the levels above add their steps */
+    int rc;        /* HD_ERANGE once a bound was hit: every evaluation fails from then on */
+    int depth;
+    long work;
+    void *md; /* pcre2_match_data * */
+    registry__js_ref_frame_t refs[REGISTRY_JSONSCHEMA_MAX_DEPTH];
+    size_t nrefs;
+    registry__js_segs_t ipath, spath;
+} registry__js_vctx_t;
+
 /* The pass-or-fail walk's steps (jsonschema_fast.c), for the check made while parsing. The
  * context is the walk's (quiet, no error detail). */
-typedef struct registry__js_vctx registry__js_vctx_t;
 /* Whether instance inst (any kind; a container's nodes follow it) passes node n. */
 bool registry__js_feval(registry__js_vctx_t *v, const registry__js_node_t *n,
                         const registry__jv_t *inst);
