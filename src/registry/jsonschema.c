@@ -1020,6 +1020,24 @@ static int compile_dependencies(cstate_t *cs, registry__js_node_t *n, json_t *o)
     return 0;
 }
 
+/* Bytes in memory order: the mask of a word's first k bytes. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define FIRST(k) ((k) >= 8 ? ~0ULL : (k) ? ~(~0ULL >> (8 * (k))) : 0)
+#else
+#define FIRST(k) ((k) >= 8 ? ~0ULL : (1ULL << (8 * (k))) - 1)
+#endif
+#define KEY_MASK(k)                                                                                \
+    {                                                                                              \
+        FIRST(k), FIRST((k) > 8 ? (k)-8 : 0)                                                       \
+    }
+const uint64_t registry__js_key_masks[17][2] = {
+    KEY_MASK(0),  KEY_MASK(1),  KEY_MASK(2),  KEY_MASK(3),  KEY_MASK(4),  KEY_MASK(5),
+    KEY_MASK(6),  KEY_MASK(7),  KEY_MASK(8),  KEY_MASK(9),  KEY_MASK(10), KEY_MASK(11),
+    KEY_MASK(12), KEY_MASK(13), KEY_MASK(14), KEY_MASK(15), KEY_MASK(16),
+};
+#undef KEY_MASK
+#undef FIRST
+
 /* Whether a property name can be a key_slots entry: 1 to 16 bytes that a JSON string holds
  * as they are (no escape, no control or non-ASCII byte). */
 static bool plain_short_name(const char *s, size_t len)
@@ -1064,6 +1082,29 @@ static int compile_key_slots(cstate_t *cs, registry__js_node_t *n)
         k->w[1] = w[1];
         k->node = p->node;
         k->idx = (uint32_t)i + 1;
+    }
+    /* The slots in the order `properties` lists them, the order producers most often write
+     * the members in: the check while parsing tries the next one first. */
+    json_t *props = json_object_get(n->json, "properties");
+    const char *name;
+    size_t len;
+    json_t *sub;
+    uint32_t *link = &n->key_first;
+    json_object_keylen_foreach(props, name, len, sub)
+    {
+        (void)sub;
+        if (!plain_short_name(name, len))
+            continue;
+        char buf[16] = {0};
+        memcpy(buf, name, len);
+        uint64_t w[2];
+        registry__js_key_words(buf, len, w);
+        uint32_t h = registry__js_key_words_hash(w);
+        while (n->key_slots[h & n->key_mask].w[0] != w[0] ||
+               n->key_slots[h & n->key_mask].w[1] != w[1])
+            h++;
+        *link = (h & n->key_mask) + 1;
+        link = &n->key_slots[h & n->key_mask].next;
     }
     return 0;
 }
@@ -1374,8 +1415,7 @@ static void plan_node(registry__js_node_t *n)
         bool inl = !(p & ~(unsigned)(REGISTRY__JS_P_FAIL | REGISTRY__JS_P_INTEGRAL |
                                      REGISTRY__JS_P_VALUES | REGISTRY__JS_P_NUMBER |
                                      REGISTRY__JS_P_STRING));
-        if ((p & REGISTRY__JS_P_VALUES) &&
-            (n->has_const || !n->enum_v || k != REGISTRY__JV_STRING))
+        if ((p & REGISTRY__JS_P_VALUES) && (n->has_const || !n->enum_v || k != REGISTRY__JV_STRING))
             inl = false;
         if ((p & REGISTRY__JS_P_NUMBER) && n->multiple_of > 0)
             inl = false;

@@ -233,7 +233,7 @@ bool registry__js_simple_compile(const char *s, size_t len, registry__js_simple_
                 out->cbits[c] |= 1u << k;
         if (a->min == a->max && fixed + a->min <= REGISTRY__JS_SIMPLE_MAX_FIXED) {
             for (unsigned j = 0; j < a->min; j++)
-                out->atom_at[fixed++] = (uint8_t)k;
+                out->atom_at[fixed++] = 1u << k;
         } else {
             fixed = REGISTRY__JS_SIMPLE_MAX_FIXED + 1;
         }
@@ -245,10 +245,10 @@ bool registry__js_simple_compile(const char *s, size_t len, registry__js_simple_
     return true;
 }
 
-/* Atom k's class bit of byte c (none for non-ASCII). */
+/* The class bits of byte c (none for non-ASCII). */
 static inline uint32_t class_bits(const registry__js_simple_t *re, unsigned char c)
 {
-    return c < 128 ? re->cbits[c] : 0;
+    return re->cbits[c];
 }
 
 bool registry__js_simple_match(const registry__js_simple_t *re, const char *s, size_t len)
@@ -259,7 +259,7 @@ bool registry__js_simple_match(const registry__js_simple_t *re, const char *s, s
         /* Every position at once, without a branch per character. */
         uint32_t miss = 0;
         for (size_t i = 0; i < len; i++)
-            miss |= ~class_bits(re, (unsigned char)s[i]) & (1u << re->atom_at[i]);
+            miss |= re->atom_at[i] & ~class_bits(re, (unsigned char)s[i]);
         return !miss;
     }
     size_t p = 0;

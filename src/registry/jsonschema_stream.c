@@ -83,9 +83,10 @@ static inline __attribute__((always_inline)) int scalar(sctx_t *s, const registr
     registry__js_vctx_t *v = s->v;
     uint32_t hops = n->plan_hops;
     const registry__js_node_t *t = hops ? n->plan_target : n;
-    if (!(t->plan_inline >> jv->kind & 1) || v->rc ||
-        v->work + hops + 1 > REGISTRY_JSONSCHEMA_MAX_WORK ||
-        v->depth + hops >= REGISTRY_JSONSCHEMA_MAX_DEPTH ||
+    /* v->rc is never set here: whatever sets it makes this check decline at once. The work
+     * bound is checked once, at the end of the text (registry__js_stream_check): work only
+     * grows, so it is over the bound there exactly when an evaluation here would have been. */
+    if (!(t->plan_inline >> jv->kind & 1) || v->depth + hops >= REGISTRY_JSONSCHEMA_MAX_DEPTH ||
         v->nrefs + hops >= HD_ARRAY_LEN(v->refs)) {
         if (registry__js_feval(v, n, jv))
             return S_PASS;
@@ -159,19 +160,26 @@ static const registry__js_node_t *member_node(sctx_t *s, const registry__js_node
 }
 
 /* The slot of n's key_slots for the plain key (k, kl) of 1 to 16 bytes (16 readable at k),
- * or NULL when no plain short property has that name. */
+ * or NULL when no plain short property has that name. `guess` (NULL: none) is tried first, then
+ * set to the slot of the property `properties` lists next. */
 static inline const registry__js_key_slot_t *key_slot(const registry__js_node_t *n, const char *k,
-                                                      size_t kl)
+                                                      size_t kl,
+                                                      const registry__js_key_slot_t **guess)
 {
     uint64_t w[2];
     registry__js_key_words(k, kl, w);
-    for (uint32_t h = registry__js_key_words_hash(w);; h++) {
-        const registry__js_key_slot_t *ks = &n->key_slots[h & n->key_mask];
-        if (ks->w[0] == w[0] && ks->w[1] == w[1])
-            return ks;
-        if (!ks->idx)
-            return NULL;
+    const registry__js_key_slot_t *ks = *guess;
+    if (!ks || ks->w[0] != w[0] || ks->w[1] != w[1]) {
+        for (uint32_t h = registry__js_key_words_hash(w);; h++) {
+            ks = &n->key_slots[h & n->key_mask];
+            if (ks->w[0] == w[0] && ks->w[1] == w[1])
+                break;
+            if (!ks->idx)
+                return NULL;
+        }
     }
+    *guess = ks->next ? &n->key_slots[ks->next - 1] : NULL;
+    return ks;
 }
 
 /* After the closing brace: the counts and `required`. */
@@ -181,8 +189,9 @@ static bool object_done(const sctx_t *s, const registry__js_node_t *n, size_t ba
     if ((n->min_props >= 0 && count < (uint64_t)n->min_props) ||
         (n->max_props >= 0 && count > (uint64_t)n->max_props))
         return false;
+    const int32_t *rq = n->nprops ? n->required_prop : NULL;
     for (size_t i = 0; i < n->nrequired; i++) {
-        int32_t rp = n->nprops && n->required_prop ? n->required_prop[i] : -1;
+        int32_t rp = rq ? rq[i] : -1;
         if (rp >= 0 ? !have[rp] : !has_key(s, base, n->required[i].name, n->required[i].len))
             return false;
     }
@@ -230,6 +239,8 @@ static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
         memset(have, 0, n->nprops);
     size_t base = s->nkeys;
     uint32_t count = 0;
+    const registry__js_key_slot_t *guess =
+        checked && obj && n->key_first ? &n->key_slots[n->key_first - 1] : NULL;
     const uint8_t *end = s->ps.end;
     const uint8_t *p = skip_ws(s->ps.p + 1, end);
     int rc = S_PASS;
@@ -252,7 +263,7 @@ static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
                 const uint8_t *k = p + 1, *q = plain_run(k, end);
                 size_t kl = (size_t)(q - k);
                 if (q < end && *q == '"' && kl - 1 < 16 && end - k >= 16) {
-                    const registry__js_key_slot_t *ks = key_slot(n, (const char *)k, kl);
+                    const registry__js_key_slot_t *ks = key_slot(n, (const char *)k, kl, &guess);
                     if (ks) {
                         if (have[ks->idx - 1]) {
                             rc = S_DECLINE; /* jansson keeps the last value: the walks decide */
@@ -405,5 +416,7 @@ int registry__js_stream_check(registry__js_vctx_t *v, const registry__js_node_t 
     int rc = value(&s, root, NULL);
     if (rc != S_PASS)
         return rc;
+    if (v->work > REGISTRY_JSONSCHEMA_MAX_WORK)
+        return S_DECLINE; /* an inline evaluation went over the bound (see scalar()) */
     return skip_ws(s.ps.p, s.ps.end) == s.ps.end ? S_PASS : S_DECLINE;
 }

@@ -332,7 +332,8 @@ typedef struct registry__js_node registry__js_node_t;
 typedef struct registry__js_key_slot {
     uint64_t w[2];
     const registry__js_node_t *node;
-    uint32_t idx; /* index in props + 1; 0: empty */
+    uint32_t idx;  /* index in props + 1; 0: empty */
+    uint32_t next; /* the slot (+ 1; 0: none) of the next such property in `properties` */
 } registry__js_key_slot_t;
 
 /* A name (object key; may hold NUL bytes) with the subschema that applies to it. */
@@ -358,13 +359,13 @@ typedef struct registry__js_simple {
     registry__js_simple_atom_t atoms[REGISTRY__JS_SIMPLE_MAX_ATOMS];
     uint8_t natoms;
     bool end; /* anchored at the end */
-    /* Derived from the atoms: bit k of cbits[c] says whether ASCII character c is in atom k's
-     * class; when every count is fixed and the pattern is anchored at the end, fixed_len is
-     * the one length a subject can have (0: not so, or longer than
-     * REGISTRY__JS_SIMPLE_MAX_FIXED) and atom_at the atom of each position. */
+    /* Derived from the atoms: bit k of cbits[c] says whether byte c is in atom k's class;
+     * when every count is fixed and the pattern is anchored at the end, fixed_len is the one
+     * length a subject can have (0: not so, or longer than REGISTRY__JS_SIMPLE_MAX_FIXED) and
+     * atom_at the bit of each position's atom. */
     uint16_t fixed_len;
-    uint8_t atom_at[REGISTRY__JS_SIMPLE_MAX_FIXED];
-    uint32_t cbits[128];
+    uint32_t atom_at[REGISTRY__JS_SIMPLE_MAX_FIXED]; /* bit k for atom k */
+    uint32_t cbits[256];                             /* none for bytes from 0x80 */
 } registry__js_simple_t;
 
 /* Reads an ECMA-262 pattern as a simple pattern; false when it is not one. */
@@ -456,6 +457,7 @@ struct registry__js_node {
     /* The plain short names of props by their words (key_mask + 1 slots; NULL: none). */
     registry__js_key_slot_t *key_slots;
     uint32_t key_mask;
+    uint32_t key_first; /* the slot (+ 1) of the first such property in `properties` */
     /* props as an open addressing table (index + 1; 0: empty; prop_mask + 1 slots, keyed by
      * registry__js_key_hash), and each required name's index in props (-1: not among them);
      * built at compile for the walk over flat documents */
@@ -520,6 +522,9 @@ static inline uint32_t registry__js_prop_slot(const registry__js_node_t *n, cons
     return 0;
 }
 
+/* The first k bytes of a 16-byte block as two word masks, for k from 0 to 16. */
+extern const uint64_t registry__js_key_masks[17][2];
+
 /* The words of a key of 1 to 16 bytes at s, zero-padded, for key_slots. The caller must be
  * able to read 16 bytes at s (the bytes past the key are masked out). */
 static inline void registry__js_key_words(const char *s, size_t len, uint64_t w[2])
@@ -527,15 +532,8 @@ static inline void registry__js_key_words(const char *s, size_t len, uint64_t w[
     uint64_t a, b;
     memcpy(&a, s, 8);
     memcpy(&b, s + 8, 8);
-    /* The first k bytes of a word, in memory order. */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define REGISTRY__JS_FIRST_BYTES(x, k) ((k) >= 8 ? (x) : (k) ? (x) & ~(~0ULL >> (8 * (k))) : 0)
-#else
-#define REGISTRY__JS_FIRST_BYTES(x, k) ((k) >= 8 ? (x) : (x) & ((1ULL << (8 * (k))) - 1))
-#endif
-    w[0] = REGISTRY__JS_FIRST_BYTES(a, len);
-    w[1] = len > 8 ? REGISTRY__JS_FIRST_BYTES(b, len - 8) : 0;
-#undef REGISTRY__JS_FIRST_BYTES
+    w[0] = a & registry__js_key_masks[len][0];
+    w[1] = b & registry__js_key_masks[len][1];
 }
 
 /* The slot of key_slots to probe first for words w. */
