@@ -1062,9 +1062,9 @@ static int compile_key_slots(cstate_t *cs, registry__js_node_t *n)
     size_t size = 8;
     while (size < count * 2)
         size *= 2;
-    if (!(n->key_slots = alloc(cs, size * sizeof *n->key_slots)))
+    if (!(n->key_slots = alloc(cs, (size + 1) * sizeof *n->key_slots)))
         return cs->rc;
-    memset(n->key_slots, 0, size * sizeof *n->key_slots);
+    memset(n->key_slots, 0, (size + 1) * sizeof *n->key_slots);
     n->key_mask = (uint32_t)(size - 1);
     for (size_t i = 0; i < n->nprops; i++) {
         const registry__js_named_t *p = &n->props[i];
@@ -1090,6 +1090,9 @@ static int compile_key_slots(cstate_t *cs, registry__js_node_t *n)
     size_t len;
     json_t *sub;
     uint32_t *link = &n->key_first;
+    for (size_t i = 0; i <= size; i++)
+        n->key_slots[i].next = (uint32_t)size;
+    n->key_first = (uint32_t)size;
     json_object_keylen_foreach(props, name, len, sub)
     {
         (void)sub;
@@ -1103,7 +1106,7 @@ static int compile_key_slots(cstate_t *cs, registry__js_node_t *n)
         while (n->key_slots[h & n->key_mask].w[0] != w[0] ||
                n->key_slots[h & n->key_mask].w[1] != w[1])
             h++;
-        *link = (h & n->key_mask) + 1;
+        *link = h & n->key_mask;
         link = &n->key_slots[h & n->key_mask].next;
     }
     return 0;
@@ -1136,6 +1139,9 @@ static int compile_lookup(cstate_t *cs, registry__js_node_t *n)
                 n->props, n->nprops, n->required[i].name, n->required[i].len);
             n->required_prop[i] = p ? (int32_t)(p - n->props) : -1;
         }
+        n->required_in_props = true;
+        for (size_t i = 0; i < n->nrequired; i++)
+            n->required_in_props &= n->required_prop[i] >= 0;
     }
     return 0;
 }

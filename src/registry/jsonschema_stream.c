@@ -42,8 +42,8 @@ static inline __attribute__((always_inline)) int scalar_at(sctx_t *s, const regi
                                                            registry__jv_t *keep);
 
 /* The string keywords of node n (plan bit STRING), as check_string in jsonschema_fast.c. */
-static inline bool string_ok(registry__js_vctx_t *v, const registry__js_node_t *n,
-                             const registry__jv_t *jv)
+static inline __attribute__((always_inline)) bool
+string_ok(registry__js_vctx_t *v, const registry__js_node_t *n, const registry__jv_t *jv)
 {
     const char *str = jv->u.s;
     size_t len = jv->n;
@@ -58,9 +58,22 @@ static inline bool string_ok(registry__js_vctx_t *v, const registry__js_node_t *
     }
     if (n->pattern.code) {
         v->work += (long)(len / 64);
-        int m = n->pattern.simple && jv->ascii && len <= REGISTRY__JS_SIMPLE_MAX_SUBJECT
-                    ? registry__js_simple_match(n->pattern.simple, str, len)
+        const registry__js_simple_t *re = n->pattern.simple;
+        int m;
+        if (re && re->fixed_len && jv->ascii) {
+            /* A fixed-length simple pattern, inline (registry__js_simple_match's first case). */
+            uint32_t miss = 0;
+            if (len != re->fixed_len)
+                miss = 1;
+            else
+                for (size_t i = 0; i < len; i++)
+                    miss |= re->atom_at[i] & ~re->cbits[(uint8_t)str[i]];
+            m = !miss;
+        } else {
+            m = re && jv->ascii && len <= REGISTRY__JS_SIMPLE_MAX_SUBJECT
+                    ? registry__js_simple_match(re, str, len)
                     : registry__js_regex_search_utf8(&n->pattern, str, len, v->md);
+        }
         if (m < 0) {
             v->rc = HD_ERANGE; /* the full walk reports the limit */
             return false;
@@ -160,8 +173,8 @@ static const registry__js_node_t *member_node(sctx_t *s, const registry__js_node
 }
 
 /* The slot of n's key_slots for the plain key (k, kl) of 1 to 16 bytes (16 readable at k),
- * or NULL when no plain short property has that name. `guess` (NULL: none) is tried first, then
- * set to the slot of the property `properties` lists next. */
+ * or NULL when no plain short property has that name. The slot `guess` is tried first, then
+ * set to the slot of the property `properties` lists next (or the chain's end). */
 static inline const registry__js_key_slot_t *key_slot(const registry__js_node_t *n, const char *k,
                                                       size_t kl,
                                                       const registry__js_key_slot_t **guess)
@@ -169,7 +182,7 @@ static inline const registry__js_key_slot_t *key_slot(const registry__js_node_t 
     uint64_t w[2];
     registry__js_key_words(k, kl, w);
     const registry__js_key_slot_t *ks = *guess;
-    if (!ks || ks->w[0] != w[0] || ks->w[1] != w[1]) {
+    if (ks->w[0] != w[0] || ks->w[1] != w[1]) {
         for (uint32_t h = registry__js_key_words_hash(w);; h++) {
             ks = &n->key_slots[h & n->key_mask];
             if (ks->w[0] == w[0] && ks->w[1] == w[1])
@@ -178,7 +191,7 @@ static inline const registry__js_key_slot_t *key_slot(const registry__js_node_t 
                 return NULL;
         }
     }
-    *guess = ks->next ? &n->key_slots[ks->next - 1] : NULL;
+    *guess = &n->key_slots[ks->next];
     return ks;
 }
 
@@ -190,6 +203,13 @@ static bool object_done(const sctx_t *s, const registry__js_node_t *n, size_t ba
         (n->max_props >= 0 && count > (uint64_t)n->max_props))
         return false;
     const int32_t *rq = n->nprops ? n->required_prop : NULL;
+    if (rq && n->required_in_props) {
+        /* Present bits only: one pass without a branch per name. */
+        uint8_t all = 1;
+        for (size_t i = 0; i < n->nrequired; i++)
+            all &= have[rq[i]];
+        return all;
+    }
     for (size_t i = 0; i < n->nrequired; i++) {
         int32_t rp = rq ? rq[i] : -1;
         if (rp >= 0 ? !have[rp] : !has_key(s, base, n->required[i].name, n->required[i].len))
@@ -240,7 +260,7 @@ static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
     size_t base = s->nkeys;
     uint32_t count = 0;
     const registry__js_key_slot_t *guess =
-        checked && obj && n->key_first ? &n->key_slots[n->key_first - 1] : NULL;
+        checked && obj && n->key_slots ? &n->key_slots[n->key_first] : NULL;
     const uint8_t *end = s->ps.end;
     const uint8_t *p = skip_ws(s->ps.p + 1, end);
     int rc = S_PASS;
@@ -251,8 +271,6 @@ static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
     for (;;) {
         const registry__js_node_t *sub = NULL;
         if (obj) {
-            registry__jv_t key;
-            registry__jv_t *kp = checked ? &s->ps.d->v[s->nkeys] : &key;
             if (p == end || *p != '"') {
                 rc = S_DECLINE;
                 break;
@@ -276,7 +294,8 @@ static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
                     }
                 }
             }
-            if (parse_string(&s->ps, kp) < 0) {
+            registry__jv_t key;
+            if (parse_string(&s->ps, checked ? &s->ps.d->v[s->nkeys] : &key) < 0) {
                 rc = S_DECLINE;
                 break;
             }

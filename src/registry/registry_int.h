@@ -333,7 +333,7 @@ typedef struct registry__js_key_slot {
     uint64_t w[2];
     const registry__js_node_t *node;
     uint32_t idx;  /* index in props + 1; 0: empty */
-    uint32_t next; /* the slot (+ 1; 0: none) of the next such property in `properties` */
+    uint32_t next; /* the slot of the next such property in `properties` (key_mask + 1: none) */
 } registry__js_key_slot_t;
 
 /* A name (object key; may hold NUL bytes) with the subschema that applies to it. */
@@ -454,16 +454,19 @@ struct registry__js_node {
 
     registry__js_named_t *props; /* sorted by (len, bytes) for binary search */
     size_t nprops;
-    /* The plain short names of props by their words (key_mask + 1 slots; NULL: none). */
+    /* The plain short names of props by their words (key_mask + 1 slots, then one whose
+     * words match no key, the end of the `next` chain; NULL: none), and the slot of the first
+     * such property in `properties`. */
     registry__js_key_slot_t *key_slots;
     uint32_t key_mask;
-    uint32_t key_first; /* the slot (+ 1) of the first such property in `properties` */
+    uint32_t key_first;
     /* props as an open addressing table (index + 1; 0: empty; prop_mask + 1 slots, keyed by
      * registry__js_key_hash), and each required name's index in props (-1: not among them);
      * built at compile for the walk over flat documents */
     uint32_t *prop_slots;
     uint32_t prop_mask;
     int32_t *required_prop;
+    bool required_in_props; /* every required name is among props (required_prop all >= 0) */
     registry__js_named_t *required; /* node unused */
     size_t nrequired;
     registry__js_node_t *additional_props;
