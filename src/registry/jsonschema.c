@@ -1022,9 +1022,9 @@ static int compile_dependencies(cstate_t *cs, registry__js_node_t *n, json_t *o)
 
 /* Bytes in memory order: the mask of a word's first k bytes. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define FIRST(k) ((k) >= 8 ? ~0ULL : (k) ? ~(~0ULL >> (8 * (k))) : 0)
+#define FIRST(k) ((k) >= 8 ? ~0ULL : ~(~0ULL >> (8 * ((k)&7))))
 #else
-#define FIRST(k) ((k) >= 8 ? ~0ULL : (1ULL << (8 * (k))) - 1)
+#define FIRST(k) ((k) >= 8 ? ~0ULL : (1ULL << (8 * ((k)&7))) - 1)
 #endif
 #define KEY_MASK(k)                                                                                \
     {                                                                                              \

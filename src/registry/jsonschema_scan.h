@@ -236,8 +236,7 @@ static inline __attribute__((always_inline)) int parse_string(pstate_t *ps, regi
         ascii = false;
     }
     v->ascii = ascii;
-    if ((size_t)(p - start) > UINT32_MAX)
-        return HD_EMALFORMED;
+    /* No string is longer than UINT32_MAX: registry__jdoc_reserve bounds the whole text. */
     v->u.s = (const char *)start;
     v->n = (uint32_t)(p - start);
     ps->p = p + 1;

@@ -219,7 +219,8 @@ static bool object_done(const sctx_t *s, const registry__js_node_t *n, size_t ba
 }
 
 /* An object or an array (at its opening character) against n (NULL: anything). */
-static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
+static inline __attribute__((always_inline)) int container(sctx_t *s, const registry__js_node_t *n0,
+                                                           const bool obj)
 {
     const registry__js_node_t *n = NULL;
     uint32_t hops = 0;
@@ -289,6 +290,11 @@ static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
                         }
                         have[ks->idx - 1] = 1;
                         sub = ks->node;
+                        if (end - q > 2 && q[1] == ':' && q[2] > ' ') {
+                            /* Compact text: the value right after the colon. */
+                            s->ps.p = p = q + 2;
+                            goto value_at;
+                        }
                         p = skip_ws(q + 1, end);
                         goto colon;
                     }
@@ -324,6 +330,7 @@ static int container(sctx_t *s, const registry__js_node_t *n0, bool obj)
             }
         }
         p = skip_ws(s->ps.p, end);
+    value_at:
         if (p < end && *p != '{' && *p != '[') {
             s->ps.p = p;
             rc = scalar_at(s, sub, arr ? &s->ps.d->v[s->nkeys] : NULL);
@@ -408,6 +415,10 @@ static inline __attribute__((always_inline)) int scalar_at(sctx_t *s, const regi
     return scalar(s, n, jv);
 }
 
+/* The two forms of container(), each compiled for its kind. */
+static int object(sctx_t *s, const registry__js_node_t *n) { return container(s, n, true); }
+static int array(sctx_t *s, const registry__js_node_t *n) { return container(s, n, false); }
+
 static int value(sctx_t *s, const registry__js_node_t *n, registry__jv_t *keep)
 {
     const uint8_t *p = skip_ws(s->ps.p, s->ps.end);
@@ -419,7 +430,7 @@ static int value(sctx_t *s, const registry__js_node_t *n, registry__jv_t *keep)
     if (s->depth == REGISTRY__JDOC_MAX_DEPTH)
         return S_DECLINE;
     s->depth++;
-    int rc = container(s, n, *p == '{');
+    int rc = *p == '{' ? object(s, n) : array(s, n);
     s->depth--;
     return rc;
 }
