@@ -226,6 +226,7 @@ bool registry__js_simple_compile(const char *s, size_t len, registry__js_simple_
         return false;
     /* The tables of the matcher (REGISTRY__JS_SIMPLE_MAX_ATOMS fits the 32 bits of cbits). */
     size_t fixed = 0;
+    bool by_pos = out->end;
     for (unsigned k = 0; k < out->natoms; k++) {
         const registry__js_simple_atom_t *a = &out->atoms[k];
         for (unsigned c = 0; c < 128; c++)
@@ -234,14 +235,16 @@ bool registry__js_simple_compile(const char *s, size_t len, registry__js_simple_
         if (a->min == a->max && fixed + a->min <= REGISTRY__JS_SIMPLE_MAX_FIXED) {
             for (unsigned j = 0; j < a->min; j++)
                 out->atom_at[fixed++] = 1u << k;
+        } else if (k + 1 == out->natoms && a->min != a->max) {
+            out->tail_bit = 1u << k; /* the last atom, with a variable count */
+            out->tail_min = a->min;
+            out->tail_max = a->max;
         } else {
-            fixed = REGISTRY__JS_SIMPLE_MAX_FIXED + 1;
+            by_pos = false;
         }
     }
-    /* A fixed atom of m occurrences matches m characters of its class or fails, so with every
-     * count fixed and the end anchored, a subject matches exactly when it has the sum of the
-     * counts as its length and each character is in its position's class. */
-    out->fixed_len = out->end && fixed <= REGISTRY__JS_SIMPLE_MAX_FIXED ? (uint16_t)fixed : 0;
+    out->by_pos = by_pos;
+    out->fixed_len = (uint16_t)fixed;
     return true;
 }
 
@@ -253,15 +256,8 @@ static inline uint32_t class_bits(const registry__js_simple_t *re, unsigned char
 
 bool registry__js_simple_match(const registry__js_simple_t *re, const char *s, size_t len)
 {
-    if (re->fixed_len) {
-        if (len != re->fixed_len)
-            return false;
-        /* Every position at once, without a branch per character. */
-        uint32_t miss = 0;
-        for (size_t i = 0; i < len; i++)
-            miss |= re->atom_at[i] & ~class_bits(re, (unsigned char)s[i]);
-        return !miss;
-    }
+    if (re->by_pos)
+        return registry__js_simple_match_pos(re, s, len);
     size_t p = 0;
     for (unsigned k = 0; k < re->natoms; k++) {
         const registry__js_simple_atom_t *a = &re->atoms[k];

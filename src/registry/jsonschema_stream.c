@@ -60,15 +60,8 @@ string_ok(registry__js_vctx_t *v, const registry__js_node_t *n, const registry__
         v->work += (long)(len / 64);
         const registry__js_simple_t *re = n->pattern.simple;
         int m;
-        if (re && re->fixed_len && jv->ascii) {
-            /* A fixed-length simple pattern, inline (registry__js_simple_match's first case). */
-            uint32_t miss = 0;
-            if (len != re->fixed_len)
-                miss = 1;
-            else
-                for (size_t i = 0; i < len; i++)
-                    miss |= re->atom_at[i] & ~re->cbits[(uint8_t)str[i]];
-            m = !miss;
+        if (re && re->by_pos && jv->ascii && len <= REGISTRY__JS_SIMPLE_MAX_SUBJECT) {
+            m = registry__js_simple_match_pos(re, str, len); /* inline, without a call */
         } else {
             m = re && jv->ascii && len <= REGISTRY__JS_SIMPLE_MAX_SUBJECT
                     ? registry__js_simple_match(re, str, len)

@@ -359,14 +359,36 @@ typedef struct registry__js_simple {
     registry__js_simple_atom_t atoms[REGISTRY__JS_SIMPLE_MAX_ATOMS];
     uint8_t natoms;
     bool end; /* anchored at the end */
-    /* Derived from the atoms: bit k of cbits[c] says whether byte c is in atom k's class;
-     * when every count is fixed and the pattern is anchored at the end, fixed_len is the one
-     * length a subject can have (0: not so, or longer than REGISTRY__JS_SIMPLE_MAX_FIXED) and
-     * atom_at the bit of each position's atom. */
-    uint16_t fixed_len;
-    uint32_t atom_at[REGISTRY__JS_SIMPLE_MAX_FIXED]; /* bit k for atom k */
-    uint32_t cbits[256];                             /* none for bytes from 0x80 */
+    /* Derived from the atoms: bit k of cbits[c] says whether byte c is in atom k's class.
+     * by_pos: the pattern is anchored at the end and every count is fixed but perhaps the last
+     * atom's, so it is matched by position: the fixed atoms' fixed_len positions (at most
+     * REGISTRY__JS_SIMPLE_MAX_FIXED; atom_at has the bit of each one's atom), then, when
+     * tail_bit is set, tail_min to tail_max characters of the last atom's class. */
+    bool by_pos;
+    uint16_t fixed_len, tail_min, tail_max;
+    uint32_t tail_bit;
+    uint32_t atom_at[REGISTRY__JS_SIMPLE_MAX_FIXED];
+    uint32_t cbits[256]; /* none for bytes from 0x80 */
 } registry__js_simple_t;
+
+/* The match of an ASCII subject against a simple pattern with by_pos set: a fixed atom of m
+ * occurrences takes exactly m characters of its class (greedy, it takes at most m; fewer
+ * fail), and the last atom, anchored at the end, must take all the rest: its length within the
+ * atom's counts and each character in its class. No branch per character. */
+static inline bool registry__js_simple_match_pos(const registry__js_simple_t *re, const char *s,
+                                                 size_t len)
+{
+    if (len < re->fixed_len || len - re->fixed_len < re->tail_min ||
+        len - re->fixed_len > re->tail_max)
+        return false;
+    uint32_t miss = 0;
+    size_t i = 0;
+    for (; i < re->fixed_len; i++)
+        miss |= re->atom_at[i] & ~re->cbits[(uint8_t)s[i]];
+    for (; i < len; i++)
+        miss |= re->tail_bit & ~re->cbits[(uint8_t)s[i]];
+    return !miss;
+}
 
 /* Reads an ECMA-262 pattern as a simple pattern; false when it is not one. */
 bool registry__js_simple_compile(const char *src, size_t len, registry__js_simple_t *out);

@@ -303,6 +303,9 @@ static void test_string_keywords_inline(void **state)
     passes(s, "{\"tag\": \"a-1b2c\"}");
     fails(s, "{\"tag\": \"a-1b2cd\"}");
     fails(s, "{\"tag\": \"1a\"}");
+    fails(s, "{\"tag\": \"a-1B\"}");
+    fails(s, "{\"tag\": \"ab_c\"}");
+    fails(s, "{\"tag\": \"\"}");
     registry_jsonschema_free(s);
 }
 
