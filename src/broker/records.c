@@ -206,49 +206,82 @@ int broker_inflate(int codec, hd_slice_t in, size_t max_out, hd_buf_t *out)
     }
 }
 
+/* A record's zigzag varint (wide: a varlong). Nearly every one is one or two bytes long; those
+ * are decoded here, without the calls of the general reader, which takes the rest (and the
+ * errors). */
+static inline int64_t rec_varint(hd_reader_t *r, bool wide)
+{
+    if (!r->err && r->pos < r->len) {
+        const uint8_t *q = r->p + r->pos;
+        uint32_t u;
+        if (q[0] < 0x80) {
+            u = q[0];
+            r->pos += 1;
+            return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+        }
+        if (r->len - r->pos >= 2 && q[1] < 0x80) {
+            u = (q[0] & 0x7fu) | (uint32_t)q[1] << 7;
+            r->pos += 2;
+            return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+        }
+    }
+    return wide ? hd_read_varlong(r) : hd_read_varint(r);
+}
+
+/* n bytes of a record, as hd_read_bytes(), the common case inline. */
+static inline hd_slice_t rec_bytes(hd_reader_t *r, size_t n)
+{
+    if (!r->err && n <= r->len - r->pos) {
+        hd_slice_t s = hd_slice(r->p + r->pos, n);
+        r->pos += n;
+        return s;
+    }
+    return hd_read_bytes(r, n);
+}
+
 /* Walks `count` records in r, the first `first` only over their length. Returns 0,
  * HD_EMALFORMED, or cb's non-zero value. */
 static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, int32_t first,
                         broker_record_cb cb, void *ctx)
 {
     for (int32_t i = 0; i < h->records_count; i++) {
-        int32_t len = hd_read_varint(r);
+        int32_t len = (int32_t)rec_varint(r, false);
         if (r->err || len < 0 || (size_t)len > hd_reader_left(r))
             return HD_EMALFORMED;
         if (i < first) {
-            hd_read_skip(r, (size_t)len);
+            (void)rec_bytes(r, (size_t)len);
             continue;
         }
-        hd_reader_t rr = hd_reader_init(hd_read_bytes(r, (size_t)len));
+        hd_reader_t rr = hd_reader_init(rec_bytes(r, (size_t)len));
         broker_record_t rec;
         memset(&rec, 0, sizeof rec);
-        (void)hd_read_i8(&rr);
-        int64_t ts_delta = hd_read_varlong(&rr);
-        int32_t off_delta = hd_read_varint(&rr);
-        int32_t klen = hd_read_varint(&rr);
+        (void)rec_bytes(&rr, 1); /* attributes, unused */
+        int64_t ts_delta = rec_varint(&rr, true);
+        int32_t off_delta = (int32_t)rec_varint(&rr, false);
+        int32_t klen = (int32_t)rec_varint(&rr, false);
         if (rr.err || klen < -1 || (klen > 0 && (size_t)klen > hd_reader_left(&rr)))
             return HD_EMALFORMED;
         rec.key_null = klen < 0;
-        rec.key = hd_read_bytes(&rr, klen < 0 ? 0 : (size_t)klen);
-        int32_t vlen = hd_read_varint(&rr);
+        rec.key = rec_bytes(&rr, klen < 0 ? 0 : (size_t)klen);
+        int32_t vlen = (int32_t)rec_varint(&rr, false);
         if (rr.err || vlen < -1 || (vlen > 0 && (size_t)vlen > hd_reader_left(&rr)))
             return HD_EMALFORMED;
         rec.value_null = vlen < 0;
-        rec.value = hd_read_bytes(&rr, vlen < 0 ? 0 : (size_t)vlen);
-        int32_t nh = hd_read_varint(&rr);
+        rec.value = rec_bytes(&rr, vlen < 0 ? 0 : (size_t)vlen);
+        int32_t nh = (int32_t)rec_varint(&rr, false);
         if (rr.err || nh < 0 || (size_t)nh > hd_reader_left(&rr))
             return HD_EMALFORMED;
         size_t hstart = rr.pos;
         for (int32_t k = 0; k < nh; k++) {
-            int32_t hk = hd_read_varint(&rr);
+            int32_t hk = (int32_t)rec_varint(&rr, false);
             if (rr.err || hk < 0 || (size_t)hk > hd_reader_left(&rr))
                 return HD_EMALFORMED;
-            hd_read_skip(&rr, (size_t)hk);
-            int32_t hv = hd_read_varint(&rr);
+            (void)rec_bytes(&rr, (size_t)hk);
+            int32_t hv = (int32_t)rec_varint(&rr, false);
             if (rr.err || hv < -1 || (hv > 0 && (size_t)hv > hd_reader_left(&rr)))
                 return HD_EMALFORMED;
             if (hv > 0)
-                hd_read_skip(&rr, (size_t)hv);
+                (void)rec_bytes(&rr, (size_t)hv);
         }
         if (rr.err || hd_reader_left(&rr) != 0)
             return HD_EMALFORMED;

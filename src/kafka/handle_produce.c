@@ -176,8 +176,8 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             const char *why = "";
             broker_append_t res;
             /* The records slice points into the connection's own input buffer (or, for a request
-             * planned for validation, into the plan's copy), which the broker may modify in
-             * place (offsets are written into the batch header). */
+             * planned for validation whose caller did not keep the body, into the plan's copy),
+             * which the broker may modify in place (offsets are written into the batch header). */
             uint8_t *batch = (uint8_t *)(uintptr_t)pd->Records.v.p;
             size_t blen = pd->Records.v.len;
             bool checked = false;

@@ -1,17 +1,19 @@
 /* Schema validation of Produce batches, away from the loop thread.
  *
  * A Produce request that writes to a topic with schema validation is planned when it is decoded
- * (kafka_req_start): every partition's records are copied out of the connection's input buffer
- * (so that the request no longer refers to it), and each validating partition's batch becomes a
- * check. The checks' records are split into parts: a batch of at least SPLIT_MIN records is cut
- * into one range of records per part, smaller or compressed batches go whole to one part, in
- * turn. The connection runs each part on a worker thread (kafka_req_prepare); a part only reads
- * the copied records and the schema registry (inside registry_read_begin/end, released every
- * LOCK_SPAN records so that a registration never waits long) and writes its own results, with
- * its own arena. When every part is done, the request runs on the loop thread as any other, and
- * the Produce handler applies each partition's verdict (kafka__produce_validate): nothing of a
- * batch with a bad record is appended in reject mode; in dlq mode the good records are appended
- * and the bad ones dead-lettered.
+ * (kafka_req_start): each validating partition's batch becomes a check. The records are read
+ * where they arrived when the caller keeps the frame body for the request (body_kept: the
+ * connection hands its input buffer over, see server/conn.c); otherwise every partition's
+ * records are first copied out of the body, so that the request no longer refers to it. The
+ * checks' records are split into parts: a batch of at least SPLIT_MIN records is cut into one
+ * range of records per part, smaller or compressed batches go whole to one part, in turn. The
+ * connection runs each part on a worker thread (kafka_req_prepare); a part only reads the
+ * records and the schema registry (inside registry_read_begin/end, released every LOCK_SPAN
+ * records so that a registration never waits long) and writes its own results, with its own
+ * arena. When every part is done, the request runs on the loop thread as any other, and the
+ * Produce handler applies each partition's verdict (kafka__produce_validate): nothing of a batch
+ * with a bad record is appended in reject mode; in dlq mode the good records are appended and
+ * the bad ones dead-lettered.
  *
  * A partition whose topic was not planned (created, recreated or reconfigured in between) is
  * checked on the spot, on the loop thread, with the same code. */
@@ -62,7 +64,8 @@ typedef struct kafka__pplan {
     kafka__pcheck_t **of; /* per request partition, in order (topic by topic): its check or NULL */
     int32_t *first;       /* per topic: its first partition's position in `of` */
     hd_arena_t *arenas;   /* one per part, used only by that part's thread */
-    uint8_t *copy;        /* every partition's records, out of the request body */
+    uint8_t *copy;        /* every partition's records, out of the request body; NULL when the
+                           * caller keeps the body (body_kept) */
 } kafka__pplan_t;
 
 static void check_init(kafka__pcheck_t *c, broker_topic_t *t, broker_partition_t *p,
@@ -150,10 +153,10 @@ int kafka__produce_plan(kafka_req_t *r, kafka_ProduceRequest_t *req, int max_par
     pl->arenas = kafka__alloc(r, sizeof *pl->arenas * (size_t)pl->nparts);
     for (int k = 0; k < pl->nparts; k++)
         hd_arena_init(&pl->arenas[k], 0);
-    pl->copy = hd_malloc(bytes ? bytes : 1);
+    pl->copy = r->body_kept ? NULL : hd_malloc(bytes ? bytes : 1);
     r->_plan = pl;
-    /* Copy every partition's records (the request must not refer to the body once planned),
-     * and make the checks. */
+    /* Copy every partition's records unless the body stays (the request must not refer to
+     * the body once planned otherwise), and make the checks. */
     size_t at = 0;
     int pos = 0;
     for (int32_t i = 0; i < nt; i++) {
@@ -166,9 +169,11 @@ int kafka__produce_plan(kafka_req_t *r, kafka_ProduceRequest_t *req, int max_par
             kafka_bytes_t *rec = &td->PartitionData[k].Records;
             if (rec->is_null || rec->v.len == 0)
                 continue;
-            memcpy(pl->copy + at, rec->v.p, rec->v.len);
-            rec->v.p = pl->copy + at;
-            at += rec->v.len;
+            if (pl->copy) {
+                memcpy(pl->copy + at, rec->v.p, rec->v.len);
+                rec->v.p = pl->copy + at;
+                at += rec->v.len;
+            }
             broker_partition_t *p =
                 v ? broker_topic_partition(t, td->PartitionData[k].Index) : NULL;
             if (!p)

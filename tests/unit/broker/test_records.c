@@ -243,6 +243,54 @@ static void test_build_many_records_with_large_values(void **state)
     build_and_check(recs, N);
 }
 
+/* The walk decodes short varints inline: a batch whose records end early, at any byte (inside a
+ * varint of any width, a key, a value, a header), is refused, from any first record, and
+ * nothing is read past the records (each cut is copied to a buffer of its exact size). */
+static void test_walk_refuses_records_cut_at_any_byte(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    static broker_record_in_t recs[N];
+    static uint8_t big[300];
+    broker_header_t hs[2] = {{hd_slice("h", 1), hd_slice(big, 200), false},
+                             {hd_slice("n", 1), hd_slice(NULL, 0), true}};
+    for (int i = 0; i < N; i++) {
+        memset(&recs[i], 0, sizeof recs[i]);
+        recs[i].key_null = i % 5 == 0;
+        recs[i].key = hd_slice(big, (size_t)(i * 7) % 90);
+        recs[i].value = hd_slice(big, (size_t)(i * 37) % sizeof big);
+        recs[i].headers = hs;
+        recs[i].nheaders = i % 3 == 0 ? 2 : 0;
+        recs[i].timestamp = 1700000000000LL + (int64_t)i * i * 977;
+    }
+    hd_buf_t out, scratch;
+    hd_buf_init(&out);
+    hd_buf_init(&scratch);
+    ssize_t len = broker_batch_build(recs, N, SIZE_MAX, &out);
+    assert_true(len > 61);
+    seen_t s = {recs, N, 0};
+    assert_int_equal(broker_batch_for_each(hd_buf_slice(&out), 1u << 20, &scratch, compare_cb, &s),
+                     0);
+    assert_int_equal(s.visited, N);
+    for (size_t cut = 61; cut < (size_t)len; cut++) {
+        uint8_t *b = malloc(cut);
+        assert_non_null(b);
+        memcpy(b, out.p, cut);
+        uint32_t bl = (uint32_t)(cut - 12);
+        b[8] = (uint8_t)(bl >> 24);
+        b[9] = (uint8_t)(bl >> 16);
+        b[10] = (uint8_t)(bl >> 8);
+        b[11] = (uint8_t)bl;
+        for (int32_t first = 0; first < N; first += 13)
+            assert_int_equal(
+                broker_batch_for_each_from(hd_slice(b, cut), first, 1u << 20, &scratch, NULL, NULL),
+                HD_EMALFORMED);
+        free(b);
+    }
+    hd_buf_deinit(&scratch);
+    hd_buf_deinit(&out);
+}
+
 static void test_build_appends_after_existing_bytes(void **state)
 {
     (void)state;
@@ -465,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_header_next_rejects_truncated_and_negative_lengths),
         cmocka_unit_test(test_header_next_on_every_truncation_of_a_built_record),
         cmocka_unit_test(test_recompress_each_codec_round_trips),
+        cmocka_unit_test(test_walk_refuses_records_cut_at_any_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
