@@ -1020,24 +1020,6 @@ static int compile_dependencies(cstate_t *cs, registry__js_node_t *n, json_t *o)
     return 0;
 }
 
-/* Bytes in memory order: the mask of a word's first k bytes. */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define FIRST(k) ((k) >= 8 ? ~0ULL : ~(~0ULL >> (8 * ((k)&7))))
-#else
-#define FIRST(k) ((k) >= 8 ? ~0ULL : (1ULL << (8 * ((k)&7))) - 1)
-#endif
-#define KEY_MASK(k)                                                                                \
-    {                                                                                              \
-        FIRST(k), FIRST((k) > 8 ? (k)-8 : 0)                                                       \
-    }
-const uint64_t registry__js_key_masks[17][2] = {
-    KEY_MASK(0),  KEY_MASK(1),  KEY_MASK(2),  KEY_MASK(3),  KEY_MASK(4),  KEY_MASK(5),
-    KEY_MASK(6),  KEY_MASK(7),  KEY_MASK(8),  KEY_MASK(9),  KEY_MASK(10), KEY_MASK(11),
-    KEY_MASK(12), KEY_MASK(13), KEY_MASK(14), KEY_MASK(15), KEY_MASK(16),
-};
-#undef KEY_MASK
-#undef FIRST
-
 /* Whether a property name can be a key_slots entry: 1 to 16 bytes that a JSON string holds
  * as they are (no escape, no control or non-ASCII byte). */
 static bool plain_short_name(const char *s, size_t len)
@@ -1375,79 +1357,6 @@ static int fill_node(cstate_t *cs, registry__js_node_t *n)
     return 0;
 }
 
-/* The plan of the pass-or-fail walk (jsonschema_fast.c) for one filled node: per instance kind,
- * the checks eval_keywords would run, in its order. */
-static void plan_node(registry__js_node_t *n)
-{
-    static const uint32_t kind_type[8] = {
-        [REGISTRY__JV_NULL] = REGISTRY__JS_NULL,     [REGISTRY__JV_TRUE] = REGISTRY__JS_BOOLEAN,
-        [REGISTRY__JV_FALSE] = REGISTRY__JS_BOOLEAN, [REGISTRY__JV_INT] = REGISTRY__JS_NUMBER,
-        [REGISTRY__JV_REAL] = REGISTRY__JS_NUMBER,   [REGISTRY__JV_STRING] = REGISTRY__JS_STRING,
-        [REGISTRY__JV_ARRAY] = REGISTRY__JS_ARRAY,   [REGISTRY__JV_OBJECT] = REGISTRY__JS_OBJECT,
-    };
-    for (int k = 0; k < 8; k++) {
-        unsigned p = 0;
-        if (n->boolean == 0 || n->boolean == 1) {
-            n->plan[k] = n->boolean ? 0 : REGISTRY__JS_P_FAIL;
-            n->plan_inline |= (uint8_t)(1u << k);
-            continue;
-        }
-        bool num = k == REGISTRY__JV_INT || k == REGISTRY__JV_REAL;
-        if (n->has_type && !(n->types & kind_type[k])) {
-            /* A number that is not of type number may still be an integer. */
-            if (k == REGISTRY__JV_REAL && (n->types & REGISTRY__JS_INTEGER))
-                p |= REGISTRY__JS_P_INTEGRAL;
-            else if (!(k == REGISTRY__JV_INT && (n->types & REGISTRY__JS_INTEGER)))
-                p |= REGISTRY__JS_P_FAIL;
-        }
-        if (n->kw & REGISTRY__JS_KW_VALUES)
-            p |= REGISTRY__JS_P_VALUES;
-        if (num && (n->kw & REGISTRY__JS_KW_NUMBER))
-            p |= REGISTRY__JS_P_NUMBER;
-        if (k == REGISTRY__JV_STRING && (n->kw & REGISTRY__JS_KW_STRING))
-            p |= REGISTRY__JS_P_STRING;
-        if (k == REGISTRY__JV_ARRAY && (n->kw & REGISTRY__JS_KW_ARRAY))
-            p |= REGISTRY__JS_P_ARRAY;
-        if (k == REGISTRY__JV_OBJECT && (n->kw & REGISTRY__JS_KW_OBJECT))
-            p |= REGISTRY__JS_P_OBJECT;
-        if (n->kw & REGISTRY__JS_KW_APPLY)
-            p |= REGISTRY__JS_P_APPLY;
-        if ((n->ref && n->dialect != REGISTRY__JS_DRAFT7) || n->dynamic_ref)
-            p |= REGISTRY__JS_P_REF;
-        if (n->collects && (k == REGISTRY__JV_ARRAY || k == REGISTRY__JV_OBJECT))
-            p |= REGISTRY__JS_P_SLOW;
-        n->plan[k] = (uint16_t)p;
-        /* What the check while parsing evaluates inline (jsonschema_stream.c, scalar()). */
-        bool inl = !(p & ~(unsigned)(REGISTRY__JS_P_FAIL | REGISTRY__JS_P_INTEGRAL |
-                                     REGISTRY__JS_P_VALUES | REGISTRY__JS_P_NUMBER |
-                                     REGISTRY__JS_P_STRING));
-        if ((p & REGISTRY__JS_P_VALUES) && (n->has_const || !n->enum_v || k != REGISTRY__JV_STRING))
-            inl = false;
-        if ((p & REGISTRY__JS_P_NUMBER) && n->multiple_of > 0)
-            inl = false;
-        if (inl && k < 8)
-            n->plan_inline |= (uint8_t)(1u << k);
-    }
-    /* draft-07 `$ref` replaces its node: follow the chain of such nodes to its end (a chain
-     * that comes back on itself is left to the full walk, which reports the cycle). */
-    if (n->boolean == -1 && n->dialect == REGISTRY__JS_DRAFT7 && n->ref) {
-        const registry__js_node_t *t = n;
-        uint32_t hops = 0;
-        while (t->boolean == -1 && t->dialect == REGISTRY__JS_DRAFT7 && t->ref &&
-               hops <= REGISTRY_JSONSCHEMA_MAX_DEPTH) {
-            t = t->ref;
-            hops++;
-        }
-        if (hops > REGISTRY_JSONSCHEMA_MAX_DEPTH) {
-            for (int k = 0; k < 8; k++)
-                n->plan[k] = REGISTRY__JS_P_SLOW;
-        } else {
-            n->plan_hops = hops;
-            n->plan_target = t;
-        }
-    }
-}
-
 int registry_jsonschema_compile(json_t *schema, registry_ref_resolver_fn resolve, void *ctx,
                                 unsigned flags, registry_jsonschema_t **out, registry_error_t *err)
 {
@@ -1487,7 +1396,7 @@ int registry_jsonschema_compile(json_t *schema, registry_ref_resolver_fn resolve
         goto fail;
     for (size_t i = 0; i < cs.nodes.cap; i++)
         if (cs.nodes.keys[i])
-            plan_node(cs.nodes.vals[i]);
+            registry__js_plan_node(cs.nodes.vals[i]);
     hd_strmap_deinit(&cs.resources);
     hd_strmap_deinit(&cs.anchors);
     ptrmap_deinit(&cs.scopes);

@@ -25,6 +25,24 @@
 
 enum { S_DECLINE = -1, S_FAIL = 0, S_PASS = 1 };
 
+/* Bytes in memory order: the mask of a word's first k bytes. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define FIRST(k) ((k) >= 8 ? ~0ULL : ~(~0ULL >> (8 * ((k)&7))))
+#else
+#define FIRST(k) ((k) >= 8 ? ~0ULL : (1ULL << (8 * ((k)&7))) - 1)
+#endif
+#define KEY_MASK(k)                                                                                \
+    {                                                                                              \
+        FIRST(k), FIRST((k) > 8 ? (k)-8 : 0)                                                       \
+    }
+const uint64_t registry__js_key_masks[17][2] = {
+    KEY_MASK(0),  KEY_MASK(1),  KEY_MASK(2),  KEY_MASK(3),  KEY_MASK(4),  KEY_MASK(5),
+    KEY_MASK(6),  KEY_MASK(7),  KEY_MASK(8),  KEY_MASK(9),  KEY_MASK(10), KEY_MASK(11),
+    KEY_MASK(12), KEY_MASK(13), KEY_MASK(14), KEY_MASK(15), KEY_MASK(16),
+};
+#undef KEY_MASK
+#undef FIRST
+
 /* Keywords on an object or array that need the whole value at once. */
 #define S_WHOLE                                                                                    \
     (REGISTRY__JS_P_SLOW | REGISTRY__JS_P_APPLY | REGISTRY__JS_P_VALUES | REGISTRY__JS_P_REF)

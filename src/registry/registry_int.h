@@ -654,6 +654,10 @@ const registry__js_node_t *registry__js_fenter(registry__js_vctx_t *v, const reg
                                                uint32_t *hops);
 void registry__js_fleave(registry__js_vctx_t *v, uint32_t hops);
 
+/* Builds node n's plans (plan, plan_inline, the resolved draft-07 $ref chain) once the schema
+ * is compiled (jsonschema_fast.c: they are that walk's and the check while parsing's). */
+void registry__js_plan_node(registry__js_node_t *n);
+
 /* Objects whose schema has more properties than this are not checked by property slots. */
 #define REGISTRY__JS_LOOKUP_MAX_PROPS 256
 
