@@ -180,6 +180,12 @@ struct log_journal {
     uint64_t spare_next;        /* mu: id for the next spare */
     _Atomic int err;            /* sticky: the first write or sync failure */
     _Atomic int64_t pend_bytes; /* capacity of the partitions' pending segment buffers */
+    /* The adaptive write path (partition.c, "Direct writes"): bytes appended straight to the
+     * segments (they count towards the checkpoint's byte trigger like journal bytes), the dirty
+     * partitions of the last round, and totals logged at close. */
+    _Atomic int64_t direct_total;
+    _Atomic size_t round_parts;
+    _Atomic int64_t rounds, round_syncs_direct, round_syncs_journal;
 
     pthread_mutex_t ckpt_mu; /* one checkpoint at a time */
     uint64_t ckpt_gen, ckpt_seq;
@@ -197,6 +203,7 @@ void log_journal_config_defaults(log_journal_config_t *cfg)
     cfg->file_bytes = LOG_JOURNAL_FILE_BYTES;
     cfg->checkpoint_interval_ms = 10000;
     cfg->checkpoint_interval_bytes = 256LL * 1024 * 1024;
+    cfg->direct_bytes = LOG_DIRECT_BYTES_DEFAULT;
 }
 
 static char *join(const char *dir, const char *name)
@@ -777,6 +784,29 @@ void log__journal_detach(log_journal_t *j, log_partition_t *p, bool clean)
     pthread_mutex_unlock(&j->mu);
 }
 
+/* ---- the adaptive write path (partition.c, "Direct writes") ---- */
+
+int64_t log__journal_direct_bytes(const log_journal_t *j) { return j->cfg.direct_bytes; }
+
+size_t log__journal_round_parts(const log_journal_t *j)
+{
+    return atomic_load_explicit(&((log_journal_t *)j)->round_parts, memory_order_relaxed);
+}
+
+void log__journal_note_direct(log_journal_t *j, int64_t bytes)
+{
+    atomic_fetch_add_explicit(&j->direct_total, bytes, memory_order_relaxed);
+}
+
+void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct)
+{
+    atomic_store_explicit(&j->round_parts, parts, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->rounds, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->round_syncs_direct, (int64_t)direct, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->round_syncs_journal, (int64_t)(parts - direct),
+                              memory_order_relaxed);
+}
+
 /* ---- pending segment writes (partition.c) ---- */
 
 bool log__journal_pend_note(log_journal_t *j, int64_t delta)
@@ -810,7 +840,7 @@ int log_journal_checkpoint(log_journal_t *j)
     pthread_mutex_lock(&j->ckpt_mu);
     pthread_mutex_lock(&j->mu);
     uint64_t seq = j->end_seq;
-    int64_t pos = j->end_pos, total = j->written_total;
+    int64_t pos = j->end_pos, total = j->written_total + atomic_load(&j->direct_total);
     size_t n = 0;
     log_partition_t **v = hd_malloc((j->nparts ? j->nparts : 1) * sizeof *v);
     for (size_t i = 0; i < j->nparts; i++)
@@ -877,7 +907,7 @@ static void *ckpt_main(void *arg)
         pthread_cond_timedwait(&j->cv, &j->mu, &ts);
         if (j->stop)
             break;
-        int64_t total = j->written_total;
+        int64_t total = j->written_total + atomic_load(&j->direct_total);
         pthread_mutex_unlock(&j->mu);
         /* ckpt_total and ckpt_ms are only written by checkpoints, which this thread runs, except
          * a test's log_journal_checkpoint(): reading them without ckpt_mu may be stale, which
@@ -1215,6 +1245,13 @@ out:
 
 static void journal_free(log_journal_t *j)
 {
+    if (atomic_load(&j->rounds))
+        say_info("journal %s: %lld rounds; partitions synced by their segments %lld times, by the "
+                 "journal %lld times; %lld bytes written direct, %lld journaled",
+                 j->dir, (long long)atomic_load(&j->rounds),
+                 (long long)atomic_load(&j->round_syncs_direct),
+                 (long long)atomic_load(&j->round_syncs_journal),
+                 (long long)atomic_load(&j->direct_total), (long long)j->written_total);
     for (size_t i = 0; i < j->nfiles; i++)
         jfile_unref(j->files[i]);
     free(j->files);
@@ -1235,7 +1272,7 @@ static void journal_free(log_journal_t *j)
 int log_journal_open(const char *base, const log_journal_config_t *cfg, log_journal_t **out)
 {
     if (cfg->file_bytes < 4096 || cfg->checkpoint_interval_ms < 0 ||
-        cfg->checkpoint_interval_bytes < 0)
+        cfg->checkpoint_interval_bytes < 0 || cfg->direct_bytes < LOG_DIRECT_ALTERNATE)
         return HD_EINVAL;
     log_journal_t *j = hd_calloc(1, sizeof *j);
     j->base = hd_strdup(base);
@@ -1244,6 +1281,11 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     j->base_fd = -1;
     atomic_init(&j->err, 0);
     atomic_init(&j->pend_bytes, 0);
+    atomic_init(&j->direct_total, 0);
+    atomic_init(&j->round_parts, 0);
+    atomic_init(&j->rounds, 0);
+    atomic_init(&j->round_syncs_direct, 0);
+    atomic_init(&j->round_syncs_journal, 0);
     atomic_init(&j->syncing, false);
     hd_buf_init(&j->stage);
     hd_buf_init(&j->wchunk);

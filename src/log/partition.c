@@ -434,6 +434,7 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
     int64_t *bases = NULL, *fsize = NULL;
     size_t nb = 0;
     bool dirty_scan = false;
+    int64_t scanned = 0; /* bytes of segment checked because no marker covered them */
     if ((rc = list_segments(dir, &bases, &nb)) < 0)
         goto fail;
     if (nb == 1 && bases[0] == 0 && is_empty_log(dir)) {
@@ -488,6 +489,7 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
                 goto fail;
             if (fsize[t] > m.active_size) {
                 dirty_scan = true;
+                scanned += fsize[t] - m.active_size;
                 rc = log__segment_recover(s, m.active_size, m.end_offset, fsize[t],
                                           cfg->index_interval_bytes);
                 if (rc < 0)
@@ -506,6 +508,8 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
         }
         if ((size_t)(t + 1) < p->nsegs) {
             dirty_scan = true;
+            for (size_t i = (size_t)(t + 1); i < p->nsegs; i++)
+                scanned += fsize[i];
             if ((rc = recover_from(p, (size_t)(t + 1), fsize)) < 0)
                 goto fail;
         }
@@ -527,8 +531,8 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
                 goto fail;
         hd_io_fsync_dir(dir);
         say_info("partition %s: recovered after an unclean shutdown: every batch since the last "
-                 "clean shutdown checked, log end offset %lld",
-                 dir, (long long)p->leo);
+                 "clean shutdown or checkpoint checked (%lld bytes scanned), log end offset %lld",
+                 dir, (long long)scanned, (long long)p->leo);
     }
     atomic_store(&p->durable, p->leo);
     marker_fill(p, &p->snap_marker);
@@ -846,6 +850,71 @@ static void zero_ahead(log_partition_t *p, log_segment_t *s, int64_t end)
     s->zero_end = to;
 }
 
+/* Whether p's next append goes straight to its segment (see "Direct writes"). Loop thread. */
+static bool choose_direct(const log_partition_t *p)
+{
+    int64_t min = log__journal_direct_bytes(p->journal);
+    if (min == LOG_DIRECT_NEVER || min == LOG_DIRECT_ALWAYS)
+        return min == LOG_DIRECT_ALWAYS;
+    if (min == LOG_DIRECT_ALTERNATE)
+        return !p->direct;
+    /* Alone in its round, p's segment sync replaces the journal's: nothing to save. */
+    if (log__journal_round_parts(p->journal) <= 1)
+        return true;
+    /* Hysteresis: a partition leaves direct mode only below half the threshold. */
+    int64_t last =
+        atomic_load_explicit(&((log_partition_t *)p)->last_round_bytes, memory_order_relaxed);
+    return last >= (p->direct ? min / 2 : min);
+}
+
+/* log_partition_append() with a journal, for a batch written straight to the segment (see
+ * "Direct writes"): as without a journal, after writing what is pending (the segment stays
+ * contiguous); the next journal round syncs the segment. */
+static int append_direct(log_partition_t *p, log_segment_t *s, const uint8_t *batch, size_t len,
+                         const log_hdr_t *h, int64_t *base_offset)
+{
+    int64_t pos = s->size;
+    pthread_mutex_lock(&p->lock);
+    int rc = pend_flush_locked(p, true);
+    pthread_mutex_unlock(&p->lock);
+    if (rc < 0) {
+        say_error("segment %s: pending write failed: %s", log__segment_path(s, "log"),
+                  hd_strerror(rc));
+        return rc;
+    }
+    prealloc_ahead(p, s, pos + (int64_t)len);
+    bool iw, tw;
+    if ((rc = log__segment_index_prepare(s, p->cfg.index_interval_bytes, h, pos, &iw, &tw)) < 0)
+        return rc;
+    if ((rc = hd_io_pwrite_all(s->log_fd, batch, len, (off_t)pos)) < 0) {
+        if (!s->file_longer)
+            hd_io.ftruncate(s->log_fd, (off_t)pos);
+        return rc;
+    }
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)sync_file_range(s->log_fd, (off_t)pos, (off_t)len, SYNC_FILE_RANGE_WRITE);
+#endif
+    log__segment_index_commit(s, h, pos, iw, tw);
+    note_rate(p, len);
+    zero_ahead(p, s, pos + (int64_t)len);
+    if (pos == 0) {
+        s->first_ts = h->max_timestamp;
+        s->created_ms = hd_wall_ms();
+    }
+    p->leo = s->next_offset;
+    p->size_bytes += (int64_t)len;
+    pthread_mutex_lock(&p->lock);
+    p->snap_leo = p->leo;
+    p->round_bytes += (int64_t)len;
+    p->direct_unsynced = true;
+    marker_fill(p, &p->snap_marker);
+    pthread_mutex_unlock(&p->lock);
+    atomic_store(&p->ckpt_dirty, true);
+    log__journal_note_direct(p->journal, (int64_t)len);
+    *base_offset = h->base_offset;
+    return 0;
+}
+
 /* log_partition_append() with a journal, from the index preparation on (see "Pending
  * writes"). The journal record is what makes the batch durable; the segment is synced by the
  * next checkpoint, so its writeback is left to the kernel and nothing is zeroed ahead. If the
@@ -855,7 +924,12 @@ static int append_journaled(log_partition_t *p, log_segment_t *s, const uint8_t 
                             const log_hdr_t *h, int64_t *base_offset)
 {
     int64_t pos = s->size;
-    int rc = 0;
+    int rc = log_journal_error(p->journal);
+    if (rc < 0)
+        return rc; /* sticky: nothing is acknowledged any more, direct or not */
+    p->direct = choose_direct(p);
+    if (p->direct)
+        return append_direct(p, s, batch, len, h, base_offset);
     pthread_mutex_lock(&p->lock);
     if (p->pend.len && p->pend.len + len > LOG_PEND_MAX)
         rc = pend_flush_locked(p, false);
@@ -900,6 +974,7 @@ static int append_journaled(log_partition_t *p, log_segment_t *s, const uint8_t 
     int64_t grown = (int64_t)p->pend.cap - (int64_t)p->pend_counted;
     p->pend_counted = p->pend.cap;
     p->snap_leo = p->leo;
+    p->round_bytes += (int64_t)len;
     marker_fill(p, &p->snap_marker);
     pthread_mutex_unlock(&p->lock);
     atomic_store(&p->ckpt_dirty, true);
@@ -1047,19 +1122,102 @@ bool log__partition_sync_begin(log_partition_t *p, log__sync_ticket_t *t)
     pthread_mutex_lock(&p->lock);
     t->target = p->snap_leo;
     t->dir_dirty = p->dir_dirty;
+    t->direct = false;
+    t->seg_base = p->segs[p->nsegs - 1]->base_offset;
     bool needed = !p->sync_err && (t->target > atomic_load(&p->durable) || t->dir_dirty);
-    if (needed)
+    if (needed) {
         p->dir_dirty = false;
+        p->direct_unsynced = false; /* the caller syncs every file */
+    }
     pthread_mutex_unlock(&p->lock);
     return needed;
+}
+
+bool log__partition_round_begin(log_partition_t *p, log__sync_ticket_t *t)
+{
+    pthread_mutex_lock(&p->lock);
+    t->target = p->snap_leo;
+    t->direct = p->direct_unsynced;
+    t->dir_dirty = t->direct && p->dir_dirty;
+    t->seg_base = p->segs[p->nsegs - 1]->base_offset;
+    atomic_store_explicit(&p->last_round_bytes, p->round_bytes, memory_order_relaxed);
+    p->round_bytes = 0;
+    bool needed = !p->sync_err && (t->target > atomic_load(&p->durable) || t->direct);
+    if (needed) {
+        p->direct_unsynced = false;
+        if (t->dir_dirty)
+            p->dir_dirty = false;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return needed;
+}
+
+void log__partition_direct_synced(log_partition_t *p, const log__sync_ticket_t *t)
+{
+    pthread_mutex_lock(&p->lock);
+    if (t->seg_base > p->ckpt_base)
+        p->ckpt_base = t->seg_base;
+    pthread_mutex_unlock(&p->lock);
+}
+
+int log__partition_sync_direct(log_partition_t *p, const log__sync_ticket_t *t)
+{
+    /* Closed meanwhile: a clean close synced everything, a dirty one (or a deletion) needs
+     * nothing; either way this round acknowledges nothing more of p. */
+    if (atomic_load(&p->detached))
+        return HD_ECLOSED;
+    log_segment_t *local[8], **segs = local;
+    pthread_mutex_lock(&p->lock);
+    int rc = p->sync_err;
+    if (rc) {
+        pthread_mutex_unlock(&p->lock);
+        return rc;
+    }
+    /* Every segment that may hold bytes no sync covered: journaled bytes written there since the
+     * last checkpoint come before the direct ones, and a torn one would make recovery cut the
+     * direct bytes after it. */
+    size_t first = 0;
+    for (size_t i = p->nsegs; i-- > 0;)
+        if (p->segs[i]->base_offset <= p->ckpt_base) {
+            first = i;
+            break;
+        }
+    size_t n = p->nsegs - first;
+    if (n > HD_ARRAY_LEN(local))
+        segs = hd_malloc(n * sizeof *segs);
+    for (size_t i = 0; i < n; i++) {
+        segs[i] = p->segs[first + i];
+        log__segment_ref(segs[i]);
+    }
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = hd_io.fdatasync(segs[i]->log_fd);
+        log__segment_unref(segs[i]);
+    }
+    if (segs != local)
+        free(segs);
+    if (rc == 0 && t->dir_dirty)
+        rc = hd_io_fsync_dir(p->dir);
+    pthread_mutex_lock(&p->lock);
+    if (rc < 0)
+        p->sync_err = rc; /* as log_partition_sync: a later fdatasync proves nothing */
+    else if (t->seg_base > p->ckpt_base)
+        p->ckpt_base = t->seg_base;
+    pthread_mutex_unlock(&p->lock);
+    if (rc < 0)
+        say_error("partition %s: fdatasync failed, durable offset stays at %lld: %s", p->dir,
+                  (long long)atomic_load(&p->durable), hd_strerror(rc));
+    return rc;
 }
 
 void log__partition_sync_end(log_partition_t *p, const log__sync_ticket_t *t, bool synced)
 {
     pthread_mutex_lock(&p->lock);
-    if (!synced)
+    if (!synced) {
         p->dir_dirty = p->dir_dirty || t->dir_dirty;
-    else if (t->target > atomic_load(&p->durable))
+        p->direct_unsynced = p->direct_unsynced || t->direct;
+    } else if (t->target > atomic_load(&p->durable))
         atomic_store(&p->durable, t->target);
     pthread_mutex_unlock(&p->lock);
 }

@@ -63,6 +63,7 @@ static void env_init(env_t *e, int64_t file_bytes)
     e->jc.file_bytes = file_bytes;
     e->jc.checkpoint_interval_ms = 3600 * 1000; /* tests checkpoint by hand */
     e->jc.checkpoint_interval_bytes = INT64_MAX;
+    e->jc.direct_bytes = LOG_DIRECT_NEVER; /* these tests are about the journaled path */
     env_open_journal(e);
     log_config_defaults(&e->cfg);
     e->cfg.journal = e->j;
