@@ -434,7 +434,7 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
     int64_t *bases = NULL, *fsize = NULL;
     size_t nb = 0;
     bool dirty_scan = false;
-    int64_t scanned = 0; /* bytes of segment checked because no marker covered them */
+    int64_t scanned = 0; /* bytes of valid batches checked because no marker covered them */
     if ((rc = list_segments(dir, &bases, &nb)) < 0)
         goto fail;
     if (nb == 1 && bases[0] == 0 && is_empty_log(dir)) {
@@ -489,7 +489,6 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
                 goto fail;
             if (fsize[t] > m.active_size) {
                 dirty_scan = true;
-                scanned += fsize[t] - m.active_size;
                 rc = log__segment_recover(s, m.active_size, m.end_offset, fsize[t],
                                           cfg->index_interval_bytes);
                 if (rc < 0)
@@ -499,6 +498,7 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
                         goto fail;
                     drop_segments_from(p, (size_t)t + 1);
                 }
+                scanned += s->size - m.active_size;
             }
             if ((size_t)t + 1 < p->nsegs) {
                 if ((rc = log__segment_tidx_finalize(s)) < 0)
@@ -508,10 +508,10 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
         }
         if ((size_t)(t + 1) < p->nsegs) {
             dirty_scan = true;
-            for (size_t i = (size_t)(t + 1); i < p->nsegs; i++)
-                scanned += fsize[i];
             if ((rc = recover_from(p, (size_t)(t + 1), fsize)) < 0)
                 goto fail;
+            for (size_t i = (size_t)(t + 1); i < p->nsegs; i++)
+                scanned += p->segs[i]->size;
         }
     }
     log_segment_t *act = p->segs[p->nsegs - 1];
