@@ -80,11 +80,16 @@
  * journal and the old checkpoint, so the next start replays again, skipping what the first attempt
  * appended.
  *
+ * Not every batch is journaled: a partition whose rounds carry many bytes (or that is alone in
+ * its round) writes straight to its segment, which the flusher then syncs in that round as
+ * without a journal (partition.c, "Direct writes"). Its bytes count towards the checkpoint's
+ * byte trigger like journal bytes (direct_total), so recovery stays bounded by the interval.
+ *
  * Limits:
- * - Every byte is written twice (journal and segment) and the segments are made durable by
- *   checkpoints instead of by the rounds: disk bandwidth, not syncs, bounds large-batch produce
- *   earlier than without the journal, and a checkpoint's syncfs writes back up to
- *   log.recovery.checkpoint.interval.bytes of segment data at once.
+ * - Every journaled byte is written twice (journal and segment) and those segments are made
+ *   durable by checkpoints instead of by the rounds, and a checkpoint's syncfs writes back up to
+ *   log.recovery.checkpoint.interval.bytes of segment data at once. Direct writes avoid the
+ *   double write where it costs more than it saves (large rounds per partition).
  * - One journal per data directory, one flusher: rounds are serialized, so a round's latency is
  *   one fdatasync of this file plus the wait for the round before it.
  * - The journal costs nothing per partition in a round. Its segment writes wait in memory, up to
@@ -96,8 +101,9 @@
  *   different size than its topic's.
  * - Checkpoints syncfs the filesystem of the data directory, which must hold every partition
  *   (log.dirs is one directory); other writers on that filesystem lengthen checkpoints.
- * - Recovery reads at most one checkpoint interval of journal (by default 256 MiB or 10 s of
- *   writes) plus the segment bytes after each partition's checkpointed marker.
+ * - Recovery reads at most one checkpoint interval of journal and direct writes together (by
+ *   default 256 MiB or 10 s of writes) plus the segment bytes after each partition's
+ *   checkpointed marker.
  * - A forget record lost in a crash whose directory deletion and re-creation survived lets replay
  *   put the deleted partition's batches into the new one; the new one had nothing acknowledged
  *   then, since its records come after the forget record in the journal.

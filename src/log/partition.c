@@ -53,7 +53,33 @@
  *   pending write fails the checkpoint, which keeps the previous one (replay still covers them).
  * - A crash loses the pending bytes like written but unsynced ones: replay from the last
  *   checkpoint puts them back. A failed pending write fails the append that needed it (the bytes
- *   stay pending, retried by the next write). */
+ *   stay pending, retried by the next write).
+ *
+ * Direct writes (with a journal only): the adaptive write path. The journal saves syncs when a
+ * round carries small batches of many partitions, but writes every byte twice; a partition whose
+ * rounds carry many bytes gains nothing from it. So each append chooses (choose_direct): a batch
+ * goes straight to the segment, as without a journal and with no journal record, when the
+ * partition was the only one in the flusher's last round (its segment's fdatasync replaces the
+ * journal's), or when it was appended at least log.journal.direct.bytes in its last round (the
+ * journal's second write of those bytes costs more CPU than a sync of one more file; below half
+ * of that it goes back to the journal). The flusher syncs such a partition's segments in the
+ * round after (flusher.c). Invariants:
+ * - Before a direct write, the pending journaled bytes are written to the file (the segment stays
+ *   contiguous: a hole would read as a torn tail and cut what follows).
+ * - A round that found direct bytes syncs every segment from ckpt_base on (the journaled bytes
+ *   before them may not be synced yet, and a torn one would make recovery truncate the direct
+ *   bytes after it) and the directory if a file was created; then ckpt_base moves to the active
+ *   segment. The durable offset moves only when both the journal and the segment syncs covering
+ *   the partition's round succeeded; a failed segment sync is sticky (sync_err), as without a
+ *   journal, and a journal error refuses direct appends too.
+ * - Direct bytes count towards the checkpoint's byte trigger (log.recovery.checkpoint.interval.
+ *   bytes) and mark the partition for the next checkpoint, whose marker covers them: recovery
+ *   scans at most a checkpoint interval of segment bytes past each marker.
+ * - Replay stays idempotent: a journaled batch below the partition's log end (the segment got it
+ *   directly or from pending bytes) is skipped; direct batches have no record to replay.
+ * - Only the loop thread decides and writes; the flusher reads direct_unsynced and the bytes of
+ *   the round under `lock`. A partition closed (or deleted) during a round is skipped by the
+ *   segment sync: its close synced it, or nothing of it is acknowledged any more. */
 #include "log/log_int.h"
 #include "util/crc32c.h"
 #include "util/err.h"
