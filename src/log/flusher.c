@@ -14,9 +14,6 @@
 
 #include <stdlib.h>
 
-/* Dirty partitions in one round from which a syncfs pays off. */
-#define LOG_FLUSH_SYNCFS_MIN 4
-
 struct log_flusher {
     pthread_t thread;
     pthread_mutex_t mu;
@@ -59,9 +56,12 @@ static bool journal_round(log_flusher_t *f, log_partition_t **work, size_t n)
 {
     ensure_scratch(f, n);
     size_t nneeded = 0, ndirect = 0;
+    log__round_hist_t hist = {{0}, {0}};
     for (size_t i = 0; i < n; i++) {
         atomic_store(&work[i]->flush_queued, false);
         f->needed[i] = log__partition_round_begin(work[i], &f->tickets[i]);
+        if (f->needed[i])
+            log__round_hist_add(&hist, f->tickets[i].bytes);
         f->want[i] = f->needed[i] && f->tickets[i].direct;
         f->synced[i] = false;
         nneeded += f->needed[i];
@@ -89,7 +89,7 @@ static bool journal_round(log_flusher_t *f, log_partition_t **work, size_t n)
         }
         log_partition_unref(p);
     }
-    log__journal_round_done(f->journal, nneeded, ndirect);
+    log__journal_round_done(f->journal, nneeded, ndirect, &hist);
     return advanced;
 }
 

@@ -879,14 +879,11 @@ static void zero_ahead(log_partition_t *p, log_segment_t *s, int64_t end)
 /* Whether p's next append goes straight to its segment (see "Direct writes"). Loop thread. */
 static bool choose_direct(const log_partition_t *p)
 {
-    int64_t min = log__journal_direct_bytes(p->journal);
+    int64_t min = log__journal_direct_min(p->journal);
     if (min == LOG_DIRECT_NEVER || min == LOG_DIRECT_ALWAYS)
         return min == LOG_DIRECT_ALWAYS;
     if (min == LOG_DIRECT_ALTERNATE)
         return !p->direct;
-    /* Alone in its round, p's segment sync replaces the journal's: nothing to save. */
-    if (log__journal_round_parts(p->journal) <= 1)
-        return true;
     /* Hysteresis: a partition leaves direct mode only below half the threshold. */
     int64_t last =
         atomic_load_explicit(&((log_partition_t *)p)->last_round_bytes, memory_order_relaxed);
@@ -1150,6 +1147,7 @@ bool log__partition_sync_begin(log_partition_t *p, log__sync_ticket_t *t)
     t->dir_dirty = p->dir_dirty;
     t->direct = false;
     t->seg_base = p->segs[p->nsegs - 1]->base_offset;
+    t->bytes = 0;
     bool needed = !p->sync_err && (t->target > atomic_load(&p->durable) || t->dir_dirty);
     if (needed) {
         p->dir_dirty = false;
@@ -1166,6 +1164,7 @@ bool log__partition_round_begin(log_partition_t *p, log__sync_ticket_t *t)
     t->direct = p->direct_unsynced;
     t->dir_dirty = t->direct && p->dir_dirty;
     t->seg_base = p->segs[p->nsegs - 1]->base_offset;
+    t->bytes = p->round_bytes;
     atomic_store_explicit(&p->last_round_bytes, p->round_bytes, memory_order_relaxed);
     p->round_bytes = 0;
     bool needed = !p->sync_err && (t->target > atomic_load(&p->durable) || t->direct);

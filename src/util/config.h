@@ -82,11 +82,12 @@
       "HERALD_LOG_JOURNAL_FILE_BYTES", 67108864, 1048576, 1073741824,                              \
       "Size of each preallocated journal file")                                                    \
     X(INT, journal_direct_bytes, "log.journal.direct.bytes", "journal-direct-bytes",               \
-      "HERALD_LOG_JOURNAL_DIRECT_BYTES", 16384, -2, 1073741824,                                    \
-      "With the journal: a partition that was appended at least this many bytes in the last "      \
-      "group commit (or was the only one written) writes its batches straight to its segment "     \
-      "and is synced by it, skipping the journal's second write (0: always; -1: never, every "     \
-      "batch is journaled; -2: alternate at every batch, for tests)")                              \
+      "HERALD_LOG_JOURNAL_DIRECT_BYTES", -3, -3, 1073741824,                                       \
+      "With the journal: a partition that was appended at least this many bytes in its last "      \
+      "group commit writes its batches straight to its segment, synced by it as without a "        \
+      "journal, instead of writing them twice; -3: the threshold each group commit's cost model "  \
+      "picks (sync per partition against the second write per byte); 0: always direct; -1: "       \
+      "never, every batch journaled; -2: alternate at every batch (tests)")                        \
     X(INT, checkpoint_interval_ms, "log.recovery.checkpoint.interval.ms",                          \
       "checkpoint-interval-ms", "HERALD_LOG_RECOVERY_CHECKPOINT_INTERVAL_MS", 10000, 100,          \
       86400000,                                                                                    \
