@@ -161,6 +161,7 @@
  * journaled); it starts at COST_START_MIN. */
 #define COST_MIN_LOG2 10
 #define COST_START_MIN (16 * 1024)
+#define COST_NCAND (LOG_ROUND_BUCKETS - COST_MIN_LOG2 + 2)
 /* Staged journal bytes from which the loop thread writes them itself (see `stage`). */
 #define LOG_JOURNAL_STAGE_MAX (1024 * 1024)
 
@@ -215,6 +216,8 @@ struct log_journal {
     _Atomic int64_t direct_total;
     _Atomic int64_t direct_min; /* the threshold in force (log__journal_direct_min) */
     _Atomic int64_t rounds, round_syncs_direct, round_syncs_journal;
+    _Atomic int64_t picks_all, picks_split, picks_none; /* the cost model's picks, by kind */
+    int64_t cost_acc[COST_NCAND]; /* flusher thread: the cost model's scores */
 
     pthread_mutex_t ckpt_mu; /* one checkpoint at a time */
     uint64_t ckpt_gen, ckpt_seq;
@@ -860,19 +863,37 @@ void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct,
                              const log__round_hist_t *h)
 {
     if (j->cfg.direct_bytes == LOG_DIRECT_ADAPTIVE && parts) {
-        /* The cheapest of: all direct, direct from 2^k bytes on, all journaled. Ties go to
-         * direct (no second write to the disk). */
-        int best = 0;
-        int64_t best_cost = round_cost(h, 0);
-        for (int k = COST_MIN_LOG2; k <= LOG_ROUND_BUCKETS; k++) {
-            int64_t c = round_cost(h, k);
-            if (c < best_cost) {
-                best = k;
-                best_cost = c;
-            }
+        /* Candidates in order: all direct, direct from 2^k bytes on, all journaled. Each is
+         * scored by what the recent rounds would have cost under it (a decaying sum, an eighth
+         * per round), so the big rounds weigh as much as they cost and a round of one partition
+         * (the flusher woken by the first append of a request for a thousand) moves nothing.
+         * Several next to each other often split the rounds the same way at the same least
+         * cost: take the middle of that run, the threshold farthest from the rounds' own sizes,
+         * so that partitions whose rounds vary a little keep their mode. */
+        int cand[COST_NCAND];
+        int64_t *cost = j->cost_acc;
+        cand[0] = 0;
+        for (int i = 1; i < COST_NCAND; i++)
+            cand[i] = COST_MIN_LOG2 + i - 1; /* the last is LOG_ROUND_BUCKETS: none direct */
+        int lo = 0;
+        for (int i = 0; i < COST_NCAND; i++) {
+            cost[i] += round_cost(h, cand[i]) - cost[i] / 8;
+            if (cost[i] < cost[lo])
+                lo = i;
         }
-        int64_t min = best == 0 ? 0 : best == LOG_ROUND_BUCKETS ? INT64_MAX : (int64_t)1 << best;
+        int hi = lo;
+        while (hi + 1 < COST_NCAND && cost[hi + 1] == cost[lo])
+            hi++;
+        int best = cand[(lo + hi) / 2];
+        /* "All direct" means every partition that was appended in its last round: one not
+         * measured yet (new, or idle until now) starts through the journal, so that a round
+         * of one partition does not send the first writes of a thousand new ones direct. */
+        int64_t min = best == 0 ? 1 : best == LOG_ROUND_BUCKETS ? INT64_MAX : (int64_t)1 << best;
         atomic_store_explicit(&j->direct_min, min, memory_order_relaxed);
+        atomic_fetch_add_explicit(best == 0                   ? &j->picks_all
+                                  : best == LOG_ROUND_BUCKETS ? &j->picks_none
+                                                              : &j->picks_split,
+                                  1, memory_order_relaxed);
     }
     atomic_fetch_add_explicit(&j->rounds, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->round_syncs_direct, (int64_t)direct, memory_order_relaxed);
@@ -1320,11 +1341,14 @@ static void journal_free(log_journal_t *j)
 {
     if (atomic_load(&j->rounds))
         say_info("journal %s: %lld rounds; partitions synced by their segments %lld times, by the "
-                 "journal %lld times; %lld bytes written direct, %lld journaled",
+                 "journal %lld times; %lld bytes written direct, %lld journaled; the cost model "
+                 "sent all partitions direct %lld times, some %lld, none %lld",
                  j->dir, (long long)atomic_load(&j->rounds),
                  (long long)atomic_load(&j->round_syncs_direct),
                  (long long)atomic_load(&j->round_syncs_journal),
-                 (long long)atomic_load(&j->direct_total), (long long)j->written_total);
+                 (long long)atomic_load(&j->direct_total), (long long)j->written_total,
+                 (long long)atomic_load(&j->picks_all), (long long)atomic_load(&j->picks_split),
+                 (long long)atomic_load(&j->picks_none));
     for (size_t i = 0; i < j->nfiles; i++)
         jfile_unref(j->files[i]);
     free(j->files);
