@@ -884,7 +884,9 @@ void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct,
         int hi = lo;
         while (hi + 1 < COST_NCAND && cost[hi + 1] == cost[lo])
             hi++;
-        int best = cand[(lo + hi) / 2];
+        /* A run that reaches either end means all direct (or none) for every size the rounds
+         * had: keep that end, the more robust choice, rather than a threshold in between. */
+        int best = lo == 0 ? 0 : hi == COST_NCAND - 1 ? LOG_ROUND_BUCKETS : cand[(lo + hi) / 2];
         /* "All direct" means every partition that was appended in its last round: one not
          * measured yet (new, or idle until now) starts through the journal, so that a round
          * of one partition does not send the first writes of a thousand new ones direct. */
