@@ -74,10 +74,11 @@
       "Preallocate segment space ahead of writes, in steps from 64 KiB doubling to 16 MiB (an "    \
       "fsync is cheaper when the file size does not change); below 32 MiB/s per partition, also "  \
       "write zeros a little ahead of the data, so syncs overwrite initialized blocks")             \
-    X(BOOL, journal, "log.journal.enable", "journal", "HERALD_LOG_JOURNAL_ENABLE", 0, 0, 1,        \
-      "Record every batch in one write-ahead journal per data directory and sync only it per "     \
-      "group commit, whatever the number of partitions written; segments are synced by "           \
-      "checkpoints, and recovery replays the journal from the last one")                           \
+    X(BOOL, journal, "log.journal.enable", "journal", "HERALD_LOG_JOURNAL_ENABLE", 1, 0, 1,        \
+      "Record batches in one write-ahead journal per data directory and sync only it per group "   \
+      "commit, whatever the number of partitions written; segments are synced by checkpoints, "    \
+      "and recovery replays the journal from the last one. Partitions whose group commits carry "  \
+      "many bytes write straight to their segments instead (log.journal.direct.bytes)")            \
     X(INT, journal_file_bytes, "log.journal.file.bytes", "journal-file-bytes",                     \
       "HERALD_LOG_JOURNAL_FILE_BYTES", 67108864, 1048576, 1073741824,                              \
       "Size of each preallocated journal file")                                                    \
