@@ -1070,25 +1070,49 @@ size_t broker_append_max_inflated(const broker_partition_t *p)
     return (size_t)p->topic->cfg.max_message_bytes * 16 + (1 << 20);
 }
 
+/* What an append checks of the batch. */
+typedef enum {
+    APPEND_PRODUCED, /* a producer's batch: checked in full */
+    APPEND_CHECKED,  /* a producer's batch the caller checked in full */
+    APPEND_KEPT,     /* the broker's own batch of some of a producer's records (gaps allowed) */
+} append_kind_t;
+
 static int append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
-                  const char *client_id, bool checked, broker_append_t *res, const char **why);
+                  const char *client_id, append_kind_t kind, broker_append_t *res,
+                  const char **why);
 
 int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len,
                                int16_t api_version, const char *client_id, broker_append_t *res,
                                const char **why)
 {
-    return append(p, batch, len, api_version, client_id, false, res, why);
+    return append(p, batch, len, api_version, client_id, APPEND_PRODUCED, res, why);
 }
 
 int broker_partition_append_checked(broker_partition_t *p, uint8_t *batch, size_t len,
                                     int16_t api_version, const char *client_id,
                                     broker_append_t *res, const char **why)
 {
-    return append(p, batch, len, api_version, client_id, true, res, why);
+    return append(p, batch, len, api_version, client_id, APPEND_CHECKED, res, why);
+}
+
+int broker_partition_append_kept(broker_partition_t *p, uint8_t *batch, size_t len,
+                                 int16_t api_version, const char *client_id, broker_append_t *res,
+                                 const char **why)
+{
+    return append(p, batch, len, api_version, client_id, APPEND_KEPT, res, why);
+}
+
+int broker_partition_producer_check(broker_partition_t *p, const broker_batch_hdr_t *h,
+                                    broker_append_t *dup, const char **why)
+{
+    dup->duplicate = false;
+    if (h->producer_id < 0)
+        return 0;
+    return broker__producer_check(p, h, dup, why);
 }
 
 static int append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
-                  const char *client_id, bool checked, broker_append_t *res, const char **why)
+                  const char *client_id, append_kind_t kind, broker_append_t *res, const char **why)
 {
     const broker_topic_config_t *tc = &p->topic->cfg;
     res->duplicate = false;
@@ -1102,8 +1126,10 @@ static int append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api
      * parse is ever stored. The inflated size is bounded to stop decompression bombs. */
     size_t max_inflated = broker_append_max_inflated(p);
     int rc = 0;
-    if (checked)
+    if (kind == APPEND_CHECKED)
         broker_batch_hdr_decode(batch, &h);
+    else if (kind == APPEND_KEPT)
+        rc = broker_batch_validate_kept(hd_slice(batch, len), max_inflated, &h, why);
     else
         rc = broker_batch_validate(hd_slice(batch, len), true, max_inflated, &h, why);
     if (rc < 0)
@@ -1121,9 +1147,11 @@ static int append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api
         if (rc < 0 || res->duplicate)
             return rc;
     }
-    if (tc->compression >= 0 && (h.attributes & BROKER_ATTR_CODEC_MASK) != tc->compression) {
+    if (tc->compression >= 0 && (h.attributes & BROKER_ATTR_CODEC_MASK) != tc->compression &&
+        h.records_count > 0) {
         /* The topic's compression.type: the batch is stored with that codec instead. Producer
-         * fields stay, so the sequence bookkeeping below is unchanged. */
+         * fields stay, so the sequence bookkeeping below is unchanged. An empty batch (a kept
+         * batch of no record) has nothing to compress. */
         broker_t *b = p->topic->broker;
         b->zbuf.len = 0;
         rc = broker_batch_recompress(hd_slice(batch, len), tc->compression, max_inflated,
@@ -1155,7 +1183,8 @@ static int append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api
     if (h.producer_id >= 0)
         broker__producer_record(p, &h, base);
     res->base_offset = base;
-    res->end_offset = base + h.records_count;
+    /* The batch's offsets end at its lastOffsetDelta, not its count: a kept batch has gaps. */
+    res->end_offset = base + h.last_offset_delta + 1;
     p->topic->stats.records_in += (uint64_t)h.records_count;
     p->topic->stats.bytes_in += len;
     broker_t *b = p->topic->broker;

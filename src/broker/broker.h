@@ -178,6 +178,21 @@ int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len
 int broker_partition_append_checked(broker_partition_t *p, uint8_t *batch, size_t len,
                                     int16_t api_version, const char *client_id,
                                     broker_append_t *res, const char **why);
+/* Appends a batch the broker built from some of a producer's records
+ * (broker_batch_build_kept(): the producer's lastOffsetDelta and sequence range, only the kept
+ * records, offsets with gaps, perhaps no record at all), checked by broker_batch_validate_kept()
+ * instead of broker_batch_validate(). Everything else is as broker_partition_append_as(): the
+ * producer's sequence check (a retry of the producer's batch is a duplicate of this one), the
+ * topic's compression.type, LogAppendTime. Never for a producer's own bytes. */
+int broker_partition_append_kept(broker_partition_t *p, uint8_t *batch, size_t len,
+                                 int16_t api_version, const char *client_id, broker_append_t *res,
+                                 const char **why);
+/* The idempotent-producer check an append makes, without appending: for a batch header `h`
+ * whose producer id is set, 0 when the batch may be appended, 0 with dup->duplicate set (and
+ * its original offsets) for a retry of a batch already appended, HD_ESEQUENCE or HD_EFENCED.
+ * 0 for a batch without a producer id. Loop thread. */
+int broker_partition_producer_check(broker_partition_t *p, const broker_batch_hdr_t *h,
+                                    broker_append_t *dup, const char **why);
 /* The bound on a batch's inflated records that appends to p check against. */
 size_t broker_append_max_inflated(const broker_partition_t *p);
 

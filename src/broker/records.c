@@ -11,7 +11,13 @@
  *   keyLen + key, varint valueLen (-1 null) + value. Varints here are zigzag-signed.
  * Compression framings accepted on inflate: gzip (RFC 1952), snappy raw blocks and the xerial
  * "snappy-java" stream (magic 82 'SNAPPY' 00, two i32, then i32 length + block chunks), the LZ4
- * frame format, and zstd frames. */
+ * frame format, and zstd frames.
+ * Offsets: a producer's batch holds recordsCount == lastOffsetDelta + 1 records, record i with
+ * offsetDelta i. A batch the broker kept only some records of (a producer's batch whose invalid
+ * records went to a dead-letter topic, see broker_batch_build_kept()) keeps the producer's
+ * lastOffsetDelta and each kept record's offsetDelta: its offsets have gaps, as after Kafka's log
+ * compaction, and it may hold no record at all. Readers take each record's offset as baseOffset +
+ * offsetDelta and the batch's end as baseOffset + lastOffsetDelta + 1, never from the count. */
 #include "broker/records.h"
 #include "util/crc32c.h"
 #include "util/err.h"
@@ -206,54 +212,99 @@ int broker_inflate(int codec, hd_slice_t in, size_t max_out, hd_buf_t *out)
     }
 }
 
+/* A record's zigzag varint (wide: a varlong). Nearly every one is one or two bytes long; those
+ * are decoded here, without the calls of the general reader, which takes the rest (and the
+ * errors). */
+static inline int64_t rec_varint(hd_reader_t *r, bool wide)
+{
+    if (!r->err && r->pos < r->len) {
+        const uint8_t *q = r->p + r->pos;
+        uint32_t u;
+        if (q[0] < 0x80) {
+            u = q[0];
+            r->pos += 1;
+            return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+        }
+        if (r->len - r->pos >= 2 && q[1] < 0x80) {
+            u = (q[0] & 0x7fu) | (uint32_t)q[1] << 7;
+            r->pos += 2;
+            return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+        }
+    }
+    return wide ? hd_read_varlong(r) : hd_read_varint(r);
+}
+
+/* n bytes of a record, as hd_read_bytes(), the common case inline. */
+static inline hd_slice_t rec_bytes(hd_reader_t *r, size_t n)
+{
+    if (!r->err && n <= r->len - r->pos) {
+        hd_slice_t s = hd_slice(r->p + r->pos, n);
+        r->pos += n;
+        return s;
+    }
+    return hd_read_bytes(r, n);
+}
+
+/* How strictly a walk checks the records' offset deltas. */
+typedef enum {
+    DELTA_ANY,      /* within [0, lastOffsetDelta]: reading what is stored */
+    DELTA_PRODUCED, /* record i has delta i, as a producer sends them */
+    DELTA_KEPT,     /* strictly ascending within [0, lastOffsetDelta]: a batch the broker kept
+                     * some records of (gaps where the others were) */
+} delta_rule_t;
+
 /* Walks `count` records in r, the first `first` only over their length. Returns 0,
  * HD_EMALFORMED, or cb's non-zero value. */
 static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, int32_t first,
-                        broker_record_cb cb, void *ctx)
+                        delta_rule_t rule, broker_record_cb cb, void *ctx)
 {
+    int32_t prev = -1;
     for (int32_t i = 0; i < h->records_count; i++) {
-        int32_t len = hd_read_varint(r);
+        int32_t len = (int32_t)rec_varint(r, false);
         if (r->err || len < 0 || (size_t)len > hd_reader_left(r))
             return HD_EMALFORMED;
         if (i < first) {
-            hd_read_skip(r, (size_t)len);
+            (void)rec_bytes(r, (size_t)len);
             continue;
         }
-        hd_reader_t rr = hd_reader_init(hd_read_bytes(r, (size_t)len));
+        hd_reader_t rr = hd_reader_init(rec_bytes(r, (size_t)len));
         broker_record_t rec;
         memset(&rec, 0, sizeof rec);
-        (void)hd_read_i8(&rr);
-        int64_t ts_delta = hd_read_varlong(&rr);
-        int32_t off_delta = hd_read_varint(&rr);
-        int32_t klen = hd_read_varint(&rr);
+        (void)rec_bytes(&rr, 1); /* attributes, unused */
+        int64_t ts_delta = rec_varint(&rr, true);
+        int32_t off_delta = (int32_t)rec_varint(&rr, false);
+        int32_t klen = (int32_t)rec_varint(&rr, false);
         if (rr.err || klen < -1 || (klen > 0 && (size_t)klen > hd_reader_left(&rr)))
             return HD_EMALFORMED;
         rec.key_null = klen < 0;
-        rec.key = hd_read_bytes(&rr, klen < 0 ? 0 : (size_t)klen);
-        int32_t vlen = hd_read_varint(&rr);
+        rec.key = rec_bytes(&rr, klen < 0 ? 0 : (size_t)klen);
+        int32_t vlen = (int32_t)rec_varint(&rr, false);
         if (rr.err || vlen < -1 || (vlen > 0 && (size_t)vlen > hd_reader_left(&rr)))
             return HD_EMALFORMED;
         rec.value_null = vlen < 0;
-        rec.value = hd_read_bytes(&rr, vlen < 0 ? 0 : (size_t)vlen);
-        int32_t nh = hd_read_varint(&rr);
+        rec.value = rec_bytes(&rr, vlen < 0 ? 0 : (size_t)vlen);
+        int32_t nh = (int32_t)rec_varint(&rr, false);
         if (rr.err || nh < 0 || (size_t)nh > hd_reader_left(&rr))
             return HD_EMALFORMED;
         size_t hstart = rr.pos;
         for (int32_t k = 0; k < nh; k++) {
-            int32_t hk = hd_read_varint(&rr);
+            int32_t hk = (int32_t)rec_varint(&rr, false);
             if (rr.err || hk < 0 || (size_t)hk > hd_reader_left(&rr))
                 return HD_EMALFORMED;
-            hd_read_skip(&rr, (size_t)hk);
-            int32_t hv = hd_read_varint(&rr);
+            (void)rec_bytes(&rr, (size_t)hk);
+            int32_t hv = (int32_t)rec_varint(&rr, false);
             if (rr.err || hv < -1 || (hv > 0 && (size_t)hv > hd_reader_left(&rr)))
                 return HD_EMALFORMED;
             if (hv > 0)
-                hd_read_skip(&rr, (size_t)hv);
+                (void)rec_bytes(&rr, (size_t)hv);
         }
         if (rr.err || hd_reader_left(&rr) != 0)
             return HD_EMALFORMED;
         if (off_delta < 0 || off_delta > h->last_offset_delta)
             return HD_EMALFORMED;
+        if ((rule == DELTA_PRODUCED && off_delta != i) || (rule == DELTA_KEPT && off_delta <= prev))
+            return HD_EMALFORMED;
+        prev = off_delta;
         rec.headers = hd_slice(rr.p + hstart, rr.pos - hstart);
         rec.headers_count = nh;
         rec.offset = h->base_offset + off_delta;
@@ -271,14 +322,8 @@ static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, int32_t fir
     return 0;
 }
 
-int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scratch,
-                          broker_record_cb cb, void *ctx)
-{
-    return broker_batch_for_each_from(batch, 0, max_inflated, scratch, cb, ctx);
-}
-
-int broker_batch_for_each_from(hd_slice_t batch, int32_t first, size_t max_inflated,
-                               hd_buf_t *scratch, broker_record_cb cb, void *ctx)
+static int for_each(hd_slice_t batch, int32_t first, delta_rule_t rule, size_t max_inflated,
+                    hd_buf_t *scratch, broker_record_cb cb, void *ctx)
 {
     if (batch.len < BROKER_BATCH_HEADER_LEN)
         return HD_EMALFORMED;
@@ -298,7 +343,19 @@ int broker_batch_for_each_from(hd_slice_t batch, int32_t first, size_t max_infla
         recs = hd_buf_slice(scratch);
     }
     hd_reader_t r = hd_reader_init(recs);
-    return walk_records(&r, &h, first, cb, ctx);
+    return walk_records(&r, &h, first, rule, cb, ctx);
+}
+
+int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scratch,
+                          broker_record_cb cb, void *ctx)
+{
+    return for_each(batch, 0, DELTA_ANY, max_inflated, scratch, cb, ctx);
+}
+
+int broker_batch_for_each_from(hd_slice_t batch, int32_t first, size_t max_inflated,
+                               hd_buf_t *scratch, broker_record_cb cb, void *ctx)
+{
+    return for_each(batch, first, DELTA_PRODUCED, max_inflated, scratch, cb, ctx);
 }
 
 int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_batch_hdr_t *h,
@@ -342,7 +399,7 @@ int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_b
         return 0;
     hd_buf_t scratch;
     hd_buf_init(&scratch);
-    int rc = broker_batch_for_each(b, max_inflated, &scratch, NULL, NULL);
+    int rc = for_each(b, 0, DELTA_PRODUCED, max_inflated, &scratch, NULL, NULL);
     hd_buf_deinit(&scratch);
     if (rc == HD_ETOOBIG) {
         *why = "records inflate beyond the size limit";
@@ -405,11 +462,22 @@ static int64_t ts_delta_of(int64_t ts, int64_t base)
     return (int64_t)((uint64_t)ts - (uint64_t)base);
 }
 
-ssize_t broker_batch_build(const broker_record_in_t *recs, int32_t n, size_t max_bytes,
-                           hd_buf_t *out)
+/* The header fields a built batch takes from elsewhere than its records. */
+typedef struct build_spec {
+    int16_t attributes; /* codec bits clear */
+    int32_t last_offset_delta;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int64_t base_ts, max_ts; /* for an empty batch only */
+} build_spec_t;
+
+/* Appends the batch of recs[0..n), record i with offset delta deltas[i] (i when deltas is NULL). */
+static ssize_t build(const build_spec_t *sp, const broker_record_in_t *recs, const int32_t *deltas,
+                     int32_t n, size_t max_bytes, hd_buf_t *out)
 {
-    HD_ASSERT(n > 0);
-    int64_t base_ts = recs[0].timestamp, max_ts = recs[0].timestamp;
+    int64_t base_ts = n ? recs[0].timestamp : sp->base_ts;
+    int64_t max_ts = n ? recs[0].timestamp : sp->max_ts;
     for (int32_t i = 1; i < n; i++) {
         if (recs[i].timestamp < base_ts)
             base_ts = recs[i].timestamp;
@@ -419,9 +487,12 @@ ssize_t broker_batch_build(const broker_record_in_t *recs, int32_t n, size_t max
     /* batchLength is an int32 counting the bytes after offset 12. */
     size_t limit = max_bytes < (size_t)INT32_MAX + 12 ? max_bytes : (size_t)INT32_MAX + 12;
     size_t total = BROKER_BATCH_HEADER_LEN;
+    if (total > limit)
+        return HD_ETOOBIG;
     for (int32_t i = 0; i < n; i++) {
         HD_ASSERT(recs[i].nheaders >= 0 && (recs[i].nheaders == 0 || recs[i].headers));
-        ssize_t body = record_body_size(&recs[i], ts_delta_of(recs[i].timestamp, base_ts), i);
+        ssize_t body = record_body_size(&recs[i], ts_delta_of(recs[i].timestamp, base_ts),
+                                        deltas ? deltas[i] : i);
         if (body < 0)
             return body;
         total += hd_varint_size(body) + (size_t)body;
@@ -436,21 +507,22 @@ ssize_t broker_batch_build(const broker_record_in_t *recs, int32_t n, size_t max
     hd_buf_put_i32be(out, -1);                    /* partitionLeaderEpoch */
     hd_buf_put_u8(out, 2);                        /* magic */
     size_t crc_at = hd_buf_reserve_i32(out);      /* crc, patched below */
-    hd_buf_put_i16be(out, 0);                     /* attributes: none, CreateTime */
-    hd_buf_put_i32be(out, n - 1);                 /* lastOffsetDelta */
-    hd_buf_put_i64be(out, base_ts);               /* baseTimestamp */
-    hd_buf_put_i64be(out, max_ts);                /* maxTimestamp */
-    hd_buf_put_i64be(out, -1);                    /* producerId */
-    hd_buf_put_i16be(out, -1);                    /* producerEpoch */
-    hd_buf_put_i32be(out, -1);                    /* baseSequence */
-    hd_buf_put_i32be(out, n);                     /* recordsCount */
+    hd_buf_put_i16be(out, sp->attributes);
+    hd_buf_put_i32be(out, sp->last_offset_delta);
+    hd_buf_put_i64be(out, base_ts);
+    hd_buf_put_i64be(out, max_ts);
+    hd_buf_put_i64be(out, sp->producer_id);
+    hd_buf_put_i16be(out, sp->producer_epoch);
+    hd_buf_put_i32be(out, sp->base_sequence);
+    hd_buf_put_i32be(out, n); /* recordsCount */
     for (int32_t i = 0; i < n; i++) {
         const broker_record_in_t *rec = &recs[i];
         int64_t ts_delta = ts_delta_of(rec->timestamp, base_ts);
-        hd_buf_put_varint(out, record_body_size(rec, ts_delta, i));
+        int32_t off_delta = deltas ? deltas[i] : i;
+        hd_buf_put_varint(out, record_body_size(rec, ts_delta, off_delta));
         hd_buf_put_u8(out, 0); /* record attributes, unused */
         hd_buf_put_varint(out, ts_delta);
-        hd_buf_put_varint(out, i);
+        hd_buf_put_varint(out, off_delta);
         put_nullable(out, rec->key, rec->key_null);
         put_nullable(out, rec->value, rec->value_null);
         hd_buf_put_varint(out, rec->nheaders);
@@ -464,6 +536,69 @@ ssize_t broker_batch_build(const broker_record_in_t *recs, int32_t n, size_t max
     uint32_t crc = hd_crc32c(0, out->p + start + 21, total - 21);
     hd_buf_patch_i32be(out, crc_at, (int32_t)crc);
     return (ssize_t)total;
+}
+
+ssize_t broker_batch_build(const broker_record_in_t *recs, int32_t n, size_t max_bytes,
+                           hd_buf_t *out)
+{
+    HD_ASSERT(n > 0);
+    build_spec_t sp = {.attributes = 0,
+                       .last_offset_delta = n - 1,
+                       .producer_id = -1,
+                       .producer_epoch = -1,
+                       .base_sequence = -1};
+    return build(&sp, recs, NULL, n, max_bytes, out);
+}
+
+ssize_t broker_batch_build_kept(const broker_batch_hdr_t *orig, const broker_record_in_t *recs,
+                                const int32_t *deltas, int32_t n, size_t max_bytes, hd_buf_t *out)
+{
+    HD_ASSERT(n >= 0 && n <= orig->last_offset_delta + 1);
+    for (int32_t i = 0; i < n; i++)
+        HD_ASSERT(deltas[i] >= 0 && deltas[i] <= orig->last_offset_delta &&
+                  (i == 0 || deltas[i] > deltas[i - 1]));
+    build_spec_t sp = {.attributes = (int16_t)(orig->attributes & ~BROKER_ATTR_CODEC_MASK),
+                       .last_offset_delta = orig->last_offset_delta,
+                       .producer_id = orig->producer_id,
+                       .producer_epoch = orig->producer_epoch,
+                       .base_sequence = orig->base_sequence,
+                       .base_ts = orig->base_timestamp,
+                       .max_ts = orig->max_timestamp};
+    return build(&sp, recs, deltas, n, max_bytes, out);
+}
+
+int broker_batch_validate_kept(hd_slice_t b, size_t max_inflated, broker_batch_hdr_t *h,
+                               const char **why)
+{
+    if (b.len < BROKER_BATCH_HEADER_LEN) {
+        *why = "record batch shorter than its header";
+        return HD_EMALFORMED;
+    }
+    broker_batch_hdr_decode(b.p, h);
+    if (h->magic != 2 || h->batch_length < 0 || (size_t)h->batch_length + 12 != b.len) {
+        *why = "kept records are not one record batch";
+        return HD_EMALFORMED;
+    }
+    if (hd_crc32c(0, b.p + 21, b.len - 21) != h->crc) {
+        *why = "record batch CRC-32C mismatch";
+        return HD_ECORRUPT;
+    }
+    if (h->records_count < 0 || h->last_offset_delta < 0 ||
+        h->records_count > h->last_offset_delta + 1 || (h->attributes & BROKER_ATTR_CONTROL) ||
+        (h->attributes & BROKER_ATTR_CODEC_MASK) > BROKER_CODEC_ZSTD ||
+        (h->producer_id >= 0 && h->base_sequence < 0)) {
+        *why = "kept records have a bad batch header";
+        return HD_EMALFORMED;
+    }
+    hd_buf_t scratch;
+    hd_buf_init(&scratch);
+    int rc = for_each(b, 0, DELTA_KEPT, max_inflated, &scratch, NULL, NULL);
+    hd_buf_deinit(&scratch);
+    if (rc < 0) {
+        *why = "kept records are malformed";
+        return HD_EMALFORMED;
+    }
+    return 0;
 }
 
 int broker_header_next(hd_slice_t *area, broker_header_t *h)

@@ -60,7 +60,8 @@ typedef struct broker_record {
 /* Validates that `b` is exactly one well-formed RecordBatch v2 as a producer sends it: length
  * field matches, magic 2, CRC-32C correct, recordsCount == lastOffsetDelta + 1 > 0, no control
  * bit, a known codec, and a sequence for idempotent batches. When `deep` is set, also inflates
- * compressed records (up to max_inflated bytes) and checks every record's framing and count.
+ * compressed records (up to max_inflated bytes) and checks every record's framing, its
+ * offsetDelta (record i has delta i) and the count.
  * Returns 0, HD_ECORRUPT (CRC mismatch), HD_EUNSUPPORTED (unknown codec) or HD_EMALFORMED, with a
  * static reason in *why. */
 int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_batch_hdr_t *h,
@@ -68,12 +69,15 @@ int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_b
 
 /* Calls cb for each record of the batch (inflating into `scratch` if compressed). cb returns
  * non-zero to stop early; that value is returned. Returns 0 when all records were visited, or
- * HD_EMALFORMED / HD_ETOOBIG (inflated size above max_inflated). */
+ * HD_EMALFORMED / HD_ETOOBIG (inflated size above max_inflated). A record's offset is the base
+ * offset plus its offsetDelta (within [0, lastOffsetDelta]): a stored batch may have gaps (see
+ * broker_batch_build_kept()). */
 typedef int (*broker_record_cb)(void *ctx, const broker_record_t *rec);
 int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scratch,
                           broker_record_cb cb, void *ctx);
-/* The same from record `first` on: the records before it are passed over by their length
- * alone (their own framing is not checked), the ones from it on checked and given to cb. */
+/* The same from record `first` on, for a batch as a producer sends it: the records before it are
+ * passed over by their length alone (their own framing is not checked), the ones from it on
+ * checked (record i must have offsetDelta i) and given to cb. */
 int broker_batch_for_each_from(hd_slice_t batch, int32_t first, size_t max_inflated,
                                hd_buf_t *scratch, broker_record_cb cb, void *ctx);
 
@@ -120,6 +124,23 @@ typedef struct broker_record_in {
  * appended, or HD_ETOOBIG when the batch would exceed max_bytes (out unchanged). */
 ssize_t broker_batch_build(const broker_record_in_t *recs, int32_t n, size_t max_bytes,
                            hd_buf_t *out);
+
+/* Appends the batch that keeps recs[0..n) (n >= 0) of the producer's batch `orig`, record i with
+ * its original offsetDelta deltas[i] (strictly ascending, within [0, orig lastOffsetDelta]):
+ * uncompressed, with orig's attributes (codec bits cleared), lastOffsetDelta, producer id,
+ * epoch and base sequence, so that it consumes the same offsets and sequence numbers; the
+ * offsets of the records left out are gaps, as after Kafka's log compaction. Timestamps: the
+ * smallest and largest of recs, or orig's when n == 0 (the empty batch Kafka's compaction keeps
+ * for a producer's state). It passes broker_batch_validate_kept(), not broker_batch_validate().
+ * Returns the bytes appended, or HD_ETOOBIG when over max_bytes (out unchanged). */
+ssize_t broker_batch_build_kept(const broker_batch_hdr_t *orig, const broker_record_in_t *recs,
+                                const int32_t *deltas, int32_t n, size_t max_bytes, hd_buf_t *out);
+/* Validates a batch built by broker_batch_build_kept() (the broker's own, never a producer's):
+ * one RecordBatch v2, CRC-32C correct, 0 <= recordsCount <= lastOffsetDelta + 1, no control bit,
+ * a known codec, a sequence for idempotent batches, and every record well framed with strictly
+ * ascending offsetDeltas within [0, lastOffsetDelta]. Returns 0, HD_ECORRUPT or HD_EMALFORMED. */
+int broker_batch_validate_kept(hd_slice_t b, size_t max_inflated, broker_batch_hdr_t *h,
+                               const char **why);
 
 /* Iterates the raw header area of a record (broker_record_t.headers, headers_count entries).
  * Each call decodes the next header from *area into *h and advances *area. Returns 0, or

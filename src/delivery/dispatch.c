@@ -578,6 +578,11 @@ static int pull_record(void *ctx, const broker_record_t *rec)
         rv->stop = true;
         return 1;
     }
+    /* Offsets skipped inside a batch hold no record (a batch kept without a producer's invalid
+     * records, see broker_batch_build_kept()): settled at once, or the ack floor stops there. */
+    for (int64_t g = dp->next; g < o; g++)
+        if (!dl__entry_find(s, rv->partition, g))
+            dl_window_set(&dp->win, g);
     dp->next = o + 1;
     if (dl_window_test(&dp->win, o) || dl__entry_find(s, rv->partition, o))
         return 0;
@@ -674,7 +679,8 @@ static void pull(recv_t *rv, broker_partition_t *bp)
                                "subscription %s: partition %d batch at %" PRId64 " unreadable: %s",
                                s->set.name, rv->partition, h.base_offset, hd_strerror(rc));
             }
-            /* Offsets of the batch without a record (none in Herald's logs) are skipped. */
+            /* Offsets at the end of the batch without a record (a kept batch's gaps, see
+             * pull_record()) are settled. */
             if (!rv->stop && dp->next <= last && last - dp->win.floor < DELIVERY_WINDOW) {
                 for (int64_t o = dp->next; o <= last; o++)
                     if (!dl__entry_find(s, rv->partition, o))

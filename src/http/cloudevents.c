@@ -844,8 +844,8 @@ void http__events_post(http_req_t *r)
             http_problem(r, 413, "the events do not fit in the request's memory");
             return;
         }
-        /* Record values may point into jansson strings: produce before freeing the body. */
-        http__produce(r, t, recs, (int)n);
+        /* Record values may point into jansson strings: http__produce keeps a reference. */
+        http__produce(r, t, recs, (int)n, body);
         json_decref(body);
         return;
     }
@@ -878,7 +878,7 @@ void http__events_post(http_req_t *r)
         return;
     }
     rec->partition = -1;
-    http__produce(r, t, rec, 1);
+    http__produce(r, t, rec, 1, NULL);
 }
 
 /* ---- GET /topics/{topic}/events ---- */

@@ -21,6 +21,12 @@ int http_server_start_at(uv_loop_t *loop, broker_t *b, const hd_config_t *cfg, c
                          const char *what, http_server_t **out);
 /* Serves the schema registry's routes from reg (which must outlive the server). */
 void http_server_set_registry(http_server_t *s, registry_t *reg);
+/* Records produced to a validating topic are checked on libuv's worker pool in at most n parts
+ * at once (schema.validation.threads, resolved; the default is 1). */
+void http_server_set_validation_threads(http_server_t *s, int n);
+/* Checks of produced records still running on the worker pool, over every HTTP server; they
+ * read the registry, so it is closed only once this is 0 (keep running the loop until then). */
+int http_checks_running(void);
 /* Shutdown, first step: stops accepting, closes idle keep-alive connections and streams, and
  * answers long polls at once with what they have. Requests waiting for durability finish. */
 void http_server_quiesce(http_server_t *s);

@@ -202,9 +202,23 @@ typedef struct http_produce_rec {
 /* Appends recs[0..n) to topic t, one batch per partition, and answers r once every batch is
  * durable (as acks=all) with 200 {"offsets": [{"partition", "offset"}, ...]} in input order.
  * Bad partitions (400), a batch over max.message.bytes (413), storage errors (500/507) are
- * answered as problems; nothing is appended when validation fails. recs must live in r->arena
- * or longer (they are encoded before this returns). */
-void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int n);
+ * answered as problems; nothing is appended when validation fails. For a topic with schema
+ * validation the records are checked first, on the validation threads (http__produce_check),
+ * and the answer comes later. recs must live in r->arena (or in r->body); record bytes may also
+ * point into doc, a JSON document of which a reference is kept while they are needed (NULL:
+ * none). The caller may release its own reference on doc when this returns. */
+void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int n, json_t *doc);
+/* http__produce without the validation: places, encodes and appends at once (loop thread). */
+void http__produce_append(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int n);
+
+/* produce_check.c: validation on produce for HTTP producers. Checks recs against t's schema
+ * rules on libuv's worker pool (split over the validation threads), then, on the loop thread:
+ * every record passes: http__produce_append; reject mode: 422 naming the first bad record,
+ * nothing appended; dlq mode: the bad records go to t's dead-letter topic (the answer's
+ * Herald-Dead-Lettered header counts them), the good ones to http__produce_append. Answers 503
+ * at once when the listener serves no registry. Sets r->state and r->on_abort meanwhile. */
+void http__produce_check(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int n,
+                         json_t *doc);
 
 /* produce_json.c: decodes a POST .../records body ({"records": [...]}) in one pass into the
  * arena, giving exactly the records the jansson path would. Returns 0 with *out and *n set, or 1
@@ -392,19 +406,15 @@ void http__sr_subject_config_get(http_req_t *r);
 void http__sr_subject_config_put(http_req_t *r);
 void http__sr_subject_config_delete(http_req_t *r);
 void http__sr_mode(http_req_t *r);
-/* Validation on produce for HTTP producers: checks recs against the topic's schema rules.
- * Returns true when every record passes (or the topic validates nothing); false after
- * answering 422. In dlq mode, bad records are moved to the topic's dead-letter topic and
- * removed from recs (*n shrinks; true is returned, with *n possibly 0). */
-bool http__registry_check(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int *n);
 
 /* ---- the server and its connections (server.c, conn.c) ---- */
 
 struct http_server {
     uv_loop_t *loop;
     broker_t *broker;
-    registry_t *registry; /* NULL: no schema registry routes */
-    delivery_t *delivery; /* NULL: no subscriptions */
+    registry_t *registry;   /* NULL: no schema registry routes */
+    int validation_threads; /* parts a produced batch is checked in, at most (0: 1) */
+    delivery_t *delivery;   /* NULL: no subscriptions */
     const hd_config_t *cfg;
     uv_tcp_t listener;
     http_conn_t *conns;

@@ -4,6 +4,9 @@
  * RecordBatches (split so that none exceeds the topic's max.message.bytes), appended, and
  * answered once every batch is durable, as acks=all.
  *
+ * Records for a topic with schema validation are checked first, on the validation threads
+ * (produce_check.c), which then call http__produce_append.
+ *
  * Everything is checked before anything is appended. Appending itself can still fail part-way
  * (a full disk): batches appended before the failure stay, as with a Kafka producer whose
  * request spans several partitions. HTTP producers are not idempotent: a client that retries
@@ -145,10 +148,16 @@ static int storage_status(int rc)
     return 500;
 }
 
-void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int n)
+void http__produce(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int n, json_t *doc)
 {
-    if (broker_topic_config(t)->schema_validation && !http__registry_check(r, t, recs, &n))
-        return;
+    if (broker_topic_config(t)->schema_validation)
+        http__produce_check(r, t, recs, n, doc); /* then http__produce_append */
+    else
+        http__produce_append(r, t, recs, n);
+}
+
+void http__produce_append(http_req_t *r, broker_topic_t *t, http_produce_rec_t *recs, int n)
+{
     if (n == 0) { /* validation sent every record to the dead-letter topic */
         json_t *j = json_object();
         json_object_set_new(j, "offsets", json_array());

@@ -33,7 +33,7 @@ void http__records_produce(http_req_t *r)
     int nfast;
     if ((media[0] == '\0' || strcmp(media, "application/json") == 0) &&
         http__produce_parse_fast(r, &fast, &nfast) == 0) {
-        http__produce(r, t, fast, nfast);
+        http__produce(r, t, fast, nfast, NULL);
         return;
     }
     json_t *body = http_req_json(r);
@@ -58,8 +58,8 @@ void http__records_produce(http_req_t *r)
             goto out;
         }
     }
-    /* The records borrow strings from `body` until they are encoded inside http__produce. */
-    http__produce(r, t, recs, (int)n);
+    /* The records borrow strings from `body`: http__produce keeps a reference while needed. */
+    http__produce(r, t, recs, (int)n, body);
 out:
     json_decref(body);
 }

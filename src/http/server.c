@@ -28,6 +28,8 @@ int http_server_start(uv_loop_t *loop, broker_t *b, const hd_config_t *cfg, http
 
 void http_server_set_registry(http_server_t *s, registry_t *reg) { s->registry = reg; }
 
+void http_server_set_validation_threads(http_server_t *s, int n) { s->validation_threads = n; }
+
 int http_server_start_at(uv_loop_t *loop, broker_t *b, const hd_config_t *cfg, const char *addr,
                          const char *what, http_server_t **out)
 {

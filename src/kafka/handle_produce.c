@@ -20,9 +20,14 @@
  *   each bad record (RecordErrors: its index in the batch and the failing rule, at most
  *   1,000 of them) and ErrorMessage says why (the reason is logged too). In dlq mode the good
  *   records are appended (as a new uncompressed batch) and each bad one goes to the dead-letter
- *   topic; an idempotent producer's batch cannot be split without breaking its sequence numbers,
- *   so it is refused whole as in reject mode. The records are checked on worker threads before
- *   the request runs (produce_check.c).
+ *   topic. An idempotent producer's batch keeps its sequence numbers and offsets, as Kafka's log
+ *   compaction keeps batches: the batch appended instead has the producer's id, epoch, base
+ *   sequence and lastOffsetDelta, and holds the good records at their own offset deltas, so the
+ *   bad records' offsets are gaps (an all-bad batch leaves an empty batch, recordsCount 0). The
+ *   answer is the batch's base offset; the producer's next batch follows in sequence, and a
+ *   retry of this one is a duplicate (answered with the same base offset, nothing appended or
+ *   dead-lettered again). Transactional batches are refused anyway (no transactions). The
+ *   records are checked on worker threads before the request runs (produce_check.c).
  * - From v8 every refused partition carries ErrorMessage, the broker's reason. */
 #include "kafka/handler_int.h"
 #include "obs/obs.h"
@@ -176,14 +181,16 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             const char *why = "";
             broker_append_t res;
             /* The records slice points into the connection's own input buffer (or, for a request
-             * planned for validation, into the plan's copy), which the broker may modify in
-             * place (offsets are written into the batch header). */
+             * planned for validation whose caller did not keep the body, into the plan's copy),
+             * which the broker may modify in place (offsets are written into the batch header). */
             uint8_t *batch = (uint8_t *)(uintptr_t)pd->Records.v.p;
             size_t blen = pd->Records.v.len;
-            bool checked = false;
+            kafka__append_how_t how = KAFKA_APPEND_AS;
             if (broker_topic_config(t)->schema_validation && r->registry) {
-                if (kafka__produce_validate(r, i, k, t, p, &batch, &blen, &checked, pr) < 0) {
-                    pr->ErrorCode = KAFKA_ERR_INVALID_RECORD;
+                int vrc = kafka__produce_validate(r, i, k, t, p, &batch, &blen, &how, pr);
+                if (vrc < 0) {
+                    pr->ErrorCode =
+                        vrc == HD_EMALFORMED ? KAFKA_ERR_INVALID_RECORD : produce_error(vrc);
                     pr->LogStartOffset = broker_partition_start(p);
                     any_error = true;
                     continue;
@@ -195,10 +202,16 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
                     continue;
                 }
             }
-            int rc = checked ? broker_partition_append_checked(p, batch, blen, r->api_version,
-                                                               r->client_id, &res, &why)
-                             : broker_partition_append_as(p, batch, blen, r->api_version,
-                                                          r->client_id, &res, &why);
+            int rc;
+            if (how == KAFKA_APPEND_KEPT)
+                rc = broker_partition_append_kept(p, batch, blen, r->api_version, r->client_id,
+                                                  &res, &why);
+            else if (how == KAFKA_APPEND_CHECKED)
+                rc = broker_partition_append_checked(p, batch, blen, r->api_version, r->client_id,
+                                                     &res, &why);
+            else
+                rc = broker_partition_append_as(p, batch, blen, r->api_version, r->client_id, &res,
+                                                &why);
             pr->LogStartOffset = broker_partition_start(p);
             if (rc < 0) {
                 pr->ErrorCode = produce_error(rc);

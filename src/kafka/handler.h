@@ -44,6 +44,10 @@ struct kafka_req {
     kafka_shares_t *shares; /* NULL: the share-group APIs answer errors */
     const hd_config_t *cfg;
     int max_parts; /* how many threads may prepare this request at once (0 or 1: one) */
+    /* The caller keeps the frame body alive, and writes nothing into it, until the request has
+     * run (kafka_req_run() returned) or is freed: a request prepared on other threads then
+     * reads its records where they are instead of copying them at kafka_req_start(). */
+    bool body_kept;
     void *conn;
     const char *peer;
     /* Deferred completion. */
@@ -85,11 +89,11 @@ int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len);
 /* The same in steps, for a connection that prepares on worker threads and keeps requests in
  * order. kafka_req_start() decodes the frame body: KAFKA_REQ_DONE or KAFKA_REQ_CLOSE (answered
  * or refused already), KAFKA_REQ_READY (call kafka_req_run() when every earlier request of the
- * connection has run; the body must stay valid until the request is freed), or
- * KAFKA_REQ_PREPARE: the request no longer refers to the body; call kafka_req_prepare() for
- * each part 0..prep_parts-1, on any threads (concurrently, one call per part), and when all
- * have returned, kafka_req_run() on the loop thread, in order as for READY. Nothing but the
- * prepare calls may touch the request meanwhile (not even kafka_req_deinit()).
+ * connection has run; the body must stay valid until kafka_req_run() has returned), or
+ * KAFKA_REQ_PREPARE: the request no longer refers to the body (unless body_kept); call
+ * kafka_req_prepare() for each part 0..prep_parts-1, on any threads (concurrently, one call per
+ * part), and when all have returned, kafka_req_run() on the loop thread, in order as for READY.
+ * Nothing but the prepare calls may touch the request meanwhile (not even kafka_req_deinit()).
  * kafka_req_run() returns as kafka_req_handle(). */
 int kafka_req_start(kafka_req_t *r, uint8_t *body, size_t len);
 void kafka_req_prepare(kafka_req_t *r, int part);

@@ -46,12 +46,20 @@ int kafka__produce_plan(kafka_req_t *r, kafka_ProduceRequest_t *req, int max_par
 /* Checks the plan's part `part` (any thread; each part on one thread). */
 void kafka__produce_prepare(kafka_req_t *r, int part);
 void kafka__produce_plan_free(kafka_req_t *r);
+/* How the batch a verdict leaves is appended. */
+typedef enum {
+    KAFKA_APPEND_AS,      /* broker_partition_append_as(): checked by the append */
+    KAFKA_APPEND_CHECKED, /* broker_partition_append_checked(): checked in full already */
+    KAFKA_APPEND_KEPT,    /* broker_partition_append_kept(): the broker's batch of the good
+                           * records of an idempotent producer's batch (offsets with gaps) */
+} kafka__append_how_t;
 /* The verdict on partition k of topic ti (position in the request) of validating topic t:
- * returns 0 (append *batch, which may be a rebuilt batch of the good records; *len 0: nothing
- * left to append; *checked: the batch was checked in full, broker_partition_append_checked()
- * applies) or HD_EMALFORMED (refused; pr's RecordErrors and ErrorMessage say why). */
+ * returns 0 (append *batch as *how says, which may be a rebuilt batch of the good records;
+ * *len 0: nothing left to append), HD_EMALFORMED (refused; pr's RecordErrors and ErrorMessage
+ * say why) or HD_ETOOBIG (the good records do not fit max.message.bytes once rebuilt). */
 int kafka__produce_validate(kafka_req_t *r, int32_t ti, int32_t k, broker_topic_t *t,
-                            broker_partition_t *p, uint8_t **batch, size_t *len, bool *checked,
+                            broker_partition_t *p, uint8_t **batch, size_t *len,
+                            kafka__append_how_t *how,
                             kafka_ProduceResponse_PartitionProduceResponse_t *pr);
 
 /* group_seen.c: the consumer group a client last named in a group request, for attributing its

@@ -1,17 +1,20 @@
 /* Schema validation of Produce batches, away from the loop thread.
  *
  * A Produce request that writes to a topic with schema validation is planned when it is decoded
- * (kafka_req_start): every partition's records are copied out of the connection's input buffer
- * (so that the request no longer refers to it), and each validating partition's batch becomes a
- * check. The checks' records are split into parts: a batch of at least SPLIT_MIN records is cut
- * into one range of records per part, smaller or compressed batches go whole to one part, in
- * turn. The connection runs each part on a worker thread (kafka_req_prepare); a part only reads
- * the copied records and the schema registry (inside registry_read_begin/end, released every
- * LOCK_SPAN records so that a registration never waits long) and writes its own results, with
- * its own arena. When every part is done, the request runs on the loop thread as any other, and
- * the Produce handler applies each partition's verdict (kafka__produce_validate): nothing of a
- * batch with a bad record is appended in reject mode; in dlq mode the good records are appended
- * and the bad ones dead-lettered.
+ * (kafka_req_start): each validating partition's batch becomes a check. The records are read
+ * where they arrived when the caller keeps the frame body for the request (body_kept: the
+ * connection hands its input buffer over, see server/conn.c); otherwise every partition's
+ * records are first copied out of the body, so that the request no longer refers to it. The
+ * checks' records are split into parts: a batch of at least SPLIT_MIN records is cut into one
+ * range of records per part, smaller or compressed batches go whole to one part, in turn. The
+ * connection runs each part on a worker thread (kafka_req_prepare); a part only reads the
+ * records and the schema registry (inside registry_read_begin/end, released every LOCK_SPAN
+ * records so that a registration never waits long) and writes its own results, with its own
+ * arena. When every part is done, the request runs on the loop thread as any other, and the
+ * Produce handler applies each partition's verdict (kafka__produce_validate): nothing of a batch
+ * with a bad record is appended in reject mode; in dlq mode the good records are appended and
+ * the bad ones dead-lettered (an idempotent producer's good records in a batch that keeps its
+ * sequence range and offsets, see split_to_dlq()).
  *
  * A partition whose topic was not planned (created, recreated or reconfigured in between) is
  * checked on the spot, on the loop thread, with the same code. */
@@ -50,7 +53,7 @@ typedef struct kafka__pcheck {
     uint8_t topic_id[16];
     hd_slice_t batch; /* in the plan's copy, or in the request for a check on the spot */
     int32_t count;    /* records, from the header; 0: no usable header (the append refuses it) */
-    bool dlq;         /* dead-letter mode and not idempotent: bad records go to the DLQ */
+    bool dlq;         /* dead-letter mode and not transactional: bad records go to the DLQ */
     size_t max_inflated;
     presult_t *res; /* one per part */
 } kafka__pcheck_t;
@@ -62,7 +65,8 @@ typedef struct kafka__pplan {
     kafka__pcheck_t **of; /* per request partition, in order (topic by topic): its check or NULL */
     int32_t *first;       /* per topic: its first partition's position in `of` */
     hd_arena_t *arenas;   /* one per part, used only by that part's thread */
-    uint8_t *copy;        /* every partition's records, out of the request body */
+    uint8_t *copy;        /* every partition's records, out of the request body; NULL when the
+                           * caller keeps the body (body_kept) */
 } kafka__pplan_t;
 
 static void check_init(kafka__pcheck_t *c, broker_topic_t *t, broker_partition_t *p,
@@ -78,7 +82,7 @@ static void check_init(kafka__pcheck_t *c, broker_topic_t *t, broker_partition_t
         broker_batch_hdr_t h;
         broker_batch_hdr_decode(batch.p, &h);
         c->count = h.records_count > 0 ? h.records_count : 0;
-        c->dlq = tc->validation_dlq && h.producer_id < 0;
+        c->dlq = tc->validation_dlq && !(h.attributes & BROKER_ATTR_TRANSACTIONAL);
     }
 }
 
@@ -150,10 +154,10 @@ int kafka__produce_plan(kafka_req_t *r, kafka_ProduceRequest_t *req, int max_par
     pl->arenas = kafka__alloc(r, sizeof *pl->arenas * (size_t)pl->nparts);
     for (int k = 0; k < pl->nparts; k++)
         hd_arena_init(&pl->arenas[k], 0);
-    pl->copy = hd_malloc(bytes ? bytes : 1);
+    pl->copy = r->body_kept ? NULL : hd_malloc(bytes ? bytes : 1);
     r->_plan = pl;
-    /* Copy every partition's records (the request must not refer to the body once planned),
-     * and make the checks. */
+    /* Copy every partition's records unless the body stays (the request must not refer to
+     * the body once planned otherwise), and make the checks. */
     size_t at = 0;
     int pos = 0;
     for (int32_t i = 0; i < nt; i++) {
@@ -166,9 +170,11 @@ int kafka__produce_plan(kafka_req_t *r, kafka_ProduceRequest_t *req, int max_par
             kafka_bytes_t *rec = &td->PartitionData[k].Records;
             if (rec->is_null || rec->v.len == 0)
                 continue;
-            memcpy(pl->copy + at, rec->v.p, rec->v.len);
-            rec->v.p = pl->copy + at;
-            at += rec->v.len;
+            if (pl->copy) {
+                memcpy(pl->copy + at, rec->v.p, rec->v.len);
+                rec->v.p = pl->copy + at;
+                at += rec->v.len;
+            }
             broker_partition_t *p =
                 v ? broker_topic_partition(t, td->PartitionData[k].Index) : NULL;
             if (!p)
@@ -335,7 +341,9 @@ typedef struct split {
     const merged_t *m;
     int at; /* next entry of m */
     int32_t i;
+    int64_t base; /* the batch's base offset: a record's offsetDelta is its offset - base */
     broker_record_in_t *good, *bad;
+    int32_t *deltas; /* of the good records */
     const char **whys;
     int ng, nb, cap;
     bool header_fail;
@@ -359,13 +367,17 @@ static int split_cb(void *ctx, const broker_record_t *rec)
         broker_record_in_t *g = kafka__alloc(s->r, sizeof *g * (size_t)cap);
         broker_record_in_t *b = kafka__alloc(s->r, sizeof *b * (size_t)cap);
         const char **w = kafka__alloc(s->r, sizeof *w * (size_t)cap);
-        if (s->ng)
+        int32_t *d = kafka__alloc(s->r, sizeof *d * (size_t)cap);
+        if (s->ng) {
             memcpy(g, s->good, sizeof *g * (size_t)s->ng);
+            memcpy(d, s->deltas, sizeof *d * (size_t)s->ng);
+        }
         if (s->nb) {
             memcpy(b, s->bad, sizeof *b * (size_t)s->nb);
             memcpy(w, s->whys, sizeof *w * (size_t)s->nb);
         }
         s->good = g;
+        s->deltas = d;
         s->bad = b;
         s->whys = w;
         s->cap = cap;
@@ -374,6 +386,7 @@ static int split_cb(void *ctx, const broker_record_t *rec)
         s->whys[s->nb] = s->m->why[s->at++];
         s->bad[s->nb++] = in;
     } else {
+        s->deltas[s->ng] = (int32_t)(rec->offset - s->base);
         s->good[s->ng++] = in;
     }
     return 0;
@@ -400,8 +413,72 @@ static int refuse(kafka_req_t *r, broker_topic_t *t, broker_partition_t *p, cons
     return HD_EMALFORMED;
 }
 
+/* Dead-letter mode, a batch with bad records: dead-letters them and leaves the good ones in
+ * *batch. A producer's batch without a producer id gives a new batch of the good records. An
+ * idempotent producer's batch must keep its sequence numbers, or the producer's next batch is
+ * out of order and its retries are not recognized: it gives the kept batch
+ * (broker_batch_build_kept(), as Kafka's log compaction keeps batches), with the producer's
+ * sequence range and offsets, the good records at their own offsets and gaps at the bad ones',
+ * empty when every record was bad. A retry of a batch already appended, or a batch the
+ * producer's state refuses, is left as it is (nothing dead-lettered): its append answers with
+ * the original offsets, or refuses it. */
+static int split_to_dlq(kafka_req_t *r, broker_topic_t *t, broker_partition_t *p,
+                        kafka__pcheck_t *c, const merged_t *m, uint8_t **batch, size_t *len,
+                        kafka__append_how_t *how,
+                        kafka_ProduceResponse_PartitionProduceResponse_t *pr)
+{
+    broker_batch_hdr_t h;
+    broker_batch_hdr_decode(c->batch.p, &h);
+    bool idempotent = h.producer_id >= 0;
+    if (idempotent) {
+        broker_append_t dup;
+        const char *why = "";
+        if (broker_partition_producer_check(p, &h, &dup, &why) < 0 || dup.duplicate)
+            return 0;
+    }
+    split_t s = {.r = r, .m = m, .base = h.base_offset};
+    hd_buf_t scratch, out;
+    hd_buf_init(&scratch);
+    hd_buf_init(&out);
+    int rc = broker_batch_for_each(c->batch, c->max_inflated, &scratch, split_cb, &s);
+    if (rc < 0) {
+        /* A record's headers cannot be kept for rebuilding: refused whole. */
+        rc = s.header_fail ? refuse(r, t, p, m, pr) : 0;
+        goto out;
+    }
+    /* The good records' batch is built first: one that does not fit max.message.bytes (the
+     * producer's was compressed) is refused before anything is dead-lettered. */
+    size_t max = (size_t)broker_topic_config(t)->max_message_bytes;
+    ssize_t n = 0;
+    if (idempotent)
+        n = broker_batch_build_kept(&h, s.good, s.deltas, s.ng, max, &out);
+    else if (s.ng > 0)
+        n = broker_batch_build(s.good, s.ng, max, &out);
+    if (n < 0) {
+        pr->ErrorMessage = "the valid records do not fit max.message.bytes uncompressed";
+        rc = HD_ETOOBIG;
+        goto out;
+    }
+    rc = registry_dead_letter(r->registry, t, broker_partition_index(p), s.bad, s.whys, s.nb);
+    if (rc < 0)
+        say_warn_every(5, "topic %s: %d dead letters not written: %s", broker_topic_name(t), s.nb,
+                       hd_strerror(rc));
+    rc = 0;
+    *len = 0;
+    *how = idempotent ? KAFKA_APPEND_KEPT : KAFKA_APPEND_AS;
+    if (n > 0) {
+        *batch = kafka__alloc(r, (size_t)n);
+        memcpy(*batch, out.p, (size_t)n);
+        *len = (size_t)n;
+    }
+out:
+    hd_buf_deinit(&out);
+    hd_buf_deinit(&scratch);
+    return rc;
+}
+
 static int verdict(kafka_req_t *r, broker_topic_t *t, broker_partition_t *p, kafka__pcheck_t *c,
-                   int nparts, uint8_t **batch, size_t *len, bool *checked,
+                   int nparts, uint8_t **batch, size_t *len, kafka__append_how_t *how,
                    kafka_ProduceResponse_PartitionProduceResponse_t *pr)
 {
     merged_t m;
@@ -409,45 +486,21 @@ static int verdict(kafka_req_t *r, broker_topic_t *t, broker_partition_t *p, kaf
     /* Every record's framing was checked by the part whose range holds it, the count and the
      * end of the batch by the last part, the header and CRC by the first: the append need not
      * check them again. */
-    *checked = !m.header_bad && !m.malformed && m.nbad == 0 &&
-               c->max_inflated == broker_append_max_inflated(p);
+    *how = !m.header_bad && !m.malformed && m.nbad == 0 &&
+                   c->max_inflated == broker_append_max_inflated(p)
+               ? KAFKA_APPEND_CHECKED
+               : KAFKA_APPEND_AS;
     /* A batch the append refuses keeps the append's reason. */
     if (m.header_bad || m.malformed || m.nbad == 0)
         return 0;
     if (!c->dlq)
         return refuse(r, t, p, &m, pr);
-    split_t s = {.r = r, .m = &m};
-    hd_buf_t scratch;
-    hd_buf_init(&scratch);
-    int rc = broker_batch_for_each(c->batch, c->max_inflated, &scratch, split_cb, &s);
-    if (rc < 0) {
-        hd_buf_deinit(&scratch);
-        /* A record's headers cannot be kept for rebuilding: refused whole. */
-        return s.header_fail ? refuse(r, t, p, &m, pr) : 0;
-    }
-    rc = registry_dead_letter(r->registry, t, broker_partition_index(p), s.bad, s.whys, s.nb);
-    if (rc < 0)
-        say_warn_every(5, "topic %s: %d dead letters not written: %s", broker_topic_name(t), s.nb,
-                       hd_strerror(rc));
-    *len = 0;
-    if (s.ng > 0) {
-        hd_buf_t out;
-        hd_buf_init(&out);
-        ssize_t n = broker_batch_build(s.good, s.ng,
-                                       (size_t)broker_topic_config(t)->max_message_bytes, &out);
-        if (n > 0) {
-            *batch = kafka__alloc(r, (size_t)n);
-            memcpy(*batch, out.p, (size_t)n);
-            *len = (size_t)n;
-        }
-        hd_buf_deinit(&out);
-    }
-    hd_buf_deinit(&scratch);
-    return 0;
+    return split_to_dlq(r, t, p, c, &m, batch, len, how, pr);
 }
 
 int kafka__produce_validate(kafka_req_t *r, int32_t ti, int32_t k, broker_topic_t *t,
-                            broker_partition_t *p, uint8_t **batch, size_t *len, bool *checked,
+                            broker_partition_t *p, uint8_t **batch, size_t *len,
+                            kafka__append_how_t *how,
                             kafka_ProduceResponse_PartitionProduceResponse_t *pr)
 {
     kafka__pplan_t *pl = r->_plan;
@@ -458,7 +511,7 @@ int kafka__produce_validate(kafka_req_t *r, int32_t ti, int32_t k, broker_topic_
         if (now.value == c->tg.value && now.key == c->tg.key &&
             !strcmp(now.value_subject, c->tg.value_subject) &&
             !strcmp(now.key_subject, c->tg.key_subject))
-            return verdict(r, t, p, c, pl->nparts, batch, len, checked, pr);
+            return verdict(r, t, p, c, pl->nparts, batch, len, how, pr);
     }
     /* Not planned, or the topic changed since: checked now, on this thread. */
     kafka__pcheck_t now;
@@ -468,5 +521,5 @@ int kafka__produce_validate(kafka_req_t *r, int32_t ti, int32_t k, broker_topic_
     hd_buf_init(&scratch);
     walk(r->registry, &now, &now.res[0], &r->arena, false, &scratch);
     hd_buf_deinit(&scratch);
-    return verdict(r, t, p, &now, 1, batch, len, checked, pr);
+    return verdict(r, t, p, &now, 1, batch, len, how, pr);
 }

@@ -1020,6 +1020,80 @@ static int compile_dependencies(cstate_t *cs, registry__js_node_t *n, json_t *o)
     return 0;
 }
 
+/* Whether a property name can be a key_slots entry: 1 to 16 bytes that a JSON string holds
+ * as they are (no escape, no control or non-ASCII byte). */
+static bool plain_short_name(const char *s, size_t len)
+{
+    if (len < 1 || len > 16)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((uint8_t)s[i] < 0x20 || (uint8_t)s[i] >= 0x80 || s[i] == '"' || s[i] == '\\')
+            return false;
+    return true;
+}
+
+/* key_slots: the plain short property names by their words (open addressing, at most half
+ * full). */
+static int compile_key_slots(cstate_t *cs, registry__js_node_t *n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n->nprops; i++)
+        count += plain_short_name(n->props[i].name, n->props[i].len);
+    if (!count || n->nprops > REGISTRY__JS_LOOKUP_MAX_PROPS)
+        return 0;
+    size_t size = 8;
+    while (size < count * 2)
+        size *= 2;
+    if (!(n->key_slots = alloc(cs, (size + 1) * sizeof *n->key_slots)))
+        return cs->rc;
+    memset(n->key_slots, 0, (size + 1) * sizeof *n->key_slots);
+    n->key_mask = (uint32_t)(size - 1);
+    for (size_t i = 0; i < n->nprops; i++) {
+        const registry__js_named_t *p = &n->props[i];
+        if (!plain_short_name(p->name, p->len))
+            continue;
+        char buf[16] = {0};
+        memcpy(buf, p->name, p->len);
+        uint64_t w[2];
+        registry__js_key_words(buf, p->len, w);
+        uint32_t h = registry__js_key_words_hash(w);
+        while (n->key_slots[h & n->key_mask].idx)
+            h++;
+        registry__js_key_slot_t *k = &n->key_slots[h & n->key_mask];
+        k->w[0] = w[0];
+        k->w[1] = w[1];
+        k->node = p->node;
+        k->idx = (uint32_t)i + 1;
+    }
+    /* The slots in the order `properties` lists them, the order producers most often write
+     * the members in: the check while parsing tries the next one first. */
+    json_t *props = json_object_get(n->json, "properties");
+    const char *name;
+    size_t len;
+    json_t *sub;
+    uint32_t *link = &n->key_first;
+    for (size_t i = 0; i <= size; i++)
+        n->key_slots[i].next = (uint32_t)size;
+    n->key_first = (uint32_t)size;
+    json_object_keylen_foreach(props, name, len, sub)
+    {
+        (void)sub;
+        if (!plain_short_name(name, len))
+            continue;
+        char buf[16] = {0};
+        memcpy(buf, name, len);
+        uint64_t w[2];
+        registry__js_key_words(buf, len, w);
+        uint32_t h = registry__js_key_words_hash(w);
+        while (n->key_slots[h & n->key_mask].w[0] != w[0] ||
+               n->key_slots[h & n->key_mask].w[1] != w[1])
+            h++;
+        *link = h & n->key_mask;
+        link = &n->key_slots[h & n->key_mask].next;
+    }
+    return 0;
+}
+
 /* The lookup aids of registry__js_node_t for the walk over flat documents. */
 static int compile_lookup(cstate_t *cs, registry__js_node_t *n)
 {
@@ -1036,6 +1110,8 @@ static int compile_lookup(cstate_t *cs, registry__js_node_t *n)
                 h++;
             n->prop_slots[h & n->prop_mask] = (uint32_t)i + 1;
         }
+        if (compile_key_slots(cs, n))
+            return cs->rc;
     }
     if (n->nrequired) {
         if (!(n->required_prop = alloc(cs, n->nrequired * sizeof *n->required_prop)))
@@ -1045,6 +1121,9 @@ static int compile_lookup(cstate_t *cs, registry__js_node_t *n)
                 n->props, n->nprops, n->required[i].name, n->required[i].len);
             n->required_prop[i] = p ? (int32_t)(p - n->props) : -1;
         }
+        n->required_in_props = true;
+        for (size_t i = 0; i < n->nrequired; i++)
+            n->required_in_props &= n->required_prop[i] >= 0;
     }
     return 0;
 }
@@ -1278,72 +1357,6 @@ static int fill_node(cstate_t *cs, registry__js_node_t *n)
     return 0;
 }
 
-/* The plan of the pass-or-fail walk (jsonschema_fast.c) for one filled node: per instance kind,
- * the checks eval_keywords would run, in its order. */
-static void plan_node(registry__js_node_t *n)
-{
-    static const uint32_t kind_type[8] = {
-        [REGISTRY__JV_NULL] = REGISTRY__JS_NULL,     [REGISTRY__JV_TRUE] = REGISTRY__JS_BOOLEAN,
-        [REGISTRY__JV_FALSE] = REGISTRY__JS_BOOLEAN, [REGISTRY__JV_INT] = REGISTRY__JS_NUMBER,
-        [REGISTRY__JV_REAL] = REGISTRY__JS_NUMBER,   [REGISTRY__JV_STRING] = REGISTRY__JS_STRING,
-        [REGISTRY__JV_ARRAY] = REGISTRY__JS_ARRAY,   [REGISTRY__JV_OBJECT] = REGISTRY__JS_OBJECT,
-    };
-    for (int k = 0; k < 8; k++) {
-        unsigned p = 0;
-        if (n->boolean == 0) {
-            n->plan[k] = REGISTRY__JS_P_FAIL;
-            continue;
-        }
-        if (n->boolean == 1) {
-            n->plan[k] = 0;
-            continue;
-        }
-        bool num = k == REGISTRY__JV_INT || k == REGISTRY__JV_REAL;
-        if (n->has_type && !(n->types & kind_type[k])) {
-            /* A number that is not of type number may still be an integer. */
-            if (k == REGISTRY__JV_REAL && (n->types & REGISTRY__JS_INTEGER))
-                p |= REGISTRY__JS_P_INTEGRAL;
-            else if (!(k == REGISTRY__JV_INT && (n->types & REGISTRY__JS_INTEGER)))
-                p |= REGISTRY__JS_P_FAIL;
-        }
-        if (n->kw & REGISTRY__JS_KW_VALUES)
-            p |= REGISTRY__JS_P_VALUES;
-        if (num && (n->kw & REGISTRY__JS_KW_NUMBER))
-            p |= REGISTRY__JS_P_NUMBER;
-        if (k == REGISTRY__JV_STRING && (n->kw & REGISTRY__JS_KW_STRING))
-            p |= REGISTRY__JS_P_STRING;
-        if (k == REGISTRY__JV_ARRAY && (n->kw & REGISTRY__JS_KW_ARRAY))
-            p |= REGISTRY__JS_P_ARRAY;
-        if (k == REGISTRY__JV_OBJECT && (n->kw & REGISTRY__JS_KW_OBJECT))
-            p |= REGISTRY__JS_P_OBJECT;
-        if (n->kw & REGISTRY__JS_KW_APPLY)
-            p |= REGISTRY__JS_P_APPLY;
-        if ((n->ref && n->dialect != REGISTRY__JS_DRAFT7) || n->dynamic_ref)
-            p |= REGISTRY__JS_P_REF;
-        if (n->collects && (k == REGISTRY__JV_ARRAY || k == REGISTRY__JV_OBJECT))
-            p |= REGISTRY__JS_P_SLOW;
-        n->plan[k] = (uint16_t)p;
-    }
-    /* draft-07 `$ref` replaces its node: follow the chain of such nodes to its end (a chain
-     * that comes back on itself is left to the full walk, which reports the cycle). */
-    if (n->boolean == -1 && n->dialect == REGISTRY__JS_DRAFT7 && n->ref) {
-        const registry__js_node_t *t = n;
-        uint32_t hops = 0;
-        while (t->boolean == -1 && t->dialect == REGISTRY__JS_DRAFT7 && t->ref &&
-               hops <= REGISTRY_JSONSCHEMA_MAX_DEPTH) {
-            t = t->ref;
-            hops++;
-        }
-        if (hops > REGISTRY_JSONSCHEMA_MAX_DEPTH) {
-            for (int k = 0; k < 8; k++)
-                n->plan[k] = REGISTRY__JS_P_SLOW;
-        } else {
-            n->plan_hops = hops;
-            n->plan_target = t;
-        }
-    }
-}
-
 int registry_jsonschema_compile(json_t *schema, registry_ref_resolver_fn resolve, void *ctx,
                                 unsigned flags, registry_jsonschema_t **out, registry_error_t *err)
 {
@@ -1383,7 +1396,7 @@ int registry_jsonschema_compile(json_t *schema, registry_ref_resolver_fn resolve
         goto fail;
     for (size_t i = 0; i < cs.nodes.cap; i++)
         if (cs.nodes.keys[i])
-            plan_node(cs.nodes.vals[i]);
+            registry__js_plan_node(cs.nodes.vals[i]);
     hd_strmap_deinit(&cs.resources);
     hd_strmap_deinit(&cs.anchors);
     ptrmap_deinit(&cs.scopes);

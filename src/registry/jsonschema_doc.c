@@ -84,11 +84,15 @@ int registry__jdoc_reserve(registry__jdoc_t *d, size_t len)
     d->nstr = 0;
     if (len >= UINT32_MAX / 2)
         return HD_EMALFORMED;
-    /* Every node takes at least two bytes of text but the last ("[1,2]": three nodes, five
-     * bytes), so len / 2 + 2 nodes always suffice and the parser never checks for room.
-     * Decoded strings are never longer than their escaped text (plus a NUL each, and a string
-     * takes at least two bytes of quotes), so the string buffer does not grow either. */
-    size_t need = len / 2 + 2;
+    /* In JSON text every node takes at least two bytes of text but the last ("[1,2]": three
+     * nodes, five bytes), so len / 2 + 2 nodes suffice. A text cut short (or that goes wrong
+     * after a while) has its nodes written up to where it stops, and it is a valid text with
+     * its open containers not yet closed: at most one node more per open container (the
+     * closing bracket it lacks, and a member's missing value), so with REGISTRY__JDOC_MAX_DEPTH
+     * more the parser never checks for room, even on "[[[[...". Decoded strings are never
+     * longer than their escaped text (plus a NUL each, and a string takes at least two bytes
+     * of quotes), so the string buffer does not grow either. */
+    size_t need = len / 2 + 2 + REGISTRY__JDOC_MAX_DEPTH;
     if (d->cap < need) {
         free(d->v);
         d->cap = need < 256 ? 256 : need;

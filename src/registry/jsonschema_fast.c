@@ -53,38 +53,11 @@ static jv member_find(jv obj, const char *k, size_t kl)
     return NULL;
 }
 
-#define MAX_SEGS 512
-
-typedef struct seg {
-    const char *s; /* NULL: an index */
-    size_t len;
-    size_t idx;
-} seg_t;
-
-typedef struct segs {
-    seg_t v[MAX_SEGS];
-    size_t n;
-    bool truncated;
-} segs_t;
-
-typedef struct ref_frame {
-    const registry__js_node_t *n;
-    const registry__jv_t *inst;
-} ref_frame_t;
-
-typedef struct registry__js_vctx {
-    const registry_jsonschema_t *s;
-    registry_error_t *err;
-    int quiet;     /* > 0: inside a branch whose failure does not decide the answer */
-    bool recorded; /* the deciding failure is recorded; the levels above add their steps */
-    int rc;        /* HD_ERANGE once a bound was hit: every evaluation fails from then on */
-    int depth;
-    long work;
-    pcre2_match_data *md;
-    ref_frame_t refs[REGISTRY_JSONSCHEMA_MAX_DEPTH];
-    size_t nrefs;
-    segs_t ipath, spath;
-} vctx_t;
+#define MAX_SEGS REGISTRY__JS_MAX_SEGS
+typedef registry__js_seg_t seg_t;
+typedef registry__js_segs_t segs_t;
+typedef registry__js_ref_frame_t ref_frame_t;
+typedef registry__js_vctx_t vctx_t;
 
 typedef struct ann {
     uint8_t *seen; /* one byte per property or item of the instance */
@@ -1209,6 +1182,81 @@ void registry__js_fleave(vctx_t *v, uint32_t hops)
 {
     v->depth -= hops + 1;
     v->nrefs -= hops;
+}
+
+/* ---- The plans, built at compile (jsonschema.c calls this for each node) ---- */
+
+/* The plan of the pass-or-fail walk (jsonschema_fast.c) for one filled node: per instance kind,
+ * the checks eval_keywords would run, in its order. */
+void registry__js_plan_node(registry__js_node_t *n)
+{
+    static const uint32_t kind_type[8] = {
+        [REGISTRY__JV_NULL] = REGISTRY__JS_NULL,     [REGISTRY__JV_TRUE] = REGISTRY__JS_BOOLEAN,
+        [REGISTRY__JV_FALSE] = REGISTRY__JS_BOOLEAN, [REGISTRY__JV_INT] = REGISTRY__JS_NUMBER,
+        [REGISTRY__JV_REAL] = REGISTRY__JS_NUMBER,   [REGISTRY__JV_STRING] = REGISTRY__JS_STRING,
+        [REGISTRY__JV_ARRAY] = REGISTRY__JS_ARRAY,   [REGISTRY__JV_OBJECT] = REGISTRY__JS_OBJECT,
+    };
+    for (int k = 0; k < 8; k++) {
+        unsigned p = 0;
+        if (n->boolean == 0 || n->boolean == 1) {
+            n->plan[k] = n->boolean ? 0 : REGISTRY__JS_P_FAIL;
+            n->plan_inline |= (uint8_t)(1u << k);
+            continue;
+        }
+        bool num = k == REGISTRY__JV_INT || k == REGISTRY__JV_REAL;
+        if (n->has_type && !(n->types & kind_type[k])) {
+            /* A number that is not of type number may still be an integer. */
+            if (k == REGISTRY__JV_REAL && (n->types & REGISTRY__JS_INTEGER))
+                p |= REGISTRY__JS_P_INTEGRAL;
+            else if (!(k == REGISTRY__JV_INT && (n->types & REGISTRY__JS_INTEGER)))
+                p |= REGISTRY__JS_P_FAIL;
+        }
+        if (n->kw & REGISTRY__JS_KW_VALUES)
+            p |= REGISTRY__JS_P_VALUES;
+        if (num && (n->kw & REGISTRY__JS_KW_NUMBER))
+            p |= REGISTRY__JS_P_NUMBER;
+        if (k == REGISTRY__JV_STRING && (n->kw & REGISTRY__JS_KW_STRING))
+            p |= REGISTRY__JS_P_STRING;
+        if (k == REGISTRY__JV_ARRAY && (n->kw & REGISTRY__JS_KW_ARRAY))
+            p |= REGISTRY__JS_P_ARRAY;
+        if (k == REGISTRY__JV_OBJECT && (n->kw & REGISTRY__JS_KW_OBJECT))
+            p |= REGISTRY__JS_P_OBJECT;
+        if (n->kw & REGISTRY__JS_KW_APPLY)
+            p |= REGISTRY__JS_P_APPLY;
+        if ((n->ref && n->dialect != REGISTRY__JS_DRAFT7) || n->dynamic_ref)
+            p |= REGISTRY__JS_P_REF;
+        if (n->collects && (k == REGISTRY__JV_ARRAY || k == REGISTRY__JV_OBJECT))
+            p |= REGISTRY__JS_P_SLOW;
+        n->plan[k] = (uint16_t)p;
+        /* What the check while parsing evaluates inline (jsonschema_stream.c, scalar()). */
+        bool inl = !(p & ~(unsigned)(REGISTRY__JS_P_FAIL | REGISTRY__JS_P_INTEGRAL |
+                                     REGISTRY__JS_P_VALUES | REGISTRY__JS_P_NUMBER |
+                                     REGISTRY__JS_P_STRING));
+        if ((p & REGISTRY__JS_P_VALUES) && (n->has_const || !n->enum_v || k != REGISTRY__JV_STRING))
+            inl = false;
+        if ((p & REGISTRY__JS_P_NUMBER) && n->multiple_of > 0)
+            inl = false;
+        if (inl && k < 8)
+            n->plan_inline |= (uint8_t)(1u << k);
+    }
+    /* draft-07 `$ref` replaces its node: follow the chain of such nodes to its end (a chain
+     * that comes back on itself is left to the full walk, which reports the cycle). */
+    if (n->boolean == -1 && n->dialect == REGISTRY__JS_DRAFT7 && n->ref) {
+        const registry__js_node_t *t = n;
+        uint32_t hops = 0;
+        while (t->boolean == -1 && t->dialect == REGISTRY__JS_DRAFT7 && t->ref &&
+               hops <= REGISTRY_JSONSCHEMA_MAX_DEPTH) {
+            t = t->ref;
+            hops++;
+        }
+        if (hops > REGISTRY_JSONSCHEMA_MAX_DEPTH) {
+            for (int k = 0; k < 8; k++)
+                n->plan[k] = REGISTRY__JS_P_SLOW;
+        } else {
+            n->plan_hops = hops;
+            n->plan_target = t;
+        }
+    }
 }
 
 /* ---- The per-thread context ---- */

@@ -150,7 +150,7 @@ static bool number(const char *s, size_t len, size_t *i, unsigned *out)
     return *i > start;
 }
 
-bool registry__js_simple_compile(const char *s, size_t len, registry__js_simple_t *out)
+static bool simple_read(const char *s, size_t len, registry__js_simple_t *out)
 {
     memset(out, 0, sizeof *out);
     if (len == 0 || s[0] != '^')
@@ -220,18 +220,50 @@ bool registry__js_simple_compile(const char *s, size_t len, registry__js_simple_
     return true;
 }
 
-static inline bool in_set(const registry__js_simple_atom_t *a, unsigned char c)
+bool registry__js_simple_compile(const char *s, size_t len, registry__js_simple_t *out)
 {
-    return c < 128 && (a->set[c >> 6] >> (c & 63) & 1);
+    if (!simple_read(s, len, out))
+        return false;
+    /* The tables of the matcher (REGISTRY__JS_SIMPLE_MAX_ATOMS fits the 32 bits of cbits). */
+    size_t fixed = 0;
+    bool by_pos = out->end;
+    for (unsigned k = 0; k < out->natoms; k++) {
+        const registry__js_simple_atom_t *a = &out->atoms[k];
+        for (unsigned c = 0; c < 128; c++)
+            if (a->set[c >> 6] >> (c & 63) & 1)
+                out->cbits[c] |= 1u << k;
+        if (a->min == a->max && fixed + a->min <= REGISTRY__JS_SIMPLE_MAX_FIXED) {
+            for (unsigned j = 0; j < a->min; j++)
+                out->atom_at[fixed++] = 1u << k;
+        } else if (k + 1 == out->natoms && a->min != a->max) {
+            out->tail_bit = 1u << k; /* the last atom, with a variable count */
+            out->tail_min = a->min;
+            out->tail_max = a->max;
+        } else {
+            by_pos = false;
+        }
+    }
+    out->by_pos = by_pos;
+    out->fixed_len = (uint16_t)fixed;
+    return true;
+}
+
+/* The class bits of byte c (none for non-ASCII). */
+static inline uint32_t class_bits(const registry__js_simple_t *re, unsigned char c)
+{
+    return re->cbits[c];
 }
 
 bool registry__js_simple_match(const registry__js_simple_t *re, const char *s, size_t len)
 {
+    if (re->by_pos)
+        return registry__js_simple_match_pos(re, s, len);
     size_t p = 0;
     for (unsigned k = 0; k < re->natoms; k++) {
         const registry__js_simple_atom_t *a = &re->atoms[k];
+        uint32_t bit = 1u << k;
         unsigned c = 0;
-        while (c < a->max && p < len && in_set(a, (unsigned char)s[p])) {
+        while (c < a->max && p < len && (class_bits(re, (unsigned char)s[p]) & bit)) {
             c++;
             p++;
         }

@@ -33,6 +33,8 @@ typedef struct pstate {
  * skipping them 16 bytes at a time with SSE2 measured slower on indented records. */
 static inline const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end)
 {
+    if (p<end && * p> ' ')
+        return p; /* compact text: no whitespace between tokens */
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
@@ -234,8 +236,7 @@ static inline __attribute__((always_inline)) int parse_string(pstate_t *ps, regi
         ascii = false;
     }
     v->ascii = ascii;
-    if ((size_t)(p - start) > UINT32_MAX)
-        return HD_EMALFORMED;
+    /* No string is longer than UINT32_MAX: registry__jdoc_reserve bounds the whole text. */
     v->u.s = (const char *)start;
     v->n = (uint32_t)(p - start);
     ps->p = p + 1;

@@ -326,6 +326,16 @@ enum {
 
 typedef struct registry__js_node registry__js_node_t;
 
+/* A property whose name is 1 to 16 plain bytes (ASCII from 0x20, not '"' or '\\'), keyed by
+ * the name's bytes as two words, zero-padded (registry__js_key_words): the check while parsing
+ * finds such a property from the key's text without hashing it byte by byte. */
+typedef struct registry__js_key_slot {
+    uint64_t w[2];
+    const registry__js_node_t *node;
+    uint32_t idx;  /* index in props + 1; 0: empty */
+    uint32_t next; /* the slot of the next such property in `properties` (key_mask + 1: none) */
+} registry__js_key_slot_t;
+
 /* A name (object key; may hold NUL bytes) with the subschema that applies to it. */
 typedef struct registry__js_named {
     const char *name;
@@ -343,11 +353,42 @@ typedef struct registry__js_simple_atom {
     uint16_t min, max;
 } registry__js_simple_atom_t;
 
+#define REGISTRY__JS_SIMPLE_MAX_FIXED 64 /* longest fixed-length pattern matched by position */
+
 typedef struct registry__js_simple {
     registry__js_simple_atom_t atoms[REGISTRY__JS_SIMPLE_MAX_ATOMS];
     uint8_t natoms;
     bool end; /* anchored at the end */
+    /* Derived from the atoms: bit k of cbits[c] says whether byte c is in atom k's class.
+     * by_pos: the pattern is anchored at the end and every count is fixed but perhaps the last
+     * atom's, so it is matched by position: the fixed atoms' fixed_len positions (at most
+     * REGISTRY__JS_SIMPLE_MAX_FIXED; atom_at has the bit of each one's atom), then, when
+     * tail_bit is set, tail_min to tail_max characters of the last atom's class. */
+    bool by_pos;
+    uint16_t fixed_len, tail_min, tail_max;
+    uint32_t tail_bit;
+    uint32_t atom_at[REGISTRY__JS_SIMPLE_MAX_FIXED];
+    uint32_t cbits[256]; /* none for bytes from 0x80 */
 } registry__js_simple_t;
+
+/* The match of an ASCII subject against a simple pattern with by_pos set: a fixed atom of m
+ * occurrences takes exactly m characters of its class (greedy, it takes at most m; fewer
+ * fail), and the last atom, anchored at the end, must take all the rest: its length within the
+ * atom's counts and each character in its class. No branch per character. */
+static inline bool registry__js_simple_match_pos(const registry__js_simple_t *re, const char *s,
+                                                 size_t len)
+{
+    if (len < re->fixed_len || len - re->fixed_len < re->tail_min ||
+        len - re->fixed_len > re->tail_max)
+        return false;
+    uint32_t miss = 0;
+    size_t i = 0;
+    for (; i < re->fixed_len; i++)
+        miss |= re->atom_at[i] & ~re->cbits[(uint8_t)s[i]];
+    for (; i < len; i++)
+        miss |= re->tail_bit & ~re->cbits[(uint8_t)s[i]];
+    return !miss;
+}
 
 /* Reads an ECMA-262 pattern as a simple pattern; false when it is not one. */
 bool registry__js_simple_compile(const char *src, size_t len, registry__js_simple_t *out);
@@ -404,6 +445,9 @@ struct registry__js_node {
      * node that is only `$ref` resolved to the end of its chain: plan_hops nodes that only refer
      * on, then plan_target (hops 0 for every other node). */
     uint16_t plan[8];
+    /* Bit k: the plan for kind k is one the check while parsing evaluates inline (type,
+     * integrality, enum of a string, the bounds, the string keywords). */
+    uint8_t plan_inline;
     uint32_t plan_hops;
     const registry__js_node_t *plan_target;
     /* The fields are grouped by what reads them, the groups the walks read most first, so that
@@ -432,12 +476,19 @@ struct registry__js_node {
 
     registry__js_named_t *props; /* sorted by (len, bytes) for binary search */
     size_t nprops;
+    /* The plain short names of props by their words (key_mask + 1 slots, then one whose
+     * words match no key, the end of the `next` chain; NULL: none), and the slot of the first
+     * such property in `properties`. */
+    registry__js_key_slot_t *key_slots;
+    uint32_t key_mask;
+    uint32_t key_first;
     /* props as an open addressing table (index + 1; 0: empty; prop_mask + 1 slots, keyed by
      * registry__js_key_hash), and each required name's index in props (-1: not among them);
      * built at compile for the walk over flat documents */
     uint32_t *prop_slots;
     uint32_t prop_mask;
     int32_t *required_prop;
+    bool required_in_props; /* every required name is among props (required_prop all >= 0) */
     registry__js_named_t *required; /* node unused */
     size_t nrequired;
     registry__js_node_t *additional_props;
@@ -496,6 +547,27 @@ static inline uint32_t registry__js_prop_slot(const registry__js_node_t *n, cons
     return 0;
 }
 
+/* The first k bytes of a 16-byte block as two word masks, for k from 0 to 16. */
+extern const uint64_t registry__js_key_masks[17][2];
+
+/* The words of a key of 1 to 16 bytes at s, zero-padded, for key_slots. The caller must be
+ * able to read 16 bytes at s (the bytes past the key are masked out). */
+static inline void registry__js_key_words(const char *s, size_t len, uint64_t w[2])
+{
+    uint64_t a, b;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + 8, 8);
+    w[0] = a & registry__js_key_masks[len][0];
+    w[1] = b & registry__js_key_masks[len][1];
+}
+
+/* The slot of key_slots to probe first for words w. */
+static inline uint32_t registry__js_key_words_hash(const uint64_t w[2])
+{
+    uint64_t h = (w[0] ^ (w[1] * 0x9E3779B97F4A7C15ULL)) * 0xFF51AFD7ED558CCDULL;
+    return (uint32_t)(h >> 40);
+}
+
 /* Finds `name` in a sorted named list; NULL when absent. */
 const registry__js_named_t *registry__js_named_find(const registry__js_named_t *v, size_t n,
                                                     const char *name, size_t len);
@@ -530,9 +602,44 @@ void registry__js_node_location(const registry__js_node_t *n, char *buf, size_t 
 int registry__js_validate_text(const registry_jsonschema_t *s, const char *text, size_t len,
                                registry_error_t *err, json_error_t *jerr);
 
+/* The evaluation context of the walks over flat documents (jsonschema_fast.c), one per thread.
+ * Declared here so that the check made while parsing (jsonschema_stream.c) can evaluate the
+ * common scalar checks inline, with the walk's accounting of work, depth and references. */
+#define REGISTRY__JS_MAX_SEGS 512
+
+typedef struct registry__js_seg {
+    const char *s; /* NULL: an index */
+    size_t len;
+    size_t idx;
+} registry__js_seg_t;
+
+typedef struct registry__js_segs {
+    registry__js_seg_t v[REGISTRY__JS_MAX_SEGS];
+    size_t n;
+    bool truncated;
+} registry__js_segs_t;
+
+typedef struct registry__js_ref_frame {
+    const registry__js_node_t *n;
+    const registry__jv_t *inst;
+} registry__js_ref_frame_t;
+
+typedef struct registry__js_vctx {
+    const registry_jsonschema_t *s;
+    registry_error_t *err;
+    int quiet;     /* > 0: inside a branch whose failure does not decide the answer */
+    bool recorded; /* the deciding failure is recorded; the levels above add their steps */
+    int rc;        /* HD_ERANGE once a bound was hit: every evaluation fails from then on */
+    int depth;
+    long work;
+    void *md; /* pcre2_match_data * */
+    registry__js_ref_frame_t refs[REGISTRY_JSONSCHEMA_MAX_DEPTH];
+    size_t nrefs;
+    registry__js_segs_t ipath, spath;
+} registry__js_vctx_t;
+
 /* The pass-or-fail walk's steps (jsonschema_fast.c), for the check made while parsing. The
  * context is the walk's (quiet, no error detail). */
-typedef struct registry__js_vctx registry__js_vctx_t;
 /* Whether instance inst (any kind; a container's nodes follow it) passes node n. */
 bool registry__js_feval(registry__js_vctx_t *v, const registry__js_node_t *n,
                         const registry__jv_t *inst);
@@ -546,6 +653,10 @@ bool registry__js_fabandoned(const registry__js_vctx_t *v);
 const registry__js_node_t *registry__js_fenter(registry__js_vctx_t *v, const registry__js_node_t *n,
                                                uint32_t *hops);
 void registry__js_fleave(registry__js_vctx_t *v, uint32_t hops);
+
+/* Builds node n's plans (plan, plan_inline, the resolved draft-07 $ref chain) once the schema
+ * is compiled (jsonschema_fast.c: they are that walk's and the check while parsing's). */
+void registry__js_plan_node(registry__js_node_t *n);
 
 /* Objects whose schema has more properties than this are not checked by property slots. */
 #define REGISTRY__JS_LOOKUP_MAX_PROPS 256

@@ -8,9 +8,13 @@
  * on libuv's worker pool, in parts run at once. Requests run in arrival order all the same: one
  * that arrives while an earlier one is still being prepared is decoded at once (and its own
  * preparation started, so that consecutive requests are checked in parallel), its body kept,
- * and it runs when every earlier one has (`gate`). Kept bytes are bounded (MAX_HELD_BYTES). A
- * request whose parts still run when its connection closes is freed by its last part, and the
- * connection once none runs. */
+ * and it runs when every earlier one has (`gate`). A request that waits or is prepared keeps
+ * its frame where it arrived, in the input buffer, without a copy: it holds a reference on the
+ * buffer (inblk_t), and once the frames in hand are handled the connection lets that buffer go
+ * to its holders and reads on into a new one, taking along only the bytes of frames not yet
+ * complete. The last holder frees the old buffer once it has run. Kept buffers are bounded
+ * (MAX_HELD_BYTES). A request whose parts still run when its connection closes is freed by its
+ * last part, and the connection once none runs. */
 #include "kafka/kafka.h"
 #include "obs/obs.h"
 #include "server/server_int.h"
@@ -49,11 +53,69 @@ static void maybe_resume(conn_t *c)
 
 static void timer_close_cb(uv_handle_t *h) { free(h); }
 
+/* q no longer needs its frame: drops its reference on the input buffer. */
+static void creq_release_input(creq_t *q)
+{
+    inblk_t *b = q->blk;
+    if (!b)
+        return;
+    q->blk = NULL;
+    if (--b->refs > 0)
+        return;
+    q->conn->held_bytes -= b->held;
+    free(b->p);
+    free(b);
+}
+
+/* q's frame stays where it is, in the input buffer, until q has run. */
+static void creq_hold_input(conn_t *c, creq_t *q)
+{
+    if (!c->in_blk) {
+        c->in_blk = hd_calloc(1, sizeof *c->in_blk);
+        c->in_blk->refs = 1; /* the connection's */
+        c->in_blk->p = c->in.p;
+        c->in_blk->cap = c->in.cap;
+    }
+    c->in_blk->refs++;
+    q->blk = c->in_blk;
+}
+
+/* After the frames in hand are handled: the bytes not yet handled go to a new input buffer
+ * if requests hold the current one, which becomes theirs; else they move to its front. */
+static void input_compact(conn_t *c)
+{
+    inblk_t *b = c->in_blk;
+    c->in_blk = NULL;
+    if (b && b->refs == 1) {
+        free(b); /* every holder is done already: the buffer stays the connection's */
+        b = NULL;
+    }
+    if (!b) {
+        if (c->in_pos > 0)
+            hd_buf_consume(&c->in, c->in_pos);
+        c->in_pos = 0;
+        return;
+    }
+    /* The new buffer as large as the old: what the peer's frames needed so far, so that the
+     * next ones do not grow it again step by step (each step a copy). */
+    size_t rest = c->in.len - c->in_pos;
+    hd_buf_t nb;
+    hd_buf_init(&nb);
+    hd_buf_ensure(&nb, b->cap > rest ? b->cap : rest);
+    if (rest)
+        memcpy(nb.p, c->in.p + c->in_pos, rest);
+    nb.len = rest;
+    c->in = nb;
+    c->in_pos = 0;
+    b->held = b->cap;
+    c->held_bytes += b->held;
+    b->refs--; /* the connection's; its holders free it */
+}
+
 static void creq_free(creq_t *q)
 {
-    q->conn->held_bytes -= q->held_bytes;
+    creq_release_input(q);
     kafka_req_deinit(&q->k);
-    free(q->body);
     if (q->timer) {
         uv_timer_stop(q->timer);
         q->timer->data = NULL;
@@ -222,6 +284,7 @@ static void req_setup(creq_t *q)
     q->k.shares = s->shares;
     q->k.cfg = s->cfg;
     q->k.max_parts = s->prep_parts;
+    q->k.body_kept = true; /* creq_hold_input() when it does not run at once */
     q->k.conn = c;
     q->k.peer = c->peer;
     q->k.on_done = on_req_done;
@@ -242,6 +305,7 @@ static void settle(conn_t *c, creq_t *q, int res)
 
 static void conn_free(conn_t *c)
 {
+    HD_ASSERT(!c->in_blk); /* let go at the end of every process_input() */
     hd_buf_deinit(&c->in);
     free(c);
 }
@@ -265,9 +329,11 @@ static void run_held(conn_t *c)
              * unanswered, as they would not have been read. */
             q->k.has_response = false;
             q->k.done = true;
+            creq_release_input(q);
             continue;
         }
         int res = kafka_req_run(&q->k);
+        creq_release_input(q); /* a request that ran no longer reads its frame */
         c->drop_held = res == KAFKA_REQ_CLOSE;
         settle(c, q, res);
     }
@@ -369,18 +435,10 @@ static void process_input(conn_t *c)
         uint8_t *bp = c->in.p + c->in_pos + (body.p - avail.p);
         int res = kafka_req_start(&q->k, bp, body.len);
         c->in_pos += consumed;
-        if (res == KAFKA_REQ_READY && c->gate) {
-            /* It runs after the input has moved on: decoded again from a copy of its body. */
-            kafka_req_deinit(&q->k);
-            req_setup(q);
-            q->body = hd_malloc(body.len ? body.len : 1);
-            memcpy(q->body, bp, body.len);
-            res = kafka_req_start(&q->k, q->body, body.len);
-        }
         if (res == KAFKA_REQ_PREPARE || (res == KAFKA_REQ_READY && c->gate)) {
+            /* It runs after the input has moved on: its frame stays in the input buffer. */
+            creq_hold_input(c, q);
             q->held = true;
-            q->held_bytes = body.len;
-            c->held_bytes += body.len;
             if (!c->gate)
                 c->gate = q;
             if (res == KAFKA_REQ_PREPARE)
@@ -394,11 +452,8 @@ static void process_input(conn_t *c)
         settle(c, q, res);
     }
     c->in_process = false;
-    /* Compact the input buffer once per batch of frames. */
-    if (c->in_pos > 0) {
-        hd_buf_consume(&c->in, c->in_pos);
-        c->in_pos = 0;
-    }
+    /* Compact the input buffer once per batch of frames (or hand it over). */
+    input_compact(c);
     flush_out(c);
     if ((c->nreqs >= MAX_INFLIGHT || c->held_bytes > MAX_HELD_BYTES) && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);

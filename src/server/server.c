@@ -213,6 +213,7 @@ int server_run(const hd_config_t *cfg)
         }
         http_server_set_delivery(s.http, s.delivery);
         http_server_set_registry(s.http, s.registry);
+        http_server_set_validation_threads(s.http, s.prep_parts);
     }
     if (cfg->registry_addr[0]) {
         rc = http_server_start_at(s.loop, s.broker, cfg, cfg->registry_addr, "registry.listeners",
@@ -223,6 +224,7 @@ int server_run(const hd_config_t *cfg)
             goto fail;
         }
         http_server_set_registry(s.registry_http, s.registry);
+        http_server_set_validation_threads(s.registry_http, s.prep_parts);
     }
     const char *why = NULL;
     if ((rc = obs_otlp_start(cfg, &why)) < 0) {
@@ -267,7 +269,8 @@ int server_run(const hd_config_t *cfg)
            pid, "started-in", started);
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_run(s.loop, UV_RUN_NOWAIT); /* let close callbacks run */
-    while (s.jobs > 0)             /* requests of closed connections still being checked */
+    /* Requests of closed connections still being checked (Kafka's and HTTP's). */
+    while (s.jobs > 0 || http_checks_running() > 0)
         uv_run(s.loop, UV_RUN_ONCE);
     obs_otlp_stop();
     obs_history_set_subs(NULL);

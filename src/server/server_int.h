@@ -14,6 +14,16 @@ typedef struct server server_t;
 typedef struct conn conn_t;
 typedef struct creq creq_t;
 
+/* A connection's input buffer, once requests that have not run yet refer to frames in it: the
+ * connection then reads on into a new buffer, and the last holder frees this one. Loop thread
+ * only (worker threads read the frames, never the count). */
+typedef struct inblk {
+    int refs;    /* the connection's, until it lets go, and one per request that holds it */
+    size_t cap;  /* the buffer's capacity */
+    size_t held; /* counted in conn.held_bytes (once the connection let go), or 0 */
+    uint8_t *p;
+} inblk_t;
+
 /* One request on a connection, answered in arrival order. */
 struct creq {
     kafka_req_t k; /* first member: a kafka_req_t * is a creq_t * */
@@ -22,11 +32,10 @@ struct creq {
     uv_timer_t *timer; /* lazily made; closed asynchronously */
     uv_write_t wr;
     /* Worker-thread preparation (kafka_req_prepare), and requests that wait to run behind it. */
-    uint8_t *body;     /* the frame body, copied: the request runs after the input moved on */
-    size_t held_bytes; /* counted in conn.held_bytes until freed */
-    bool held;         /* decoded, not yet run */
-    bool orphan;       /* the connection closed while parts were running: freed by the last */
-    int jobs;          /* parts still running */
+    inblk_t *blk; /* the input buffer its frame lies in, held until it has run */
+    bool held;    /* decoded, not yet run */
+    bool orphan;  /* the connection closed while parts were running: freed by the last */
+    int jobs;     /* parts still running */
     struct prep_job *jobv;
 };
 
@@ -35,7 +44,8 @@ struct conn {
     server_t *srv;
     conn_t *prev, *next;
     hd_buf_t in;
-    size_t in_pos; /* bytes of `in` already handled */
+    size_t in_pos;   /* bytes of `in` already handled */
+    inblk_t *in_blk; /* `in` while requests hold frames in it (inside process_input() only) */
     creq_t *head, *tail;
     int nreqs;
     int writing;        /* uv_write calls in flight */
@@ -47,7 +57,7 @@ struct conn {
     bool handle_closed; /* uv_close finished; freed once no part runs for it */
     bool drop_held;     /* a held request broke the protocol: drop the ones behind it */
     creq_t *gate;       /* the first request not yet run (its parts still run, or an earlier's) */
-    size_t held_bytes;  /* bodies and records kept for requests that have not run */
+    size_t held_bytes;  /* input buffers kept for requests that have not run */
     int jobs;           /* parts of its requests running on worker threads */
     char peer[80];
 };

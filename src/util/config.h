@@ -104,7 +104,8 @@
     X(INT, validation_threads, "schema.validation.threads", "validation-threads",                  \
       "HERALD_SCHEMA_VALIDATION_THREADS", 0, 0, 64,                                                \
       "Worker threads that check produced records against the schema registry, away from the "     \
-      "event loop; one Produce request's records are split over them (0: one per CPU, at most 8)") \
+      "event loop; one request's records (a Kafka Produce, an HTTP produce) are split over them "  \
+      "(0: one per CPU, at most 8)")                                                               \
     X(INT, producer_id_expiration_ms, "producer.id.expiration.ms", "producer-id-expiration-ms",    \
       "HERALD_PRODUCER_ID_EXPIRATION_MS", 86400000, 1, INT64_MAX,                                  \
       "Forget an idle idempotent producer's sequence state after this")                            \

@@ -243,6 +243,54 @@ static void test_build_many_records_with_large_values(void **state)
     build_and_check(recs, N);
 }
 
+/* The walk decodes short varints inline: a batch whose records end early, at any byte (inside a
+ * varint of any width, a key, a value, a header), is refused, from any first record, and
+ * nothing is read past the records (each cut is copied to a buffer of its exact size). */
+static void test_walk_refuses_records_cut_at_any_byte(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    static broker_record_in_t recs[N];
+    static uint8_t big[300];
+    broker_header_t hs[2] = {{hd_slice("h", 1), hd_slice(big, 200), false},
+                             {hd_slice("n", 1), hd_slice(NULL, 0), true}};
+    for (int i = 0; i < N; i++) {
+        memset(&recs[i], 0, sizeof recs[i]);
+        recs[i].key_null = i % 5 == 0;
+        recs[i].key = hd_slice(big, (size_t)(i * 7) % 90);
+        recs[i].value = hd_slice(big, (size_t)(i * 37) % sizeof big);
+        recs[i].headers = hs;
+        recs[i].nheaders = i % 3 == 0 ? 2 : 0;
+        recs[i].timestamp = 1700000000000LL + (int64_t)i * i * 977;
+    }
+    hd_buf_t out, scratch;
+    hd_buf_init(&out);
+    hd_buf_init(&scratch);
+    ssize_t len = broker_batch_build(recs, N, SIZE_MAX, &out);
+    assert_true(len > 61);
+    seen_t s = {recs, N, 0};
+    assert_int_equal(broker_batch_for_each(hd_buf_slice(&out), 1u << 20, &scratch, compare_cb, &s),
+                     0);
+    assert_int_equal(s.visited, N);
+    for (size_t cut = 61; cut < (size_t)len; cut++) {
+        uint8_t *b = malloc(cut);
+        assert_non_null(b);
+        memcpy(b, out.p, cut);
+        uint32_t bl = (uint32_t)(cut - 12);
+        b[8] = (uint8_t)(bl >> 24);
+        b[9] = (uint8_t)(bl >> 16);
+        b[10] = (uint8_t)(bl >> 8);
+        b[11] = (uint8_t)bl;
+        for (int32_t first = 0; first < N; first += 13)
+            assert_int_equal(
+                broker_batch_for_each_from(hd_slice(b, cut), first, 1u << 20, &scratch, NULL, NULL),
+                HD_EMALFORMED);
+        free(b);
+    }
+    hd_buf_deinit(&scratch);
+    hd_buf_deinit(&out);
+}
+
 static void test_build_appends_after_existing_bytes(void **state)
 {
     (void)state;
@@ -450,6 +498,150 @@ static void test_recompress_each_codec_round_trips(void **state)
     hd_buf_deinit(&scratch);
 }
 
+/* Offsets seen by a walk, in order. */
+typedef struct offs {
+    int64_t v[16];
+    int n;
+} offs_t;
+
+static int offs_cb(void *ctx, const broker_record_t *rec)
+{
+    offs_t *o = ctx;
+    assert_true(o->n < 16);
+    o->v[o->n++] = rec->offset;
+    return 0;
+}
+
+/* Sets the batch's header field at `at` (4 bytes) and fixes the CRC. */
+static void patch_i32(hd_buf_t *b, size_t at, int32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        b->p[at + (size_t)i] = (uint8_t)((uint32_t)v >> (24 - 8 * i));
+    uint32_t crc = hd_crc32c(0, b->p + 21, b->len - 21);
+    for (int i = 0; i < 4; i++)
+        b->p[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
+}
+
+static void test_kept_batch_keeps_the_producer_range_and_record_offsets(void **state)
+{
+    (void)state;
+    broker_record_in_t recs[5];
+    for (int i = 0; i < 5; i++)
+        recs[i] = (broker_record_in_t){
+            .key_null = true, .value = hd_slice("v", 1), .timestamp = 1000 + i};
+    /* The producer's batch: five records, sequence 40.. of producer 7, epoch 3, gzip. */
+    hd_buf_t orig, kept, scratch;
+    hd_buf_init(&orig);
+    hd_buf_init(&kept);
+    hd_buf_init(&scratch);
+    assert_true(broker_batch_build(recs, 5, SIZE_MAX, &orig) > 0);
+    broker_batch_hdr_t oh;
+    broker_batch_hdr_decode(orig.p, &oh);
+    oh.producer_id = 7;
+    oh.producer_epoch = 3;
+    oh.base_sequence = 40;
+    oh.attributes = BROKER_CODEC_GZIP | BROKER_ATTR_LOG_APPEND_TIME;
+    /* Records 0, 2 and 4 kept: their own deltas, gaps at 1 and 3. */
+    broker_record_in_t keep[3] = {recs[0], recs[2], recs[4]};
+    int32_t deltas[3] = {0, 2, 4};
+    assert_true(broker_batch_build_kept(&oh, keep, deltas, 3, SIZE_MAX, &kept) > 0);
+    broker_batch_hdr_t h;
+    const char *why = NULL;
+    assert_int_equal(broker_batch_validate_kept(hd_buf_slice(&kept), 1u << 20, &h, &why), 0);
+    assert_int_equal(h.records_count, 3);
+    assert_int_equal(h.last_offset_delta, 4);
+    assert_true(h.producer_id == 7 && h.producer_epoch == 3 && h.base_sequence == 40);
+    assert_int_equal(h.attributes, BROKER_ATTR_LOG_APPEND_TIME); /* uncompressed */
+    assert_true(h.base_timestamp == 1000 && h.max_timestamp == 1004);
+    /* Not a batch a producer may send. */
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&kept), true, 1u << 20, &h, &why),
+                     HD_EMALFORMED);
+    offs_t o = {{0}, 0};
+    assert_int_equal(broker_batch_for_each(hd_buf_slice(&kept), 1u << 20, &scratch, offs_cb, &o),
+                     0);
+    assert_int_equal(o.n, 3);
+    assert_true(o.v[0] == 0 && o.v[1] == 2 && o.v[2] == 4);
+    /* Deltas out of order are refused. */
+    hd_buf_t swapped;
+    hd_buf_init(&swapped);
+    broker_record_in_t two[2] = {recs[0], recs[1]};
+    int32_t d2[2] = {0, 1};
+    oh.attributes = 0;
+    assert_true(broker_batch_build_kept(&oh, two, d2, 2, SIZE_MAX, &swapped) > 0);
+    assert_int_equal(broker_batch_validate_kept(hd_buf_slice(&swapped), 1u << 20, &h, &why), 0);
+    /* Record 1's offset delta (byte 4 of its body: length, attributes, timestamp delta 1)
+     * made 0, then the CRC fixed: two records at delta 0. */
+    size_t r1 = BROKER_BATCH_HEADER_LEN + 1 + swapped.p[BROKER_BATCH_HEADER_LEN] / 2;
+    assert_int_equal(swapped.p[r1 + 3], 2); /* zigzag 1 */
+    swapped.p[r1 + 3] = 0;
+    patch_i32(&swapped, 23, 4); /* any lastOffsetDelta above */
+    assert_int_equal(broker_batch_validate_kept(hd_buf_slice(&swapped), 1u << 20, &h, &why),
+                     HD_EMALFORMED);
+    hd_buf_deinit(&swapped);
+    hd_buf_deinit(&orig);
+    hd_buf_deinit(&kept);
+    hd_buf_deinit(&scratch);
+}
+
+static void test_empty_kept_batch_keeps_the_range_and_timestamps(void **state)
+{
+    (void)state;
+    broker_batch_hdr_t oh = {.last_offset_delta = 2,
+                             .producer_id = 9,
+                             .producer_epoch = 0,
+                             .base_sequence = 3,
+                             .base_timestamp = 500,
+                             .max_timestamp = 700};
+    hd_buf_t kept;
+    hd_buf_init(&kept);
+    assert_int_equal(broker_batch_build_kept(&oh, NULL, NULL, 0, SIZE_MAX, &kept),
+                     BROKER_BATCH_HEADER_LEN);
+    broker_batch_hdr_t h;
+    const char *why = NULL;
+    assert_int_equal(broker_batch_validate_kept(hd_buf_slice(&kept), 1u << 20, &h, &why), 0);
+    assert_true(h.records_count == 0 && h.last_offset_delta == 2 && h.base_sequence == 3);
+    assert_true(h.base_timestamp == 500 && h.max_timestamp == 700);
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&kept), true, 1u << 20, &h, &why),
+                     HD_EMALFORMED);
+    /* A count above lastOffsetDelta + 1 is refused. */
+    patch_i32(&kept, 23, -1);
+    assert_int_equal(broker_batch_validate_kept(hd_buf_slice(&kept), 1u << 20, &h, &why),
+                     HD_EMALFORMED);
+    hd_buf_deinit(&kept);
+}
+
+static void test_producer_batch_needs_delta_equal_to_index(void **state)
+{
+    (void)state;
+    broker_record_in_t recs[2] = {
+        {.key_null = true, .value = hd_slice("a", 1), .timestamp = 5},
+        {.key_null = true, .value = hd_slice("b", 1), .timestamp = 5},
+    };
+    hd_buf_t b;
+    hd_buf_init(&b);
+    assert_true(broker_batch_build(recs, 2, SIZE_MAX, &b) > 0);
+    broker_batch_hdr_t h;
+    const char *why = NULL;
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&b), true, 1u << 20, &h, &why), 0);
+    /* Record 1 given delta 0 (a duplicate offset): refused from a producer, still readable. */
+    size_t r1 = BROKER_BATCH_HEADER_LEN + 1 + b.p[BROKER_BATCH_HEADER_LEN] / 2;
+    assert_int_equal(b.p[r1 + 3], 2);
+    b.p[r1 + 3] = 0;
+    patch_i32(&b, 23, 1);
+    assert_int_equal(broker_batch_validate(hd_buf_slice(&b), true, 1u << 20, &h, &why),
+                     HD_EMALFORMED);
+    hd_buf_t scratch;
+    hd_buf_init(&scratch);
+    assert_int_equal(
+        broker_batch_for_each_from(hd_buf_slice(&b), 0, 1u << 20, &scratch, NULL, NULL),
+        HD_EMALFORMED);
+    offs_t o = {{0}, 0};
+    assert_int_equal(broker_batch_for_each(hd_buf_slice(&b), 1u << 20, &scratch, offs_cb, &o), 0);
+    assert_true(o.n == 2 && o.v[0] == 0 && o.v[1] == 0);
+    hd_buf_deinit(&scratch);
+    hd_buf_deinit(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +657,10 @@ int main(void)
         cmocka_unit_test(test_header_next_rejects_truncated_and_negative_lengths),
         cmocka_unit_test(test_header_next_on_every_truncation_of_a_built_record),
         cmocka_unit_test(test_recompress_each_codec_round_trips),
+        cmocka_unit_test(test_walk_refuses_records_cut_at_any_byte),
+        cmocka_unit_test(test_kept_batch_keeps_the_producer_range_and_record_offsets),
+        cmocka_unit_test(test_empty_kept_batch_keeps_the_range_and_timestamps),
+        cmocka_unit_test(test_producer_batch_needs_delta_equal_to_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

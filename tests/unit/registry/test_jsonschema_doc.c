@@ -432,6 +432,38 @@ static void test_text_path_keeps_the_bounds_and_ref_chains(void **state)
     registry_jsonschema_free(c);
 }
 
+/* Opening brackets take one byte and one node each: a text of them that never closes must not
+ * write past the nodes reserved for its length (a text of valid JSON needs at most len / 2 + 2;
+ * one cut short, one more per container still open). */
+static void test_unclosed_containers_stay_within_the_nodes(void **state)
+{
+    (void)state;
+    registry__jdoc_t d;
+    registry__jdoc_init(&d);
+    for (size_t len = 1; len <= 2 * REGISTRY__JDOC_MAX_DEPTH; len += len < 300 ? 1 : 37) {
+        for (int form = 0; form < 3; form++) {
+            char *text = malloc(len + 1);
+            assert_non_null(text);
+            memset(text, form == 1 ? '{' : '[', len);
+            if (form == 2 && len > 2)
+                text[len - 1] = '1'; /* a scalar after the last bracket */
+            text[len] = '\0';
+            assert_int_equal(registry__jdoc_parse(&d, text, len), HD_EMALFORMED);
+            registry__jdoc_trim(&d);
+            free(text);
+        }
+    }
+    registry__jdoc_deinit(&d);
+    registry_jsonschema_t *c = compile("{\"items\": {\"items\": true}}");
+    char text[301];
+    memset(text, '[', 300);
+    text[300] = '\0';
+    registry_error_t err;
+    json_error_t je;
+    assert_int_equal(validate(c, text, &err, &je), HD_EMALFORMED);
+    registry_jsonschema_free(c);
+}
+
 static void test_non_json_payloads_get_janssons_reason(void **state)
 {
     (void)state;
@@ -484,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys_are_read_as_jansson_reads_them),
         cmocka_unit_test(test_errors_name_keyword_pointers_and_value),
         cmocka_unit_test(test_text_path_keeps_the_bounds_and_ref_chains),
+        cmocka_unit_test(test_unclosed_containers_stay_within_the_nodes),
         cmocka_unit_test(test_non_json_payloads_get_janssons_reason),
         cmocka_unit_test(test_large_payloads_validate_and_buffers_are_given_back),
     };

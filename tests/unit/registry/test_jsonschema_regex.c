@@ -112,11 +112,81 @@ static void test_simple_matches_agree_with_pcre2(void **state)
     free(tmp.codes);
 }
 
+/* Patterns matched by position (fixed counts, the last perhaps variable, anchored at the end):
+ * every one-character change of a matching subject, and the subject one character shorter and
+ * longer, answered as PCRE2 answers them. */
+static void test_fixed_length_patterns_agree_with_pcre2(void **state)
+{
+    (void)state;
+    registry_jsonschema_t tmp;
+    memset(&tmp, 0, sizeof tmp);
+    static const struct {
+        const char *pattern, *subject;
+        bool fixed;
+    } cases[] = {
+        {"^[A-Z]{3}-[0-9]{6}$", "WZX-552716", true},
+        {"^ORD-[0-9]{10}$", "ORD-0001000000", true},
+        {"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+         "64d0b50f-c70b-4e8a-8793-39274375d034", true},
+        {"^[A-Z]{2}$", "FR", true},
+        {"^\\d{64}$", "0123456789012345678901234567890123456789012345678901234567890123", true},
+        {"^\\d{65}$", "01234567890123456789012345678901234567890123456789012345678901234", false},
+        {"^[A-Z]{3}-[0-9]{6}", "WZX-552716", false},
+        {"^[A-Z0-9][A-Z0-9 -]{2,9}$", "69002", true},
+        {"^\\+[0-9]{7,15}$", "+225515355173123", true},
+        {"^\\+[0-9]{7,15}$", "+2255153", true},
+        {"^[a-z][a-z0-9-]{0,31}$", "pebble-0123456789-0123456789-012", true},
+        {"^[a-z][a-z0-9-]*$", "pebble", true},
+        {"^[a-z]{2,3}[0-9]$", "ab1", false},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *pat = cases[k].pattern;
+        registry__js_simple_t re;
+        assert_true(registry__js_simple_compile(pat, strlen(pat), &re));
+        assert_int_equal(re.by_pos, cases[k].fixed);
+        registry__js_regex_t pre;
+        memset(&pre, 0, sizeof pre);
+        const char *why = "";
+        assert_int_equal(registry__js_regex_compile(&tmp, pat, strlen(pat), &pre, &why), 0);
+        char subj[80];
+        size_t len = strlen(cases[k].subject);
+        assert_true(registry__js_simple_match(&re, cases[k].subject, len));
+        for (size_t at = 0; at <= len; at++) {
+            for (int c = 0x20; c < 0x7f; c++) {
+                /* Changed at `at`, or shorter (at == len: longer) by one. */
+                for (int form = 0; form < 2; form++) {
+                    size_t n;
+                    memcpy(subj, cases[k].subject, len);
+                    if (form == 0 && at < len) {
+                        subj[at] = (char)c;
+                        n = len;
+                    } else if (form == 1 && at < len) {
+                        memmove(subj + at, subj + at + 1, len - at - 1);
+                        n = len - 1;
+                    } else {
+                        subj[len] = (char)c;
+                        n = len + 1;
+                    }
+                    bool want = registry__js_regex_search(&pre, subj, n, NULL) == 1;
+                    bool got = registry__js_simple_match(&re, subj, n);
+                    if (want != got)
+                        fail_msg("%s on \"%.*s\": PCRE2 %d, simple %d", pat, (int)n, subj, want,
+                                 got);
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < tmp.ncodes; i++)
+        pcre2_code_free(tmp.codes[i]);
+    free(tmp.codes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_which_patterns_are_simple),
         cmocka_unit_test(test_simple_matches_agree_with_pcre2),
+        cmocka_unit_test(test_fixed_length_patterns_agree_with_pcre2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,6 +126,32 @@ static void test_decode_accepts_plus_and_slash(void **state)
     hd_buf_deinit(&b);
 }
 
+static void test_a_bad_character_anywhere_in_a_long_input_is_refused(void **state)
+{
+    (void)state;
+    uint8_t raw[300];
+    for (size_t i = 0; i < sizeof raw; i++)
+        raw[i] = (uint8_t)(i * 37 + 11);
+    hd_buf_t enc;
+    hd_buf_init(&enc);
+    hd_base64_encode(hd_slice(raw, sizeof raw), &enc);
+    const char bad[] = {'=', '-', '_', ' ', '\0', '\n', (char)0x80, (char)0xff};
+    for (size_t at = 0; at < enc.len; at++) {
+        for (size_t k = 0; k < sizeof bad; k++) {
+            uint8_t keep = enc.p[at];
+            enc.p[at] = (uint8_t)bad[k];
+            hd_buf_t b;
+            hd_buf_init(&b);
+            hd_buf_put(&b, "keep", 4);
+            assert_int_equal(hd_base64_decode(hd_buf_slice(&enc), &b), HD_EMALFORMED);
+            assert_true(hd_slice_eq_str(hd_buf_slice(&b), "keep"));
+            hd_buf_deinit(&b);
+            enc.p[at] = keep;
+        }
+    }
+    hd_buf_deinit(&enc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +161,7 @@ int main(void)
         cmocka_unit_test(test_every_byte_value_round_trips),
         cmocka_unit_test(test_decode_rejects_non_canonical_input_and_leaves_out_unchanged),
         cmocka_unit_test(test_decode_accepts_plus_and_slash),
+        cmocka_unit_test(test_a_bad_character_anywhere_in_a_long_input_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
