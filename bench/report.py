@@ -20,8 +20,8 @@ import statistics
 import subprocess
 import sys
 
-SYSTEMS = ["herald", "herald-journal", "herald-nojournal", "herald-base", "herald-nosync", "nats",
-           "redis-always", "redis-everysec", "kafka-durable", "kafka-default"]
+SYSTEMS = ["herald", "herald-journal", "herald-alljournal", "herald-nojournal", "herald-base",
+           "herald-nosync", "nats", "redis-always", "redis-everysec", "kafka-durable", "kafka-default"]
 KAFKA_SYSTEMS = ["kafka-durable", "kafka-default"]
 THROUGHPUT = ["produce-1k", "produce-100"]
 PARTITIONS = [1, 10, 100, 1000]

@@ -25,12 +25,15 @@
 #   BENCH_DIR=dir          where data directories go (default /var/tmp; must be a real disk)
 #   BENCH_PROBE_SCENARIOS="..."  scenarios run alongside bench/stall_probe.c (default: latency)
 #   BENCH_NO_DOCS=1        keep results in bench/results/ only, do not rewrite docs/
+#   BENCH_SCALE_RECORDS=n  records of the partitions-* and producers-* scenarios (default by size)
 #   BENCH_OUT=dir          where results go (default bench/results/<UTC time>)
 #   BENCH_BASELINE=rev     also measure a build of this commit (e.g. HEAD~1) as the system
 #                          herald-base, side by side; built once from `git archive` under
 #                          $BUILD/baseline/<commit>/ (default: none)
 # Herald variants usable in BENCH_SYSTEMS besides herald (the build under test, its defaults):
 #   herald-journal, herald-nojournal  the same build with log.journal.enable forced on or off
+#   herald-alljournal  journal on with every batch journaled (log.journal.direct.bytes -1: no
+#                  adaptive direct writes)
 #   herald-base    the BENCH_BASELINE build, its defaults
 #   herald-nosync  the build under test with every sync a no-op (bench/shim/nosync_shim.c): the
 #                  floor of the latency target, not durable
@@ -61,6 +64,7 @@ else
     N_1K=200000 N_100=500000 N_DEEP=600000 LAT_SECS=15 N_FANOUT=100000 N_SCALE=100000 DD_MB=1024
     RUN_TIMEOUT=900
 fi
+N_SCALE=${BENCH_SCALE_RECORDS:-$N_SCALE}
 N_CATCHUP=$((CATCHUP_BYTES / 1024))
 
 # name | driver arguments (the driver adds --addr and --system)
@@ -187,6 +191,7 @@ start_server() {
         case $sys in
         herald-journal) extra="--journal true" ;;
         herald-nojournal) extra="--journal false" ;;
+        herald-alljournal) extra="--journal true --journal-direct-bytes -1" ;;
         herald-base) bin=$BASE_BIN ;;
         herald-nosync) preload=$BUILD/nosync_shim.so ;;
         esac
@@ -224,9 +229,11 @@ driver_for() {
 # a seventh argument is given, "probe": bench/stall_probe.c's result for the same window.
 record() {
     python3 - "$@" >>"$RUNS" <<'EOF'
-import json, sys
+import json, os, sys
 scenario, rep, system, cmd, ok, payload = sys.argv[1:7]
 line = {"scenario": scenario, "rep": int(rep), "system": system, "cmd": cmd, "ok": ok == "1"}
+if os.environ.get("BENCH_SERVER_CPU_S"):
+    line["server_cpu_s"] = float(os.environ["BENCH_SERVER_CPU_S"])
 if ok == "1":
     line["result"] = json.loads(payload)
 else:
@@ -274,10 +281,12 @@ run_one() {
         probe=$(grep '^{' "$probe_out" | tail -1)
         rm -f "$probe_out"
     fi
-    local line
+    local line cpu
     line=$(printf '%s\n' "$out" | grep '^{' | tail -1)
+    # The server's CPU time (user + system, all threads) over its whole run, from /proc.
+    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$SERVER_PID/stat" 2>/dev/null)
     if [ -n "$line" ]; then
-        record "$scenario" "$rep" "$sys" "$cmd" 1 "$line" "$probe"
+        BENCH_SERVER_CPU_S=$cpu record "$scenario" "$rep" "$sys" "$cmd" 1 "$line" "$probe"
         [ $rc = 0 ] || say "  $sys $scenario exited $rc (errors are in the result line)"
     else
         record "$scenario" "$rep" "$sys" "$cmd" 0 "driver exited $rc without a result"

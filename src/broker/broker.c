@@ -913,7 +913,7 @@ int broker_open(const hd_config_t *cfg, void (*notify)(void *ctx), void *notify_
     if (cfg->journal) {
         /* Replays the journal into the partitions before anything else opens them. */
         log_journal_config_t jc = {cfg->journal_file_bytes, cfg->checkpoint_interval_ms,
-                                   cfg->checkpoint_interval_bytes};
+                                   cfg->checkpoint_interval_bytes, cfg->journal_direct_bytes};
         if ((rc = log_journal_open(b->data_dir, &jc, &b->journal)) < 0)
             goto fail;
     }

@@ -1,5 +1,5 @@
-/* The group-commit flusher: one thread that owns every fdatasync of partition data (or, with a
- * journal, of the journal: journal.c).
+/* The group-commit flusher: one thread that owns every fdatasync of partition data and, with a
+ * journal, of the journal (journal.c) and of the segments written direct (partition.c).
  *
  * The loop thread marks partitions dirty after appending. The flusher sleeps on a condition
  * variable; when woken it takes the whole dirty set, syncs each partition (one fdatasync covers
@@ -14,9 +14,6 @@
 
 #include <stdlib.h>
 
-/* Dirty partitions in one round from which a syncfs pays off. */
-#define LOG_FLUSH_SYNCFS_MIN 4
-
 struct log_flusher {
     pthread_t thread;
     pthread_mutex_t mu;
@@ -29,6 +26,7 @@ struct log_flusher {
     log__sync_ticket_t *tickets;
     bool *needed;
     bool *synced;
+    bool *want;
     size_t tickets_cap;
     void (*notify)(void *ctx);
     void *ctx;
@@ -45,6 +43,54 @@ static void ensure_scratch(log_flusher_t *f, size_t n)
     f->tickets = hd_realloc(f->tickets, n * sizeof *f->tickets);
     f->needed = hd_realloc(f->needed, n * sizeof *f->needed);
     f->synced = hd_realloc(f->synced, n * sizeof *f->synced);
+    f->want = hd_realloc(f->want, n * sizeof *f->want);
+}
+
+/* One round with a journal (see partition.c, "Direct writes"): the partitions whose batches went
+ * through the journal are covered by one sync of it (usually one fdatasync, however many
+ * partitions it wrote); those written direct since their last round by their own segments'
+ * fdatasync, or one syncfs when there are many, as without a journal. The snapshots are taken
+ * first, so each covers only what was written before the syncs, and a partition's durable
+ * offset moves only when both syncs covering it succeeded. Returns whether one moved. */
+static bool journal_round(log_flusher_t *f, log_partition_t **work, size_t n)
+{
+    ensure_scratch(f, n);
+    size_t nneeded = 0, ndirect = 0;
+    log__round_hist_t hist = {{0}, {0}};
+    for (size_t i = 0; i < n; i++) {
+        atomic_store(&work[i]->flush_queued, false);
+        f->needed[i] = log__partition_round_begin(work[i], &f->tickets[i]);
+        if (f->needed[i])
+            log__round_hist_add(&hist, f->tickets[i].bytes);
+        f->want[i] = f->needed[i] && f->tickets[i].direct;
+        f->synced[i] = false;
+        nneeded += f->needed[i];
+        ndirect += f->want[i];
+    }
+    /* Cheap when nothing was journaled: no file is dirty, nothing is synced. */
+    bool jsynced = nneeded == 0 || log__journal_sync(f->journal) == 0;
+    if (ndirect >= LOG_FLUSH_SYNCFS_MIN && jsynced) {
+        log__partitions_syncfs(work, f->want, f->synced, n);
+        for (size_t i = 0; i < n; i++)
+            if (f->want[i] && f->synced[i])
+                log__partition_direct_synced(work[i], &f->tickets[i]);
+    }
+    bool advanced = false;
+    for (size_t i = 0; i < n; i++) {
+        log_partition_t *p = work[i];
+        if (f->needed[i]) {
+            bool ok = jsynced;
+            if (ok && f->want[i] && !f->synced[i]) /* few, or the syncfs failed: one by one */
+                ok = log__partition_sync_direct(p, &f->tickets[i]) == 0;
+            int64_t before = log_partition_durable_offset(p);
+            log__partition_sync_end(p, &f->tickets[i], ok);
+            if (log_partition_durable_offset(p) > before)
+                advanced = true;
+        }
+        log_partition_unref(p);
+    }
+    log__journal_round_done(f->journal, nneeded, ndirect, &hist);
+    return advanced;
 }
 
 static void *flusher_main(void *arg)
@@ -69,27 +115,7 @@ static void *flusher_main(void *arg)
         bool advanced = false;
         int64_t round_t0 = hd_mono_ns();
         if (f->journal) {
-            /* Every dirty partition's batches are in the journal: one sync of it (usually one
-             * fdatasync) makes the whole round durable, however many partitions it wrote. The
-             * snapshots are taken first, so each covers only records written before the sync. */
-            ensure_scratch(f, n);
-            bool any = false;
-            for (size_t i = 0; i < n; i++) {
-                atomic_store(&work[i]->flush_queued, false);
-                f->needed[i] = log__partition_sync_begin(work[i], &f->tickets[i]);
-                any = any || f->needed[i];
-            }
-            bool synced = !any || log__journal_sync(f->journal) == 0;
-            for (size_t i = 0; i < n; i++) {
-                log_partition_t *p = work[i];
-                if (f->needed[i]) {
-                    int64_t before = log_partition_durable_offset(p);
-                    log__partition_sync_end(p, &f->tickets[i], synced);
-                    if (log_partition_durable_offset(p) > before)
-                        advanced = true;
-                }
-                log_partition_unref(p);
-            }
+            advanced = journal_round(f, work, n);
             n = 0;
         }
         if (n >= LOG_FLUSH_SYNCFS_MIN) {
@@ -196,5 +222,6 @@ void log_flusher_stop(log_flusher_t *f)
     free(f->tickets);
     free(f->needed);
     free(f->synced);
+    free(f->want);
     free(f);
 }

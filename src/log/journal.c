@@ -80,11 +80,26 @@
  * journal and the old checkpoint, so the next start replays again, skipping what the first attempt
  * appended.
  *
+ * Not every batch is journaled: a partition whose rounds carry many bytes writes straight to its
+ * segment, which the flusher then syncs in that round as without a journal (partition.c,
+ * "Direct writes"). Its bytes count towards the checkpoint's byte trigger like journal bytes
+ * (direct_total), so recovery stays bounded by the interval.
+ *
+ * The cost model (log.journal.direct.bytes -3, the default) picks the byte threshold after each
+ * round, from the bytes each partition of the round was appended: of "all direct", "direct from
+ * 2^k bytes" (k = 10..31) and "all journaled", the one under which that round would have cost
+ * least, counting one fdatasync for the journal if anything is journaled, plus COST_BYTE_PS per
+ * journaled byte (the second write), plus for the direct partitions one fdatasync each when
+ * fewer than LOG_FLUSH_SYNCFS_MIN, else one syncfs (an fdatasync and COST_SYNCFS_FILE_NS per
+ * file). So a partition alone in its round always goes direct (its sync replaces the journal's),
+ * 16 partitions of 400 KiB each go direct, 100 of 6 KiB or 1,000 of 1 KiB go through the
+ * journal, and one hot partition among many small ones goes direct alone.
+ *
  * Limits:
- * - Every byte is written twice (journal and segment) and the segments are made durable by
- *   checkpoints instead of by the rounds: disk bandwidth, not syncs, bounds large-batch produce
- *   earlier than without the journal, and a checkpoint's syncfs writes back up to
- *   log.recovery.checkpoint.interval.bytes of segment data at once.
+ * - Every journaled byte is written twice (journal and segment) and those segments are made
+ *   durable by checkpoints instead of by the rounds, and a checkpoint's syncfs writes back up to
+ *   log.recovery.checkpoint.interval.bytes of segment data at once. Direct writes avoid the
+ *   double write where it costs more than it saves (large rounds per partition).
  * - One journal per data directory, one flusher: rounds are serialized, so a round's latency is
  *   one fdatasync of this file plus the wait for the round before it.
  * - The journal costs nothing per partition in a round. Its segment writes wait in memory, up to
@@ -96,8 +111,9 @@
  *   different size than its topic's.
  * - Checkpoints syncfs the filesystem of the data directory, which must hold every partition
  *   (log.dirs is one directory); other writers on that filesystem lengthen checkpoints.
- * - Recovery reads at most one checkpoint interval of journal (by default 256 MiB or 10 s of
- *   writes) plus the segment bytes after each partition's checkpointed marker.
+ * - Recovery reads at most one checkpoint interval of journal and direct writes together (by
+ *   default 256 MiB or 10 s of writes) plus the segment bytes after each partition's
+ *   checkpointed marker.
  * - A forget record lost in a crash whose directory deletion and re-creation survived lets replay
  *   put the deleted partition's batches into the new one; the new one had nothing acknowledged
  *   then, since its records come after the forget record in the journal.
@@ -132,6 +148,20 @@
 /* Spare files kept for reuse; see "Spare files" above. */
 #define LOG_JOURNAL_SPARES 4
 #define SPARE_PREFIX "spare-"
+/* The cost model of the adaptive write path (see the top of this file), in ns per round: one
+ * fdatasync (of the journal, or of one segment), the extra file of a syncfs, and the journal's
+ * second write per byte (in ps). From bench/journal_sync_probe on this disk (16 and 100 files of
+ * 16 KiB: one fdatasync 208 and 1,045 us for the whole, one syncfs 465 and 2,141 us, so 11-16 us
+ * per extra file; an fdatasync of little data 115-200 us) and from the broker's CPU time per 1 KiB
+ * record with every batch journaled against none (1.4-1.8 against 0.8-1.0 us). */
+#define COST_SYNC_NS 150000
+#define COST_SYNCFS_FILE_NS 12000
+#define COST_BYTE_PS 700
+/* Thresholds the model picks from: 0 (all direct), 2^COST_MIN_LOG2 .. 2^31, or none (all
+ * journaled); it starts at COST_START_MIN. */
+#define COST_MIN_LOG2 10
+#define COST_START_MIN (16 * 1024)
+#define COST_NCAND (LOG_ROUND_BUCKETS - COST_MIN_LOG2 + 2)
 /* Staged journal bytes from which the loop thread writes them itself (see `stage`). */
 #define LOG_JOURNAL_STAGE_MAX (1024 * 1024)
 
@@ -180,6 +210,14 @@ struct log_journal {
     uint64_t spare_next;        /* mu: id for the next spare */
     _Atomic int err;            /* sticky: the first write or sync failure */
     _Atomic int64_t pend_bytes; /* capacity of the partitions' pending segment buffers */
+    /* The adaptive write path (partition.c, "Direct writes"): bytes appended straight to the
+     * segments (they count towards the checkpoint's byte trigger like journal bytes), the dirty
+     * partitions of the last round, and totals logged at close. */
+    _Atomic int64_t direct_total;
+    _Atomic int64_t direct_min; /* the threshold in force (log__journal_direct_min) */
+    _Atomic int64_t rounds, round_syncs_direct, round_syncs_journal;
+    _Atomic int64_t picks_all, picks_split, picks_none; /* the cost model's picks, by kind */
+    int64_t cost_acc[COST_NCAND]; /* flusher thread: the cost model's scores */
 
     pthread_mutex_t ckpt_mu; /* one checkpoint at a time */
     uint64_t ckpt_gen, ckpt_seq;
@@ -197,6 +235,7 @@ void log_journal_config_defaults(log_journal_config_t *cfg)
     cfg->file_bytes = LOG_JOURNAL_FILE_BYTES;
     cfg->checkpoint_interval_ms = 10000;
     cfg->checkpoint_interval_bytes = 256LL * 1024 * 1024;
+    cfg->direct_bytes = LOG_DIRECT_ADAPTIVE;
 }
 
 static char *join(const char *dir, const char *name)
@@ -777,6 +816,93 @@ void log__journal_detach(log_journal_t *j, log_partition_t *p, bool clean)
     pthread_mutex_unlock(&j->mu);
 }
 
+/* ---- the adaptive write path (partition.c, "Direct writes") ---- */
+
+int64_t log__journal_direct_min(const log_journal_t *j)
+{
+    return atomic_load_explicit(&((log_journal_t *)j)->direct_min, memory_order_relaxed);
+}
+
+void log__round_hist_add(log__round_hist_t *h, int64_t bytes)
+{
+    int b = 0;
+    while (b + 1 < LOG_ROUND_BUCKETS && bytes >= (int64_t)2 << b)
+        b++;
+    h->n[b]++;
+    h->bytes[b] += bytes;
+}
+
+/* What making one round durable costs, in ns, when the partitions of h with at least 2^k bytes
+ * (all of them for k = 0, none for k = LOG_ROUND_BUCKETS) write direct and the others go through
+ * the journal (see "The cost model" above). */
+static int64_t round_cost(const log__round_hist_t *h, int k)
+{
+    int64_t nj = 0, bj = 0, nd = 0;
+    for (int b = 0; b < LOG_ROUND_BUCKETS; b++) {
+        if (b < k || (k > 0 && b == 0)) {
+            nj += h->n[b];
+            bj += h->bytes[b];
+        } else {
+            nd += h->n[b];
+        }
+    }
+    int64_t cost = nj ? COST_SYNC_NS + bj * COST_BYTE_PS / 1000 : 0;
+    if (nd >= LOG_FLUSH_SYNCFS_MIN)
+        cost += COST_SYNC_NS + nd * COST_SYNCFS_FILE_NS;
+    else
+        cost += nd * COST_SYNC_NS;
+    return cost;
+}
+
+void log__journal_note_direct(log_journal_t *j, int64_t bytes)
+{
+    atomic_fetch_add_explicit(&j->direct_total, bytes, memory_order_relaxed);
+}
+
+void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct,
+                             const log__round_hist_t *h)
+{
+    if (j->cfg.direct_bytes == LOG_DIRECT_ADAPTIVE && parts) {
+        /* Candidates in order: all direct, direct from 2^k bytes on, all journaled. Each is
+         * scored by what the recent rounds would have cost under it (a decaying sum, an eighth
+         * per round), so the big rounds weigh as much as they cost and a round of one partition
+         * (the flusher woken by the first append of a request for a thousand) moves nothing.
+         * Several next to each other often split the rounds the same way at the same least
+         * cost: take the middle of that run, the threshold farthest from the rounds' own sizes,
+         * so that partitions whose rounds vary a little keep their mode. */
+        int cand[COST_NCAND];
+        int64_t *cost = j->cost_acc;
+        cand[0] = 0;
+        for (int i = 1; i < COST_NCAND; i++)
+            cand[i] = COST_MIN_LOG2 + i - 1; /* the last is LOG_ROUND_BUCKETS: none direct */
+        int lo = 0;
+        for (int i = 0; i < COST_NCAND; i++) {
+            cost[i] += round_cost(h, cand[i]) - cost[i] / 8;
+            if (cost[i] < cost[lo])
+                lo = i;
+        }
+        int hi = lo;
+        while (hi + 1 < COST_NCAND && cost[hi + 1] == cost[lo])
+            hi++;
+        /* A run that reaches either end means all direct (or none) for every size the rounds
+         * had: keep that end, the more robust choice, rather than a threshold in between. */
+        int best = lo == 0 ? 0 : hi == COST_NCAND - 1 ? LOG_ROUND_BUCKETS : cand[(lo + hi) / 2];
+        /* "All direct" means every partition that was appended in its last round: one not
+         * measured yet (new, or idle until now) starts through the journal, so that a round
+         * of one partition does not send the first writes of a thousand new ones direct. */
+        int64_t min = best == 0 ? 1 : best == LOG_ROUND_BUCKETS ? INT64_MAX : (int64_t)1 << best;
+        atomic_store_explicit(&j->direct_min, min, memory_order_relaxed);
+        atomic_fetch_add_explicit(best == 0                   ? &j->picks_all
+                                  : best == LOG_ROUND_BUCKETS ? &j->picks_none
+                                                              : &j->picks_split,
+                                  1, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&j->rounds, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->round_syncs_direct, (int64_t)direct, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->round_syncs_journal, (int64_t)(parts - direct),
+                              memory_order_relaxed);
+}
+
 /* ---- pending segment writes (partition.c) ---- */
 
 bool log__journal_pend_note(log_journal_t *j, int64_t delta)
@@ -810,7 +936,7 @@ int log_journal_checkpoint(log_journal_t *j)
     pthread_mutex_lock(&j->ckpt_mu);
     pthread_mutex_lock(&j->mu);
     uint64_t seq = j->end_seq;
-    int64_t pos = j->end_pos, total = j->written_total;
+    int64_t pos = j->end_pos, total = j->written_total + atomic_load(&j->direct_total);
     size_t n = 0;
     log_partition_t **v = hd_malloc((j->nparts ? j->nparts : 1) * sizeof *v);
     for (size_t i = 0; i < j->nparts; i++)
@@ -877,7 +1003,7 @@ static void *ckpt_main(void *arg)
         pthread_cond_timedwait(&j->cv, &j->mu, &ts);
         if (j->stop)
             break;
-        int64_t total = j->written_total;
+        int64_t total = j->written_total + atomic_load(&j->direct_total);
         pthread_mutex_unlock(&j->mu);
         /* ckpt_total and ckpt_ms are only written by checkpoints, which this thread runs, except
          * a test's log_journal_checkpoint(): reading them without ckpt_mu may be stale, which
@@ -1215,6 +1341,16 @@ out:
 
 static void journal_free(log_journal_t *j)
 {
+    if (atomic_load(&j->rounds))
+        say_info("journal %s: %lld rounds; partitions synced by their segments %lld times, by the "
+                 "journal %lld times; %lld bytes written direct, %lld journaled; the cost model "
+                 "sent all partitions direct %lld times, some %lld, none %lld",
+                 j->dir, (long long)atomic_load(&j->rounds),
+                 (long long)atomic_load(&j->round_syncs_direct),
+                 (long long)atomic_load(&j->round_syncs_journal),
+                 (long long)atomic_load(&j->direct_total), (long long)j->written_total,
+                 (long long)atomic_load(&j->picks_all), (long long)atomic_load(&j->picks_split),
+                 (long long)atomic_load(&j->picks_none));
     for (size_t i = 0; i < j->nfiles; i++)
         jfile_unref(j->files[i]);
     free(j->files);
@@ -1235,7 +1371,7 @@ static void journal_free(log_journal_t *j)
 int log_journal_open(const char *base, const log_journal_config_t *cfg, log_journal_t **out)
 {
     if (cfg->file_bytes < 4096 || cfg->checkpoint_interval_ms < 0 ||
-        cfg->checkpoint_interval_bytes < 0)
+        cfg->checkpoint_interval_bytes < 0 || cfg->direct_bytes < LOG_DIRECT_ADAPTIVE)
         return HD_EINVAL;
     log_journal_t *j = hd_calloc(1, sizeof *j);
     j->base = hd_strdup(base);
@@ -1244,6 +1380,13 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     j->base_fd = -1;
     atomic_init(&j->err, 0);
     atomic_init(&j->pend_bytes, 0);
+    atomic_init(&j->direct_total, 0);
+    /* Until the first round has been measured: the middle of the range the model picks from. */
+    atomic_init(&j->direct_min,
+                cfg->direct_bytes == LOG_DIRECT_ADAPTIVE ? COST_START_MIN : cfg->direct_bytes);
+    atomic_init(&j->rounds, 0);
+    atomic_init(&j->round_syncs_direct, 0);
+    atomic_init(&j->round_syncs_journal, 0);
     atomic_init(&j->syncing, false);
     hd_buf_init(&j->stage);
     hd_buf_init(&j->wchunk);

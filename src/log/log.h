@@ -156,7 +156,17 @@ typedef struct log_journal_config {
     int64_t file_bytes;                /* log.journal.file.bytes: each file's preallocation */
     int64_t checkpoint_interval_ms;    /* log.recovery.checkpoint.interval.ms */
     int64_t checkpoint_interval_bytes; /* log.recovery.checkpoint.interval.bytes */
+    /* log.journal.direct.bytes: LOG_DIRECT_ADAPTIVE, or a fixed threshold: a partition that was
+     * appended at least this many bytes in its last round writes straight to its segment
+     * (partition.c, "Direct writes"); or one of the other LOG_DIRECT_* modes. */
+    int64_t direct_bytes;
 } log_journal_config_t;
+
+/* Special values of log_journal_config_t.direct_bytes. */
+#define LOG_DIRECT_ALWAYS 0       /* every append direct: as without a journal */
+#define LOG_DIRECT_NEVER (-1)     /* every append journaled */
+#define LOG_DIRECT_ALTERNATE (-2) /* each partition switches mode at every append (tests) */
+#define LOG_DIRECT_ADAPTIVE (-3)  /* the threshold each round's cost model picks (journal.c) */
 
 void log_journal_config_defaults(log_journal_config_t *cfg);
 /* Opens the journal of the data directory `base` (files in base/journal, created if missing)

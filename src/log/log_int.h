@@ -148,9 +148,26 @@ typedef struct log_segment {
 typedef struct log__sync_ticket {
     int64_t target;
     bool dir_dirty;
+    /* Journal rounds (log__partition_round_begin): bytes were written direct since the last
+     * round, so the segments need their own sync; seg_base is the active segment's base then;
+     * bytes were appended since the last round. */
+    bool direct;
+    int64_t seg_base;
+    int64_t bytes;
 } log__sync_ticket_t;
 bool log__partition_sync_begin(log_partition_t *p, log__sync_ticket_t *t);
+/* Dirty partitions in one round from which a syncfs pays off (flusher.c). */
+#define LOG_FLUSH_SYNCFS_MIN 4
 void log__partition_sync_end(log_partition_t *p, const log__sync_ticket_t *t, bool synced);
+/* With a journal (partition.c, "Direct writes"): the snapshot of a journal round. Also notes
+ * the bytes p was appended since the last round (what the next appends decide their mode by).
+ * Leaves dir_dirty set unless the ticket is direct (only a segment sync covers a new file). */
+bool log__partition_round_begin(log_partition_t *p, log__sync_ticket_t *t);
+/* fdatasyncs the segments that may hold bytes no sync covered (from ckpt_base on) and, if
+ * t->dir_dirty, the directory: 0 or -errno (then sticky, as log_partition_sync). */
+int log__partition_sync_direct(log_partition_t *p, const log__sync_ticket_t *t);
+/* Notes that a sync (syncfs) covered every segment file of p as of ticket t. */
+void log__partition_direct_synced(log_partition_t *p, const log__sync_ticket_t *t);
 /* syncfs(2) of the filesystem holding p's active segment: 0 or -errno. Since Linux 5.8 it also
  * reports write-back errors of any file on that filesystem. */
 int log__partition_syncfs(log_partition_t *p);
@@ -255,6 +272,14 @@ struct log_partition {
     hd_buf_t pend;       /* lock */
     int64_t pend_pos;    /* lock */
     size_t pend_counted; /* lock */
+    /* With a journal: the adaptive write path (partition.c, "Direct writes"). `direct` is the
+     * mode of the last append (loop thread); direct_unsynced says bytes were written straight
+     * to the segment since the last round's snapshot; round_bytes counts the bytes appended
+     * since then, and last_round_bytes what the last snapshot found. */
+    bool direct;
+    bool direct_unsynced;             /* lock */
+    int64_t round_bytes;              /* lock */
+    _Atomic int64_t last_round_bytes; /* written by the flusher, read by the loop thread */
 };
 
 /* Pending writes (partition.c): a partition writes its pending bytes once they would pass
@@ -314,6 +339,24 @@ int log__journal_forget(log_journal_t *j, const char *name, size_t name_len);
 bool log__journal_pend_note(log_journal_t *j, int64_t delta);
 /* Loop thread: writes and frees every attached partition's pending bytes. */
 void log__journal_pend_flush_all(log_journal_t *j);
+/* The adaptive write path (partition.c, "Direct writes"): the threshold in force (bytes in its
+ * last round from which a partition writes direct: a fixed log.journal.direct.bytes or the cost
+ * model's latest pick), or LOG_DIRECT_NEVER / _ALWAYS / _ALTERNATE; and the direct bytes, which
+ * count towards the checkpoint's byte trigger. */
+int64_t log__journal_direct_min(const log_journal_t *j);
+void log__journal_note_direct(log_journal_t *j, int64_t bytes);
+/* Per-round statistics for the cost model: partitions by log2 of the bytes they were appended
+ * in the round (bucket 0 also holds 0 bytes). */
+#define LOG_ROUND_BUCKETS 32
+typedef struct log__round_hist {
+    uint32_t n[LOG_ROUND_BUCKETS];
+    int64_t bytes[LOG_ROUND_BUCKETS];
+} log__round_hist_t;
+void log__round_hist_add(log__round_hist_t *h, int64_t bytes);
+/* Flusher thread: one journal round synced `parts` partitions, `direct` of them by their
+ * segments; h describes the round. Picks the threshold for the next appends (adaptive mode). */
+void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct,
+                             const log__round_hist_t *h);
 /* Loop thread: publishes the end of the records written so far to checkpoints; call after the
  * appending partitions published their state. */
 void log__journal_commit(log_journal_t *j);

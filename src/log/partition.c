@@ -53,7 +53,33 @@
  *   pending write fails the checkpoint, which keeps the previous one (replay still covers them).
  * - A crash loses the pending bytes like written but unsynced ones: replay from the last
  *   checkpoint puts them back. A failed pending write fails the append that needed it (the bytes
- *   stay pending, retried by the next write). */
+ *   stay pending, retried by the next write).
+ *
+ * Direct writes (with a journal only): the adaptive write path. The journal saves syncs when a
+ * round carries small batches of many partitions, but writes every byte twice; a partition whose
+ * rounds carry many bytes gains nothing from it. So each append chooses (choose_direct): a batch
+ * goes straight to the segment, as without a journal and with no journal record, when the
+ * partition was the only one in the flusher's last round (its segment's fdatasync replaces the
+ * journal's), or when it was appended at least log.journal.direct.bytes in its last round (the
+ * journal's second write of those bytes costs more CPU than a sync of one more file; below half
+ * of that it goes back to the journal). The flusher syncs such a partition's segments in the
+ * round after (flusher.c). Invariants:
+ * - Before a direct write, the pending journaled bytes are written to the file (the segment stays
+ *   contiguous: a hole would read as a torn tail and cut what follows).
+ * - A round that found direct bytes syncs every segment from ckpt_base on (the journaled bytes
+ *   before them may not be synced yet, and a torn one would make recovery truncate the direct
+ *   bytes after it) and the directory if a file was created; then ckpt_base moves to the active
+ *   segment. The durable offset moves only when both the journal and the segment syncs covering
+ *   the partition's round succeeded; a failed segment sync is sticky (sync_err), as without a
+ *   journal, and a journal error refuses direct appends too.
+ * - Direct bytes count towards the checkpoint's byte trigger (log.recovery.checkpoint.interval.
+ *   bytes) and mark the partition for the next checkpoint, whose marker covers them: recovery
+ *   scans at most a checkpoint interval of segment bytes past each marker.
+ * - Replay stays idempotent: a journaled batch below the partition's log end (the segment got it
+ *   directly or from pending bytes) is skipped; direct batches have no record to replay.
+ * - Only the loop thread decides and writes; the flusher reads direct_unsynced and the bytes of
+ *   the round under `lock`. A partition closed (or deleted) during a round is skipped by the
+ *   segment sync: its close synced it, or nothing of it is acknowledged any more. */
 #include "log/log_int.h"
 #include "util/crc32c.h"
 #include "util/err.h"
@@ -434,6 +460,7 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
     int64_t *bases = NULL, *fsize = NULL;
     size_t nb = 0;
     bool dirty_scan = false;
+    int64_t scanned = 0; /* bytes of valid batches checked because no marker covered them */
     if ((rc = list_segments(dir, &bases, &nb)) < 0)
         goto fail;
     if (nb == 1 && bases[0] == 0 && is_empty_log(dir)) {
@@ -497,6 +524,7 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
                         goto fail;
                     drop_segments_from(p, (size_t)t + 1);
                 }
+                scanned += s->size - m.active_size;
             }
             if ((size_t)t + 1 < p->nsegs) {
                 if ((rc = log__segment_tidx_finalize(s)) < 0)
@@ -508,6 +536,8 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
             dirty_scan = true;
             if ((rc = recover_from(p, (size_t)(t + 1), fsize)) < 0)
                 goto fail;
+            for (size_t i = (size_t)(t + 1); i < p->nsegs; i++)
+                scanned += p->segs[i]->size;
         }
     }
     log_segment_t *act = p->segs[p->nsegs - 1];
@@ -527,8 +557,8 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
                 goto fail;
         hd_io_fsync_dir(dir);
         say_info("partition %s: recovered after an unclean shutdown: every batch since the last "
-                 "clean shutdown checked, log end offset %lld",
-                 dir, (long long)p->leo);
+                 "clean shutdown or checkpoint checked (%lld bytes scanned), log end offset %lld",
+                 dir, (long long)scanned, (long long)p->leo);
     }
     atomic_store(&p->durable, p->leo);
     marker_fill(p, &p->snap_marker);
@@ -846,6 +876,68 @@ static void zero_ahead(log_partition_t *p, log_segment_t *s, int64_t end)
     s->zero_end = to;
 }
 
+/* Whether p's next append goes straight to its segment (see "Direct writes"). Loop thread. */
+static bool choose_direct(const log_partition_t *p)
+{
+    int64_t min = log__journal_direct_min(p->journal);
+    if (min == LOG_DIRECT_NEVER || min == LOG_DIRECT_ALWAYS)
+        return min == LOG_DIRECT_ALWAYS;
+    if (min == LOG_DIRECT_ALTERNATE)
+        return !p->direct;
+    /* Hysteresis: a partition leaves direct mode only below half the threshold. */
+    int64_t last =
+        atomic_load_explicit(&((log_partition_t *)p)->last_round_bytes, memory_order_relaxed);
+    return last >= (p->direct ? min / 2 : min);
+}
+
+/* log_partition_append() with a journal, for a batch written straight to the segment (see
+ * "Direct writes"): as without a journal, after writing what is pending (the segment stays
+ * contiguous); the next journal round syncs the segment. */
+static int append_direct(log_partition_t *p, log_segment_t *s, const uint8_t *batch, size_t len,
+                         const log_hdr_t *h, int64_t *base_offset)
+{
+    int64_t pos = s->size;
+    pthread_mutex_lock(&p->lock);
+    int rc = pend_flush_locked(p, true);
+    pthread_mutex_unlock(&p->lock);
+    if (rc < 0) {
+        say_error("segment %s: pending write failed: %s", log__segment_path(s, "log"),
+                  hd_strerror(rc));
+        return rc;
+    }
+    prealloc_ahead(p, s, pos + (int64_t)len);
+    bool iw, tw;
+    if ((rc = log__segment_index_prepare(s, p->cfg.index_interval_bytes, h, pos, &iw, &tw)) < 0)
+        return rc;
+    if ((rc = hd_io_pwrite_all(s->log_fd, batch, len, (off_t)pos)) < 0) {
+        if (!s->file_longer)
+            hd_io.ftruncate(s->log_fd, (off_t)pos);
+        return rc;
+    }
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)sync_file_range(s->log_fd, (off_t)pos, (off_t)len, SYNC_FILE_RANGE_WRITE);
+#endif
+    log__segment_index_commit(s, h, pos, iw, tw);
+    note_rate(p, len);
+    zero_ahead(p, s, pos + (int64_t)len);
+    if (pos == 0) {
+        s->first_ts = h->max_timestamp;
+        s->created_ms = hd_wall_ms();
+    }
+    p->leo = s->next_offset;
+    p->size_bytes += (int64_t)len;
+    pthread_mutex_lock(&p->lock);
+    p->snap_leo = p->leo;
+    p->round_bytes += (int64_t)len;
+    p->direct_unsynced = true;
+    marker_fill(p, &p->snap_marker);
+    pthread_mutex_unlock(&p->lock);
+    atomic_store(&p->ckpt_dirty, true);
+    log__journal_note_direct(p->journal, (int64_t)len);
+    *base_offset = h->base_offset;
+    return 0;
+}
+
 /* log_partition_append() with a journal, from the index preparation on (see "Pending
  * writes"). The journal record is what makes the batch durable; the segment is synced by the
  * next checkpoint, so its writeback is left to the kernel and nothing is zeroed ahead. If the
@@ -855,7 +947,12 @@ static int append_journaled(log_partition_t *p, log_segment_t *s, const uint8_t 
                             const log_hdr_t *h, int64_t *base_offset)
 {
     int64_t pos = s->size;
-    int rc = 0;
+    int rc = log_journal_error(p->journal);
+    if (rc < 0)
+        return rc; /* sticky: nothing is acknowledged any more, direct or not */
+    p->direct = choose_direct(p);
+    if (p->direct)
+        return append_direct(p, s, batch, len, h, base_offset);
     pthread_mutex_lock(&p->lock);
     if (p->pend.len && p->pend.len + len > LOG_PEND_MAX)
         rc = pend_flush_locked(p, false);
@@ -900,6 +997,7 @@ static int append_journaled(log_partition_t *p, log_segment_t *s, const uint8_t 
     int64_t grown = (int64_t)p->pend.cap - (int64_t)p->pend_counted;
     p->pend_counted = p->pend.cap;
     p->snap_leo = p->leo;
+    p->round_bytes += (int64_t)len;
     marker_fill(p, &p->snap_marker);
     pthread_mutex_unlock(&p->lock);
     atomic_store(&p->ckpt_dirty, true);
@@ -1047,19 +1145,104 @@ bool log__partition_sync_begin(log_partition_t *p, log__sync_ticket_t *t)
     pthread_mutex_lock(&p->lock);
     t->target = p->snap_leo;
     t->dir_dirty = p->dir_dirty;
+    t->direct = false;
+    t->seg_base = p->segs[p->nsegs - 1]->base_offset;
+    t->bytes = 0;
     bool needed = !p->sync_err && (t->target > atomic_load(&p->durable) || t->dir_dirty);
-    if (needed)
+    if (needed) {
         p->dir_dirty = false;
+        p->direct_unsynced = false; /* the caller syncs every file */
+    }
     pthread_mutex_unlock(&p->lock);
     return needed;
+}
+
+bool log__partition_round_begin(log_partition_t *p, log__sync_ticket_t *t)
+{
+    pthread_mutex_lock(&p->lock);
+    t->target = p->snap_leo;
+    t->direct = p->direct_unsynced;
+    t->dir_dirty = t->direct && p->dir_dirty;
+    t->seg_base = p->segs[p->nsegs - 1]->base_offset;
+    t->bytes = p->round_bytes;
+    atomic_store_explicit(&p->last_round_bytes, p->round_bytes, memory_order_relaxed);
+    p->round_bytes = 0;
+    bool needed = !p->sync_err && (t->target > atomic_load(&p->durable) || t->direct);
+    if (needed) {
+        p->direct_unsynced = false;
+        if (t->dir_dirty)
+            p->dir_dirty = false;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return needed;
+}
+
+void log__partition_direct_synced(log_partition_t *p, const log__sync_ticket_t *t)
+{
+    pthread_mutex_lock(&p->lock);
+    if (t->seg_base > p->ckpt_base)
+        p->ckpt_base = t->seg_base;
+    pthread_mutex_unlock(&p->lock);
+}
+
+int log__partition_sync_direct(log_partition_t *p, const log__sync_ticket_t *t)
+{
+    /* Closed meanwhile: a clean close synced everything, a dirty one (or a deletion) needs
+     * nothing; either way this round acknowledges nothing more of p. */
+    if (atomic_load(&p->detached))
+        return HD_ECLOSED;
+    log_segment_t *local[8], **segs = local;
+    pthread_mutex_lock(&p->lock);
+    int rc = p->sync_err;
+    if (rc) {
+        pthread_mutex_unlock(&p->lock);
+        return rc;
+    }
+    /* Every segment that may hold bytes no sync covered: journaled bytes written there since the
+     * last checkpoint come before the direct ones, and a torn one would make recovery cut the
+     * direct bytes after it. */
+    size_t first = 0;
+    for (size_t i = p->nsegs; i-- > 0;)
+        if (p->segs[i]->base_offset <= p->ckpt_base) {
+            first = i;
+            break;
+        }
+    size_t n = p->nsegs - first;
+    if (n > HD_ARRAY_LEN(local))
+        segs = hd_malloc(n * sizeof *segs);
+    for (size_t i = 0; i < n; i++) {
+        segs[i] = p->segs[first + i];
+        log__segment_ref(segs[i]);
+    }
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = hd_io.fdatasync(segs[i]->log_fd);
+        log__segment_unref(segs[i]);
+    }
+    if (segs != local)
+        free(segs);
+    if (rc == 0 && t->dir_dirty)
+        rc = hd_io_fsync_dir(p->dir);
+    pthread_mutex_lock(&p->lock);
+    if (rc < 0)
+        p->sync_err = rc; /* as log_partition_sync: a later fdatasync proves nothing */
+    else if (t->seg_base > p->ckpt_base)
+        p->ckpt_base = t->seg_base;
+    pthread_mutex_unlock(&p->lock);
+    if (rc < 0)
+        say_error("partition %s: fdatasync failed, durable offset stays at %lld: %s", p->dir,
+                  (long long)atomic_load(&p->durable), hd_strerror(rc));
+    return rc;
 }
 
 void log__partition_sync_end(log_partition_t *p, const log__sync_ticket_t *t, bool synced)
 {
     pthread_mutex_lock(&p->lock);
-    if (!synced)
+    if (!synced) {
         p->dir_dirty = p->dir_dirty || t->dir_dirty;
-    else if (t->target > atomic_load(&p->durable))
+        p->direct_unsynced = p->direct_unsynced || t->direct;
+    } else if (t->target > atomic_load(&p->durable))
         atomic_store(&p->durable, t->target);
     pthread_mutex_unlock(&p->lock);
 }

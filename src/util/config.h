@@ -74,13 +74,21 @@
       "Preallocate segment space ahead of writes, in steps from 64 KiB doubling to 16 MiB (an "    \
       "fsync is cheaper when the file size does not change); below 32 MiB/s per partition, also "  \
       "write zeros a little ahead of the data, so syncs overwrite initialized blocks")             \
-    X(BOOL, journal, "log.journal.enable", "journal", "HERALD_LOG_JOURNAL_ENABLE", 0, 0, 1,        \
-      "Record every batch in one write-ahead journal per data directory and sync only it per "     \
-      "group commit, whatever the number of partitions written; segments are synced by "           \
-      "checkpoints, and recovery replays the journal from the last one")                           \
+    X(BOOL, journal, "log.journal.enable", "journal", "HERALD_LOG_JOURNAL_ENABLE", 1, 0, 1,        \
+      "Record batches in one write-ahead journal per data directory and sync only it per group "   \
+      "commit, whatever the number of partitions written; segments are synced by checkpoints, "    \
+      "and recovery replays the journal from the last one. Partitions whose group commits carry "  \
+      "many bytes write straight to their segments instead (log.journal.direct.bytes)")            \
     X(INT, journal_file_bytes, "log.journal.file.bytes", "journal-file-bytes",                     \
       "HERALD_LOG_JOURNAL_FILE_BYTES", 67108864, 1048576, 1073741824,                              \
       "Size of each preallocated journal file")                                                    \
+    X(INT, journal_direct_bytes, "log.journal.direct.bytes", "journal-direct-bytes",               \
+      "HERALD_LOG_JOURNAL_DIRECT_BYTES", -3, -3, 1073741824,                                       \
+      "With the journal: a partition that was appended at least this many bytes in its last "      \
+      "group commit writes its batches straight to its segment, synced by it as without a "        \
+      "journal, instead of writing them twice; -3: the threshold each group commit's cost model "  \
+      "picks (sync per partition against the second write per byte); 0: always direct; -1: "       \
+      "never, every batch journaled; -2: alternate at every batch (tests)")                        \
     X(INT, checkpoint_interval_ms, "log.recovery.checkpoint.interval.ms",                          \
       "checkpoint-interval-ms", "HERALD_LOG_RECOVERY_CHECKPOINT_INTERVAL_MS", 10000, 100,          \
       86400000,                                                                                    \

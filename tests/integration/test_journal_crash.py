@@ -68,13 +68,16 @@ def check_acknowledged(addr, topic, acknowledged, what):
         what, len(bad), len(acknowledged), bad[:5])
 
 
-def crash_rounds(b, topic, nparts, rounds, rng, name, kill_during_recovery=False):
+def crash_rounds(b, topic, nparts, rounds, rng, name, kill_during_recovery=False, phase=0):
+    """Kills b at a random moment of each round of produce (crash_producer_many.py; `phase`
+    alternates one hot partition and all of them) and checks every acknowledged record."""
     acknowledged = {}
     for rnd in range(rounds):
         ack_file = b.tmp_dir / ("acks-%d.txt" % rnd)
         prefix = "r%d" % rnd
         child = subprocess.Popen([sys.executable, str(HERE / "crash_producer_many.py"), b.addr,
-                                  topic, prefix, "2000000", str(nparts), str(ack_file)],
+                                  topic, prefix, "2000000", str(nparts), str(ack_file),
+                                  str(phase)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_until(lambda: len(read_acks(ack_file)) > 0, 60,

@@ -9,11 +9,15 @@ from clients import admin, consume, create_topic, make_consumer, produce_all
 BASE_TS = 1_600_000_000_000
 
 
-@pytest.fixture(autouse=True, params=["segments", "journal"])
+@pytest.fixture(autouse=True, params=["segments", "journal", "journal-only"])
 def storage(request, monkeypatch):
-    """Every test here runs twice: partitions synced on their own, and with the journal."""
-    # Both explicit, whichever is the default.
-    monkeypatch.setenv("HERALD_LOG_JOURNAL_ENABLE", "1" if request.param == "journal" else "0")
+    """Every test here runs three times: partitions synced on their own, with the journal (its
+    adaptive write path: partitions with large rounds write straight to their segments), and with
+    every batch journaled (log.journal.direct.bytes -1)."""
+    # All explicit, whichever is the default.
+    monkeypatch.setenv("HERALD_LOG_JOURNAL_ENABLE", "0" if request.param == "segments" else "1")
+    monkeypatch.setenv("HERALD_LOG_JOURNAL_DIRECT_BYTES",
+                       "-1" if request.param == "journal-only" else "-3")
     return request.param
 
 

@@ -63,6 +63,7 @@ static void env_init(env_t *e, int64_t file_bytes)
     e->jc.file_bytes = file_bytes;
     e->jc.checkpoint_interval_ms = 3600 * 1000; /* tests checkpoint by hand */
     e->jc.checkpoint_interval_bytes = INT64_MAX;
+    e->jc.direct_bytes = LOG_DIRECT_NEVER; /* these tests are about the journaled path */
     env_open_journal(e);
     log_config_defaults(&e->cfg);
     e->cfg.journal = e->j;
@@ -892,6 +893,176 @@ static void test_pending_buffers_are_bounded_in_total(void **state)
     env_done(&e);
 }
 
+/* Reopens pe's journal and partitions with the adaptive path's mode `direct_bytes`. */
+static void pend_reopen_mode(pend_env_t *pe, int64_t direct_bytes)
+{
+    for (int i = 0; i < PN; i++)
+        log_partition_close(pe->p[i]);
+    log_journal_close(pe->e.j);
+    pe->e.jc.direct_bytes = direct_bytes;
+    env_open_journal(&pe->e);
+    pe->e.cfg.journal = pe->e.j;
+    pend_open(pe);
+}
+
+/* Partitions that switch between journaled and direct batches at every append (with rolls along
+ * the way): each direct write comes after the pending journaled bytes in the file (the segment
+ * stays contiguous), and a crash with batches both pending and written direct recovers every
+ * byte, from the segments and the journal. */
+static void test_switching_modes_keeps_segments_contiguous_through_a_crash(void **state)
+{
+    (void)state;
+    pend_env_t pe;
+    pend_init(&pe);
+    pend_reopen_mode(&pe, LOG_DIRECT_ALTERNATE);
+    for (int k = 0; k < 80; k++) {
+        pend_append(&pe, 1, 200 + (size_t)k);
+        for (int i = 0; i < PN; i++) {
+            log_partition_t *p = pe.p[i];
+            if (!p->direct) {
+                assert_true(pending_of(p) > 0);
+                continue;
+            }
+            /* Direct: nothing pending, and the active segment's file holds all of it. */
+            assert_int_equal(pending_of(p), 0);
+            int64_t size = p->segs[p->nsegs - 1]->size;
+            assert_true(file_holds(&pe, i, 0, pe.want[i].p + pe.want[i].len - size, (size_t)size));
+        }
+    }
+    assert_int_equal(log__journal_sync(pe.e.j), 0);
+    assert_int_equal(log_journal_checkpoint(pe.e.j), 0);
+    pend_append(&pe, 6, 150); /* after the checkpoint: replayed, or scanned in the segment */
+    assert_int_equal(log__journal_sync(pe.e.j), 0);
+    int64_t end[PN];
+    for (int i = 0; i < PN; i++) {
+        assert_false(pe.p[i]->direct); /* the last append was journaled, and is pending */
+        assert_true(pending_of(pe.p[i]) > 0);
+        end[i] = log_partition_end_offset(pe.p[i]);
+        log_partition_close_dirty(pe.p[i]);
+    }
+    log_journal_close_dirty(pe.e.j);
+    env_open_journal(&pe.e);
+    pe.e.cfg.journal = pe.e.j;
+    pend_open(&pe);
+    for (int i = 0; i < PN; i++)
+        assert_int_equal(log_partition_end_offset(pe.p[i]), end[i]);
+    pend_check(&pe);
+    for (int i = 0; i < PN; i++)
+        log_partition_close(pe.p[i]);
+    log_journal_close(pe.e.j);
+    pend_done(&pe);
+}
+
+/* Direct writes through the flusher: each round syncs the partitions' own segments (no journal
+ * record), durable offsets move; an EIO from a segment's fdatasync keeps its durable offset where
+ * it was for good, while the other partition goes on. */
+static void test_direct_rounds_sync_segments_and_keep_eio_sticky(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e, 1 << 20);
+    log_journal_close(e.j);
+    e.jc.direct_bytes = LOG_DIRECT_ALWAYS;
+    env_open_journal(&e);
+    e.cfg.journal = e.j;
+    log_partition_t *p = open_p(&e, "d-0"), *q = open_p(&e, "d-1");
+    log_flusher_t *f = NULL;
+    assert_int_equal(log_flusher_start(NULL, NULL, &f), 0);
+    log_flusher_set_journal(f, e.j);
+    int64_t base;
+    assert_int_equal(append(&e, p, 2, 30, &base), 0);
+    off_t plen = (off_t)e.b.len;
+    assert_int_equal(append(&e, q, 3, 30, &base), 0);
+    struct stat st;
+    char path[160];
+    assert_int_equal(stat(seg_path(&e, "d-0", path, sizeof path), &st), 0);
+    assert_int_equal(st.st_size, plen); /* written at once, not pending */
+    log_flusher_mark_dirty(f, p);
+    log_flusher_mark_dirty(f, q);
+    for (int k = 0;
+         k < 5000 && (log_partition_durable_offset(p) < 2 || log_partition_durable_offset(q) < 3);
+         k++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    assert_int_equal(log_partition_durable_offset(p), 2);
+    assert_int_equal(log_partition_durable_offset(q), 3);
+    /* EIO on p's segment sync (q appends nothing meanwhile). */
+    hd_io.fdatasync = failing_fdatasync;
+    assert_int_equal(append(&e, p, 2, 30, &base), 0);
+    log_flusher_mark_dirty(f, p);
+    for (int k = 0; k < 2000; k++) {
+        pthread_mutex_lock(&p->lock);
+        int err = p->sync_err;
+        pthread_mutex_unlock(&p->lock);
+        if (err)
+            break;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    hd_io = hd_fileio_default;
+    pthread_mutex_lock(&p->lock);
+    assert_int_equal(p->sync_err, -EIO);
+    pthread_mutex_unlock(&p->lock);
+    assert_int_equal(log_partition_durable_offset(p), 2);
+    assert_int_equal(append(&e, p, 1, 30, &base), 0);
+    assert_int_equal(append(&e, q, 1, 30, &base), 0);
+    log_flusher_mark_dirty(f, p);
+    log_flusher_mark_dirty(f, q);
+    for (int k = 0; k < 5000 && log_partition_durable_offset(q) < 4; k++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    assert_int_equal(log_partition_durable_offset(q), 4);
+    log_flusher_stop(f);
+    assert_int_equal(log_partition_durable_offset(p), 2); /* never acknowledged */
+    log_partition_close(p);
+    log_partition_close(q);
+    log_journal_close(e.j);
+    env_done(&e);
+}
+
+/* Feeds `rounds` identical rounds (n partitions of `bytes`, plus `hot` of `hot_bytes`) to the
+ * cost model and returns the threshold it picks. */
+static int64_t model_pick(log_journal_t *j, int rounds, uint32_t n, int64_t bytes, uint32_t hot,
+                          int64_t hot_bytes)
+{
+    for (int r = 0; r < rounds; r++) {
+        log__round_hist_t h = {{0}, {0}};
+        for (uint32_t i = 0; i < n; i++)
+            log__round_hist_add(&h, bytes);
+        for (uint32_t i = 0; i < hot; i++)
+            log__round_hist_add(&h, hot_bytes);
+        log__journal_round_done(j, n + hot, 0, &h);
+    }
+    return log__journal_direct_min(j);
+}
+
+/* The cost model's picks for the shapes of round it was designed for (journal.c, "The cost
+ * model"), and that a single small round among large ones moves nothing. */
+static void test_cost_model_picks_direct_for_large_rounds_only(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e, 1 << 20);
+    log_journal_close(e.j);
+    e.jc.direct_bytes = LOG_DIRECT_ADAPTIVE;
+    env_open_journal(&e);
+    /* One partition, 500 KB a round: direct, with a threshold far below its rounds. */
+    int64_t min = model_pick(e.j, 20, 1, 500000, 0, 0);
+    assert_true(min >= 1 && min <= 500000 / 4);
+    /* Alone with one small batch: still direct (its sync replaces the journal's). */
+    assert_true(model_pick(e.j, 40, 1, 1100, 0, 0) <= 1100);
+    /* 16 partitions of 400 KB: direct. */
+    assert_true(model_pick(e.j, 40, 16, 400000, 0, 0) <= 400000 / 2);
+    /* 1,000 partitions of one 1 KiB record each: journaled, far above their size. */
+    assert_true(model_pick(e.j, 40, 1000, 1100, 0, 0) > 4 * 1100);
+    /* A round of one partition in between does not send the thousand direct. */
+    assert_true(model_pick(e.j, 1, 1, 1100, 0, 0) > 4 * 1100);
+    /* 100 partitions of 6 KB: journaled. */
+    assert_true(model_pick(e.j, 40, 100, 6000, 0, 0) > 2 * 6000);
+    /* One hot partition of 1 MiB among 999 of 1 KiB: the hot one alone direct. */
+    min = model_pick(e.j, 40, 999, 1100, 1, 1 << 20);
+    assert_true(min > 2 * 1100 && min <= (1 << 20) / 2);
+    log_journal_close(e.j);
+    env_done(&e);
+}
+
 int main(void)
 {
     say_level = SAY_ERROR;
@@ -913,6 +1084,9 @@ int main(void)
         cmocka_unit_test(test_crash_with_pending_batches_replays_them),
         cmocka_unit_test(test_checkpoint_writes_pending_batches_before_moving_replay_start),
         cmocka_unit_test(test_pending_buffers_are_bounded_in_total),
+        cmocka_unit_test(test_switching_modes_keeps_segments_contiguous_through_a_crash),
+        cmocka_unit_test(test_direct_rounds_sync_segments_and_keep_eio_sticky),
+        cmocka_unit_test(test_cost_model_picks_direct_for_large_rounds_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
