@@ -97,8 +97,8 @@
     X(INT, checkpoint_interval_bytes, "log.recovery.checkpoint.interval.bytes",                    \
       "checkpoint-interval-bytes", "HERALD_LOG_RECOVERY_CHECKPOINT_INTERVAL_BYTES", 268435456,     \
       1048576, INT64_MAX,                                                                          \
-      "With the journal: also checkpoint once this many journal bytes were written since the "     \
-      "last checkpoint")                                                                           \
+      "With the journal: also checkpoint once this many bytes were written since the last "        \
+      "checkpoint (journal records, and batches written straight to their segments)")              \
     X(INT, max_connections, "max.connections", "max-connections", "HERALD_MAX_CONNECTIONS", 10000, \
       1, 1000000, "Connections accepted at once; more are closed on accept")                       \
     X(INT, validation_threads, "schema.validation.threads", "validation-threads",                  \
