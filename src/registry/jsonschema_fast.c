@@ -1250,8 +1250,11 @@ void registry__js_plan_node(registry__js_node_t *n)
             hops++;
         }
         if (hops > REGISTRY_JSONSCHEMA_MAX_DEPTH) {
+            /* Nothing inline either: the check while parsing must not read these plans as its
+             * own (a SLOW plan has none of the bits it evaluates, so it would pass). */
             for (int k = 0; k < 8; k++)
                 n->plan[k] = REGISTRY__JS_P_SLOW;
+            n->plan_inline = 0;
         } else {
             n->plan_hops = hops;
             n->plan_target = t;

@@ -25,6 +25,12 @@
 
 enum { S_DECLINE = -1, S_FAIL = 0, S_PASS = 1 };
 
+/* Open objects and arrays this pass follows; deeper text is declined (the flat document and
+ * the walks take it, up to REGISTRY__JDOC_MAX_DEPTH). The pass recurses per level, and its
+ * frames are large (sanitizer builds make them kilobytes), so this bound, well under the
+ * document's, keeps its stack use small on any thread. */
+#define S_MAX_DEPTH 64
+
 /* Bytes in memory order: the mask of a word's first k bytes. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define FIRST(k) ((k) >= 8 ? ~0ULL : ~(~0ULL >> (8 * ((k)&7))))
@@ -438,7 +444,7 @@ static int value(sctx_t *s, const registry__js_node_t *n, registry__jv_t *keep)
     s->ps.p = p;
     if (*p != '{' && *p != '[')
         return scalar_at(s, n, keep);
-    if (s->depth == REGISTRY__JDOC_MAX_DEPTH)
+    if (s->depth == S_MAX_DEPTH)
         return S_DECLINE;
     s->depth++;
     int rc = *p == '{' ? object(s, n) : array(s, n);

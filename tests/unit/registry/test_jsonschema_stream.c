@@ -412,6 +412,37 @@ static void test_keywords_left_to_the_walk(void **state)
     registry_jsonschema_free(s);
 }
 
+/* A draft-07 `$ref` chain that comes back on itself, with a keyword next to the first `$ref`:
+ * the walks report the cycle (a limit), so the check must not pass the value on that
+ * keyword's plan; and a nesting deeper than the check follows is declined, never recursed
+ * into (the walks take it). */
+static void test_ref_cycles_and_deep_nesting_are_left_to_the_walks(void **state)
+{
+    (void)state;
+    registry_jsonschema_t *s =
+        compile("{\"$schema\": \"http://json-schema.org/draft-07/schema#\","
+                " \"definitions\": {\"str\": {\"$ref\": \"#/definitions/str\"}},"
+                " \"$ref\": \"#/definitions/str\", \"maxLength\": 5}");
+    for (int i = 0; i < 3; i++) {
+        const char *text = (const char *[]){"\"abcd\"", "\"abcdefg\"", "5"}[i];
+        if (stream(s, text) == 1)
+            fail_msg("check while parsing passes a $ref cycle: %s", text);
+        assert_int_equal(validate(s, text), HD_ERANGE);
+    }
+    registry_jsonschema_free(s);
+    s = compile("{\"items\": {\"type\": \"array\"}}");
+    enum { DEEP = 400 };
+    char *text = malloc(2 * DEEP + 1);
+    assert_non_null(text);
+    memset(text, '[', DEEP);
+    memset(text + DEEP, ']', DEEP);
+    text[2 * DEEP] = 0;
+    assert_int_not_equal(stream(s, text), 1);
+    assert_int_equal(validate(s, text), 0);
+    free(text);
+    registry_jsonschema_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -423,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_long_strings_across_blocks),
         cmocka_unit_test(test_work_bound_is_kept),
         cmocka_unit_test(test_keywords_left_to_the_walk),
+        cmocka_unit_test(test_ref_cycles_and_deep_nesting_are_left_to_the_walks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
