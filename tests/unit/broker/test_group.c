@@ -14,8 +14,39 @@
 #include "util/say.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+/* The syncs of the broker's flusher thread wait while hold_syncs is set (these definitions take
+ * the place of the C library's in this program), so that a test can look at the moment between
+ * an append and its durability: otherwise a fast sync on the flusher thread races the
+ * assertion that an answer still waits. */
+static atomic_bool hold_syncs;
+static void wait_for_syncs(void)
+{
+    while (atomic_load(&hold_syncs))
+        usleep(200);
+}
+int fdatasync(int fd);
+int fsync(int fd);
+int syncfs(int fd);
+int fdatasync(int fd)
+{
+    wait_for_syncs();
+    return (int)syscall(SYS_fdatasync, fd);
+}
+int fsync(int fd)
+{
+    wait_for_syncs();
+    return (int)syscall(SYS_fsync, fd);
+}
+int syncfs(int fd)
+{
+    wait_for_syncs();
+    return (int)syscall(SYS_syncfs, fd);
+}
 
 static int64_t fake_now;
 static int64_t clock_fn(void) { return fake_now; }
@@ -62,6 +93,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
+    atomic_store(&hold_syncs, false); /* a failed test may have left them held */
     broker_close(f->b);
     hd_config_deinit(&f->cfg);
     bb_dir_remove(&f->dir);
@@ -183,9 +215,14 @@ static void make_stable(fixture_t *f, joined_t *a, joined_t *b)
     assert_false(sb.got);
     broker_assignment_t as[2] = {{a->member_id, hd_slice("A", 1)},
                                  {b->member_id, hd_slice("B", 1)}};
+    atomic_store(&hold_syncs, true);
     sync_as(f, &sa, a, as, 2);
-    /* The answers wait for the group record to be durable, as Kafka's. */
+    /* The answers wait for the group record to be durable, as Kafka's: the flusher had time
+     * enough to sync it, were its syncs not held. */
+    usleep(20000);
+    broker_on_durable(f->b);
     assert_false(sa.got || sb.got);
+    atomic_store(&hold_syncs, false);
     until_durable(f, &sa.got);
     assert_true(sa.got && sb.got);
     assert_string_equal(sa.assignment, "A");
@@ -341,6 +378,7 @@ static void test_sync_answers_wait_for_the_stored_assignment(void **state)
     synced_t sa, sb, sb2;
     sync_as(f, &sb, &b, NULL, 0);
     broker_assignment_t as[2] = {{a.member_id, hd_slice("A", 1)}, {b.member_id, hd_slice("B", 1)}};
+    atomic_store(&hold_syncs, true);
     sync_as(f, &sa, &a, as, 2);
     assert_false(sa.got || sb.got);
     assert_string_equal(broker_group_state(broker_group_find(f->b, "g")), "Stable");
@@ -355,6 +393,7 @@ static void test_sync_answers_wait_for_the_stored_assignment(void **state)
     assert_int_equal(sa.error, BROKER_GERR_REBALANCE_IN_PROGRESS);
     assert_int_equal(sb2.error, BROKER_GERR_REBALANCE_IN_PROGRESS);
     sa.got = sb2.got = false;
+    atomic_store(&hold_syncs, false);
     for (int i = 0; i < 100; i++) {
         usleep(1000);
         broker_on_durable(f->b);
