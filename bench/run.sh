@@ -4,7 +4,8 @@
 #
 # Every run gets a freshly started server on a free 127.0.0.1 port with an empty data directory,
 # and every server is stopped by its pid afterwards. Repetitions are interleaved (rep 1 of every
-# scenario and system, then rep 2, ...) so slow drift on a noisy machine spreads over all systems.
+# scenario and system, then rep 2, ...) so slow drift on a noisy machine spreads over all systems,
+# and each repetition runs the systems in an order rotated by one.
 # Benchmarks are not tests: nothing here asserts on a timing; failed runs are recorded and skipped.
 #
 # Environment:
@@ -474,13 +475,21 @@ main() {
         footprint
         cat "$OUT/footprint.txt" >&2
     fi
+    local systems=($SYSTEMS)
     for rep in $(seq "$REPS"); do
+        # Each repetition starts one system further along, so that no system always runs first
+        # in a scenario, right after the previous scenario's runs (whose writeback may still be
+        # under way).
+        local order=() k
+        for k in "${!systems[@]}"; do
+            order+=("${systems[$(((k + rep - 1) % ${#systems[@]}))]}")
+        done
         for entry in "${SCENARIOS[@]}"; do
             local name=${entry%%|*} args=${entry#*|}
             if [ -n "${BENCH_SCENARIOS:-}" ] && [[ " $BENCH_SCENARIOS " != *" $name "* ]]; then
                 continue
             fi
-            for sys in $SYSTEMS; do
+            for sys in "${order[@]}"; do
                 run_one "$name" "$args" "$rep" "$sys"
             done
         done
