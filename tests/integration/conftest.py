@@ -69,6 +69,10 @@ class Broker:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        # The journal (on by default) preallocates its file and a spare, 64 MiB each by default;
+        # the suite starts hundreds of brokers and pytest keeps the last runs' directories, so
+        # the test brokers use the smallest journal files (a test's own flag still wins).
+        env.setdefault("HERALD_LOG_JOURNAL_FILE_BYTES", "1048576")
         env.update(self.env)
         self.starts += 1
         with open(self.log_path, "ab") as log:
