@@ -315,12 +315,18 @@ int log__partition_marker_snapshot(log_partition_t *p, log__marker_t *m)
     return rc;
 }
 
-void log__partition_checkpointed(log_partition_t *p, const log__marker_t *m)
+/* Moves p's ckpt_base up to base (never down). */
+static void raise_ckpt_base(log_partition_t *p, int64_t base)
 {
     pthread_mutex_lock(&p->lock);
-    if (m->active_base > p->ckpt_base)
-        p->ckpt_base = m->active_base;
+    if (base > p->ckpt_base)
+        p->ckpt_base = base;
     pthread_mutex_unlock(&p->lock);
+}
+
+void log__partition_checkpointed(log_partition_t *p, const log__marker_t *m)
+{
+    raise_ckpt_base(p, m->active_base);
 }
 
 int log__partition_marker_put(log_partition_t *p, const log__marker_t *m)
@@ -1179,10 +1185,7 @@ bool log__partition_round_begin(log_partition_t *p, log__sync_ticket_t *t)
 
 void log__partition_direct_synced(log_partition_t *p, const log__sync_ticket_t *t)
 {
-    pthread_mutex_lock(&p->lock);
-    if (t->seg_base > p->ckpt_base)
-        p->ckpt_base = t->seg_base;
-    pthread_mutex_unlock(&p->lock);
+    raise_ckpt_base(p, t->seg_base);
 }
 
 int log__partition_sync_direct(log_partition_t *p, const log__sync_ticket_t *t)

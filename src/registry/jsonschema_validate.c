@@ -33,19 +33,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_SEGS 512
+#define MAX_SEGS REGISTRY__JS_MAX_SEGS
 
-typedef struct seg {
-    const char *s; /* NULL: an index */
-    size_t len;
-    size_t idx;
-} seg_t;
-
-typedef struct segs {
-    seg_t v[MAX_SEGS];
-    size_t n;
-    bool truncated;
-} segs_t;
+/* The error paths' steps, as the walks over flat documents keep them (registry_int.h). */
+typedef registry__js_seg_t seg_t;
+typedef registry__js_segs_t segs_t;
 
 typedef struct ref_frame {
     const registry__js_node_t *n;
