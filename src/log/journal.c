@@ -10,16 +10,17 @@
  * the registry of partitions) and the atomic sticky error. Checkpoints are serialized by
  * `ckpt_mu`, writes of staged records by `wmu`.
  *
- * Writes: an append encodes its record into an in-memory stage. While the flusher is idle (light
- * load) the append writes the stage at once and starts its writeback, so the round it wakes finds
- * the bytes on their way; while a round is under way the records stay staged and the flusher
- * writes them all with one pwrite just before the next round's fdatasync, so a round that carries
+ * Writes: an append encodes its record into an in-memory stage, and the flusher writes
+ * everything staged with one pwrite just before its round's fdatasync, so a round that carries
  * 1,000 one-record batches of 1,000 partitions costs the journal about one pwrite and one
- * fdatasync (a write and a writeback start per record cost a quarter of the broker's time
- * there). The loop thread also writes the stage itself, starting its writeback, once it holds
- * LOG_JOURNAL_STAGE_MAX bytes, and before a rotation. A staged record is lost by a crash like a
- * written but unsynced one: it was not acknowledged. A failed write is sticky like a failed sync;
- * the segment may then hold the batches of the failed round, never acknowledged.
+ * fdatasync, on the flusher's thread. The loop thread writes the stage itself, starting its
+ * writeback, only once it holds LOG_JOURNAL_STAGE_MAX bytes, and before a rotation. (Appends used
+ * to write the stage whenever the flusher was between syncs, so that a round found its bytes on
+ * their way; under load that meant a pwrite and a writeback start per batch on the loop thread,
+ * a quarter of the broker's CPU at 1,000 partitions, for no gain in latency.) A staged record is
+ * lost by a crash like a written but unsynced one: it was not acknowledged. A failed write is
+ * sticky like a failed sync; the segment may then hold the batches of the failed round, never
+ * acknowledged.
  *
  * Files, in "<base>/journal/":
  *
@@ -162,6 +163,8 @@
 #define COST_MIN_LOG2 10
 #define COST_START_MIN (16 * 1024)
 #define COST_NCAND (LOG_ROUND_BUCKETS - COST_MIN_LOG2 + 2)
+/* Free chunks of pending bytes are freed after this long without a take (see `pool`). */
+#define POOL_IDLE_MS 1000
 /* Staged journal bytes from which the loop thread writes them itself (see `stage`). */
 #define LOG_JOURNAL_STAGE_MAX (1024 * 1024)
 
@@ -190,10 +193,9 @@ struct log_journal {
      * in order, and whoever next takes wmu finds every chunk taken before written. `wchunk` is
      * the wmu holder's buffer, swapped with `stage`. */
     pthread_mutex_t wmu;
-    hd_buf_t stage;      /* mu */
-    int64_t stage_pos;   /* mu: where stage's first byte goes in cur */
-    hd_buf_t wchunk;     /* wmu */
-    atomic_bool syncing; /* the flusher is in log__journal_sync */
+    hd_buf_t stage;    /* mu */
+    int64_t stage_pos; /* mu: where stage's first byte goes in cur */
+    hd_buf_t wchunk;   /* wmu */
 
     pthread_mutex_t mu;
     jfile_t **files; /* mu: open files, oldest first (the last is cur) */
@@ -207,9 +209,18 @@ struct log_journal {
     bool unclean_detach;                 /* mu: a partition was closed without syncing */
     uint64_t spares[LOG_JOURNAL_SPARES]; /* mu: ids of spare files ready for reuse */
     size_t nspares;
-    uint64_t spare_next;        /* mu: id for the next spare */
-    _Atomic int err;            /* sticky: the first write or sync failure */
-    _Atomic int64_t pend_bytes; /* capacity of the partitions' pending segment buffers */
+    uint64_t spare_next;           /* mu: id for the next spare */
+    _Atomic int err;               /* sticky: the first write or sync failure */
+    _Atomic int64_t pend_bytes;    /* capacity of the partitions' pending segment buffers */
+    atomic_bool pend_flush_wanted; /* the checkpoint thread is to write them all */
+    /* Free chunks of pending bytes (pool_mu), linked through their first bytes and kept for
+     * reuse up to LOG_PEND_TOTAL_MAX: fresh memory costs a page fault per page at its first
+     * touch, and the buffers of 1,000 partitions are freed and taken again every few seconds.
+     * The checkpoint thread frees them after POOL_IDLE_MS without a take. */
+    pthread_mutex_t pool_mu;
+    void *pool;
+    size_t npool;
+    _Atomic int64_t pool_takes;
     /* The adaptive write path (partition.c, "Direct writes"): bytes appended straight to the
      * segments (they count towards the checkpoint's byte trigger like journal bytes), the dirty
      * partitions of the last round, and totals logged at close. */
@@ -708,11 +719,8 @@ int log__journal_forget(log_journal_t *j, const char *name, size_t name_len)
 
 void log__journal_commit(log_journal_t *j)
 {
-    /* With the flusher idle (light load), write now and start the writeback, so the round this
-     * append wakes finds its bytes on their way to the disk; with a round under way, leave them
-     * staged for the next one, which writes them all at once. */
-    if (!atomic_load(&j->syncing))
-        (void)stage_write(j, true); /* an error is sticky: the next sync reports it */
+    /* The staged records wait for the flusher's round, which writes them all at once (see
+     * "Writes" above). */
     pthread_mutex_lock(&j->mu);
     j->end_seq = j->cur->seq;
     j->end_pos = j->pos;
@@ -765,13 +773,7 @@ static int sync_files(log_journal_t *j)
     return rc;
 }
 
-int log__journal_sync(log_journal_t *j)
-{
-    atomic_store(&j->syncing, true);
-    int rc = sync_files(j);
-    atomic_store(&j->syncing, false);
-    return rc;
-}
+int log__journal_sync(log_journal_t *j) { return sync_files(j); }
 
 /* ---- partitions ---- */
 
@@ -905,9 +907,65 @@ void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct,
 
 /* ---- pending segment writes (partition.c) ---- */
 
+atomic_bool log__pend_async_hold;
+
+uint8_t *log__journal_chunk_take(log_journal_t *j)
+{
+    atomic_fetch_add_explicit(&j->pool_takes, 1, memory_order_relaxed);
+    pthread_mutex_lock(&j->pool_mu);
+    void *c = j->pool;
+    if (c) {
+        memcpy(&j->pool, c, sizeof(void *));
+        j->npool--;
+    }
+    pthread_mutex_unlock(&j->pool_mu);
+    return c ? c : hd_malloc(LOG_PEND_CHUNK);
+}
+
+void log__journal_chunk_give(log_journal_t *j, uint8_t *c)
+{
+    pthread_mutex_lock(&j->pool_mu);
+    if (j->npool < LOG_PEND_TOTAL_MAX / LOG_PEND_CHUNK) {
+        memcpy(c, &j->pool, sizeof(void *));
+        j->pool = c;
+        j->npool++;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&j->pool_mu);
+    free(c);
+}
+
+static void pool_trim(log_journal_t *j)
+{
+    pthread_mutex_lock(&j->pool_mu);
+    void *c = j->pool;
+    j->pool = NULL;
+    j->npool = 0;
+    pthread_mutex_unlock(&j->pool_mu);
+    while (c) {
+        void *next;
+        memcpy(&next, c, sizeof next);
+        free(c);
+        c = next;
+    }
+}
+
+int64_t log__journal_pend_total(const log_journal_t *j)
+{
+    return atomic_load(&((log_journal_t *)j)->pend_bytes);
+}
+
 bool log__journal_pend_note(log_journal_t *j, int64_t delta)
 {
-    return atomic_fetch_add(&j->pend_bytes, delta) + delta > LOG_PEND_TOTAL_MAX;
+    int64_t total = atomic_fetch_add(&j->pend_bytes, delta) + delta;
+    if (delta > 0 && total > LOG_PEND_TOTAL_MAX && !atomic_exchange(&j->pend_flush_wanted, true)) {
+        /* The checkpoint thread writes them (ckpt_main): a thousand pwrites would hold the loop
+         * thread for milliseconds. */
+        pthread_mutex_lock(&j->mu);
+        pthread_cond_signal(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+    }
+    return total > 2 * (int64_t)LOG_PEND_TOTAL_MAX;
 }
 
 void log__journal_pend_flush_all(log_journal_t *j)
@@ -991,6 +1049,7 @@ done:
 static void *ckpt_main(void *arg)
 {
     log_journal_t *j = arg;
+    int64_t takes_seen = 0, takes_ms = hd_mono_ms();
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
         struct timespec ts;
@@ -1005,6 +1064,15 @@ static void *ckpt_main(void *arg)
             break;
         int64_t total = j->written_total + atomic_load(&j->direct_total);
         pthread_mutex_unlock(&j->mu);
+        if (!atomic_load(&log__pend_async_hold) && atomic_exchange(&j->pend_flush_wanted, false))
+            log__journal_pend_flush_all(j);
+        int64_t takes = atomic_load_explicit(&j->pool_takes, memory_order_relaxed);
+        if (takes != takes_seen) {
+            takes_seen = takes;
+            takes_ms = hd_mono_ms();
+        } else if (hd_mono_ms() - takes_ms >= POOL_IDLE_MS) {
+            pool_trim(j);
+        }
         /* ckpt_total and ckpt_ms are only written by checkpoints, which this thread runs, except
          * a test's log_journal_checkpoint(): reading them without ckpt_mu may be stale, which
          * only moves one checkpoint. */
@@ -1357,6 +1425,8 @@ static void journal_free(log_journal_t *j)
     free(j->parts);
     hd_buf_deinit(&j->stage);
     hd_buf_deinit(&j->wchunk);
+    pool_trim(j);
+    pthread_mutex_destroy(&j->pool_mu);
     if (j->base_fd >= 0)
         close(j->base_fd);
     pthread_cond_destroy(&j->cv);
@@ -1380,6 +1450,7 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     j->base_fd = -1;
     atomic_init(&j->err, 0);
     atomic_init(&j->pend_bytes, 0);
+    atomic_init(&j->pend_flush_wanted, false);
     atomic_init(&j->direct_total, 0);
     /* Until the first round has been measured: the middle of the range the model picks from. */
     atomic_init(&j->direct_min,
@@ -1387,12 +1458,13 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     atomic_init(&j->rounds, 0);
     atomic_init(&j->round_syncs_direct, 0);
     atomic_init(&j->round_syncs_journal, 0);
-    atomic_init(&j->syncing, false);
     hd_buf_init(&j->stage);
     hd_buf_init(&j->wchunk);
     pthread_mutex_init(&j->mu, NULL);
     pthread_mutex_init(&j->wmu, NULL);
     pthread_mutex_init(&j->ckpt_mu, NULL);
+    pthread_mutex_init(&j->pool_mu, NULL);
+    atomic_init(&j->pool_takes, 0);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

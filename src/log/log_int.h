@@ -230,6 +230,16 @@ typedef struct log__marker {
     int64_t active_base, end_offset, active_size, idx_n, tidx_n, tidx_last_ts, max_ts;
 } log__marker_t;
 
+/* Pending writes (partition.c): a partition writes its pending bytes once they would pass
+ * LOG_PEND_MAX; every partition's are written, by the checkpoint thread, once the capacity of all
+ * pending buffers of a journal passes LOG_PEND_TOTAL_MAX, and by the loop thread itself if the
+ * capacity reaches twice that before the checkpoint thread got to them (the memory bound). */
+#define LOG_PEND_MAX (64 * 1024)
+#define LOG_PEND_TOTAL_MAX (32 * 1024 * 1024)
+/* The pending bytes are held in fixed chunks, so that a buffer grows without copying. */
+#define LOG_PEND_CHUNK (16 * 1024)
+#define LOG_PEND_CHUNKS (LOG_PEND_MAX / LOG_PEND_CHUNK)
+
 /* The partition. Loop thread, except the fields under `lock` and the atomics. */
 struct log_partition {
     atomic_int refs;
@@ -267,11 +277,13 @@ struct log_partition {
     log__marker_t snap_marker; /* lock */
     int64_t ckpt_base; /* lock: segments from this base on may hold data no sync covered yet */
     /* With a journal: batches appended but not yet written to the active segment's file
-     * (partition.c, "Pending writes"), the file position of pend's first byte, and pend's
-     * capacity as counted in the journal's total. */
-    hd_buf_t pend;       /* lock */
-    int64_t pend_pos;    /* lock */
-    size_t pend_counted; /* lock */
+     * (partition.c, "Pending writes"): pend_len bytes back to back in pend_nchunks chunks of
+     * LOG_PEND_CHUNK bytes (each counted in the journal's total), and the file position of the
+     * first byte. */
+    uint8_t *pend_chunk[LOG_PEND_CHUNKS]; /* lock */
+    size_t pend_nchunks;                  /* lock */
+    size_t pend_len;                      /* lock */
+    int64_t pend_pos;                     /* lock */
     /* With a journal: the adaptive write path (partition.c, "Direct writes"). `direct` is the
      * mode of the last append (loop thread); direct_unsynced says bytes were written straight
      * to the segment since the last round's snapshot; round_bytes counts the bytes appended
@@ -281,12 +293,6 @@ struct log_partition {
     int64_t round_bytes;              /* lock */
     _Atomic int64_t last_round_bytes; /* written by the flusher, read by the loop thread */
 };
-
-/* Pending writes (partition.c): a partition writes its pending bytes once they would pass
- * LOG_PEND_MAX; every partition's once the capacity of all pending buffers of a journal passes
- * LOG_PEND_TOTAL_MAX. */
-#define LOG_PEND_MAX (64 * 1024)
-#define LOG_PEND_TOTAL_MAX (32 * 1024 * 1024)
 
 /* partition.c: any thread. Writes p's pending bytes to its active segment; `release` also frees
  * the buffer. Returns 0 or -errno (the bytes stay pending). */
@@ -334,11 +340,21 @@ int log__journal_append(log_journal_t *j, const char *name, size_t name_len, int
                         const uint8_t *batch, size_t len);
 /* Loop thread: writes a forget record for the partition `name` (see journal.c). */
 int log__journal_forget(log_journal_t *j, const char *name, size_t name_len);
-/* Adds delta to the capacity of the journal's pending segment buffers; returns whether the total
- * now passes LOG_PEND_TOTAL_MAX. Any thread. */
+/* Adds delta to the capacity of the journal's pending segment buffers. Past LOG_PEND_TOTAL_MAX it
+ * asks the checkpoint thread to write them all; it returns true past twice that, when the caller
+ * (the loop thread) must write them itself. Any thread. */
 bool log__journal_pend_note(log_journal_t *j, int64_t delta);
-/* Loop thread: writes and frees every attached partition's pending bytes. */
+/* Any thread: writes and frees every attached partition's pending bytes. */
 void log__journal_pend_flush_all(log_journal_t *j);
+/* Any thread: a chunk of LOG_PEND_CHUNK bytes for pending bytes, from the journal's pool of
+ * free ones or new; and back (kept for reuse, or freed). */
+uint8_t *log__journal_chunk_take(log_journal_t *j);
+void log__journal_chunk_give(log_journal_t *j, uint8_t *c);
+/* The capacity of the journal's pending segment buffers now (tests). */
+int64_t log__journal_pend_total(const log_journal_t *j);
+/* Tests: while set, the checkpoint thread leaves the pending buffers to the loop thread's bound
+ * (it writes them once it is cleared). */
+extern atomic_bool log__pend_async_hold;
 /* The adaptive write path (partition.c, "Direct writes"): the threshold in force (bytes in its
  * last round from which a partition writes direct: a fixed log.journal.direct.bytes or the cost
  * model's latest pick), or LOG_DIRECT_NEVER / _ALWAYS / _ALTERNATE; and the direct bytes, which

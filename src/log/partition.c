@@ -37,14 +37,16 @@
  *   written directly, after the pending bytes.
  * - When they are written: before an append would take the buffer past LOG_PEND_MAX; when the
  *   capacity of all pending buffers of the journal passes LOG_PEND_TOTAL_MAX (every partition's,
- *   buffers freed: the memory bound); before any read of the partition (read.c: fetch, time
+ *   buffers freed, by the checkpoint thread; by the loop thread itself at twice that: the memory
+ *   bound); before any read of the partition (read.c: fetch, time
  *   lookups, scans; every reader of the log, Kafka, HTTP, delivery, goes through them); before
  *   a roll (they belong to the old segment) and a clean close (before its trim and syncs);
  *   and by each checkpoint, on its own thread, before it syncs. Retention and DeleteRecords
  *   remove only inactive segments, which hold nothing pending. A close_dirty drops them, as a
  *   crash does.
  * - Threads: `pend` and `pend_pos` are under `lock`; the loop thread adds and writes, the
- *   checkpoint thread writes (to the active segment, which only changes under `lock`).
+ *   checkpoint thread writes (to the active segment, which only changes under `lock`; a closed
+ *   partition has nothing pending, so it touches no closed file).
  * - Why the checkpoint is safe: it reads the journal's end J first, then takes each partition
  *   appended since the last checkpoint and, under `lock`, writes its pending bytes and copies the
  *   snapshot marker; the loop thread published every batch before J (pending bytes and marker,
@@ -95,6 +97,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define MARKER_NAME "clean-shutdown"
@@ -268,27 +271,56 @@ static int marker_write(log_partition_t *p)
     return marker_put(p->dir, &m);
 }
 
-/* Takes pend out of the journal's count and frees it. lock held (or p unshared). */
+/* Drops the pending bytes and frees their chunks, taking them out of the journal's count. lock
+ * held (or p unshared). */
 static void pend_release_locked(log_partition_t *p)
 {
-    if (p->pend_counted && p->journal)
-        (void)log__journal_pend_note(p->journal, -(int64_t)p->pend_counted);
-    p->pend_counted = 0;
-    hd_buf_deinit(&p->pend);
-    hd_buf_init(&p->pend);
+    if (p->pend_nchunks && p->journal)
+        (void)log__journal_pend_note(p->journal, -(int64_t)(p->pend_nchunks * LOG_PEND_CHUNK));
+    for (size_t i = 0; i < p->pend_nchunks; i++)
+        log__journal_chunk_give(p->journal, p->pend_chunk[i]);
+    p->pend_nchunks = 0;
+    p->pend_len = 0;
+}
+
+/* Copies len bytes (p->pend_len + len <= LOG_PEND_MAX) after the pending ones, taking chunks as
+ * needed; returns the bytes of chunks taken. lock held. */
+static size_t pend_put_locked(log_partition_t *p, const uint8_t *b, size_t len)
+{
+    size_t grown = 0;
+    while (len) {
+        size_t at = p->pend_len % LOG_PEND_CHUNK, k = p->pend_len / LOG_PEND_CHUNK;
+        if (k == p->pend_nchunks) {
+            p->pend_chunk[p->pend_nchunks++] = log__journal_chunk_take(p->journal);
+            grown += LOG_PEND_CHUNK;
+        }
+        size_t n = LOG_PEND_CHUNK - at < len ? LOG_PEND_CHUNK - at : len;
+        memcpy(p->pend_chunk[k] + at, b, n);
+        p->pend_len += n;
+        b += n;
+        len -= n;
+    }
+    return grown;
 }
 
 /* Writes the pending bytes to the active segment (the only one they can belong to: a roll
- * writes them first). lock held. */
+ * writes them first); the chunks stay for the next ones unless `release`. lock held. */
 static int pend_flush_locked(log_partition_t *p, bool release)
 {
-    if (p->pend.len) {
+    if (p->pend_len) {
         log_segment_t *s = p->segs[p->nsegs - 1];
-        int rc = hd_io_pwrite_all(s->log_fd, p->pend.p, p->pend.len, (off_t)p->pend_pos);
+        struct iovec iov[LOG_PEND_CHUNKS];
+        int n = 0;
+        for (size_t left = p->pend_len; left; n++) {
+            iov[n].iov_base = p->pend_chunk[n];
+            iov[n].iov_len = left < LOG_PEND_CHUNK ? left : LOG_PEND_CHUNK;
+            left -= iov[n].iov_len;
+        }
+        int rc = hd_io_pwritev_all(s->log_fd, iov, n, (off_t)p->pend_pos);
         if (rc < 0)
             return rc;
-        p->pend_pos += (int64_t)p->pend.len;
-        p->pend.len = 0;
+        p->pend_pos += (int64_t)p->pend_len;
+        p->pend_len = 0;
     }
     if (release)
         pend_release_locked(p);
@@ -374,7 +406,8 @@ static void partition_free(log_partition_t *p)
     free(p->segs);
     free(p->dir);
     free(p->jname);
-    hd_buf_deinit(&p->pend);
+    for (size_t i = 0; i < p->pend_nchunks; i++)
+        free(p->pend_chunk[i]);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -960,7 +993,7 @@ static int append_journaled(log_partition_t *p, log_segment_t *s, const uint8_t 
     if (p->direct)
         return append_direct(p, s, batch, len, h, base_offset);
     pthread_mutex_lock(&p->lock);
-    if (p->pend.len && p->pend.len + len > LOG_PEND_MAX)
+    if (p->pend_len && p->pend_len + len > LOG_PEND_MAX)
         rc = pend_flush_locked(p, false);
     pthread_mutex_unlock(&p->lock);
     if (rc < 0) {
@@ -993,22 +1026,19 @@ static int append_journaled(log_partition_t *p, log_segment_t *s, const uint8_t 
     p->leo = s->next_offset;
     p->size_bytes += (int64_t)len;
     pthread_mutex_lock(&p->lock);
+    size_t grown = 0;
     if (!direct) {
-        if (!p->pend.len)
+        if (!p->pend_len)
             p->pend_pos = pos;
-        if (!p->pend.cap) /* skip the small steps of doubling: each one copies */
-            (void)hd_buf_ensure(&p->pend, LOG_PEND_MAX / 4);
-        hd_buf_put(&p->pend, batch, len);
+        grown = pend_put_locked(p, batch, len);
     }
-    int64_t grown = (int64_t)p->pend.cap - (int64_t)p->pend_counted;
-    p->pend_counted = p->pend.cap;
     p->snap_leo = p->leo;
     p->round_bytes += (int64_t)len;
     marker_fill(p, &p->snap_marker);
     pthread_mutex_unlock(&p->lock);
     atomic_store(&p->ckpt_dirty, true);
     log__journal_commit(p->journal);
-    if (grown && log__journal_pend_note(p->journal, grown))
+    if (grown && log__journal_pend_note(p->journal, (int64_t)grown))
         log__journal_pend_flush_all(p->journal);
     *base_offset = h->base_offset;
     return 0;

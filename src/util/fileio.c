@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static ssize_t def_pwrite(int fd, const void *buf, size_t n, off_t off)
@@ -45,6 +46,39 @@ int hd_io_pwrite_all(int fd, const void *buf, size_t n, off_t off)
         p += w;
         n -= (size_t)w;
         off += w;
+    }
+    return 0;
+}
+
+int hd_io_pwritev_all(int fd, struct iovec *iov, int cnt, off_t off)
+{
+    if (hd_io.pwrite != hd_fileio_default.pwrite) { /* a test's faults apply here too */
+        for (int i = 0; i < cnt; i++) {
+            int rc = hd_io_pwrite_all(fd, iov[i].iov_base, iov[i].iov_len, off);
+            if (rc < 0)
+                return rc;
+            off += (off_t)iov[i].iov_len;
+        }
+        return 0;
+    }
+    while (cnt > 0) {
+        ssize_t w = pwritev(fd, iov, cnt, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        if (w == 0)
+            return -EIO;
+        off += w;
+        while (cnt > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
     }
     return 0;
 }

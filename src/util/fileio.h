@@ -20,6 +20,11 @@ extern const hd_fileio_t hd_fileio_default;
 
 /* Writes all n bytes (retrying short writes and EINTR). Returns 0 or -errno. */
 int hd_io_pwrite_all(int fd, const void *buf, size_t n, off_t off);
+/* Writes the cnt buffers of iov back to back from off (one pwritev, retrying short writes and
+ * EINTR; through the pwrite hook, one buffer at a time, while a test replaced it). The iov array
+ * is modified. Returns 0 or -errno. */
+struct iovec;
+int hd_io_pwritev_all(int fd, struct iovec *iov, int cnt, off_t off);
 /* Reads up to n bytes; returns bytes read (short only at end of file) or -errno. */
 ssize_t hd_io_pread_full(int fd, void *buf, size_t n, off_t off);
 /* fsyncs a directory so that file creations and renames in it are durable. */
