@@ -501,9 +501,17 @@ static void spare_make(log_journal_t *j)
     if (!need)
         return;
     char *sp = spare_path(j, id);
-    int fd = open(sp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* The zeros go to the disk with O_DIRECT where the filesystem has it: through the page cache
+     * they cost as much CPU as the journal's own writes (a tenth of the broker's time at 100
+     * partitions), on cores the loop thread and the clients need. */
+    int fd = open(sp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+    bool direct = fd >= 0;
+    if (fd < 0 && errno == EINVAL)
+        fd = open(sp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int rc = fd < 0 ? -errno : 0;
-    uint8_t *z = hd_calloc(1, LOG_JOURNAL_READ_CHUNK);
+    void *z = NULL;
+    if (rc == 0 && (rc = -posix_memalign(&z, LOG_PAGE, LOG_JOURNAL_READ_CHUNK)) == 0)
+        memset(z, 0, LOG_JOURNAL_READ_CHUNK);
     bool stop = false;
     for (int64_t off = 0; rc == 0 && off < j->cfg.file_bytes; off += LOG_JOURNAL_READ_CHUNK) {
         pthread_mutex_lock(&j->mu);
@@ -516,6 +524,13 @@ static void spare_make(log_journal_t *j)
         int64_t n = j->cfg.file_bytes - off;
         if (n > LOG_JOURNAL_READ_CHUNK)
             n = LOG_JOURNAL_READ_CHUNK;
+        if (direct && n % LOG_PAGE) { /* a tail not a whole page: through the page cache */
+            direct = false;
+            if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT) < 0) {
+                rc = -errno;
+                break;
+            }
+        }
         rc = hd_io_pwrite_all(fd, z, (size_t)n, (off_t)off);
     }
     free(z);
