@@ -163,8 +163,6 @@
 #define COST_MIN_LOG2 10
 #define COST_START_MIN (16 * 1024)
 #define COST_NCAND (LOG_ROUND_BUCKETS - COST_MIN_LOG2 + 2)
-/* Free chunks of pending bytes are freed after this long without a take (see `pool`). */
-#define POOL_IDLE_MS 1000
 /* Staged journal bytes from which the loop thread writes them itself (see `stage`). */
 #define LOG_JOURNAL_STAGE_MAX (1024 * 1024)
 
@@ -209,18 +207,9 @@ struct log_journal {
     bool unclean_detach;                 /* mu: a partition was closed without syncing */
     uint64_t spares[LOG_JOURNAL_SPARES]; /* mu: ids of spare files ready for reuse */
     size_t nspares;
-    uint64_t spare_next;           /* mu: id for the next spare */
-    _Atomic int err;               /* sticky: the first write or sync failure */
-    _Atomic int64_t pend_bytes;    /* capacity of the partitions' pending segment buffers */
-    atomic_bool pend_flush_wanted; /* the checkpoint thread is to write them all */
-    /* Free chunks of pending bytes (pool_mu), linked through their first bytes and kept for
-     * reuse up to LOG_PEND_TOTAL_MAX: fresh memory costs a page fault per page at its first
-     * touch, and the buffers of 1,000 partitions are freed and taken again every few seconds.
-     * The checkpoint thread frees them after POOL_IDLE_MS without a take. */
-    pthread_mutex_t pool_mu;
-    void *pool;
-    size_t npool;
-    _Atomic int64_t pool_takes;
+    uint64_t spare_next;   /* mu: id for the next spare */
+    _Atomic int err;       /* sticky: the first write or sync failure */
+    log__pender_t *pender; /* the partitions' pending segment writes (pending.c) */
     /* The adaptive write path (partition.c, "Direct writes"): bytes appended straight to the
      * segments (they count towards the checkpoint's byte trigger like journal bytes), the dirty
      * partitions of the last round, and totals logged at close. */
@@ -810,6 +799,7 @@ int log__journal_attach(log_journal_t *j, log_partition_t *p)
     p->jname = hd_strndup(name, nlen);
     p->jname_len = nlen;
     p->journal = j;
+    p->pender = j->pender;
     pthread_mutex_lock(&j->mu);
     if (j->nparts == j->parts_cap) {
         j->parts_cap = j->parts_cap ? j->parts_cap * 2 : 64;
@@ -920,68 +910,9 @@ void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct,
                               memory_order_relaxed);
 }
 
-/* ---- pending segment writes (partition.c) ---- */
+/* ---- pending segment writes (pending.c) ---- */
 
-atomic_bool log__pend_async_hold;
-
-uint8_t *log__journal_chunk_take(log_journal_t *j)
-{
-    atomic_fetch_add_explicit(&j->pool_takes, 1, memory_order_relaxed);
-    pthread_mutex_lock(&j->pool_mu);
-    void *c = j->pool;
-    if (c) {
-        memcpy(&j->pool, c, sizeof(void *));
-        j->npool--;
-    }
-    pthread_mutex_unlock(&j->pool_mu);
-    return c ? c : hd_malloc(LOG_PEND_CHUNK);
-}
-
-void log__journal_chunk_give(log_journal_t *j, uint8_t *c)
-{
-    pthread_mutex_lock(&j->pool_mu);
-    if (j->npool < LOG_PEND_TOTAL_MAX / LOG_PEND_CHUNK) {
-        memcpy(c, &j->pool, sizeof(void *));
-        j->pool = c;
-        j->npool++;
-        c = NULL;
-    }
-    pthread_mutex_unlock(&j->pool_mu);
-    free(c);
-}
-
-static void pool_trim(log_journal_t *j)
-{
-    pthread_mutex_lock(&j->pool_mu);
-    void *c = j->pool;
-    j->pool = NULL;
-    j->npool = 0;
-    pthread_mutex_unlock(&j->pool_mu);
-    while (c) {
-        void *next;
-        memcpy(&next, c, sizeof next);
-        free(c);
-        c = next;
-    }
-}
-
-int64_t log__journal_pend_total(const log_journal_t *j)
-{
-    return atomic_load(&((log_journal_t *)j)->pend_bytes);
-}
-
-bool log__journal_pend_note(log_journal_t *j, int64_t delta)
-{
-    int64_t total = atomic_fetch_add(&j->pend_bytes, delta) + delta;
-    if (delta > 0 && total > LOG_PEND_TOTAL_MAX && !atomic_exchange(&j->pend_flush_wanted, true)) {
-        /* The checkpoint thread writes them (ckpt_main): a thousand pwrites would hold the loop
-         * thread for milliseconds. */
-        pthread_mutex_lock(&j->mu);
-        pthread_cond_signal(&j->cv);
-        pthread_mutex_unlock(&j->mu);
-    }
-    return total > 2 * (int64_t)LOG_PEND_TOTAL_MAX;
-}
+int64_t log__journal_pend_total(const log_journal_t *j) { return log__pender_total(j->pender); }
 
 void log__journal_pend_flush_all(log_journal_t *j)
 {
@@ -1064,7 +995,6 @@ done:
 static void *ckpt_main(void *arg)
 {
     log_journal_t *j = arg;
-    int64_t takes_seen = 0, takes_ms = hd_mono_ms();
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
         struct timespec ts;
@@ -1079,15 +1009,6 @@ static void *ckpt_main(void *arg)
             break;
         int64_t total = j->written_total + atomic_load(&j->direct_total);
         pthread_mutex_unlock(&j->mu);
-        if (!atomic_load(&log__pend_async_hold) && atomic_exchange(&j->pend_flush_wanted, false))
-            log__journal_pend_flush_all(j);
-        int64_t takes = atomic_load_explicit(&j->pool_takes, memory_order_relaxed);
-        if (takes != takes_seen) {
-            takes_seen = takes;
-            takes_ms = hd_mono_ms();
-        } else if (hd_mono_ms() - takes_ms >= POOL_IDLE_MS) {
-            pool_trim(j);
-        }
         /* ckpt_total and ckpt_ms are only written by checkpoints, which this thread runs, except
          * a test's log_journal_checkpoint(): reading them without ckpt_mu may be stale, which
          * only moves one checkpoint. */
@@ -1440,8 +1361,7 @@ static void journal_free(log_journal_t *j)
     free(j->parts);
     hd_buf_deinit(&j->stage);
     hd_buf_deinit(&j->wchunk);
-    pool_trim(j);
-    pthread_mutex_destroy(&j->pool_mu);
+    log__pender_stop(j->pender);
     if (j->base_fd >= 0)
         close(j->base_fd);
     pthread_cond_destroy(&j->cv);
@@ -1464,8 +1384,6 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     j->cfg = *cfg;
     j->base_fd = -1;
     atomic_init(&j->err, 0);
-    atomic_init(&j->pend_bytes, 0);
-    atomic_init(&j->pend_flush_wanted, false);
     atomic_init(&j->direct_total, 0);
     /* Until the first round has been measured: the middle of the range the model picks from. */
     atomic_init(&j->direct_min,
@@ -1478,8 +1396,6 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     pthread_mutex_init(&j->mu, NULL);
     pthread_mutex_init(&j->wmu, NULL);
     pthread_mutex_init(&j->ckpt_mu, NULL);
-    pthread_mutex_init(&j->pool_mu, NULL);
-    atomic_init(&j->pool_takes, 0);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1499,6 +1415,8 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     if ((rc = recover(j)) < 0)
         goto fail;
     j->ckpt_ms = hd_mono_ms();
+    if ((rc = log__pender_start(j, &j->pender)) < 0)
+        goto fail;
     if ((rc = -pthread_create(&j->thread, NULL, ckpt_main, j)) < 0)
         goto fail;
     j->thread_started = true;

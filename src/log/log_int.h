@@ -230,13 +230,13 @@ typedef struct log__marker {
     int64_t active_base, end_offset, active_size, idx_n, tidx_n, tidx_last_ts, max_ts;
 } log__marker_t;
 
-/* Pending writes (partition.c): a partition writes its pending bytes once they would pass
- * LOG_PEND_MAX; every partition's are written, by the checkpoint thread, once the capacity of all
- * pending buffers of a journal passes LOG_PEND_TOTAL_MAX, and by the loop thread itself if the
- * capacity reaches twice that before the checkpoint thread got to them (the memory bound). */
+typedef struct log__pender log__pender_t;
+
+/* Pending writes (pending.c): a partition's batches wait in memory, up to LOG_PEND_MAX each, in
+ * chunks of LOG_PEND_CHUNK; the writer thread writes every partition's once the capacity of all
+ * passes LOG_PEND_TOTAL_MAX, and the loop thread itself at twice that (the memory bound). */
 #define LOG_PEND_MAX (64 * 1024)
 #define LOG_PEND_TOTAL_MAX (32 * 1024 * 1024)
-/* The pending bytes are held in fixed chunks, so that a buffer grows without copying. */
 #define LOG_PEND_CHUNK (16 * 1024)
 #define LOG_PEND_CHUNKS (LOG_PEND_MAX / LOG_PEND_CHUNK)
 
@@ -277,13 +277,21 @@ struct log_partition {
     log__marker_t snap_marker; /* lock */
     int64_t ckpt_base; /* lock: segments from this base on may hold data no sync covered yet */
     /* With a journal: batches appended but not yet written to the active segment's file
-     * (partition.c, "Pending writes"): pend_len bytes back to back in pend_nchunks chunks of
-     * LOG_PEND_CHUNK bytes (each counted in the journal's total), and the file position of the
-     * first byte. */
+     * (pending.c): pend_len bytes back to back in pend_nchunks chunks of LOG_PEND_CHUNK bytes
+     * (each counted in the pender's total) for the file from pend_pos; before them, the sealed
+     * set the writer thread writes (while wr_busy; wr_cv is signalled when it clears) or whose
+     * write failed, wr_len bytes for wr_fd from wr_pos. */
+    log__pender_t *pender;
     uint8_t *pend_chunk[LOG_PEND_CHUNKS]; /* lock */
     size_t pend_nchunks;                  /* lock */
     size_t pend_len;                      /* lock */
     int64_t pend_pos;                     /* lock */
+    uint8_t *wr_chunk[LOG_PEND_CHUNKS];   /* lock */
+    size_t wr_nchunks, wr_len;            /* lock */
+    int64_t wr_pos;                       /* lock */
+    int wr_fd;                            /* lock */
+    bool wr_busy;                         /* lock */
+    pthread_cond_t wr_cv;
     /* With a journal: the adaptive write path (partition.c, "Direct writes"). `direct` is the
      * mode of the last append (loop thread); direct_unsynced says bytes were written straight
      * to the segment since the last round's snapshot; round_bytes counts the bytes appended
@@ -294,9 +302,28 @@ struct log_partition {
     _Atomic int64_t last_round_bytes; /* written by the flusher, read by the loop thread */
 };
 
-/* partition.c: any thread. Writes p's pending bytes to its active segment; `release` also frees
+/* pending.c: any thread. Writes p's pending bytes to its active segment; `release` also frees
  * the buffer. Returns 0 or -errno (the bytes stay pending). */
 int log__partition_pend_flush(log_partition_t *p, bool release);
+/* pending.c, with p's lock held: the same; drops the pending bytes (and any failed set) and
+ * frees their chunks; copies len bytes after the pending ones (p->pend_len + len <=
+ * LOG_PEND_MAX), returning the bytes of chunks taken; and before an append of len bytes, seals
+ * the pending bytes for the writer thread or writes them if they would pass LOG_PEND_MAX. */
+int log__pend_flush_locked(log_partition_t *p, bool release);
+void log__pend_release_locked(log_partition_t *p);
+size_t log__pend_put_locked(log_partition_t *p, const uint8_t *b, size_t len);
+int log__pend_make_room_locked(log_partition_t *p, size_t len);
+/* pending.c: the chunk pool, the total and the writer thread of one journal. note() adds delta
+ * to the capacity of the pending chunks; past LOG_PEND_TOTAL_MAX it asks the writer thread to
+ * write them all, and it returns true past twice that, when the caller (the loop thread) must
+ * write them itself. stop() drains the writer's queue first. */
+int log__pender_start(log_journal_t *j, log__pender_t **out);
+void log__pender_stop(log__pender_t *w);
+bool log__pender_note(log__pender_t *w, int64_t delta);
+int64_t log__pender_total(const log__pender_t *w);
+/* Tests: while set, the writer thread leaves the pending buffers to the loop thread's bound (it
+ * writes them once it is cleared). */
+extern atomic_bool log__pend_async_hold;
 
 /* partition.c: the marker of a checkpoint (fields of the clean-shutdown marker), after writing
  * the pending bytes it covers to the segment. Returns 0 or -errno (nothing to checkpoint). */
@@ -340,21 +367,10 @@ int log__journal_append(log_journal_t *j, const char *name, size_t name_len, int
                         const uint8_t *batch, size_t len);
 /* Loop thread: writes a forget record for the partition `name` (see journal.c). */
 int log__journal_forget(log_journal_t *j, const char *name, size_t name_len);
-/* Adds delta to the capacity of the journal's pending segment buffers. Past LOG_PEND_TOTAL_MAX it
- * asks the checkpoint thread to write them all; it returns true past twice that, when the caller
- * (the loop thread) must write them itself. Any thread. */
-bool log__journal_pend_note(log_journal_t *j, int64_t delta);
 /* Any thread: writes and frees every attached partition's pending bytes. */
 void log__journal_pend_flush_all(log_journal_t *j);
-/* Any thread: a chunk of LOG_PEND_CHUNK bytes for pending bytes, from the journal's pool of
- * free ones or new; and back (kept for reuse, or freed). */
-uint8_t *log__journal_chunk_take(log_journal_t *j);
-void log__journal_chunk_give(log_journal_t *j, uint8_t *c);
 /* The capacity of the journal's pending segment buffers now (tests). */
 int64_t log__journal_pend_total(const log_journal_t *j);
-/* Tests: while set, the checkpoint thread leaves the pending buffers to the loop thread's bound
- * (it writes them once it is cleared). */
-extern atomic_bool log__pend_async_hold;
 /* The adaptive write path (partition.c, "Direct writes"): the threshold in force (bytes in its
  * last round from which a partition writes direct: a fixed log.journal.direct.bytes or the cost
  * model's latest pick), or LOG_DIRECT_NEVER / _ALWAYS / _ALTERNATE; and the direct bytes, which

@@ -26,36 +26,9 @@
  * segment) like any crash recovery. A marker that does not match the files (segment missing or
  * shorter) is ignored and removed, and every segment is scanned.
  *
- * Pending writes (with a journal only). The journal record makes a batch durable, so its
- * segment write need not happen at once: a batch shorter than LOG_PEND_MAX is copied into the
- * partition's `pend` buffer, and the buffer is written to the active segment with one pwrite
- * (a 1 KiB pwrite into one of 1,000 files cost about 5 us of CPU, most of the broker's time per
- * record at 1,000 partitions). Invariants:
- * - What may be pending: only batches of the active segment, appended and recorded in the
- *   journal, contiguous from pend_pos to the segment's size (the in-memory size, indexes, LEO and
- *   snapshot marker all include them; the file does not). A batch of LOG_PEND_MAX or more is
- *   written directly, after the pending bytes.
- * - When they are written: before an append would take the buffer past LOG_PEND_MAX; when the
- *   capacity of all pending buffers of the journal passes LOG_PEND_TOTAL_MAX (every partition's,
- *   buffers freed, by the checkpoint thread; by the loop thread itself at twice that: the memory
- *   bound); before any read of the partition (read.c: fetch, time
- *   lookups, scans; every reader of the log, Kafka, HTTP, delivery, goes through them); before
- *   a roll (they belong to the old segment) and a clean close (before its trim and syncs);
- *   and by each checkpoint, on its own thread, before it syncs. Retention and DeleteRecords
- *   remove only inactive segments, which hold nothing pending. A close_dirty drops them, as a
- *   crash does.
- * - Threads: `pend` and `pend_pos` are under `lock`; the loop thread adds and writes, the
- *   checkpoint thread writes (to the active segment, which only changes under `lock`; a closed
- *   partition has nothing pending, so it touches no closed file).
- * - Why the checkpoint is safe: it reads the journal's end J first, then takes each partition
- *   appended since the last checkpoint and, under `lock`, writes its pending bytes and copies the
- *   snapshot marker; the loop thread published every batch before J (pending bytes and marker,
- *   under `lock`) before it published J. So every batch before J is in its segment file when the
- *   checkpoint's syncfs runs, and the marker never describes bytes the file lacks. A failed
- *   pending write fails the checkpoint, which keeps the previous one (replay still covers them).
- * - A crash loses the pending bytes like written but unsynced ones: replay from the last
- *   checkpoint puts them back. A failed pending write fails the append that needed it (the bytes
- *   stay pending, retried by the next write).
+ * Pending writes (with a journal only): a journaled batch's segment write waits in memory, and
+ * is made in chunks, by the loop thread or the journal's writer thread; pending.c documents the
+ * invariants.
  *
  * Direct writes (with a journal only): the adaptive write path. The journal saves syncs when a
  * round carries small batches of many partitions, but writes every byte twice; a partition whose
@@ -97,7 +70,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #define MARKER_NAME "clean-shutdown"
@@ -271,77 +243,11 @@ static int marker_write(log_partition_t *p)
     return marker_put(p->dir, &m);
 }
 
-/* Drops the pending bytes and frees their chunks, taking them out of the journal's count. lock
- * held (or p unshared). */
-static void pend_release_locked(log_partition_t *p)
-{
-    if (p->pend_nchunks && p->journal)
-        (void)log__journal_pend_note(p->journal, -(int64_t)(p->pend_nchunks * LOG_PEND_CHUNK));
-    for (size_t i = 0; i < p->pend_nchunks; i++)
-        log__journal_chunk_give(p->journal, p->pend_chunk[i]);
-    p->pend_nchunks = 0;
-    p->pend_len = 0;
-}
-
-/* Copies len bytes (p->pend_len + len <= LOG_PEND_MAX) after the pending ones, taking chunks as
- * needed; returns the bytes of chunks taken. lock held. */
-static size_t pend_put_locked(log_partition_t *p, const uint8_t *b, size_t len)
-{
-    size_t grown = 0;
-    while (len) {
-        size_t at = p->pend_len % LOG_PEND_CHUNK, k = p->pend_len / LOG_PEND_CHUNK;
-        if (k == p->pend_nchunks) {
-            p->pend_chunk[p->pend_nchunks++] = log__journal_chunk_take(p->journal);
-            grown += LOG_PEND_CHUNK;
-        }
-        size_t n = LOG_PEND_CHUNK - at < len ? LOG_PEND_CHUNK - at : len;
-        memcpy(p->pend_chunk[k] + at, b, n);
-        p->pend_len += n;
-        b += n;
-        len -= n;
-    }
-    return grown;
-}
-
-/* Writes the pending bytes to the active segment (the only one they can belong to: a roll
- * writes them first); the chunks stay for the next ones unless `release`. lock held. */
-static int pend_flush_locked(log_partition_t *p, bool release)
-{
-    if (p->pend_len) {
-        log_segment_t *s = p->segs[p->nsegs - 1];
-        struct iovec iov[LOG_PEND_CHUNKS];
-        int n = 0;
-        for (size_t left = p->pend_len; left; n++) {
-            iov[n].iov_base = p->pend_chunk[n];
-            iov[n].iov_len = left < LOG_PEND_CHUNK ? left : LOG_PEND_CHUNK;
-            left -= iov[n].iov_len;
-        }
-        int rc = hd_io_pwritev_all(s->log_fd, iov, n, (off_t)p->pend_pos);
-        if (rc < 0)
-            return rc;
-        p->pend_pos += (int64_t)p->pend_len;
-        p->pend_len = 0;
-    }
-    if (release)
-        pend_release_locked(p);
-    return 0;
-}
-
-int log__partition_pend_flush(log_partition_t *p, bool release)
-{
-    pthread_mutex_lock(&p->lock);
-    int rc = pend_flush_locked(p, release);
-    pthread_mutex_unlock(&p->lock);
-    if (rc < 0)
-        say_error("segment %s: pending write failed: %s", p->dir, hd_strerror(rc));
-    return rc;
-}
-
 int log__partition_marker_snapshot(log_partition_t *p, log__marker_t *m)
 {
     pthread_mutex_lock(&p->lock);
     /* A partition closed meanwhile wrote its pending bytes, or (closed dirty) dropped them. */
-    int rc = atomic_load(&p->detached) ? 0 : pend_flush_locked(p, true);
+    int rc = atomic_load(&p->detached) ? 0 : log__pend_flush_locked(p, true);
     *m = p->snap_marker;
     pthread_mutex_unlock(&p->lock);
     return rc;
@@ -408,6 +314,9 @@ static void partition_free(log_partition_t *p)
     free(p->jname);
     for (size_t i = 0; i < p->pend_nchunks; i++)
         free(p->pend_chunk[i]);
+    for (size_t i = 0; i < p->wr_nchunks; i++)
+        free(p->wr_chunk[i]);
+    pthread_cond_destroy(&p->wr_cv);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -492,6 +401,8 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
     atomic_init(&p->ckpt_dirty, false);
     atomic_init(&p->detached, false);
     pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wr_cv, NULL);
+    p->wr_fd = -1;
     p->dir = hd_strdup(dir);
     p->cfg = *cfg;
     struct stat dst;
@@ -753,7 +664,7 @@ void log_partition_close_dirty(log_partition_t *p)
         return;
     /* As a crash: the pending bytes are lost (the journal still has them). */
     pthread_mutex_lock(&p->lock);
-    pend_release_locked(p);
+    log__pend_release_locked(p);
     pthread_mutex_unlock(&p->lock);
     journal_detach(p, false);
     log_partition_unref(p);
@@ -782,11 +693,18 @@ int log_partition_precreate(const char *dir)
     if (rc < 0)
         return rc;
     log_segment_t *s = log__segment_new(dir, 0);
-    /* Without O_TRUNC: a log created meanwhile by an open keeps its data. */
-    int fd = open(log__segment_path(s, "log"), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    rc = fd < 0 ? -errno : 0;
-    if (fd >= 0)
-        close(fd);
+    /* Without O_TRUNC: a log created meanwhile by an open keeps its data. The index files too,
+     * empty, so that the first index write (on the loop thread) opens them instead of creating
+     * them: a file creation took about 250 us here, half a second of the loop thread for a new
+     * topic of 1,000 partitions. An index file shorter than its log is rebuilt on open. */
+    static const char *const ext[] = {"log", "index", "timeindex"};
+    rc = 0;
+    for (size_t i = 0; i < HD_ARRAY_LEN(ext) && rc == 0; i++) {
+        int fd = open(log__segment_path(s, ext[i]), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        rc = fd < 0 ? -errno : 0;
+        if (fd >= 0)
+            close(fd);
+    }
     log__segment_unref(s);
     return rc;
 }
@@ -937,7 +855,7 @@ static int append_direct(log_partition_t *p, log_segment_t *s, const uint8_t *ba
 {
     int64_t pos = s->size;
     pthread_mutex_lock(&p->lock);
-    int rc = pend_flush_locked(p, true);
+    int rc = log__pend_flush_locked(p, true);
     pthread_mutex_unlock(&p->lock);
     if (rc < 0) {
         say_error("segment %s: pending write failed: %s", log__segment_path(s, "log"),
@@ -993,8 +911,7 @@ static int append_journaled(log_partition_t *p, log_segment_t *s, const uint8_t 
     if (p->direct)
         return append_direct(p, s, batch, len, h, base_offset);
     pthread_mutex_lock(&p->lock);
-    if (p->pend_len && p->pend_len + len > LOG_PEND_MAX)
-        rc = pend_flush_locked(p, false);
+    rc = log__pend_make_room_locked(p, len);
     pthread_mutex_unlock(&p->lock);
     if (rc < 0) {
         say_error("segment %s: pending write failed: %s", log__segment_path(s, "log"),
@@ -1030,7 +947,7 @@ static int append_journaled(log_partition_t *p, log_segment_t *s, const uint8_t 
     if (!direct) {
         if (!p->pend_len)
             p->pend_pos = pos;
-        grown = pend_put_locked(p, batch, len);
+        grown = log__pend_put_locked(p, batch, len);
     }
     p->snap_leo = p->leo;
     p->round_bytes += (int64_t)len;
@@ -1038,7 +955,7 @@ static int append_journaled(log_partition_t *p, log_segment_t *s, const uint8_t 
     pthread_mutex_unlock(&p->lock);
     atomic_store(&p->ckpt_dirty, true);
     log__journal_commit(p->journal);
-    if (grown && log__journal_pend_note(p->journal, (int64_t)grown))
+    if (grown && log__pender_note(p->pender, (int64_t)grown))
         log__journal_pend_flush_all(p->journal);
     *base_offset = h->base_offset;
     return 0;

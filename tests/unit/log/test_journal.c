@@ -897,9 +897,9 @@ static log_partition_t **pend_open_many(env_t *e, int np)
     return p;
 }
 
-/* Past LOG_PEND_TOTAL_MAX of capacity the checkpoint thread writes every partition's pending
+/* Past LOG_PEND_TOTAL_MAX of capacity the writer thread writes every partition's pending
  * bytes and frees the buffers, while the loop thread goes on appending; every byte reads back. */
-static void test_pending_buffers_are_written_by_the_checkpoint_thread(void **state)
+static void test_pending_buffers_are_written_by_the_writer_thread(void **state)
 {
     (void)state;
     enum { NP = 700 };
@@ -917,7 +917,7 @@ static void test_pending_buffers_are_written_by_the_checkpoint_thread(void **sta
     pend_check_and_close(&e, p, NP, 60);
 }
 
-/* The memory bound: with the checkpoint thread held, the loop thread writes and frees every
+/* The memory bound: with the writer thread held, the loop thread writes and frees every
  * partition's pending bytes itself once the capacity reaches twice LOG_PEND_TOTAL_MAX. */
 static void test_pending_buffers_are_bounded_in_total(void **state)
 {
@@ -932,6 +932,130 @@ static void test_pending_buffers_are_bounded_in_total(void **state)
     assert_true(peak > LOG_PEND_TOTAL_MAX);
     assert_true(peak <= 2 * LOG_PEND_TOTAL_MAX + 2 * LOG_PEND_MAX);
     pend_check_and_close(&e, p, NP, 60);
+}
+
+/* pwrite that counts the bytes written to segment files on the test's thread and off it, and
+ * fails the first seg_fail writes off it with EIO. */
+static pthread_t test_thread;
+static atomic_long seg_on_thread, seg_off_thread;
+static atomic_int seg_fail;
+static ssize_t thread_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    char link[64], path[512];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(link, path, sizeof path - 1);
+    if (k > 4 && memcmp(path + k - 4, ".log", 4) == 0) {
+        if (pthread_equal(pthread_self(), test_thread)) {
+            atomic_fetch_add(&seg_on_thread, (long)n);
+        } else {
+            if (atomic_load(&seg_fail) > 0) {
+                atomic_fetch_sub(&seg_fail, 1);
+                return -EIO;
+            }
+            atomic_fetch_add(&seg_off_thread, (long)n);
+        }
+    }
+    return hd_fileio_default.pwrite(fd, buf, n, off);
+}
+
+/* Appends one 1,000-byte record and waits until the writer thread is done with p's set. */
+static void append_and_settle(env_t *e, log_partition_t *p)
+{
+    int64_t base;
+    assert_int_equal(append(e, p, 1, 1000, &base), 0);
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&p->lock);
+        bool busy = p->wr_busy;
+        pthread_mutex_unlock(&p->lock);
+        if (!busy)
+            return;
+        usleep(1000);
+    }
+    fail_msg("the writer thread kept the set");
+}
+
+static void thread_pwrite_on(int fail)
+{
+    test_thread = pthread_self();
+    atomic_store(&seg_on_thread, 0);
+    atomic_store(&seg_off_thread, 0);
+    atomic_store(&seg_fail, fail);
+    hd_io.pwrite = thread_pwrite;
+}
+
+/* Pending bytes that would pass LOG_PEND_MAX are sealed and written by the journal's writer
+ * thread: the appending thread writes no segment byte, and every batch reads back in order. */
+static void test_sealed_pending_bytes_are_written_by_the_writer_thread(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e, 1 << 20);
+    log_partition_t *p = open_p(&e, "w-0");
+    thread_pwrite_on(0);
+    for (int i = 0; i < 200; i++) /* about 214 KiB: three sets of about 64 KiB */
+        append_and_settle(&e, p);
+    assert_int_equal(atomic_load(&seg_on_thread), 0);
+    assert_true(atomic_load(&seg_off_thread) >= 3 * (LOG_PEND_MAX - 2048));
+    hd_buf_t got;
+    hd_buf_init(&got);
+    size_t len = read_all(p, &got); /* writes the rest on this thread */
+    hd_io = hd_fileio_default;
+    assert_int_equal(log_partition_end_offset(p), 200);
+    assert_int_equal((size_t)(atomic_load(&seg_on_thread) + atomic_load(&seg_off_thread)), len);
+    log_partition_close(p);
+    p = open_p(&e, "w-0");
+    hd_buf_t again;
+    hd_buf_init(&again);
+    assert_int_equal(read_all(p, &again), len);
+    assert_memory_equal(again.p, got.p, len);
+    hd_buf_deinit(&again);
+    hd_buf_deinit(&got);
+    log_partition_close(p);
+    log_journal_close(e.j);
+    env_done(&e);
+}
+
+/* A failed write of a sealed set keeps it: the appends go on (the next pending bytes are written
+ * after it), and the next write of everything (here a read's) writes it again, so the segment
+ * has no hole. */
+static void test_failed_set_write_is_retried_by_the_next_write(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e, 1 << 20);
+    log_partition_t *p = open_p(&e, "w-0");
+    thread_pwrite_on(1);
+    int n = 0;
+    for (; n < 70; n++)
+        append_and_settle(&e, p);
+    pthread_mutex_lock(&p->lock);
+    size_t kept = p->wr_len;
+    pthread_mutex_unlock(&p->lock);
+    assert_true(kept > LOG_PEND_MAX - 2048);
+    assert_int_equal(atomic_load(&seg_fail), 0);
+    for (; n < 200; n++)
+        append_and_settle(&e, p);
+    assert_true(atomic_load(&seg_on_thread) > 0); /* pending bytes written after the kept set */
+    hd_buf_t got;
+    hd_buf_init(&got);
+    size_t len = read_all(p, &got); /* read_all checks every batch's offset: no hole */
+    hd_io = hd_fileio_default;
+    pthread_mutex_lock(&p->lock);
+    assert_int_equal(p->wr_len, 0);
+    pthread_mutex_unlock(&p->lock);
+    assert_int_equal(log_partition_end_offset(p), 200);
+    log_partition_close(p);
+    p = open_p(&e, "w-0");
+    assert_int_equal(log_partition_end_offset(p), 200);
+    hd_buf_t again;
+    hd_buf_init(&again);
+    assert_int_equal(read_all(p, &again), len);
+    assert_memory_equal(again.p, got.p, len);
+    hd_buf_deinit(&again);
+    hd_buf_deinit(&got);
+    log_partition_close(p);
+    log_journal_close(e.j);
+    env_done(&e);
 }
 
 /* Reopens pe's journal and partitions with the adaptive path's mode `direct_bytes`. */
@@ -1125,7 +1249,9 @@ int main(void)
         cmocka_unit_test(test_crash_with_pending_batches_replays_them),
         cmocka_unit_test(test_checkpoint_writes_pending_batches_before_moving_replay_start),
         cmocka_unit_test(test_pending_buffers_are_bounded_in_total),
-        cmocka_unit_test(test_pending_buffers_are_written_by_the_checkpoint_thread),
+        cmocka_unit_test(test_pending_buffers_are_written_by_the_writer_thread),
+        cmocka_unit_test(test_sealed_pending_bytes_are_written_by_the_writer_thread),
+        cmocka_unit_test(test_failed_set_write_is_retried_by_the_next_write),
         cmocka_unit_test(test_switching_modes_keeps_segments_contiguous_through_a_crash),
         cmocka_unit_test(test_direct_rounds_sync_segments_and_keep_eio_sticky),
         cmocka_unit_test(test_cost_model_picks_direct_for_large_rounds_only),
