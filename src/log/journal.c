@@ -105,7 +105,7 @@
  *   one fdatasync of this file plus the wait for the round before it.
  * - The journal costs nothing per partition in a round. Its segment writes wait in memory, up to
  *   LOG_PEND_MAX per partition and LOG_PEND_TOTAL_MAX in all, and are written in chunks (see
- *   "Pending writes" in partition.c); a checkpoint writes them before it syncs. Reads of a
+ *   pending.c); a checkpoint writes them before it syncs. Reads of a
  *   partition write its pending bytes first, so a consumer following the log's end makes that
  *   partition's segment writes one per fetch again.
  * - Replay opens partitions with the default log settings, so a segment it fills may roll at a
@@ -954,7 +954,7 @@ int log_journal_checkpoint(log_journal_t *j)
         goto done;
     log__marker_t *snap = hd_malloc((n ? n : 1) * sizeof *snap);
     /* Each snapshot first writes the partition's pending segment bytes, so the syncfs below
-     * covers every batch before J (see partition.c, "Pending writes"). */
+     * covers every batch before J (see pending.c). */
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = log__partition_marker_snapshot(v[i], &snap[i]);
     int64_t t0 = hd_mono_ns();

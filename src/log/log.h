@@ -77,7 +77,7 @@ void log_partition_unref(log_partition_t *p);
 /* Appends one complete RecordBatch v2 (CRC already checked by the caller): writes baseOffset =
  * LEO and partitionLeaderEpoch = 0 into `batch` in place, rolls first if the segment is full or
  * too old, writes it with one pwrite (with a journal, a small batch waits in memory and is written
- * with the partition's next ones; every read writes it first: partition.c, "Pending writes"),
+ * with the partition's next ones; every read writes it first: pending.c),
  * updates the sparse indexes. Never fsyncs. Returns 0,
  * HD_ETOOBIG (> segment_bytes), HD_EMALFORMED or -errno; a failed append changes nothing. */
 int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t *base_offset);

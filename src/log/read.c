@@ -2,7 +2,7 @@
  * Every read starts from the sparse offset index (segment.c), or from where the last read of the
  * segment stopped when that is closer, and walks batch headers with pread; the batches
  * themselves are copied with one pread per segment. Whole-log header scans read in chunks. With a
- * journal, each read first writes the partition's pending bytes (partition.c, "Pending writes"). */
+ * journal, each read first writes the partition's pending bytes (pending.c). */
 #include "log/log_int.h"
 #include "util/err.h"
 #include "util/fileio.h"
@@ -10,7 +10,7 @@
 
 #include <stdlib.h>
 
-/* Writes the partition's pending bytes (partition.c, "Pending writes") before a read, which may
+/* Writes the partition's pending bytes (pending.c) before a read, which may
  * reach them: every read goes to the files. */
 static int pend_write(log_partition_t *p)
 {
