@@ -1081,6 +1081,24 @@ static int append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api
                   const char *client_id, append_kind_t kind, broker_append_t *res,
                   const char **why);
 
+void broker_partition_prefetch(const broker_partition_t *p, int level)
+{
+    if (!p)
+        return;
+    if (level == 0) {
+        __builtin_prefetch(p, 1);
+        __builtin_prefetch((const char *)p + 64, 1);
+        return;
+    }
+    if (!p->log) /* opened at the first append */
+        return;
+    log_partition_prefetch(p->log, level - 1);
+    if (level == 1 && p->pidx)
+        __builtin_prefetch(p->pidx, 0);
+    if (level == 2 && p->producers)
+        __builtin_prefetch(p->producers, 1);
+}
+
 int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len,
                                int16_t api_version, const char *client_id, broker_append_t *res,
                                const char **why)

@@ -167,6 +167,11 @@ typedef struct broker_append {
  * HD_EFENCED, or -errno from storage. *why explains. */
 int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
                             broker_append_t *res, const char **why);
+/* A hint that p will be appended to soon, for a request that writes many partitions: call it
+ * with level 0, 1 and 2 a few partitions apart (level 2 nearest), each level fetching into the
+ * cache what the one before made reachable (the partition, its log, the log's active segment and
+ * its producers). Changes nothing. */
+void broker_partition_prefetch(const broker_partition_t *p, int level);
 /* The same, on behalf of a named client (a Kafka client_id, an HTTP client's id), which the
  * append observer is told. client_id may be NULL (unknown). */
 int broker_partition_append_as(broker_partition_t *p, uint8_t *batch, size_t len,

@@ -146,6 +146,14 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
         bool reserved = broker_topic_name_reserved(name);
         for (int32_t k = 0; k < np; k++) {
             kafka_ProduceRequest_PartitionProduceData_t *pd = &td->PartitionData[k];
+            /* A request for many partitions touches each one's state once, from cold memory:
+             * fetch the next ones' ahead while this one is appended. */
+            for (int level = 0; t && np > 8 && level < 3; level++) {
+                int32_t ahead = k + 6 - 2 * level;
+                if (ahead < np)
+                    broker_partition_prefetch(
+                        broker_topic_partition(t, td->PartitionData[ahead].Index), level);
+            }
             kafka_ProduceResponse_PartitionProduceResponse_t *pr = &tr->PartitionResponses[k];
             pr->Index = pd->Index;
             pr->BaseOffset = -1;

@@ -68,6 +68,10 @@ int log_partition_destroy_dir(const char *dir);
  * need, so that the open finds it and creates no file. Any thread; a partition that has files
  * already is left as it is. Returns 0 or -errno. */
 int log_partition_precreate(const char *dir);
+/* A hint that p will be appended to soon (a request's later partitions, while the loop thread
+ * appends the earlier ones): level 0 fetches the partition's fields into the cache, level 1
+ * (once those had time to arrive) its active segment's. Reads nothing that may be stale. */
+void log_partition_prefetch(const log_partition_t *p, int level);
 /* Atomic refcount, thread-safe; the last unref frees. */
 void log_partition_ref(log_partition_t *p);
 void log_partition_unref(log_partition_t *p);

@@ -687,6 +687,18 @@ int log_partition_destroy_dir(const char *dir)
     return rmdir(dir) < 0 ? -errno : 0;
 }
 
+void log_partition_prefetch(const log_partition_t *p, int level)
+{
+    const char *at = (const char *)p;
+    size_t n = sizeof *p;
+    if (level > 0) { /* the loop thread owns segs and nsegs */
+        at = (const char *)p->segs[p->nsegs - 1];
+        n = sizeof(log_segment_t);
+    }
+    for (size_t off = 0; off < n; off += 64)
+        __builtin_prefetch(at + off, 1);
+}
+
 int log_partition_precreate(const char *dir)
 {
     int rc = mkdir_p(dir);
