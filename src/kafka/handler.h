@@ -67,6 +67,9 @@ struct kafka_req {
     bool has_response;       /* false for acks=0 Produce */
     bool done;
     int prep_parts; /* KAFKA_REQ_PREPARE: kafka_req_prepare() parts 0..prep_parts-1 */
+    /* Of those, how many (the last ones) are small enough for the caller's own thread to run
+     * instead of a worker (see KAFKA_PREP_HERE_MAX_BYTES); 0: hand every part over. */
+    int prep_here;
 
     /* Private to kafka/. */
     const void *_api;
@@ -96,6 +99,10 @@ int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len);
  * Nothing but the prepare calls may touch the request meanwhile (not even kafka_req_deinit()).
  * kafka_req_run() returns as kafka_req_handle(). */
 int kafka_req_start(kafka_req_t *r, uint8_t *body, size_t len);
+/* The records one part may hold for the loop thread to check it itself (prep_here): about half
+ * a millisecond of checks, less than a worker's wake-up and the hop back cost the request when
+ * the loop thread would otherwise wait idle. */
+#define KAFKA_PREP_HERE_MAX_BYTES (384 * 1024)
 void kafka_req_prepare(kafka_req_t *r, int part);
 int kafka_req_run(kafka_req_t *r);
 /* The connection is going away: cancel waiters; on_done will not be called. */

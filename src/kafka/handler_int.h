@@ -41,7 +41,8 @@ void kafka__advertised(const hd_config_t *cfg, char *host, size_t hostlen, int32
 /* produce_check.c: schema validation of Produce batches, prepared on worker threads. */
 /* Plans the validation of a decoded Produce request: when a partition's topic validates, copies
  * every partition's records out of the request body and returns how many parts (at most
- * max_parts) the connection should run kafka__produce_prepare() for; 0: nothing to prepare. */
+ * max_parts) the connection should run kafka__produce_prepare() for; 0: nothing to prepare.
+ * Sets r->prep_here. */
 int kafka__produce_plan(kafka_req_t *r, kafka_ProduceRequest_t *req, int max_parts);
 /* Checks the plan's part `part` (any thread; each part on one thread). */
 void kafka__produce_prepare(kafka_req_t *r, int part);

@@ -148,6 +148,10 @@ int kafka__produce_plan(kafka_req_t *r, kafka_ProduceRequest_t *req, int max_par
     pl->nparts = (int)(want < max_parts ? want : max_parts);
     if (pl->nparts < 1)
         pl->nparts = 1;
+    /* The parts split the records about evenly; a small one goes to the loop thread, which
+     * would otherwise wait for the workers with nothing to do for this connection. */
+    r->prep_here =
+        pl->nparts > 1 && bytes / (size_t)pl->nparts <= KAFKA_PREP_HERE_MAX_BYTES ? 1 : 0;
     pl->checks = kafka__alloc(r, sizeof *pl->checks * (size_t)nchecks);
     pl->of = kafka__alloc(r, sizeof *pl->of * (size_t)(total ? total : 1));
     pl->first = kafka__alloc(r, sizeof *pl->first * (size_t)(nt ? nt : 1));

@@ -374,9 +374,9 @@ static void part_done(uv_work_t *w, int status)
 /* Starts q's parts on the worker pool. */
 static void start_parts(conn_t *c, creq_t *q)
 {
-    int n = q->k.prep_parts;
+    int n = q->k.prep_parts, here = q->k.prep_here;
     q->jobv = hd_calloc((size_t)n, sizeof *q->jobv);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n - here; i++) {
         prep_job_t *j = &q->jobv[i];
         j->q = q;
         j->part = i;
@@ -389,6 +389,9 @@ static void start_parts(conn_t *c, creq_t *q)
             kafka_req_prepare(&q->k, i); /* no pool: here */
         }
     }
+    /* The small last parts here, while the workers start on theirs (see prep_here). */
+    for (int i = n - here; i < n; i++)
+        kafka_req_prepare(&q->k, i);
     if (q->jobs == 0) {
         free(q->jobv);
         q->jobv = NULL;
