@@ -1058,6 +1058,60 @@ static void test_failed_set_write_is_retried_by_the_next_write(void **state)
     env_done(&e);
 }
 
+/* pwrite that counts the writes to journal files made on the test's thread. */
+static atomic_int jnl_on_thread;
+static ssize_t jnl_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    char link[64], path[512];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(link, path, sizeof path - 1);
+    if (k > 4 && memcmp(path + k - 4, ".jnl", 4) == 0 && pthread_equal(pthread_self(), test_thread))
+        atomic_fetch_add(&jnl_on_thread, 1);
+    return hd_fileio_default.pwrite(fd, buf, n, off);
+}
+
+/* With the flusher idle, an append writes its journal record at once, so that the round it is
+ * about to wake finds the bytes on their way; once a round is coming (mark_dirty woke the
+ * flusher), the next appends leave theirs staged for that round's one write. */
+static void test_an_idle_flusher_lets_the_first_append_write_the_journal(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e, 1 << 20);
+    log_partition_t *p[2] = {open_p(&e, "i-0"), open_p(&e, "i-1")};
+    log_flusher_t *f = NULL;
+    assert_int_equal(log_flusher_start(NULL, NULL, &f), 0);
+    log_flusher_set_journal(f, e.j);
+    for (int k = 0; k < 5000 && !log__journal_flusher_is_idle(e.j); k++)
+        usleep(1000);
+    assert_true(log__journal_flusher_is_idle(e.j));
+    test_thread = pthread_self();
+    atomic_store(&jnl_on_thread, 0);
+    hd_io.pwrite = jnl_pwrite;
+    int64_t base;
+    assert_int_equal(append(&e, p[0], 2, 100, &base), 0);
+    assert_int_equal(atomic_load(&jnl_on_thread), 1);
+    log_flusher_mark_dirty(f, p[0]);
+    assert_false(log__journal_flusher_is_idle(e.j));
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(append(&e, p[1], 1, 100, &base), 0);
+    assert_int_equal(atomic_load(&jnl_on_thread), 1);
+    log_flusher_mark_dirty(f, p[1]);
+    for (int k = 0; k < 5000; k++) {
+        if (log_partition_durable_offset(p[0]) == 2 && log_partition_durable_offset(p[1]) == 5)
+            break;
+        usleep(1000);
+    }
+    hd_io = hd_fileio_default;
+    assert_int_equal(log_partition_durable_offset(p[0]), 2);
+    assert_int_equal(log_partition_durable_offset(p[1]), 5);
+    log_flusher_stop(f);
+    log_partition_close(p[0]);
+    log_partition_close(p[1]);
+    log_journal_close(e.j);
+    env_done(&e);
+}
+
 /* Reopens pe's journal and partitions with the adaptive path's mode `direct_bytes`. */
 static void pend_reopen_mode(pend_env_t *pe, int64_t direct_bytes)
 {
@@ -1252,6 +1306,7 @@ int main(void)
         cmocka_unit_test(test_pending_buffers_are_written_by_the_writer_thread),
         cmocka_unit_test(test_sealed_pending_bytes_are_written_by_the_writer_thread),
         cmocka_unit_test(test_failed_set_write_is_retried_by_the_next_write),
+        cmocka_unit_test(test_an_idle_flusher_lets_the_first_append_write_the_journal),
         cmocka_unit_test(test_switching_modes_keeps_segments_contiguous_through_a_crash),
         cmocka_unit_test(test_direct_rounds_sync_segments_and_keep_eio_sticky),
         cmocka_unit_test(test_cost_model_picks_direct_for_large_rounds_only),
