@@ -210,6 +210,7 @@ void log_flusher_set_journal(log_flusher_t *f, log_journal_t *j)
 {
     pthread_mutex_lock(&f->mu);
     f->journal = j;
+    pthread_cond_signal(&f->cv); /* a flusher already waiting tells the journal it is idle */
     pthread_mutex_unlock(&f->mu);
 }
 
