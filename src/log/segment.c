@@ -26,7 +26,8 @@
  * Index files are a cache: if one fails validation when loaded, it is rebuilt from B.log.
  *
  * Index writes. A segment created here (a new partition, a roll) has no index files until its
- * first index write: the files are created then. While the in-memory copy of the indexes is
+ * first index write: the files are created (or, made empty by log_partition_precreate on
+ * CreateTopics' thread, opened and truncated) then. While the in-memory copy of the indexes is
  * loaded (always for a segment created or rebuilt in this run), new entries go to memory only and
  * are written to the files LOG_IDX_PENDING_MAX at a time, and before the segment stops being
  * active, is closed, or has its time index finished: with 1 KiB batches over 1,000 partitions,

@@ -98,7 +98,7 @@ def test_create_describe_list_grow_delete(broker):
 
 
 def test_created_topic_has_its_partition_files_when_answered(broker):
-    """CreateTopics answers once every partition's directory and first segment file exist
+    """CreateTopics answers once every partition's directory and first segment's files exist
     (made off the loop thread); nothing is written to them until a record arrives, the first
     write opens them as a new log, and a topic deleted right after creation leaves no
     directory."""
@@ -109,8 +109,11 @@ def test_created_topic_has_its_partition_files_when_answered(broker):
     for i in range(300):
         seg = topics / ("pre-a-%d" % i) / ("0" * 20 + ".log")
         assert seg.is_file() and seg.stat().st_size == 0, seg
-        # The index files come with the segment's first index entry, not before.
-        assert not (topics / ("pre-a-%d" % i) / ("0" * 20 + ".index")).exists()
+        # The index files too, empty: the first index write opens them instead of creating
+        # them on the loop thread.
+        for ext in (".index", ".timeindex"):
+            idx = topics / ("pre-a-%d" % i) / ("0" * 20 + ext)
+            assert idx.is_file() and idx.stat().st_size == 0, idx
     reps = produce_all(broker.addr, [{"topic": "pre-a", "value": b"v%d" % i, "partition": i}
                                      for i in (0, 7, 299)])
     assert sorted((r["partition"], r["offset"]) for r in reps) == [(0, 0), (7, 0), (299, 0)]
