@@ -1014,12 +1014,7 @@ static void *ckpt_main(void *arg)
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        hd_mono_deadline(&ts, 50);
         pthread_cond_timedwait(&j->cv, &j->mu, &ts);
         if (j->stop)
             break;

@@ -313,12 +313,7 @@ static void *writer_main(void *arg)
     for (;;) {
         if (!w->nq && !w->stop && !atomic_load(&w->flush_wanted)) {
             struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_nsec += 100 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            hd_mono_deadline(&ts, 100);
             pthread_cond_timedwait(&w->cv, &w->mu, &ts);
         }
         /* Swap the queue out, so the loop thread keeps queueing while this one writes. */

@@ -421,17 +421,6 @@ static void post(CURL *curl, struct curl_slist *hdrs, const span_t *spans, size_
         say_warn_every(60, "otlp export to %s failed: HTTP %ld", x.url, status);
 }
 
-static void deadline_in(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 static void *exporter_main(void *arg)
 {
     (void)arg;
@@ -447,7 +436,7 @@ static void *exporter_main(void *arg)
             break; /* stopping, nothing left */
         if (x.count < OTLP_BATCH && !x.stop) {
             struct timespec ts;
-            deadline_in(&ts, OTLP_LINGER_MS);
+            hd_mono_deadline(&ts, OTLP_LINGER_MS);
             pthread_cond_timedwait(&x.cond, &x.mu, &ts);
         }
         if (x.stop && !stop_by)

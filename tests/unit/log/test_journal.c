@@ -983,6 +983,25 @@ static void thread_pwrite_on(int fail)
     hd_io.pwrite = thread_pwrite;
 }
 
+/* Closes p (cleanly), opens it again and checks that it ends at `end` and reads back `got`
+ * byte for byte; frees got and closes everything. */
+static void reopen_reads_the_same(env_t *e, log_partition_t *p, const char *name, hd_buf_t *got,
+                                  int64_t end)
+{
+    log_partition_close(p);
+    p = open_p(e, name);
+    assert_int_equal(log_partition_end_offset(p), end);
+    hd_buf_t again;
+    hd_buf_init(&again);
+    assert_int_equal(read_all(p, &again), got->len);
+    assert_memory_equal(again.p, got->p, got->len);
+    hd_buf_deinit(&again);
+    hd_buf_deinit(got);
+    log_partition_close(p);
+    log_journal_close(e->j);
+    env_done(e);
+}
+
 /* Pending bytes that would pass LOG_PEND_MAX are sealed and written by the journal's writer
  * thread: the appending thread writes no segment byte, and every batch reads back in order. */
 static void test_sealed_pending_bytes_are_written_by_the_writer_thread(void **state)
@@ -1002,17 +1021,7 @@ static void test_sealed_pending_bytes_are_written_by_the_writer_thread(void **st
     hd_io = hd_fileio_default;
     assert_int_equal(log_partition_end_offset(p), 200);
     assert_int_equal((size_t)(atomic_load(&seg_on_thread) + atomic_load(&seg_off_thread)), len);
-    log_partition_close(p);
-    p = open_p(&e, "w-0");
-    hd_buf_t again;
-    hd_buf_init(&again);
-    assert_int_equal(read_all(p, &again), len);
-    assert_memory_equal(again.p, got.p, len);
-    hd_buf_deinit(&again);
-    hd_buf_deinit(&got);
-    log_partition_close(p);
-    log_journal_close(e.j);
-    env_done(&e);
+    reopen_reads_the_same(&e, p, "w-0", &got, 200);
 }
 
 /* A failed write of a sealed set keeps it: the appends go on (the next pending bytes are written
@@ -1044,18 +1053,8 @@ static void test_failed_set_write_is_retried_by_the_next_write(void **state)
     assert_int_equal(p->wr_len, 0);
     pthread_mutex_unlock(&p->lock);
     assert_int_equal(log_partition_end_offset(p), 200);
-    log_partition_close(p);
-    p = open_p(&e, "w-0");
-    assert_int_equal(log_partition_end_offset(p), 200);
-    hd_buf_t again;
-    hd_buf_init(&again);
-    assert_int_equal(read_all(p, &again), len);
-    assert_memory_equal(again.p, got.p, len);
-    hd_buf_deinit(&again);
-    hd_buf_deinit(&got);
-    log_partition_close(p);
-    log_journal_close(e.j);
-    env_done(&e);
+    assert_int_equal(len, got.len);
+    reopen_reads_the_same(&e, p, "w-0", &got, 200);
 }
 
 /* pwrite that counts the writes to journal files made on the test's thread. */
