@@ -200,6 +200,17 @@ static void set_drop(log_partition_t *p)
     p->wr_len = 0;
 }
 
+/* Writes the pending bytes (not the set) to the active segment at pend_pos; the chunks stay. */
+static int pend_write(log_partition_t *p)
+{
+    int rc = chunks_write(active_fd(p), p->pend_chunk, p->pend_len, p->pend_pos);
+    if (rc < 0)
+        return rc;
+    p->pend_pos += (int64_t)p->pend_len;
+    p->pend_len = 0;
+    return 0;
+}
+
 void log__pend_release_locked(log_partition_t *p)
 {
     if (!p->pender)
@@ -221,12 +232,8 @@ int log__pend_flush_locked(log_partition_t *p, bool release)
             return rc;
         set_drop(p);
     }
-    if (p->pend_len) {
-        if ((rc = chunks_write(active_fd(p), p->pend_chunk, p->pend_len, p->pend_pos)) < 0)
-            return rc;
-        p->pend_pos += (int64_t)p->pend_len;
-        p->pend_len = 0;
-    }
+    if (p->pend_len && (rc = pend_write(p)) < 0)
+        return rc;
     if (release)
         log__pend_release_locked(p);
     return 0;
@@ -236,15 +243,8 @@ int log__pend_make_room_locked(log_partition_t *p, size_t len)
 {
     if (!p->pend_len || p->pend_len + len <= LOG_PEND_MAX)
         return 0;
-    if (p->wr_busy || p->wr_len) {
-        /* The set is still the writer thread's (or failed): write these after it ourselves. */
-        int rc = chunks_write(active_fd(p), p->pend_chunk, p->pend_len, p->pend_pos);
-        if (rc < 0)
-            return rc;
-        p->pend_pos += (int64_t)p->pend_len;
-        p->pend_len = 0;
-        return 0;
-    }
+    if (p->wr_busy || p->wr_len) /* the set is the writer thread's (or failed): these after it */
+        return pend_write(p);
     memcpy(p->wr_chunk, p->pend_chunk, p->pend_nchunks * sizeof *p->wr_chunk);
     p->wr_nchunks = p->pend_nchunks;
     p->wr_len = p->pend_len;
