@@ -15,8 +15,8 @@
  * 1,000 one-record batches of 1,000 partitions costs the journal about one pwrite and one
  * fdatasync, on the flusher's thread. The loop thread writes the stage itself, starting its
  * writeback: when the flusher is idle (waiting for work, and no append has woken it yet), so that
- * the round this append wakes finds its bytes on their way (a tenth of the throughput with
- * librdkafka at 100 partitions, whose requests carry one batch each); once the stage holds
+ * the round this append wakes finds its bytes on their way (the first append after a quiet
+ * spell: light load, where the round's latency is the answer's); once the stage holds
  * LOG_JOURNAL_STAGE_MAX bytes; and before a rotation. (Appends used to write the stage whenever
  * the flusher was not in a sync, which under load meant a pwrite and a writeback start per batch
  * on the loop thread between two rounds: a quarter of the broker's CPU at 1,000 partitions.) A
@@ -751,7 +751,7 @@ int log_journal_error(const log_journal_t *j) { return atomic_load(&((log_journa
 
 /* ---- syncs (flusher thread) ---- */
 
-static int sync_files(log_journal_t *j)
+int log__journal_sync(log_journal_t *j)
 {
     int rc = atomic_load(&j->err);
     if (rc)
@@ -792,8 +792,6 @@ static int sync_files(log_journal_t *j)
         set_err(j, rc, "fdatasync");
     return rc;
 }
-
-int log__journal_sync(log_journal_t *j) { return sync_files(j); }
 
 /* ---- partitions ---- */
 
