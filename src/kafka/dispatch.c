@@ -282,14 +282,16 @@ int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len)
 {
     int rc = kafka_req_start(r, body, len);
     if (rc == KAFKA_REQ_PREPARE) {
-        for (int i = 0; i < r->prep_parts; i++)
-            kafka_req_prepare(r, i);
+        while (kafka_req_prepare_next(r))
+            ;
         rc = KAFKA_REQ_READY;
     }
     return rc == KAFKA_REQ_READY ? kafka_req_run(r) : rc;
 }
 
-void kafka_req_prepare(kafka_req_t *r, int part) { kafka__produce_prepare(r, part); }
+bool kafka_req_prepare_next(kafka_req_t *r) { return kafka__produce_prepare_next(r); }
+
+bool kafka_req_prepare_claimed(const kafka_req_t *r) { return kafka__produce_claimed(r); }
 
 int kafka_req_start(kafka_req_t *r, uint8_t *body, size_t len)
 {

@@ -36,7 +36,7 @@ void kafka_shares_free(kafka_shares_t *sh);
  * so. */
 void kafka_shares_tick(kafka_shares_t *sh);
 
-/* Owned by the connection; loop thread only (but for kafka_req_prepare()). */
+/* Owned by the connection; loop thread only (but for kafka_req_prepare_next()). */
 struct kafka_req {
     /* Set by the connection before kafka_req_handle(). */
     broker_t *broker;
@@ -66,9 +66,9 @@ struct kafka_req {
     kafka_splices_t splices; /* records sent from where they are (Fetch), inserted into out */
     bool has_response;       /* false for acks=0 Produce */
     bool done;
-    int prep_parts; /* KAFKA_REQ_PREPARE: kafka_req_prepare() parts 0..prep_parts-1 */
-    /* Of those, how many (the last ones) are small enough for the caller's own thread to run
-     * instead of a worker (see KAFKA_PREP_HERE_MAX_BYTES); 0: hand every part over. */
+    int prep_parts; /* KAFKA_REQ_PREPARE: the parts kafka_req_prepare_next() checks */
+    /* Of those, how many the caller's own thread may check, at most, besides the workers (see
+     * KAFKA_PREP_HERE_MAX_BYTES). */
     int prep_here;
 
     /* Private to kafka/. */
@@ -93,17 +93,23 @@ int kafka_req_handle(kafka_req_t *r, uint8_t *body, size_t len);
  * order. kafka_req_start() decodes the frame body: KAFKA_REQ_DONE or KAFKA_REQ_CLOSE (answered
  * or refused already), KAFKA_REQ_READY (call kafka_req_run() when every earlier request of the
  * connection has run; the body must stay valid until kafka_req_run() has returned), or
- * KAFKA_REQ_PREPARE: the request no longer refers to the body (unless body_kept); call
- * kafka_req_prepare() for each part 0..prep_parts-1, on any threads (concurrently, one call per
- * part), and when all have returned, kafka_req_run() on the loop thread, in order as for READY.
- * Nothing but the prepare calls may touch the request meanwhile (not even kafka_req_deinit()).
- * kafka_req_run() returns as kafka_req_handle(). */
+ * KAFKA_REQ_PREPARE: the request no longer refers to the body (unless body_kept); have threads
+ * call kafka_req_prepare_next() until it returns false (any number of threads, concurrently:
+ * each call claims and checks one of the prep_parts parts), and when every call has returned,
+ * kafka_req_run() on the loop thread, in order as for READY. Nothing but the prepare calls may
+ * touch the request meanwhile (not even kafka_req_deinit()). kafka_req_run() returns as
+ * kafka_req_handle(). */
 int kafka_req_start(kafka_req_t *r, uint8_t *body, size_t len);
-/* The records one part may hold for the loop thread to check it itself (prep_here): about half
- * a millisecond of checks, less than a worker's wake-up and the hop back cost the request when
- * the loop thread would otherwise wait idle. */
+/* The records the loop thread may check itself of one request (prep_here parts), while the
+ * workers wake up: about half a millisecond of checks, which keeps the loop's other connections
+ * waiting no longer than a worker's wake-up and the hop back would keep this one. */
 #define KAFKA_PREP_HERE_MAX_BYTES (384 * 1024)
-void kafka_req_prepare(kafka_req_t *r, int part);
+/* Claims the next unclaimed part of a prepared request and checks it; false when none was left.
+ * Any thread. */
+bool kafka_req_prepare_next(kafka_req_t *r);
+/* Every part of a prepared request has been claimed (loop thread: workers that have not started
+ * yet are not needed). */
+bool kafka_req_prepare_claimed(const kafka_req_t *r);
 int kafka_req_run(kafka_req_t *r);
 /* The connection is going away: cancel waiters; on_done will not be called. */
 void kafka_req_abort(kafka_req_t *r);

@@ -40,12 +40,15 @@ void kafka__advertised(const hd_config_t *cfg, char *host, size_t hostlen, int32
 
 /* produce_check.c: schema validation of Produce batches, prepared on worker threads. */
 /* Plans the validation of a decoded Produce request: when a partition's topic validates, copies
- * every partition's records out of the request body and returns how many parts (at most
- * max_parts) the connection should run kafka__produce_prepare() for; 0: nothing to prepare.
- * Sets r->prep_here. */
+ * every partition's records out of the request body (unless body_kept) and returns how many
+ * parts the records are cut into (at least max_parts when there are records enough); 0:
+ * nothing to prepare. Sets r->prep_here. */
 int kafka__produce_plan(kafka_req_t *r, kafka_ProduceRequest_t *req, int max_parts);
-/* Checks the plan's part `part` (any thread; each part on one thread). */
-void kafka__produce_prepare(kafka_req_t *r, int part);
+/* Claims the plan's next unclaimed part and checks it; false when every part was claimed
+ * already (any thread, concurrently). */
+bool kafka__produce_prepare_next(kafka_req_t *r);
+/* Every part has been claimed (though perhaps not finished). */
+bool kafka__produce_claimed(const kafka_req_t *r);
 void kafka__produce_plan_free(kafka_req_t *r);
 /* How the batch a verdict leaves is appended. */
 typedef enum {

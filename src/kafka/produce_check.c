@@ -6,11 +6,15 @@
  * connection hands its input buffer over, see server/conn.c); otherwise every partition's
  * records are first copied out of the body, so that the request no longer refers to it. The
  * checks' records are split into parts: a batch of at least SPLIT_MIN records is cut into one
- * range of records per part, smaller or compressed batches go whole to one part, in turn. The
- * connection runs each part on a worker thread (kafka_req_prepare); a part only reads the
- * records and the schema registry (inside registry_read_begin/end, released every LOCK_SPAN
- * records so that a registration never waits long) and writes its own results, with its own
- * arena. When every part is done, the request runs on the loop thread as any other, and the
+ * range of records per part, smaller or compressed batches go whole to one part, in turn. There
+ * are more parts than threads (up to MAX_PARTS): every thread that checks the request (the
+ * connection's workers, and the loop thread itself when the pool is idle, see
+ * kafka_req_prepare_next) claims the next unclaimed part until none is left, so the work
+ * spreads over whichever threads get a core, and none waits for a worker that has not started.
+ * A part only reads the records and the schema registry (inside registry_read_begin/end,
+ * released every LOCK_SPAN records so that a registration never waits long) and writes its own
+ * results, with its own arena. When every part is done, the request runs on the loop thread as
+ * any other, and the
  * Produce handler applies each partition's verdict (kafka__produce_validate): nothing of a batch
  * with a bad record is appended in reject mode; in dlq mode the good records are appended and
  * the bad ones dead-lettered (an idempotent producer's good records in a batch that keeps its
@@ -24,6 +28,7 @@
 #include "util/mem.h"
 #include "util/say.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +37,13 @@
 #define MAX_RECORD_ERRORS 1000
 /* Batches with fewer records go whole to one part. */
 #define SPLIT_MIN 128
+/* Parts of one request, at most: a few per thread, so that the threads' shares even out. Each
+ * part skips the records before its range by their lengths, which is cheap next to checking
+ * them. */
+#define MAX_PARTS 8
+/* Per-part results of one request (checks times parts), at most, beyond max_parts parts: a
+ * request to many partitions gets fewer parts. */
+#define MAX_RESULTS 2048
 /* Records validated between two releases of the registry's read lock. */
 #define LOCK_SPAN 256
 /* A part's walk stops once past its range. */
@@ -60,6 +72,7 @@ typedef struct kafka__pcheck {
 
 typedef struct kafka__pplan {
     int nparts;
+    atomic_int next; /* the next part to claim */
     int nchecks;
     kafka__pcheck_t *checks;
     kafka__pcheck_t **of; /* per request partition, in order (topic by topic): its check or NULL */
@@ -145,13 +158,17 @@ int kafka__produce_plan(kafka_req_t *r, kafka_ProduceRequest_t *req, int max_par
         return 0;
     kafka__pplan_t *pl = kafka__alloc(r, sizeof *pl);
     int64_t want = records / SPLIT_MIN > nchecks ? records / SPLIT_MIN : nchecks;
-    pl->nparts = (int)(want < max_parts ? want : max_parts);
+    int cap = nchecks > MAX_RESULTS / MAX_PARTS ? MAX_RESULTS / nchecks : MAX_PARTS;
+    cap = cap > max_parts ? cap : max_parts;
+    pl->nparts = (int)(want < cap ? want : cap);
     if (pl->nparts < 1)
         pl->nparts = 1;
-    /* The parts split the records about evenly; a small one goes to the loop thread, which
-     * would otherwise wait for the workers with nothing to do for this connection. */
-    r->prep_here =
-        pl->nparts > 1 && bytes / (size_t)pl->nparts <= KAFKA_PREP_HERE_MAX_BYTES ? 1 : 0;
+    atomic_init(&pl->next, 0);
+    /* The parts split the records about evenly; the caller's thread may check as many of them
+     * as KAFKA_PREP_HERE_MAX_BYTES holds. */
+    size_t per = bytes / (size_t)pl->nparts;
+    size_t here = per ? KAFKA_PREP_HERE_MAX_BYTES / per : (size_t)pl->nparts;
+    r->prep_here = here < (size_t)pl->nparts ? (int)here : pl->nparts;
     pl->checks = kafka__alloc(r, sizeof *pl->checks * (size_t)nchecks);
     pl->of = kafka__alloc(r, sizeof *pl->of * (size_t)(total ? total : 1));
     pl->first = kafka__alloc(r, sizeof *pl->first * (size_t)(nt ? nt : 1));
@@ -291,11 +308,16 @@ static void walk(registry_t *reg, kafka__pcheck_t *c, presult_t *res, hd_arena_t
         res->malformed = true;
 }
 
-void kafka__produce_prepare(kafka_req_t *r, int part)
+bool kafka__produce_prepare_next(kafka_req_t *r)
 {
     kafka__pplan_t *pl = r->_plan;
-    if (!pl || part < 0 || part >= pl->nparts)
-        return;
+    if (!pl)
+        return false;
+    /* Relaxed: what a part reads was written before the threads were started, and what it
+     * writes is read after they are joined. */
+    int part = atomic_fetch_add_explicit(&pl->next, 1, memory_order_relaxed);
+    if (part >= pl->nparts)
+        return false;
     hd_buf_t scratch;
     hd_buf_init(&scratch);
     registry_read_begin(r->registry);
@@ -306,6 +328,13 @@ void kafka__produce_prepare(kafka_req_t *r, int part)
     }
     registry_read_end(r->registry);
     hd_buf_deinit(&scratch);
+    return true;
+}
+
+bool kafka__produce_claimed(const kafka_req_t *r)
+{
+    kafka__pplan_t *pl = r->_plan;
+    return !pl || atomic_load_explicit(&pl->next, memory_order_relaxed) >= pl->nparts;
 }
 
 /* ---- verdicts (loop thread) ---- */

@@ -36,7 +36,6 @@
 typedef struct prep_job {
     uv_work_t w;
     creq_t *q;
-    int part;
 } prep_job_t;
 
 static void process_input(conn_t *c);
@@ -347,12 +346,13 @@ static void run_held(conn_t *c)
 static void part_work(uv_work_t *w)
 {
     prep_job_t *j = w->data;
-    kafka_req_prepare(&j->q->k, j->part);
+    while (kafka_req_prepare_next(&j->q->k))
+        ;
 }
 
 static void part_done(uv_work_t *w, int status)
 {
-    (void)status; /* parts are never cancelled */
+    (void)status; /* UV_ECANCELED: the other threads claimed every part before it started */
     prep_job_t *j = w->data;
     creq_t *q = j->q;
     conn_t *c = q->conn;
@@ -371,30 +371,41 @@ static void part_done(uv_work_t *w, int status)
     run_held(c);
 }
 
-/* Starts q's parts on the worker pool. */
+/* Starts checking q's parts: on the worker pool, and on this thread too when the pool has
+ * nothing else to do. */
 static void start_parts(conn_t *c, creq_t *q)
 {
-    int n = q->k.prep_parts, here = q->k.prep_here;
-    q->jobv = hd_calloc((size_t)n, sizeof *q->jobv);
-    for (int i = 0; i < n - here; i++) {
-        prep_job_t *j = &q->jobv[i];
+    server_t *s = c->srv;
+    int n = q->k.prep_parts;
+    /* The loop thread claims parts only when no other request's parts are running (they would
+     * otherwise keep every core busy already), and at most prep_here of them: it claims them
+     * while the workers wake up, instead of waiting for them idle. */
+    int here = s->jobs == 0 ? q->k.prep_here : 0;
+    int workers = here >= n ? 0 : n - here < s->prep_parts ? n - here : s->prep_parts;
+    if (workers > 0)
+        q->jobv = hd_calloc((size_t)workers, sizeof *q->jobv);
+    for (int i = 0; i < workers; i++) {
+        prep_job_t *j = &q->jobv[q->jobs];
         j->q = q;
-        j->part = i;
         j->w.data = j;
-        if (uv_queue_work(c->srv->loop, &j->w, part_work, part_done) == 0) {
+        if (uv_queue_work(s->loop, &j->w, part_work, part_done) == 0) {
             q->jobs++;
             c->jobs++;
-            c->srv->jobs++;
-        } else {
-            kafka_req_prepare(&q->k, i); /* no pool: here */
+            s->jobs++;
         }
     }
-    /* The small last parts here, while the workers start on theirs (see prep_here). */
-    for (int i = n - here; i < n; i++)
-        kafka_req_prepare(&q->k, i);
+    if (q->jobs == 0)
+        here = n; /* no pool: every part here */
+    for (int i = 0; i < here && kafka_req_prepare_next(&q->k); i++)
+        ;
     if (q->jobs == 0) {
         free(q->jobv);
         q->jobv = NULL;
+    } else if (kafka_req_prepare_claimed(&q->k)) {
+        /* Workers that have not started have nothing left to do (their part_done still runs,
+         * with UV_ECANCELED). */
+        for (int i = 0, queued = q->jobs; i < queued; i++)
+            uv_cancel((uv_req_t *)&q->jobv[i].w);
     }
 }
 

@@ -9,6 +9,7 @@ import threading
 import time
 
 import kafkaraw as kr
+import pytest
 import requests
 from test_produce_errors import answer_v8
 from test_registry import REC1, REC2, avro_order, call, mk_topic, ok, register, wire
@@ -62,11 +63,13 @@ def read_values(broker, topic):
     return [rec[3] for b in kr.fetch_all_batches(broker.addr, topic, 0) for rec in b.records()]
 
 
-def test_split_batch_names_bad_records_in_order(broker_factory):
-    # Three threads: a batch of 700 records is checked in three ranges at once.
-    broker = broker_factory("--validation-threads", "3")
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_split_batch_names_bad_records_in_order(broker_factory, threads):
+    # A batch of 700 records is cut into five ranges of 140, which the threads (and the event
+    # loop, the pool being idle) claim one at a time; bad records sit on the ranges' edges.
+    broker = broker_factory("--validation-threads", threads)
     sid = validating(broker, "vsplit")
-    bad = [0, 233, 234, 350, 466, 467, 699]
+    bad = [0, 139, 140, 233, 234, 279, 280, 350, 419, 420, 466, 467, 559, 560, 699]
     with kr.Conn(broker.addr) as c:
         produce_v8(c, "vsplit", batch(values(sid, 700, bad)))
         _, r = c.recv()
