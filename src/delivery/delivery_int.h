@@ -107,6 +107,11 @@ struct delivery_sub {
     char *dir; /* relative to the data dir: __subscriptions/<name> */
     broker_partition_t *state, *delays;
     bool deleted;
+    /* The id of the topic the state refers to: a topic deleted and created again under the same
+     * name has another, and the subscription then starts over (sub.c). has_topic_id is false
+     * for state written before ids were kept, which adopts the topic's id when next checked. */
+    uint8_t topic_id[16];
+    bool has_topic_id;
 
     dl_part_t **parts; /* by partition index; NULL when not (yet) used */
     int32_t nparts;
@@ -159,10 +164,19 @@ struct delivery_sub {
     int64_t rbase, rend;
 };
 
+/* A subscription that started over (sub.c): its previous state directory is removed once the
+ * new state is durable from `at` on. */
+typedef struct dl_reset {
+    char *name;
+    int64_t at;
+} dl_reset_t;
+
 struct delivery {
     broker_t *b;
     delivery_sub_t **subs;
     int nsubs, cap;
+    dl_reset_t *resets;
+    int nresets;
     int64_t (*now_ms)(void);
     uint64_t rng;
 };

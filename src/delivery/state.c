@@ -10,7 +10,9 @@
  *   1 CONFIG    the settings as JSON text (the rest of the value):
  *               {"name","topic","partitions"?:[i],"ack_timeout_ms","max_deliveries",
  *                "backoff":{"initial_ms","multiplier","max_ms","jitter"},"dead_letter_topic"?,
- *                "filter":{"type"?,"key"?},"ordering":"none"|"key"}
+ *                "filter":{"type"?,"key"?},"ordering":"none"|"key","topic_id"?}
+ *               topic_id: the topic's id (32 hex digits) the state refers to; absent in state
+ *               written before ids were kept
  *   2 SNAPSHOT  (nothing): forget every floor, entry, counter and range before this record
  *   3 FLOOR     i32 partition, i64 floor: every offset below floor is settled; bits reset
  *   4 WINDOW    i32 partition, i64 base, i32 nbits (<= 16384), ceil(nbits/8) bytes: offset
@@ -316,8 +318,9 @@ void dl__st_counters(delivery_sub_t *s)
 
 /* ---- settings as JSON ---- */
 
-static json_t *settings_json(const delivery_settings_t *st)
+static json_t *settings_json(const delivery_sub_t *s)
 {
+    const delivery_settings_t *st = &s->set;
     json_t *j = json_object();
     json_object_set_new(j, "name", json_string(st->name));
     json_object_set_new(j, "topic", json_string(st->topic));
@@ -345,12 +348,33 @@ static json_t *settings_json(const delivery_settings_t *st)
     json_object_set_new(j, "filter", f);
     json_object_set_new(j, "ordering",
                         json_string(st->ordering == DELIVERY_ORDER_KEY ? "key" : "none"));
+    if (s->has_topic_id) {
+        char hex[33];
+        for (int i = 0; i < 16; i++)
+            snprintf(hex + 2 * i, 3, "%02x", s->topic_id[i]);
+        json_object_set_new(j, "topic_id", json_string(hex));
+    }
     return j;
+}
+
+/* 32 lowercase hex digits into 16 bytes. */
+static bool topic_id_decode(const char *hex, uint8_t out[16])
+{
+    if (!hex || strlen(hex) != 32)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        char c = hex[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return false;
+        out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
+    }
+    return true;
 }
 
 void dl__st_config(delivery_sub_t *s)
 {
-    json_t *j = settings_json(&s->set);
+    json_t *j = settings_json(s);
     char *txt = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     hd_buf_t v;
@@ -474,7 +498,18 @@ int dl__settings_decode(delivery_sub_t *s, hd_slice_t txt, const char **why)
         rc = HD_ECORRUPT;
         goto out;
     }
+    json_t *tid = json_object_get(j, "topic_id");
+    uint8_t id[16];
+    if (tid && !topic_id_decode(json_string_value(tid), id)) {
+        *why = "topic_id is not 32 hexadecimal digits";
+        rc = HD_EINVAL;
+        goto out;
+    }
     dl__settings_copy(s, &st);
+    if (tid) {
+        memcpy(s->topic_id, id, sizeof id);
+        s->has_topic_id = true;
+    }
     rc = 0;
 out:
     json_decref(j);
@@ -746,7 +781,7 @@ void dl__st_maybe_compact(delivery_sub_t *s, bool force)
     dl__batch_begin(&s->wbatch, dl__now(s->d));
     hd_buf_put_u8(&v, ST_SNAPSHOT);
     snap_add(s, &n, &v);
-    json_t *j = settings_json(&s->set);
+    json_t *j = settings_json(s);
     char *txt = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     hd_buf_reset(&v);

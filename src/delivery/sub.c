@@ -7,7 +7,16 @@
  * A subscription exists iff its state log holds its settings. Creation writes them first and
  * answers once they are durable; a directory left without them by a crash is removed at start.
  * Deletion closes both logs, renames the directory to "<name>#deleting" ('#' is never in a
- * name), and then removes it; a start removes any such directory left by a crash. */
+ * name), and then removes it; a start removes any such directory left by a crash.
+ *
+ * A topic deleted and created again under the same name is another topic (another id): the
+ * offsets of a subscription's state mean nothing there. When a subscription finds its topic's id
+ * changed (at each lookup and each tick), it starts over: its state is closed and its directory
+ * renamed to "<name>#resetting", the subscription is created again with the same settings at
+ * the new topic's beginning, and the old directory is removed once the new state is durable. A
+ * start that finds "<name>#resetting" removes it if "<name>" loads, and otherwise (a crash
+ * before the new state was durable) puts it back, so the subscription is never lost: the old
+ * state then finds the changed id again and starts over again. */
 #include "delivery/delivery_int.h"
 #include "util/err.h"
 #include "util/fileio.h"
@@ -27,6 +36,7 @@
 
 #define SUBS_DIR "__subscriptions"
 #define DELETING_SUFFIX "#deleting"
+#define RESETTING_SUFFIX "#resetting"
 #define STATE_SEGMENT_BYTES (16 << 20)
 #define DELAY_SEGMENT_BYTES (16 << 20)
 
@@ -323,6 +333,35 @@ static void sub_load(delivery_t *d, const char *name)
     subs_push(d, s);
 }
 
+/* "<name>#resetting" found at start (see the top of the file). */
+static void reset_recover(delivery_t *d, const char *name)
+{
+    size_t n = strlen(SUBS_DIR) + strlen(name) + sizeof RESETTING_SUFFIX + 2;
+    char *rel = hd_malloc(n), *rel_old = hd_malloc(n);
+    snprintf(rel, n, "%s/%s", SUBS_DIR, name);
+    snprintf(rel_old, n, "%s/%s%s", SUBS_DIR, name, RESETTING_SUFFIX);
+    char *dir = subs_path(d, rel), *old = subs_path(d, rel_old);
+    bool loaded = false;
+    for (int i = 0; i < d->nsubs && !loaded; i++)
+        loaded = !strcmp(d->subs[i]->set.name, name);
+    if (loaded) {
+        remove_tree(old);
+    } else if (rename(old, dir) == 0) {
+        char *root = subs_path(d, SUBS_DIR);
+        hd_io_fsync_dir(root);
+        free(root);
+        say_warn("subscription %s: its start-over was interrupted; the previous state is back",
+                 name);
+        sub_load(d, name);
+    } else {
+        say_warn("subscription %s: cannot put back %s: %s", name, old, strerror(errno));
+    }
+    free(rel);
+    free(rel_old);
+    free(dir);
+    free(old);
+}
+
 /* ---- the engine ---- */
 
 int delivery_open(broker_t *b, delivery_t **out)
@@ -356,6 +395,15 @@ int delivery_open(broker_t *b, delivery_t **out)
             } else if (name_valid(names[i], DELIVERY_NAME_MAX)) {
                 sub_load(d, names[i]);
             }
+        }
+        /* After every load: a start-over that a crash interrupted. */
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strlen(names[i]), sl = strlen(RESETTING_SUFFIX);
+            if (l > sl && !strcmp(names[i] + l - sl, RESETTING_SUFFIX)) {
+                names[i][l - sl] = '\0';
+                if (name_valid(names[i], DELIVERY_NAME_MAX))
+                    reset_recover(d, names[i]);
+            }
             free(names[i]);
         }
         free(names);
@@ -374,29 +422,154 @@ void delivery_close(delivery_t *d)
     for (int i = 0; i < d->nsubs; i++)
         sub_free(d->subs[i], HD_ECLOSED, false);
     free(d->subs);
+    for (int i = 0; i < d->nresets; i++)
+        free(d->resets[i].name);
+    free(d->resets);
     free(d);
+}
+
+/* ---- starting over on a recreated topic (see the top of the file) ---- */
+
+static delivery_sub_t *find_raw(delivery_t *d, const char *name)
+{
+    for (int i = 0; i < d->nsubs; i++)
+        if (!strcmp(d->subs[i]->set.name, name))
+            return d->subs[i];
+    return NULL;
+}
+
+static char *resetting_path(delivery_t *d, const char *name)
+{
+    size_t n = strlen(SUBS_DIR) + strlen(name) + sizeof RESETTING_SUFFIX + 2;
+    char *rel = hd_malloc(n);
+    snprintf(rel, n, "%s/%s%s", SUBS_DIR, name, RESETTING_SUFFIX);
+    char *full = subs_path(d, rel);
+    free(rel);
+    return full;
+}
+
+static void resets_note(delivery_t *d, const char *name, int64_t at)
+{
+    for (int i = 0; i < d->nresets; i++)
+        if (!strcmp(d->resets[i].name, name)) {
+            d->resets[i].at = at;
+            return;
+        }
+    d->resets = hd_realloc(d->resets, sizeof *d->resets * (size_t)(d->nresets + 1));
+    d->resets[d->nresets++] = (dl_reset_t){hd_strdup(name), at};
+}
+
+/* Removes the previous state of each start-over whose new state is durable. A subscription
+ * deleted meanwhile took it along (delivery_sub_delete). */
+static void resets_tick(delivery_t *d)
+{
+    for (int i = 0; i < d->nresets;) {
+        dl_reset_t *r = &d->resets[i];
+        delivery_sub_t *s = find_raw(d, r->name);
+        if (s && s->state && broker_partition_hwm(s->state) < r->at) {
+            i++;
+            continue;
+        }
+        if (s) {
+            char *old = resetting_path(d, r->name);
+            remove_tree(old);
+            free(old);
+        }
+        free(r->name);
+        d->resets[i] = d->resets[--d->nresets];
+    }
+}
+
+/* s's topic was deleted and created again: s is closed and created anew, at the new topic's
+ * beginning. Returns the new subscription, or NULL (logged) when it could not be created; its
+ * previous state then stays in "<name>#resetting" and comes back at the next start. */
+static delivery_sub_t *sub_start_over(delivery_t *d, delivery_sub_t *s)
+{
+    /* The settings outlive s: take its copies of them. */
+    delivery_settings_t set = s->set;
+    set.start = DELIVERY_START_EARLIEST;
+    char *bufs[] = {s->name_buf, s->topic_buf, s->dlq_buf, s->ftype_buf, s->fkey_buf};
+    int32_t *parts = s->parts_buf;
+    s->name_buf = s->topic_buf = s->dlq_buf = s->ftype_buf = s->fkey_buf = NULL;
+    s->parts_buf = NULL;
+    int i = 0;
+    while (d->subs[i] != s)
+        i++;
+    memmove(d->subs + i, d->subs + i + 1, sizeof *d->subs * (size_t)(d->nsubs - i - 1));
+    d->nsubs--;
+    char *dir = subs_path(d, s->dir), *old = resetting_path(d, set.name);
+    sub_free(s, HD_ENOTFOUND, false);
+    struct stat st;
+    if (stat(old, &st) == 0) {
+        /* An earlier start-over's previous state, not yet removed: the one to fall back on. */
+        remove_tree(dir);
+    } else if (rename(dir, old) == 0) {
+        char *root = subs_path(d, SUBS_DIR);
+        hd_io_fsync_dir(root);
+        free(root);
+    } else {
+        say_warn("subscription %s: cannot keep its previous state (%s); starting over without",
+                 set.name, strerror(errno));
+    }
+    delivery_sub_t *n = NULL;
+    int64_t at = 0;
+    const char *why = "";
+    int rc = delivery_sub_create(d, &set, &n, &at, &why);
+    if (rc < 0) {
+        say_error("subscription %s: topic %s was created again, and the subscription cannot "
+                  "start over on it (%s: %s); its previous state comes back at the next start",
+                  set.name, set.topic, hd_strerror(rc), why);
+    } else {
+        resets_note(d, set.name, at);
+        say_warn("subscription %s: topic %s was deleted and created again; the subscription "
+                 "starts over at its beginning",
+                 set.name, set.topic);
+    }
+    for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++)
+        free(bufs[k]);
+    free(parts);
+    free(dir);
+    free(old);
+    return n;
+}
+
+/* s, or what it became if its topic was created again since (NULL if that failed). A state
+ * written before topic ids were kept adopts the topic's id. */
+static delivery_sub_t *check_topic(delivery_t *d, delivery_sub_t *s)
+{
+    broker_topic_t *t = broker_topic_find(d->b, s->set.topic);
+    if (!t || (s->has_topic_id && !memcmp(s->topic_id, broker_topic_id(t), sizeof s->topic_id)))
+        return s;
+    if (s->has_topic_id)
+        return sub_start_over(d, s);
+    memcpy(s->topic_id, broker_topic_id(t), sizeof s->topic_id);
+    s->has_topic_id = true;
+    dl__st_config(s);
+    return s;
 }
 
 void delivery_tick(delivery_t *d)
 {
     int64_t now = dl__now(d);
-    for (int i = 0; i < d->nsubs; i++) {
+    for (int i = 0; i < d->nsubs;) {
         delivery_sub_t *s = d->subs[i];
+        if (check_topic(d, s) != s)
+            continue; /* s left the list at i; what it became is last */
         dl__timers(s, now);
         dl__delay_tick(s, now);
         dl__st_maybe_compact(s, false);
         dl__st_flush(s);
+        i++;
     }
+    resets_tick(d);
 }
 
 /* ---- subscriptions ---- */
 
 delivery_sub_t *delivery_sub_find(delivery_t *d, const char *name)
 {
-    for (int i = 0; i < d->nsubs; i++)
-        if (!strcmp(d->subs[i]->set.name, name))
-            return d->subs[i];
-    return NULL;
+    delivery_sub_t *s = find_raw(d, name);
+    return s ? check_topic(d, s) : NULL;
 }
 
 int delivery_sub_count(const delivery_t *d) { return d->nsubs; }
@@ -412,7 +585,7 @@ int delivery_sub_create(delivery_t *d, const delivery_settings_t *in, delivery_s
     int rc = delivery_settings_check(in, why);
     if (rc < 0)
         return rc;
-    if (delivery_sub_find(d, in->name)) {
+    if (find_raw(d, in->name)) {
         *why = "a subscription of that name exists";
         return HD_EEXIST;
     }
@@ -452,6 +625,8 @@ int delivery_sub_create(delivery_t *d, const delivery_settings_t *in, delivery_s
         sub_free(s, HD_ECLOSED, true);
         return rc;
     }
+    memcpy(s->topic_id, broker_topic_id(t), sizeof s->topic_id);
+    s->has_topic_id = true;
     dl__st_config(s);
     int32_t np = broker_topic_partitions(t);
     for (int32_t p = 0; p < np; p++) {
@@ -484,6 +659,8 @@ int delivery_sub_delete(delivery_t *d, const char *name)
     memmove(d->subs + i, d->subs + i + 1, sizeof *d->subs * (size_t)(d->nsubs - i - 1));
     d->nsubs--;
     char *dir = subs_path(d, s->dir);
+    /* The state a start-over left to fall back on would otherwise come back at the next start. */
+    char *old = resetting_path(d, s->set.name);
     sub_free(s, HD_ENOTFOUND, false);
     size_t n = strlen(dir) + sizeof DELETING_SUFFIX;
     char *gone = hd_malloc(n);
@@ -498,6 +675,8 @@ int delivery_sub_delete(delivery_t *d, const char *name)
         rc = -errno;
         remove_tree(dir);
     }
+    remove_tree(old);
+    free(old);
     free(dir);
     free(gone);
     return rc == -ENOENT ? 0 : rc;

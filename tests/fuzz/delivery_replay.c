@@ -2,7 +2,8 @@
  * Herald reads back from DATA_DIR/__subscriptions/<name>/state/ at startup. The input is one
  * RecordBatch whose records are applied to a live subscription; a damaged disk must never crash
  * it. The state is then used (stats, a receive with acks) and, every 64 inputs, compacted into a
- * snapshot and reopened, which replays what was written. */
+ * snapshot and reopened, which replays what was written. Settings that name another topic id
+ * make the subscription start over, as for a topic deleted and created again. */
 #include "delivery/delivery_int.h"
 #include "util/config.h"
 #include "util/crc32c.h"
@@ -94,6 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     delivery_stats_t st;
     delivery_sub_stats(s, &st);
     delivery_tick(d);
+    /* A topic id other than the topic's makes the subscription start over (a new one). */
+    if (!(s = delivery_sub_find(d, "w")))
+        abort();
     delivery_receive(s, 4, ack_cb, s);
     if (++runs % 64 == 0) {
         dl__st_maybe_compact(s, true);
