@@ -1151,10 +1151,33 @@ bool registry__js_feval(vctx_t *v, const registry__js_node_t *n, const registry_
 
 bool registry__js_fabandoned(const vctx_t *v) { return v->rc != 0; }
 
+/* Arrays up to this many items are checked pair by pair, without allocating or sorting. */
+#define UNIQUE_PAIRWISE_MAX 16
+
 bool registry__js_funique(vctx_t *v, const registry__jv_t *arr)
 {
-    size_t i, j;
-    return all_unique(v, arr, &i, &j) == 1;
+    size_t n = arr->n;
+    if (n < 2)
+        return true;
+    if (n > UNIQUE_PAIRWISE_MAX) {
+        size_t i, j;
+        return all_unique(v, arr, &i, &j) == 1;
+    }
+    /* The same hashes, and the same equal-hash pairs compared, as all_unique(): the same work
+     * counted when the items are unique (the only answer this gives without the full walk). */
+    uint64_t h[UNIQUE_PAIRWISE_MAX];
+    jv items[UNIQUE_PAIRWISE_MAX];
+    jv x = first_child(arr);
+    for (size_t i = 0; i < n; i++, x = next_sibling(x)) {
+        items[i] = x;
+        h[i] = value_hash(x, &v->work);
+    }
+    v->work += (long)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (h[i] == h[j] && equal_w(items[i], items[j], &v->work))
+                return false;
+    return true;
 }
 
 const registry__js_node_t *registry__js_fenter(vctx_t *v, const registry__js_node_t *n,

@@ -260,17 +260,19 @@ static inline int parse_number(pstate_t *ps, registry__jv_t *v)
     }
     if (p == end || *p < '0' || *p > '9')
         return HD_EMALFORMED;
+    /* mant is used only while it holds every significant digit (at most 18 for an integer, 15
+     * for a real); beyond, it wraps unused and strtod or jansson decide. */
     uint64_t mant = 0;
-    int digits = 0; /* significant digits in mant */
+    int digits = 0; /* significant digits */
     if (*p == '0') {
         p++;
     } else {
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (digits < 19)
-                mant = mant * 10 + (uint64_t)(*p - '0');
-            digits++;
+        const uint8_t *d0 = p;
+        while (p < end && (unsigned)(*p - '0') <= 9) {
+            mant = mant * 10 + (uint64_t)(*p - '0');
             p++;
         }
+        digits = (int)(p - d0);
     }
     int int_digits = digits;
     int frac_digits = 0;
@@ -280,10 +282,9 @@ static inline int parse_number(pstate_t *ps, registry__jv_t *v)
         p++;
         if (p == end || *p < '0' || *p > '9')
             return HD_EMALFORMED;
-        while (p < end && *p >= '0' && *p <= '9') {
+        while (p < end && (unsigned)(*p - '0') <= 9) {
             if (digits || *p != '0') {
-                if (digits < 19)
-                    mant = mant * 10 + (uint64_t)(*p - '0');
+                mant = mant * 10 + (uint64_t)(*p - '0');
                 digits++;
             }
             frac_digits++;
