@@ -5,11 +5,14 @@
  *
  * The request's records are already decoded (into its arena, its body, or its JSON document).
  * They are cut into parts as the Kafka path cuts a batch (kafka/produce_check.c): fewer than
- * 2 * SPLIT_MIN records go whole to one part, more into one contiguous range per validation
- * thread (schema.validation.threads), each of at least SPLIT_MIN records. Each part runs on a
- * worker thread (uv_queue_work on the server's loop); it reads only the records and the schema
- * registry, inside registry_read_begin/end (released every LOCK_SPAN records, so that a
- * registration never waits long), and writes only its own result, in its own arena. In reject
+ * 2 * SPLIT_MIN records go whole to one part, more into contiguous ranges of at least SPLIT_MIN
+ * records, up to MAX_PARTS. A job per validation thread (schema.validation.threads, uv_queue_work
+ * on the server's loop) claims the next unclaimed part until none is left; when no other check is
+ * running, the loop thread claims parts too, up to HERE_MAX_BYTES of records, while the jobs wake
+ * up, and jobs not yet started once every part is claimed are cancelled. A part reads only the
+ * records and the schema registry, inside registry_read_begin/end on a worker (released every
+ * LOCK_SPAN records, so that a registration never waits long; the loop thread, where the
+ * registry changes, needs no lock), and writes only its own result, in its own arena. In reject
  * mode a part stops at its first bad record, or as soon as another part found an earlier one.
  *
  * When every part is done, the verdict is applied on the loop thread, as it was when the check
@@ -30,11 +33,13 @@
  * for running checks (http_checks_running) before it closes the registry.
  *
  * Test hook: with the environment variable HERALD_TEST_VALIDATION_GATE set to a path P, the
- * first part of the process's k-th check (k = 1, 2, ... in the order the requests arrived) opens
- * "P.k" and, when it is a FIFO, waits there for one byte (or the writer's close) before checking
- * anything, outside the registry's lock. A test that creates P.k can so hold that one check in
- * progress for as long as it likes, and knows for certain when it is held (its own open of the
- * FIFO for writing, without blocking, succeeds once the reader is there). When P.k does not
+ * first job of the process's k-th check (k = 1, 2, ... in the order the requests arrived) opens
+ * "P.k" and, when it is a FIFO, waits there for one byte (or the writer's close) before claiming
+ * anything, outside the registry's lock. With the hook set, that job is the check's only one (the
+ * loop thread claims no part and the job is not cancelled), so no record is checked before the
+ * gate opens. A test that creates P.k can so hold that one
+ * check in progress for as long as it likes, and knows for certain when it is held (its own open of
+ * the FIFO for writing, without blocking, succeeds once the reader is there). When P.k does not
  * exist, check k waits for nothing. */
 #include "http/http_int.h"
 #include "util/err.h"
@@ -52,6 +57,10 @@
 
 /* Batches of fewer than twice this many records go whole to one part. */
 #define SPLIT_MIN 128
+/* Parts of one check, at most: a few per thread, so that the threads' shares even out. */
+#define MAX_PARTS 8
+/* Records the loop thread may check itself of one request (see the top), as the Kafka path. */
+#define HERE_MAX_BYTES (384 * 1024)
 /* Records validated between two releases of the registry's read lock. */
 #define LOCK_SPAN 256
 
@@ -60,14 +69,21 @@ typedef struct check check_t;
 /* One part: records [lo, hi) and the bad ones among them, in order. Written by its thread only
  * until it is done. */
 typedef struct part {
-    uv_work_t w;
     check_t *ck;
     int32_t lo, hi;
+    size_t bytes; /* the records' keys and values */
     hd_arena_t a;
     int n, cap;
     int32_t *bad;
     char **why;
 } part_t;
+
+/* A worker thread's share of a check: it claims parts until none is left. */
+typedef struct job {
+    uv_work_t w;
+    check_t *ck;
+    bool first; /* waits at the test hook's gate first */
+} job_t;
 
 /* A request's check. Owned by the loop thread; its parts' threads read it (never the request)
  * and write only their own part_t. */
@@ -81,7 +97,9 @@ struct check {
     int n;
     part_t *parts;
     int nparts;
-    int running;               /* parts queued and not done */
+    atomic_int next; /* the next part to claim */
+    job_t *jobs;
+    int running;               /* jobs queued and not done */
     _Atomic int32_t first_bad; /* reject mode: the lowest bad record found so far */
     json_t *doc;               /* a reference on the records' JSON document, or NULL */
     char *gate;                /* the test hook's FIFO for this check, or NULL */
@@ -179,12 +197,24 @@ static void wait_gate(const char *path)
     close(fd);
 }
 
+/* Claims the next unclaimed part of ck and checks it; false when none was left. Relaxed: the
+ * parts were made before the threads started, and are read after they are joined. */
+static bool claim_part(check_t *ck, bool locked)
+{
+    int k = atomic_fetch_add_explicit(&ck->next, 1, memory_order_relaxed);
+    if (k >= ck->nparts)
+        return false;
+    check_part(ck, &ck->parts[k], locked);
+    return true;
+}
+
 static void part_work(uv_work_t *w)
 {
-    part_t *p = w->data;
-    if (p == &p->ck->parts[0] && p->ck->gate)
-        wait_gate(p->ck->gate);
-    check_part(p->ck, p, true);
+    job_t *j = w->data;
+    if (j->first && j->ck->gate)
+        wait_gate(j->ck->gate);
+    while (claim_part(j->ck, true))
+        ;
 }
 
 static void parts_free(check_t *ck)
@@ -199,6 +229,7 @@ static void parts_free(check_t *ck)
 static void check_free(check_t *ck)
 {
     parts_free(ck);
+    free(ck->jobs);
     json_decref(ck->doc);
     free(ck->gate);
     if (ck->owns) {
@@ -221,10 +252,12 @@ static void parts_make(check_t *ck, int nparts)
         p->ck = ck;
         p->lo = (int32_t)(lo < ck->n ? lo : ck->n);
         p->hi = (int32_t)(hi < ck->n ? hi : ck->n);
-        p->w.data = p;
+        for (int32_t i = p->lo; i < p->hi; i++)
+            p->bytes += ck->recs[i].rec.key.len + ck->recs[i].rec.value.len;
         hd_arena_init(&p->a, 0);
     }
     atomic_store(&ck->first_bad, INT32_MAX);
+    atomic_store(&ck->next, 0);
 }
 
 static void target_take(check_t *ck, broker_topic_t *t)
@@ -345,9 +378,9 @@ static void finish(check_t *ck)
 
 static void part_done(uv_work_t *w, int status)
 {
-    (void)status; /* parts are never cancelled */
-    part_t *p = w->data;
-    check_t *ck = p->ck;
+    (void)status; /* UV_ECANCELED: every part was claimed before the job started */
+    job_t *j = w->data;
+    check_t *ck = j->ck;
     if (--ck->running == 0)
         finish(ck);
 }
@@ -395,17 +428,39 @@ void http__produce_check(http_req_t *r, broker_topic_t *t, http_produce_rec_t *r
     hd_arena_init(&ck->arena, 0);
     hd_buf_init(&ck->body);
     target_take(ck, t);
-    int max = r->srv->validation_threads > 0 ? r->srv->validation_threads : 1;
+    int threads = r->srv->validation_threads > 0 ? r->srv->validation_threads : 1;
     int want = n / SPLIT_MIN;
-    parts_make(ck, want < 1 ? 1 : want < max ? want : max);
+    parts_make(ck, want < 1 ? 1 : want < MAX_PARTS ? want : MAX_PARTS);
     r->state = ck;
     r->on_abort = check_abort;
-    for (int k = 0; k < ck->nparts; k++) {
-        if (uv_queue_work(r->srv->loop, &ck->parts[k].w, part_work, part_done) == 0)
+    /* The parts this thread may claim: none when another check runs (the pool is busy then)
+     * or with the test hook (its check must wait at the gate). */
+    int here = 0;
+    for (size_t bytes = 0; !ck->gate && checks_running == 1 && here < ck->nparts &&
+                           bytes + ck->parts[here].bytes <= HERE_MAX_BYTES;
+         here++)
+        bytes += ck->parts[here].bytes;
+    if (ck->gate)
+        threads = 1; /* the test hook: one job, after the gate */
+    int njobs = here >= ck->nparts ? 0 : ck->nparts - here < threads ? ck->nparts - here : threads;
+    if (njobs > 0)
+        ck->jobs = hd_calloc((size_t)njobs, sizeof *ck->jobs);
+    for (int k = 0; k < njobs; k++) {
+        job_t *j = &ck->jobs[ck->running];
+        j->ck = ck;
+        j->first = ck->running == 0;
+        j->w.data = j;
+        if (uv_queue_work(r->srv->loop, &j->w, part_work, part_done) == 0)
             ck->running++;
-        else
-            check_part(ck, &ck->parts[k], false); /* no pool: here */
     }
     if (ck->running == 0)
+        here = ck->nparts; /* no pool: every part here */
+    for (int k = 0; k < here && claim_part(ck, false); k++)
+        ;
+    if (ck->running == 0) {
         finish(ck);
+    } else if (!ck->gate && atomic_load_explicit(&ck->next, memory_order_relaxed) >= ck->nparts) {
+        for (int k = 0, queued = ck->running; k < queued; k++)
+            uv_cancel((uv_req_t *)&ck->jobs[k].w);
+    }
 }
