@@ -37,9 +37,9 @@
  * "P.k" and, when it is a FIFO, waits there for one byte (or the writer's close) before claiming
  * anything, outside the registry's lock. With the hook set, that job is the check's only one (the
  * loop thread claims no part and the job is not cancelled), so no record is checked before the
- * gate opens. A test that creates P.k can so hold that one
- * check in progress for as long as it likes, and knows for certain when it is held (its own open of
- * the FIFO for writing, without blocking, succeeds once the reader is there). When P.k does not
+ * gate opens. A test that creates P.k can so hold that one check in progress for as long as it
+ * likes, and knows for certain when it is held (its own open of the FIFO for writing, without
+ * blocking, succeeds once the reader is there). When P.k does not
  * exist, check k waits for nothing. */
 #include "http/http_int.h"
 #include "util/err.h"
