@@ -1,9 +1,13 @@
 /* CRC-32C: slicing-by-8 tables, and the SSE4.2 crc32 instruction when available.
  *
  * The crc32 instruction has a latency of 3 cycles but issues one per cycle, so one dependent
- * chain runs at a third of its speed. Long buffers are cut in three lanes whose CRCs run
- * interleaved and are then joined with hd_crc32c_combine() (GF(2) polynomial arithmetic modulo
- * the CRC polynomial, as zlib's crc32_combine does for CRC-32). */
+ * chain runs at a third of its speed. Buffers are cut in blocks of three lanes of a fixed length
+ * (LANE_LONG, then LANE_SHORT bytes) whose CRCs run interleaved and are then joined as
+ * hd_crc32c_combine() joins two CRCs (GF(2) polynomial arithmetic modulo the CRC polynomial, as
+ * zlib's crc32_combine does for CRC-32). Joining shifts a CRC past a lane, a linear map, which
+ * for the two fixed lengths is precomputed as four tables of 256 entries, one per byte of the
+ * CRC: four loads instead of the bit-by-bit arithmetic, which for lanes of a length known only
+ * at the call cost more than the lanes saved below some 8 KiB. */
 #include "util/crc32c.h"
 
 #include <pthread.h>
@@ -101,30 +105,58 @@ uint32_t hd_crc32c_sw(uint32_t crc, const void *data, size_t len)
 }
 
 #if defined(__x86_64__)
-/* Below this many bytes one chain is as fast as three plus the joins. */
-#define CRC_LANES_MIN 2048
+/* Lane lengths (bytes; multiples of 8): blocks of 3 * LANE_LONG while they fit, then of
+ * 3 * LANE_SHORT, then one chain for the rest. */
+#define LANE_LONG 8192
+#define LANE_SHORT 256
+
+/* shift_*[k][b]: what shifting a CRC past a lane makes of byte k of it having value b. */
+static uint32_t shift_long[4][256], shift_short[4][256];
+static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
+
+static void shift_init(void)
+{
+    uint32_t op_long = x8nmodp(LANE_LONG), op_short = x8nmodp(LANE_SHORT);
+    for (int k = 0; k < 4; k++)
+        for (uint32_t b = 0; b < 256; b++) {
+            shift_long[k][b] = multmodp(op_long, b << (8 * k));
+            shift_short[k][b] = multmodp(op_short, b << (8 * k));
+        }
+}
+
+static inline uint32_t shift(const uint32_t t[4][256], uint32_t crc)
+{
+    return t[0][crc & 0xff] ^ t[1][(crc >> 8) & 0xff] ^ t[2][(crc >> 16) & 0xff] ^ t[3][crc >> 24];
+}
+
+/* crc continued over three lanes of `lane` bytes at p, joined with the tables t. */
+__attribute__((target("sse4.2"))) static inline uint32_t
+crc32c_block(uint32_t crc, const uint8_t *p, size_t lane, const uint32_t t[4][256])
+{
+    uint64_t c0 = ~crc, c1 = 0xffffffffu, c2 = 0xffffffffu;
+    for (size_t i = 0; i < lane; i += 8) {
+        uint64_t v0, v1, v2;
+        memcpy(&v0, p + i, 8);
+        memcpy(&v1, p + lane + i, 8);
+        memcpy(&v2, p + 2 * lane + i, 8);
+        c0 = __builtin_ia32_crc32di(c0, v0);
+        c1 = __builtin_ia32_crc32di(c1, v1);
+        c2 = __builtin_ia32_crc32di(c2, v2);
+    }
+    crc = shift(t, ~(uint32_t)c0) ^ ~(uint32_t)c1;
+    return shift(t, crc) ^ ~(uint32_t)c2;
+}
 
 __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *data,
                                                             size_t len)
 {
     const uint8_t *p = data;
-    if (len >= CRC_LANES_MIN) {
-        size_t lane = (len / 3) & ~(size_t)7;
-        uint64_t c0 = ~crc, c1 = 0xffffffffu, c2 = 0xffffffffu;
-        for (size_t i = 0; i < lane; i += 8) {
-            uint64_t v0, v1, v2;
-            memcpy(&v0, p + i, 8);
-            memcpy(&v1, p + lane + i, 8);
-            memcpy(&v2, p + 2 * lane + i, 8);
-            c0 = __builtin_ia32_crc32di(c0, v0);
-            c1 = __builtin_ia32_crc32di(c1, v1);
-            c2 = __builtin_ia32_crc32di(c2, v2);
-        }
-        uint32_t shift = x8nmodp(lane);
-        crc = multmodp(shift, ~(uint32_t)c0) ^ ~(uint32_t)c1;
-        crc = multmodp(shift, crc) ^ ~(uint32_t)c2;
-        p += 3 * lane;
-        len -= 3 * lane;
+    if (len >= 3 * LANE_SHORT) {
+        pthread_once(&shift_once, shift_init);
+        for (; len >= 3 * LANE_LONG; p += 3 * LANE_LONG, len -= 3 * LANE_LONG)
+            crc = crc32c_block(crc, p, LANE_LONG, shift_long);
+        for (; len >= 3 * LANE_SHORT; p += 3 * LANE_SHORT, len -= 3 * LANE_SHORT)
+            crc = crc32c_block(crc, p, LANE_SHORT, shift_short);
     }
     uint64_t c = ~crc;
     while (len >= 8) {

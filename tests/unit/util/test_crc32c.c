@@ -82,9 +82,9 @@ static void test_incremental_equals_one_shot(void **state)
     }
 }
 
-/* The three-lane path (long buffers) against the one-byte-at-a-time table version, at every
- * length around the lane threshold and its multiples of 3 and 8, unaligned starts included, and
- * continuing from a nonzero CRC. */
+/* The three-lane paths (blocks of 3 x 256 and 3 x 8,192 bytes) against the one-byte-at-a-time
+ * table version, at every length around the block sizes and their sums and multiples of 8,
+ * unaligned starts included, and continuing from a nonzero CRC. */
 static void test_long_buffers_match_table_version(void **state)
 {
     (void)state;
@@ -96,8 +96,10 @@ static void test_long_buffers_match_table_version(void **state)
         x = x * 1103515245u + 12345u;
         b[i] = (uint8_t)(x >> 16);
     }
-    static const size_t lens[] = {2040, 2047, 2048,  2049,  2055,  2064, 3001,
-                                  4096, 6143, 16384, 65536, 69999, 70000};
+    static const size_t lens[] = {0,     7,     8,     767,   768,   769,   775,   776,
+                                  1023,  1024,  1536,  1543,  2040,  2047,  2048,  2049,
+                                  2055,  2064,  3001,  4096,  6143,  16384, 24575, 24576,
+                                  24577, 25343, 25344, 25345, 49152, 65536, 69999, 70000};
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
         for (size_t off = 0; off < 8; off += 3) {
             size_t n = lens[li];
