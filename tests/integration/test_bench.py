@@ -128,6 +128,14 @@ def test_report_medians_ratios_and_probe_table(tmp_path):
                           "max_late_ms": 2.5 * rep, "stalled_ms": 3.0 * rep}))
     lines.append(json.dumps({"scenario": "catchup", "rep": 1, "system": "nats", "cmd": "x",
                              "ok": False, "why": "driver exited 1 without a result"}))
+    # Partition scaling: the franz-go scenarios against their peers and against 1 partition.
+    for scenario, system, v in (("partitions-1000-franz", "herald", 150000),
+                                ("partitions-1000", "nats", 50000),
+                                ("partitions-1000", "redis-always", 40000),
+                                ("partitions-1-franz", "herald", 400000),
+                                ("partitions-100-franz", "herald", 200000),
+                                ("producers-16-franz", "herald", 900000)):
+        lines.append(run(scenario, 1, system, {"records_per_s": v, "mb_per_s": v / 1000}))
     (tmp_path / "runs.jsonl").write_text("\n".join(lines) + "\n")
     (tmp_path / "machine.json").write_text(json.dumps({"reps": 3, "inflight": 1000}))
     r = subprocess.run([sys.executable, str(REPO / "bench" / "report.py"), str(tmp_path)],
@@ -144,6 +152,16 @@ def test_report_medians_ratios_and_probe_table(tmp_path):
     assert ("| latency at 5,000 records/s: p50 at most 0.5 ms | 2.00 ms | **not met** | with no disk"
             in md)
     assert "| catch-up read: at least 1 GB/s | not measured | – |  |" in md
+    assert ("| 1,000 partitions (franz-go): at least 2× NATS JetStream (1,000 streams) | 3.00× | "
+            "met |  |") in md
+    assert ("| 1,000 partitions (franz-go): at least 3× Redis (appendfsync always, 1,000 keys) | "
+            "3.75× | met |  |") in md
+    assert ("| 100 partitions: at least 70% of 1 partition (franz-go) | 50% | **not met** | "
+            "per-batch work") in md
+    assert ("| 16 producers over 16 partitions: at least 2× 1 producer over 1 partition "
+            "(franz-go) | 2.25× | met |  |") in md
+    assert "| 100 partitions: at least 70% of 1 partition (librdkafka) | not measured |" in md
+    assert "| 1,000 partitions | 150,000 | 150 |" in md
     assert not os.path.isabs(md.split("Raw results: `")[1].split("`")[0])
 
 
