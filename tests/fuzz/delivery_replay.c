@@ -32,6 +32,8 @@ static void ack_cb(void *ctx, const delivery_msg_t *m)
     delivery_ack(s, r, 1, &res, &at);
 }
 
+static delivery_sub_t *ensure_sub(void);
+
 static void open_all(void)
 {
     if (!cfg.data_dir) {
@@ -54,19 +56,27 @@ static void open_all(void)
     }
     if (delivery_open(b, &d) < 0)
         abort();
-    if (!delivery_sub_find(d, "w")) {
+    ensure_sub();
+}
+
+/* The subscription "w", created when missing (first start, or a start-over of it that could not
+ * be created again under the settings an input gave it). */
+static delivery_sub_t *ensure_sub(void)
+{
+    delivery_sub_t *s = delivery_sub_find(d, "w");
+    if (!s) {
         delivery_settings_t st;
         delivery_settings_defaults(&st);
         st.name = "w";
         st.topic = "jobs";
         st.ordering = DELIVERY_ORDER_KEY;
         st.max_deliveries = 3;
-        delivery_sub_t *s;
         int64_t at;
         const char *why;
         if (delivery_sub_create(d, &st, &s, &at, &why) < 0)
             abort();
     }
+    return s;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -75,9 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (!d)
         open_all();
-    delivery_sub_t *s = delivery_sub_find(d, "w");
-    if (!s)
-        abort();
+    delivery_sub_t *s = ensure_sub();
     /* Random bytes almost never carry a right CRC; fix the length and the CRC so that the
      * records behind them are what gets exercised. */
     uint8_t *copy = malloc(size ? size : 1);
@@ -96,8 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     delivery_sub_stats(s, &st);
     delivery_tick(d);
     /* A topic id other than the topic's makes the subscription start over (a new one). */
-    if (!(s = delivery_sub_find(d, "w")))
-        abort();
+    s = ensure_sub();
     delivery_receive(s, 4, ack_cb, s);
     if (++runs % 64 == 0) {
         dl__st_maybe_compact(s, true);
