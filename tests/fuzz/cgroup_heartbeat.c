@@ -36,10 +36,7 @@ static void open_broker(void)
 {
     hd_config_init(&cfg);
     free(cfg.data_dir);
-    char tmpl[] = "/tmp/herald-fuzz-cgroup-XXXXXX";
-    if (!mkdtemp(tmpl))
-        abort();
-    cfg.data_dir = strdup(tmpl);
+    cfg.data_dir = fuzz_tmpdir("cgroup");
     cfg.preallocate = false;
     cfg.group_consumer_session_timeout_ms = 3000;
     say_level = SAY_ERROR;

@@ -8,6 +8,7 @@
 #include "util/config.h"
 #include "util/crc32c.h"
 #include "util/say.h"
+#include "fuzz_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +40,7 @@ static void open_all(void)
     if (!cfg.data_dir) {
         hd_config_init(&cfg);
         free(cfg.data_dir);
-        char tmpl[] = "/tmp/herald-fuzz-delivery-XXXXXX";
-        if (!mkdtemp(tmpl))
-            abort();
-        cfg.data_dir = strdup(tmpl);
+        cfg.data_dir = fuzz_tmpdir("delivery");
         cfg.preallocate = false;
         say_level = SAY_ERROR;
     }

@@ -7,6 +7,7 @@
 #include "broker/broker_int.h"
 #include "util/config.h"
 #include "util/say.h"
+#include "fuzz_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +34,7 @@ static void open_broker(void)
     if (!cfg.data_dir) {
         hd_config_init(&cfg);
         free(cfg.data_dir);
-        char tmpl[] = "/tmp/herald-fuzz-offsets-XXXXXX";
-        if (!mkdtemp(tmpl))
-            abort();
-        cfg.data_dir = strdup(tmpl);
+        cfg.data_dir = fuzz_tmpdir("offsets");
         cfg.preallocate = false;
         say_level = SAY_ERROR;
     }

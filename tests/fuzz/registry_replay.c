@@ -6,6 +6,7 @@
 #include "registry/registry_int.h"
 #include "util/config.h"
 #include "util/say.h"
+#include "fuzz_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +27,7 @@ static void open_all(void)
     if (!cfg.data_dir) {
         hd_config_init(&cfg);
         free(cfg.data_dir);
-        char tmpl[] = "/tmp/herald-fuzz-registry-XXXXXX";
-        if (!mkdtemp(tmpl))
-            abort();
-        cfg.data_dir = strdup(tmpl);
+        cfg.data_dir = fuzz_tmpdir("registry");
         cfg.preallocate = false;
         say_level = SAY_ERROR;
     }
