@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -107,4 +109,67 @@ int hd_io_fsync_dir(const char *path)
     int r = fsync(fd) < 0 ? -errno : 0;
     close(fd);
     return r;
+}
+
+/* ---- direct writes ---- */
+
+void hd_dio_init(hd_dio_t *d)
+{
+    memset(d, 0, sizeof *d);
+    d->tail_at = -1;
+}
+
+void hd_dio_deinit(hd_dio_t *d)
+{
+    free(d->buf);
+    hd_dio_init(d);
+}
+
+void hd_dio_note(hd_dio_t *d, const void *owner, const void *p, size_t n, off_t off)
+{
+    const unsigned char *b = p;
+    long long end = (long long)off + (long long)n, at = end & ~(long long)(HD_DIO_BLOCK - 1);
+    if (at >= (long long)off) {
+        /* The end's block starts within these bytes. */
+        memcpy(d->tail, b + (at - (long long)off), (size_t)(end - at));
+    } else if (d->tail_owner == owner && d->tail_at == at &&
+               d->tail_at + (long long)d->tail_len == (long long)off) {
+        memcpy(d->tail + d->tail_len, b, n); /* within the block, right after the known bytes */
+    } else {
+        d->tail_owner = NULL;
+        return;
+    }
+    d->tail_owner = owner;
+    d->tail_at = at;
+    d->tail_len = (size_t)(end - at);
+}
+
+int hd_dio_pwrite(hd_dio_t *d, const void *owner, int dfd, const void *p, size_t n, off_t off)
+{
+    long long at = (long long)off & ~(long long)(HD_DIO_BLOCK - 1);
+    size_t pre = (size_t)((long long)off - at);
+    if (pre && !(d->tail_owner == owner && d->tail_at == at && d->tail_len == pre))
+        return HD_DIO_UNKNOWN;
+    size_t total = pre + n, padded = (total + HD_DIO_BLOCK - 1) & ~(size_t)(HD_DIO_BLOCK - 1);
+    if (padded > d->cap) {
+        void *nb;
+        if (posix_memalign(&nb, HD_DIO_BLOCK, padded))
+            return -ENOMEM;
+        free(d->buf);
+        d->buf = nb;
+        d->cap = padded;
+    }
+    memcpy(d->buf, d->tail, pre);
+    memcpy(d->buf + pre, p, n);
+    memset(d->buf + total, 0, padded - total);
+    ssize_t w;
+    do
+        w = hd_io.pwrite(dfd, d->buf, padded, (off_t)at);
+    while (w == -EINTR);
+    if (w != (ssize_t)padded) {
+        d->tail_owner = NULL;
+        return w < 0 ? (int)w : -EIO;
+    }
+    hd_dio_note(d, owner, d->buf, total, (off_t)at);
+    return 0;
 }

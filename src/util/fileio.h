@@ -30,4 +30,29 @@ ssize_t hd_io_pread_full(int fd, void *buf, size_t n, off_t off);
 /* fsyncs a directory so that file creations and renames in it are durable. */
 int hd_io_fsync_dir(const char *path);
 
+/* Direct (O_DIRECT) writes of a file written front to back, as a journal is: each write covers
+ * whole HD_DIO_BLOCK blocks, from the block holding its first byte, whose earlier bytes must be
+ * what the previous write left there (kept in `tail`), to the end of its last block, padded with
+ * zeros (the next write covers that block again). Not thread-safe: one writer at a time. */
+#define HD_DIO_BLOCK 4096
+typedef struct hd_dio {
+    unsigned char *buf; /* HD_DIO_BLOCK-aligned */
+    size_t cap;
+    unsigned char tail[HD_DIO_BLOCK];
+    size_t tail_len;        /* bytes of the written end's block before the end */
+    long long tail_at;      /* that block's offset */
+    const void *tail_owner; /* the file they belong to (the caller's token); NULL: none known */
+} hd_dio_t;
+void hd_dio_init(hd_dio_t *d);
+void hd_dio_deinit(hd_dio_t *d);
+/* Notes that [off, off + n) of owner's file now holds p, written some other way, so that a later
+ * direct write after it knows its first block. */
+void hd_dio_note(hd_dio_t *d, const void *owner, const void *p, size_t n, off_t off);
+/* Writes the n bytes at p to off of owner's file through dfd (opened with O_DIRECT), with the
+ * tail's bytes before them and zeros after, through the pwrite hook (a short write is -EIO).
+ * Returns 0, -errno, or HD_DIO_UNKNOWN when the bytes of off's block before off are not known:
+ * write those n bytes another way then, and note them. */
+#define HD_DIO_UNKNOWN (-100000)
+int hd_dio_pwrite(hd_dio_t *d, const void *owner, int dfd, const void *p, size_t n, off_t off);
+
 #endif
