@@ -20,16 +20,14 @@
  * LOG_JOURNAL_STAGE_MAX bytes; and before a rotation. (Appends used to write the stage whenever
  * the flusher was not in a sync, which under load meant a pwrite and a writeback start per batch
  * on the loop thread between two rounds: a quarter of the broker's CPU at 1,000 partitions.)
- * The flusher's writes bypass the page cache (O_DIRECT, a second descriptor of the file): the
- * journal is read back only by recovery, from the disk, so copying it into the page cache and
- * writing it back cost CPU for nothing (a sixth of the broker's CPU per record at 100
- * partitions). A direct write covers whole blocks (util/fileio.h, hd_dio_pwrite): it starts at
- * the block holding the previous end, whose bytes before that end the journal keeps, and is
- * padded with zeros to the next block, which the next write covers again; the bytes past the end
- * are zeros, as in any journal file. The loop thread's writes stay buffered, since a direct
- * write waits for the disk; a flusher write whose first block's earlier bytes are not known, to
- * a file or filesystem without O_DIRECT, or while a test replaced the write hook (its faults
- * assume writes that may be retried in pieces) is buffered too. A
+ * The flusher's writes bypass the page cache (O_DIRECT, a second descriptor of the file): only
+ * recovery reads the journal, from the disk, so the page cache's copy and writeback cost CPU for
+ * nothing (a tenth of the broker's per record at 100 partitions). A direct write covers whole
+ * blocks (util/fileio.h, hd_dio_pwrite), from the block of the previous end, whose earlier bytes
+ * the journal keeps, padded with zeros that the next write covers again. The loop thread's
+ * writes stay buffered (a direct write waits for the disk); so does a flusher write whose first
+ * block's earlier bytes are not known, to a file or filesystem without O_DIRECT (or refusing its
+ * alignment), or while a test replaced the write hook (its faults assume retried pieces). A
  * staged record is lost by a crash like a written but unsynced one: it was not acknowledged. A
  * failed write is sticky like a failed sync; the segment may then hold the batches of the failed
  * round, never acknowledged.
@@ -182,7 +180,7 @@ typedef struct jfile {
     atomic_int refs;
     uint64_t seq;
     int fd;
-    int dfd; /* the same file opened with O_DIRECT, or -1 */
+    int dfd; /* the same file opened with O_DIRECT, or -1; wmu */
     int64_t size;
     bool dirty; /* j->mu: written since the flusher last synced it */
 } jfile_t;
@@ -675,8 +673,14 @@ static int stage_write(log_journal_t *j, bool writeback, bool direct)
     }
     pthread_mutex_unlock(&j->mu);
     int rc = HD_DIO_UNKNOWN;
-    if (chunk.len && direct && f->dfd >= 0 && hd_io.pwrite == hd_fileio_default.pwrite)
+    if (chunk.len && direct && f->dfd >= 0 && hd_io.pwrite == hd_fileio_default.pwrite) {
         rc = hd_dio_pwrite(&j->dio, f, f->dfd, chunk.p, chunk.len, (off_t)at);
+        if (rc == -EINVAL) { /* alignment the filesystem refuses: buffered from now on */
+            close(f->dfd);
+            f->dfd = -1;
+            rc = HD_DIO_UNKNOWN;
+        }
+    }
     if (chunk.len && rc == HD_DIO_UNKNOWN) {
         rc = hd_io_pwrite_all(f->fd, chunk.p, chunk.len, (off_t)at);
         if (rc == 0)
