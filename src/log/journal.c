@@ -678,8 +678,9 @@ static int stage_write(log_journal_t *j, bool writeback, bool direct)
         if (rc == -EINVAL) { /* alignment the filesystem refuses: buffered from now on */
             close(f->dfd);
             f->dfd = -1;
-            rc = HD_DIO_UNKNOWN;
         }
+        if (rc == -EINVAL || rc == -ENOMEM) /* nothing written: buffered instead */
+            rc = HD_DIO_UNKNOWN;
     }
     if (chunk.len && rc == HD_DIO_UNKNOWN) {
         rc = hd_io_pwrite_all(f->fd, chunk.p, chunk.len, (off_t)at);
