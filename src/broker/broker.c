@@ -185,13 +185,13 @@ static void random_topic_id(uint8_t id[16])
     id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
 }
 
-static void id_hex(const uint8_t id[16], char out[33])
+void broker_topic_id_hex(const uint8_t id[16], char out[33])
 {
     for (int i = 0; i < 16; i++)
         snprintf(out + 2 * i, 3, "%02x", id[i]);
 }
 
-static bool id_parse(const char *s, uint8_t id[16])
+bool broker_topic_id_parse(const char *s, uint8_t id[16])
 {
     if (strlen(s) != 32)
         return false;
@@ -556,7 +556,7 @@ static char *topic_file_text(const broker_topic_t *t, int32_t partitions)
     hd_buf_t out;
     hd_buf_init(&out);
     char line[512], hex[33];
-    id_hex(t->id, hex);
+    broker_topic_id_hex(t->id, hex);
     int n = snprintf(line, sizeof line,
                      "# herald topic definition\npartitions=%" PRId32 "\ntopic.id=%s\n", partitions,
                      hex);
@@ -757,7 +757,7 @@ static int topic_load(broker_t *b, const char *name)
         if (!strcmp(line, "partitions"))
             parts = (int32_t)atoi(eq + 1);
         else if (!strcmp(line, "topic.id"))
-            has_id = id_parse(eq + 1, id);
+            has_id = broker_topic_id_parse(eq + 1, id);
         else if (nkv < BROKER_MAX_OVERRIDES)
             kv[nkv++] = (broker_config_kv_t){line, eq + 1};
     }

@@ -113,6 +113,10 @@ const char *broker_topic_name(const broker_topic_t *t);
  * re-created under the same name gets a new one. */
 const uint8_t *broker_topic_id(const broker_topic_t *t);
 broker_topic_t *broker_topic_find_id(broker_t *b, const uint8_t id[16]);
+/* A topic id as 32 lowercase hex digits (and a NUL), as topic files store it; and back (false
+ * when s is not 32 hex digits). */
+void broker_topic_id_hex(const uint8_t id[16], char out[33]);
+bool broker_topic_id_parse(const char *s, uint8_t id[16]);
 int32_t broker_topic_partitions(const broker_topic_t *t);
 broker_partition_t *broker_topic_partition(broker_topic_t *t, int32_t index);
 const broker_topic_config_t *broker_topic_config(const broker_topic_t *t);

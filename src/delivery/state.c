@@ -350,26 +350,10 @@ static json_t *settings_json(const delivery_sub_t *s)
                         json_string(st->ordering == DELIVERY_ORDER_KEY ? "key" : "none"));
     if (s->has_topic_id) {
         char hex[33];
-        for (int i = 0; i < 16; i++)
-            snprintf(hex + 2 * i, 3, "%02x", s->topic_id[i]);
+        broker_topic_id_hex(s->topic_id, hex);
         json_object_set_new(j, "topic_id", json_string(hex));
     }
     return j;
-}
-
-/* 32 lowercase hex digits into 16 bytes. */
-static bool topic_id_decode(const char *hex, uint8_t out[16])
-{
-    if (!hex || strlen(hex) != 32)
-        return false;
-    for (int i = 0; i < 32; i++) {
-        char c = hex[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0)
-            return false;
-        out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
-    }
-    return true;
 }
 
 void dl__st_config(delivery_sub_t *s)
@@ -500,7 +484,7 @@ int dl__settings_decode(delivery_sub_t *s, hd_slice_t txt, const char **why)
     }
     json_t *tid = json_object_get(j, "topic_id");
     uint8_t id[16];
-    if (tid && !topic_id_decode(json_string_value(tid), id)) {
+    if (tid && !(json_is_string(tid) && broker_topic_id_parse(json_string_value(tid), id))) {
         *why = "topic_id is not 32 hexadecimal digits";
         rc = HD_EINVAL;
         goto out;

@@ -333,18 +333,34 @@ static void sub_load(delivery_t *d, const char *name)
     subs_push(d, s);
 }
 
+/* delivery_sub_find() without its check of the topic's id. */
+static delivery_sub_t *find_raw(delivery_t *d, const char *name)
+{
+    for (int i = 0; i < d->nsubs; i++)
+        if (!strcmp(d->subs[i]->set.name, name))
+            return d->subs[i];
+    return NULL;
+}
+
+/* The full path of "<name>#resetting". */
+static char *resetting_path(delivery_t *d, const char *name)
+{
+    size_t n = strlen(SUBS_DIR) + strlen(name) + sizeof RESETTING_SUFFIX + 2;
+    char *rel = hd_malloc(n);
+    snprintf(rel, n, "%s/%s%s", SUBS_DIR, name, RESETTING_SUFFIX);
+    char *full = subs_path(d, rel);
+    free(rel);
+    return full;
+}
+
 /* "<name>#resetting" found at start (see the top of the file). */
 static void reset_recover(delivery_t *d, const char *name)
 {
-    size_t n = strlen(SUBS_DIR) + strlen(name) + sizeof RESETTING_SUFFIX + 2;
-    char *rel = hd_malloc(n), *rel_old = hd_malloc(n);
+    size_t n = strlen(SUBS_DIR) + strlen(name) + 2;
+    char *rel = hd_malloc(n);
     snprintf(rel, n, "%s/%s", SUBS_DIR, name);
-    snprintf(rel_old, n, "%s/%s%s", SUBS_DIR, name, RESETTING_SUFFIX);
-    char *dir = subs_path(d, rel), *old = subs_path(d, rel_old);
-    bool loaded = false;
-    for (int i = 0; i < d->nsubs && !loaded; i++)
-        loaded = !strcmp(d->subs[i]->set.name, name);
-    if (loaded) {
+    char *dir = subs_path(d, rel), *old = resetting_path(d, name);
+    if (find_raw(d, name)) {
         remove_tree(old);
     } else if (rename(old, dir) == 0) {
         char *root = subs_path(d, SUBS_DIR);
@@ -357,7 +373,6 @@ static void reset_recover(delivery_t *d, const char *name)
         say_warn("subscription %s: cannot put back %s: %s", name, old, strerror(errno));
     }
     free(rel);
-    free(rel_old);
     free(dir);
     free(old);
 }
@@ -429,24 +444,6 @@ void delivery_close(delivery_t *d)
 }
 
 /* ---- starting over on a recreated topic (see the top of the file) ---- */
-
-static delivery_sub_t *find_raw(delivery_t *d, const char *name)
-{
-    for (int i = 0; i < d->nsubs; i++)
-        if (!strcmp(d->subs[i]->set.name, name))
-            return d->subs[i];
-    return NULL;
-}
-
-static char *resetting_path(delivery_t *d, const char *name)
-{
-    size_t n = strlen(SUBS_DIR) + strlen(name) + sizeof RESETTING_SUFFIX + 2;
-    char *rel = hd_malloc(n);
-    snprintf(rel, n, "%s/%s%s", SUBS_DIR, name, RESETTING_SUFFIX);
-    char *full = subs_path(d, rel);
-    free(rel);
-    return full;
-}
 
 static void resets_note(delivery_t *d, const char *name, int64_t at)
 {
