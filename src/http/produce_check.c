@@ -45,6 +45,7 @@
 #include "util/err.h"
 #include "util/mem.h"
 #include "util/say.h"
+#include "util/sched.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -211,6 +212,7 @@ static bool claim_part(check_t *ck, bool locked)
 static void part_work(uv_work_t *w)
 {
     job_t *j = w->data;
+    hd_sched_background(); /* never preempts the loop thread (util/sched.h) */
     if (j->first && j->ck->gate)
         wait_gate(j->ck->gate);
     while (claim_part(j->ck, true))

@@ -21,6 +21,7 @@
 #include "util/err.h"
 #include "util/mem.h"
 #include "util/say.h"
+#include "util/sched.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -346,6 +347,7 @@ static void run_held(conn_t *c)
 static void part_work(uv_work_t *w)
 {
     prep_job_t *j = w->data;
+    hd_sched_background(); /* never preempts the loop thread (util/sched.h) */
     while (kafka_req_prepare_next(&j->q->k))
         ;
 }

@@ -65,11 +65,13 @@ def read_values(broker, topic):
 
 @pytest.mark.parametrize("threads", ["1", "3"])
 def test_split_batch_names_bad_records_in_order(broker_factory, threads):
-    # A batch of 700 records is cut into five ranges of 140, which the threads (and the event
-    # loop, the pool being idle) claim one at a time; bad records sit on the ranges' edges.
+    # A batch of 700 records is cut into ten ranges of 70 (a range per 64 records), which the
+    # threads (and the event loop, the pool being idle) claim one at a time; bad records sit on
+    # the ranges' edges, and a few inside them.
     broker = broker_factory("--validation-threads", threads)
     sid = validating(broker, "vsplit")
-    bad = [0, 139, 140, 233, 234, 279, 280, 350, 419, 420, 466, 467, 559, 560, 699]
+    edges = [e for k in range(10) for e in (70 * k, 70 * k + 69)]
+    bad = sorted(set(edges) | {35, 233, 350, 466})
     with kr.Conn(broker.addr) as c:
         produce_v8(c, "vsplit", batch(values(sid, 700, bad)))
         _, r = c.recv()
