@@ -255,11 +255,13 @@ typedef enum {
 
 /* Walks `count` records in r, the first `first` only over their length. Returns 0,
  * HD_EMALFORMED, or cb's non-zero value. */
-static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, int32_t first,
-                        delta_rule_t rule, broker_record_cb cb, void *ctx)
+/* Walks the records from record `start`, which begins at r's position; see for_each. */
+static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, int32_t start, int32_t first,
+                        broker_rec_pos_t *at, delta_rule_t rule, broker_record_cb cb, void *ctx)
 {
     int32_t prev = -1;
-    for (int32_t i = 0; i < h->records_count; i++) {
+    for (int32_t i = start; i < h->records_count; i++) {
+        size_t rec_pos = r->pos;
         int32_t len = (int32_t)rec_varint(r, false);
         if (r->err || len < 0 || (size_t)len > hd_reader_left(r))
             return HD_EMALFORMED;
@@ -267,6 +269,8 @@ static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, int32_t fir
             (void)rec_bytes(r, (size_t)len);
             continue;
         }
+        if (i == first && at)
+            *at = (broker_rec_pos_t){.index = i, .pos = rec_pos};
         hd_reader_t rr = hd_reader_init(rec_bytes(r, (size_t)len));
         broker_record_t rec;
         memset(&rec, 0, sizeof rec);
@@ -322,9 +326,13 @@ static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, int32_t fir
     return 0;
 }
 
-static int for_each(hd_slice_t batch, int32_t first, delta_rule_t rule, size_t max_inflated,
-                    hd_buf_t *scratch, broker_record_cb cb, void *ctx)
+/* Walks the batch's records (see broker_batch_for_each_from for first, from and at). */
+static int for_each(hd_slice_t batch, int32_t first, const broker_rec_pos_t *from,
+                    broker_rec_pos_t *at, delta_rule_t rule, size_t max_inflated, hd_buf_t *scratch,
+                    broker_record_cb cb, void *ctx)
 {
+    if (at)
+        at->index = -1;
     if (batch.len < BROKER_BATCH_HEADER_LEN)
         return HD_EMALFORMED;
     broker_batch_hdr_t h;
@@ -343,19 +351,28 @@ static int for_each(hd_slice_t batch, int32_t first, delta_rule_t rule, size_t m
         recs = hd_buf_slice(scratch);
     }
     hd_reader_t r = hd_reader_init(recs);
-    return walk_records(&r, &h, first, rule, cb, ctx);
+    int32_t start = 0;
+    if (codec == BROKER_CODEC_NONE && from && from->index > 0 && from->index <= first &&
+        from->pos <= recs.len) {
+        r.pos = from->pos;
+        start = from->index;
+    }
+    if (codec != BROKER_CODEC_NONE)
+        at = NULL;
+    return walk_records(&r, &h, start, first, at, rule, cb, ctx);
 }
 
 int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scratch,
                           broker_record_cb cb, void *ctx)
 {
-    return for_each(batch, 0, DELTA_ANY, max_inflated, scratch, cb, ctx);
+    return for_each(batch, 0, NULL, NULL, DELTA_ANY, max_inflated, scratch, cb, ctx);
 }
 
-int broker_batch_for_each_from(hd_slice_t batch, int32_t first, size_t max_inflated,
-                               hd_buf_t *scratch, broker_record_cb cb, void *ctx)
+int broker_batch_for_each_from(hd_slice_t batch, int32_t first, const broker_rec_pos_t *from,
+                               broker_rec_pos_t *at, size_t max_inflated, hd_buf_t *scratch,
+                               broker_record_cb cb, void *ctx)
 {
-    return for_each(batch, first, DELTA_PRODUCED, max_inflated, scratch, cb, ctx);
+    return for_each(batch, first, from, at, DELTA_PRODUCED, max_inflated, scratch, cb, ctx);
 }
 
 int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_batch_hdr_t *h,
@@ -399,7 +416,7 @@ int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_b
         return 0;
     hd_buf_t scratch;
     hd_buf_init(&scratch);
-    int rc = for_each(b, 0, DELTA_PRODUCED, max_inflated, &scratch, NULL, NULL);
+    int rc = for_each(b, 0, NULL, NULL, DELTA_PRODUCED, max_inflated, &scratch, NULL, NULL);
     hd_buf_deinit(&scratch);
     if (rc == HD_ETOOBIG) {
         *why = "records inflate beyond the size limit";
@@ -592,7 +609,7 @@ int broker_batch_validate_kept(hd_slice_t b, size_t max_inflated, broker_batch_h
     }
     hd_buf_t scratch;
     hd_buf_init(&scratch);
-    int rc = for_each(b, 0, DELTA_KEPT, max_inflated, &scratch, NULL, NULL);
+    int rc = for_each(b, 0, NULL, NULL, DELTA_KEPT, max_inflated, &scratch, NULL, NULL);
     hd_buf_deinit(&scratch);
     if (rc < 0) {
         *why = "kept records are malformed";

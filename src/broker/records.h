@@ -75,11 +75,24 @@ int broker_batch_validate(hd_slice_t b, bool deep, size_t max_inflated, broker_b
 typedef int (*broker_record_cb)(void *ctx, const broker_record_t *rec);
 int broker_batch_for_each(hd_slice_t batch, size_t max_inflated, hd_buf_t *scratch,
                           broker_record_cb cb, void *ctx);
+/* Where a record starts in an uncompressed batch: record `index` at byte `pos` of the records
+ * (counted from the first record's first byte). */
+typedef struct broker_rec_pos {
+    int32_t index;
+    size_t pos;
+} broker_rec_pos_t;
 /* The same from record `first` on, for a batch as a producer sends it: the records before it are
  * passed over by their length alone (their own framing is not checked), the ones from it on
- * checked (record i must have offsetDelta i) and given to cb. */
-int broker_batch_for_each_from(hd_slice_t batch, int32_t first, size_t max_inflated,
-                               hd_buf_t *scratch, broker_record_cb cb, void *ctx);
+ * checked (record i must have offsetDelta i) and given to cb. An uncompressed batch's records
+ * are passed over from `from` when given (a position an earlier walk of the same bytes stored,
+ * at or before `first`), else from the first record; `at`, when given, receives record first's
+ * position before cb sees it (index -1 when the walk did not reach it, or the batch is
+ * compressed). Passing over a record is a load that waits for the memory holding its length:
+ * the walks of a batch cut into parts start from each other's positions instead of all from
+ * the first record. */
+int broker_batch_for_each_from(hd_slice_t batch, int32_t first, const broker_rec_pos_t *from,
+                               broker_rec_pos_t *at, size_t max_inflated, hd_buf_t *scratch,
+                               broker_record_cb cb, void *ctx);
 
 /* Inflates the records area of a batch with the given codec into out (appending). */
 int broker_inflate(int codec, hd_slice_t in, size_t max_out, hd_buf_t *out);

@@ -10,6 +10,7 @@
 #include "broker/records.h"
 #include "log/batch_builder.h"
 #include "util/crc32c.h"
+#include "util/reader.h"
 #include "util/err.h"
 
 #include <stdio.h>
@@ -282,11 +283,81 @@ static void test_walk_refuses_records_cut_at_any_byte(void **state)
         b[10] = (uint8_t)(bl >> 8);
         b[11] = (uint8_t)bl;
         for (int32_t first = 0; first < N; first += 13)
-            assert_int_equal(
-                broker_batch_for_each_from(hd_slice(b, cut), first, 1u << 20, &scratch, NULL, NULL),
-                HD_EMALFORMED);
+            assert_int_equal(broker_batch_for_each_from(hd_slice(b, cut), first, NULL, NULL,
+                                                        1u << 20, &scratch, NULL, NULL),
+                             HD_EMALFORMED);
         free(b);
     }
+    hd_buf_deinit(&scratch);
+    hd_buf_deinit(&out);
+}
+
+/* A walk from record `first` stores where that record starts; a later walk given any stored
+ * position at or before its own first record visits exactly what a walk from the first record
+ * visits, and stores the same position. Positions after `first`, at record 0, or for a
+ * compressed batch are not used (and a compressed batch's walk stores none). */
+static void test_walk_from_a_stored_position_matches_a_walk_from_the_start(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    static broker_record_in_t recs[N];
+    static uint8_t big[3000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 13);
+    broker_header_t hs[1] = {{hd_slice("h", 1), hd_slice(big, 40), false}};
+    for (int i = 0; i < N; i++) {
+        memset(&recs[i], 0, sizeof recs[i]);
+        recs[i].key = hd_slice(big, (size_t)(i * 5) % 30);
+        /* values of 0 to 2,999 bytes: length varints of one and two bytes */
+        recs[i].value = hd_slice(big, (size_t)(i * 211) % sizeof big);
+        recs[i].headers = hs;
+        recs[i].nheaders = i % 4 == 1 ? 1 : 0;
+        recs[i].timestamp = 1700000000000LL + i;
+    }
+    hd_buf_t out, scratch, z;
+    hd_buf_init(&out);
+    hd_buf_init(&scratch);
+    hd_buf_init(&z);
+    assert_true(broker_batch_build(recs, N, SIZE_MAX, &out) > 0);
+    hd_slice_t b = hd_buf_slice(&out);
+    broker_rec_pos_t at[N];
+    size_t expect = 0; /* record 0 starts the records */
+    for (int32_t first = 0; first < N; first++) {
+        seen_t s = {recs, N, first};
+        assert_int_equal(broker_batch_for_each_from(b, first, NULL, &at[first], 1u << 20, &scratch,
+                                                    compare_cb, &s),
+                         0);
+        assert_int_equal(s.visited, N);
+        assert_int_equal(at[first].index, first);
+        assert_int_equal(at[first].pos, expect);
+        /* the record's length varint, then that many bytes */
+        hd_reader_t r = hd_reader_init(hd_slice(b.p + 61 + expect, b.len - 61 - expect));
+        int32_t rl = hd_read_varint(&r);
+        expect += (size_t)rl + r.pos;
+        assert_false(r.err);
+    }
+    for (int32_t first = 0; first < N; first++) {
+        for (int32_t j = 0; j < N; j++) {
+            seen_t s = {recs, N, first};
+            broker_rec_pos_t got;
+            assert_int_equal(broker_batch_for_each_from(b, first, &at[j], &got, 1u << 20, &scratch,
+                                                        compare_cb, &s),
+                             0);
+            assert_int_equal(s.visited, N);
+            assert_int_equal(got.index, first);
+            assert_int_equal(got.pos, at[first].pos);
+        }
+    }
+    /* Compressed: the records are inflated, positions are neither used nor stored. */
+    assert_int_equal(broker_batch_recompress(b, BROKER_CODEC_GZIP, 64u << 20, &scratch, &z), 0);
+    seen_t s = {recs, N, 7};
+    broker_rec_pos_t got = {.index = 3, .pos = 5};
+    assert_int_equal(broker_batch_for_each_from(hd_buf_slice(&z), 7, &at[5], &got, 1u << 20,
+                                                &scratch, compare_cb, &s),
+                     0);
+    assert_int_equal(s.visited, N);
+    assert_int_equal(got.index, -1);
+    hd_buf_deinit(&z);
     hd_buf_deinit(&scratch);
     hd_buf_deinit(&out);
 }
@@ -633,7 +704,7 @@ static void test_producer_batch_needs_delta_equal_to_index(void **state)
     hd_buf_t scratch;
     hd_buf_init(&scratch);
     assert_int_equal(
-        broker_batch_for_each_from(hd_buf_slice(&b), 0, 1u << 20, &scratch, NULL, NULL),
+        broker_batch_for_each_from(hd_buf_slice(&b), 0, NULL, NULL, 1u << 20, &scratch, NULL, NULL),
         HD_EMALFORMED);
     offs_t o = {{0}, 0};
     assert_int_equal(broker_batch_for_each(hd_buf_slice(&b), 1u << 20, &scratch, offs_cb, &o), 0);
@@ -658,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_header_next_on_every_truncation_of_a_built_record),
         cmocka_unit_test(test_recompress_each_codec_round_trips),
         cmocka_unit_test(test_walk_refuses_records_cut_at_any_byte),
+        cmocka_unit_test(test_walk_from_a_stored_position_matches_a_walk_from_the_start),
         cmocka_unit_test(test_kept_batch_keeps_the_producer_range_and_record_offsets),
         cmocka_unit_test(test_empty_kept_batch_keeps_the_range_and_timestamps),
         cmocka_unit_test(test_producer_batch_needs_delta_equal_to_index),
