@@ -98,13 +98,8 @@ static void *flusher_main(void *arg)
     log_flusher_t *f = arg;
     pthread_mutex_lock(&f->mu);
     for (;;) {
-        while (f->ndirty == 0 && !f->stop) {
-            /* Idle: the next append writes its journal record itself (see log__journal_commit);
-             * the first mark_dirty clears this before it wakes us. */
-            if (f->journal)
-                log__journal_flusher_idle(f->journal, true);
+        while (f->ndirty == 0 && !f->stop)
             pthread_cond_wait(&f->cv, &f->mu);
-        }
         if (f->ndirty == 0 && f->stop)
             break;
         /* Swap arrays so mark_dirty can keep filling the other one without allocating. */
@@ -197,8 +192,6 @@ void log_flusher_mark_dirty(log_flusher_t *f, log_partition_t *p)
         f->dirty_cap = f->dirty_cap ? f->dirty_cap * 2 : 64;
         f->dirty = hd_realloc(f->dirty, f->dirty_cap * sizeof *f->dirty);
     }
-    if (f->ndirty == 0 && f->journal)
-        log__journal_flusher_idle(f->journal, false); /* a round is coming */
     f->dirty[f->ndirty++] = p;
     pthread_cond_signal(&f->cv);
     pthread_mutex_unlock(&f->mu);
@@ -210,7 +203,6 @@ void log_flusher_set_journal(log_flusher_t *f, log_journal_t *j)
 {
     pthread_mutex_lock(&f->mu);
     f->journal = j;
-    pthread_cond_signal(&f->cv); /* a flusher already waiting tells the journal it is idle */
     pthread_mutex_unlock(&f->mu);
 }
 

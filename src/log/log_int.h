@@ -369,10 +369,6 @@ int log__journal_append(log_journal_t *j, const char *name, size_t name_len, int
 int log__journal_forget(log_journal_t *j, const char *name, size_t name_len);
 /* Any thread: writes and frees every attached partition's pending bytes. */
 void log__journal_pend_flush_all(log_journal_t *j);
-/* flusher.c: whether the flusher waits for work with nobody having woken it (the next append
- * then writes its record at once: see "Writes" in journal.c). */
-void log__journal_flusher_idle(log_journal_t *j, bool idle);
-bool log__journal_flusher_is_idle(const log_journal_t *j);
 /* The capacity of the journal's pending segment buffers now (tests). */
 int64_t log__journal_pend_total(const log_journal_t *j);
 /* The adaptive write path (partition.c, "Direct writes"): the threshold in force (bytes in its
