@@ -253,9 +253,9 @@ typedef enum {
                      * some records of (gaps where the others were) */
 } delta_rule_t;
 
-/* Walks `count` records in r, the first `first` only over their length. Returns 0,
+/* Walks the records in r from record `start`, which begins at r's position: those before
+ * `first` only over their length (storing first's position in *at when given). Returns 0,
  * HD_EMALFORMED, or cb's non-zero value. */
-/* Walks the records from record `start`, which begins at r's position; see for_each. */
 static int walk_records(hd_reader_t *r, const broker_batch_hdr_t *h, int32_t start, int32_t first,
                         broker_rec_pos_t *at, delta_rule_t rule, broker_record_cb cb, void *ctx)
 {

@@ -29,10 +29,9 @@
  * none reads a page first. A write whose first block's earlier bytes are not known is a plain
  * buffered one; so is every write to a file or filesystem without O_DIRECT (or refusing its
  * alignment) for the flusher, and while a test replaced the write hook (its faults assume
- * retried pieces). A
- * staged record is lost by a crash like a written but unsynced one: it was not acknowledged. A
- * failed write is sticky like a failed sync; the segment may then hold the batches of the failed
- * round, never acknowledged.
+ * retried pieces). A staged record is lost by a crash like a written but unsynced one: it was
+ * not acknowledged. A failed write is sticky like a failed sync; the segment may then hold the
+ * batches of the failed round, never acknowledged.
  *
  * Files, in "<base>/journal/":
  *
