@@ -1081,6 +1081,18 @@ static int append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api
                   const char *client_id, append_kind_t kind, broker_append_t *res,
                   const char **why);
 
+void broker_appends_begin(broker_t *b)
+{
+    if (b->flusher)
+        log_flusher_hold(b->flusher);
+}
+
+void broker_appends_end(broker_t *b)
+{
+    if (b->flusher)
+        log_flusher_release(b->flusher);
+}
+
 void broker_partition_prefetch(const broker_partition_t *p, int level)
 {
     if (!p)

@@ -171,6 +171,11 @@ typedef struct broker_append {
  * HD_EFENCED, or -errno from storage. *why explains. */
 int broker_partition_append(broker_partition_t *p, uint8_t *batch, size_t len, int16_t api_version,
                             broker_append_t *res, const char **why);
+/* Bracket the appends of one request to several partitions (they nest; loop thread): the syncs
+ * that make them durable start at the end, as one round, instead of at the first append (see
+ * log_flusher_hold()). */
+void broker_appends_begin(broker_t *b);
+void broker_appends_end(broker_t *b);
 /* A hint that p will be appended to soon, for a request that writes many partitions: call it
  * with level 0, 1 and 2 a few partitions apart (level 2 nearest), each level fetching into the
  * cache what the one before made reachable (the partition, its log, the log's active segment and

@@ -126,6 +126,10 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
     resp->ThrottleTimeMs = 0;
     resp->Responses_n = nt;
     resp->Responses = kafka__alloc(r, sizeof *resp->Responses * (size_t)(nt ? nt : 1));
+    /* One round for the whole request (broker_appends_begin); ended right after the loop. */
+    bool grouped = total_parts > 1;
+    if (grouped)
+        broker_appends_begin(b);
     for (int32_t i = 0; i < nt; i++) {
         kafka_ProduceRequest_TopicProduceData_t *td = &req->TopicData[i];
         kafka_ProduceResponse_TopicProduceResponse_t *tr = &resp->Responses[i];
@@ -252,6 +256,8 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
             }
         }
     }
+    if (grouped)
+        broker_appends_end(b);
     if (acks == 0) {
         r->has_response = false;
         return any_error ? KAFKA_REQ_CLOSE : KAFKA_REQ_DONE;

@@ -22,6 +22,7 @@ struct log_flusher {
     log_partition_t **dirty, **work;
     size_t ndirty, dirty_cap, work_cap;
     bool stop;
+    int hold; /* log_flusher_hold() calls not released yet: no round starts */
     /* The flusher thread's own per-round scratch for the syncfs path (sized to `work`). */
     log__sync_ticket_t *tickets;
     bool *needed;
@@ -98,7 +99,7 @@ static void *flusher_main(void *arg)
     log_flusher_t *f = arg;
     pthread_mutex_lock(&f->mu);
     for (;;) {
-        while (f->ndirty == 0 && !f->stop)
+        while ((f->ndirty == 0 || f->hold) && !f->stop)
             pthread_cond_wait(&f->cv, &f->mu);
         if (f->ndirty == 0 && f->stop)
             break;
@@ -193,7 +194,24 @@ void log_flusher_mark_dirty(log_flusher_t *f, log_partition_t *p)
         f->dirty = hd_realloc(f->dirty, f->dirty_cap * sizeof *f->dirty);
     }
     f->dirty[f->ndirty++] = p;
-    pthread_cond_signal(&f->cv);
+    if (!f->hold)
+        pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void log_flusher_hold(log_flusher_t *f)
+{
+    pthread_mutex_lock(&f->mu);
+    f->hold++;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void log_flusher_release(log_flusher_t *f)
+{
+    pthread_mutex_lock(&f->mu);
+    HD_ASSERT(f->hold > 0);
+    if (--f->hold == 0 && f->ndirty)
+        pthread_cond_signal(&f->cv);
     pthread_mutex_unlock(&f->mu);
 }
 

@@ -140,6 +140,14 @@ typedef struct log_flusher log_flusher_t;
 int log_flusher_start(void (*notify)(void *ctx), void *ctx, log_flusher_t **out);
 /* Loop thread: queues p for the next round (one flag check if queued); takes a ref. */
 void log_flusher_mark_dirty(log_flusher_t *f, log_partition_t *p);
+/* Loop thread: between hold and the matching release (they nest), no round starts (one under way
+ * goes on) and log_flusher_mark_dirty() only queues; the release wakes the flusher if anything
+ * was queued. log_flusher_stop() is not held back. A request that
+ * appends to many partitions holds the flusher for its appends, so that one round covers them
+ * all: woken at its first append, the flusher would sync the first few partitions alone, and the
+ * rest in a round of their own. */
+void log_flusher_hold(log_flusher_t *f);
+void log_flusher_release(log_flusher_t *f);
 /* Runs a final round, stops the thread, frees. NULL ok. */
 void log_flusher_stop(log_flusher_t *f);
 /* Durations of the flusher's rounds (every sync of one group commit). Any thread. */

@@ -135,6 +135,55 @@ static void test_appends_continue_while_flusher_syncs(void **state)
     bb_dir_remove(&d);
 }
 
+/* While held (nested twice), partitions marked dirty are not synced: nothing becomes durable
+ * until the last release, and then everything marked does, in one round. */
+static void test_held_flusher_syncs_nothing_until_the_last_release(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    enum { N = 3 };
+    log_partition_t *p[N];
+    for (int i = 0; i < N; i++) {
+        char dir[160];
+        snprintf(dir, sizeof dir, "%s/h%d", d.root, i);
+        assert_int_equal(log_partition_open(dir, &cfg, &p[i]), 0);
+    }
+    log_flusher_t *f = NULL;
+    atomic_store(&notified, 0);
+    assert_int_equal(log_flusher_start(on_notify, NULL, &f), 0);
+    hd_buf_t b;
+    hd_buf_init(&b);
+    log_flusher_hold(f);
+    log_flusher_hold(f);
+    for (int i = 0; i < N; i++) {
+        append_one(p[i], &b);
+        log_flusher_mark_dirty(f, p[i]);
+    }
+    log_flusher_release(f);
+    nanosleep(&(struct timespec){0, 100000000}, NULL); /* 100 ms: a woken flusher syncs in less */
+    for (int i = 0; i < N; i++)
+        assert_int_equal(log_partition_durable_offset(p[i]), 0);
+    assert_int_equal(atomic_load(&notified), 0);
+    log_flusher_release(f);
+    for (int i = 0; i < N; i++)
+        assert_true(wait_durable(p[i], 2));
+    for (int i = 0; i < 1000 && atomic_load(&notified) == 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    assert_int_equal(atomic_load(&notified), 1); /* one round for all three */
+    /* Released: a mark wakes it at once again. */
+    append_one(p[0], &b);
+    log_flusher_mark_dirty(f, p[0]);
+    assert_true(wait_durable(p[0], 4));
+    log_flusher_stop(f);
+    hd_buf_deinit(&b);
+    for (int i = 0; i < N; i++)
+        log_partition_close(p[i]);
+    bb_dir_remove(&d);
+}
+
 static void test_stop_runs_a_final_round(void **state)
 {
     (void)state;
@@ -187,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_durable_offset_advances_after_mark_dirty),
         cmocka_unit_test(test_many_dirty_partitions_all_become_durable),
         cmocka_unit_test(test_appends_continue_while_flusher_syncs),
+        cmocka_unit_test(test_held_flusher_syncs_nothing_until_the_last_release),
         cmocka_unit_test(test_stop_runs_a_final_round),
         cmocka_unit_test(test_partition_closed_while_queued_is_freed_by_flusher),
     };
