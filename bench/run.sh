@@ -257,6 +257,10 @@ run_one() {
         record "$scenario" "$rep" "$sys" "" 0 "driver $driver not built"
         return
     fi
+    # The previous run's data is written back first, so that no run pays for the dirty pages of
+    # the system before it (Redis with appendfsync always left enough for the next system's short
+    # runs to lose a tenth to a third).
+    sync
     if ! start_server "$sys"; then
         record "$scenario" "$rep" "$sys" "" 0 "server did not start"
         return
