@@ -5,7 +5,8 @@
 # Every run gets a freshly started server on a free 127.0.0.1 port with an empty data directory,
 # and every server is stopped by its pid afterwards. Repetitions are interleaved (rep 1 of every
 # scenario and system, then rep 2, ...) so slow drift on a noisy machine spreads over all systems,
-# and each repetition runs the systems in an order rotated by one.
+# and each repetition runs the systems in an order rotated by one (a rotation keeps each system's
+# predecessor, so every run starts after a `sync`: none pays for the one before's writeback).
 # Benchmarks are not tests: nothing here asserts on a timing; failed runs are recorded and skipped.
 #
 # Environment:
