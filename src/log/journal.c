@@ -674,7 +674,6 @@ static int stage_write(log_journal_t *j, bool writeback, bool direct)
     pthread_mutex_unlock(&j->mu);
     int rc = HD_DIO_UNKNOWN;
     bool hooked = hd_io.pwrite != hd_fileio_default.pwrite;
-    bool buffered = true;
     if (chunk.len && direct && f->dfd >= 0 && !hooked) {
         rc = hd_dio_pwrite(&j->dio, f, f->dfd, chunk.p, chunk.len, (off_t)at);
         if (rc == -EINVAL) { /* alignment the filesystem refuses: buffered from now on */
@@ -683,7 +682,6 @@ static int stage_write(log_journal_t *j, bool writeback, bool direct)
         }
         if (rc == -EINVAL || rc == -ENOMEM) /* nothing written: buffered instead */
             rc = HD_DIO_UNKNOWN;
-        buffered = rc == HD_DIO_UNKNOWN;
     } else if (chunk.len && !hooked) {
         /* Buffered, in whole blocks (see "Writes"): a write into part of a page the flusher's
          * direct writes left out of the page cache would read it from the disk first. */
@@ -697,11 +695,10 @@ static int stage_write(log_journal_t *j, bool writeback, bool direct)
             hd_dio_note(&j->dio, f, chunk.p, chunk.len, (off_t)at);
     }
 #ifdef SYNC_FILE_RANGE_WRITE
-    if (chunk.len && rc == 0 && buffered && writeback)
+    if (chunk.len && rc == 0 && writeback) /* the loop thread's writes, never direct */
         (void)sync_file_range(f->fd, (off_t)at, (off_t)chunk.len, SYNC_FILE_RANGE_WRITE);
 #else
     (void)writeback;
-    (void)buffered;
 #endif
     if (chunk.len)
         jfile_unref(f);

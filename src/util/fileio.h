@@ -48,8 +48,10 @@ void hd_dio_deinit(hd_dio_t *d);
 /* Notes that [off, off + n) of owner's file now holds p, written some other way, so that a later
  * direct write after it knows its first block. */
 void hd_dio_note(hd_dio_t *d, const void *owner, const void *p, size_t n, off_t off);
-/* Writes the n bytes at p to off of owner's file through dfd (opened with O_DIRECT), with the
- * tail's bytes before them and zeros after, through the pwrite hook (a short write is -EIO).
+/* Writes the n bytes at p to off of owner's file through dfd (opened with O_DIRECT; a buffered
+ * descriptor takes the same whole blocks, and then never reads a page it only partly covers),
+ * with the tail's bytes before them and zeros after, through the pwrite hook (a short write is
+ * -EIO).
  * Returns 0, -errno, or HD_DIO_UNKNOWN when the bytes of off's block before off are not known:
  * write those n bytes another way then, and note them. */
 #define HD_DIO_UNKNOWN (-100000)

@@ -38,6 +38,16 @@ static bool wait_durable(log_partition_t *p, int64_t want)
     return log_partition_durable_offset(p) >= want;
 }
 
+/* Opens n partitions p0, p1, ... under d's root. */
+static void open_parts(const bb_dir_t *d, const log_config_t *cfg, log_partition_t **p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char dir[160];
+        snprintf(dir, sizeof dir, "%s/p%d", d->root, i);
+        assert_int_equal(log_partition_open(dir, cfg, &p[i]), 0);
+    }
+}
+
 static void test_durable_offset_advances_after_mark_dirty(void **state)
 {
     (void)state;
@@ -75,11 +85,7 @@ static void test_many_dirty_partitions_all_become_durable(void **state)
     log_config_t cfg;
     log_config_defaults(&cfg);
     log_partition_t *p[N];
-    for (int i = 0; i < N; i++) {
-        char dir[160];
-        snprintf(dir, sizeof dir, "%s/p%d", d.root, i);
-        assert_int_equal(log_partition_open(dir, &cfg, &p[i]), 0);
-    }
+    open_parts(&d, &cfg, p, N);
     log_flusher_t *f = NULL;
     assert_int_equal(log_flusher_start(on_notify, NULL, &f), 0);
     hd_buf_t b;
@@ -146,11 +152,7 @@ static void test_held_flusher_syncs_nothing_until_the_last_release(void **state)
     log_config_defaults(&cfg);
     enum { N = 3 };
     log_partition_t *p[N];
-    for (int i = 0; i < N; i++) {
-        char dir[160];
-        snprintf(dir, sizeof dir, "%s/h%d", d.root, i);
-        assert_int_equal(log_partition_open(dir, &cfg, &p[i]), 0);
-    }
+    open_parts(&d, &cfg, p, N);
     log_flusher_t *f = NULL;
     atomic_store(&notified, 0);
     assert_int_equal(log_flusher_start(on_notify, NULL, &f), 0);
