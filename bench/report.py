@@ -566,7 +566,7 @@ def render(out, docs):
     if any(t.median(sc, "herald", "records_per_s") is not None for _, sc in franz):
         L.append("Herald with franz-go as the producer, which packs many partitions into one "
                  "Produce request as Kafka's Java client does (librdkafka, above, sends one "
-                 "partition per request), the same 1,000 records in flight.\n")
+                 "partition per request), the same 1,000 records and 5 requests in flight.\n")
         L.append(md_table(["scenario", "herald rec/s", "MB/s"],
                           [[name, t.cell(sc, "herald", "records_per_s", num),
                             t.cell(sc, "herald", "mb_per_s", num)] for name, sc in franz]) + "\n")

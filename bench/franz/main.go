@@ -5,13 +5,17 @@
 // like any other driver's.
 //
 //	franz_bench --mode produce --addr HOST:PORT --size S --records N --partitions T
-//	            --producers P --inflight K [--linger-ms L] [--system NAME] [--topic NAME]
+//	            --producers P --inflight K [--requests R] [--linger-ms L] [--system NAME]
+//	            [--topic NAME]
 //
 // P producers (one client, hence one connection, each) send N records of S random bytes
 // round-robin over T partitions of a topic created first (record k of the run goes to partition
-// k mod T), acks=all, idempotence off, no compression, at most K unacknowledged records per
-// producer. Everything else is franz-go's default (linger 0, 1 MiB batches, 5 requests in flight
-// per broker), as an application would run it.
+// k mod T), acks=all, idempotence off, no compression, at most K unacknowledged records and R
+// Produce requests (default 5) in flight per producer: the same limits as herald_bench's
+// librdkafka (max.in.flight.requests.per.connection=5) and Kafka's Java client (its default).
+// franz-go itself allows 5 requests in flight only with idempotence on, and 1 with it off, so the
+// limit is set here. Everything else is franz-go's default (linger 0, 1 MiB batches), as an
+// application would run it.
 package main
 
 import (
@@ -45,13 +49,14 @@ func main() {
 	producers := flag.Int("producers", 1, "producer clients")
 	inflight := flag.Int("inflight", 1000, "unacknowledged records per producer")
 	lingerMs := flag.Float64("linger-ms", 0, "producer linger")
+	requests := flag.Int("requests", 5, "Produce requests in flight per connection")
 	timeout := flag.Duration("timeout", 15*time.Minute, "overall deadline")
 	flag.Parse()
 	if *mode != "produce" {
 		fail("mode %q: only produce is implemented", *mode)
 	}
 	if *size < 0 || *size > 1<<20 || *records < 1 || *partitions < 1 || *partitions > 100000 ||
-		*producers < 1 || *producers > 1024 || *inflight < 1 {
+		*producers < 1 || *producers > 1024 || *inflight < 1 || *requests < 1 {
 		fail("an option is out of range")
 	}
 	if *topic == "" {
@@ -95,6 +100,7 @@ func main() {
 			kgo.ProducerBatchCompression(kgo.NoCompression()),
 			kgo.ProducerLinger(time.Duration(*lingerMs*float64(time.Millisecond))),
 			kgo.MaxBufferedRecords(*inflight+16),
+			kgo.MaxProduceRequestsInflightPerBroker(*requests),
 			kgo.RecordPartitioner(kgo.ManualPartitioner()),
 			kgo.ProduceRequestTimeout(2*time.Minute), kgo.RecordDeliveryTimeout(2*time.Minute))
 		if err != nil {
