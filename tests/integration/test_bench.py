@@ -193,6 +193,17 @@ def test_franz_producer_counts_match_what_the_log_holds(broker):
     assert {p: sorted(v) for p, v in per_part.items()} == {p: list(range(1000)) for p in range(3)}
 
 
+def test_franz_producer_refuses_an_in_flight_limit_below_one():
+    """--requests (Produce requests in flight per producer) must be at least 1; the driver
+    checks it with its other options, before it connects anywhere."""
+    r = subprocess.run([str(franz_bench_path()), "--mode", "produce", "--addr", "127.0.0.1:9",
+                        "--records", "10", "--requests", "0", "--timeout", "10s"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.decode() == "franz_bench: an option is out of range\n"
+    assert r.stdout == b""
+
+
 KAFKA_LIB = Path(os.environ.get("HERALD_COMPAT_DIR", str(REPO / "build" / "compat"))) / "kafka" / "lib"
 
 
