@@ -21,6 +21,7 @@
 #include "util/err.h"
 #include "util/mem.h"
 #include "util/say.h"
+#include "util/sched.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct broker__precreate {
 static void *precreate_main(void *arg)
 {
     broker_t *b = arg;
+    hd_thread_name("hd-precreate");
     pthread_mutex_lock(&b->pre_mu);
     for (;;) {
         while (!b->pre_queue && !b->pre_stop)

@@ -11,6 +11,7 @@
 #include "util/mem.h"
 #include "util/monotime.h"
 #include "util/say.h"
+#include "util/sched.h"
 
 #include <stdlib.h>
 
@@ -97,6 +98,7 @@ static bool journal_round(log_flusher_t *f, log_partition_t **work, size_t n)
 static void *flusher_main(void *arg)
 {
     log_flusher_t *f = arg;
+    hd_thread_name("hd-flusher");
     pthread_mutex_lock(&f->mu);
     for (;;) {
         while ((f->ndirty == 0 || f->hold) && !f->stop)

@@ -139,6 +139,7 @@
 #include "util/mem.h"
 #include "util/monotime.h"
 #include "util/say.h"
+#include "util/sched.h"
 #include "util/strmap.h"
 
 #include <dirent.h>
@@ -1031,6 +1032,7 @@ done:
 static void *ckpt_main(void *arg)
 {
     log_journal_t *j = arg;
+    hd_thread_name("hd-checkpoint");
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
         struct timespec ts;

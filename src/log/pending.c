@@ -55,6 +55,7 @@
 #include "util/mem.h"
 #include "util/monotime.h"
 #include "util/say.h"
+#include "util/sched.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +306,7 @@ static void set_write(log_partition_t *p)
 static void *writer_main(void *arg)
 {
     log__pender_t *w = arg;
+    hd_thread_name("hd-segwriter");
     on_writer = true;
     int64_t takes_seen = 0, takes_ms = hd_mono_ms();
     log_partition_t **mine = NULL;

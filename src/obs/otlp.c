@@ -30,6 +30,7 @@
 #include "util/mem.h"
 #include "util/monotime.h"
 #include "util/say.h"
+#include "util/sched.h"
 
 #include "util/curl_dl.h"
 #include <jansson.h>
@@ -424,6 +425,7 @@ static void post(CURL *curl, struct curl_slist *hdrs, const span_t *spans, size_
 static void *exporter_main(void *arg)
 {
     (void)arg;
+    hd_thread_name("hd-otlp");
     CURL *curl = x.cu->easy_init();
     struct curl_slist *hdrs = x.cu->slist_append(NULL, "Content-Type: application/json");
     span_t *batch = hd_malloc(sizeof *batch * OTLP_BATCH);

@@ -1,5 +1,6 @@
 #include "util/sched.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 
@@ -14,3 +15,5 @@ void hd_sched_background(void)
     (void)sched_setscheduler(0, SCHED_BATCH, &sp); /* 0: the calling thread */
 #endif
 }
+
+void hd_thread_name(const char *name) { (void)pthread_setname_np(pthread_self(), name); }

@@ -1,4 +1,4 @@
-/* Scheduling hints for helper threads. */
+/* Scheduling hints and names for helper threads. */
 #ifndef HD_SCHED_H
 #define HD_SCHED_H
 
@@ -9,5 +9,9 @@
  * used to hold it off until every part was checked, so the loop neither woke the next worker
  * nor checked its own share while the other core stayed idle. */
 void hd_sched_background(void);
+
+/* Names the calling thread (at most 15 bytes are kept), so that `top -H`, `ps -L`, `perf` and
+ * /proc/<pid>/task/<tid>/comm tell Herald's threads apart. A refusal is ignored. */
+void hd_thread_name(const char *name);
 
 #endif

@@ -1,6 +1,7 @@
 """GET /metrics, parsed with the Prometheus client library's own text parser, against known
 traffic: records and bytes in and out per topic, consumer-group lag, requests per Kafka API and
 per HTTP route, sync latency, connections."""
+import os
 import time
 
 import requests
@@ -98,3 +99,26 @@ def test_connections_gauge_follows_clients(broker):
     c.close()
     wait_until(lambda: value(scrape(broker), "herald_connections", listener="kafka") == before,
                10, what="kafka connection released")
+
+
+def test_threads_carry_their_names(broker):
+    """Herald's own threads are named (see docs/architecture.md), so that `top -H`, `ps -L` and
+    `perf` tell the flusher, the segment writer and the checkpoint thread apart; the loop thread
+    keeps the program's name."""
+    pid = broker.proc.pid
+
+    def names():
+        got = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                    got.append(f.read().strip())
+            except FileNotFoundError:
+                pass  # the thread ended meanwhile
+        return sorted(got)
+
+    wait_until(lambda: "hd-flusher" in names(), timeout=10)
+    got = names()
+    assert "herald" in got, got
+    for name in ("hd-flusher", "hd-segwriter", "hd-checkpoint"):
+        assert got.count(name) == 1, got

@@ -10,8 +10,10 @@
 #include "util/monotime.h"
 #include "util/say.h"
 
+#include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static atomic_int notified;
@@ -231,6 +233,45 @@ static void test_partition_closed_while_queued_is_freed_by_flusher(void **state)
     bb_dir_remove(&d);
 }
 
+/* Threads of this process whose name (/proc/self/task/<tid>/comm) is `name`. */
+static int threads_named(const char *name)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *fp = fopen(path, "r");
+        if (!fp)
+            continue; /* the thread ended meanwhile */
+        if (fgets(comm, sizeof comm, fp))
+            comm[strcspn(comm, "\n")] = 0;
+        fclose(fp);
+        n += strcmp(comm, name) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_the_flusher_thread_is_named(void **state)
+{
+    (void)state;
+    assert_int_equal(threads_named("hd-flusher"), 0);
+    log_flusher_t *f = NULL;
+    assert_int_equal(log_flusher_start(NULL, NULL, &f), 0);
+    /* The thread names itself when it starts, which may be after log_flusher_start returns. */
+    int64_t deadline = hd_mono_ms() + 5000;
+    while (threads_named("hd-flusher") == 0 && hd_mono_ms() < deadline)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    assert_int_equal(threads_named("hd-flusher"), 1);
+    log_flusher_stop(f);
+    assert_int_equal(threads_named("hd-flusher"), 0);
+}
+
 int main(void)
 {
     say_level = SAY_ERROR;
@@ -241,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_held_flusher_syncs_nothing_until_the_last_release),
         cmocka_unit_test(test_stop_runs_a_final_round),
         cmocka_unit_test(test_partition_closed_while_queued_is_freed_by_flusher),
+        cmocka_unit_test(test_the_flusher_thread_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
