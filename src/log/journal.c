@@ -674,20 +674,17 @@ static int stage_write(log_journal_t *j, bool writeback, bool direct)
     }
     pthread_mutex_unlock(&j->mu);
     int rc = HD_DIO_UNKNOWN;
-    bool hooked = hd_io.pwrite != hd_fileio_default.pwrite;
-    if (chunk.len && direct && f->dfd >= 0 && !hooked) {
-        rc = hd_dio_pwrite(&j->dio, f, f->dfd, chunk.p, chunk.len, (off_t)at);
-        if (rc == -EINVAL) { /* alignment the filesystem refuses: buffered from now on */
+    if (chunk.len && hd_io.pwrite == hd_fileio_default.pwrite) {
+        /* Whole blocks either way (see "Writes"): past the page cache when asked and possible,
+         * else buffered, where a write into part of a page the direct writes left out of the
+         * page cache would read it from the disk first. */
+        bool dio = direct && f->dfd >= 0;
+        rc = hd_dio_pwrite(&j->dio, f, dio ? f->dfd : f->fd, chunk.p, chunk.len, (off_t)at);
+        if (dio && rc == -EINVAL) { /* alignment the filesystem refuses: buffered from now on */
             close(f->dfd);
             f->dfd = -1;
         }
-        if (rc == -EINVAL || rc == -ENOMEM) /* nothing written: buffered instead */
-            rc = HD_DIO_UNKNOWN;
-    } else if (chunk.len && !hooked) {
-        /* Buffered, in whole blocks (see "Writes"): a write into part of a page the flusher's
-         * direct writes left out of the page cache would read it from the disk first. */
-        rc = hd_dio_pwrite(&j->dio, f, f->fd, chunk.p, chunk.len, (off_t)at);
-        if (rc == -ENOMEM)
+        if (rc == -ENOMEM || (dio && rc == -EINVAL)) /* nothing written: a plain write instead */
             rc = HD_DIO_UNKNOWN;
     }
     if (chunk.len && rc == HD_DIO_UNKNOWN) {

@@ -142,10 +142,10 @@ int log_flusher_start(void (*notify)(void *ctx), void *ctx, log_flusher_t **out)
 void log_flusher_mark_dirty(log_flusher_t *f, log_partition_t *p);
 /* Loop thread: between hold and the matching release (they nest), no round starts (one under way
  * goes on) and log_flusher_mark_dirty() only queues; the release wakes the flusher if anything
- * was queued. log_flusher_stop() is not held back. A request that
- * appends to many partitions holds the flusher for its appends, so that one round covers them
- * all: woken at its first append, the flusher would sync the first few partitions alone, and the
- * rest in a round of their own. */
+ * was queued. log_flusher_stop() is not held back. A request that appends to many partitions
+ * holds the flusher for its appends, so that one round covers them all: woken at its first
+ * append, the flusher would sync the first few partitions alone, and the rest in a round of
+ * their own. */
 void log_flusher_hold(log_flusher_t *f);
 void log_flusher_release(log_flusher_t *f);
 /* Runs a final round, stops the thread, frees. NULL ok. */
