@@ -78,7 +78,8 @@
  *
  * A checkpoint: read the written end J; snapshot every partition appended since the last
  * checkpoint, writing its pending segment bytes first (the loop thread publishes each partition's
- * state before it publishes J, so the snapshots cover every record before J); syncfs the data
+ * state before it publishes J, so the snapshots cover every record before J); write each one's
+ * new segment bytes back, a step at a time (partition.c, log__partition_writeback); syncfs the data
  * directory's filesystem; write the snapshots as markers; syncfs again; write the checkpoint slot
  * (J) and fdatasync it; delete the journal files before J's. A crash anywhere in it leaves the
  * previous checkpoint, from which replay is still correct.
@@ -692,12 +693,8 @@ static int stage_write(log_journal_t *j, bool writeback, bool direct)
         if (rc == 0)
             hd_dio_note(&j->dio, f, chunk.p, chunk.len, (off_t)at);
     }
-#ifdef SYNC_FILE_RANGE_WRITE
     if (chunk.len && rc == 0 && writeback) /* the loop thread's writes, never direct */
-        (void)sync_file_range(f->fd, (off_t)at, (off_t)chunk.len, SYNC_FILE_RANGE_WRITE);
-#else
-    (void)writeback;
-#endif
+        (void)hd_io.writeback(f->fd, (off_t)at, (off_t)chunk.len, false);
     if (chunk.len)
         jfile_unref(f);
     else
@@ -992,6 +989,8 @@ int log_journal_checkpoint(log_journal_t *j)
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = log__partition_marker_snapshot(v[i], &snap[i]);
     int64_t t0 = hd_mono_ns();
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = log__partition_writeback(v[i], &snap[i]); /* a step at a time: see partition.c */
     if (rc == 0 && syncfs(j->base_fd) < 0)
         rc = -errno;
     for (size_t i = 0; i < n && rc == 0; i++) {

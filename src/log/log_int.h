@@ -276,6 +276,9 @@ struct log_partition {
     atomic_bool detached;      /* closed: taken out of the journal's registry */
     log__marker_t snap_marker; /* lock */
     int64_t ckpt_base; /* lock: segments from this base on may hold data no sync covered yet */
+    /* Checkpoint thread: the segment, and the byte in it, through which the last checkpoint wrote
+     * p back (log__partition_writeback). */
+    int64_t wb_base, wb_pos;
     /* With a journal: batches appended but not yet written to the active segment's file
      * (pending.c): pend_len bytes back to back in pend_nchunks chunks of LOG_PEND_CHUNK bytes
      * (each counted in the pender's total) for the file from pend_pos; before them, the sealed
@@ -328,6 +331,10 @@ extern atomic_bool log__pend_async_hold;
 /* partition.c: the marker of a checkpoint (fields of the clean-shutdown marker), after writing
  * the pending bytes it covers to the segment. Returns 0 or -errno (nothing to checkpoint). */
 int log__partition_marker_snapshot(log_partition_t *p, log__marker_t *m);
+/* partition.c, checkpoint thread: writes back, and waits for, the segment bytes m describes that
+ * the last checkpoint did not (after log__partition_marker_snapshot). Returns 0 or -errno. */
+int log__partition_writeback(log_partition_t *p, const log__marker_t *m);
+#define LOG_WB_STEP (4 * 1024 * 1024) /* bytes written back per wait */
 /* Notes that a checkpoint synced everything m describes. */
 void log__partition_checkpointed(log_partition_t *p, const log__marker_t *m);
 /* Writes m as p's marker file. Returns 0 or -errno (not synced). */

@@ -253,6 +253,65 @@ int log__partition_marker_snapshot(log_partition_t *p, log__marker_t *m)
     return rc;
 }
 
+/* The checkpoint's writeback. Nothing writes journaled partitions' segment bytes to the disk
+ * between checkpoints: the kernel starts on its own only past a tenth or so of the memory in dirty
+ * pages, far above the checkpoint's byte interval. A checkpoint's syncfs alone would write up to
+ * log.recovery.checkpoint.interval.bytes at once: about 0.2 s of this disk, with the device's
+ * queue full, so the flusher's journal writes and syncs waited behind it, and produce over 1,000
+ * partitions fell by half for a quarter of a second every 1.7 s. So the checkpoint first writes
+ * each partition's new bytes back itself, LOG_WB_STEP at a time, waiting for each step: the queue
+ * then holds at most one step of it, the rounds go on between the steps, and the syncfs finds
+ * little left. The same bytes reach the disk as before, over a longer checkpoint; short bursts of
+ * produce are unaffected, since the page cache still absorbs them until the next checkpoint.
+ * Measured in docs/performance.md ("Checkpoint writeback"). */
+int log__partition_writeback(log_partition_t *p, const log__marker_t *m)
+{
+    /* A partition closed meanwhile synced itself, or (closed dirty) has nothing left to keep. */
+    if (atomic_load(&p->detached))
+        return 0;
+    log_segment_t *local[8], **segs = local;
+    int64_t lend[8], *ends = lend;
+    pthread_mutex_lock(&p->lock);
+    size_t first = 0, n = 0;
+    for (size_t i = p->nsegs; i-- > 0;)
+        if (p->segs[i]->base_offset <= p->wb_base) {
+            first = i;
+            break;
+        }
+    while (first + n < p->nsegs && p->segs[first + n]->base_offset <= m->active_base)
+        n++;
+    if (n > HD_ARRAY_LEN(local)) {
+        segs = hd_malloc(n * sizeof *segs);
+        ends = hd_malloc(n * sizeof *ends);
+    }
+    for (size_t i = 0; i < n; i++) {
+        segs[i] = p->segs[first + i];
+        log__segment_ref(segs[i]);
+        /* A segment before the snapshot's active one no longer grows. */
+        ends[i] = segs[i]->base_offset == m->active_base ? m->active_size : segs[i]->size;
+    }
+    pthread_mutex_unlock(&p->lock);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t from =
+            segs[i]->base_offset == p->wb_base ? p->wb_pos & ~(int64_t)(LOG_PAGE - 1) : 0;
+        for (int64_t off = from; rc == 0 && off < ends[i]; off += LOG_WB_STEP) {
+            int64_t len = ends[i] - off < LOG_WB_STEP ? ends[i] - off : LOG_WB_STEP;
+            rc = hd_io.writeback(segs[i]->log_fd, (off_t)off, (off_t)len, true);
+        }
+        log__segment_unref(segs[i]);
+    }
+    if (segs != local) {
+        free(segs);
+        free(ends);
+    }
+    if (rc == 0) {
+        p->wb_base = m->active_base;
+        p->wb_pos = m->active_size;
+    }
+    return rc;
+}
+
 /* Moves p's ckpt_base up to base (never down). */
 static void raise_ckpt_base(log_partition_t *p, int64_t base)
 {
@@ -513,6 +572,8 @@ int log_partition_open(const char *dir, const log_config_t *cfg, log_partition_t
     atomic_store(&p->durable, p->leo);
     marker_fill(p, &p->snap_marker);
     p->ckpt_base = act->base_offset; /* open synced (or found clean) everything before */
+    p->wb_base = act->base_offset;
+    p->wb_pos = act->size;
     if (cfg->journal && (rc = log__journal_attach(cfg->journal, p)) < 0)
         goto fail;
     free(bases);
@@ -839,9 +900,7 @@ static void zero_ahead(log_partition_t *p, log_segment_t *s, int64_t end)
     size_t n = (size_t)(to - s->zero_end);
     if (hd_io_pwrite_all(s->log_fd, zeros, n, (off_t)s->zero_end) < 0)
         return;
-#ifdef SYNC_FILE_RANGE_WRITE
-    (void)sync_file_range(s->log_fd, (off_t)s->zero_end, (off_t)n, SYNC_FILE_RANGE_WRITE);
-#endif
+    (void)hd_io.writeback(s->log_fd, (off_t)s->zero_end, (off_t)n, false);
     s->zero_end = to;
 }
 
@@ -883,9 +942,7 @@ static int append_direct(log_partition_t *p, log_segment_t *s, const uint8_t *ba
             hd_io.ftruncate(s->log_fd, (off_t)pos);
         return rc;
     }
-#ifdef SYNC_FILE_RANGE_WRITE
-    (void)sync_file_range(s->log_fd, (off_t)pos, (off_t)len, SYNC_FILE_RANGE_WRITE);
-#endif
+    (void)hd_io.writeback(s->log_fd, (off_t)pos, (off_t)len, false);
     log__segment_index_commit(s, h, pos, iw, tw);
     note_rate(p, len);
     zero_ahead(p, s, pos + (int64_t)len);
@@ -1003,15 +1060,13 @@ int log_partition_append(log_partition_t *p, uint8_t *batch, size_t len, int64_t
             hd_io.ftruncate(s->log_fd, (off_t)pos);
         return rc;
     }
-#ifdef SYNC_FILE_RANGE_WRITE
     /* Start writing the batch to disk now (asynchronous, errors surface at the sync): the
      * flusher's next fdatasync then finds most of it written instead of starting it, which
      * shortens each group-commit round (about +6% durable produce throughput at 1,000 records in
      * flight here). Also for small batches, although their last page is written again by the
      * next one: waiting for whole pages made the median sync of the latency benchmark 0.35
      * instead of 0.26 ms. */
-    (void)sync_file_range(s->log_fd, (off_t)pos, (off_t)len, SYNC_FILE_RANGE_WRITE);
-#endif
+    (void)hd_io.writeback(s->log_fd, (off_t)pos, (off_t)len, false);
     log__segment_index_commit(s, &h, pos, iw, tw);
     note_rate(p, len);
     zero_ahead(p, s, pos + (int64_t)len);

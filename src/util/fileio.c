@@ -30,9 +30,26 @@ static int def_fallocate(int fd, off_t off, off_t len)
     return r ? -r : 0;
 }
 
-const hd_fileio_t hd_fileio_default = {def_pwrite, def_pread, def_fdatasync, def_ftruncate,
-                                       def_fallocate};
-hd_fileio_t hd_io = {def_pwrite, def_pread, def_fdatasync, def_ftruncate, def_fallocate};
+static int def_writeback(int fd, off_t off, off_t len, bool wait)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    unsigned flags = SYNC_FILE_RANGE_WRITE;
+    if (wait)
+        flags |= SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER;
+    return sync_file_range(fd, off, len, flags) < 0 ? -errno : 0;
+#else
+    (void)fd;
+    (void)off;
+    (void)len;
+    (void)wait;
+    return 0;
+#endif
+}
+
+const hd_fileio_t hd_fileio_default = {def_pwrite,    def_pread,     def_fdatasync,
+                                       def_ftruncate, def_fallocate, def_writeback};
+hd_fileio_t hd_io = {def_pwrite,    def_pread,     def_fdatasync,
+                     def_ftruncate, def_fallocate, def_writeback};
 
 int hd_io_pwrite_all(int fd, const void *buf, size_t n, off_t off)
 {

@@ -3,6 +3,7 @@
 #ifndef HD_FILEIO_H
 #define HD_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -12,6 +13,11 @@ typedef struct hd_fileio {
     int (*fdatasync)(int fd);
     int (*ftruncate)(int fd, off_t len);
     int (*fallocate)(int fd, off_t off, off_t len);
+    /* Writes the range's dirty pages to the disk (sync_file_range; len 0: to the end of the
+     * file): with `wait`, waits for the range's writeback, earlier started included, and returns
+     * its error; without, only starts it (errors surface at the next sync). Neither writes the
+     * file's metadata nor flushes the disk's cache. Does nothing where the system cannot. */
+    int (*writeback)(int fd, off_t off, off_t len, bool wait);
 } hd_fileio_t;
 
 /* The active hooks. Tests replace members and restore hd_fileio_default afterwards. */

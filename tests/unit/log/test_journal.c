@@ -852,6 +852,99 @@ static void test_checkpoint_writes_pending_batches_before_moving_replay_start(vo
     crash_with_pending(true);
 }
 
+/* The checkpoint's waited writebacks: (file, from, length) of each, and an error to return. */
+static struct {
+    dev_t dev;
+    ino_t ino;
+    int64_t off, len;
+} wbs[64];
+static int nwbs, wb_err;
+static int recording_writeback(int fd, off_t off, off_t len, bool wait)
+{
+    if (wait) {
+        if (wb_err)
+            return wb_err;
+        struct stat st;
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_true(nwbs < (int)HD_ARRAY_LEN(wbs));
+        wbs[nwbs].dev = st.st_dev;
+        wbs[nwbs].ino = st.st_ino;
+        wbs[nwbs].off = off;
+        wbs[nwbs].len = len;
+        nwbs++;
+    }
+    return hd_fileio_default.writeback(fd, off, len, wait);
+}
+
+/* Checks that the recorded writebacks of the file at path cover [from, to) exactly, in order, in
+ * steps of at most LOG_WB_STEP; returns their number. */
+static int wb_covered(const char *path, int64_t from, int64_t to)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    int64_t at = from;
+    int k = 0;
+    for (int i = 0; i < nwbs; i++) {
+        if (wbs[i].dev != st.st_dev || wbs[i].ino != st.st_ino)
+            continue;
+        assert_int_equal(wbs[i].off, at);
+        assert_true(wbs[i].len > 0 && wbs[i].len <= LOG_WB_STEP);
+        at += wbs[i].len;
+        k++;
+    }
+    assert_int_equal(at, to);
+    return k;
+}
+
+/* A checkpoint writes each partition's new segment bytes back itself, a step at a time, before
+ * its syncfs (partition.c, "The checkpoint's writeback"): from where the last one ended (its
+ * page), only for partitions appended since; a failed writeback fails the checkpoint, and the
+ * next one covers the same bytes again. */
+static void test_checkpoint_writes_segments_back_in_steps(void **state)
+{
+    (void)state;
+    env_t e;
+    env_init(&e, 64 << 20);
+    log_partition_t *a = open_p(&e, "wb-a"), *b = open_p(&e, "wb-b");
+    char pa[160], pb[160];
+    seg_path(&e, "wb-a", pa, sizeof pa);
+    seg_path(&e, "wb-b", pb, sizeof pb);
+    int64_t base;
+    for (int i = 0; i < 10; i++) /* 5 MiB and a little: two steps */
+        assert_int_equal(append(&e, a, 1, 512 * 1024, &base), 0);
+    for (int i = 0; i < 3; i++) /* pending until the checkpoint writes them */
+        assert_int_equal(append(&e, b, 1, 1000, &base), 0);
+    int64_t a1 = a->segs[0]->size, b1 = b->segs[0]->size;
+    hd_io.writeback = recording_writeback;
+    nwbs = 0;
+    assert_int_equal(log_journal_checkpoint(e.j), 0);
+    assert_int_equal(wb_covered(pa, 0, a1), 2);
+    assert_int_equal(wb_covered(pb, 0, b1), 1);
+    /* Only b appended since: b from the page where the last checkpoint ended, a not at all. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(append(&e, b, 1, 1000, &base), 0);
+    int64_t b2 = b->segs[0]->size;
+    nwbs = 0;
+    assert_int_equal(log_journal_checkpoint(e.j), 0);
+    assert_int_equal(wb_covered(pb, b1 & ~(int64_t)4095, b2), 1);
+    assert_int_equal(wb_covered(pa, 0, 0), 0);
+    /* A writeback error fails the checkpoint; the next one starts again where the last good one
+     * ended. */
+    assert_int_equal(append(&e, a, 1, 1000, &base), 0);
+    int64_t a2 = a->segs[0]->size;
+    wb_err = -EIO;
+    assert_int_equal(log_journal_checkpoint(e.j), -EIO);
+    wb_err = 0;
+    nwbs = 0;
+    assert_int_equal(log_journal_checkpoint(e.j), 0);
+    assert_int_equal(wb_covered(pa, a1 & ~(int64_t)4095, a2), 1);
+    hd_io = hd_fileio_default;
+    log_partition_close(a);
+    log_partition_close(b);
+    log_journal_close(e.j);
+    env_done(&e);
+}
+
 /* Appends `rounds` one-record batches of 1,000 bytes to each of np partitions (a round synced
  * every 20); returns the peak capacity of their pending buffers. */
 static int64_t pend_fill(env_t *e, log_partition_t **p, int np, int rounds)
@@ -1305,6 +1398,7 @@ int main(void)
         cmocka_unit_test(test_pending_batches_are_read_back_before_and_after_flushes),
         cmocka_unit_test(test_crash_with_pending_batches_replays_them),
         cmocka_unit_test(test_checkpoint_writes_pending_batches_before_moving_replay_start),
+        cmocka_unit_test(test_checkpoint_writes_segments_back_in_steps),
         cmocka_unit_test(test_pending_buffers_are_bounded_in_total),
         cmocka_unit_test(test_pending_buffers_are_written_by_the_writer_thread),
         cmocka_unit_test(test_sealed_pending_bytes_are_written_by_the_writer_thread),
