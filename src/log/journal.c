@@ -36,8 +36,8 @@
  * Files, in "<base>/journal/":
  *
  * <seq>.jnl (seq as 20 decimal digits, zero-padded) Preallocated to log.journal.file.bytes (more
- *   when one record needs it) and written from byte 0 with records back to back. Each record
- *   starts on a multiple of 8; all integers are big-endian:
+ *   when one record needs it) and written from byte 0 with records back to back (encoded and
+ *   checked by jrecord.c). Each record starts on a multiple of 8; all integers are big-endian:
  *     byte  0  magic      u32  0x484A524E ("HJRN")
  *     byte  4  crc        u32  CRC-32C of bytes 8 to the end of the record (padding included)
  *     byte  8  seq        u64  the file's sequence number (a record of a reused file never
@@ -153,7 +153,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REC_MAGIC 0x484A524Eu
 #define CKPT_MAGIC 0x484A434Bu
 #define CKPT_NAME "checkpoint"
 #define CKPT_SLOT_LEN 32
@@ -277,75 +276,6 @@ static void jfile_unref(jfile_t *f)
         close(f->fd);
         free(f);
     }
-}
-
-static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
-
-/* ---- the record format ---- */
-
-size_t log__journal_record_len(size_t name_len, size_t batch_len)
-{
-    return pad8(LOG_JOURNAL_REC_HDR + name_len + batch_len);
-}
-
-ssize_t log__journal_record_parse(const uint8_t *p, size_t avail, uint64_t seq,
-                                  log_journal_rec_t *rec)
-{
-    if (avail < LOG_JOURNAL_REC_HDR)
-        return HD_EINCOMPLETE;
-    if (log__get_u32(p) != REC_MAGIC || log__get_u64(p + 8) != seq)
-        return HD_ECORRUPT;
-    uint8_t kind = p[16];
-    size_t nlen = (size_t)p[18] << 8 | p[19];
-    size_t blen = log__get_u32(p + 20);
-    int64_t base = (int64_t)log__get_u64(p + 24);
-    if (p[17] != 0)
-        return HD_ECORRUPT;
-    if (kind == LOG_JOURNAL_KIND_EOF) {
-        if (nlen || blen || base)
-            return HD_ECORRUPT;
-    } else if (kind == LOG_JOURNAL_KIND_FORGET) {
-        if (nlen == 0 || nlen > LOG_JOURNAL_NAME_MAX || blen || base)
-            return HD_ECORRUPT;
-    } else if (kind != LOG_JOURNAL_KIND_BATCH || nlen == 0 || nlen > LOG_JOURNAL_NAME_MAX ||
-               blen < LOG_BATCH_HEADER_LEN || blen > LOG_BATCH_MAX_LEN || base < 0) {
-        return HD_ECORRUPT;
-    }
-    size_t len = log__journal_record_len(nlen, blen);
-    if (len > avail)
-        return HD_EINCOMPLETE;
-    if (hd_crc32c(0, p + 8, len - 8) != log__get_u32(p + 4))
-        return HD_ECORRUPT;
-    rec->kind = kind;
-    rec->name = (const char *)p + LOG_JOURNAL_REC_HDR;
-    rec->name_len = nlen;
-    rec->batch = p + LOG_JOURNAL_REC_HDR + nlen;
-    rec->batch_len = blen;
-    rec->base_offset = base;
-    return (ssize_t)len;
-}
-
-/* Encodes one record at the end of b. */
-static void record_build(hd_buf_t *b, uint64_t seq, uint8_t kind, const char *name, size_t nlen,
-                         int64_t base, const uint8_t *batch, size_t blen)
-{
-    size_t len = log__journal_record_len(nlen, blen);
-    uint8_t *p = hd_buf_ensure(b, len);
-    memset(p, 0, LOG_JOURNAL_REC_HDR);
-    log__put_u32(p, REC_MAGIC);
-    log__put_u64(p + 8, seq);
-    p[16] = kind;
-    p[18] = (uint8_t)(nlen >> 8);
-    p[19] = (uint8_t)nlen;
-    log__put_u32(p + 20, (uint32_t)blen);
-    log__put_u64(p + 24, (uint64_t)base);
-    if (nlen)
-        memcpy(p + LOG_JOURNAL_REC_HDR, name, nlen);
-    if (blen)
-        memcpy(p + LOG_JOURNAL_REC_HDR + nlen, batch, blen);
-    memset(p + LOG_JOURNAL_REC_HDR + nlen + blen, 0, len - LOG_JOURNAL_REC_HDR - nlen - blen);
-    log__put_u32(p + 4, hd_crc32c(0, p + 8, len - 8));
-    b->len += len;
 }
 
 /* ---- the checkpoint file ---- */
@@ -718,7 +648,8 @@ static int write_record(log_journal_t *j, uint8_t kind, const char *name, size_t
     if (j->pos + (int64_t)rlen + LOG_JOURNAL_REC_HDR > j->cur->size) {
         /* Rotate: close this file with an end-of-file record, continue in the next. */
         pthread_mutex_lock(&j->mu);
-        record_build(&j->stage, j->cur->seq, LOG_JOURNAL_KIND_EOF, NULL, 0, 0, NULL, 0);
+        log__journal_record_build(&j->stage, j->cur->seq, LOG_JOURNAL_KIND_EOF, NULL, 0, 0, NULL,
+                                  0);
         pthread_mutex_unlock(&j->mu);
         rc = stage_write(j, false, false);
         int64_t size = j->cfg.file_bytes;
@@ -732,7 +663,7 @@ static int write_record(log_journal_t *j, uint8_t kind, const char *name, size_t
         }
     }
     pthread_mutex_lock(&j->mu);
-    record_build(&j->stage, j->cur->seq, kind, name, name_len, base, batch, len);
+    log__journal_record_build(&j->stage, j->cur->seq, kind, name, name_len, base, batch, len);
     j->written_total += (int64_t)rlen;
     bool full = j->stage.len >= LOG_JOURNAL_STAGE_MAX;
     pthread_mutex_unlock(&j->mu);
@@ -1096,6 +1027,8 @@ static replay_part_t *replay_part(replay_t *r, const char *name, size_t nlen)
         log_config_t cfg;
         log_config_defaults(&cfg);
         int rc = log_partition_open(dir, &cfg, &rp->p);
+        if (rc == 0)
+            rp->p->replay = true;
         if (rc < 0) {
             say_error("journal: partition %s: cannot open for replay: %s", dir, hd_strerror(rc));
             rp->p = NULL;
@@ -1180,30 +1113,6 @@ static int replay_record(void *ctx, const log_journal_rec_t *rec)
     }
     r->applied++;
     return 0;
-}
-
-ssize_t log__journal_scan(const uint8_t *buf, size_t len, uint64_t seq, int *end,
-                          int (*cb)(void *ctx, const log_journal_rec_t *rec), void *ctx)
-{
-    size_t pos = 0;
-    *end = HD_ECORRUPT;
-    for (;;) {
-        log_journal_rec_t rec;
-        ssize_t n = log__journal_record_parse(buf + pos, len - pos, seq, &rec);
-        if (n < 0) {
-            *end = (int)n;
-            break;
-        }
-        pos += (size_t)n;
-        if (rec.kind == LOG_JOURNAL_KIND_EOF) {
-            *end = 0;
-            break;
-        }
-        int rc = cb ? cb(ctx, &rec) : 0;
-        if (rc < 0)
-            return rc;
-    }
-    return (ssize_t)pos;
 }
 
 /* Replays file seq from pos, reading LOG_JOURNAL_READ_CHUNK at a time (more for a larger

@@ -279,6 +279,7 @@ struct log_partition {
     /* Checkpoint thread: the segment, and the byte in it, through which the last checkpoint wrote
      * p back (log__partition_writeback). */
     int64_t wb_base, wb_pos;
+    bool replay; /* opened by journal replay, which syncs it once at its end (writeback_early) */
     /* With a journal: batches appended but not yet written to the active segment's file
      * (pending.c): pend_len bytes back to back in pend_nchunks chunks of LOG_PEND_CHUNK bytes
      * (each counted in the pender's total) for the file from pend_pos; before them, the sealed
@@ -340,7 +341,8 @@ void log__partition_checkpointed(log_partition_t *p, const log__marker_t *m);
 /* Writes m as p's marker file. Returns 0 or -errno (not synced). */
 int log__partition_marker_put(log_partition_t *p, const log__marker_t *m);
 
-/* journal.c */
+/* journal.c; the record codec in jrecord.c */
+#define LOG_JOURNAL_REC_MAGIC 0x484A524Eu
 #define LOG_JOURNAL_REC_HDR 32
 #define LOG_JOURNAL_NAME_MAX 255
 #define LOG_JOURNAL_KIND_BATCH 1
@@ -363,10 +365,12 @@ size_t log__journal_record_len(size_t name_len, size_t batch_len);
  * HD_EINCOMPLETE (it may continue past avail) or HD_ECORRUPT (the journal ends there). */
 ssize_t log__journal_record_parse(const uint8_t *p, size_t avail, uint64_t seq,
                                   log_journal_rec_t *rec);
+/* Encodes one record at the end of b. */
+void log__journal_record_build(hd_buf_t *b, uint64_t seq, uint8_t kind, const char *name,
+                               size_t nlen, int64_t base, const uint8_t *batch, size_t blen);
 /* Calls cb for each batch and forget record of buf (file seq) up to the first record that does not
- * parse
- * (*end = its error) or through the end-of-file record (*end = 0). Returns the bytes of valid
- * records, or cb's error. */
+ * parse (*end = its error) or through the end-of-file record (*end = 0). Returns the bytes of
+ * valid records, or cb's error. */
 ssize_t log__journal_scan(const uint8_t *buf, size_t len, uint64_t seq, int *end,
                           int (*cb)(void *ctx, const log_journal_rec_t *rec), void *ctx);
 /* Loop thread: writes one batch record. Returns 0 or the (sticky) error. */

@@ -176,8 +176,18 @@ static void test_one_journal_sync_makes_every_dirty_partition_durable(void **sta
     env_done(&e);
 }
 
+/* Writeback starts (not waits) of any file. */
+static atomic_int wb_starts;
+static int counting_writeback(int fd, off_t off, off_t len, bool wait)
+{
+    if (!wait)
+        atomic_fetch_add(&wb_starts, 1);
+    return hd_fileio_default.writeback(fd, off, len, wait);
+}
+
 /* A crash that lost the segment's tail (power loss before the checkpoint) keeps everything the
- * journal holds: replay appends it back, byte for byte. */
+ * journal holds: replay appends it back, byte for byte, without starting the writeback of each
+ * batch. */
 static void test_replay_restores_a_lost_segment_tail(void **state)
 {
     (void)state;
@@ -199,7 +209,13 @@ static void test_replay_restores_a_lost_segment_tail(void **state)
     int64_t keep = 12 + bb_get_i32(want.p + 8);
     keep += 12 + bb_get_i32(want.p + keep + 8);
     assert_int_equal(truncate(seg_path(&e, "a-0", path, sizeof path), keep), 0);
+    /* Replay appends the four lost batches without starting their writeback one by one: its
+     * end syncs them all (partition.c, writeback_early). */
+    atomic_store(&wb_starts, 0);
+    hd_io.writeback = counting_writeback;
     env_open_journal(&e);
+    hd_io = hd_fileio_default;
+    assert_int_equal(atomic_load(&wb_starts), 0);
     e.cfg.journal = e.j;
     p = open_p(&e, "a-0");
     assert_int_equal(log_partition_end_offset(p), end);
