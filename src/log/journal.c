@@ -1000,13 +1000,49 @@ typedef struct replay {
     size_t n, cap;
     int64_t applied, skipped, gaps, forgotten;
     /* Records are numbered in journal order; pass 1 notes each name's last forget record in
-     * `forgets` (name -> int64_t *), pass 2 skips the records of a name numbered before it. */
+     * `forgets` and its last batch record in `lasts` (name -> int64_t *, the name stored after
+     * it), pass 2 skips the records of a name numbered before its forget. Between the passes,
+     * the partitions pass 2 appends to are opened together (replay_open_all). */
     int pass;
     int64_t ordinal;
-    hd_strmap_t forgets;
+    hd_strmap_t forgets, lasts;
     uint8_t *copy;
     size_t copy_cap;
 } replay_t;
+
+/* Adds the entry for partition `key`; returns its directory to open, or NULL if it is gone. */
+static char *replay_part_add(replay_t *r, const char *key, size_t nlen, replay_part_t **out)
+{
+    replay_part_t *rp = hd_calloc(1, sizeof *rp);
+    rp->name = hd_strdup(key);
+    hd_strmap_put(&r->map, rp->name, rp);
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->v = hd_realloc(r->v, r->cap * sizeof *r->v);
+    }
+    r->v[r->n++] = rp;
+    *out = rp;
+    /* Disk input: a name must stay under base, and never be the journal's own directory. */
+    bool safe = strlen(key) == nlen && strstr(key, "..") == NULL && key[0] != '/' &&
+                strncmp(key, "journal", 7) != 0;
+    char *dir = join(r->j->base, key);
+    struct stat st;
+    if (safe && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return dir;
+    say_info("journal: partition %s: gone, its journal records are skipped", dir);
+    free(dir);
+    return NULL;
+}
+
+static void replay_part_opened(replay_part_t *rp, const char *dir, int rc, log_partition_t *p)
+{
+    if (rc < 0) {
+        say_error("journal: partition %s: cannot open for replay: %s", dir, hd_strerror(rc));
+        return;
+    }
+    rp->p = p;
+    p->replay = true;
+}
 
 static replay_part_t *replay_part(replay_t *r, const char *name, size_t nlen)
 {
@@ -1016,34 +1052,71 @@ static replay_part_t *replay_part(replay_t *r, const char *name, size_t nlen)
     replay_part_t *rp = hd_strmap_get(&r->map, key);
     if (rp)
         return rp;
-    rp = hd_calloc(1, sizeof *rp);
-    rp->name = hd_strdup(key);
-    /* Disk input: a name must stay under base, and never be the journal's own directory. */
-    bool safe = strlen(key) == nlen && strstr(key, "..") == NULL && key[0] != '/' &&
-                strncmp(key, "journal", 7) != 0;
-    char *dir = join(r->j->base, key);
-    struct stat st;
-    if (safe && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+    char *dir = replay_part_add(r, key, nlen, &rp);
+    if (dir) {
         log_config_t cfg;
         log_config_defaults(&cfg);
-        int rc = log_partition_open(dir, &cfg, &rp->p);
-        if (rc == 0)
-            rp->p->replay = true;
-        if (rc < 0) {
-            say_error("journal: partition %s: cannot open for replay: %s", dir, hd_strerror(rc));
-            rp->p = NULL;
-        }
-    } else {
-        say_info("journal: partition %s: gone, its journal records are skipped", dir);
+        log_partition_t *p = NULL;
+        replay_part_opened(rp, dir, log_partition_open(dir, &cfg, &p), p);
+        free(dir);
     }
-    free(dir);
-    hd_strmap_put(&r->map, rp->name, rp);
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 16;
-        r->v = hd_realloc(r->v, r->cap * sizeof *r->v);
-    }
-    r->v[r->n++] = rp;
     return rp;
+}
+
+/* Opens every partition that pass 2 will append to, REPLAY_OPEN_THREADS at a time: opening one
+ * reads its segments' bytes after its last marker from the disk, and one after another the
+ * opens were most of a recovery at 1,000 partitions (1.1-1.25 of 1.7-1.8 s here). */
+#define REPLAY_OPEN_THREADS 8
+static void replay_open_all(replay_t *r)
+{
+    char **dirs = hd_malloc((r->lasts.n ? r->lasts.n : 1) * sizeof *dirs);
+    replay_part_t **rps = hd_malloc((r->lasts.n ? r->lasts.n : 1) * sizeof *rps);
+    size_t n = 0;
+    for (size_t i = 0; i < r->lasts.cap; i++) {
+        const char *key = r->lasts.slots[i].key;
+        const int64_t *last = r->lasts.slots[i].val;
+        if (!key || key != (const char *)(last + 1) || hd_strmap_get(&r->map, key))
+            continue;
+        const int64_t *forget = hd_strmap_get(&r->forgets, key);
+        if (forget && *last < *forget)
+            continue; /* every record of it comes before its forget record */
+        if ((dirs[n] = replay_part_add(r, key, strlen(key), &rps[n])))
+            n++;
+    }
+    log_partition_t **ps = hd_malloc((n ? n : 1) * sizeof *ps);
+    int *rcs = hd_malloc((n ? n : 1) * sizeof *rcs);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    log__partitions_open_many(dirs, n, &cfg, REPLAY_OPEN_THREADS, ps, rcs);
+    for (size_t i = 0; i < n; i++) {
+        replay_part_opened(rps[i], dirs[i], rcs[i], ps[i]);
+        free(dirs[i]);
+    }
+    free(dirs);
+    free(rps);
+    free(ps);
+    free(rcs);
+}
+
+/* Notes ordinal under key in m (see replay_t). */
+static void note_ordinal(hd_strmap_t *m, const char *key, size_t len, int64_t ordinal)
+{
+    int64_t *v = hd_strmap_get(m, key);
+    if (!v) {
+        v = hd_malloc(sizeof *v + len + 1);
+        memcpy(v + 1, key, len + 1);
+        hd_strmap_put(m, (const char *)(v + 1), v);
+    }
+    *v = ordinal;
+}
+
+static void free_ordinals(hd_strmap_t *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].key && m->slots[i].val &&
+            m->slots[i].key == (const char *)((int64_t *)m->slots[i].val + 1))
+            free(m->slots[i].val);
+    hd_strmap_deinit(m);
 }
 
 static int replay_record(void *ctx, const log_journal_rec_t *rec)
@@ -1055,14 +1128,8 @@ static int replay_record(void *ctx, const log_journal_rec_t *rec)
     key[rec->name_len] = 0;
     int64_t *forget = hd_strmap_get(&r->forgets, key);
     if (r->pass == 1) {
-        if (rec->kind == LOG_JOURNAL_KIND_FORGET) {
-            if (!forget) {
-                forget = hd_malloc(sizeof *forget + rec->name_len + 1);
-                memcpy(forget + 1, key, rec->name_len + 1);
-                hd_strmap_put(&r->forgets, (const char *)(forget + 1), forget);
-            }
-            *forget = ordinal;
-        }
+        note_ordinal(rec->kind == LOG_JOURNAL_KIND_FORGET ? &r->forgets : &r->lasts, key,
+                     rec->name_len, ordinal);
         return 0;
     }
     if (rec->kind != LOG_JOURNAL_KIND_BATCH)
@@ -1183,6 +1250,7 @@ static int recover(log_journal_t *j)
     replay_t r = {.j = j};
     hd_strmap_init(&r.map);
     hd_strmap_init(&r.forgets);
+    hd_strmap_init(&r.lasts);
     int64_t t0 = hd_mono_ns();
     int rc = list_files(j->dir, &seqs, &nseq);
     if (rc < 0)
@@ -1202,6 +1270,8 @@ static int recover(log_journal_t *j)
         k++;
     size_t k0 = k;
     for (r.pass = 1; r.pass <= 2; r.pass++) {
+        if (r.pass == 2)
+            replay_open_all(&r);
         r.ordinal = 0;
         next = seq;
         end = pos;
@@ -1270,11 +1340,8 @@ out:
     free(r.v);
     free(r.copy);
     hd_strmap_deinit(&r.map);
-    for (size_t i = 0; i < r.forgets.cap; i++)
-        if (r.forgets.slots[i].key && r.forgets.slots[i].val &&
-            r.forgets.slots[i].key == (const char *)((int64_t *)r.forgets.slots[i].val + 1))
-            free(r.forgets.slots[i].val);
-    hd_strmap_deinit(&r.forgets);
+    free_ordinals(&r.forgets);
+    free_ordinals(&r.lasts);
     free(seqs);
     return rc;
 }

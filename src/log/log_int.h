@@ -174,6 +174,12 @@ int log__partition_syncfs(log_partition_t *p);
 /* Calls log__partition_syncfs() once per filesystem among the n partitions v[i] with want[i],
  * and sets ok[i] to whether the one covering v[i] succeeded. */
 void log__partitions_syncfs(log_partition_t *const *v, const bool *want, bool *ok, size_t n);
+/* Opens the partitions in dirs[0..n) as log_partition_open() does (out[i], and its result in
+ * rcs[i]), on this thread and up to `threads` more at once, so that their recovery scans read the
+ * disk together instead of one after another. */
+#define LOG_OPEN_THREADS_MAX 16
+void log__partitions_open_many(char *const *dirs, size_t n, const log_config_t *cfg, int threads,
+                               log_partition_t **out, int *rcs);
 
 /* segment.c */
 log_segment_t *log__segment_new(const char *dir, int64_t base_offset);

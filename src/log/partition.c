@@ -669,6 +669,40 @@ static int close_partition(log_partition_t *p)
     return rc;
 }
 
+typedef struct open_many {
+    char *const *dirs;
+    const log_config_t *cfg;
+    log_partition_t **out;
+    int *rcs;
+    size_t n;
+    atomic_size_t next;
+} open_many_t;
+
+static void *open_many_main(void *arg)
+{
+    open_many_t *m = arg;
+    for (size_t i; (i = atomic_fetch_add(&m->next, 1)) < m->n;) {
+        m->out[i] = NULL;
+        m->rcs[i] = log_partition_open(m->dirs[i], m->cfg, &m->out[i]);
+    }
+    return NULL;
+}
+
+void log__partitions_open_many(char *const *dirs, size_t n, const log_config_t *cfg, int threads,
+                               log_partition_t **out, int *rcs)
+{
+    open_many_t m = {.dirs = dirs, .cfg = cfg, .out = out, .rcs = rcs, .n = n};
+    atomic_init(&m.next, 0);
+    pthread_t t[LOG_OPEN_THREADS_MAX];
+    int k = 0;
+    while (k < threads && k < LOG_OPEN_THREADS_MAX && (size_t)k + 1 < n &&
+           pthread_create(&t[k], NULL, open_many_main, &m) == 0)
+        k++;
+    open_many_main(&m); /* this thread too, and alone if no thread started */
+    while (k > 0)
+        pthread_join(t[--k], NULL);
+}
+
 void log_partition_close(log_partition_t *p)
 {
     if (p)

@@ -824,6 +824,27 @@ static void test_pending_batches_are_read_back_before_and_after_flushes(void **s
 /* The process dies (kill -9) with synced, acknowledged batches only in the pending buffers, some
  * of them after a checkpoint: replay restores every one. A checkpoint that did not write the
  * pending bytes first would move the replay start past batches no segment holds. */
+/* Distinct threads that read segment files (replay opens its partitions together). */
+static pthread_t seg_readers[LOG_OPEN_THREADS_MAX + 1];
+static int nseg_readers;
+static pthread_mutex_t seg_readers_mu = PTHREAD_MUTEX_INITIALIZER;
+static ssize_t noting_pread(int fd, void *buf, size_t n, off_t off)
+{
+    char link[64], path[512];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(link, path, sizeof path - 1);
+    if (k > 4 && memcmp(path + k - 4, ".log", 4) == 0) {
+        pthread_mutex_lock(&seg_readers_mu);
+        int i = 0;
+        while (i < nseg_readers && !pthread_equal(seg_readers[i], pthread_self()))
+            i++;
+        if (i == nseg_readers && i < (int)HD_ARRAY_LEN(seg_readers))
+            seg_readers[nseg_readers++] = pthread_self();
+        pthread_mutex_unlock(&seg_readers_mu);
+    }
+    return hd_fileio_default.pread(fd, buf, n, off);
+}
+
 static void crash_with_pending(bool checkpoint)
 {
     pend_env_t pe;
@@ -866,6 +887,54 @@ static void test_checkpoint_writes_pending_batches_before_moving_replay_start(vo
 {
     (void)state;
     crash_with_pending(true);
+}
+
+/* Replay opens its partitions on several threads at once (each open reads its segments from the
+ * last marker on), and every partition still reads back exactly what was appended. */
+static void test_replay_opens_partitions_together(void **state)
+{
+    (void)state;
+    enum { NP = 24 };
+    env_t e;
+    env_init(&e, 16 << 20);
+    log_partition_t *p[NP];
+    hd_buf_t want[NP], got;
+    hd_buf_init(&got);
+    int64_t base;
+    for (int i = 0; i < NP; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "o-%d", i);
+        p[i] = open_p(&e, name);
+        hd_buf_init(&want[i]);
+        /* Past LOG_PEND_MAX: written to the segment at once, which the open then scans. */
+        assert_int_equal(append(&e, p[i], 1, LOG_PEND_MAX + 100 * (size_t)i, &base), 0);
+        hd_buf_put(&want[i], e.b.p, e.b.len);
+        assert_int_equal(append(&e, p[i], 2, 300, &base), 0);
+        hd_buf_put(&want[i], e.b.p, e.b.len);
+    }
+    assert_int_equal(log__journal_sync(e.j), 0);
+    for (int i = 0; i < NP; i++)
+        log_partition_close_dirty(p[i]);
+    log_journal_close_dirty(e.j);
+    nseg_readers = 0;
+    hd_io.pread = noting_pread;
+    env_open_journal(&e);
+    hd_io = hd_fileio_default;
+    assert_true(nseg_readers >= 2);
+    e.cfg.journal = e.j;
+    for (int i = 0; i < NP; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "o-%d", i);
+        p[i] = open_p(&e, name);
+        assert_int_equal(log_partition_end_offset(p[i]), 3);
+        assert_int_equal(read_all(p[i], &got), want[i].len);
+        assert_memory_equal(got.p, want[i].p, got.len);
+        log_partition_close(p[i]);
+        hd_buf_deinit(&want[i]);
+    }
+    hd_buf_deinit(&got);
+    log_journal_close(e.j);
+    env_done(&e);
 }
 
 /* The checkpoint's waited writebacks: (file, from, length) of each, and an error to return. */
@@ -1414,6 +1483,7 @@ int main(void)
         cmocka_unit_test(test_pending_batches_are_read_back_before_and_after_flushes),
         cmocka_unit_test(test_crash_with_pending_batches_replays_them),
         cmocka_unit_test(test_checkpoint_writes_pending_batches_before_moving_replay_start),
+        cmocka_unit_test(test_replay_opens_partitions_together),
         cmocka_unit_test(test_checkpoint_writes_segments_back_in_steps),
         cmocka_unit_test(test_pending_buffers_are_bounded_in_total),
         cmocka_unit_test(test_pending_buffers_are_written_by_the_writer_thread),
