@@ -43,6 +43,8 @@ ssize_t log__journal_record_parse(const uint8_t *p, size_t avail, uint64_t seq,
         return HD_EINCOMPLETE;
     if (hd_crc32c(0, p + 8, len - 8) != log__get_u32(p + 4))
         return HD_ECORRUPT;
+    if (memchr(p + LOG_JOURNAL_REC_HDR, 0, nlen)) /* a name is a directory, never holds a NUL */
+        return HD_ECORRUPT;
     rec->kind = kind;
     rec->name = (const char *)p + LOG_JOURNAL_REC_HDR;
     rec->name_len = nlen;

@@ -176,6 +176,27 @@ static void test_one_journal_sync_makes_every_dirty_partition_durable(void **sta
     env_done(&e);
 }
 
+/* A record whose CRC holds but whose partition name has a NUL in it ends the journal like a torn
+ * one: names are directories, and a NUL would make two names one for replay. */
+static void test_record_with_a_nul_in_its_name_is_corrupt(void **state)
+{
+    (void)state;
+    hd_buf_t b, batch;
+    hd_buf_init(&b);
+    hd_buf_init(&batch);
+    bb_build(&batch, 1, 1000, 1000, 10);
+    log_journal_rec_t rec;
+    log__journal_record_build(&b, 7, LOG_JOURNAL_KIND_BATCH, "t-0", 3, 5, batch.p, batch.len);
+    assert_int_equal(log__journal_record_parse(b.p, b.len, 7, &rec), (ssize_t)b.len);
+    assert_memory_equal(rec.name, "t-0", 3);
+    assert_int_equal(rec.base_offset, 5);
+    hd_buf_reset(&b);
+    log__journal_record_build(&b, 7, LOG_JOURNAL_KIND_BATCH, "t\0x", 3, 5, batch.p, batch.len);
+    assert_int_equal(log__journal_record_parse(b.p, b.len, 7, &rec), HD_ECORRUPT);
+    hd_buf_deinit(&b);
+    hd_buf_deinit(&batch);
+}
+
 /* Writeback starts (not waits) of any file. */
 static atomic_int wb_starts;
 static int counting_writeback(int fd, off_t off, off_t len, bool wait)
@@ -1484,6 +1505,7 @@ int main(void)
         cmocka_unit_test(test_crash_with_pending_batches_replays_them),
         cmocka_unit_test(test_checkpoint_writes_pending_batches_before_moving_replay_start),
         cmocka_unit_test(test_replay_opens_partitions_together),
+        cmocka_unit_test(test_record_with_a_nul_in_its_name_is_corrupt),
         cmocka_unit_test(test_checkpoint_writes_segments_back_in_steps),
         cmocka_unit_test(test_pending_buffers_are_bounded_in_total),
         cmocka_unit_test(test_pending_buffers_are_written_by_the_writer_thread),
