@@ -85,9 +85,10 @@
  * previous checkpoint, from which replay is still correct.
  *
  * Recovery (log_journal_open) reads the records after the checkpoint twice: first to find each
- * partition's last forget record, then to replay. Replay opens each partition named by a record
- * after the checkpoint (without a journal), appends the record if its base offset is the
- * partition's log end, skips it if below (already in the segment), and warns of a gap if above;
+ * partition's last forget record and the partitions named by a record after the checkpoint, which
+ * it then opens (without a journal) eight at a time (replay_open_all); then to replay, appending
+ * each record if its base offset is the partition's log end, skipping it if below (already in the
+ * segment), and warning of a gap if above;
  * then closes the partitions cleanly (one syncfs, markers), writes a checkpoint at a new, empty
  * file and retires the older files (as spares, or deleted). A crash during recovery leaves the
  * journal and the old checkpoint, so the next start replays again, skipping what the first attempt
@@ -1011,7 +1012,7 @@ typedef struct replay {
 } replay_t;
 
 /* Adds the entry for partition `key`; returns its directory to open, or NULL if it is gone. */
-static char *replay_part_add(replay_t *r, const char *key, size_t nlen, replay_part_t **out)
+static char *replay_part_add(replay_t *r, const char *key, replay_part_t **out)
 {
     replay_part_t *rp = hd_calloc(1, sizeof *rp);
     rp->name = hd_strdup(key);
@@ -1022,9 +1023,9 @@ static char *replay_part_add(replay_t *r, const char *key, size_t nlen, replay_p
     }
     r->v[r->n++] = rp;
     *out = rp;
-    /* Disk input: a name must stay under base, and never be the journal's own directory. */
-    bool safe = strlen(key) == nlen && strstr(key, "..") == NULL && key[0] != '/' &&
-                strncmp(key, "journal", 7) != 0;
+    /* Disk input: a name must stay under base, and never be the journal's own directory (the
+     * record parser already refused a NUL in it). */
+    bool safe = strstr(key, "..") == NULL && key[0] != '/' && strncmp(key, "journal", 7) != 0;
     char *dir = join(r->j->base, key);
     struct stat st;
     if (safe && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
@@ -1032,35 +1033,6 @@ static char *replay_part_add(replay_t *r, const char *key, size_t nlen, replay_p
     say_info("journal: partition %s: gone, its journal records are skipped", dir);
     free(dir);
     return NULL;
-}
-
-static void replay_part_opened(replay_part_t *rp, const char *dir, int rc, log_partition_t *p)
-{
-    if (rc < 0) {
-        say_error("journal: partition %s: cannot open for replay: %s", dir, hd_strerror(rc));
-        return;
-    }
-    rp->p = p;
-    p->replay = true;
-}
-
-static replay_part_t *replay_part(replay_t *r, const char *name, size_t nlen)
-{
-    char key[LOG_JOURNAL_NAME_MAX + 1];
-    memcpy(key, name, nlen);
-    key[nlen] = 0;
-    replay_part_t *rp = hd_strmap_get(&r->map, key);
-    if (rp)
-        return rp;
-    char *dir = replay_part_add(r, key, nlen, &rp);
-    if (dir) {
-        log_config_t cfg;
-        log_config_defaults(&cfg);
-        log_partition_t *p = NULL;
-        replay_part_opened(rp, dir, log_partition_open(dir, &cfg, &p), p);
-        free(dir);
-    }
-    return rp;
 }
 
 /* Opens every partition that pass 2 will append to, REPLAY_OPEN_THREADS at a time: opening one
@@ -1080,7 +1052,7 @@ static void replay_open_all(replay_t *r)
         const int64_t *forget = hd_strmap_get(&r->forgets, key);
         if (forget && *last < *forget)
             continue; /* every record of it comes before its forget record */
-        if ((dirs[n] = replay_part_add(r, key, strlen(key), &rps[n])))
+        if ((dirs[n] = replay_part_add(r, key, &rps[n])))
             n++;
     }
     log_partition_t **ps = hd_malloc((n ? n : 1) * sizeof *ps);
@@ -1089,7 +1061,13 @@ static void replay_open_all(replay_t *r)
     log_config_defaults(&cfg);
     log__partitions_open_many(dirs, n, &cfg, REPLAY_OPEN_THREADS, ps, rcs);
     for (size_t i = 0; i < n; i++) {
-        replay_part_opened(rps[i], dirs[i], rcs[i], ps[i]);
+        if (rcs[i] < 0) {
+            say_error("journal: partition %s: cannot open for replay: %s", dirs[i],
+                      hd_strerror(rcs[i]));
+        } else {
+            rps[i]->p = ps[i];
+            ps[i]->replay = true;
+        }
         free(dirs[i]);
     }
     free(dirs);
@@ -1138,8 +1116,8 @@ static int replay_record(void *ctx, const log_journal_rec_t *rec)
         r->forgotten++;
         return 0;
     }
-    replay_part_t *rp = replay_part(r, rec->name, rec->name_len);
-    if (!rp->p)
+    replay_part_t *rp = hd_strmap_get(&r->map, key); /* opened by replay_open_all */
+    if (!rp || !rp->p)
         return 0;
     int64_t leo = log_partition_end_offset(rp->p);
     if (rec->base_offset < leo) {
