@@ -253,6 +253,28 @@ int log__partition_marker_snapshot(log_partition_t *p, log__marker_t *m)
     return rc;
 }
 
+/* With p's lock held: refs p's segments from the one holding offset `from` (the first if none
+ * does) through the active one, into local (room for nlocal) or an allocation the caller frees;
+ * returns their number. */
+static size_t segs_ref_from(log_partition_t *p, int64_t from, log_segment_t **local, size_t nlocal,
+                            log_segment_t ***out)
+{
+    size_t first = 0;
+    for (size_t i = p->nsegs; i-- > 0;)
+        if (p->segs[i]->base_offset <= from) {
+            first = i;
+            break;
+        }
+    size_t n = p->nsegs - first;
+    log_segment_t **segs = n > nlocal ? hd_malloc(n * sizeof *segs) : local;
+    for (size_t i = 0; i < n; i++) {
+        segs[i] = p->segs[first + i];
+        log__segment_ref(segs[i]);
+    }
+    *out = segs;
+    return n;
+}
+
 /* The checkpoint's writeback. Nothing writes journaled partitions' segment bytes to the disk
  * between checkpoints: the kernel starts on its own only past a tenth or so of the memory in dirty
  * pages, far above the checkpoint's byte interval. A checkpoint's syncfs alone would write up to
@@ -269,27 +291,17 @@ int log__partition_writeback(log_partition_t *p, const log__marker_t *m)
     /* A partition closed meanwhile synced itself, or (closed dirty) has nothing left to keep. */
     if (atomic_load(&p->detached))
         return 0;
-    log_segment_t *local[8], **segs = local;
+    log_segment_t *local[8], **segs;
     int64_t lend[8], *ends = lend;
     pthread_mutex_lock(&p->lock);
-    size_t first = 0, n = 0;
-    for (size_t i = p->nsegs; i-- > 0;)
-        if (p->segs[i]->base_offset <= p->wb_base) {
-            first = i;
-            break;
-        }
-    while (first + n < p->nsegs && p->segs[first + n]->base_offset <= m->active_base)
-        n++;
-    if (n > HD_ARRAY_LEN(local)) {
-        segs = hd_malloc(n * sizeof *segs);
+    size_t n = segs_ref_from(p, p->wb_base, local, HD_ARRAY_LEN(local), &segs);
+    if (n > HD_ARRAY_LEN(lend))
         ends = hd_malloc(n * sizeof *ends);
-    }
-    for (size_t i = 0; i < n; i++) {
-        segs[i] = p->segs[first + i];
-        log__segment_ref(segs[i]);
-        /* A segment before the snapshot's active one no longer grows. */
-        ends[i] = segs[i]->base_offset == m->active_base ? m->active_size : segs[i]->size;
-    }
+    /* Up to the snapshot's active segment; one before it no longer grows. */
+    for (size_t i = 0; i < n; i++)
+        ends[i] = segs[i]->base_offset == m->active_base  ? m->active_size
+                  : segs[i]->base_offset < m->active_base ? segs[i]->size
+                                                          : 0;
     pthread_mutex_unlock(&p->lock);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -301,10 +313,10 @@ int log__partition_writeback(log_partition_t *p, const log__marker_t *m)
         }
         log__segment_unref(segs[i]);
     }
-    if (segs != local) {
+    if (segs != local)
         free(segs);
+    if (ends != lend)
         free(ends);
-    }
     if (rc == 0) {
         p->wb_base = m->active_base;
         p->wb_pos = m->active_size;
@@ -1249,7 +1261,7 @@ int log__partition_sync_direct(log_partition_t *p, const log__sync_ticket_t *t)
      * nothing; either way this round acknowledges nothing more of p. */
     if (atomic_load(&p->detached))
         return HD_ECLOSED;
-    log_segment_t *local[8], **segs = local;
+    log_segment_t *local[8], **segs;
     pthread_mutex_lock(&p->lock);
     int rc = p->sync_err;
     if (rc) {
@@ -1259,19 +1271,7 @@ int log__partition_sync_direct(log_partition_t *p, const log__sync_ticket_t *t)
     /* Every segment that may hold bytes no sync covered: journaled bytes written there since the
      * last checkpoint come before the direct ones, and a torn one would make recovery cut the
      * direct bytes after it. */
-    size_t first = 0;
-    for (size_t i = p->nsegs; i-- > 0;)
-        if (p->segs[i]->base_offset <= p->ckpt_base) {
-            first = i;
-            break;
-        }
-    size_t n = p->nsegs - first;
-    if (n > HD_ARRAY_LEN(local))
-        segs = hd_malloc(n * sizeof *segs);
-    for (size_t i = 0; i < n; i++) {
-        segs[i] = p->segs[first + i];
-        log__segment_ref(segs[i]);
-    }
+    size_t n = segs_ref_from(p, p->ckpt_base, local, HD_ARRAY_LEN(local), &segs);
     pthread_mutex_unlock(&p->lock);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0)
@@ -1326,7 +1326,7 @@ int log_partition_delete_before(log_partition_t *p, int64_t offset)
 
 int log_partition_sync(log_partition_t *p)
 {
-    log_segment_t *local[8], **segs = local;
+    log_segment_t *local[8], **segs;
     pthread_mutex_lock(&p->lock);
     int rc = p->sync_err;
     int64_t durable = atomic_load(&p->durable), target = p->snap_leo;
@@ -1335,19 +1335,7 @@ int log_partition_sync(log_partition_t *p)
         pthread_mutex_unlock(&p->lock);
         return rc;
     }
-    size_t first = 0;
-    for (size_t i = p->nsegs; i-- > 0;)
-        if (p->segs[i]->base_offset <= durable) {
-            first = i;
-            break;
-        }
-    size_t n = p->nsegs - first;
-    if (n > HD_ARRAY_LEN(local))
-        segs = hd_malloc(n * sizeof *segs);
-    for (size_t i = 0; i < n; i++) {
-        segs[i] = p->segs[first + i];
-        log__segment_ref(segs[i]);
-    }
+    size_t n = segs_ref_from(p, durable, local, HD_ARRAY_LEN(local), &segs);
     p->dir_dirty = false;
     pthread_mutex_unlock(&p->lock);
 
