@@ -648,8 +648,11 @@ int broker_topic_create(broker_t *b, const char *name, int32_t partitions,
         *why = "partition count must be between 1 and 100000";
         return HD_ERANGE;
     }
+    int rc = broker_fd_budget(b, partitions, why);
+    if (rc < 0)
+        return rc;
     broker_topic_t *t;
-    int rc = topic_define(b, name, configs, nconfigs, &t, why);
+    rc = topic_define(b, name, configs, nconfigs, &t, why);
     if (rc < 0)
         return rc;
     if (validate_only) {
@@ -719,10 +722,11 @@ int broker_topic_add_partitions(broker_t *b, broker_topic_t *t, int32_t total, b
         *why = "partition count must be at most 100000";
         return HD_EINVAL;
     }
-    if (validate_only)
-        return 0;
+    int rc = broker_fd_budget(b, total - t->nparts, why);
+    if (rc < 0 || validate_only)
+        return rc;
     /* Rewrite the definition with the new count, keeping the overrides. */
-    int rc = broker__topic_save(b, t, total);
+    rc = broker__topic_save(b, t, total);
     if (rc == 0)
         rc = topic_open_partitions(t, t->nparts, total, false);
     if (rc < 0) {

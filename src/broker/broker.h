@@ -106,6 +106,16 @@ int broker_topic_delete(broker_t *b, const char *name);
 /* Grows the topic to `total` partitions. HD_EINVAL if total is not larger. */
 int broker_topic_add_partitions(broker_t *b, broker_topic_t *t, int32_t total, bool validate_only,
                                 const char **why);
+/* Open files (fdbudget.c). A partition holds a descriptor per segment file once it is first
+ * used, and two for its active segment's indexes; nothing before. Whether `more` new partitions
+ * fit the process's open-file limit, next to the descriptors open now, BROKER_FDS_PER_PARTITION
+ * for each partition not opened yet and for each new one, and BROKER_FD_RESERVE for connections,
+ * the journal and the listeners. Returns 0 (also when the limit or the count cannot be read), or
+ * HD_ERANGE with a message in *why that says what to raise (valid until the next call). Loop
+ * thread. */
+#define BROKER_FDS_PER_PARTITION 3
+#define BROKER_FD_RESERVE 256
+int broker_fd_budget(broker_t *b, int64_t more, const char **why);
 int broker_topic_count(const broker_t *b);
 broker_topic_t *broker_topic_at(broker_t *b, int i);
 const char *broker_topic_name(const broker_topic_t *t);

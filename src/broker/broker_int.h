@@ -188,6 +188,7 @@ struct broker {
     pthread_cond_t pre_cv;
     broker__precreate_t *pre_queue, *pre_done; /* pre_mu */
     bool pre_stop;                             /* pre_mu */
+    char fd_why[400];                          /* fdbudget.c: the last refusal's message */
 };
 
 /* precreate.c: queues the creation of t's partition files (a new topic; loop thread). */

@@ -154,6 +154,9 @@ void http__topics_create(http_req_t *r)
         http_problem(r, 409, "topic '%s' already exists", json_string_value(name));
     } else if (rc == HD_EINVAL) {
         http_problem(r, 400, "%s", why ? why : "invalid topic");
+    } else if (rc == HD_ERANGE) {
+        /* The partitions do not fit the open files limit (broker_fd_budget). */
+        http_problem(r, 507, "%s", why ? why : "not enough open files for the partitions");
     } else if (rc < 0) {
         http_problem(r, 500, "creating topic failed: %s", hd_strerror(rc));
     } else {

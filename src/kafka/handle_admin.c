@@ -485,9 +485,9 @@ int kafka__handle_CreatePartitions(kafka_req_t *r, void *req_, void *resp_)
         }
         const char *why = "";
         int rc = broker_topic_add_partitions(r->broker, t, ct->Count, req->ValidateOnly, &why);
-        res->ErrorCode = rc == 0           ? 0
-                         : rc == HD_EINVAL ? KAFKA_ERR_INVALID_PARTITIONS
-                                           : KAFKA_ERR_KAFKA_STORAGE_ERROR;
+        res->ErrorCode = rc == 0                              ? 0
+                         : rc == HD_EINVAL || rc == HD_ERANGE ? KAFKA_ERR_INVALID_PARTITIONS
+                                                              : KAFKA_ERR_KAFKA_STORAGE_ERROR;
         res->ErrorMessage = rc == 0 ? NULL : why;
     }
     return KAFKA_REQ_DONE;

@@ -6,6 +6,7 @@
  * requires (backslash, double quote, newline). */
 #include "obs/obs.h"
 #include "broker/group.h"
+#include "util/fdlimit.h"
 #include "util/hist.h"
 #include "util/mem.h"
 #include "util/monotime.h"
@@ -246,6 +247,16 @@ static void render_process(hd_buf_t *out)
     family(out, "herald_start_time_seconds", "gauge",
            "When the broker started, in seconds since the epoch.");
     sample(out, "herald_start_time_seconds", (double)m.start_wall_ms / 1000.0, NULL);
+    long open_fds = hd_fds_open(), max_fds = hd_fdlimit_get();
+    if (open_fds >= 0) {
+        family(out, "herald_open_fds", "gauge",
+               "Open file descriptors: segment files, indexes, connections, the journal.");
+        sample(out, "herald_open_fds", (double)open_fds, NULL);
+    }
+    if (max_fds != HD_FDLIMIT_NONE) {
+        family(out, "herald_max_fds", "gauge", "The process's open files limit (soft).");
+        sample(out, "herald_max_fds", (double)max_fds, NULL);
+    }
 }
 
 static void render_conns(hd_buf_t *out)

@@ -7,6 +7,7 @@
 #include "registry/registry.h"
 #include "util/addr.h"
 #include "util/err.h"
+#include "util/fdlimit.h"
 #include "util/monotime.h"
 #include "util/say.h"
 
@@ -57,6 +58,19 @@ static void on_delivery_tick(uv_timer_t *t)
 }
 
 /* The history's view of the subscriptions (obs/ does not call delivery/). */
+/* Raises the open files limit to the hard one (util/fdlimit.h): each used partition holds its
+ * segment files open, and each client its connection. */
+static void open_files_limit(void)
+{
+    long before = 0, now = hd_fdlimit_raise(&before);
+    if (now == HD_FDLIMIT_NONE)
+        say_info("open files: no limit");
+    else if (now != before)
+        say_info("open files: limit %ld (raised from %ld)", now, before);
+    else
+        say_info("open files: limit %ld", now);
+}
+
 static int subs_count(void *ctx) { return delivery_sub_count(ctx); }
 
 static void subs_at(void *ctx, int i, obs_sub_sample_t *out)
@@ -165,6 +179,7 @@ int server_run(const hd_config_t *cfg)
     }
     uv_async_init(s.loop, &s.durable_async, on_durable_async);
     s.durable_async.data = &s;
+    open_files_limit();
     int rc = broker_open(cfg, on_durable_notify, &s, &s.broker);
     if (rc < 0) {
         say_error("startup failed: %s", hd_strerror(rc));
@@ -173,6 +188,9 @@ int server_run(const hd_config_t *cfg)
         uv_loop_close(s.loop);
         return rc;
     }
+    const char *fd_why = NULL;
+    if (broker_fd_budget(s.broker, 0, &fd_why) < 0)
+        say_warn("open files: the partitions here may not all open: %s", fd_why);
     obs_catalog_init(s.broker, cfg->catalog_enable);
     obs_history_init(cfg->console_sample_interval_ms);
     obs_tick(s.broker, hd_wall_ms()); /* the history's first sample: counters start here */

@@ -3,6 +3,7 @@ temporary data directory, and stop it by pid afterwards. The broker binary comes
 (default: <repo>/build/herald). Every wait is bounded."""
 import itertools
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -37,8 +38,9 @@ class Broker:
     """One herald process. start() may be called again after stop()/kill9() and reuses the
     port and the data directory."""
 
-    def __init__(self, tmp_dir, extra_args=(), env=None, port=None):
+    def __init__(self, tmp_dir, extra_args=(), env=None, port=None, nofile=None):
         self.tmp_dir = Path(tmp_dir)
+        self.nofile = nofile  # (soft, hard) RLIMIT_NOFILE for the process, or None: inherited
         self.data_dir = self.tmp_dir / "data"
         self.log_path = self.tmp_dir / "herald.log"
         self.own_ports = port is None
@@ -79,8 +81,11 @@ class Broker:
             log.write(b"\n===== herald start #%d: %s\n" % (self.starts,
                                                              " ".join(self.argv()).encode()))
             log.flush()
-            self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env)
+            limit = self.nofile
+            self.proc = subprocess.Popen(
+                self.argv(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit))
+                if limit else None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -175,15 +180,15 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def broker_factory(request, tmp_path):
-    """broker_factory(*extra_args, env=None, start=True) -> Broker. All are stopped at teardown;
-    a sanitizer report in any log fails the test."""
+    """broker_factory(*extra_args, env=None, start=True, nofile=None) -> Broker. All are stopped
+    at teardown; a sanitizer report in any log fails the test."""
     brokers = []
     request.node._herald_brokers = brokers
 
-    def make(*extra_args, env=None, start=True):
+    def make(*extra_args, env=None, start=True, nofile=None):
         d = tmp_path / ("b%d" % len(brokers))
         d.mkdir()
-        b = Broker(d, extra_args, env)
+        b = Broker(d, extra_args, env, nofile=nofile)
         brokers.append(b)
         if start:
             b.start()
