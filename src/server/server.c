@@ -190,7 +190,7 @@ int server_run(const hd_config_t *cfg)
     }
     const char *fd_why = NULL;
     if (broker_fd_budget(s.broker, 0, &fd_why) < 0)
-        say_warn("open files: the partitions here may not all open: %s", fd_why);
+        say_warn("open files: %s", fd_why);
     obs_catalog_init(s.broker, cfg->catalog_enable);
     obs_history_init(cfg->console_sample_interval_ms);
     obs_tick(s.broker, hd_wall_ms()); /* the history's first sample: counters start here */

@@ -82,5 +82,5 @@ def test_partitions_that_do_not_fit_the_limit_are_refused(broker_factory):
     b.stop()
     b.nofile = (300, 300)
     b.start()
-    assert "open files: the partitions here may not all open: the open files limit is 300" \
+    assert "open files: the open files limit is 300: " \
         in b.log_text()
