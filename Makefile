@@ -125,7 +125,7 @@ run: build
 TSAN_BUILD ?= build-tsan
 unit-tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_TSAN=ON >/dev/null
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_log_test_journal unit_broker_test_broker unit_broker_test_group \
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target unit_log_test_flusher unit_log_test_journal unit_log_test_journal_cost unit_broker_test_broker unit_broker_test_group \
 		unit_broker_test_group_consumer unit_broker_test_records unit_broker_test_offsets_format \
 		unit_registry_test_threads
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'flusher|journal|broker|registry_test_threads'

@@ -109,6 +109,15 @@
  * 16 partitions of 400 KiB each go direct, 100 of 6 KiB or 1,000 of 1 KiB go through the
  * journal, and one hot partition among many small ones goes direct alone.
  *
+ * An fdatasync's cost is the disk's, so the model does not take it as a constant: it starts from
+ * COST_SYNC_NS and follows the lower quartile of what the flusher's fdatasyncs take (the
+ * journal's and the direct segments'; log__journal_sync_observe). A quantile, because a sync
+ * also writes what its file holds unwritten and can wait behind a checkpoint's writeback, and
+ * the model wants the fixed part; a low one, for the same reason. On a disk whose syncs take
+ * 1.5 ms (network block storage), a round of three partitions of 300 KB then goes through the
+ * journal, one sync instead of three; where they take 20 us, the journal's second write
+ * outweighs the syncs it saves sooner.
+ *
  * Limits:
  * - Every journaled byte is written twice (journal and segment) and those segments are made
  *   durable by checkpoints instead of by the rounds, and a checkpoint's syncfs writes back up to
@@ -168,7 +177,9 @@
  * 16 KiB: one fdatasync 208 and 1,045 us for the whole, one syncfs 465 and 2,141 us, so 11-16 us
  * per extra file; an fdatasync of little data 115-200 us) and from the broker's CPU time per 1 KiB
  * record with every batch journaled against none (1.4-1.8 against 0.8-1.0 us). */
-#define COST_SYNC_NS 150000
+#define COST_SYNC_NS 150000 /* the start: the measured one replaces it (see above) */
+#define COST_SYNC_MIN_NS 5000
+#define COST_SYNC_MAX_NS 100000000
 #define COST_SYNCFS_FILE_NS 12000
 #define COST_BYTE_PS 700
 /* Thresholds the model picks from: 0 (all direct), 2^COST_MIN_LOG2 .. 2^31, or none (all
@@ -233,6 +244,7 @@ struct log_journal {
     _Atomic int64_t rounds, round_syncs_direct, round_syncs_journal;
     _Atomic int64_t picks_all, picks_split, picks_none; /* the cost model's picks, by kind */
     int64_t cost_acc[COST_NCAND]; /* flusher thread: the cost model's scores */
+    _Atomic int64_t sync_est_ns;  /* the cost model's fdatasync (log__journal_sync_observe) */
 
     pthread_mutex_t ckpt_mu; /* one checkpoint at a time */
     uint64_t ckpt_gen, ckpt_seq;
@@ -728,8 +740,12 @@ int log__journal_sync(log_journal_t *j)
     pthread_mutex_unlock(&j->mu);
     /* Oldest first: a record in a newer file is durable only after every older one is. */
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0)
+        if (rc == 0) {
+            int64_t t0 = hd_mono_ns();
             rc = hd_io.fdatasync(v[i]->fd);
+            if (rc == 0)
+                log__journal_sync_observe(j, hd_mono_ns() - t0);
+        }
         jfile_unref(v[i]);
     }
     if (v != local)
@@ -805,7 +821,7 @@ void log__round_hist_add(log__round_hist_t *h, int64_t bytes)
 /* What making one round durable costs, in ns, when the partitions of h with at least 2^k bytes
  * (all of them for k = 0, none for k = LOG_ROUND_BUCKETS) write direct and the others go through
  * the journal (see "The cost model" above). */
-static int64_t round_cost(const log__round_hist_t *h, int k)
+static int64_t round_cost(const log__round_hist_t *h, int k, int64_t sync_ns)
 {
     int64_t nj = 0, bj = 0, nd = 0;
     for (int b = 0; b < LOG_ROUND_BUCKETS; b++) {
@@ -816,12 +832,30 @@ static int64_t round_cost(const log__round_hist_t *h, int k)
             nd += h->n[b];
         }
     }
-    int64_t cost = nj ? COST_SYNC_NS + bj * COST_BYTE_PS / 1000 : 0;
+    int64_t cost = nj ? sync_ns + bj * COST_BYTE_PS / 1000 : 0;
     if (nd >= LOG_FLUSH_SYNCFS_MIN)
-        cost += COST_SYNC_NS + nd * COST_SYNCFS_FILE_NS;
+        cost += sync_ns + nd * COST_SYNCFS_FILE_NS;
     else
-        cost += nd * COST_SYNC_NS;
+        cost += nd * sync_ns;
     return cost;
+}
+
+void log__journal_sync_observe(log_journal_t *j, int64_t ns)
+{
+    /* The lower quartile: down by a 16th for a sync below it, up by a 48th for one above, so
+     * that it settles where three syncs in four take longer. */
+    int64_t est = atomic_load_explicit(&j->sync_est_ns, memory_order_relaxed);
+    est = ns < est ? est - est / 16 : est + est / 48 + 1;
+    if (est < COST_SYNC_MIN_NS)
+        est = COST_SYNC_MIN_NS;
+    else if (est > COST_SYNC_MAX_NS)
+        est = COST_SYNC_MAX_NS;
+    atomic_store_explicit(&j->sync_est_ns, est, memory_order_relaxed);
+}
+
+int64_t log__journal_sync_estimate(const log_journal_t *j)
+{
+    return atomic_load_explicit(&((log_journal_t *)j)->sync_est_ns, memory_order_relaxed);
 }
 
 void log__journal_note_direct(log_journal_t *j, int64_t bytes)
@@ -845,9 +879,10 @@ void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct,
         cand[0] = 0;
         for (int i = 1; i < COST_NCAND; i++)
             cand[i] = COST_MIN_LOG2 + i - 1; /* the last is LOG_ROUND_BUCKETS: none direct */
+        int64_t sync_ns = log__journal_sync_estimate(j);
         int lo = 0;
         for (int i = 0; i < COST_NCAND; i++) {
-            cost[i] += round_cost(h, cand[i]) - cost[i] / 8;
+            cost[i] += round_cost(h, cand[i], sync_ns) - cost[i] / 8;
             if (cost[i] < cost[lo])
                 lo = i;
         }
@@ -1331,13 +1366,15 @@ static void journal_free(log_journal_t *j)
     if (atomic_load(&j->rounds))
         say_info("journal %s: %lld rounds; partitions synced by their segments %lld times, by the "
                  "journal %lld times; %lld bytes written direct, %lld journaled; the cost model "
-                 "sent all partitions direct %lld times, some %lld, none %lld",
+                 "sent all partitions direct %lld times, some %lld, none %lld (an fdatasync "
+                 "taken as %.0f us)",
                  j->dir, (long long)atomic_load(&j->rounds),
                  (long long)atomic_load(&j->round_syncs_direct),
                  (long long)atomic_load(&j->round_syncs_journal),
                  (long long)atomic_load(&j->direct_total), (long long)j->written_total,
                  (long long)atomic_load(&j->picks_all), (long long)atomic_load(&j->picks_split),
-                 (long long)atomic_load(&j->picks_none));
+                 (long long)atomic_load(&j->picks_none),
+                 (double)log__journal_sync_estimate(j) / 1e3);
     for (size_t i = 0; i < j->nfiles; i++)
         jfile_unref(j->files[i]);
     free(j->files);
@@ -1370,6 +1407,7 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     atomic_init(&j->err, 0);
     atomic_init(&j->direct_total, 0);
     /* Until the first round has been measured: the middle of the range the model picks from. */
+    atomic_init(&j->sync_est_ns, COST_SYNC_NS);
     atomic_init(&j->direct_min,
                 cfg->direct_bytes == LOG_DIRECT_ADAPTIVE ? COST_START_MIN : cfg->direct_bytes);
     atomic_init(&j->rounds, 0);

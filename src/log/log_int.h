@@ -406,6 +406,10 @@ void log__round_hist_add(log__round_hist_t *h, int64_t bytes);
  * segments; h describes the round. Picks the threshold for the next appends (adaptive mode). */
 void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct,
                              const log__round_hist_t *h);
+/* Flusher thread: an fdatasync of the journal or of a direct partition's segment took ns; the
+ * cost model's estimate of one follows (journal.c, "The cost model"). The estimate, any thread. */
+void log__journal_sync_observe(log_journal_t *j, int64_t ns);
+int64_t log__journal_sync_estimate(const log_journal_t *j);
 /* Loop thread: publishes the end of the records written so far to checkpoints; call after the
  * appending partitions published their state. */
 void log__journal_commit(log_journal_t *j);

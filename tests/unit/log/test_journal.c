@@ -1438,52 +1438,6 @@ static void test_direct_rounds_sync_segments_and_keep_eio_sticky(void **state)
     env_done(&e);
 }
 
-/* Feeds `rounds` identical rounds (n partitions of `bytes`, plus `hot` of `hot_bytes`) to the
- * cost model and returns the threshold it picks. */
-static int64_t model_pick(log_journal_t *j, int rounds, uint32_t n, int64_t bytes, uint32_t hot,
-                          int64_t hot_bytes)
-{
-    for (int r = 0; r < rounds; r++) {
-        log__round_hist_t h = {{0}, {0}};
-        for (uint32_t i = 0; i < n; i++)
-            log__round_hist_add(&h, bytes);
-        for (uint32_t i = 0; i < hot; i++)
-            log__round_hist_add(&h, hot_bytes);
-        log__journal_round_done(j, n + hot, 0, &h);
-    }
-    return log__journal_direct_min(j);
-}
-
-/* The cost model's picks for the shapes of round it was designed for (journal.c, "The cost
- * model"), and that a single small round among large ones moves nothing. */
-static void test_cost_model_picks_direct_for_large_rounds_only(void **state)
-{
-    (void)state;
-    env_t e;
-    env_init(&e, 1 << 20);
-    log_journal_close(e.j);
-    e.jc.direct_bytes = LOG_DIRECT_ADAPTIVE;
-    env_open_journal(&e);
-    /* One partition, 500 KB a round: direct, with a threshold far below its rounds. */
-    int64_t min = model_pick(e.j, 20, 1, 500000, 0, 0);
-    assert_true(min >= 1 && min <= 500000 / 4);
-    /* Alone with one small batch: still direct (its sync replaces the journal's). */
-    assert_true(model_pick(e.j, 40, 1, 1100, 0, 0) <= 1100);
-    /* 16 partitions of 400 KB: direct. */
-    assert_true(model_pick(e.j, 40, 16, 400000, 0, 0) <= 400000 / 2);
-    /* 1,000 partitions of one 1 KiB record each: journaled, far above their size. */
-    assert_true(model_pick(e.j, 40, 1000, 1100, 0, 0) > 4 * 1100);
-    /* A round of one partition in between does not send the thousand direct. */
-    assert_true(model_pick(e.j, 1, 1, 1100, 0, 0) > 4 * 1100);
-    /* 100 partitions of 6 KB: journaled. */
-    assert_true(model_pick(e.j, 40, 100, 6000, 0, 0) > 2 * 6000);
-    /* One hot partition of 1 MiB among 999 of 1 KiB: the hot one alone direct. */
-    min = model_pick(e.j, 40, 999, 1100, 1, 1 << 20);
-    assert_true(min > 2 * 1100 && min <= (1 << 20) / 2);
-    log_journal_close(e.j);
-    env_done(&e);
-}
-
 int main(void)
 {
     say_level = SAY_ERROR;
@@ -1514,7 +1468,6 @@ int main(void)
         cmocka_unit_test(test_appends_leave_the_journal_writes_to_the_flusher),
         cmocka_unit_test(test_switching_modes_keeps_segments_contiguous_through_a_crash),
         cmocka_unit_test(test_direct_rounds_sync_segments_and_keep_eio_sticky),
-        cmocka_unit_test(test_cost_model_picks_direct_for_large_rounds_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
