@@ -191,7 +191,8 @@ int kafka__handle_Metadata(kafka_req_t *r, void *req_, void *resp_)
             int rc = broker_topic_create(b, name, (int32_t)r->cfg->num_partitions, NULL, 0, false,
                                          &t, &why);
             if (rc < 0 && rc != HD_EEXIST) {
-                say_warn("topic %s: auto-create failed: %s (%s)", name, why, hd_strerror(rc));
+                say_warn_every(5, "topic %s: auto-create failed: %s (%s)", name, why,
+                               hd_strerror(rc));
                 mt->ErrorCode = KAFKA_ERR_LEADER_NOT_AVAILABLE;
                 continue;
             }

@@ -143,9 +143,13 @@ int kafka__handle_Produce(kafka_req_t *r, void *req_, void *resp_)
         if (!t && !bad_acks && !old_format && r->cfg->auto_create_topics &&
             broker_topic_name_valid(name)) {
             const char *why = "";
-            if (broker_topic_create(b, name, (int32_t)r->cfg->num_partitions, NULL, 0, false, &t,
-                                    &why) < 0)
+            int rc = broker_topic_create(b, name, (int32_t)r->cfg->num_partitions, NULL, 0, false,
+                                         &t, &why);
+            if (rc < 0) {
+                say_warn_every(5, "topic %s: auto-create failed: %s (%s)", name, why,
+                               hd_strerror(rc));
                 t = NULL;
+            }
         }
         bool reserved = broker_topic_name_reserved(name);
         for (int32_t k = 0; k < np; k++) {

@@ -7,7 +7,7 @@ import requests
 from confluent_kafka import KafkaError
 from confluent_kafka.admin import NewPartitions, NewTopic
 
-from clients import admin, consume, error_code, produce_all
+from clients import admin, consume, error_code, make_producer, produce_all
 
 
 def metric(broker, name):
@@ -45,7 +45,7 @@ def test_limit_raised_to_the_hard_limit_for_many_partitions(broker_factory):
 
 
 def test_partitions_that_do_not_fit_the_limit_are_refused(broker_factory):
-    b = broker_factory(nofile=(512, 512))
+    b = broker_factory("--num-partitions", "200", nofile=(512, 512))
     assert "open files: limit 512\n" in b.log_text()
     a = admin(b.addr)
 
@@ -77,6 +77,15 @@ def test_partitions_that_do_not_fit_the_limit_are_refused(broker_factory):
         assert error_code(e) == KafkaError.INVALID_PARTITIONS, e
         assert "the open files limit is 512" in e.args[0].str()
     assert len(a.list_topics(timeout=10).topics["fd-ok"].partitions) == 50
+
+    # An auto-created topic (num.partitions 200) is refused the same way, and the log says why.
+    p = make_producer(b.addr, **{"message.timeout.ms": 3000})
+    errs = []
+    p.produce("fd-auto", b"x", on_delivery=lambda err, msg: errs.append(err))
+    p.flush(10)
+    assert len(errs) == 1 and errs[0] is not None, errs
+    assert "fd-auto" not in a.list_topics(timeout=10).topics
+    assert "topic fd-auto: auto-create failed: the open files limit is 512" in b.log_text()
 
     # Restarted under a limit its partitions do not fit, the broker says so at start.
     b.stop()
