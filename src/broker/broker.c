@@ -1287,6 +1287,14 @@ const hd_hist_t *broker_sync_hist(const broker_t *b)
     return b->flusher ? log_flusher_sync_hist(b->flusher) : NULL;
 }
 
+bool broker_journal_stats(const broker_t *b, log_journal_stats_t *out)
+{
+    if (!b->journal)
+        return false;
+    log_journal_stats(b->journal, out);
+    return true;
+}
+
 typedef struct time_find {
     int64_t ts;
     int64_t min_offset; /* the log start: records below it are gone */

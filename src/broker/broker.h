@@ -165,6 +165,8 @@ int broker_partition_delete_records(broker_partition_t *p, int64_t offset, int64
 int64_t broker_partition_size_bytes(const broker_partition_t *p);
 /* Durations of the group-commit sync rounds (the fsync latency producers wait for). */
 const hd_hist_t *broker_sync_hist(const broker_t *b);
+/* The write-ahead journal's figures (log_journal_stats); false when the journal is off. */
+bool broker_journal_stats(const broker_t *b, log_journal_stats_t *out);
 
 /* Result of one produced batch. */
 typedef struct broker_append {

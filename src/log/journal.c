@@ -99,24 +99,8 @@
  * "Direct writes"). Its bytes count towards the checkpoint's byte trigger like journal bytes
  * (direct_total), so recovery stays bounded by the interval.
  *
- * The cost model (log.journal.direct.bytes -3, the default) picks the byte threshold after each
- * round, from the bytes each partition of the round was appended: of "all direct", "direct from
- * 2^k bytes" (k = 10..31) and "all journaled", the one under which that round would have cost
- * least, counting one fdatasync for the journal if anything is journaled, plus COST_BYTE_PS per
- * journaled byte (the second write), plus for the direct partitions one fdatasync each when
- * fewer than LOG_FLUSH_SYNCFS_MIN, else one syncfs (an fdatasync and COST_SYNCFS_FILE_NS per
- * file). So a partition alone in its round always goes direct (its sync replaces the journal's),
- * 16 partitions of 400 KiB each go direct, 100 of 6 KiB or 1,000 of 1 KiB go through the
- * journal, and one hot partition among many small ones goes direct alone.
- *
- * An fdatasync's cost is the disk's, so the model does not take it as a constant: it starts from
- * COST_SYNC_NS and follows the lower quartile of what the flusher's fdatasyncs take (the
- * journal's and the direct segments'; log__journal_sync_observe). A quantile, because a sync
- * also writes what its file holds unwritten and can wait behind a checkpoint's writeback, and
- * the model wants the fixed part; a low one, for the same reason. On a disk whose syncs take
- * 1.5 ms (network block storage), a round of three partitions of 300 KB then goes through the
- * journal, one sync instead of three; where they take 20 us, the journal's second write
- * outweighs the syncs it saves sooner.
+ * The cost model (log.journal.direct.bytes -3, the default; jcost.c) picks that threshold after
+ * each round, from the bytes each partition of the round was appended.
  *
  * Limits:
  * - Every journaled byte is written twice (journal and segment) and those segments are made
@@ -171,22 +155,6 @@
 /* Spare files kept for reuse; see "Spare files" above. */
 #define LOG_JOURNAL_SPARES 4
 #define SPARE_PREFIX "spare-"
-/* The cost model of the adaptive write path (see the top of this file), in ns per round: one
- * fdatasync (of the journal, or of one segment), the extra file of a syncfs, and the journal's
- * second write per byte (in ps). From bench/journal_sync_probe on this disk (16 and 100 files of
- * 16 KiB: one fdatasync 208 and 1,045 us for the whole, one syncfs 465 and 2,141 us, so 11-16 us
- * per extra file; an fdatasync of little data 115-200 us) and from the broker's CPU time per 1 KiB
- * record with every batch journaled against none (1.4-1.8 against 0.8-1.0 us). */
-#define COST_SYNC_NS 150000 /* the start: the measured one replaces it (see above) */
-#define COST_SYNC_MIN_NS 5000
-#define COST_SYNC_MAX_NS 100000000
-#define COST_SYNCFS_FILE_NS 12000
-#define COST_BYTE_PS 700
-/* Thresholds the model picks from: 0 (all direct), 2^COST_MIN_LOG2 .. 2^31, or none (all
- * journaled); it starts at COST_START_MIN. */
-#define COST_MIN_LOG2 10
-#define COST_START_MIN (16 * 1024)
-#define COST_NCAND (LOG_ROUND_BUCKETS - COST_MIN_LOG2 + 2)
 /* Staged journal bytes from which the loop thread writes them itself (see `stage`). */
 #define LOG_JOURNAL_STAGE_MAX (1024 * 1024)
 
@@ -240,11 +208,11 @@ struct log_journal {
      * segments (they count towards the checkpoint's byte trigger like journal bytes), the dirty
      * partitions of the last round, and totals logged at close. */
     _Atomic int64_t direct_total;
-    _Atomic int64_t direct_min; /* the threshold in force (log__journal_direct_min) */
+    log__jcost_t cost; /* the cost model (jcost.c) */
     _Atomic int64_t rounds, round_syncs_direct, round_syncs_journal;
-    _Atomic int64_t picks_all, picks_split, picks_none; /* the cost model's picks, by kind */
-    int64_t cost_acc[COST_NCAND]; /* flusher thread: the cost model's scores */
-    _Atomic int64_t sync_est_ns;  /* the cost model's fdatasync (log__journal_sync_observe) */
+    hd_hist_t ckpt_hist;               /* each checkpoint that wrote something, its duration */
+    _Atomic int64_t ckpts, ckpt_fails; /* checkpoints that wrote something, and failed ones */
+    int64_t replay_ns, replay_batches; /* the recovery at open (set before any other thread) */
 
     pthread_mutex_t ckpt_mu; /* one checkpoint at a time */
     uint64_t ckpt_gen, ckpt_seq;
@@ -804,58 +772,13 @@ void log__journal_detach(log_journal_t *j, log_partition_t *p, bool clean)
 
 /* ---- the adaptive write path (partition.c, "Direct writes") ---- */
 
-int64_t log__journal_direct_min(const log_journal_t *j)
-{
-    return atomic_load_explicit(&((log_journal_t *)j)->direct_min, memory_order_relaxed);
-}
+int64_t log__journal_direct_min(const log_journal_t *j) { return log__jcost_direct_min(&j->cost); }
 
-void log__round_hist_add(log__round_hist_t *h, int64_t bytes)
-{
-    int b = 0;
-    while (b + 1 < LOG_ROUND_BUCKETS && bytes >= (int64_t)2 << b)
-        b++;
-    h->n[b]++;
-    h->bytes[b] += bytes;
-}
-
-/* What making one round durable costs, in ns, when the partitions of h with at least 2^k bytes
- * (all of them for k = 0, none for k = LOG_ROUND_BUCKETS) write direct and the others go through
- * the journal (see "The cost model" above). */
-static int64_t round_cost(const log__round_hist_t *h, int k, int64_t sync_ns)
-{
-    int64_t nj = 0, bj = 0, nd = 0;
-    for (int b = 0; b < LOG_ROUND_BUCKETS; b++) {
-        if (b < k || (k > 0 && b == 0)) {
-            nj += h->n[b];
-            bj += h->bytes[b];
-        } else {
-            nd += h->n[b];
-        }
-    }
-    int64_t cost = nj ? sync_ns + bj * COST_BYTE_PS / 1000 : 0;
-    if (nd >= LOG_FLUSH_SYNCFS_MIN)
-        cost += sync_ns + nd * COST_SYNCFS_FILE_NS;
-    else
-        cost += nd * sync_ns;
-    return cost;
-}
-
-void log__journal_sync_observe(log_journal_t *j, int64_t ns)
-{
-    /* The lower quartile: down by a 16th for a sync below it, up by a 48th for one above, so
-     * that it settles where three syncs in four take longer. */
-    int64_t est = atomic_load_explicit(&j->sync_est_ns, memory_order_relaxed);
-    est = ns < est ? est - est / 16 : est + est / 48 + 1;
-    if (est < COST_SYNC_MIN_NS)
-        est = COST_SYNC_MIN_NS;
-    else if (est > COST_SYNC_MAX_NS)
-        est = COST_SYNC_MAX_NS;
-    atomic_store_explicit(&j->sync_est_ns, est, memory_order_relaxed);
-}
+void log__journal_sync_observe(log_journal_t *j, int64_t ns) { log__jcost_sync(&j->cost, ns); }
 
 int64_t log__journal_sync_estimate(const log_journal_t *j)
 {
-    return atomic_load_explicit(&((log_journal_t *)j)->sync_est_ns, memory_order_relaxed);
+    return log__jcost_sync_estimate(&j->cost);
 }
 
 void log__journal_note_direct(log_journal_t *j, int64_t bytes)
@@ -866,42 +789,8 @@ void log__journal_note_direct(log_journal_t *j, int64_t bytes)
 void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct,
                              const log__round_hist_t *h)
 {
-    if (j->cfg.direct_bytes == LOG_DIRECT_ADAPTIVE && parts) {
-        /* Candidates in order: all direct, direct from 2^k bytes on, all journaled. Each is
-         * scored by what the recent rounds would have cost under it (a decaying sum, an eighth
-         * per round), so the big rounds weigh as much as they cost and a round of one partition
-         * (the flusher woken by the first append of a request for a thousand) moves nothing.
-         * Several next to each other often split the rounds the same way at the same least
-         * cost: take the middle of that run, the threshold farthest from the rounds' own sizes,
-         * so that partitions whose rounds vary a little keep their mode. */
-        int cand[COST_NCAND];
-        int64_t *cost = j->cost_acc;
-        cand[0] = 0;
-        for (int i = 1; i < COST_NCAND; i++)
-            cand[i] = COST_MIN_LOG2 + i - 1; /* the last is LOG_ROUND_BUCKETS: none direct */
-        int64_t sync_ns = log__journal_sync_estimate(j);
-        int lo = 0;
-        for (int i = 0; i < COST_NCAND; i++) {
-            cost[i] += round_cost(h, cand[i], sync_ns) - cost[i] / 8;
-            if (cost[i] < cost[lo])
-                lo = i;
-        }
-        int hi = lo;
-        while (hi + 1 < COST_NCAND && cost[hi + 1] == cost[lo])
-            hi++;
-        /* A run that reaches either end means all direct (or none) for every size the rounds
-         * had: keep that end, the more robust choice, rather than a threshold in between. */
-        int best = lo == 0 ? 0 : hi == COST_NCAND - 1 ? LOG_ROUND_BUCKETS : cand[(lo + hi) / 2];
-        /* "All direct" means every partition that was appended in its last round: one not
-         * measured yet (new, or idle until now) starts through the journal, so that a round
-         * of one partition does not send the first writes of a thousand new ones direct. */
-        int64_t min = best == 0 ? 1 : best == LOG_ROUND_BUCKETS ? INT64_MAX : (int64_t)1 << best;
-        atomic_store_explicit(&j->direct_min, min, memory_order_relaxed);
-        atomic_fetch_add_explicit(best == 0                   ? &j->picks_all
-                                  : best == LOG_ROUND_BUCKETS ? &j->picks_none
-                                                              : &j->picks_split,
-                                  1, memory_order_relaxed);
-    }
+    if (j->cfg.direct_bytes == LOG_DIRECT_ADAPTIVE && parts)
+        log__jcost_round(&j->cost, h);
     atomic_fetch_add_explicit(&j->rounds, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->round_syncs_direct, (int64_t)direct, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->round_syncs_journal, (int64_t)(parts - direct),
@@ -950,12 +839,12 @@ int log_journal_checkpoint(log_journal_t *j)
     int rc = 0;
     if (seq == j->ckpt_seq && pos == j->ckpt_pos && n == 0)
         goto done;
+    int64_t t0 = hd_mono_ns();
     log__marker_t *snap = hd_malloc((n ? n : 1) * sizeof *snap);
     /* Each snapshot first writes the partition's pending segment bytes, so the syncfs below
      * covers every batch before J (see pending.c). */
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = log__partition_marker_snapshot(v[i], &snap[i]);
-    int64_t t0 = hd_mono_ns();
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = log__partition_writeback(v[i], &snap[i]); /* a step at a time: see partition.c */
     if (rc == 0 && syncfs(j->base_fd) < 0)
@@ -974,8 +863,11 @@ int log_journal_checkpoint(log_journal_t *j)
                   hd_strerror(rc));
         for (size_t i = 0; i < n; i++)
             atomic_store(&v[i]->ckpt_dirty, true);
+        atomic_fetch_add_explicit(&j->ckpt_fails, 1, memory_order_relaxed);
         goto done;
     }
+    hd_hist_observe(&j->ckpt_hist, hd_mono_ns() - t0);
+    atomic_fetch_add_explicit(&j->ckpts, 1, memory_order_relaxed);
     j->ckpt_gen++;
     j->ckpt_seq = seq;
     j->ckpt_pos = pos;
@@ -1344,6 +1236,8 @@ static int recover(log_journal_t *j)
         spare_put(j, path, stat(path, &st) == 0 ? st.st_size : -1);
         free(path);
     }
+    j->replay_ns = hd_mono_ns() - t0;
+    j->replay_batches = r.applied;
 out:
     for (size_t i = 0; i < r.n; i++) {
         log_partition_close_dirty(r.v[i]->p);
@@ -1359,6 +1253,22 @@ out:
     return rc;
 }
 
+void log_journal_stats(const log_journal_t *j, log_journal_stats_t *out)
+{
+    log_journal_t *m = (log_journal_t *)j;
+    pthread_mutex_lock(&m->mu);
+    out->bytes_journaled = m->written_total;
+    pthread_mutex_unlock(&m->mu);
+    out->rounds = atomic_load_explicit(&m->rounds, memory_order_relaxed);
+    out->bytes_direct = atomic_load_explicit(&m->direct_total, memory_order_relaxed);
+    out->checkpoints = atomic_load_explicit(&m->ckpts, memory_order_relaxed);
+    out->checkpoint_failures = atomic_load_explicit(&m->ckpt_fails, memory_order_relaxed);
+    out->checkpoint_hist = &m->ckpt_hist;
+    out->replay_ns = m->replay_ns;
+    out->replayed_batches = m->replay_batches;
+    out->sync_estimate_ns = log__journal_sync_estimate(j);
+}
+
 /* ---- lifecycle ---- */
 
 static void journal_free(log_journal_t *j)
@@ -1372,8 +1282,9 @@ static void journal_free(log_journal_t *j)
                  (long long)atomic_load(&j->round_syncs_direct),
                  (long long)atomic_load(&j->round_syncs_journal),
                  (long long)atomic_load(&j->direct_total), (long long)j->written_total,
-                 (long long)atomic_load(&j->picks_all), (long long)atomic_load(&j->picks_split),
-                 (long long)atomic_load(&j->picks_none),
+                 (long long)atomic_load(&j->cost.picks_all),
+                 (long long)atomic_load(&j->cost.picks_split),
+                 (long long)atomic_load(&j->cost.picks_none),
                  (double)log__journal_sync_estimate(j) / 1e3);
     for (size_t i = 0; i < j->nfiles; i++)
         jfile_unref(j->files[i]);
@@ -1407,9 +1318,7 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     atomic_init(&j->err, 0);
     atomic_init(&j->direct_total, 0);
     /* Until the first round has been measured: the middle of the range the model picks from. */
-    atomic_init(&j->sync_est_ns, COST_SYNC_NS);
-    atomic_init(&j->direct_min,
-                cfg->direct_bytes == LOG_DIRECT_ADAPTIVE ? COST_START_MIN : cfg->direct_bytes);
+    log__jcost_init(&j->cost, cfg->direct_bytes);
     atomic_init(&j->rounds, 0);
     atomic_init(&j->round_syncs_direct, 0);
     atomic_init(&j->round_syncs_journal, 0);

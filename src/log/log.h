@@ -178,7 +178,7 @@ typedef struct log_journal_config {
 #define LOG_DIRECT_ALWAYS 0       /* every append direct: as without a journal */
 #define LOG_DIRECT_NEVER (-1)     /* every append journaled */
 #define LOG_DIRECT_ALTERNATE (-2) /* each partition switches mode at every append (tests) */
-#define LOG_DIRECT_ADAPTIVE (-3)  /* the threshold each round's cost model picks (journal.c) */
+#define LOG_DIRECT_ADAPTIVE (-3)  /* the threshold each round's cost model picks (jcost.c) */
 
 void log_journal_config_defaults(log_journal_config_t *cfg);
 /* Opens the journal of the data directory `base` (files in base/journal, created if missing)
@@ -199,5 +199,19 @@ void log_journal_close(log_journal_t *j);
 void log_journal_close_dirty(log_journal_t *j);
 /* The sticky error after a failed journal write or sync (appends are refused), or 0. */
 int log_journal_error(const log_journal_t *j);
+/* What the journal has done since it was opened, for metrics. Any thread; the counts are read
+ * one after another, not as one snapshot. */
+typedef struct log_journal_stats {
+    int64_t rounds;          /* group-commit rounds */
+    int64_t bytes_journaled; /* bytes of records written to the journal */
+    int64_t bytes_direct;    /* bytes partitions wrote straight to their segments */
+    int64_t checkpoints;     /* checkpoints that wrote something */
+    int64_t checkpoint_failures;
+    const hd_hist_t *checkpoint_hist; /* their durations */
+    int64_t replay_ns;                /* the recovery at open, whole (short after a clean stop) */
+    int64_t replayed_batches;         /* batches it put back into segments */
+    int64_t sync_estimate_ns;         /* what the cost model takes an fdatasync to cost */
+} log_journal_stats_t;
+void log_journal_stats(const log_journal_t *j, log_journal_stats_t *out);
 
 #endif

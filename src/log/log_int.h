@@ -402,12 +402,26 @@ typedef struct log__round_hist {
     int64_t bytes[LOG_ROUND_BUCKETS];
 } log__round_hist_t;
 void log__round_hist_add(log__round_hist_t *h, int64_t bytes);
+/* The cost model (jcost.c): its threshold in force, its scores and its fdatasync estimate. */
+#define LOG_JCOST_MIN_LOG2 10 /* thresholds: 0, 2^LOG_JCOST_MIN_LOG2 .. 2^31, none */
+#define LOG_JCOST_NCAND (LOG_ROUND_BUCKETS - LOG_JCOST_MIN_LOG2 + 2)
+typedef struct log__jcost {
+    _Atomic int64_t direct_min;                         /* the threshold in force */
+    _Atomic int64_t picks_all, picks_split, picks_none; /* its picks, by kind */
+    _Atomic int64_t sync_est_ns;                        /* what an fdatasync costs */
+    int64_t acc[LOG_JCOST_NCAND];                       /* flusher thread: the scores */
+} log__jcost_t;
+void log__jcost_init(log__jcost_t *c, int64_t direct_bytes);
+void log__jcost_round(log__jcost_t *c, const log__round_hist_t *h);
+void log__jcost_sync(log__jcost_t *c, int64_t ns);
+int64_t log__jcost_sync_estimate(const log__jcost_t *c);
+int64_t log__jcost_direct_min(const log__jcost_t *c);
 /* Flusher thread: one journal round synced `parts` partitions, `direct` of them by their
  * segments; h describes the round. Picks the threshold for the next appends (adaptive mode). */
 void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct,
                              const log__round_hist_t *h);
 /* Flusher thread: an fdatasync of the journal or of a direct partition's segment took ns; the
- * cost model's estimate of one follows (journal.c, "The cost model"). The estimate, any thread. */
+ * cost model's estimate of one follows (jcost.c). The estimate, any thread. */
 void log__journal_sync_observe(log_journal_t *j, int64_t ns);
 int64_t log__journal_sync_estimate(const log_journal_t *j);
 /* Loop thread: publishes the end of the records written so far to checkpoints; call after the

@@ -449,6 +449,40 @@ static void render_groups(hd_buf_t *out, broker_t *b)
     }
 }
 
+static void render_journal(hd_buf_t *out, const broker_t *b)
+{
+    log_journal_stats_t js;
+    if (!broker_journal_stats(b, &js))
+        return;
+    family(out, "herald_journal_rounds_total", "counter",
+           "Group-commit rounds of the write-ahead journal.");
+    sample(out, "herald_journal_rounds_total", (double)js.rounds, NULL);
+    family(out, "herald_journal_bytes_total", "counter",
+           "Bytes made durable through the journal (path=journal) or written straight to their "
+           "segments and synced there (path=direct).");
+    sample(out, "herald_journal_bytes_total", (double)js.bytes_journaled, "path", "journal", NULL);
+    sample(out, "herald_journal_bytes_total", (double)js.bytes_direct, "path", "direct", NULL);
+    family(out, "herald_journal_sync_estimate_seconds", "gauge",
+           "What the write path's cost model takes one fdatasync on this disk to cost.");
+    sample(out, "herald_journal_sync_estimate_seconds", (double)js.sync_estimate_ns / 1e9, NULL);
+    family(out, "herald_journal_checkpoints_total", "counter",
+           "Checkpoints that made segment bytes durable and moved the replay start.");
+    sample(out, "herald_journal_checkpoints_total", (double)js.checkpoints, NULL);
+    family(out, "herald_journal_checkpoint_failures_total", "counter",
+           "Checkpoints that failed (the journal keeps its files until one succeeds).");
+    sample(out, "herald_journal_checkpoint_failures_total", (double)js.checkpoint_failures, NULL);
+    family(out, "herald_journal_checkpoint_duration_seconds", "histogram",
+           "Duration of each checkpoint: segment writeback, syncs and markers.");
+    histogram(out, "herald_journal_checkpoint_duration_seconds", js.checkpoint_hist, NULL, NULL,
+              NULL, NULL);
+    family(out, "herald_journal_recovery_seconds", "gauge",
+           "How long the journal's recovery took at the last start.");
+    sample(out, "herald_journal_recovery_seconds", (double)js.replay_ns / 1e9, NULL);
+    family(out, "herald_journal_recovered_batches", "gauge",
+           "Batches the recovery at start put back into their segments.");
+    sample(out, "herald_journal_recovered_batches", (double)js.replayed_batches, NULL);
+}
+
 void obs_metrics_render(broker_t *b, hd_buf_t *out)
 {
     render_process(out);
@@ -460,6 +494,7 @@ void obs_metrics_render(broker_t *b, hd_buf_t *out)
                "Duration of each group-commit sync round (what acks=all producers wait for).");
         histogram(out, "herald_fsync_duration_seconds", sync, NULL, NULL, NULL, NULL);
     }
+    render_journal(out, b);
     render_topics(out, b);
     render_groups(out, b);
     obs__trace_render(out);

@@ -122,3 +122,44 @@ def test_threads_carry_their_names(broker):
     assert "herald" in got, got
     for name in ("hd-flusher", "hd-segwriter", "hd-checkpoint"):
         assert got.count(name) == 1, got
+
+
+def test_journal_metrics_follow_rounds_checkpoints_and_recovery(broker_factory):
+    # Every batch journaled, and checkpoints only when asked for by the interval below.
+    b = broker_factory("--journal-direct-bytes", "-1", "--checkpoint-interval-ms", "300")
+    fams = scrape(b)
+    assert value(fams, "herald_journal_rounds", "herald_journal_rounds_total") == 0
+    est = value(fams, "herald_journal_sync_estimate_seconds")
+    assert est == 0.00015  # the model's starting point, before any sync was timed
+    reps = produce_all(b.addr, [{"topic": "jm", "value": b"v" * 1000} for _ in range(40)],
+                       **{"linger.ms": 0, "batch.num.messages": 1})
+    assert [r["offset"] for r in reps] == list(range(40))
+    fams = scrape(b)
+    assert value(fams, "herald_journal_rounds", "herald_journal_rounds_total") >= 1
+    journaled = value(fams, "herald_journal_bytes", "herald_journal_bytes_total", path="journal")
+    assert journaled >= 40 * 1000
+    assert value(fams, "herald_journal_bytes", "herald_journal_bytes_total", path="direct") == 0
+    est = value(fams, "herald_journal_sync_estimate_seconds")
+    assert 0 < est < 1 and est != 0.00015  # timed from this disk's syncs now
+    wait_until(lambda: value(scrape(b), "herald_journal_checkpoints",
+                             "herald_journal_checkpoints_total") >= 1, 10, what="a checkpoint")
+    fams = scrape(b)
+    assert value(fams, "herald_journal_checkpoint_duration_seconds",
+                 "herald_journal_checkpoint_duration_seconds_count") >= 1
+    assert value(fams, "herald_journal_checkpoint_failures",
+                 "herald_journal_checkpoint_failures_total") == 0
+
+    # A crash after more batches: the next start replays them, and says how long it took.
+    b.stop()
+    b.extra_args = ["--journal-direct-bytes", "-1", "--checkpoint-interval-ms", "3600000"]
+    b.start()
+    assert value(scrape(b), "herald_journal_recovered_batches") == 0  # a clean stop
+    produce_all(b.addr, [{"topic": "jm", "value": b"w" * 1000} for _ in range(25)],
+                **{"linger.ms": 0, "batch.num.messages": 1})
+    b.kill9()
+    b.start()
+    fams = scrape(b)
+    assert value(fams, "herald_journal_recovered_batches") >= 1
+    assert value(fams, "herald_journal_recovery_seconds") > 0
+    got = consume(b.addr, "jm", [0], 65)
+    assert [m.offset() for m in got] == list(range(65))

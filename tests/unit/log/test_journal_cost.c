@@ -1,4 +1,4 @@
-/* The journal's cost model (journal.c, "The cost model"): which partitions of a round write
+/* The journal's cost model (jcost.c): which partitions of a round write
  * direct, and the fdatasync cost it learns from the disk instead of taking a constant. */
 #include <setjmp.h>
 #include <stdarg.h>
