@@ -157,7 +157,7 @@ def test_report_medians_ratios_and_probe_table(tmp_path):
     assert ("| 1,000 partitions (franz-go): at least 3× Redis (appendfsync always, 1,000 keys) | "
             "3.75× | met |  |") in md
     assert ("| 100 partitions: at least 70% of 1 partition (franz-go) | 50% | **not met** | "
-            "per-batch work") in md
+            "the client: against a broker that stores nothing") in md
     assert ("| 16 producers over 16 partitions: at least 2× 1 producer over 1 partition "
             "(franz-go) | 2.25× | met |  |") in md
     assert "| 100 partitions: at least 70% of 1 partition (librdkafka) | not measured |" in md
