@@ -1287,6 +1287,11 @@ const hd_hist_t *broker_sync_hist(const broker_t *b)
     return b->flusher ? log_flusher_sync_hist(b->flusher) : NULL;
 }
 
+int broker_partition_error(const broker_partition_t *p)
+{
+    return p->log ? log_partition_error(p->log) : 0;
+}
+
 bool broker_journal_stats(const broker_t *b, log_journal_stats_t *out)
 {
     if (!b->journal)

@@ -167,6 +167,9 @@ int64_t broker_partition_size_bytes(const broker_partition_t *p);
 const hd_hist_t *broker_sync_hist(const broker_t *b);
 /* The write-ahead journal's figures (log_journal_stats); false when the journal is off. */
 bool broker_journal_stats(const broker_t *b, log_journal_stats_t *out);
+/* The partition's sticky sync error (log_partition_error), or 0; a partition not opened yet has
+ * none. */
+int broker_partition_error(const broker_partition_t *p);
 
 /* Result of one produced batch. */
 typedef struct broker_append {

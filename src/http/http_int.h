@@ -364,6 +364,7 @@ void http__console_history(http_req_t *r);
 
 /* metrics: GET /metrics (Prometheus text format) */
 void http__metrics(http_req_t *r);
+void http__health(http_req_t *r);
 
 /* rest_subscriptions.c: the subscriptions resource (delivery/) */
 void http__subs_list(http_req_t *r);

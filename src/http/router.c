@@ -16,6 +16,7 @@ typedef struct route {
 
 static const route_t routes[] = {
     {HTTP_GET, "/metrics", http__metrics},
+    {HTTP_GET, "/health", http__health},
     {HTTP_GET, "/topics", http__topics_list},
     {HTTP_POST, "/topics", http__topics_create},
     {HTTP_GET, "/topics/{topic}", http__topic_get},

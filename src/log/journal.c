@@ -212,6 +212,7 @@ struct log_journal {
     _Atomic int64_t rounds, round_syncs_direct, round_syncs_journal;
     hd_hist_t ckpt_hist;               /* each checkpoint that wrote something, its duration */
     _Atomic int64_t ckpts, ckpt_fails; /* checkpoints that wrote something, and failed ones */
+    _Atomic bool ckpt_failing;         /* the last checkpoint failed */
     int64_t replay_ns, replay_batches; /* the recovery at open (set before any other thread) */
 
     pthread_mutex_t ckpt_mu; /* one checkpoint at a time */
@@ -864,8 +865,10 @@ int log_journal_checkpoint(log_journal_t *j)
         for (size_t i = 0; i < n; i++)
             atomic_store(&v[i]->ckpt_dirty, true);
         atomic_fetch_add_explicit(&j->ckpt_fails, 1, memory_order_relaxed);
+        atomic_store(&j->ckpt_failing, true);
         goto done;
     }
+    atomic_store(&j->ckpt_failing, false);
     hd_hist_observe(&j->ckpt_hist, hd_mono_ns() - t0);
     atomic_fetch_add_explicit(&j->ckpts, 1, memory_order_relaxed);
     j->ckpt_gen++;
@@ -1267,6 +1270,8 @@ void log_journal_stats(const log_journal_t *j, log_journal_stats_t *out)
     out->replay_ns = m->replay_ns;
     out->replayed_batches = m->replay_batches;
     out->sync_estimate_ns = log__journal_sync_estimate(j);
+    out->error = log_journal_error(j);
+    out->checkpoint_failing = atomic_load(&m->ckpt_failing);
 }
 
 /* ---- lifecycle ---- */

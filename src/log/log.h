@@ -102,6 +102,9 @@ int log_partition_sync(log_partition_t *p);
 int64_t log_partition_end_offset(const log_partition_t *p);
 int64_t log_partition_start_offset(const log_partition_t *p);
 /* Thread-safe: everything below it is fsynced. */
+/* The partition's sticky sync error (a failed fdatasync: none of its later batches is
+ * acknowledged until the broker restarts), or 0. Any thread. */
+int log_partition_error(const log_partition_t *p);
 int64_t log_partition_durable_offset(const log_partition_t *p);
 int64_t log_partition_size_bytes(const log_partition_t *p);
 /* Number of segments (for tests and metrics). Loop thread. */
@@ -211,6 +214,8 @@ typedef struct log_journal_stats {
     int64_t replay_ns;                /* the recovery at open, whole (short after a clean stop) */
     int64_t replayed_batches;         /* batches it put back into segments */
     int64_t sync_estimate_ns;         /* what the cost model takes an fdatasync to cost */
+    int error;                        /* log_journal_error */
+    bool checkpoint_failing;          /* the last checkpoint failed */
 } log_journal_stats_t;
 void log_journal_stats(const log_journal_t *j, log_journal_stats_t *out);
 

@@ -1140,6 +1140,15 @@ int64_t log_partition_end_offset(const log_partition_t *p) { return p->leo; }
 
 int64_t log_partition_start_offset(const log_partition_t *p) { return p->segs[0]->base_offset; }
 
+int log_partition_error(const log_partition_t *p)
+{
+    log_partition_t *m = (log_partition_t *)p;
+    pthread_mutex_lock(&m->lock);
+    int rc = m->sync_err;
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
 int64_t log_partition_durable_offset(const log_partition_t *p)
 {
     return atomic_load(&((log_partition_t *)p)->durable);

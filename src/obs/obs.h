@@ -38,6 +38,12 @@ void obs_http_request(const char *route, const char *method, int status, int64_t
 
 /* Appends every metric in the Prometheus text exposition format (version 0.0.4). */
 void obs_metrics_render(broker_t *b, hd_buf_t *out);
+
+/* The broker's own health (health.c): whether it can still make what it is sent durable, in the
+ * Health Check Response Format for HTTP APIs (draft-inadarei-api-health-check): "status" pass,
+ * warn or fail, and "checks" by component. *fail is set when the status is fail. */
+#define OBS_HEALTH_CONTENT_TYPE "application/health+json"
+json_t *obs_health_json(broker_t *b, bool *fail);
 /* The content type of that format. */
 #define OBS_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

@@ -367,6 +367,7 @@ def test_real_answers_match_the_schemas(spec, broker):
     check(spec, "TopicDetail", r.json())
     check(spec, "TopicList", requests.get(h + "/topics", timeout=10).json())
     check(spec, "Index", requests.get(h + "/", timeout=10).json())
+    check(spec, "Health", requests.get(h + "/health", timeout=10).json())
     body = {"records": [{"key": "k", "value": {"a": 1}, "headers": {"h": "v"}},
                         {"key_b64": "AP8=", "value_b64": "/w==", "partition": 1},
                         {"value": None, "headers": {"n": None}, "timestamp": 5}]}
