@@ -54,8 +54,8 @@ long hd_fdlimit_get(void)
 long hd_fds_open(void)
 {
     DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
+    if (!d) /* out of descriptors: every one the limit allows is open */
+        return errno == EMFILE ? hd_fdlimit_get() : -1;
     long n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL)

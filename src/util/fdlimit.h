@@ -16,7 +16,8 @@ long hd_fdlimit_get(void);
 /* No limit (RLIM_INFINITY). */
 #define HD_FDLIMIT_NONE (-1L)
 
-/* Descriptors open now (the entries of /proc/self/fd), or -1 where that cannot be read. It reads
+/* Descriptors open now (the entries of /proc/self/fd; the limit itself when not even the one
+ * that reading them takes is left), or -1 where that cannot be read. It reads
  * a directory of one entry per descriptor: for a request that changes what is open (creating
  * topics) or a metrics scrape, not for a hot path. */
 long hd_fds_open(void);
