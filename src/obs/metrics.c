@@ -191,6 +191,13 @@ static void sample(hd_buf_t *out, const char *name, double value, ...)
         put(out, " %.9g\n", value);
 }
 
+/* A family of one sample without labels. */
+static void single(hd_buf_t *out, const char *name, const char *type, const char *help, double v)
+{
+    family(out, name, type, help);
+    sample(out, name, v, NULL);
+}
+
 /* A histogram's buckets, sum and count, with up to two labels before le. */
 static void histogram(hd_buf_t *out, const char *name, const hd_hist_t *h, const char *k1,
                       const char *v1, const char *k2, const char *v2)
@@ -240,22 +247,22 @@ static void render_process(hd_buf_t *out)
         fclose(f);
     }
     long page = sysconf(_SC_PAGESIZE);
-    family(out, "herald_memory_resident_bytes", "gauge", "Resident memory of the broker process.");
-    sample(out, "herald_memory_resident_bytes", (double)resident * (double)page, NULL);
-    family(out, "herald_memory_virtual_bytes", "gauge", "Virtual memory of the broker process.");
-    sample(out, "herald_memory_virtual_bytes", (double)pages * (double)page, NULL);
-    family(out, "herald_start_time_seconds", "gauge",
-           "When the broker started, in seconds since the epoch.");
-    sample(out, "herald_start_time_seconds", (double)m.start_wall_ms / 1000.0, NULL);
+    single(out, "herald_memory_resident_bytes", "gauge", "Resident memory of the broker process.",
+           (double)resident * (double)page);
+    single(out, "herald_memory_virtual_bytes", "gauge", "Virtual memory of the broker process.",
+           (double)pages * (double)page);
+    single(out, "herald_start_time_seconds", "gauge",
+           "When the broker started, in seconds since the epoch.",
+           (double)m.start_wall_ms / 1000.0);
     long open_fds = hd_fds_open(), max_fds = hd_fdlimit_get();
     if (open_fds >= 0) {
-        family(out, "herald_open_fds", "gauge",
-               "Open file descriptors: segment files, indexes, connections, the journal.");
-        sample(out, "herald_open_fds", (double)open_fds, NULL);
+        single(out, "herald_open_fds", "gauge",
+               "Open file descriptors: segment files, indexes, connections, the journal.",
+               (double)open_fds);
     }
     if (max_fds != HD_FDLIMIT_NONE) {
-        family(out, "herald_max_fds", "gauge", "The process's open files limit (soft).");
-        sample(out, "herald_max_fds", (double)max_fds, NULL);
+        single(out, "herald_max_fds", "gauge", "The process's open files limit (soft).",
+               (double)max_fds);
     }
 }
 
@@ -326,8 +333,7 @@ static void render_topics(hd_buf_t *out, broker_t *b)
             sample(out, counters[c].name, (double)v, "topic", broker_topic_name(t), NULL);
         }
     }
-    family(out, "herald_topics", "gauge", "Topics.");
-    sample(out, "herald_topics", nt, NULL);
+    single(out, "herald_topics", "gauge", "Topics.", nt);
     static const char *const pfams[][2] = {
         {"herald_partition_high_watermark", "The durable end offset consumers may read up to."},
         {"herald_partition_log_start_offset", "The first offset still stored."},
@@ -454,33 +460,31 @@ static void render_journal(hd_buf_t *out, const broker_t *b)
     log_journal_stats_t js;
     if (!broker_journal_stats(b, &js))
         return;
-    family(out, "herald_journal_rounds_total", "counter",
-           "Group-commit rounds of the write-ahead journal.");
-    sample(out, "herald_journal_rounds_total", (double)js.rounds, NULL);
+    single(out, "herald_journal_rounds_total", "counter",
+           "Group-commit rounds of the write-ahead journal.", (double)js.rounds);
     family(out, "herald_journal_bytes_total", "counter",
            "Bytes made durable through the journal (path=journal) or written straight to their "
            "segments and synced there (path=direct).");
     sample(out, "herald_journal_bytes_total", (double)js.bytes_journaled, "path", "journal", NULL);
     sample(out, "herald_journal_bytes_total", (double)js.bytes_direct, "path", "direct", NULL);
-    family(out, "herald_journal_sync_estimate_seconds", "gauge",
-           "What the write path's cost model takes one fdatasync on this disk to cost.");
-    sample(out, "herald_journal_sync_estimate_seconds", (double)js.sync_estimate_ns / 1e9, NULL);
-    family(out, "herald_journal_checkpoints_total", "counter",
-           "Checkpoints that made segment bytes durable and moved the replay start.");
-    sample(out, "herald_journal_checkpoints_total", (double)js.checkpoints, NULL);
-    family(out, "herald_journal_checkpoint_failures_total", "counter",
-           "Checkpoints that failed (the journal keeps its files until one succeeds).");
-    sample(out, "herald_journal_checkpoint_failures_total", (double)js.checkpoint_failures, NULL);
+    single(out, "herald_journal_sync_estimate_seconds", "gauge",
+           "What the write path's cost model takes one fdatasync on this disk to cost.",
+           (double)js.sync_estimate_ns / 1e9);
+    single(out, "herald_journal_checkpoints_total", "counter",
+           "Checkpoints that made segment bytes durable and moved the replay start.",
+           (double)js.checkpoints);
+    single(out, "herald_journal_checkpoint_failures_total", "counter",
+           "Checkpoints that failed (the journal keeps its files until one succeeds).",
+           (double)js.checkpoint_failures);
     family(out, "herald_journal_checkpoint_duration_seconds", "histogram",
            "Duration of each checkpoint: segment writeback, syncs and markers.");
     histogram(out, "herald_journal_checkpoint_duration_seconds", js.checkpoint_hist, NULL, NULL,
               NULL, NULL);
-    family(out, "herald_journal_recovery_seconds", "gauge",
-           "How long the journal's recovery took at the last start.");
-    sample(out, "herald_journal_recovery_seconds", (double)js.replay_ns / 1e9, NULL);
-    family(out, "herald_journal_recovered_batches", "gauge",
-           "Batches the recovery at start put back into their segments.");
-    sample(out, "herald_journal_recovered_batches", (double)js.replayed_batches, NULL);
+    single(out, "herald_journal_recovery_seconds", "gauge",
+           "How long the journal's recovery took at the last start.", (double)js.replay_ns / 1e9);
+    single(out, "herald_journal_recovered_batches", "gauge",
+           "Batches the recovery at start put back into their segments.",
+           (double)js.replayed_batches);
 }
 
 void obs_metrics_render(broker_t *b, hd_buf_t *out)
