@@ -709,12 +709,8 @@ int log__journal_sync(log_journal_t *j)
     pthread_mutex_unlock(&j->mu);
     /* Oldest first: a record in a newer file is durable only after every older one is. */
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0) {
-            int64_t t0 = hd_mono_ns();
-            rc = hd_io.fdatasync(v[i]->fd);
-            if (rc == 0)
-                log__journal_sync_observe(j, hd_mono_ns() - t0);
-        }
+        if (rc == 0)
+            rc = log__journal_fdatasync_timed(j, v[i]->fd);
         jfile_unref(v[i]);
     }
     if (v != local)
@@ -776,6 +772,15 @@ void log__journal_detach(log_journal_t *j, log_partition_t *p, bool clean)
 int64_t log__journal_direct_min(const log_journal_t *j) { return log__jcost_direct_min(&j->cost); }
 
 void log__journal_sync_observe(log_journal_t *j, int64_t ns) { log__jcost_sync(&j->cost, ns); }
+
+int log__journal_fdatasync_timed(log_journal_t *j, int fd)
+{
+    int64_t t0 = hd_mono_ns();
+    int rc = hd_io.fdatasync(fd);
+    if (rc == 0 && j)
+        log__journal_sync_observe(j, hd_mono_ns() - t0);
+    return rc;
+}
 
 int64_t log__journal_sync_estimate(const log_journal_t *j)
 {

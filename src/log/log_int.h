@@ -423,6 +423,8 @@ void log__journal_round_done(log_journal_t *j, size_t parts, size_t direct,
 /* Flusher thread: an fdatasync of the journal or of a direct partition's segment took ns; the
  * cost model's estimate of one follows (jcost.c). The estimate, any thread. */
 void log__journal_sync_observe(log_journal_t *j, int64_t ns);
+/* Flusher thread: hd_io.fdatasync(fd), timed into j's estimate when it succeeds (j may be NULL). */
+int log__journal_fdatasync_timed(log_journal_t *j, int fd);
 int64_t log__journal_sync_estimate(const log_journal_t *j);
 /* Loop thread: publishes the end of the records written so far to checkpoints; call after the
  * appending partitions published their state. */

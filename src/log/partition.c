@@ -1283,12 +1283,8 @@ int log__partition_sync_direct(log_partition_t *p, const log__sync_ticket_t *t)
     size_t n = segs_ref_from(p, p->ckpt_base, local, HD_ARRAY_LEN(local), &segs);
     pthread_mutex_unlock(&p->lock);
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0) {
-            int64_t t0 = hd_mono_ns();
-            rc = hd_io.fdatasync(segs[i]->log_fd);
-            if (rc == 0 && p->journal)
-                log__journal_sync_observe(p->journal, hd_mono_ns() - t0);
-        }
+        if (rc == 0)
+            rc = log__journal_fdatasync_timed(p->journal, segs[i]->log_fd);
         log__segment_unref(segs[i]);
     }
     if (segs != local)
