@@ -3,6 +3,7 @@ temporary data directory, and stop it by pid afterwards. The broker binary comes
 (default: <repo>/build/herald). Every wait is bounded."""
 import itertools
 import os
+import random
 import resource
 import signal
 import socket
@@ -20,7 +21,31 @@ JS_PACKAGES = ("kafkajs", "playwright-core", "@asyncapi/parser", "@asyncapi/avro
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
+def _ephemeral_low():
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+_EPHEMERAL_LOW = _ephemeral_low()
+_port_rng = random.Random(os.getpid() ^ time.monotonic_ns())
+
+
 def free_port():
+    """A 127.0.0.1 port nothing listens on now. Below the kernel's ephemeral range when there
+    is room: a port from that range can be taken, between this probe and the server's bind, as
+    the source port of any outgoing connection (the suite makes thousands), which a port below
+    it cannot. Another test process may still probe the same port, so a server's start retries
+    on "address already in use"."""
+    for _ in range(64 if _EPHEMERAL_LOW > 12000 else 0):
+        port = _port_rng.randrange(10000, _EPHEMERAL_LOW)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

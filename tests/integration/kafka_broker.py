@@ -184,10 +184,24 @@ def run_tool(tmp_dir, main, *args, input=None, timeout=60):
                           text=True, timeout=timeout)
 
 
-def start_kafka(tmp_dir):
-    k = KafkaBroker(tmp_dir)
-    k.format()
-    return k.start()
+def start_kafka(tmp_dir, attempts=3):
+    """A formatted, started broker. Its two ports are probed free before Kafka binds them
+    seconds later; when another test process took one in between, Kafka exits with "Address
+    already in use" and a new broker is made in a new directory on new ports."""
+    for attempt in range(1, attempts + 1):
+        k = KafkaBroker(Path(tmp_dir) / ("try%d" % attempt) if attempt > 1 else tmp_dir)
+        k.tmp_dir.mkdir(parents=True, exist_ok=True)
+        k.format()
+        try:
+            return k.start()
+        except AssertionError as e:
+            try:
+                log = k.log_path.read_text(errors="replace") + k.out_path.read_text(
+                    errors="replace")
+            except FileNotFoundError:
+                log = str(e)
+            if attempt == attempts or "Address already in use" not in log:
+                raise
 
 
 if __name__ == "__main__":  # manual check: python3 kafka_broker.py <dir>
