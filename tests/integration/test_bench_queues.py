@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import HERALD_BIN, REPO
+from conftest import HERALD_BIN, REPO, free_port
 
 QUEUE_BENCH = Path(HERALD_BIN).resolve().parent / "queue_bench"
 sys.path.insert(0, str(REPO / "bench"))
@@ -43,14 +43,6 @@ def test_herald_workers_ack_every_record_once(broker):
     # A second run finds the queue taken and says so.
     rc, res, err = queue_bench("--system", "herald", "--addr", addr, "--records", "10")
     assert rc == 2 and res is None and "cannot create the topic" in err
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_nats_workers_ack_every_record(tmp_path):
