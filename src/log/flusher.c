@@ -69,14 +69,42 @@ static bool journal_round(log_flusher_t *f, log_partition_t **work, size_t n)
         nneeded += f->needed[i];
         ndirect += f->want[i];
     }
-    /* Cheap when nothing was journaled: no file is dirty, nothing is synced. */
-    bool jsynced = nneeded == 0 || log__journal_sync(f->journal) == 0;
-    if (ndirect >= LOG_FLUSH_SYNCFS_MIN && jsynced) {
-        log__partitions_syncfs(work, f->want, f->synced, n);
-        for (size_t i = 0; i < n; i++)
-            if (f->want[i] && f->synced[i])
-                log__partition_direct_synced(work[i], &f->tickets[i]);
+    /* Partitions written direct beside journaled ones (or two or more of them), all on the
+     * journal's filesystem: one syncfs covers them and the journal (log__journal_syncfs), one
+     * disk flush for the round where there would be two or more. A flush waits for every write
+     * in flight, so the journal's and each segment's fdatasync one after another each wait for
+     * the others' writeback. Unless the syncfs would also write back much of what the journaled
+     * partitions left in the page cache: with few direct partitions, at most as much as the
+     * round's own direct bytes (or LOG_FLUSH_SYNCFS_SPARE). A syncfs also writes back what other
+     * programs left dirty on that filesystem, as the checkpoints' do. */
+    int64_t direct_bytes = 0;
+    bool one_fs = ndirect > 0 && (nneeded > ndirect || ndirect > 1);
+    dev_t jdev = log__journal_dev(f->journal);
+    for (size_t i = 0; i < n && one_fs; i++)
+        if (f->want[i]) {
+            one_fs = work[i]->dev == jdev;
+            direct_bytes += f->tickets[i].bytes;
+        }
+    if (one_fs && ndirect < LOG_FLUSH_SYNCFS_MIN) {
+        int64_t spare =
+            direct_bytes > LOG_FLUSH_SYNCFS_SPARE ? direct_bytes : LOG_FLUSH_SYNCFS_SPARE;
+        one_fs = log__journal_seg_unsynced(f->journal) <= spare;
     }
+    bool jsynced;
+    if (one_fs) {
+        bool covered;
+        jsynced = log__journal_syncfs(f->journal, &covered) == 0;
+        for (size_t i = 0; i < n; i++)
+            f->synced[i] = covered && f->want[i];
+    } else {
+        /* Cheap when nothing was journaled: no file is dirty, nothing is synced. */
+        jsynced = nneeded == 0 || log__journal_sync(f->journal) == 0;
+        if (ndirect >= LOG_FLUSH_SYNCFS_MIN && jsynced)
+            log__partitions_syncfs(work, f->want, f->synced, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (jsynced && f->want[i] && f->synced[i])
+            log__partition_direct_synced(work[i], &f->tickets[i]);
     bool advanced = false;
     for (size_t i = 0; i < n; i++) {
         log_partition_t *p = work[i];

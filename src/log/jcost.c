@@ -9,7 +9,10 @@
  * fewer than LOG_FLUSH_SYNCFS_MIN, else one syncfs (an fdatasync and COST_SYNCFS_FILE_NS per
  * file). So a partition alone in its round always goes direct (its sync replaces the journal's),
  * 16 partitions of 400 KiB each go direct, 100 of 6 KiB or 1,000 of 1 KiB go through the
- * journal, and one hot partition among many small ones goes direct alone.
+ * journal, and one hot partition among many small ones goes direct alone. (The flusher makes a
+ * round of fewer direct partitions durable with one syncfs, the journal's included, when that
+ * would write back few journaled bytes besides: cheaper than counted here, so the model errs
+ * towards the journal there.)
  *
  * An fdatasync's cost is the disk's, so the model does not take it as a constant: it starts from
  * COST_SYNC_NS and follows the lower quartile of what the flusher's fdatasyncs take (the

@@ -171,6 +171,8 @@ struct log_journal {
     char *base;  /* the data directory; partitions are named relative to it */
     char *dir;   /* base/journal */
     int base_fd; /* for syncfs of the data directory's filesystem */
+    int dir_fd;  /* `dir`, for syncfs of the journal's filesystem (log__journal_syncfs) */
+    dev_t dev;   /* that filesystem */
     log_journal_config_t cfg;
 
     /* Loop thread only: the file being written and the end of its records, written or staged. */
@@ -208,6 +210,10 @@ struct log_journal {
      * segments (they count towards the checkpoint's byte trigger like journal bytes), the dirty
      * partitions of the last round, and totals logged at close. */
     _Atomic int64_t direct_total;
+    /* Journaled partitions' segment bytes written to the page cache (pending.c), in all, and
+     * how many of them were written before the latest syncfs that succeeded: the rest is what
+     * a syncfs would write back beside a round's own bytes (log__journal_seg_unsynced). */
+    _Atomic int64_t seg_written, seg_covered;
     log__jcost_t cost; /* the cost model (jcost.c) */
     _Atomic int64_t rounds, round_syncs_direct, round_syncs_journal;
     hd_hist_t ckpt_hist;               /* each checkpoint that wrote something, its duration */
@@ -681,8 +687,59 @@ int log_journal_error(const log_journal_t *j) { return atomic_load(&((log_journa
 
 /* ---- syncs (flusher thread) ---- */
 
-int log__journal_sync(log_journal_t *j)
+/* A syncfs that started after `written` segment bytes had been written succeeded (the flusher's
+ * and the checkpoint's may end in either order). */
+static void seg_covered_to(log_journal_t *j, int64_t written)
 {
+    int64_t c = atomic_load(&j->seg_covered);
+    while (c < written && !atomic_compare_exchange_weak(&j->seg_covered, &c, written))
+        ;
+}
+
+/* Takes the journal files written since the last sync (with a ref each) and whether a file was
+ * created, clearing both: what a sync must now cover. *v is `local` or allocated. */
+static size_t take_dirty(log_journal_t *j, jfile_t **local, size_t nlocal, jfile_t ***v,
+                         bool *dir_dirty)
+{
+    pthread_mutex_lock(&j->mu);
+    size_t n = 0;
+    for (size_t i = 0; i < j->nfiles; i++)
+        n += j->files[i]->dirty;
+    *v = n > nlocal ? hd_malloc(n * sizeof **v) : local;
+    n = 0;
+    for (size_t i = 0; i < j->nfiles; i++)
+        if (j->files[i]->dirty) {
+            j->files[i]->dirty = false;
+            atomic_fetch_add(&j->files[i]->refs, 1);
+            (*v)[n++] = j->files[i];
+        }
+    *dir_dirty = j->dir_dirty;
+    j->dir_dirty = false;
+    pthread_mutex_unlock(&j->mu);
+    return n;
+}
+
+/* fdatasyncs the taken files, oldest first (a record in a newer file is durable only after every
+ * older one is), then the directory if a file was created; drops the refs. */
+static int sync_taken(log_journal_t *j, jfile_t **v, size_t n, bool dir_dirty, int rc)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = log__journal_fdatasync_timed(j, v[i]->fd);
+        jfile_unref(v[i]);
+    }
+    if (rc == 0 && dir_dirty)
+        rc = hd_io_fsync_dir(j->dir);
+    if (rc < 0)
+        /* A failed fdatasync may have dropped the dirty pages: a later one proves nothing. */
+        set_err(j, rc, "fdatasync");
+    return rc;
+}
+
+/* log__journal_sync(), and with `fs` log__journal_syncfs(). */
+static int sync_round(log_journal_t *j, bool fs, bool *covered)
+{
+    *covered = false;
     int rc = atomic_load(&j->err);
     if (rc)
         return rc;
@@ -690,37 +747,50 @@ int log__journal_sync(log_journal_t *j)
      * written to (stage_write marked them dirty). */
     if ((rc = stage_write(j, false, true)) < 0)
         return rc;
-    jfile_t *local[4], **v = local;
-    pthread_mutex_lock(&j->mu);
-    size_t n = 0;
-    for (size_t i = 0; i < j->nfiles; i++)
-        n += j->files[i]->dirty;
-    if (n > HD_ARRAY_LEN(local))
-        v = hd_malloc(n * sizeof *v);
-    n = 0;
-    for (size_t i = 0; i < j->nfiles; i++)
-        if (j->files[i]->dirty) {
-            j->files[i]->dirty = false;
-            atomic_fetch_add(&j->files[i]->refs, 1);
-            v[n++] = j->files[i];
-        }
-    bool dir_dirty = j->dir_dirty;
-    j->dir_dirty = false;
-    pthread_mutex_unlock(&j->mu);
-    /* Oldest first: a record in a newer file is durable only after every older one is. */
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0)
-            rc = log__journal_fdatasync_timed(j, v[i]->fd);
-        jfile_unref(v[i]);
+    jfile_t *local[4], **v;
+    bool dir_dirty;
+    size_t n = take_dirty(j, local, HD_ARRAY_LEN(local), &v, &dir_dirty);
+    int64_t written = atomic_load(&j->seg_written), t0 = hd_mono_ns();
+    if (fs && hd_io.syncfs(j->dir_fd) == 0) {
+        /* It wrote and flushed every file of the filesystem, the directory's entries included;
+         * with the journal's and a few segments' bytes, it costs what an fdatasync does (the
+         * cost model's estimate follows it too). */
+        log__jcost_sync(&j->cost, hd_mono_ns() - t0);
+        seg_covered_to(j, written);
+        *covered = true;
+        dir_dirty = false;
+        for (size_t i = 0; i < n; i++)
+            jfile_unref(v[i]);
+        n = 0;
     }
+    /* Without a syncfs, or after a failed one (it may have been another file's error: each
+     * journal file's own fdatasync still reports a failed writeback of its pages, since the
+     * error is recorded per file too), the files' fdatasyncs decide. */
+    rc = sync_taken(j, v, n, dir_dirty, 0);
     if (v != local)
         free(v);
-    if (rc == 0 && dir_dirty)
-        rc = hd_io_fsync_dir(j->dir);
-    if (rc < 0)
-        /* A failed fdatasync may have dropped the dirty pages: a later one proves nothing. */
-        set_err(j, rc, "fdatasync");
     return rc;
+}
+
+int log__journal_sync(log_journal_t *j)
+{
+    bool covered;
+    return sync_round(j, false, &covered);
+}
+
+int log__journal_syncfs(log_journal_t *j, bool *covered) { return sync_round(j, true, covered); }
+
+dev_t log__journal_dev(const log_journal_t *j) { return j->dev; }
+
+void log__journal_seg_written(log_journal_t *j, int64_t bytes)
+{
+    atomic_fetch_add(&j->seg_written, bytes);
+}
+
+int64_t log__journal_seg_unsynced(const log_journal_t *j)
+{
+    log_journal_t *m = (log_journal_t *)j;
+    return atomic_load(&m->seg_written) - atomic_load(&m->seg_covered);
 }
 
 /* ---- partitions ---- */
@@ -853,14 +923,17 @@ int log_journal_checkpoint(log_journal_t *j)
         rc = log__partition_marker_snapshot(v[i], &snap[i]);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = log__partition_writeback(v[i], &snap[i]); /* a step at a time: see partition.c */
-    if (rc == 0 && syncfs(j->base_fd) < 0)
-        rc = -errno;
+    int64_t written = atomic_load(&j->seg_written);
+    if (rc == 0)
+        rc = hd_io.syncfs(j->base_fd);
+    if (rc == 0)
+        seg_covered_to(j, written);
     for (size_t i = 0; i < n && rc == 0; i++) {
         log__partition_checkpointed(v[i], &snap[i]);
         log__partition_marker_put(v[i], &snap[i]); /* best effort: only costs a longer scan */
     }
-    if (rc == 0 && n && syncfs(j->base_fd) < 0)
-        rc = -errno;
+    if (rc == 0 && n)
+        rc = hd_io.syncfs(j->base_fd);
     if (rc == 0)
         rc = ckpt_write(j, j->ckpt_gen + 1, seq, pos);
     free(snap);
@@ -1306,6 +1379,8 @@ static void journal_free(log_journal_t *j)
     log__pender_stop(j->pender);
     if (j->base_fd >= 0)
         close(j->base_fd);
+    if (j->dir_fd >= 0)
+        close(j->dir_fd);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
     pthread_mutex_destroy(&j->wmu);
@@ -1324,9 +1399,11 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
     j->base = hd_strdup(base);
     j->dir = join(base, "journal");
     j->cfg = *cfg;
-    j->base_fd = -1;
+    j->base_fd = j->dir_fd = -1;
     atomic_init(&j->err, 0);
     atomic_init(&j->direct_total, 0);
+    atomic_init(&j->seg_written, 0);
+    atomic_init(&j->seg_covered, 0);
     /* Until the first round has been measured: the middle of the range the model picks from. */
     log__jcost_init(&j->cost, cfg->direct_bytes);
     atomic_init(&j->rounds, 0);
@@ -1349,10 +1426,13 @@ int log_journal_open(const char *base, const log_journal_config_t *cfg, log_jour
         goto fail;
     }
     j->base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (j->base_fd < 0) {
+    j->dir_fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (j->base_fd < 0 || j->dir_fd < 0 || fstat(j->dir_fd, &st) < 0) {
         rc = -errno;
         goto fail;
     }
+    j->dev = st.st_dev;
     spares_load(j);
     if ((rc = recover(j)) < 0)
         goto fail;

@@ -158,6 +158,9 @@ typedef struct log__sync_ticket {
 bool log__partition_sync_begin(log_partition_t *p, log__sync_ticket_t *t);
 /* Dirty partitions in one round from which a syncfs pays off (flusher.c). */
 #define LOG_FLUSH_SYNCFS_MIN 4
+/* Journaled segment bytes a round's syncfs may write back beside the round's own, at least
+ * (flusher.c, journal_round). */
+#define LOG_FLUSH_SYNCFS_SPARE (1024 * 1024)
 void log__partition_sync_end(log_partition_t *p, const log__sync_ticket_t *t, bool synced);
 /* With a journal (partition.c, "Direct writes"): the snapshot of a journal round. Also notes
  * the bytes p was appended since the last round (what the next appends decide their mode by).
@@ -432,6 +435,20 @@ void log__journal_commit(log_journal_t *j);
 /* Flusher thread: fdatasyncs every journal file written since the last call (and the
  * directory after a new file). Returns 0 or the sticky error. */
 int log__journal_sync(log_journal_t *j);
+/* Flusher thread: log__journal_sync() with one syncfs of the journal's filesystem in place of the
+ * files' fdatasyncs. When the syncfs succeeds (*covered), it also made durable everything written
+ * before it to the partitions on that filesystem (log__journal_dev): a round with several
+ * partitions written direct then flushes the disk once, not once for the journal and again for
+ * the segments (the journal's flush would wait for the segments' writeback in flight, and the
+ * segments' syncfs for what was written meanwhile). When it fails, the journal files'
+ * fdatasyncs decide, and *covered is false. Returns 0 or the sticky error. */
+int log__journal_syncfs(log_journal_t *j, bool *covered);
+dev_t log__journal_dev(const log_journal_t *j);
+/* Any thread: `bytes` of journaled partitions' segment data reached the page cache (pending.c).
+ * log__journal_seg_unsynced() is what of it no syncfs has covered since: the extra bytes a
+ * syncfs of a round would write back. */
+void log__journal_seg_written(log_journal_t *j, int64_t bytes);
+int64_t log__journal_seg_unsynced(const log_journal_t *j);
 /* Registers p (opened with cfg.journal = j): sets p->jname. HD_EINVAL if p's directory is not
  * under the journal's base. */
 int log__journal_attach(log_journal_t *j, log_partition_t *p);

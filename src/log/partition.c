@@ -1203,7 +1203,7 @@ int log__partition_syncfs(log_partition_t *p)
     log_segment_t *s = p->segs[p->nsegs - 1];
     log__segment_ref(s);
     pthread_mutex_unlock(&p->lock);
-    int rc = syncfs(s->log_fd) < 0 ? -errno : 0;
+    int rc = hd_io.syncfs(s->log_fd);
     log__segment_unref(s);
     return rc;
 }

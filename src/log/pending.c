@@ -172,8 +172,8 @@ size_t log__pend_put_locked(log_partition_t *p, const uint8_t *b, size_t len)
     return grown;
 }
 
-/* Writes len bytes of the chunks c at pos of fd. */
-static int chunks_write(int fd, uint8_t **c, size_t len, int64_t pos)
+/* Writes len bytes of the chunks c at pos of fd, a segment of p. */
+static int chunks_write(const log_partition_t *p, int fd, uint8_t **c, size_t len, int64_t pos)
 {
     struct iovec iov[LOG_PEND_CHUNKS];
     int n = 0;
@@ -182,7 +182,10 @@ static int chunks_write(int fd, uint8_t **c, size_t len, int64_t pos)
         iov[n].iov_len = left < LOG_PEND_CHUNK ? left : LOG_PEND_CHUNK;
         left -= iov[n].iov_len;
     }
-    return hd_io_pwritev_all(fd, iov, n, (off_t)pos);
+    int rc = hd_io_pwritev_all(fd, iov, n, (off_t)pos);
+    if (rc == 0)
+        log__journal_seg_written(p->journal, (int64_t)len);
+    return rc;
 }
 
 static int active_fd(const log_partition_t *p) { return p->segs[p->nsegs - 1]->log_fd; }
@@ -204,7 +207,7 @@ static void set_drop(log_partition_t *p)
 /* Writes the pending bytes (not the set) to the active segment at pend_pos; the chunks stay. */
 static int pend_write(log_partition_t *p)
 {
-    int rc = chunks_write(active_fd(p), p->pend_chunk, p->pend_len, p->pend_pos);
+    int rc = chunks_write(p, active_fd(p), p->pend_chunk, p->pend_len, p->pend_pos);
     if (rc < 0)
         return rc;
     p->pend_pos += (int64_t)p->pend_len;
@@ -229,7 +232,7 @@ int log__pend_flush_locked(log_partition_t *p, bool release)
     wait_writer(p);
     int rc;
     if (!p->wr_busy && p->wr_len) { /* a set whose write failed */
-        if ((rc = chunks_write(p->wr_fd, p->wr_chunk, p->wr_len, p->wr_pos)) < 0)
+        if ((rc = chunks_write(p, p->wr_fd, p->wr_chunk, p->wr_len, p->wr_pos)) < 0)
             return rc;
         set_drop(p);
     }
@@ -291,7 +294,7 @@ static void set_write(log_partition_t *p)
     memcpy(c, p->wr_chunk, sizeof c);
     pthread_mutex_unlock(&p->lock);
     /* The chunks, fd and range are this thread's until wr_busy clears. */
-    int rc = chunks_write(fd, c, len, pos);
+    int rc = chunks_write(p, fd, c, len, pos);
     pthread_mutex_lock(&p->lock);
     if (rc == 0)
         set_drop(p);

@@ -21,6 +21,7 @@ static ssize_t def_pread(int fd, void *buf, size_t n, off_t off)
 }
 
 static int def_fdatasync(int fd) { return fdatasync(fd) < 0 ? -errno : 0; }
+static int def_syncfs(int fd) { return syncfs(fd) < 0 ? -errno : 0; }
 
 static int def_ftruncate(int fd, off_t len) { return ftruncate(fd, len) < 0 ? -errno : 0; }
 
@@ -46,10 +47,10 @@ static int def_writeback(int fd, off_t off, off_t len, bool wait)
 #endif
 }
 
-const hd_fileio_t hd_fileio_default = {def_pwrite,    def_pread,     def_fdatasync,
-                                       def_ftruncate, def_fallocate, def_writeback};
-hd_fileio_t hd_io = {def_pwrite,    def_pread,     def_fdatasync,
-                     def_ftruncate, def_fallocate, def_writeback};
+const hd_fileio_t hd_fileio_default = {def_pwrite,    def_pread,     def_fdatasync, def_ftruncate,
+                                       def_fallocate, def_writeback, def_syncfs};
+hd_fileio_t hd_io = {def_pwrite,    def_pread,     def_fdatasync, def_ftruncate,
+                     def_fallocate, def_writeback, def_syncfs};
 
 int hd_io_pwrite_all(int fd, const void *buf, size_t n, off_t off)
 {

@@ -18,6 +18,8 @@ typedef struct hd_fileio {
      * its error; without, only starts it (errors surface at the next sync). Neither writes the
      * file's metadata nor flushes the disk's cache. Does nothing where the system cannot. */
     int (*writeback)(int fd, off_t off, off_t len, bool wait);
+    /* Writes back and flushes the whole filesystem holding fd (syncfs). */
+    int (*syncfs)(int fd);
 } hd_fileio_t;
 
 /* The active hooks. Tests replace members and restore hd_fileio_default afterwards. */

@@ -7,10 +7,13 @@
 
 #include "log/batch_builder.h"
 #include "log/log.h"
+#include "log/log_int.h"
+#include "util/fileio.h"
 #include "util/monotime.h"
 #include "util/say.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -272,6 +275,108 @@ static void test_the_flusher_thread_is_named(void **state)
     assert_int_equal(threads_named("hd-flusher"), 0);
 }
 
+/* Counting sync hooks (the flusher's thread calls them, the test thread reads the counts). */
+static atomic_int n_fdatasync, n_syncfs;
+static atomic_bool fail_syncfs;
+static int counting_fdatasync(int fd)
+{
+    atomic_fetch_add(&n_fdatasync, 1);
+    return hd_fileio_default.fdatasync(fd);
+}
+static int counting_syncfs(int fd)
+{
+    atomic_fetch_add(&n_syncfs, 1);
+    return atomic_load(&fail_syncfs) ? -EIO : hd_fileio_default.syncfs(fd);
+}
+
+/* One round (the flusher held while the three are appended): p[0] and p[1] 30 records of 1,000
+ * bytes each, p[2] one small record. Returns once all three are durable. */
+static void mixed_round(log_flusher_t *f, log_partition_t **p, hd_buf_t *b, int64_t *end)
+{
+    log_flusher_hold(f);
+    for (int i = 0; i < 3; i++) {
+        hd_buf_reset(b);
+        int64_t now = hd_wall_ms(), base;
+        int n = i < 2 ? 30 : 1;
+        bb_build(b, n, now, now + 1, i < 2 ? 1000 : 30);
+        assert_int_equal(log_partition_append(p[i], b->p, b->len, &base), 0);
+        end[i] = base + n;
+        log_flusher_mark_dirty(f, p[i]);
+    }
+    log_flusher_release(f);
+    for (int i = 0; i < 3; i++)
+        assert_true(wait_durable(p[i], end[i]));
+}
+
+/* With a journal, a round whose few partitions were written direct while another was journaled
+ * is made durable by one syncfs, not by the journal's fdatasync and then one per segment (each
+ * flush would wait for the others' writeback). Not when the syncfs would also write back many
+ * journaled segment bytes, and when it fails, the fdatasyncs decide and every offset still
+ * becomes durable. */
+static void test_direct_and_journaled_round_is_one_syncfs(void **state)
+{
+    (void)state;
+    bb_dir_t d;
+    bb_dir_make(&d);
+    log_journal_config_t jc;
+    log_journal_config_defaults(&jc);
+    jc.file_bytes = 4 << 20;
+    jc.checkpoint_interval_ms = 3600 * 1000;
+    jc.checkpoint_interval_bytes = INT64_MAX;
+    jc.direct_bytes = 8192; /* rounds of 30 KB go direct, one small record through the journal */
+    log_journal_t *j = NULL;
+    assert_int_equal(log_journal_open(d.root, &jc, &j), 0);
+    log_config_t cfg;
+    log_config_defaults(&cfg);
+    cfg.journal = j;
+    log_partition_t *p[3];
+    open_parts(&d, &cfg, p, 3);
+    log_flusher_t *f = NULL;
+    assert_int_equal(log_flusher_start(NULL, NULL, &f), 0);
+    log_flusher_set_journal(f, j);
+    hd_buf_t b;
+    hd_buf_init(&b);
+    int64_t end[3];
+    for (int r = 0; r < 2; r++) /* the first round of a partition is journaled */
+        mixed_round(f, p, &b, end);
+    hd_io.fdatasync = counting_fdatasync;
+    hd_io.syncfs = counting_syncfs;
+    for (int r = 0; r < 3; r++)
+        mixed_round(f, p, &b, end);
+    assert_true(p[0]->direct && p[1]->direct && !p[2]->direct);
+    assert_int_equal(atomic_load(&n_syncfs), 3);
+    assert_int_equal(atomic_load(&n_fdatasync), 0);
+    /* Journaled segment bytes a syncfs would write back: the journal's and the segments' own
+     * fdatasyncs instead. */
+    log__journal_seg_written(j, 64 << 20);
+    atomic_store(&n_syncfs, 0);
+    atomic_store(&n_fdatasync, 0);
+    mixed_round(f, p, &b, end);
+    assert_int_equal(atomic_load(&n_syncfs), 0);
+    assert_true(atomic_load(&n_fdatasync) >= 3);
+    /* A checkpoint's syncfs covers them; then a failing syncfs falls back to the fdatasyncs. */
+    assert_int_equal(log_journal_checkpoint(j), 0);
+    assert_int_equal(log__journal_seg_unsynced(j), 0);
+    atomic_store(&fail_syncfs, true);
+    atomic_store(&n_syncfs, 0);
+    atomic_store(&n_fdatasync, 0);
+    mixed_round(f, p, &b, end);
+    assert_int_equal(atomic_load(&n_syncfs), 1);
+    assert_true(atomic_load(&n_fdatasync) >= 3);
+    assert_int_equal(log_journal_error(j), 0);
+    atomic_store(&fail_syncfs, false);
+    mixed_round(f, p, &b, end);
+    hd_io = hd_fileio_default;
+    log_flusher_stop(f);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(log_partition_durable_offset(p[i]), end[i]);
+        log_partition_close(p[i]);
+    }
+    hd_buf_deinit(&b);
+    log_journal_close(j);
+    bb_dir_remove(&d);
+}
+
 int main(void)
 {
     say_level = SAY_ERROR;
@@ -283,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_stop_runs_a_final_round),
         cmocka_unit_test(test_partition_closed_while_queued_is_freed_by_flusher),
         cmocka_unit_test(test_the_flusher_thread_is_named),
+        cmocka_unit_test(test_direct_and_journaled_round_is_one_syncfs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

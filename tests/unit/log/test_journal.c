@@ -1406,8 +1406,10 @@ static void test_direct_rounds_sync_segments_and_keep_eio_sticky(void **state)
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     assert_int_equal(log_partition_durable_offset(p), 2);
     assert_int_equal(log_partition_durable_offset(q), 3);
-    /* EIO on p's segment sync (q appends nothing meanwhile). */
+    /* EIO on p's segment sync (q appends nothing meanwhile), and on the syncfs that covers a
+     * round of few direct partitions (flusher.c), so that the segment's fdatasync decides. */
     hd_io.fdatasync = failing_fdatasync;
+    hd_io.syncfs = failing_fdatasync;
     assert_int_equal(append(&e, p, 2, 30, &base), 0);
     log_flusher_mark_dirty(f, p);
     for (int k = 0; k < 2000; k++) {
