@@ -1,13 +1,17 @@
 """The open files limit: Herald raises it to the hard limit at start, reports it in /metrics, and
 refuses topics and partitions that would not fit it with a clear error instead of failing their
 appends later with "Too many open files"."""
+import os
 import re
+import socket
+import time
 
+import pytest
 import requests
 from confluent_kafka import KafkaError
 from confluent_kafka.admin import NewPartitions, NewTopic
 
-from clients import admin, consume, error_code, make_producer, produce_all
+from clients import admin, consume, create_topic, error_code, make_producer, produce_all
 
 
 def metric(broker, name):
@@ -93,3 +97,59 @@ def test_partitions_that_do_not_fit_the_limit_are_refused(broker_factory):
     b.start()
     assert "open files: the open files limit is 300: " \
         in b.log_text()
+
+
+def open_fds(b):
+    return len(os.listdir("/proc/%d/fd" % b.proc.pid))
+
+
+def send_one(p, topic, value):
+    """Produces one record and waits for its report: (error or None, offset)."""
+    res = []
+    p.produce(topic, value=value, partition=0,
+              on_delivery=lambda err, msg: res.append((err, msg.offset())))
+    p.flush(15)
+    assert res, "no delivery report"
+    return res[0]
+
+
+@pytest.mark.parametrize("journal", ["true", "false"])
+def test_running_out_of_descriptors_is_not_a_failed_sync(broker_factory, journal):
+    """A roll that takes the last descriptor leaves none to open the partition's directory with
+    for its sync: that sync goes through a file already open (syncfs), and the partition keeps
+    acknowledging once descriptors are free again, instead of failing every later write as after
+    a failed fdatasync. With the journal, the partition's large batches are written direct, and
+    synced by the flusher as without it."""
+    b = broker_factory("--journal", journal)
+    create_topic(b.addr, "fd-roll", 1, config={"segment.bytes": "1048576"})
+    b.stop()
+    b.nofile = (64, 64)  # below what the budget asks for: a restart only warns
+    b.start()
+    p = make_producer(b.addr, linger_ms=0, message_timeout_ms=10000, retries=0)
+    value = b"r" * 700000  # a roll for every record: a new segment file, its directory synced
+    assert send_one(p, "fd-roll", value) == (None, 0)
+    # Idle connections take every descriptor but one: the next roll takes that.
+    idle = []
+    try:
+        while open_fds(b) < 63 and len(idle) < 64:
+            idle.append(socket.create_connection(("127.0.0.1", b.port), timeout=5))
+            time.sleep(0.02)
+        assert open_fds(b) == 63, open_fds(b)
+        err, off = send_one(p, "fd-roll", value)
+        if err is not None:  # the roll itself found no descriptor: refused, nothing stored
+            assert err.code() == KafkaError.KAFKA_STORAGE_ERROR, err
+    finally:
+        for s in idle:
+            s.close()
+    deadline = time.monotonic() + 10
+    while open_fds(b) > 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    acked = [0] + ([off] if err is None else [])
+    for _ in range(3):
+        err2, off2 = send_one(p, "fd-roll", value)
+        assert err2 is None, err2
+        acked.append(off2)
+    assert acked == list(range(len(acked)))
+    got = consume(b.addr, "fd-roll", [0], len(acked), timeout=30)
+    assert [(m.offset(), len(m.value())) for m in got] == [(o, 700000) for o in acked]
+    assert "fdatasync failed" not in b.log_text()
