@@ -59,6 +59,9 @@ static bool journal_round(log_flusher_t *f, log_partition_t **work, size_t n)
     ensure_scratch(f, n);
     size_t nneeded = 0, ndirect = 0;
     log__round_hist_t hist = {{0}, {0}};
+    int64_t direct_bytes = 0;
+    dev_t jdev = log__journal_dev(f->journal);
+    bool jdev_only = true; /* every direct partition on the journal's filesystem */
     for (size_t i = 0; i < n; i++) {
         atomic_store(&work[i]->flush_queued, false);
         f->needed[i] = log__partition_round_begin(work[i], &f->tickets[i]);
@@ -68,6 +71,10 @@ static bool journal_round(log_flusher_t *f, log_partition_t **work, size_t n)
         f->synced[i] = false;
         nneeded += f->needed[i];
         ndirect += f->want[i];
+        if (f->want[i]) {
+            direct_bytes += f->tickets[i].bytes;
+            jdev_only = jdev_only && work[i]->dev == jdev;
+        }
     }
     /* Partitions written direct beside journaled ones (or two or more of them), all on the
      * journal's filesystem: one syncfs covers them and the journal (log__journal_syncfs), one
@@ -77,14 +84,7 @@ static bool journal_round(log_flusher_t *f, log_partition_t **work, size_t n)
      * partitions left in the page cache: with few direct partitions, at most as much as the
      * round's own direct bytes (or LOG_FLUSH_SYNCFS_SPARE). A syncfs also writes back what other
      * programs left dirty on that filesystem, as the checkpoints' do. */
-    int64_t direct_bytes = 0;
-    bool one_fs = ndirect > 0 && (nneeded > ndirect || ndirect > 1);
-    dev_t jdev = log__journal_dev(f->journal);
-    for (size_t i = 0; i < n && one_fs; i++)
-        if (f->want[i]) {
-            one_fs = work[i]->dev == jdev;
-            direct_bytes += f->tickets[i].bytes;
-        }
+    bool one_fs = ndirect > 0 && (nneeded > ndirect || ndirect > 1) && jdev_only;
     if (one_fs && ndirect < LOG_FLUSH_SYNCFS_MIN) {
         int64_t spare =
             direct_bytes > LOG_FLUSH_SYNCFS_SPARE ? direct_bytes : LOG_FLUSH_SYNCFS_SPARE;

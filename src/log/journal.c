@@ -723,13 +723,12 @@ static size_t take_dirty(log_journal_t *j, jfile_t **local, size_t nlocal, jfile
  * older one is), then the directory if a file was created; drops the refs. */
 static int sync_taken(log_journal_t *j, jfile_t **v, size_t n, bool dir_dirty, int rc)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0)
-            rc = log__journal_fdatasync_timed(j, v[i]->fd);
-        jfile_unref(v[i]);
-    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = log__journal_fdatasync_timed(j, v[i]->fd);
     if (rc == 0 && dir_dirty)
-        rc = hd_io_fsync_dir(j->dir);
+        rc = hd_io_fsync_dir_via(j->dir, n ? v[n - 1]->fd : -1);
+    for (size_t i = 0; i < n; i++)
+        jfile_unref(v[i]);
     if (rc < 0)
         /* A failed fdatasync may have dropped the dirty pages: a later one proves nothing. */
         set_err(j, rc, "fdatasync");
@@ -755,7 +754,7 @@ static int sync_round(log_journal_t *j, bool fs, bool *covered)
         /* It wrote and flushed every file of the filesystem, the directory's entries included;
          * with the journal's and a few segments' bytes, it costs what an fdatasync does (the
          * cost model's estimate follows it too). */
-        log__jcost_sync(&j->cost, hd_mono_ns() - t0);
+        log__journal_sync_observe(j, hd_mono_ns() - t0);
         seg_covered_to(j, written);
         *covered = true;
         dir_dirty = false;

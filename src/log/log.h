@@ -101,10 +101,10 @@ int log_partition_sync(log_partition_t *p);
 
 int64_t log_partition_end_offset(const log_partition_t *p);
 int64_t log_partition_start_offset(const log_partition_t *p);
-/* Thread-safe: everything below it is fsynced. */
 /* The partition's sticky sync error (a failed fdatasync: none of its later batches is
  * acknowledged until the broker restarts), or 0. Any thread. */
 int log_partition_error(const log_partition_t *p);
+/* Thread-safe: everything below it is fsynced. */
 int64_t log_partition_durable_offset(const log_partition_t *p);
 int64_t log_partition_size_bytes(const log_partition_t *p);
 /* Number of segments (for tests and metrics). Loop thread. */

@@ -436,12 +436,10 @@ void log__journal_commit(log_journal_t *j);
  * directory after a new file). Returns 0 or the sticky error. */
 int log__journal_sync(log_journal_t *j);
 /* Flusher thread: log__journal_sync() with one syncfs of the journal's filesystem in place of the
- * files' fdatasyncs. When the syncfs succeeds (*covered), it also made durable everything written
- * before it to the partitions on that filesystem (log__journal_dev): a round with several
- * partitions written direct then flushes the disk once, not once for the journal and again for
- * the segments (the journal's flush would wait for the segments' writeback in flight, and the
- * segments' syncfs for what was written meanwhile). When it fails, the journal files'
- * fdatasyncs decide, and *covered is false. Returns 0 or the sticky error. */
+ * files' fdatasyncs (flusher.c, journal_round, says when). When the syncfs succeeds (*covered),
+ * it also made durable everything written before it to the partitions on that filesystem
+ * (log__journal_dev). When it fails, the journal files' fdatasyncs decide, and *covered is
+ * false. Returns 0 or the sticky error. */
 int log__journal_syncfs(log_journal_t *j, bool *covered);
 dev_t log__journal_dev(const log_journal_t *j);
 /* Any thread: `bytes` of journaled partitions' segment data reached the page cache (pending.c).

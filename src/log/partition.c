@@ -1197,18 +1197,6 @@ int log_partition_apply_retention(log_partition_t *p, int64_t now_ms)
     return removed;
 }
 
-/* fsyncs p's directory (after a file was created in it). With no descriptor left to open it
- * with (the open files limit), a syncfs through fd, a segment of p already open, makes its
- * entries durable as well: running out of descriptors must not fail a sync, which would stay
- * failed for good. */
-static int sync_dir(const log_partition_t *p, int fd)
-{
-    int rc = hd_io_fsync_dir(p->dir);
-    if ((rc == -EMFILE || rc == -ENFILE) && fd >= 0)
-        rc = hd_io.syncfs(fd);
-    return rc;
-}
-
 int log__partition_syncfs(log_partition_t *p)
 {
     pthread_mutex_lock(&p->lock);
@@ -1297,7 +1285,7 @@ int log__partition_sync_direct(log_partition_t *p, const log__sync_ticket_t *t)
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = log__journal_fdatasync_timed(p->journal, segs[i]->log_fd);
     if (rc == 0 && t->dir_dirty)
-        rc = sync_dir(p, n ? segs[n - 1]->log_fd : -1);
+        rc = hd_io_fsync_dir_via(p->dir, n ? segs[n - 1]->log_fd : -1);
     for (size_t i = 0; i < n; i++)
         log__segment_unref(segs[i]);
     if (segs != local)
@@ -1362,7 +1350,7 @@ int log_partition_sync(log_partition_t *p)
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = hd_io.fdatasync(segs[i]->log_fd);
     if (rc == 0 && dir_dirty)
-        rc = sync_dir(p, n ? segs[n - 1]->log_fd : -1);
+        rc = hd_io_fsync_dir_via(p->dir, n ? segs[n - 1]->log_fd : -1);
     for (size_t i = 0; i < n; i++)
         log__segment_unref(segs[i]);
     if (segs != local)

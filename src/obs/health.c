@@ -42,26 +42,28 @@ static int check(json_t *checks, const char *name, int status, json_t *value, co
     return status;
 }
 
+static int worse(int a, int b) { return a > b ? a : b; }
+
 static int check_journal(json_t *checks, broker_t *b)
 {
     log_journal_stats_t js;
     if (!broker_journal_stats(b, &js))
         return PASS;
     char out[200];
-    int worst = PASS, st;
     if (js.error)
         snprintf(out, sizeof out,
                  "appends are refused after a failed journal write or sync (%s); restart the "
                  "broker once the disk is fixed",
                  hd_strerror(js.error));
-    st = check(checks, "journal:writes", js.error ? FAIL : PASS, NULL, NULL, js.error ? out : NULL);
-    worst = st > worst ? st : worst;
-    st = check(checks, "journal:checkpoints", js.checkpoint_failing ? WARN : PASS,
-               json_integer(js.checkpoint_failures), "failures",
-               js.checkpoint_failing ? "the last checkpoint failed: the journal keeps its files "
-                                       "and grows until one succeeds (the log says why)"
-                                     : NULL);
-    return st > worst ? st : worst;
+    int writes =
+        check(checks, "journal:writes", js.error ? FAIL : PASS, NULL, NULL, js.error ? out : NULL);
+    int ckpts =
+        check(checks, "journal:checkpoints", js.checkpoint_failing ? WARN : PASS,
+              json_integer(js.checkpoint_failures), "failures",
+              js.checkpoint_failing ? "the last checkpoint failed: the journal keeps its "
+                                      "files and grows until one succeeds (the log says why)"
+                                    : NULL);
+    return worse(writes, ckpts);
 }
 
 static int check_partitions(json_t *checks, broker_t *b)
@@ -112,11 +114,8 @@ static int check_files(json_t *checks)
 json_t *obs_health_json(broker_t *b, bool *fail)
 {
     json_t *checks = json_object();
-    int worst = check_journal(checks, b);
-    int st = check_partitions(checks, b);
-    worst = st > worst ? st : worst;
-    st = check_files(checks);
-    worst = st > worst ? st : worst;
+    int worst = worse(check_journal(checks, b), check_partitions(checks, b));
+    worst = worse(worst, check_files(checks));
     json_t *j = json_object();
     json_object_set_new(j, "status", json_string(status_names[worst]));
     json_object_set_new(j, "checks", checks);

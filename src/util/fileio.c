@@ -129,6 +129,14 @@ int hd_io_fsync_dir(const char *path)
     return r;
 }
 
+int hd_io_fsync_dir_via(const char *path, int fd)
+{
+    int rc = hd_io_fsync_dir(path);
+    if ((rc == -EMFILE || rc == -ENFILE) && fd >= 0)
+        rc = hd_io.syncfs(fd);
+    return rc;
+}
+
 /* ---- direct writes ---- */
 
 void hd_dio_init(hd_dio_t *d)

@@ -37,6 +37,11 @@ int hd_io_pwritev_all(int fd, struct iovec *iov, int cnt, off_t off);
 ssize_t hd_io_pread_full(int fd, void *buf, size_t n, off_t off);
 /* fsyncs a directory so that file creations and renames in it are durable. */
 int hd_io_fsync_dir(const char *path);
+/* hd_io_fsync_dir(), for a sync that must not fail for want of a descriptor (one that failed
+ * stays failed): with none left to open the directory with (EMFILE, ENFILE), a syncfs through
+ * fd, a file already open on the same filesystem, makes its entries durable instead. fd < 0:
+ * none. */
+int hd_io_fsync_dir_via(const char *path, int fd);
 
 /* Direct (O_DIRECT) writes of a file written front to back, as a journal is: each write covers
  * whole HD_DIO_BLOCK blocks, from the block holding its first byte, whose earlier bytes must be
